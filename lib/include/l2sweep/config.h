@@ -1,0 +1,44 @@
+#pragma once
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace l2sweep {
+
+/// Where Debian's dataset-fashion-mnist package puts the Fashion-MNIST IDX files.
+inline constexpr const char* kDefaultDataDir = "/usr/share/datasets/fashion-mnist";
+
+/// Everything that decides what a sweep computes. It is the single source of truth for
+/// a run: the command line fills it in, and summary.json records it verbatim.
+struct SweepConfig {
+  /// L2 strengths on the first Dense/Linear kernel, one training run each (Keras l2(l)).
+  std::vector<double> l2_strengths{1e-4, 1e-3, 1e-2};
+  int64_t epochs = 15;
+  int64_t batch_size = 32;
+  /// Adam learning rate (Keras default).
+  double learning_rate = 1e-3;
+  /// Seeds the initial weights and the per-epoch shuffles; every strength uses the same one.
+  uint64_t seed = 0;
+  /// The last val_size training examples are held out for validation.
+  int64_t val_size = 10000;
+  /// Train on only the first N training examples; all of them when empty.
+  std::optional<int64_t> train_size;
+  std::string data_dir = kDefaultDataDir;
+  /// Output folder; `runs/<UTC timestamp>` when empty.
+  std::string out_dir;
+  /// `auto`, `cpu`, `cuda` or `cuda:N`.
+  std::string device = "auto";
+
+  /// Throws a usage Error naming the first option whose value is out of range.
+  void validate() const;
+};
+
+/// Turns a --device value into a device that exists here; throws a usage Error otherwise.
+/// `auto` picks the first CUDA device when one is available, else the CPU.
+torch::Device resolve_device(const std::string& spec);
+
+}  // namespace l2sweep

@@ -1,0 +1,29 @@
+#pragma once
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "l2sweep/config.h"
+#include "l2sweep/sweep.h"
+
+namespace l2sweep {
+
+/// What one l2sweep invocation produced.
+struct ExperimentResult {
+  std::filesystem::path out_dir;
+  std::vector<RunResult> runs;
+
+  bool any_diverged() const;
+};
+
+/// One l2sweep invocation end to end: validates `config`, picks the device, loads the data,
+/// and only then creates the output folder, so a bad option or data file leaves nothing
+/// behind. Trains every run, writing metrics.csv and summary.json as it goes, and prints the
+/// progress and the final comparison table to `console`. Throws Error for anything a user
+/// can cause; a diverged run is reported in the result, not thrown.
+ExperimentResult run_experiment(const SweepConfig& config, const std::string& command_line,
+                                std::FILE* console);
+
+}  // namespace l2sweep

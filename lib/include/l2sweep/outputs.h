@@ -1,0 +1,85 @@
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "l2sweep/config.h"
+#include "l2sweep/sweep.h"
+
+namespace l2sweep {
+
+/// Columns of metrics.csv: Keras CSVLogger's names where Keras has one.
+inline constexpr const char* kMetricsCsvHeader =
+    "l2,seed,epoch,loss,accuracy,val_loss,val_accuracy,data_loss,val_data_loss,penalty,w1_norm,"
+    "epoch_seconds";
+
+/// The current UTC time formatted with strftime's `format`.
+std::string utc_now(const char* format);
+
+/// `runs/<UTC timestamp>`, the folder used when --out is not given.
+std::filesystem::path default_output_folder();
+
+/// Creates `folder` (and its parents). An existing non-empty folder is refused, so earlier
+/// results are never overwritten; an uncreatable one is an output Error naming it.
+void prepare_output_folder(const std::filesystem::path& folder);
+
+/// Writes `content` to a temporary file beside `path`, flushes it to disk and renames it over
+/// `path`, so a reader (or a crash) sees the old file or the new one, never half of one.
+void write_file_atomically(const std::filesystem::path& path, const std::string& content);
+
+/// metrics.csv: one row per run and epoch, appended and flushed as each epoch ends, so the
+/// file always holds exactly the epochs that completed.
+class MetricsCsvWriter : public SweepObserver {
+ public:
+  explicit MetricsCsvWriter(std::filesystem::path path);
+  ~MetricsCsvWriter() override;
+  MetricsCsvWriter(const MetricsCsvWriter&) = delete;
+  MetricsCsvWriter& operator=(const MetricsCsvWriter&) = delete;
+
+  void on_epoch_end(const RunSpec& run, const EpochMetrics& metrics) override;
+
+ private:
+  void write(const std::string& text);
+
+  std::filesystem::path path_;
+  std::FILE* file_ = nullptr;
+};
+
+/// What summary.json records besides the runs: enough to reproduce the sweep.
+struct SweepContext {
+  SweepConfig config;
+  std::string out_dir;
+  std::string device;
+  std::string command_line;
+  std::string started_at;
+  int64_t train_examples = 0;
+  int64_t val_examples = 0;
+  int64_t test_examples = 0;
+  int64_t num_classes = 0;
+  std::vector<int64_t> image_shape;
+  std::vector<std::string> data_files;
+};
+
+/// The summary.json document for the runs finished so far.
+std::string summary_json(const SweepContext& context, const std::vector<RunResult>& runs,
+                         bool finished);
+
+/// Rewrites summary.json atomically after every run, so it always covers the finished runs.
+class SummaryJsonWriter : public SweepObserver {
+ public:
+  SummaryJsonWriter(std::filesystem::path path, SweepContext context);
+
+  void on_run_end(const RunResult& result) override;
+  /// Writes the final document, marked finished.
+  void finish();
+
+ private:
+  std::filesystem::path path_;
+  SweepContext context_;
+  std::vector<RunResult> runs_;
+};
+
+}  // namespace l2sweep

@@ -1,0 +1,82 @@
+#pragma once
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "l2sweep/config.h"
+#include "l2sweep/data.h"
+#include "l2sweep/metrics.h"
+
+namespace l2sweep {
+
+/// Which run of the sweep this is.
+struct RunSpec {
+  double l2 = 0;
+  uint64_t seed = 0;
+  int64_t index = 0;  ///< 0-based position in the sweep
+  int64_t count = 1;  ///< runs in the sweep
+};
+
+enum class RunStatus {
+  kCompleted,  ///< trained every epoch and evaluated on the test set
+  kDiverged,   ///< a loss or W1 became non-finite; training stopped after that epoch
+};
+
+/// "completed" or "diverged", as written to summary.json.
+const char* to_string(RunStatus status);
+
+/// Everything one run produced.
+struct RunResult {
+  RunSpec spec;
+  RunStatus status = RunStatus::kCompleted;
+  std::vector<EpochMetrics> history;  ///< one entry per completed epoch, in order
+  std::optional<EvalMetrics> test;    ///< after the last epoch; absent if the run diverged
+  double train_seconds = 0;
+
+  /// The epoch with the highest val_accuracy (the first one on ties); null when no epoch ran.
+  const EpochMetrics* best_epoch() const;
+};
+
+/// Hooks through which the console and the output files follow a sweep as it runs.
+class SweepObserver {
+ public:
+  virtual ~SweepObserver() = default;
+  virtual void on_run_start(const RunSpec& /*run*/, int64_t /*epochs*/) {}
+  virtual void on_batch_end(const RunSpec& /*run*/, int64_t /*epoch*/, int64_t /*batch*/,
+                            int64_t /*batches*/) {}
+  virtual void on_epoch_end(const RunSpec& /*run*/, const EpochMetrics& /*metrics*/) {}
+  virtual void on_run_end(const RunResult& /*result*/) {}
+};
+
+/// Forwards every hook to several observers, in order.
+class ObserverList : public SweepObserver {
+ public:
+  explicit ObserverList(std::vector<SweepObserver*> observers)
+      : observers_(std::move(observers)) {}
+  void on_run_start(const RunSpec& run, int64_t epochs) override;
+  void on_batch_end(const RunSpec& run, int64_t epoch, int64_t batch, int64_t batches) override;
+  void on_epoch_end(const RunSpec& run, const EpochMetrics& metrics) override;
+  void on_run_end(const RunResult& result) override;
+
+ private:
+  std::vector<SweepObserver*> observers_;
+};
+
+/// The runs a configuration asks for, in the order they are trained.
+std::vector<RunSpec> plan_runs(const SweepConfig& config);
+
+/// Trains and evaluates one model: Keras init from the run's seed, `config.epochs` epochs of
+/// Adam on the regularised loss, validation after every epoch, the test set once at the end.
+/// `data` must already be on `device`.
+RunResult train_run(const RunSpec& run, const SweepConfig& config, const Datasets& data,
+                    const torch::Device& device, SweepObserver& observer);
+
+/// Runs every strength of the sweep one after another; a diverged run does not stop the rest.
+std::vector<RunResult> run_sweep(const SweepConfig& config, const Datasets& data,
+                                 const torch::Device& device, SweepObserver& observer);
+
+}  // namespace l2sweep

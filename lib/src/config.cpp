@@ -1,0 +1,83 @@
+#include "l2sweep/config.h"
+
+#include <torch/cuda.h>
+
+#include <algorithm>
+#include <cmath>
+#include <regex>
+
+#include "l2sweep/error.h"
+
+namespace l2sweep {
+namespace {
+
+/// Upper bounds that only catch typos (an extra digit or two), not real experiments.
+constexpr int64_t kMaxEpochs = 100000;
+constexpr int64_t kMaxBatchSize = 1 << 20;
+
+void require_in_range(const char* option, int64_t value, int64_t low, int64_t high) {
+  if (value < low || value > high) {
+    throw usage_error("{} {}: expected an integer from {} to {}", option, value, low, high);
+  }
+}
+
+}  // namespace
+
+void SweepConfig::validate() const {
+  if (l2_strengths.empty()) {
+    throw usage_error("--l2: expected at least one strength");
+  }
+  for (size_t i = 0; i < l2_strengths.size(); ++i) {
+    const double l2 = l2_strengths[i];
+    if (!std::isfinite(l2) || l2 < 0) {
+      throw usage_error("--l2 {}: expected finite strengths >= 0", l2);
+    }
+    if (std::find(l2_strengths.begin(), l2_strengths.begin() + i, l2) !=
+        l2_strengths.begin() + i) {
+      throw usage_error("--l2: {} is listed twice; expected each strength once", l2);
+    }
+  }
+  require_in_range("--epochs", epochs, 1, kMaxEpochs);
+  require_in_range("--batch-size", batch_size, 1, kMaxBatchSize);
+  if (!std::isfinite(learning_rate) || learning_rate <= 0) {
+    throw usage_error("--lr {}: expected a finite learning rate > 0", learning_rate);
+  }
+  if (val_size < 1) {
+    throw usage_error("--val-size {}: expected at least 1 validation example", val_size);
+  }
+  if (train_size && *train_size < 1) {
+    throw usage_error("--train-size {}: expected at least 1 training example", *train_size);
+  }
+  if (data_dir.empty()) {
+    throw usage_error("--data-dir: expected a folder, got an empty path");
+  }
+  resolve_device(device);
+}
+
+torch::Device resolve_device(const std::string& spec) {
+  if (spec == "cpu") {
+    return torch::kCPU;
+  }
+  if (spec == "auto") {
+    return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::kCPU;
+  }
+  static const std::regex kCudaPattern("cuda(:([0-9]{1,3}))?");
+  std::smatch match;
+  if (!std::regex_match(spec, match, kCudaPattern)) {
+    throw usage_error("--device '{}': expected auto, cpu, cuda or cuda:N", spec);
+  }
+  if (!torch::cuda::is_available()) {
+    throw usage_error(
+        "--device {}: CUDA is not available (this LibTorch is built without CUDA or no GPU is "
+        "visible); expected --device cpu or auto",
+        spec);
+  }
+  const int64_t index = match[2].matched ? std::stoll(match[2].str()) : 0;
+  const auto count = static_cast<int64_t>(torch::cuda::device_count());
+  if (index >= count) {
+    throw usage_error("--device {}: expected a CUDA device index below {}", spec, count);
+  }
+  return {torch::kCUDA, static_cast<c10::DeviceIndex>(index)};
+}
+
+}  // namespace l2sweep

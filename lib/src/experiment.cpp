@@ -1,0 +1,73 @@
+#include "l2sweep/experiment.h"
+
+#include <ATen/Context.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "l2sweep/console.h"
+#include "l2sweep/data.h"
+#include "l2sweep/outputs.h"
+#include "l2sweep/version.h"
+
+namespace l2sweep {
+namespace fs = std::filesystem;
+
+bool ExperimentResult::any_diverged() const {
+  return std::any_of(runs.begin(), runs.end(),
+                     [](const RunResult& run) { return run.status == RunStatus::kDiverged; });
+}
+
+ExperimentResult run_experiment(const SweepConfig& config, const std::string& command_line,
+                                std::FILE* console) {
+  config.validate();
+  const torch::Device device = resolve_device(config.device);
+  const Datasets host_data = load_datasets({config.data_dir, config.val_size, config.train_size});
+
+  ExperimentResult experiment;
+  experiment.out_dir = config.out_dir.empty() ? default_output_folder() : fs::path(config.out_dir);
+  prepare_output_folder(experiment.out_dir);
+
+  SweepContext context;
+  context.config = config;
+  context.out_dir = experiment.out_dir.string();
+  context.device = device.str();
+  context.command_line = command_line;
+  context.started_at = utc_now("%Y-%m-%dT%H:%M:%SZ");
+  context.train_examples = host_data.train.size();
+  context.val_examples = host_data.val.size();
+  context.test_examples = host_data.test.size();
+  context.num_classes = host_data.num_classes;
+  context.image_shape = host_data.image_shape;
+  context.data_files = host_data.files;
+
+  MetricsCsvWriter metrics_csv(experiment.out_dir / "metrics.csv");
+  SummaryJsonWriter summary(experiment.out_dir / "summary.json", context);
+  ConsoleReporter reporter(console, ::isatty(fileno(console)) == 1);
+  ObserverList observers({&metrics_csv, &summary, &reporter});
+
+  fmt::print(console, "l2sweep {} (LibTorch {}) on {}: {} train / {} val / {} test examples, {}\n",
+             kVersion, libtorch_version(), device.str(), context.train_examples,
+             context.val_examples, context.test_examples, config.data_dir);
+  fmt::print(console, "writing {}\n", experiment.out_dir.string());
+
+  // As L2 shrinks the weights, gradients and Adam's moments reach denormal floats, which
+  // x86 CPUs process tens of times slower; flushing them to zero changes no reported digit.
+  at::globalContext().setFlushDenormal(true);
+
+  Datasets data = host_data;
+  data.train = host_data.train.to(device);
+  data.val = host_data.val.to(device);
+  data.test = host_data.test.to(device);
+  experiment.runs = run_sweep(config, data, device, observers);
+  summary.finish();
+
+  fmt::print(console, "\n{}", comparison_table(experiment.runs));
+  fmt::print(console, "results: {} and {}\n", (experiment.out_dir / "metrics.csv").string(),
+             (experiment.out_dir / "summary.json").string());
+  std::fflush(console);
+  return experiment;
+}
+
+}  // namespace l2sweep

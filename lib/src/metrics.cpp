@@ -1,0 +1,40 @@
+#include "l2sweep/metrics.h"
+
+#include <cmath>
+
+namespace l2sweep {
+
+void MeanMeter::add_mean(const torch::Tensor& batch_mean, int64_t count) {
+  accumulate(batch_mean.detach().to(torch::kFloat64) * static_cast<double>(count), count);
+}
+
+void MeanMeter::add_sum(const torch::Tensor& batch_sum, int64_t count) {
+  accumulate(batch_sum.detach().to(torch::kFloat64), count);
+}
+
+void MeanMeter::accumulate(const torch::Tensor& weighted_sum, int64_t count) {
+  if (sum_.defined()) {
+    sum_.add_(weighted_sum);
+  } else {
+    sum_ = weighted_sum.clone();
+  }
+  count_ += count;
+}
+
+double MeanMeter::value() const {
+  if (count_ == 0) {
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+  return sum_.item<double>() / static_cast<double>(count_);
+}
+
+void MeanMeter::reset() {
+  sum_ = torch::Tensor();
+  count_ = 0;
+}
+
+bool EpochMetrics::finite() const {
+  return std::isfinite(loss) && std::isfinite(val_loss) && std::isfinite(w1_norm);
+}
+
+}  // namespace l2sweep

@@ -1,0 +1,232 @@
+#include "l2sweep/outputs.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+
+#include "l2sweep/error.h"
+#include "l2sweep/json.h"
+#include "l2sweep/model.h"
+#include "l2sweep/train.h"
+#include "l2sweep/version.h"
+
+namespace l2sweep {
+namespace fs = std::filesystem;
+
+std::string utc_now(const char* format) {
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char text[64];
+  const size_t length = std::strftime(text, sizeof(text), format, &utc);
+  return {text, length};
+}
+
+fs::path default_output_folder() { return fs::path("runs") / utc_now("%Y%m%dT%H%M%SZ"); }
+
+void prepare_output_folder(const fs::path& folder) {
+  std::error_code error;
+  if (fs::exists(folder, error)) {
+    if (!fs::is_directory(folder, error)) {
+      throw output_error("--out {}: exists and is not a folder; expected a new or empty folder",
+                         folder.string());
+    }
+    if (!fs::is_empty(folder, error)) {
+      throw output_error(
+          "--out {}: folder is not empty; choose a new folder (results are never overwritten)",
+          folder.string());
+    }
+  }
+  fs::create_directories(folder, error);
+  if (error) {
+    throw output_error("--out {}: cannot create folder ({})", folder.string(), error.message());
+  }
+}
+
+void write_file_atomically(const fs::path& path, const std::string& content) {
+  const fs::path temporary = path.string() + ".tmp";
+  std::FILE* file = std::fopen(temporary.c_str(), "wb");
+  if (file == nullptr) {
+    throw output_error("{}: cannot write ({})", temporary.string(), std::strerror(errno));
+  }
+  const bool written = std::fwrite(content.data(), 1, content.size(), file) == content.size() &&
+                       std::fflush(file) == 0 && ::fsync(fileno(file)) == 0;
+  const int write_errno = errno;
+  const bool closed = std::fclose(file) == 0;
+  if (!written || !closed) {
+    std::remove(temporary.c_str());
+    throw output_error("{}: write failed ({})", path.string(),
+                       std::strerror(written ? errno : write_errno));
+  }
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+    const int rename_errno = errno;
+    std::remove(temporary.c_str());
+    throw output_error("{}: cannot replace ({})", path.string(), std::strerror(rename_errno));
+  }
+}
+
+MetricsCsvWriter::MetricsCsvWriter(fs::path path) : path_(std::move(path)) {
+  file_ = std::fopen(path_.c_str(), "wb");
+  if (file_ == nullptr) {
+    throw output_error("{}: cannot create ({})", path_.string(), std::strerror(errno));
+  }
+  write(fmt::format("{}\n", kMetricsCsvHeader));
+}
+
+MetricsCsvWriter::~MetricsCsvWriter() {
+  if (file_ != nullptr) {
+    std::fclose(file_);
+  }
+}
+
+void MetricsCsvWriter::write(const std::string& text) {
+  if (std::fwrite(text.data(), 1, text.size(), file_) != text.size() || std::fflush(file_) != 0) {
+    throw output_error("{}: write failed ({})", path_.string(), std::strerror(errno));
+  }
+}
+
+void MetricsCsvWriter::on_epoch_end(const RunSpec& run, const EpochMetrics& m) {
+  // One whole row per write, flushed at once: a crash never leaves a partial epoch.
+  write(fmt::format("{},{},{},{},{},{},{},{},{},{},{},{}\n", run.l2, run.seed, m.epoch, m.loss,
+                    m.accuracy, m.val_loss, m.val_accuracy, m.data_loss, m.val_data_loss,
+                    m.penalty, m.w1_norm, m.epoch_seconds));
+}
+
+namespace {
+
+void write_config(JsonWriter& json, const SweepContext& context) {
+  const SweepConfig& config = context.config;
+  json.key("config").begin_object();
+  json.key("l2").begin_array();
+  for (const double l2 : config.l2_strengths) json.value(l2);
+  json.end_array();
+  json.key("epochs").value(config.epochs);
+  json.key("batch_size").value(config.batch_size);
+  json.key("lr").value(config.learning_rate);
+  json.key("seed").value(config.seed);
+  json.key("val_size").value(config.val_size);
+  json.key("train_size");
+  if (config.train_size) {
+    json.value(*config.train_size);
+  } else {
+    json.null();
+  }
+  json.key("data_dir").value(config.data_dir);
+  json.key("out").value(context.out_dir);
+  json.key("device").value(config.device);
+  json.end_object();
+}
+
+void write_experiment(JsonWriter& json, const SweepContext& context) {
+  // The fixed parts of the experiment, so that the output alone says what was computed.
+  int64_t input_features = 1;
+  for (const int64_t size : context.image_shape) input_features *= size;
+  json.key("experiment").begin_object();
+  json.key("model").value(fmt::format("Flatten -> Linear({}, {}) -> ReLU -> Linear({}, {})",
+                                      input_features, kHiddenUnits, kHiddenUnits,
+                                      context.num_classes));
+  json.key("init").value("glorot_uniform weights, zero biases (Keras Dense defaults)");
+  json.key("loss").value(
+      "mean cross-entropy on logits + l2 * sum(W1^2), W1 = first Linear weight only");
+  json.key("optimizer").begin_object();
+  json.key("name").value("torch::optim::Adam");
+  json.key("lr").value(context.config.learning_rate);
+  json.key("beta_1").value(kAdamBeta1);
+  json.key("beta_2").value(kAdamBeta2);
+  json.key("epsilon").value(kAdamEpsilon);
+  json.end_object();
+  json.key("shuffle").value("reshuffled every epoch from the seed; last partial batch kept");
+  json.key("validation").value("the last val_size training examples");
+  json.key("pixel_scaling").value("x / 255");
+  json.end_object();
+
+  json.key("dataset").begin_object();
+  json.key("files").begin_array();
+  for (const auto& file : context.data_files) json.value(file);
+  json.end_array();
+  json.key("image_shape").begin_array();
+  for (const int64_t size : context.image_shape) json.value(size);
+  json.end_array();
+  json.key("num_classes").value(context.num_classes);
+  json.key("train_examples").value(context.train_examples);
+  json.key("val_examples").value(context.val_examples);
+  json.key("test_examples").value(context.test_examples);
+  json.end_object();
+}
+
+void write_run(JsonWriter& json, const RunResult& run) {
+  json.begin_object();
+  json.key("l2").value(run.spec.l2);
+  json.key("seed").value(run.spec.seed);
+  json.key("status").value(to_string(run.status));
+  json.key("epochs_completed").value(static_cast<int64_t>(run.history.size()));
+  json.key("diverged_at_epoch");
+  if (run.status == RunStatus::kDiverged) {
+    json.value(run.history.back().epoch);
+  } else {
+    json.null();
+  }
+  if (!run.history.empty()) {
+    const EpochMetrics& last = run.history.back();
+    json.key("loss").value(last.loss);
+    json.key("accuracy").value(last.accuracy);
+    json.key("val_loss").value(last.val_loss);
+    json.key("val_accuracy").value(last.val_accuracy);
+    json.key("data_loss").value(last.data_loss);
+    json.key("val_data_loss").value(last.val_data_loss);
+    json.key("penalty").value(last.penalty);
+    json.key("w1_norm").value(last.w1_norm);
+    json.key("train_minus_val_accuracy").value(last.accuracy - last.val_accuracy);
+  }
+  if (const EpochMetrics* best = run.best_epoch()) {
+    json.key("best_val_accuracy").value(best->val_accuracy);
+    json.key("best_val_accuracy_epoch").value(best->epoch);
+  }
+  const EvalMetrics test = run.test.value_or(EvalMetrics{});
+  json.key("test_loss").value(test.loss);
+  json.key("test_data_loss").value(test.data_loss);
+  json.key("test_accuracy").value(test.accuracy);
+  json.key("train_seconds").value(run.train_seconds);
+  json.end_object();
+}
+
+}  // namespace
+
+std::string summary_json(const SweepContext& context, const std::vector<RunResult>& runs,
+                         bool finished) {
+  JsonWriter json;
+  json.begin_object();
+  json.key("l2sweep_version").value(kVersion);
+  json.key("libtorch_version").value(libtorch_version());
+  json.key("device").value(context.device);
+  json.key("command_line").value(context.command_line);
+  json.key("started_at").value(context.started_at);
+  json.key("finished").value(finished);
+  write_config(json, context);
+  write_experiment(json, context);
+  json.key("runs").begin_array();
+  for (const RunResult& run : runs) write_run(json, run);
+  json.end_array();
+  json.end_object();
+  return json.str();
+}
+
+SummaryJsonWriter::SummaryJsonWriter(fs::path path, SweepContext context)
+    : path_(std::move(path)), context_(std::move(context)) {
+  write_file_atomically(path_, summary_json(context_, runs_, /*finished=*/false));
+}
+
+void SummaryJsonWriter::on_run_end(const RunResult& result) {
+  runs_.push_back(result);
+  write_file_atomically(path_, summary_json(context_, runs_, /*finished=*/false));
+}
+
+void SummaryJsonWriter::finish() {
+  write_file_atomically(path_, summary_json(context_, runs_, /*finished=*/true));
+}
+
+}  // namespace l2sweep

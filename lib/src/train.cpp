@@ -1,0 +1,109 @@
+#include "l2sweep/train.h"
+
+#include <torch/nn/functional/loss.h>
+#include <torch/utils.h>
+
+#include <algorithm>
+
+#include "l2sweep/model.h"
+
+namespace l2sweep {
+namespace F = torch::nn::functional;
+
+torch::optim::AdamOptions keras_adam_options(double learning_rate) {
+  return torch::optim::AdamOptions(learning_rate)
+      .betas(std::make_tuple(kAdamBeta1, kAdamBeta2))
+      .eps(kAdamEpsilon);
+}
+
+torch::Tensor l2_penalty(const torch::Tensor& weight, double l2) {
+  return weight.square().sum() * l2;
+}
+
+LossTerms regularized_loss(const torch::Tensor& logits, const torch::Tensor& labels,
+                           const torch::Tensor& w1, double l2) {
+  LossTerms terms;
+  terms.data_loss = F::cross_entropy(logits, labels);
+  terms.penalty = l2_penalty(w1, l2);
+  terms.loss = terms.data_loss + terms.penalty;
+  return terms;
+}
+
+void clear_gradients(torch::nn::Module& module) {
+  for (auto& parameter : module.parameters()) {
+    parameter.mutable_grad() = torch::Tensor();
+  }
+}
+
+Trainer::Trainer(torch::nn::Sequential model, const TrainOptions& options, torch::Device device)
+    : model_(std::move(model)),
+      w1_(first_linear(model_)->weight),
+      options_(options),
+      device_(device),
+      optimizer_(model_->parameters(), keras_adam_options(options.learning_rate)),
+      shuffle_generator_(make_cpu_generator(options.shuffle_seed)) {}
+
+TrainMetrics Trainer::train_epoch(const Split& train, const BatchCallback& on_batch) {
+  model_->train();
+  const int64_t examples = train.size();
+  const int64_t batches = (examples + options_.batch_size - 1) / options_.batch_size;
+  // Drawn on the CPU so that CPU and CUDA runs see the same batches.
+  const torch::Tensor order =
+      torch::randperm(examples, shuffle_generator_, torch::kInt64).to(device_);
+
+  MeanMeter loss;
+  MeanMeter data_loss;
+  MeanMeter accuracy;
+  for (int64_t batch = 0; batch < batches; ++batch) {
+    const int64_t begin = batch * options_.batch_size;
+    const int64_t count = std::min(options_.batch_size, examples - begin);
+    const torch::Tensor indices = order.slice(0, begin, begin + count);
+    const torch::Tensor labels = train.labels.index_select(0, indices);
+    const torch::Tensor logits = model_->forward(train.images.index_select(0, indices));
+    const LossTerms terms = regularized_loss(logits, labels, w1_, options_.l2);
+
+    // Keras measures each batch before its own update.
+    loss.add_mean(terms.loss, count);
+    data_loss.add_mean(terms.data_loss, count);
+    accuracy.add_sum(logits.detach().argmax(1).eq(labels).sum(), count);
+
+    clear_gradients(*model_);
+    terms.loss.backward();
+    optimizer_.step();
+    if (on_batch) {
+      on_batch(batch + 1, batches);
+    }
+  }
+  return {loss.value(), data_loss.value(), accuracy.value()};
+}
+
+EvalMetrics Trainer::evaluate(const Split& split) {
+  torch::NoGradGuard no_grad;
+  model_->eval();
+  MeanMeter data_loss;
+  MeanMeter accuracy;
+  const int64_t examples = split.size();
+  for (int64_t begin = 0; begin < examples; begin += kEvalBatchSize) {
+    const int64_t end = std::min(examples, begin + kEvalBatchSize);
+    const torch::Tensor labels = split.labels.slice(0, begin, end);
+    const torch::Tensor logits = model_->forward(split.images.slice(0, begin, end));
+    data_loss.add_sum(F::cross_entropy(logits, labels,
+                                       F::CrossEntropyFuncOptions().reduction(torch::kSum)),
+                      end - begin);
+    accuracy.add_sum(logits.argmax(1).eq(labels).sum(), end - begin);
+  }
+  model_->train();
+  EvalMetrics metrics;
+  metrics.data_loss = data_loss.value();
+  metrics.accuracy = accuracy.value();
+  metrics.penalty = l2_penalty(w1_, options_.l2).item<double>();
+  metrics.loss = metrics.data_loss + metrics.penalty;
+  return metrics;
+}
+
+double Trainer::w1_norm() const {
+  torch::NoGradGuard no_grad;
+  return w1_.norm().item<double>();
+}
+
+}  // namespace l2sweep
