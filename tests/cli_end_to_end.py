@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""End-to-end checks of the built l2sweep binary, run as a user would run it.
+
+usage: cli_end_to_end.py PATH/TO/l2sweep PATH/TO/fashion-mnist-mini
+
+Checks the outputs of a small sweep (metrics.csv, summary.json and their identities),
+determinism across two runs, and the exit code and one-line message of bad options, bad
+data files, an unusable output folder and a diverged run. Standard library only.
+"""
+import csv
+import gzip
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+BINARY, FIXTURE = sys.argv[1], sys.argv[2]
+REQUIRED_COLUMNS = ("l2,seed,epoch,loss,accuracy,val_loss,val_accuracy,data_loss,val_data_loss,"
+                    "penalty,w1_norm,epoch_seconds").split(",")
+SMALL = ["--data-dir", FIXTURE, "--val-size", "200", "--train-size", "600", "--epochs", "3",
+         "--device", "cpu"]
+failures = []
+
+
+def check(condition, message):
+    if not condition:
+        failures.append(message)
+        print("FAIL:", message)
+
+
+def run(args):
+    return subprocess.run([BINARY] + args, capture_output=True, text=True, timeout=300)
+
+
+def read_metrics(out):
+    with open(os.path.join(out, "metrics.csv"), newline="") as f:
+        reader = csv.DictReader(f)
+        return reader.fieldnames, [{k: float(v) for k, v in row.items()} for row in reader]
+
+
+def check_small_sweep(tmp):
+    out = os.path.join(tmp, "sweep")
+    result = run(SMALL + ["--l2", "0,0.001,0.01", "--out", out])
+    check(result.returncode == 0, f"small sweep exit {result.returncode}: {result.stderr}")
+    check("best val_accuracy" in result.stdout, "console table missing")
+    header, rows = read_metrics(out)
+    check(header[:len(REQUIRED_COLUMNS)] == REQUIRED_COLUMNS, f"metrics.csv header {header}")
+    check(len(rows) == 9, f"expected 9 rows, got {len(rows)}")
+    for row in rows:
+        tag = f"l2={row['l2']} epoch={row['epoch']}"
+        check(abs(row["val_loss"] - row["val_data_loss"] - row["penalty"]) < 1e-6,
+              f"{tag}: val_loss != val_data_loss + penalty")
+        check(abs(row["penalty"] - row["l2"] * row["w1_norm"] ** 2) <= 1e-5 * (1 + row["penalty"]),
+              f"{tag}: penalty != l2 * w1_norm^2")
+        # loss - data_loss is the batch-averaged penalty: l2 * w1_norm^2 up to batch averaging.
+        gap = row["loss"] - row["data_loss"]
+        if row["l2"] == 0:
+            check(gap == 0, f"{tag}: unregularised loss != data_loss")
+        else:
+            check(0.5 * row["penalty"] < gap < 5 * row["penalty"],
+                  f"{tag}: loss - data_loss = {gap} far from penalty {row['penalty']}")
+        for name in ("accuracy", "val_accuracy"):
+            check(0 <= row[name] <= 1, f"{tag}: {name} out of [0, 1]")
+        check(row["epoch_seconds"] > 0, f"{tag}: epoch_seconds")
+    check([r["epoch"] for r in rows[:3]] == [1, 2, 3], "epochs are not 1..3")
+    final = {r["l2"]: r for r in rows if r["epoch"] == 3}
+    check(final[0.0]["w1_norm"] > final[0.001]["w1_norm"] > final[0.01]["w1_norm"],
+          "stronger L2 did not give a smaller w1_norm")
+
+    with open(os.path.join(out, "summary.json")) as f:
+        summary = json.load(f)
+    check(summary["finished"] is True, "summary not finished")
+    check(summary["device"] == "cpu", "device")
+    check(summary["config"]["l2"] == [0, 0.001, 0.01], "config l2")
+    check(summary["config"]["train_size"] == 600, "config train_size")
+    check(summary["experiment"]["optimizer"]["epsilon"] == 1e-7, "adam epsilon")
+    check(summary["dataset"]["num_classes"] == 10, "num_classes")
+    check(len(summary["runs"]) == 3, "three runs")
+    for run_summary in summary["runs"]:
+        l2 = run_summary["l2"]
+        history = [r for r in rows if r["l2"] == l2]
+        last = history[-1]
+        check(run_summary["status"] == "completed", f"l2={l2} status")
+        check(run_summary["epochs_completed"] == 3, f"l2={l2} epochs_completed")
+        for name in ("loss", "accuracy", "val_loss", "val_accuracy", "data_loss", "val_data_loss",
+                     "penalty", "w1_norm"):
+            check(run_summary[name] == last[name], f"l2={l2} summary {name} != last csv row")
+        best = max(history, key=lambda r: r["val_accuracy"])
+        check(run_summary["best_val_accuracy"] == best["val_accuracy"], f"l2={l2} best")
+        check(run_summary["best_val_accuracy_epoch"] == best["epoch"], f"l2={l2} best epoch")
+        check(0 < run_summary["test_accuracy"] <= 1, f"l2={l2} test_accuracy")
+        check(abs(run_summary["test_loss"] - run_summary["test_data_loss"] - last["penalty"]) < 1e-6,
+              f"l2={l2} test_loss != test_data_loss + penalty")
+        check(run_summary["train_seconds"] > 0, f"l2={l2} train_seconds")
+    return out, rows, summary
+
+
+def check_determinism(tmp, first_rows, first_summary):
+    out = os.path.join(tmp, "again")
+    result = run(SMALL + ["--l2", "0,0.001,0.01", "--out", out])
+    check(result.returncode == 0, "second sweep failed")
+    _, rows = read_metrics(out)
+    strip = lambda r: {k: v for k, v in r.items() if k != "epoch_seconds"}
+    check([strip(r) for r in rows] == [strip(r) for r in first_rows], "metrics differ between runs")
+    with open(os.path.join(out, "summary.json")) as f:
+        summary = json.load(f)
+    for a, b in zip(summary["runs"], first_summary["runs"]):
+        check(a["test_accuracy"] == b["test_accuracy"] and a["test_loss"] == b["test_loss"],
+              "test metrics differ between runs")
+
+
+def check_error(tmp, args, code, needle, label):
+    out = os.path.join(tmp, "error-out")
+    result = run(args + ["--out", out] if "--out" not in args else args)
+    lines = result.stderr.strip().splitlines()
+    check(result.returncode == code, f"{label}: exit {result.returncode}, expected {code}; {result.stderr}")
+    check(len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0],
+          f"{label}: stderr {result.stderr!r} should be one 'error: ...{needle}...' line")
+    check("Traceback" not in result.stderr and "terminate" not in result.stderr, f"{label}: crash")
+    if code in (2, 3):
+        check(not os.path.exists(out), f"{label}: created {out}")
+
+
+def check_bad_options(tmp):
+    for args, needle in [
+        (["--epochs", "x"], "--epochs"), (["--epochs", "-1"], "--epochs"),
+        (["--batch-size", "0"], "--batch-size"), (["--lr", "abc"], "--lr"),
+        (["--lr=-0.5"], "--lr"), (["--l2", "1e-3,foo"], "--l2"), (["--l2", "-1"], "--l2"),
+        (["--seed", "1.5"], "--seed"), (["--val-size", "0"], "--val-size"),
+        (["--train-size", "ten"], "--train-size"), (["--device", "gpu"], "--device"),
+        (["--nonsense"], "nonsense"), (["--val-size", "1200"] + SMALL[:2], "--val-size"),
+        (["--train-size", "5000"] + SMALL[:4], "--train-size"),
+    ]:
+        check_error(tmp, args, 2, needle, f"bad option {args}")
+
+
+def check_bad_data(tmp):
+    broken = os.path.join(tmp, "broken")
+    shutil.copytree(FIXTURE, broken)
+    target = os.path.join(broken, "train-labels-idx1-ubyte.gz")
+    with gzip.open(target, "rb") as f:
+        labels = bytearray(f.read())
+    labels[8 + 5] = 77
+    with gzip.open(target, "wb") as f:
+        f.write(bytes(labels))
+    base = ["--data-dir", broken, "--val-size", "200"]
+    check_error(tmp, base, 3, "train-labels-idx1-ubyte.gz: label 77 at index 5", "label out of range")
+    image = os.path.join(broken, "t10k-images-idx3-ubyte.gz")
+    with open(image, "rb") as f:
+        data = f.read()
+    with open(image, "wb") as f:
+        f.write(data[: len(data) // 3])
+    shutil.copy(os.path.join(FIXTURE, "train-labels-idx1-ubyte.gz"), target)
+    check_error(tmp, base, 3, "t10k-images-idx3-ubyte.gz", "truncated gzip")
+    os.remove(image)
+    check_error(tmp, base, 3, "t10k-images-idx3-ubyte: file not found", "missing file")
+    check_error(tmp, ["--data-dir", os.path.join(tmp, "nowhere")], 3, "folder not found",
+                "missing data folder")
+
+
+def check_output_errors(tmp):
+    occupied = os.path.join(tmp, "occupied")
+    os.makedirs(occupied)
+    with open(os.path.join(occupied, "keep.txt"), "w") as f:
+        f.write("precious")
+    check_error(tmp, SMALL + ["--out", occupied], 4, "folder is not empty", "non-empty --out")
+    with open(os.path.join(occupied, "keep.txt")) as f:
+        check(f.read() == "precious", "non-empty --out was modified")
+    check_error(tmp, SMALL + ["--out", os.path.join(occupied, "keep.txt", "sub")], 4,
+                "cannot create folder", "uncreatable --out")
+
+
+def check_divergence(tmp):
+    out = os.path.join(tmp, "diverged")
+    result = run(SMALL + ["--l2", "1e38,0.001", "--out", out])
+    check(result.returncode == 5, f"diverged sweep exit {result.returncode}, expected 5")
+    with open(os.path.join(out, "summary.json")) as f:
+        runs = json.load(f)["runs"]
+    check(runs[0]["status"] == "diverged" and runs[0]["diverged_at_epoch"] == 1,
+          "diverged run not marked")
+    check(runs[1]["status"] == "completed" and runs[1]["epochs_completed"] == 3,
+          "run after a diverged one did not complete")
+    check("DIVERGED" in result.stdout and "diverged" in result.stdout, "console does not say diverged")
+
+
+def main():
+    with tempfile.TemporaryDirectory(prefix="l2sweep-e2e-") as tmp:
+        _, rows, summary = check_small_sweep(tmp)
+        check_determinism(tmp, rows, summary)
+        check_bad_options(tmp)
+        check_bad_data(tmp)
+        check_output_errors(tmp)
+        check_divergence(tmp)
+    print(f"{'FAILED' if failures else 'passed'}: {len(failures)} failure(s)")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

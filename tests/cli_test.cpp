@@ -1,0 +1,108 @@
+#include <gtest/gtest.h>
+
+#include "cli.h"
+#include "l2sweep/error.h"
+#include "test_support.h"
+
+namespace l2sweep::cli {
+namespace {
+
+CommandLine parse(std::vector<std::string> words) {
+  words.insert(words.begin(), "l2sweep");
+  std::vector<const char*> argv;
+  for (const auto& word : words) argv.push_back(word.c_str());
+  return parse_command_line(static_cast<int>(argv.size()), argv.data());
+}
+
+TEST(CommandLine, DefaultsAreTheSeedExperiment) {
+  const SweepConfig config = parse({}).config;
+  EXPECT_EQ(config.l2_strengths, (std::vector<double>{0.0001, 0.001, 0.01}));
+  EXPECT_EQ(config.epochs, 15);
+  EXPECT_EQ(config.batch_size, 32);
+  EXPECT_DOUBLE_EQ(config.learning_rate, 0.001);
+  EXPECT_EQ(config.seed, 0u);
+  EXPECT_EQ(config.val_size, 10000);
+  EXPECT_FALSE(config.train_size.has_value());
+  EXPECT_EQ(config.data_dir, "/usr/share/datasets/fashion-mnist");
+  EXPECT_EQ(config.out_dir, "");
+  EXPECT_EQ(config.device, "auto");
+}
+
+TEST(CommandLine, ReadsEveryOption) {
+  const CommandLine command =
+      parse({"--l2", "0,1e-3", "--epochs", "3", "--batch-size", "64", "--lr=0.01", "--seed", "9",
+             "--val-size", "500", "--train-size", "1000", "--data-dir", "/d", "--out", "o x",
+             "--device", "cpu"});
+  const SweepConfig& config = command.config;
+  EXPECT_EQ(command.action, CommandLine::Action::kRun);
+  EXPECT_EQ(config.l2_strengths, (std::vector<double>{0.0, 0.001}));
+  EXPECT_EQ(config.epochs, 3);
+  EXPECT_EQ(config.batch_size, 64);
+  EXPECT_DOUBLE_EQ(config.learning_rate, 0.01);
+  EXPECT_EQ(config.seed, 9u);
+  EXPECT_EQ(config.val_size, 500);
+  EXPECT_EQ(config.train_size, 1000);
+  EXPECT_EQ(config.data_dir, "/d");
+  EXPECT_EQ(config.out_dir, "o x");
+  EXPECT_EQ(config.device, "cpu");
+  EXPECT_NE(command.text.find("--out 'o x'"), std::string::npos) << command.text;
+}
+
+TEST(CommandLine, HelpAndVersionAreActions) {
+  const CommandLine help = parse({"--help"});
+  EXPECT_EQ(help.action, CommandLine::Action::kHelp);
+  EXPECT_NE(help.help.find("--train-size"), std::string::npos);
+  EXPECT_NE(help.help.find("Exit codes"), std::string::npos);
+  EXPECT_EQ(parse({"--version"}).action, CommandLine::Action::kVersion);
+}
+
+struct BadOption {
+  std::vector<std::string> words;
+  std::string message;
+};
+
+class RejectsBadOption : public ::testing::TestWithParam<BadOption> {};
+
+TEST_P(RejectsBadOption, WithAMessageNamingOptionAndValue) {
+  try {
+    parse(GetParam().words);
+    FAIL() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kUsage);
+    EXPECT_EQ(std::string(e.what()), GetParam().message);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    CommandLine, RejectsBadOption,
+    ::testing::Values(
+        BadOption{{"--epochs", "abc"}, "--epochs 'abc': expected an integer"},
+        BadOption{{"--epochs", "0"}, "--epochs 0: expected an integer from 1 to 100000"},
+        BadOption{{"--epochs", "2.5"}, "--epochs '2.5': expected an integer"},
+        BadOption{{"--epochs", "99999999999999999999"},
+                  "--epochs '99999999999999999999': expected an integer"},
+        BadOption{{"--batch-size", "-4"}, "--batch-size -4: expected an integer from 1 to 1048576"},
+        BadOption{{"--lr", "0"}, "--lr 0: expected a finite learning rate > 0"},
+        BadOption{{"--lr", "nan"}, "--lr nan: expected a finite learning rate > 0"},
+        BadOption{{"--lr", "fast"}, "--lr 'fast': expected a number"},
+        BadOption{{"--l2", "0.1,,0.2"}, "--l2 '': expected a number"},
+        BadOption{{"--l2", "-0.1"}, "--l2 -0.1: expected finite strengths >= 0"},
+        BadOption{{"--l2", "inf"}, "--l2 inf: expected finite strengths >= 0"},
+        BadOption{{"--l2", "0.1,0.1"}, "--l2: 0.1 is listed twice; expected each strength once"},
+        BadOption{{"--seed", "-1"}, "--seed '-1': expected an integer from 0 to 2^64-1"},
+        BadOption{{"--val-size", "0"}, "--val-size 0: expected at least 1 validation example"},
+        BadOption{{"--train-size", "0"}, "--train-size 0: expected at least 1 training example"},
+        BadOption{{"--data-dir", ""}, "--data-dir: expected a folder, got an empty path"},
+        BadOption{{"--out", ""}, "--out: expected a folder, got an empty path"},
+        BadOption{{"--device", "tpu"}, "--device 'tpu': expected auto, cpu, cuda or cuda:N"},
+        BadOption{{"--bogus"}, "Option 'bogus' does not exist; see l2sweep --help"},
+        BadOption{{"stray"}, "unexpected argument 'stray'; options start with --, see l2sweep --help"}));
+
+TEST(CommandLine, RejectsCudaWhenThereIsNone) {
+  if (torch::cuda::is_available()) GTEST_SKIP() << "a GPU is present";
+  EXPECT_THROW_WITH(parse({"--device", "cuda"}), Error, "--device cuda: CUDA is not available");
+  EXPECT_THROW_WITH(parse({"--device", "cuda:1"}), Error, "--device cuda:1: CUDA is not available");
+}
+
+}  // namespace
+}  // namespace l2sweep::cli

@@ -1,0 +1,150 @@
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include "l2sweep/error.h"
+#include "l2sweep/json.h"
+#include "l2sweep/outputs.h"
+#include "test_support.h"
+
+namespace l2sweep {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TempDir;
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+TEST(JsonWriter, WritesIndentedJsonWithNullForNonFiniteNumbers) {
+  JsonWriter json;
+  json.begin_object();
+  json.key("name").value("a \"quoted\"\\path\n");
+  json.key("values").begin_array().value(0.1).value(int64_t{-3}).value(1e-7).end_array();
+  json.key("nan").value(std::numeric_limits<double>::quiet_NaN());
+  json.key("empty").begin_object().end_object();
+  json.key("flag").value(true);
+  json.end_object();
+  EXPECT_EQ(json.str(),
+            "{\n"
+            "  \"name\": \"a \\\"quoted\\\"\\\\path\\n\",\n"
+            "  \"values\": [\n"
+            "    0.1,\n"
+            "    -3,\n"
+            "    1e-07\n"
+            "  ],\n"
+            "  \"nan\": null,\n"
+            "  \"empty\": {},\n"
+            "  \"flag\": true\n"
+            "}\n");
+}
+
+TEST(OutputFolder, IsCreatedWithItsParents) {
+  TempDir dir;
+  prepare_output_folder(dir / "a/b/c");
+  EXPECT_TRUE(fs::is_directory(dir / "a/b/c"));
+}
+
+TEST(OutputFolder, AcceptsAnExistingEmptyFolder) {
+  TempDir dir;
+  EXPECT_NO_THROW(prepare_output_folder(dir.path()));
+}
+
+TEST(OutputFolder, RefusesANonEmptyFolderSoResultsAreNeverOverwritten) {
+  TempDir dir;
+  std::ofstream(dir / "metrics.csv") << "precious\n";
+  EXPECT_THROW_WITH(prepare_output_folder(dir.path()), Error, "folder is not empty");
+  EXPECT_EQ(read_text(dir / "metrics.csv"), "precious\n");
+}
+
+TEST(OutputFolder, ReportsAFolderThatCannotBeCreated) {
+  TempDir dir;
+  std::ofstream(dir / "file") << "x";
+  try {
+    prepare_output_folder(dir / "file/sub");
+    FAIL() << "expected an output error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kOutput);
+    EXPECT_NE(std::string(e.what()).find("cannot create folder"), std::string::npos) << e.what();
+  }
+}
+
+TEST(AtomicWrite, ReplacesTheFileAndLeavesNoTemporary) {
+  TempDir dir;
+  write_file_atomically(dir / "summary.json", "old");
+  write_file_atomically(dir / "summary.json", "new");
+  EXPECT_EQ(read_text(dir / "summary.json"), "new");
+  EXPECT_FALSE(fs::exists(dir / "summary.json.tmp"));
+}
+
+TEST(AtomicWrite, ReportsAnUnwritableFolder) {
+  TempDir dir;
+  EXPECT_THROW_WITH(write_file_atomically(dir / "missing/summary.json", "x"), Error,
+                    "summary.json.tmp: cannot write");
+}
+
+TEST(MetricsCsv, WritesTheHeaderThenOneFlushedRowPerEpoch) {
+  TempDir dir;
+  MetricsCsvWriter writer(dir / "metrics.csv");
+  EXPECT_EQ(read_text(dir / "metrics.csv"), std::string(kMetricsCsvHeader) + "\n");
+  EpochMetrics m;
+  m.epoch = 3;
+  m.loss = 0.5;
+  m.accuracy = 0.875;
+  m.val_loss = 0.625;
+  m.val_accuracy = 0.75;
+  m.data_loss = 0.25;
+  m.val_data_loss = 0.375;
+  m.penalty = 0.25;
+  m.w1_norm = 5;
+  m.epoch_seconds = 1.5;
+  writer.on_epoch_end({0.01, 7, 0, 1}, m);
+  // Read while the writer is still open: the row is already on disk.
+  EXPECT_EQ(read_text(dir / "metrics.csv"),
+            std::string(kMetricsCsvHeader) + "\n0.01,7,3,0.5,0.875,0.625,0.75,0.25,0.375,0.25,5,1.5\n");
+}
+
+TEST(MetricsCsv, HeaderUsesKerasNamesAndTheRequiredColumns) {
+  EXPECT_EQ(std::string(kMetricsCsvHeader),
+            "l2,seed,epoch,loss,accuracy,val_loss,val_accuracy,data_loss,val_data_loss,penalty,"
+            "w1_norm,epoch_seconds");
+}
+
+TEST(MetricsCsv, ReportsAFileThatCannotBeCreated) {
+  TempDir dir;
+  EXPECT_THROW_WITH(MetricsCsvWriter(dir / "no/such/metrics.csv"), Error,
+                    "metrics.csv: cannot create");
+}
+
+TEST(SummaryJson, RecordsConfigurationRunsAndStatus) {
+  SweepContext context;
+  context.config.l2_strengths = {0.01};
+  context.device = "cpu";
+  context.out_dir = "runs/x";
+  context.image_shape = {28, 28};
+  context.num_classes = 10;
+  RunResult diverged;
+  diverged.spec = {0.01, 0, 0, 1};
+  diverged.status = RunStatus::kDiverged;
+  EpochMetrics m;
+  m.epoch = 1;
+  m.loss = std::numeric_limits<double>::infinity();
+  diverged.history.push_back(m);
+  const std::string json = summary_json(context, {diverged}, /*finished=*/true);
+  for (const char* expected :
+       {"\"finished\": true", "\"device\": \"cpu\"", "\"out\": \"runs/x\"",
+        "\"status\": \"diverged\"", "\"diverged_at_epoch\": 1", "\"loss\": null",
+        "\"test_accuracy\": null", "\"epsilon\": 1e-07", "Linear(784, 128)",
+        "\"epochs_completed\": 1", "\"libtorch_version\": "}) {
+    EXPECT_NE(json.find(expected), std::string::npos) << expected << " not in\n" << json;
+  }
+}
+
+}  // namespace
+}  // namespace l2sweep

@@ -1,0 +1,120 @@
+#include "test_support.h"
+
+#include <torch/torch.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <random>
+
+namespace l2sweep::testing {
+namespace fs = std::filesystem;
+
+TempDir::TempDir() {
+  std::string pattern = (fs::temp_directory_path() / "l2sweep-test-XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    throw std::runtime_error("cannot create a temporary folder");
+  }
+  path_ = pattern;
+}
+
+TempDir::~TempDir() {
+  std::error_code ignored;
+  fs::remove_all(path_, ignored);
+}
+
+std::vector<uint8_t> idx_bytes(uint32_t magic, const std::vector<uint32_t>& dims,
+                               const std::vector<uint8_t>& values) {
+  std::vector<uint8_t> bytes;
+  auto put = [&bytes](uint32_t word) {
+    for (int shift = 24; shift >= 0; shift -= 8) {
+      bytes.push_back(static_cast<uint8_t>(word >> shift));
+    }
+  };
+  put(magic);
+  for (const uint32_t size : dims) put(size);
+  bytes.insert(bytes.end(), values.begin(), values.end());
+  return bytes;
+}
+
+std::vector<uint8_t> gzip_bytes(const std::vector<uint8_t>& bytes) {
+  z_stream stream{};
+  // windowBits 15 + 16: write a gzip header and trailer rather than a zlib one.
+  if (deflateInit2(&stream, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    throw std::runtime_error("deflateInit2 failed");
+  }
+  std::vector<uint8_t> out(deflateBound(&stream, bytes.size()));
+  stream.next_in = const_cast<Bytef*>(bytes.data());
+  stream.avail_in = static_cast<uInt>(bytes.size());
+  stream.next_out = out.data();
+  stream.avail_out = static_cast<uInt>(out.size());
+  deflate(&stream, Z_FINISH);
+  out.resize(stream.total_out);
+  deflateEnd(&stream);
+  return out;
+}
+
+void write_bytes(const fs::path& path, const std::vector<uint8_t>& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+std::vector<uint8_t> read_bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void write_synthetic_dataset(const fs::path& dir, const SyntheticData& data) {
+  std::mt19937 random(1234);
+  std::uniform_int_distribution<int> noise(0, 40);
+  const uint32_t pixels = data.rows * data.cols;
+  auto write_split = [&](const std::string& prefix, int64_t count) {
+    std::vector<uint8_t> images;
+    std::vector<uint8_t> labels;
+    for (int64_t i = 0; i < count; ++i) {
+      const int label = static_cast<int>(i % data.classes);
+      labels.push_back(static_cast<uint8_t>(label));
+      for (uint32_t p = 0; p < pixels; ++p) {
+        const bool lit = static_cast<int>(p * data.classes / pixels) == label;
+        images.push_back(static_cast<uint8_t>((lit ? 200 : 0) + noise(random)));
+      }
+    }
+    const std::string suffix = data.gzip ? ".gz" : "";
+    auto encode = [&](const std::vector<uint8_t>& bytes) {
+      return data.gzip ? gzip_bytes(bytes) : bytes;
+    };
+    write_bytes(dir / (prefix + "-images-idx3-ubyte" + suffix),
+                encode(idx_bytes(0x803, {static_cast<uint32_t>(count), data.rows, data.cols},
+                                 images)));
+    write_bytes(dir / (prefix + "-labels-idx1-ubyte" + suffix),
+                encode(idx_bytes(0x801, {static_cast<uint32_t>(count)}, labels)));
+  };
+  write_split("train", data.train);
+  write_split("t10k", data.test);
+}
+
+fs::path fixture_dir() { return L2SWEEP_FIXTURE_DIR; }
+
+fs::path l2sweep_binary() { return L2SWEEP_BINARY; }
+
+::testing::AssertionResult all_close(const torch::Tensor& actual, const torch::Tensor& expected,
+                                     double rtol, double atol) {
+  if (actual.sizes() != expected.sizes()) {
+    return ::testing::AssertionFailure() << "shapes differ: " << actual.sizes() << " vs "
+                                         << expected.sizes();
+  }
+  const auto a = actual.detach().to(torch::kCPU, torch::kFloat64);
+  const auto e = expected.detach().to(torch::kCPU, torch::kFloat64);
+  const auto excess = (a - e).abs() - (atol + rtol * e.abs());
+  const double worst = excess.max().item<double>();
+  if (worst > 0) {
+    return ::testing::AssertionFailure()
+           << "max |actual - expected| = " << (a - e).abs().max().item<double>()
+           << " exceeds tolerance (rtol " << rtol << ", atol " << atol << ")";
+  }
+  return ::testing::AssertionSuccess();
+}
+
+}  // namespace l2sweep::testing

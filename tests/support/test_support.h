@@ -1,0 +1,76 @@
+#pragma once
+
+#include <gtest/gtest.h>
+#include <torch/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+/// Checks that `statement` throws `exception_type` whose what() contains `substring`
+/// (after fmt's EXPECT_THROW_MSG and pytorch's ASSERT_THROWS_WITH).
+#define EXPECT_THROW_WITH(statement, exception_type, substring)                      \
+  EXPECT_THROW(                                                                       \
+      {                                                                               \
+        try {                                                                         \
+          statement;                                                                  \
+        } catch (const exception_type& e) {                                           \
+          EXPECT_NE(std::string(e.what()).find(substring), std::string::npos)         \
+              << "message: " << e.what() << "\nexpected to contain: " << (substring); \
+          throw;                                                                      \
+        }                                                                             \
+      },                                                                              \
+      exception_type)
+
+namespace l2sweep::testing {
+
+/// A fresh folder under the system temp dir, removed with everything in it at scope exit.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+/// The bytes of an IDX file of unsigned bytes: big-endian magic, dims, then `values`.
+std::vector<uint8_t> idx_bytes(uint32_t magic, const std::vector<uint32_t>& dims,
+                               const std::vector<uint8_t>& values);
+
+/// `bytes` gzip-compressed.
+std::vector<uint8_t> gzip_bytes(const std::vector<uint8_t>& bytes);
+
+void write_bytes(const std::filesystem::path& path, const std::vector<uint8_t>& bytes);
+std::vector<uint8_t> read_bytes(const std::filesystem::path& path);
+
+/// A tiny dataset whose classes are easy to tell apart: class c lights up row block c.
+struct SyntheticData {
+  int64_t train = 60;
+  int64_t test = 20;
+  uint32_t rows = 6;
+  uint32_t cols = 5;
+  int classes = 3;
+  bool gzip = true;
+};
+
+/// Writes the four IDX files of `data` into `dir` (named like MNIST's, .gz if data.gzip).
+void write_synthetic_dataset(const std::filesystem::path& dir, const SyntheticData& data);
+
+/// data/fashion-mnist-mini, the real-data fixture made by scripts/make_fixtures.py.
+std::filesystem::path fixture_dir();
+
+/// Path of the built l2sweep executable.
+std::filesystem::path l2sweep_binary();
+
+/// Every element of `actual` within atol + rtol * |expected| of `expected`.
+::testing::AssertionResult all_close(const torch::Tensor& actual, const torch::Tensor& expected,
+                                     double rtol = 1e-6, double atol = 1e-7);
+
+}  // namespace l2sweep::testing

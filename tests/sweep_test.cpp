@@ -1,0 +1,149 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "l2sweep/data.h"
+#include "l2sweep/sweep.h"
+#include "test_support.h"
+
+namespace l2sweep {
+namespace {
+
+SweepConfig small_config() {
+  SweepConfig config;
+  config.l2_strengths = {0.0, 1e-3, 1e-2};
+  config.epochs = 2;
+  config.val_size = 200;
+  config.train_size = 500;
+  config.device = "cpu";
+  return config;
+}
+
+const Datasets& fixture_data() {
+  static const Datasets data = load_datasets({testing::fixture_dir(), 200, int64_t{500}});
+  return data;
+}
+
+class EventLog : public SweepObserver {
+ public:
+  void on_run_start(const RunSpec& run, int64_t epochs) override {
+    events.push_back("start " + std::to_string(run.index) + "/" + std::to_string(epochs));
+  }
+  void on_batch_end(const RunSpec&, int64_t, int64_t, int64_t) override { ++batches; }
+  void on_epoch_end(const RunSpec& run, const EpochMetrics& m) override {
+    events.push_back("epoch " + std::to_string(run.index) + "." + std::to_string(m.epoch));
+  }
+  void on_run_end(const RunResult& result) override {
+    events.push_back("end " + std::to_string(result.spec.index) + " " + to_string(result.status));
+  }
+  std::vector<std::string> events;
+  int64_t batches = 0;
+};
+
+void expect_same_metrics(const EpochMetrics& a, const EpochMetrics& b) {
+  EXPECT_EQ(a.epoch, b.epoch);
+  EXPECT_EQ(a.loss, b.loss);
+  EXPECT_EQ(a.accuracy, b.accuracy);
+  EXPECT_EQ(a.data_loss, b.data_loss);
+  EXPECT_EQ(a.val_loss, b.val_loss);
+  EXPECT_EQ(a.val_accuracy, b.val_accuracy);
+  EXPECT_EQ(a.val_data_loss, b.val_data_loss);
+  EXPECT_EQ(a.penalty, b.penalty);
+  EXPECT_EQ(a.w1_norm, b.w1_norm);
+}
+
+TEST(Sweep, SameOptionsGiveIdenticalMetrics) {
+  SweepObserver quiet;
+  const auto first = run_sweep(small_config(), fixture_data(), torch::kCPU, quiet);
+  const auto second = run_sweep(small_config(), fixture_data(), torch::kCPU, quiet);
+  ASSERT_EQ(first.size(), second.size());
+  for (size_t run = 0; run < first.size(); ++run) {
+    ASSERT_EQ(first[run].history.size(), second[run].history.size());
+    for (size_t epoch = 0; epoch < first[run].history.size(); ++epoch) {
+      expect_same_metrics(first[run].history[epoch], second[run].history[epoch]);
+    }
+    EXPECT_EQ(first[run].test->accuracy, second[run].test->accuracy);
+    EXPECT_EQ(first[run].test->loss, second[run].test->loss);
+  }
+}
+
+TEST(Sweep, AnotherSeedGivesOtherMetrics) {
+  SweepObserver quiet;
+  SweepConfig config = small_config();
+  config.l2_strengths = {1e-3};
+  const auto a = run_sweep(config, fixture_data(), torch::kCPU, quiet);
+  config.seed = 1;
+  const auto b = run_sweep(config, fixture_data(), torch::kCPU, quiet);
+  EXPECT_NE(a[0].history.back().loss, b[0].history.back().loss);
+}
+
+TEST(Sweep, MetricsObeyThePenaltyIdentitiesAndStrongerL2ShrinksW1) {
+  SweepObserver quiet;
+  const SweepConfig config = small_config();
+  const auto results = run_sweep(config, fixture_data(), torch::kCPU, quiet);
+  ASSERT_EQ(results.size(), 3u);
+  for (const RunResult& run : results) {
+    EXPECT_EQ(run.status, RunStatus::kCompleted);
+    ASSERT_EQ(run.history.size(), 2u);
+    ASSERT_TRUE(run.test.has_value());
+    for (const EpochMetrics& m : run.history) {
+      EXPECT_NEAR(m.val_loss - m.val_data_loss, m.penalty, 1e-6 * (1 + m.penalty));
+      EXPECT_NEAR(m.penalty, run.spec.l2 * m.w1_norm * m.w1_norm, 1e-5 * (1 + m.penalty));
+      EXPECT_GE(m.accuracy, 0.0);
+      EXPECT_LE(m.accuracy, 1.0);
+      if (run.spec.l2 == 0.0) {
+        EXPECT_EQ(m.loss, m.data_loss);
+      } else {
+        EXPECT_GT(m.loss - m.data_loss, 0.0);
+      }
+    }
+    EXPECT_NEAR(run.test->loss - run.test->data_loss, run.history.back().penalty, 1e-6);
+  }
+  EXPECT_GT(results[0].history.back().w1_norm, results[1].history.back().w1_norm);
+  EXPECT_GT(results[1].history.back().w1_norm, results[2].history.back().w1_norm);
+  // The strongest penalty costs accuracy on the training set relative to none.
+  EXPECT_GT(results[2].history.back().loss, results[0].history.back().loss);
+}
+
+TEST(Sweep, ReportsEveryRunEpochAndBatchInOrder) {
+  EventLog log;
+  SweepConfig config = small_config();
+  config.l2_strengths = {1e-4, 1e-2};
+  run_sweep(config, fixture_data(), torch::kCPU, log);
+  EXPECT_EQ(log.events, (std::vector<std::string>{"start 0/2", "epoch 0.1", "epoch 0.2",
+                                                  "end 0 completed", "start 1/2", "epoch 1.1",
+                                                  "epoch 1.2", "end 1 completed"}));
+  EXPECT_EQ(log.batches, 2 * 2 * 16);  // ceil(500 / 32) = 16 batches per epoch
+}
+
+TEST(Sweep, ADivergedRunStopsAndTheOthersContinue) {
+  EventLog log;
+  SweepConfig config = small_config();
+  // 1e38 * sum(W1^2) overflows float32: the loss is infinite from the first batch.
+  config.l2_strengths = {1e38, 1e-3};
+  config.epochs = 3;
+  const auto results = run_sweep(config, fixture_data(), torch::kCPU, log);
+  EXPECT_EQ(results[0].status, RunStatus::kDiverged);
+  EXPECT_EQ(results[0].history.size(), 1u);
+  EXPECT_FALSE(results[0].test.has_value());
+  EXPECT_EQ(results[1].status, RunStatus::kCompleted);
+  EXPECT_EQ(results[1].history.size(), 3u);
+  EXPECT_EQ(log.events.front(), "start 0/3");
+  EXPECT_EQ(log.events[2], "end 0 diverged");
+}
+
+TEST(Sweep, BestEpochIsTheFirstWithTheHighestValidationAccuracy) {
+  RunResult run;
+  EXPECT_EQ(run.best_epoch(), nullptr);
+  for (const double accuracy : {0.5, 0.8, 0.7, 0.8}) {
+    EpochMetrics m;
+    m.epoch = static_cast<int64_t>(run.history.size()) + 1;
+    m.val_accuracy = accuracy;
+    run.history.push_back(m);
+  }
+  EXPECT_EQ(run.best_epoch()->epoch, 2);
+}
+
+}  // namespace
+}  // namespace l2sweep

@@ -1,0 +1,128 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "l2sweep/data.h"
+#include "l2sweep/model.h"
+#include "l2sweep/train.h"
+#include "test_support.h"
+
+namespace l2sweep {
+namespace {
+
+using testing::all_close;
+
+torch::nn::Sequential clone_model(const torch::nn::Sequential& model) {
+  return torch::nn::Sequential(
+      std::dynamic_pointer_cast<torch::nn::SequentialImpl>(model->clone()));
+}
+
+/// 5 examples with batch size 2: batches of 2, 2 and 1, so a weighted and an unweighted mean
+/// over batches differ.
+class HistorySemantics : public ::testing::Test {
+ protected:
+  HistorySemantics() {
+    torch::manual_seed(5);
+    train_ = {torch::rand({5, 2, 2}), torch::tensor({0, 1, 2, 1, 0}, torch::kInt64)};
+    val_ = {torch::rand({4, 2, 2}), torch::tensor({2, 1, 0, 0}, torch::kInt64)};
+    at::Generator generator = make_cpu_generator(3);
+    model_ = make_model(4, 6, 3, generator);
+    options_.l2 = 0.02;
+    options_.learning_rate = 0.05;
+    options_.batch_size = 2;
+    options_.shuffle_seed = 11;
+  }
+
+  Split train_, val_;
+  torch::nn::Sequential model_{nullptr};
+  TrainOptions options_;
+};
+
+TEST_F(HistorySemantics, EpochMetricsAreSampleWeightedMeansOfEachBatchBeforeItsUpdate) {
+  auto reference = clone_model(model_);
+  const auto w1 = first_linear(reference)->weight;
+  torch::optim::Adam adam(reference->parameters(), keras_adam_options(options_.learning_rate));
+  at::Generator shuffle = make_cpu_generator(options_.shuffle_seed);
+  Trainer trainer(model_, options_, torch::kCPU);
+
+  for (int epoch = 0; epoch < 2; ++epoch) {
+    const auto order = torch::randperm(5, shuffle, torch::kInt64);
+    double loss_sum = 0, data_loss_sum = 0, correct = 0, unweighted = 0, after_update = 0;
+    for (int64_t begin = 0; begin < 5; begin += 2) {
+      const auto index = order.slice(0, begin, std::min<int64_t>(begin + 2, 5));
+      const auto x = train_.images.index_select(0, index);
+      const auto y = train_.labels.index_select(0, index);
+      const auto logits = reference->forward(x);
+      const auto terms = regularized_loss(logits, y, w1, options_.l2);
+      const auto count = static_cast<double>(index.size(0));
+      loss_sum += terms.loss.item<double>() * count;
+      data_loss_sum += terms.data_loss.item<double>() * count;
+      correct += logits.argmax(1).eq(y).sum().item<double>();
+      unweighted += terms.loss.item<double>() / 3;
+      clear_gradients(*reference);
+      terms.loss.backward();
+      adam.step();
+      torch::NoGradGuard no_grad;
+      after_update += regularized_loss(reference->forward(x), y, w1, options_.l2).loss.item<double>() * count / 5;
+    }
+
+    const TrainMetrics metrics = trainer.train_epoch(train_);
+    EXPECT_NEAR(metrics.loss, loss_sum / 5, 1e-6) << "epoch " << epoch;
+    EXPECT_NEAR(metrics.data_loss, data_loss_sum / 5, 1e-6);
+    EXPECT_DOUBLE_EQ(metrics.accuracy, correct / 5);
+    // The alternatives really are different numbers, so the checks above can fail.
+    EXPECT_GT(std::abs(metrics.loss - unweighted), 1e-4);
+    EXPECT_GT(std::abs(metrics.loss - after_update), 1e-4);
+    for (size_t i = 0; i < model_->parameters().size(); ++i) {
+      EXPECT_TRUE(all_close(model_->parameters()[i], reference->parameters()[i], 1e-5, 1e-7));
+    }
+
+    // Validation: after the epoch, with the final weights, over the whole split.
+    torch::NoGradGuard no_grad;
+    const auto val_terms =
+        regularized_loss(reference->forward(val_.images), val_.labels, w1, options_.l2);
+    const EvalMetrics val = trainer.evaluate(val_);
+    EXPECT_NEAR(val.data_loss, val_terms.data_loss.item<double>(), 1e-6);
+    EXPECT_NEAR(val.penalty, val_terms.penalty.item<double>(), 1e-7);
+    EXPECT_NEAR(val.loss, val_terms.loss.item<double>(), 1e-6);
+    EXPECT_DOUBLE_EQ(val.accuracy,
+                     reference->forward(val_.images).argmax(1).eq(val_.labels).sum().item<double>() / 4);
+    EXPECT_NEAR(trainer.w1_norm(), w1.norm().item<double>(), 1e-6);
+  }
+}
+
+TEST_F(HistorySemantics, ReshufflesEveryEpochAndKeepsTheLastPartialBatch) {
+  std::vector<int64_t> batch_counts;
+  Trainer trainer(model_, options_, torch::kCPU);
+  trainer.train_epoch(train_, [&](int64_t batch, int64_t batches) {
+    batch_counts.push_back(batch);
+    EXPECT_EQ(batches, 3);
+  });
+  EXPECT_EQ(batch_counts, (std::vector<int64_t>{1, 2, 3}));
+  at::Generator shuffle = make_cpu_generator(options_.shuffle_seed);
+  const auto first = torch::randperm(5, shuffle, torch::kInt64);
+  const auto second = torch::randperm(5, shuffle, torch::kInt64);
+  EXPECT_FALSE(torch::equal(first, second));
+}
+
+TEST(Training, TinyModelLearnsATinyTask) {
+  testing::TempDir dir;
+  testing::write_synthetic_dataset(dir.path(), {/*train=*/90, /*test=*/30});
+  const Datasets data = load_datasets({dir.path(), 30, std::nullopt});
+  at::Generator generator = make_cpu_generator(0);
+  auto model = make_model(data.input_features(), 16, data.num_classes, generator);
+  TrainOptions options;
+  options.l2 = 1e-4;
+  options.learning_rate = 0.01;
+  options.batch_size = 8;
+  Trainer trainer(model, options, torch::kCPU);
+  const EvalMetrics before = trainer.evaluate(data.val);
+  TrainMetrics last;
+  for (int epoch = 0; epoch < 20; ++epoch) last = trainer.train_epoch(data.train);
+  const EvalMetrics after = trainer.evaluate(data.test);
+  EXPECT_GT(last.accuracy, 0.95);
+  EXPECT_GT(after.accuracy, 0.95);
+  EXPECT_LT(after.data_loss, before.data_loss / 4);
+}
+
+}  // namespace
+}  // namespace l2sweep
