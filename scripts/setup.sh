@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Shared setup of the two README commands: installs the Debian packages l2sweep needs
+# when they are missing, configures a Release build in build/ once, and builds
+# (a no-op when nothing changed). Safe to run again and again.
+#
+# Environment:
+#   L2SWEEP_BUILD_DIR   build folder (default: build/ in the repository)
+#   L2SWEEP_NO_APT=1    never call apt-get (e.g. a machine where nothing can be installed)
+#   CMAKE_PREFIX_PATH / Torch_DIR
+#                       use another LibTorch (e.g. a CUDA build) instead of Debian's;
+#                       libtorch-dev is then not installed
+#   L2SWEEP_CMAKE_ARGS  extra arguments for the first cmake configure
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${L2SWEEP_BUILD_DIR:-$root/build}"
+
+packages=(cmake ninja-build g++ pkg-config libfmt-dev libcxxopts-dev libgtest-dev zlib1g-dev
+          dataset-fashion-mnist python3)
+if [[ -z "${Torch_DIR:-}" && -z "${CMAKE_PREFIX_PATH:-}" ]]; then
+  # Debian's LibTorch 1.13 (CPU), with OpenBLAS rather than the 3x slower reference BLAS.
+  packages+=(libtorch-dev libopenblas0-pthread)
+fi
+
+install_missing_packages() {
+  [[ "${L2SWEEP_NO_APT:-0}" == 1 ]] && return 0
+  command -v dpkg-query >/dev/null 2>&1 || return 0
+  local missing=()
+  for package in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null | grep -qx installed; then
+      missing+=("$package")
+    fi
+  done
+  ((${#missing[@]} == 0)) && return 0
+  echo "setup: installing missing packages: ${missing[*]}" >&2
+  local sudo=()
+  if [[ $(id -u) != 0 ]]; then
+    if command -v sudo >/dev/null 2>&1; then
+      sudo=(sudo)
+    else
+      echo "setup: not root and no sudo; install these packages first: ${missing[*]}" >&2
+      exit 1
+    fi
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+configure() {
+  [[ -f "$build/CMakeCache.txt" ]] && return 0
+  local generator=()
+  command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)
+  # shellcheck disable=SC2086  # L2SWEEP_CMAKE_ARGS is a list of words
+  cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
+    ${L2SWEEP_CMAKE_ARGS:-} >"$build.configure.log" 2>&1 || {
+    cat "$build.configure.log" >&2
+    echo "setup: cmake configure failed (log above)" >&2
+    exit 1
+  }
+}
+
+install_missing_packages
+mkdir -p "$build"
+configure
+cmake --build "$build" --parallel "$(nproc)"
