@@ -1,10 +1,10 @@
 #include "cli.h"
 
-#include <cxxopts.hpp>
 #include <fmt/format.h>
 
 #include <cerrno>
 #include <cstdlib>
+#include <cxxopts.hpp>
 
 #include "l2sweep/error.h"
 #include "l2sweep/version.h"
@@ -99,28 +99,25 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
       "Trains Flatten -> Dense(128, relu) -> Dense(10) once per L2 strength on the first Dense\n"
       "kernel with Keras' defaults, and logs every epoch's train and validation metrics.");
   // Every value is read as text and parsed here, so that errors can name option and value.
-  options.add_options()
-      ("l2", "comma-separated L2 strengths (0 = unregularised control)",
-       cxxopts::value<std::string>()->default_value("0.0001,0.001,0.01"))
-      ("epochs", "epochs per run", cxxopts::value<std::string>()->default_value("15"))
-      ("batch-size", "examples per Adam step",
-       cxxopts::value<std::string>()->default_value("32"))
-      ("lr", "Adam learning rate", cxxopts::value<std::string>()->default_value("0.001"))
-      ("seed", "seed for the initial weights and the shuffles",
-       cxxopts::value<std::string>()->default_value("0"))
-      ("val-size", "the last N training examples are the validation set",
-       cxxopts::value<std::string>()->default_value("10000"))
-      ("train-size", "train on only the first N training examples (default: all the rest)",
-       cxxopts::value<std::string>())
-      ("data-dir", "folder with the four MNIST-style IDX files, raw or .gz",
-       cxxopts::value<std::string>()->default_value(defaults.data_dir))
-      ("out", "output folder, new or empty (default: runs/<UTC timestamp>)",
-       cxxopts::value<std::string>())
-      ("device", "auto, cpu, cuda or cuda:N (auto picks CUDA when available)",
-       cxxopts::value<std::string>()->default_value("auto"))
-      ("h,help", "print this help and exit")
-      ("version", "print the version and exit")
-      ("positional", "", cxxopts::value<std::vector<std::string>>());
+  options.add_options()("l2", "comma-separated L2 strengths (0 = unregularised control)",
+                        cxxopts::value<std::string>()->default_value("0.0001,0.001,0.01"))(
+      "epochs", "epochs per run", cxxopts::value<std::string>()->default_value("15"))(
+      "batch-size", "examples per Adam step", cxxopts::value<std::string>()->default_value("32"))(
+      "lr", "Adam learning rate", cxxopts::value<std::string>()->default_value("0.001"))(
+      "seed", "seed for the initial weights and the shuffles",
+      cxxopts::value<std::string>()->default_value("0"))(
+      "val-size", "the last N training examples are the validation set",
+      cxxopts::value<std::string>()->default_value("10000"))(
+      "train-size", "train on only the first N training examples (default: all the rest)",
+      cxxopts::value<std::string>())(
+      "data-dir", "folder with the four MNIST-style IDX files, raw or .gz",
+      cxxopts::value<std::string>()->default_value(defaults.data_dir))(
+      "out", "output folder, new or empty (default: runs/<UTC timestamp>)",
+      cxxopts::value<std::string>())("device",
+                                     "auto, cpu, cuda or cuda:N (auto picks CUDA when available)",
+                                     cxxopts::value<std::string>()->default_value("auto"))(
+      "h,help", "print this help and exit")("version", "print the version and exit")(
+      "positional", "", cxxopts::value<std::vector<std::string>>());
   options.parse_positional({"positional"});
   options.positional_help("");
 

@@ -1,6 +1,7 @@
+#include "cli.h"
+
 #include <gtest/gtest.h>
 
-#include "cli.h"
 #include "l2sweep/error.h"
 #include "test_support.h"
 
@@ -96,7 +97,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadOption{{"--out", ""}, "--out: expected a folder, got an empty path"},
         BadOption{{"--device", "tpu"}, "--device 'tpu': expected auto, cpu, cuda or cuda:N"},
         BadOption{{"--bogus"}, "Option 'bogus' does not exist; see l2sweep --help"},
-        BadOption{{"stray"}, "unexpected argument 'stray'; options start with --, see l2sweep --help"}));
+        BadOption{{"stray"},
+                  "unexpected argument 'stray'; options start with --, see l2sweep --help"}));
 
 TEST(CommandLine, RejectsCudaWhenThereIsNone) {
   if (torch::cuda::is_available()) GTEST_SKIP() << "a GPU is present";

@@ -1,6 +1,7 @@
+#include "l2sweep/data.h"
+
 #include <gtest/gtest.h>
 
-#include "l2sweep/data.h"
 #include "l2sweep/error.h"
 #include "test_support.h"
 
@@ -154,7 +155,9 @@ TEST(IdxReader, RejectsZeroSizedDimension) {
 
 class DatasetFolder : public ::testing::Test {
  protected:
-  void write(const testing::SyntheticData& data) { testing::write_synthetic_dataset(dir_.path(), data); }
+  void write(const testing::SyntheticData& data) {
+    testing::write_synthetic_dataset(dir_.path(), data);
+  }
   DataOptions options(int64_t val_size) const { return {dir_.path(), val_size, std::nullopt}; }
   TempDir dir_;
 };
@@ -258,8 +261,9 @@ TEST_F(DatasetFolder, RejectsSplitSizesTheFilesCannotSatisfy) {
   write({/*train=*/60});
   EXPECT_THROW_WITH(load_datasets(options(60)), Error,
                     "--val-size 60: expected fewer than the 60 examples");
-  EXPECT_THROW_WITH(load_datasets({dir_.path(), 10, int64_t{51}}), Error,
-                    "--train-size 51: expected at most 50 (60 training examples minus --val-size 10)");
+  EXPECT_THROW_WITH(
+      load_datasets({dir_.path(), 10, int64_t{51}}), Error,
+      "--train-size 51: expected at most 50 (60 training examples minus --val-size 10)");
 }
 
 TEST(RealFixture, LoadsFashionMnistMini) {

@@ -66,8 +66,7 @@ TEST(RegularizedLoss, PenalisesOnlyTheFirstLayersKernel) {
   regularized_loss(model->forward(x), y, w1, l2).loss.backward();
   const auto parameters = model->parameters();
   for (size_t i = 0; i < parameters.size(); ++i) {
-    const auto expected =
-        parameters[i].is_same(w1) ? plain[i] + 2 * l2 * w1.detach() : plain[i];
+    const auto expected = parameters[i].is_same(w1) ? plain[i] + 2 * l2 * w1.detach() : plain[i];
     EXPECT_TRUE(all_close(parameters[i].grad(), expected, 1e-5, 1e-7)) << "parameter " << i;
   }
 }

@@ -1,9 +1,10 @@
+#include "l2sweep/model.h"
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include <cmath>
 
-#include "l2sweep/model.h"
 #include "test_support.h"
 
 namespace l2sweep {

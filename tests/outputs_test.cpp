@@ -1,3 +1,5 @@
+#include "l2sweep/outputs.h"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -6,7 +8,6 @@
 
 #include "l2sweep/error.h"
 #include "l2sweep/json.h"
-#include "l2sweep/outputs.h"
 #include "test_support.h"
 
 namespace l2sweep {
@@ -106,8 +107,9 @@ TEST(MetricsCsv, WritesTheHeaderThenOneFlushedRowPerEpoch) {
   m.epoch_seconds = 1.5;
   writer.on_epoch_end({0.01, 7, 0, 1}, m);
   // Read while the writer is still open: the row is already on disk.
-  EXPECT_EQ(read_text(dir / "metrics.csv"),
-            std::string(kMetricsCsvHeader) + "\n0.01,7,3,0.5,0.875,0.625,0.75,0.25,0.375,0.25,5,1.5\n");
+  EXPECT_EQ(
+      read_text(dir / "metrics.csv"),
+      std::string(kMetricsCsvHeader) + "\n0.01,7,3,0.5,0.875,0.625,0.75,0.25,0.375,0.25,5,1.5\n");
 }
 
 TEST(MetricsCsv, HeaderUsesKerasNamesAndTheRequiredColumns) {

@@ -1,10 +1,11 @@
+#include "l2sweep/sweep.h"
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include <cmath>
 
 #include "l2sweep/data.h"
-#include "l2sweep/sweep.h"
 #include "test_support.h"
 
 namespace l2sweep {
@@ -111,9 +112,9 @@ TEST(Sweep, ReportsEveryRunEpochAndBatchInOrder) {
   SweepConfig config = small_config();
   config.l2_strengths = {1e-4, 1e-2};
   run_sweep(config, fixture_data(), torch::kCPU, log);
-  EXPECT_EQ(log.events, (std::vector<std::string>{"start 0/2", "epoch 0.1", "epoch 0.2",
-                                                  "end 0 completed", "start 1/2", "epoch 1.1",
-                                                  "epoch 1.2", "end 1 completed"}));
+  EXPECT_EQ(log.events,
+            (std::vector<std::string>{"start 0/2", "epoch 0.1", "epoch 0.2", "end 0 completed",
+                                      "start 1/2", "epoch 1.1", "epoch 1.2", "end 1 completed"}));
   EXPECT_EQ(log.batches, 2 * 2 * 16);  // ceil(500 / 32) = 16 batches per epoch
 }
 

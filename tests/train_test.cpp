@@ -1,9 +1,10 @@
+#include "l2sweep/train.h"
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include "l2sweep/data.h"
 #include "l2sweep/model.h"
-#include "l2sweep/train.h"
 #include "test_support.h"
 
 namespace l2sweep {
@@ -62,7 +63,9 @@ TEST_F(HistorySemantics, EpochMetricsAreSampleWeightedMeansOfEachBatchBeforeItsU
       terms.loss.backward();
       adam.step();
       torch::NoGradGuard no_grad;
-      after_update += regularized_loss(reference->forward(x), y, w1, options_.l2).loss.item<double>() * count / 5;
+      after_update +=
+          regularized_loss(reference->forward(x), y, w1, options_.l2).loss.item<double>() * count /
+          5;
     }
 
     const TrainMetrics metrics = trainer.train_epoch(train_);
@@ -84,8 +87,9 @@ TEST_F(HistorySemantics, EpochMetricsAreSampleWeightedMeansOfEachBatchBeforeItsU
     EXPECT_NEAR(val.data_loss, val_terms.data_loss.item<double>(), 1e-6);
     EXPECT_NEAR(val.penalty, val_terms.penalty.item<double>(), 1e-7);
     EXPECT_NEAR(val.loss, val_terms.loss.item<double>(), 1e-6);
-    EXPECT_DOUBLE_EQ(val.accuracy,
-                     reference->forward(val_.images).argmax(1).eq(val_.labels).sum().item<double>() / 4);
+    EXPECT_DOUBLE_EQ(
+        val.accuracy,
+        reference->forward(val_.images).argmax(1).eq(val_.labels).sum().item<double>() / 4);
     EXPECT_NEAR(trainer.w1_norm(), w1.norm().item<double>(), 1e-6);
   }
 }

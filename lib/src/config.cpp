@@ -32,8 +32,7 @@ void SweepConfig::validate() const {
     if (!std::isfinite(l2) || l2 < 0) {
       throw usage_error("--l2 {}: expected finite strengths >= 0", l2);
     }
-    if (std::find(l2_strengths.begin(), l2_strengths.begin() + i, l2) !=
-        l2_strengths.begin() + i) {
+    if (std::find(l2_strengths.begin(), l2_strengths.begin() + i, l2) != l2_strengths.begin() + i) {
       throw usage_error("--l2: {} is listed twice; expected each strength once", l2);
     }
   }

@@ -17,8 +17,8 @@ int digits(int64_t value) { return static_cast<int>(fmt::formatted_size("{}", va
 
 void ConsoleReporter::on_run_start(const RunSpec& run, int64_t epochs) {
   epochs_ = epochs;
-  fmt::print(out_, "== run {}/{}: l2={} seed={} ({} epochs) ==\n", run.index + 1, run.count,
-             run.l2, run.seed, epochs);
+  fmt::print(out_, "== run {}/{}: l2={} seed={} ({} epochs) ==\n", run.index + 1, run.count, run.l2,
+             run.seed, epochs);
   std::fflush(out_);
 }
 
@@ -58,8 +58,8 @@ void ConsoleReporter::on_run_end(const RunResult& result) {
     fmt::print(out_, "  l2={} DIVERGED at epoch {}: a loss or W1 is not finite; run stopped\n",
                result.spec.l2, result.history.back().epoch);
   } else if (result.test) {
-    fmt::print(out_, "  l2={} test_loss {:.4f}  test_accuracy {:.4f}  ({:.1f}s)\n",
-               result.spec.l2, result.test->loss, result.test->accuracy, result.train_seconds);
+    fmt::print(out_, "  l2={} test_loss {:.4f}  test_accuracy {:.4f}  ({:.1f}s)\n", result.spec.l2,
+               result.test->loss, result.test->accuracy, result.train_seconds);
   }
   std::fflush(out_);
 }
@@ -76,20 +76,20 @@ std::string comparison_table(const std::vector<RunResult>& results) {
   constexpr const char* kRow =
       "{:>10} {:>5} {:>9} {:>7} {:>9} {:>9} {:>9} {:>8} {:>10} {:>10} {:>9}  {}\n";
   std::string table = fmt::format(kRow, "l2", "seed", "status", "epochs", "loss", "accuracy",
-                                   "val_loss", "val_acc", "train-val", "test_acc", "w1_norm", "");
+                                  "val_loss", "val_acc", "train-val", "test_acc", "w1_norm", "");
   for (const auto& result : results) {
     if (result.history.empty()) {
       continue;
     }
     const EpochMetrics& last = result.history.back();
     const double test_accuracy = result.test ? result.test->accuracy : std::nan("");
-    table += fmt::format(kRow, result.spec.l2, result.spec.seed, to_string(result.status),
-                         last.epoch, fmt::format("{:.4f}", last.loss),
-                         fmt::format("{:.4f}", last.accuracy), fmt::format("{:.4f}", last.val_loss),
-                         fmt::format("{:.4f}", last.val_accuracy),
-                         fmt::format("{:+.4f}", last.accuracy - last.val_accuracy),
-                         fmt::format("{:.4f}", test_accuracy), fmt::format("{:.3f}", last.w1_norm),
-                         &result == best ? "* best val_accuracy" : "");
+    table +=
+        fmt::format(kRow, result.spec.l2, result.spec.seed, to_string(result.status), last.epoch,
+                    fmt::format("{:.4f}", last.loss), fmt::format("{:.4f}", last.accuracy),
+                    fmt::format("{:.4f}", last.val_loss), fmt::format("{:.4f}", last.val_accuracy),
+                    fmt::format("{:+.4f}", last.accuracy - last.val_accuracy),
+                    fmt::format("{:.4f}", test_accuracy), fmt::format("{:.3f}", last.w1_norm),
+                    &result == best ? "* best val_accuracy" : "");
   }
   return table;
 }

@@ -119,8 +119,7 @@ IdxArray read_idx(const fs::path& path) {
   for (int d = 0; d < dims; ++d) {
     const int64_t size = big_endian_u32(header.data() + 4 * d);
     if (size == 0) {
-      throw data_error("{}: dimension {} has size 0; expected a non-empty array", path.string(),
-                       d);
+      throw data_error("{}: dimension {} has size 0; expected a non-empty array", path.string(), d);
     }
     if (__builtin_mul_overflow(declared, size, &declared)) {
       throw data_error("{}: header declares an impossibly large array", path.string());
@@ -246,15 +245,15 @@ void check_labels_below(const IdxArray& labels, int64_t classes, const fs::path&
 
 torch::Tensor images_tensor(const IdxArray& images, int64_t begin, int64_t end) {
   std::vector<int64_t> shape = images.dims;
-  const auto all = torch::from_blob(const_cast<uint8_t*>(images.values.data()), shape,
-                                    torch::kUInt8);
+  const auto all =
+      torch::from_blob(const_cast<uint8_t*>(images.values.data()), shape, torch::kUInt8);
   // Keras semantics: scale to [0, 1] by /255 and nothing else.
   return all.slice(0, begin, end).to(torch::kFloat32).div_(255.0);
 }
 
 torch::Tensor labels_tensor(const IdxArray& labels, int64_t begin, int64_t end) {
-  const auto all = torch::from_blob(const_cast<uint8_t*>(labels.values.data()),
-                                    {labels.dims[0]}, torch::kUInt8);
+  const auto all =
+      torch::from_blob(const_cast<uint8_t*>(labels.values.data()), {labels.dims[0]}, torch::kUInt8);
   return all.slice(0, begin, end).to(torch::kInt64);
 }
 
@@ -282,8 +281,8 @@ Datasets load_datasets(const DataOptions& options) {
 
   const int64_t total = shape[0];
   if (options.val_size >= total) {
-    throw usage_error("--val-size {}: expected fewer than the {} examples in {}",
-                      options.val_size, total, paths[0].string());
+    throw usage_error("--val-size {}: expected fewer than the {} examples in {}", options.val_size,
+                      total, paths[0].string());
   }
   const int64_t available = total - options.val_size;
   const int64_t train_count = options.train_size.value_or(available);

@@ -29,8 +29,7 @@ torch::nn::Sequential make_model(int64_t input_features, int64_t hidden_units, i
   torch::nn::Sequential model(
       torch::nn::Flatten(),
       torch::nn::Linear(/*in_features=*/input_features, /*out_features=*/hidden_units),
-      torch::nn::ReLU(),
-      torch::nn::Linear(/*in_features=*/hidden_units, /*out_features=*/classes));
+      torch::nn::ReLU(), torch::nn::Linear(/*in_features=*/hidden_units, /*out_features=*/classes));
   for (const auto& module : model->modules(/*include_self=*/false)) {
     if (auto* linear = module->as<torch::nn::Linear>()) {
       glorot_uniform_(linear->weight, generator);

@@ -92,8 +92,8 @@ void MetricsCsvWriter::write(const std::string& text) {
 void MetricsCsvWriter::on_epoch_end(const RunSpec& run, const EpochMetrics& m) {
   // One whole row per write, flushed at once: a crash never leaves a partial epoch.
   write(fmt::format("{},{},{},{},{},{},{},{},{},{},{},{}\n", run.l2, run.seed, m.epoch, m.loss,
-                    m.accuracy, m.val_loss, m.val_accuracy, m.data_loss, m.val_data_loss,
-                    m.penalty, m.w1_norm, m.epoch_seconds));
+                    m.accuracy, m.val_loss, m.val_accuracy, m.data_loss, m.val_data_loss, m.penalty,
+                    m.w1_norm, m.epoch_seconds));
 }
 
 namespace {

@@ -40,8 +40,7 @@ void ObserverList::on_run_start(const RunSpec& run, int64_t epochs) {
   for (auto* observer : observers_) observer->on_run_start(run, epochs);
 }
 
-void ObserverList::on_batch_end(const RunSpec& run, int64_t epoch, int64_t batch,
-                                int64_t batches) {
+void ObserverList::on_batch_end(const RunSpec& run, int64_t epoch, int64_t batch, int64_t batches) {
   for (auto* observer : observers_) observer->on_batch_end(run, epoch, batch, batches);
 }
 
@@ -84,9 +83,9 @@ RunResult train_run(const RunSpec& run, const SweepConfig& config, const Dataset
   const auto run_start = Clock::now();
   for (int64_t epoch = 1; epoch <= config.epochs; ++epoch) {
     const auto epoch_start = Clock::now();
-    const TrainMetrics train = trainer.train_epoch(
-        data.train,
-        [&](int64_t batch, int64_t batches) { observer.on_batch_end(run, epoch, batch, batches); });
+    const TrainMetrics train = trainer.train_epoch(data.train, [&](int64_t batch, int64_t batches) {
+      observer.on_batch_end(run, epoch, batch, batches);
+    });
     const EvalMetrics val = trainer.evaluate(data.val);
 
     EpochMetrics metrics;

@@ -87,9 +87,9 @@ EvalMetrics Trainer::evaluate(const Split& split) {
     const int64_t end = std::min(examples, begin + kEvalBatchSize);
     const torch::Tensor labels = split.labels.slice(0, begin, end);
     const torch::Tensor logits = model_->forward(split.images.slice(0, begin, end));
-    data_loss.add_sum(F::cross_entropy(logits, labels,
-                                       F::CrossEntropyFuncOptions().reduction(torch::kSum)),
-                      end - begin);
+    data_loss.add_sum(
+        F::cross_entropy(logits, labels, F::CrossEntropyFuncOptions().reduction(torch::kSum)),
+        end - begin);
     accuracy.add_sum(logits.argmax(1).eq(labels).sum(), end - begin);
   }
   model_->train();

@@ -58,7 +58,8 @@ std::vector<uint8_t> gzip_bytes(const std::vector<uint8_t>& bytes) {
 
 void write_bytes(const fs::path& path, const std::vector<uint8_t>& bytes) {
   std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
 }
 
 std::vector<uint8_t> read_bytes(const fs::path& path) {
@@ -85,9 +86,9 @@ void write_synthetic_dataset(const fs::path& dir, const SyntheticData& data) {
     auto encode = [&](const std::vector<uint8_t>& bytes) {
       return data.gzip ? gzip_bytes(bytes) : bytes;
     };
-    write_bytes(dir / (prefix + "-images-idx3-ubyte" + suffix),
-                encode(idx_bytes(0x803, {static_cast<uint32_t>(count), data.rows, data.cols},
-                                 images)));
+    write_bytes(
+        dir / (prefix + "-images-idx3-ubyte" + suffix),
+        encode(idx_bytes(0x803, {static_cast<uint32_t>(count), data.rows, data.cols}, images)));
     write_bytes(dir / (prefix + "-labels-idx1-ubyte" + suffix),
                 encode(idx_bytes(0x801, {static_cast<uint32_t>(count)}, labels)));
   };
@@ -102,8 +103,8 @@ fs::path l2sweep_binary() { return L2SWEEP_BINARY; }
 ::testing::AssertionResult all_close(const torch::Tensor& actual, const torch::Tensor& expected,
                                      double rtol, double atol) {
   if (actual.sizes() != expected.sizes()) {
-    return ::testing::AssertionFailure() << "shapes differ: " << actual.sizes() << " vs "
-                                         << expected.sizes();
+    return ::testing::AssertionFailure()
+           << "shapes differ: " << actual.sizes() << " vs " << expected.sizes();
   }
   const auto a = actual.detach().to(torch::kCPU, torch::kFloat64);
   const auto e = expected.detach().to(torch::kCPU, torch::kFloat64);

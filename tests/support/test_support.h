@@ -10,7 +10,7 @@
 
 /// Checks that `statement` throws `exception_type` whose what() contains `substring`
 /// (after fmt's EXPECT_THROW_MSG and pytorch's ASSERT_THROWS_WITH).
-#define EXPECT_THROW_WITH(statement, exception_type, substring)                      \
+#define EXPECT_THROW_WITH(statement, exception_type, substring)                       \
   EXPECT_THROW(                                                                       \
       {                                                                               \
         try {                                                                         \

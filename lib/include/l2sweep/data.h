@@ -39,8 +39,8 @@ struct Split {
 /// Which examples to load and how to split them.
 struct DataOptions {
   std::filesystem::path dir;
-  int64_t val_size = 10000;                ///< the last val_size training examples
-  std::optional<int64_t> train_size;       ///< first N of the rest; all when empty
+  int64_t val_size = 10000;           ///< the last val_size training examples
+  std::optional<int64_t> train_size;  ///< first N of the rest; all when empty
 };
 
 /// The three splits of an MNIST-family dataset, with the shapes read from its files.
@@ -57,8 +57,8 @@ struct Datasets {
 
 /// The four files of an MNIST-family dataset.
 inline constexpr const char* kIdxFileNames[] = {"train-images-idx3-ubyte",
-                                                "train-labels-idx1-ubyte",
-                                                "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
+                                                "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                                                "t10k-labels-idx1-ubyte"};
 
 /// `dir/name` if it exists, else `dir/name.gz`; a data Error naming both when neither exists.
 std::filesystem::path find_idx_file(const std::filesystem::path& dir, const std::string& name);

@@ -46,8 +46,8 @@ struct EpochMetrics {
   double val_loss = 0;
   double val_accuracy = 0;
   double val_data_loss = 0;
-  double penalty = 0;  ///< l2 * ||W1||^2 at the end of the epoch (val_loss - val_data_loss)
-  double w1_norm = 0;  ///< ||W1||_2 at the end of the epoch
+  double penalty = 0;        ///< l2 * ||W1||^2 at the end of the epoch (val_loss - val_data_loss)
+  double w1_norm = 0;        ///< ||W1||_2 at the end of the epoch
   double epoch_seconds = 0;  ///< wall time of training and validation
 
   /// False when a loss or the weights stopped being finite: the run diverged.

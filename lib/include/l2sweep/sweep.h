@@ -55,8 +55,7 @@ class SweepObserver {
 /// Forwards every hook to several observers, in order.
 class ObserverList : public SweepObserver {
  public:
-  explicit ObserverList(std::vector<SweepObserver*> observers)
-      : observers_(std::move(observers)) {}
+  explicit ObserverList(std::vector<SweepObserver*> observers) : observers_(std::move(observers)) {}
   void on_run_start(const RunSpec& run, int64_t epochs) override;
   void on_batch_end(const RunSpec& run, int64_t epoch, int64_t batch, int64_t batches) override;
   void on_epoch_end(const RunSpec& run, const EpochMetrics& metrics) override;
