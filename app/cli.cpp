@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cxxopts.hpp>
+#include <vector>
 
 #include "l2sweep/error.h"
 #include "l2sweep/version.h"
@@ -127,12 +128,15 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
     command.text += (i == 0 ? "" : " ") + shell_quote(argv[i]);
   }
 
-  cxxopts::ParseResult result;
-  try {
-    result = options.parse(argc, argv);
-  } catch (const std::exception& e) {
-    throw usage_error("{}; see l2sweep --help", plain_quotes(e.what()));
-  }
+  // A mutable copy of argv: cxxopts 2.2 takes `const char**`, 3.x `const char* const*`.
+  std::vector<const char*> arguments(argv, argv + argc);
+  const cxxopts::ParseResult result = [&] {
+    try {
+      return options.parse(argc, arguments.data());
+    } catch (const std::exception& e) {
+      throw usage_error("{}; see l2sweep --help", plain_quotes(e.what()));
+    }
+  }();
   if (result.count("positional") > 0) {
     throw usage_error("unexpected argument '{}'; options start with --, see l2sweep --help",
                       result["positional"].as<std::vector<std::string>>().front());
