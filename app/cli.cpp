@@ -107,6 +107,8 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
       "lr", "Adam learning rate", cxxopts::value<std::string>()->default_value("0.001"))(
       "seed", "seed for the initial weights and the shuffles",
       cxxopts::value<std::string>()->default_value("0"))(
+      "seeds", "train each strength with N seeds: seed .. seed+N-1",
+      cxxopts::value<std::string>()->default_value("1"))(
       "val-size", "the last N training examples are the validation set",
       cxxopts::value<std::string>()->default_value("10000"))(
       "train-size", "train on only the first N training examples (default: all the rest)",
@@ -156,6 +158,7 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
   config.batch_size = parse_integer("batch-size", result["batch-size"].as<std::string>());
   config.learning_rate = parse_double("lr", result["lr"].as<std::string>());
   config.seed = parse_seed(result["seed"].as<std::string>());
+  config.seeds = parse_integer("seeds", result["seeds"].as<std::string>());
   config.val_size = parse_integer("val-size", result["val-size"].as<std::string>());
   if (result.count("train-size") > 0) {
     config.train_size = parse_integer("train-size", result["train-size"].as<std::string>());

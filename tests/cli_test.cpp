@@ -22,6 +22,7 @@ TEST(CommandLine, DefaultsAreTheSeedExperiment) {
   EXPECT_EQ(config.batch_size, 32);
   EXPECT_DOUBLE_EQ(config.learning_rate, 0.001);
   EXPECT_EQ(config.seed, 0u);
+  EXPECT_EQ(config.seeds, 1);
   EXPECT_EQ(config.val_size, 10000);
   EXPECT_FALSE(config.train_size.has_value());
   EXPECT_EQ(config.data_dir, "/usr/share/datasets/fashion-mnist");
@@ -31,9 +32,9 @@ TEST(CommandLine, DefaultsAreTheSeedExperiment) {
 
 TEST(CommandLine, ReadsEveryOption) {
   const CommandLine command =
-      parse({"--l2", "0,1e-3", "--epochs", "3", "--batch-size", "64", "--lr=0.01", "--seed", "9",
-             "--val-size", "500", "--train-size", "1000", "--data-dir", "/d", "--out", "o x",
-             "--device", "cpu"});
+      parse({"--l2", "0,1e-3",     "--seeds", "4",     "--epochs",   "3",        "--batch-size",
+             "64",   "--lr=0.01",  "--seed",  "9",     "--val-size", "500",      "--train-size",
+             "1000", "--data-dir", "/d",      "--out", "o x",        "--device", "cpu"});
   const SweepConfig& config = command.config;
   EXPECT_EQ(command.action, CommandLine::Action::kRun);
   EXPECT_EQ(config.l2_strengths, (std::vector<double>{0.0, 0.001}));
@@ -41,6 +42,7 @@ TEST(CommandLine, ReadsEveryOption) {
   EXPECT_EQ(config.batch_size, 64);
   EXPECT_DOUBLE_EQ(config.learning_rate, 0.01);
   EXPECT_EQ(config.seed, 9u);
+  EXPECT_EQ(config.seeds, 4);
   EXPECT_EQ(config.val_size, 500);
   EXPECT_EQ(config.train_size, 1000);
   EXPECT_EQ(config.data_dir, "/d");
@@ -91,6 +93,11 @@ INSTANTIATE_TEST_SUITE_P(
         BadOption{{"--l2", "inf"}, "--l2 inf: expected finite strengths >= 0"},
         BadOption{{"--l2", "0.1,0.1"}, "--l2: 0.1 is listed twice; expected each strength once"},
         BadOption{{"--seed", "-1"}, "--seed '-1': expected an integer from 0 to 2^64-1"},
+        BadOption{{"--seeds", "0"}, "--seeds 0: expected an integer from 1 to 10000"},
+        BadOption{{"--seeds", "two"}, "--seeds 'two': expected an integer"},
+        BadOption{{"--seed", "18446744073709551615", "--seeds", "2"},
+                  "--seed 18446744073709551615 with --seeds 2: expected the last seed to fit in "
+                  "64 bits"},
         BadOption{{"--val-size", "0"}, "--val-size 0: expected at least 1 validation example"},
         BadOption{{"--train-size", "0"}, "--train-size 0: expected at least 1 training example"},
         BadOption{{"--data-dir", ""}, "--data-dir: expected a folder, got an empty path"},

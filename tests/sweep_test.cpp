@@ -134,6 +134,24 @@ TEST(Sweep, ADivergedRunStopsAndTheOthersContinue) {
   EXPECT_EQ(log.events[2], "end 0 diverged");
 }
 
+TEST(Sweep, PlansEverySeedOfAStrengthBeforeTheNextStrength) {
+  SweepConfig config;
+  config.l2_strengths = {0.01, 0.0};
+  config.seed = 7;
+  config.seeds = 2;
+  const auto runs = plan_runs(config);
+  ASSERT_EQ(runs.size(), 4u);
+  const std::vector<std::pair<double, uint64_t>> expected = {
+      {0.01, 7}, {0.01, 8}, {0.0, 7}, {0.0, 8}};
+  for (size_t i = 0; i < runs.size(); ++i) {
+    EXPECT_EQ(runs[i].l2, expected[i].first);
+    EXPECT_EQ(runs[i].seed, expected[i].second);
+    EXPECT_EQ(runs[i].index, static_cast<int64_t>(i));
+    EXPECT_EQ(runs[i].count, 4);
+  }
+  EXPECT_EQ(run_name(runs[2]), "l2-0_seed-7");
+}
+
 TEST(Sweep, BestEpochIsTheFirstWithTheHighestValidationAccuracy) {
   RunResult run;
   EXPECT_EQ(run.best_epoch(), nullptr);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <regex>
 
 #include "l2sweep/error.h"
@@ -14,6 +15,7 @@ namespace {
 /// Upper bounds that only catch typos (an extra digit or two), not real experiments.
 constexpr int64_t kMaxEpochs = 100000;
 constexpr int64_t kMaxBatchSize = 1 << 20;
+constexpr int64_t kMaxSeeds = 10000;
 
 void require_in_range(const char* option, int64_t value, int64_t low, int64_t high) {
   if (value < low || value > high) {
@@ -38,6 +40,11 @@ void SweepConfig::validate() const {
   }
   require_in_range("--epochs", epochs, 1, kMaxEpochs);
   require_in_range("--batch-size", batch_size, 1, kMaxBatchSize);
+  require_in_range("--seeds", seeds, 1, kMaxSeeds);
+  if (seed > std::numeric_limits<uint64_t>::max() - static_cast<uint64_t>(seeds - 1)) {
+    throw usage_error("--seed {} with --seeds {}: expected the last seed to fit in 64 bits", seed,
+                      seeds);
+  }
   if (!std::isfinite(learning_rate) || learning_rate <= 0) {
     throw usage_error("--lr {}: expected a finite learning rate > 0", learning_rate);
   }

@@ -1,5 +1,7 @@
 #include "l2sweep/sweep.h"
 
+#include <fmt/format.h>
+
 #include <chrono>
 
 #include "l2sweep/model.h"
@@ -52,11 +54,16 @@ void ObserverList::on_run_end(const RunResult& result) {
   for (auto* observer : observers_) observer->on_run_end(result);
 }
 
+std::string run_name(const RunSpec& run) { return fmt::format("l2-{}_seed-{}", run.l2, run.seed); }
+
 std::vector<RunSpec> plan_runs(const SweepConfig& config) {
   std::vector<RunSpec> runs;
-  const auto count = static_cast<int64_t>(config.l2_strengths.size());
-  for (int64_t i = 0; i < count; ++i) {
-    runs.push_back({config.l2_strengths[static_cast<size_t>(i)], config.seed, i, count});
+  const auto count = static_cast<int64_t>(config.l2_strengths.size()) * config.seeds;
+  for (const double l2 : config.l2_strengths) {
+    for (int64_t offset = 0; offset < config.seeds; ++offset) {
+      const auto index = static_cast<int64_t>(runs.size());
+      runs.push_back({l2, config.seed + static_cast<uint64_t>(offset), index, count});
+    }
   }
   return runs;
 }

@@ -23,6 +23,8 @@ struct SweepConfig {
   double learning_rate = 1e-3;
   /// Seeds the initial weights and the per-epoch shuffles; every strength uses the same one.
   uint64_t seed = 0;
+  /// Each strength is trained with seeds seed, seed+1, ..., seed+seeds-1.
+  int64_t seeds = 1;
   /// The last val_size training examples are held out for validation.
   int64_t val_size = 10000;
   /// Train on only the first N training examples; all of them when empty.

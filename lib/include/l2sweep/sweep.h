@@ -65,7 +65,11 @@ class ObserverList : public SweepObserver {
   std::vector<SweepObserver*> observers_;
 };
 
-/// The runs a configuration asks for, in the order they are trained.
+/// The folder and file stem of a run's own outputs, e.g. "l2-0.001_seed-0".
+std::string run_name(const RunSpec& run);
+
+/// The runs a configuration asks for, in the order they are trained: every seed of the
+/// first strength, then every seed of the next.
 std::vector<RunSpec> plan_runs(const SweepConfig& config);
 
 /// Trains and evaluates one model: Keras init from the run's seed, `config.epochs` epochs of
