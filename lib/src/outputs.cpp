@@ -11,6 +11,7 @@
 #include "l2sweep/error.h"
 #include "l2sweep/json.h"
 #include "l2sweep/model.h"
+#include "l2sweep/stats.h"
 #include "l2sweep/train.h"
 #include "l2sweep/version.h"
 
@@ -69,32 +70,44 @@ void write_file_atomically(const fs::path& path, const std::string& content) {
   }
 }
 
-MetricsCsvWriter::MetricsCsvWriter(fs::path path) : path_(std::move(path)) {
+AppendOnlyFile::AppendOnlyFile(fs::path path) : path_(std::move(path)) {
   file_ = std::fopen(path_.c_str(), "wb");
   if (file_ == nullptr) {
     throw output_error("{}: cannot create ({})", path_.string(), std::strerror(errno));
   }
-  write(fmt::format("{}\n", kMetricsCsvHeader));
 }
 
-MetricsCsvWriter::~MetricsCsvWriter() {
-  if (file_ != nullptr) {
-    std::fclose(file_);
-  }
-}
+AppendOnlyFile::~AppendOnlyFile() { std::fclose(file_); }
 
-void MetricsCsvWriter::write(const std::string& text) {
-  if (std::fwrite(text.data(), 1, text.size(), file_) != text.size() || std::fflush(file_) != 0) {
+void AppendOnlyFile::append(std::string_view chunk) {
+  if (std::fwrite(chunk.data(), 1, chunk.size(), file_) != chunk.size() ||
+      std::fflush(file_) != 0) {
     throw output_error("{}: write failed ({})", path_.string(), std::strerror(errno));
   }
 }
 
+MetricsCsvWriter::MetricsCsvWriter(fs::path path) : file_(std::move(path)) {
+  file_.append(fmt::format("{}\n", kMetricsCsvHeader));
+}
+
 void MetricsCsvWriter::on_epoch_end(const RunSpec& run, const EpochMetrics& m) {
   // One whole row per write, flushed at once: a crash never leaves a partial epoch.
-  write(fmt::format("{},{},{},{},{},{},{},{},{},{},{},{}\n", run.l2, run.seed, m.epoch, m.loss,
-                    m.accuracy, m.val_loss, m.val_accuracy, m.data_loss, m.val_data_loss, m.penalty,
-                    m.w1_norm, m.epoch_seconds));
+  file_.append(fmt::format("{},{},{},{},{},{},{},{},{},{},{},{}\n", run.l2, run.seed, m.epoch,
+                           m.loss, m.accuracy, m.val_loss, m.val_accuracy, m.data_loss,
+                           m.val_data_loss, m.penalty, m.w1_norm, m.epoch_seconds));
 }
+
+void KerasCsvLogger::on_run_start(const RunSpec& run, int64_t /*epochs*/) {
+  file_ = std::make_unique<AppendOnlyFile>(folder_ / (run_name(run) + ".csv"));
+  file_->append(fmt::format("{}\n", kKerasCsvHeader));
+}
+
+void KerasCsvLogger::on_epoch_end(const RunSpec& /*run*/, const EpochMetrics& m) {
+  file_->append(
+      fmt::format("{},{},{},{},{}\n", m.epoch - 1, m.accuracy, m.loss, m.val_accuracy, m.val_loss));
+}
+
+void KerasCsvLogger::on_run_end(const RunResult& /*result*/) { file_.reset(); }
 
 namespace {
 
@@ -108,6 +121,7 @@ void write_config(JsonWriter& json, const SweepContext& context) {
   json.key("batch_size").value(config.batch_size);
   json.key("lr").value(config.learning_rate);
   json.key("seed").value(config.seed);
+  json.key("seeds").value(config.seeds);
   json.key("val_size").value(config.val_size);
   json.key("train_size");
   if (config.train_size) {
@@ -194,6 +208,30 @@ void write_run(JsonWriter& json, const RunResult& run) {
   json.end_object();
 }
 
+void write_stats(JsonWriter& json, const char* name, const SeedStats& stats) {
+  json.key(name).begin_object();
+  json.key("mean").value(stats.mean);
+  json.key("std").value(stats.std);
+  json.key("n").value(stats.n);
+  json.end_object();
+}
+
+void write_strength(JsonWriter& json, const StrengthSummary& s) {
+  json.begin_object();
+  json.key("l2").value(s.l2);
+  json.key("runs").value(s.runs);
+  json.key("completed").value(s.completed);
+  json.key("diverged").value(s.diverged);
+  write_stats(json, "accuracy", s.accuracy);
+  write_stats(json, "val_accuracy", s.val_accuracy);
+  write_stats(json, "test_accuracy", s.test_accuracy);
+  write_stats(json, "train_minus_val_accuracy", s.train_minus_val_accuracy);
+  write_stats(json, "w1_norm", s.w1_norm);
+  write_stats(json, "data_loss", s.data_loss);
+  write_stats(json, "val_data_loss", s.val_data_loss);
+  json.end_object();
+}
+
 }  // namespace
 
 std::string summary_json(const SweepContext& context, const std::vector<RunResult>& runs,
@@ -210,6 +248,11 @@ std::string summary_json(const SweepContext& context, const std::vector<RunResul
   write_experiment(json, context);
   json.key("runs").begin_array();
   for (const RunResult& run : runs) write_run(json, run);
+  json.end_array();
+  // Final-epoch statistics across seeds, per strength; std is the sample standard deviation
+  // (n - 1), null with fewer than two completed seeds.
+  json.key("strengths").begin_array();
+  for (const StrengthSummary& strength : summarize_strengths(runs)) write_strength(json, strength);
   json.end_array();
   json.end_object();
   return json.str();

@@ -3,7 +3,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "l2sweep/config.h"
@@ -30,22 +32,51 @@ void prepare_output_folder(const std::filesystem::path& folder);
 /// `path`, so a reader (or a crash) sees the old file or the new one, never half of one.
 void write_file_atomically(const std::filesystem::path& path, const std::string& content);
 
+/// A new file written in whole chunks, each flushed as soon as it is appended, so a crash
+/// leaves every chunk written before it. Failures are output Errors naming the file.
+class AppendOnlyFile {
+ public:
+  explicit AppendOnlyFile(std::filesystem::path path);
+  ~AppendOnlyFile();
+  AppendOnlyFile(const AppendOnlyFile&) = delete;
+  AppendOnlyFile& operator=(const AppendOnlyFile&) = delete;
+
+  void append(std::string_view chunk);
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+  std::FILE* file_ = nullptr;
+};
+
 /// metrics.csv: one row per run and epoch, appended and flushed as each epoch ends, so the
 /// file always holds exactly the epochs that completed.
 class MetricsCsvWriter : public SweepObserver {
  public:
   explicit MetricsCsvWriter(std::filesystem::path path);
-  ~MetricsCsvWriter() override;
-  MetricsCsvWriter(const MetricsCsvWriter&) = delete;
-  MetricsCsvWriter& operator=(const MetricsCsvWriter&) = delete;
 
   void on_epoch_end(const RunSpec& run, const EpochMetrics& metrics) override;
 
  private:
-  void write(const std::string& text);
+  AppendOnlyFile file_;
+};
 
-  std::filesystem::path path_;
-  std::FILE* file_ = nullptr;
+/// Columns of Keras' CSVLogger for this model: its logs' keys, sorted, after `epoch`.
+inline constexpr const char* kKerasCsvHeader = "epoch,accuracy,loss,val_accuracy,val_loss";
+
+/// One CSV per run, `folder/<run name>.csv`, in Keras' CSVLogger format (epochs counted
+/// from 0), so tools written for Keras logs read it unchanged.
+class KerasCsvLogger : public SweepObserver {
+ public:
+  explicit KerasCsvLogger(std::filesystem::path folder) : folder_(std::move(folder)) {}
+
+  void on_run_start(const RunSpec& run, int64_t epochs) override;
+  void on_epoch_end(const RunSpec& run, const EpochMetrics& metrics) override;
+  void on_run_end(const RunResult& result) override;
+
+ private:
+  std::filesystem::path folder_;
+  std::unique_ptr<AppendOnlyFile> file_;
 };
 
 /// What summary.json records besides the runs: enough to reproduce the sweep.
