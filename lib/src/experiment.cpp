@@ -9,6 +9,9 @@
 #include "l2sweep/console.h"
 #include "l2sweep/data.h"
 #include "l2sweep/outputs.h"
+#include "l2sweep/report.h"
+#include "l2sweep/stats.h"
+#include "l2sweep/tensorboard.h"
 #include "l2sweep/version.h"
 
 namespace l2sweep {
@@ -44,8 +47,10 @@ ExperimentResult run_experiment(const SweepConfig& config, const std::string& co
 
   MetricsCsvWriter metrics_csv(experiment.out_dir / "metrics.csv");
   SummaryJsonWriter summary(experiment.out_dir / "summary.json", context);
+  TensorBoardWriter tensorboard(experiment.out_dir / "tensorboard");
+  KerasCsvLogger keras_csv(experiment.out_dir / "tensorboard");
   ConsoleReporter reporter(console, ::isatty(fileno(console)) == 1);
-  ObserverList observers({&metrics_csv, &summary, &reporter});
+  ObserverList observers({&metrics_csv, &summary, &tensorboard, &keras_csv, &reporter});
 
   fmt::print(console, "l2sweep {} (LibTorch {}) on {}: {} train / {} val / {} test examples, {}\n",
              kVersion, libtorch_version(), device.str(), context.train_examples,
@@ -62,10 +67,16 @@ ExperimentResult run_experiment(const SweepConfig& config, const std::string& co
   data.test = host_data.test.to(device);
   experiment.runs = run_sweep(config, data, device, observers);
   summary.finish();
+  write_file_atomically(experiment.out_dir / "report.md",
+                        report_markdown(context, experiment.runs));
 
   fmt::print(console, "\n{}", comparison_table(experiment.runs));
-  fmt::print(console, "results: {} and {}\n", (experiment.out_dir / "metrics.csv").string(),
-             (experiment.out_dir / "summary.json").string());
+  if (config.seeds > 1) {
+    fmt::print(console, "\nacross seeds (mean ± std):\n{}",
+               strength_table(summarize_strengths(experiment.runs)));
+  }
+  fmt::print(console, "results in {}: metrics.csv, summary.json, report.md, tensorboard/\n",
+             experiment.out_dir.string());
   std::fflush(console);
   return experiment;
 }

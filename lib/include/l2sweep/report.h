@@ -1,0 +1,30 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "l2sweep/outputs.h"
+#include "l2sweep/stats.h"
+#include "l2sweep/sweep.h"
+
+namespace l2sweep {
+
+/// Thresholds behind the report's verdicts, stated in the report itself.
+/// Train minus validation accuracy above this is a large generalisation gap (overfitting).
+inline constexpr double kOverfitAccuracyGap = 0.02;
+/// val_data_loss ending this fraction above its lowest epoch, while data_loss kept falling,
+/// is validation loss growing again (overfitting).
+inline constexpr double kOverfitValLossRise = 0.02;
+/// Final training accuracy this far below the best strength's is underfitting.
+inline constexpr double kUnderfitAccuracyDeficit = 0.03;
+
+/// report.md: the comparison table (mean ± std over seeds), the strength with the best mean
+/// validation accuracy and whether its lead over the next exceeds the seed spread, which
+/// strengths overfit or underfit and why, the comparison with an l2 = 0 control when there
+/// is one, and any diverged runs. Every sentence is computed from `runs`.
+std::string report_markdown(const SweepContext& context, const std::vector<RunResult>& runs);
+
+/// The end-of-sweep console table of mean ± std per strength (printed when --seeds > 1).
+std::string strength_table(const std::vector<StrengthSummary>& strengths);
+
+}  // namespace l2sweep

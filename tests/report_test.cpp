@@ -1,0 +1,155 @@
+#include "l2sweep/report.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "l2sweep/stats.h"
+#include "l2sweep/sweep.h"
+#include "test_support.h"
+
+namespace l2sweep {
+namespace {
+
+/// A completed run whose epochs have the given (train accuracy, val accuracy, data_loss,
+/// val_data_loss) and final w1_norm.
+RunResult make_run(double l2, uint64_t seed, std::vector<std::array<double, 4>> epochs,
+                   double w1_norm = 1.0) {
+  RunResult run;
+  run.spec = {l2, seed, 0, 1};
+  for (const auto& e : epochs) {
+    EpochMetrics m;
+    m.epoch = static_cast<int64_t>(run.history.size()) + 1;
+    m.accuracy = e[0];
+    m.val_accuracy = e[1];
+    m.data_loss = e[2];
+    m.val_data_loss = e[3];
+    m.w1_norm = w1_norm;
+    run.history.push_back(m);
+  }
+  run.test = EvalMetrics{};
+  run.test->accuracy = epochs.back()[1] - 0.01;
+  return run;
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+TEST(SeedStats, IsMeanAndSampleStandardDeviation) {
+  const SeedStats stats = seed_stats({1, 2, 3, 4});
+  EXPECT_EQ(stats.n, 4);
+  EXPECT_DOUBLE_EQ(stats.mean, 2.5);
+  EXPECT_NEAR(stats.std, std::sqrt(5.0 / 3.0), 1e-12);
+  EXPECT_TRUE(std::isnan(seed_stats({7}).std));
+  EXPECT_DOUBLE_EQ(seed_stats({7}).mean, 7);
+  EXPECT_TRUE(std::isnan(seed_stats({}).mean));
+}
+
+TEST(SummarizeStrengths, GroupsSeedsPerStrengthAndSkipsDivergedRuns) {
+  std::vector<RunResult> runs = {make_run(0.01, 0, {{0.80, 0.78, 0.5, 0.6}}, 3.0),
+                                 make_run(0.01, 1, {{0.84, 0.80, 0.5, 0.6}}, 5.0),
+                                 make_run(0.001, 0, {{0.90, 0.85, 0.3, 0.4}})};
+  RunResult diverged = make_run(0.01, 2, {{0.1, 0.1, 9, 9}});
+  diverged.status = RunStatus::kDiverged;
+  runs.push_back(diverged);
+  const auto strengths = summarize_strengths(runs);
+  ASSERT_EQ(strengths.size(), 2u);
+  EXPECT_EQ(strengths[0].l2, 0.01);
+  EXPECT_EQ(strengths[0].runs, 3);
+  EXPECT_EQ(strengths[0].completed, 2);
+  EXPECT_EQ(strengths[0].diverged, 1);
+  EXPECT_NEAR(strengths[0].val_accuracy.mean, 0.79, 1e-12);
+  EXPECT_NEAR(strengths[0].val_accuracy.std, std::sqrt(0.0002), 1e-12);
+  EXPECT_NEAR(strengths[0].train_minus_val_accuracy.mean, 0.03, 1e-12);
+  EXPECT_NEAR(strengths[0].w1_norm.mean, 4.0, 1e-12);
+  EXPECT_EQ(strengths[1].completed, 1);
+}
+
+TEST(SummarizeStrengths, MeasuresTheRiseOfValidationLossFromItsMinimum) {
+  const auto strengths = summarize_strengths(
+      {make_run(0, 0, {{0.8, 0.8, 0.50, 0.40}, {0.9, 0.8, 0.40, 0.35}, {0.95, 0.8, 0.30, 0.45}})});
+  EXPECT_NEAR(strengths[0].val_data_loss_rise.mean, 0.10, 1e-12);
+  EXPECT_NEAR(strengths[0].data_loss_change_since_val_minimum.mean, -0.10, 1e-12);
+}
+
+class Report : public ::testing::Test {
+ protected:
+  std::string report(const std::vector<RunResult>& runs, int64_t seeds) {
+    context_.config.seeds = seeds;
+    return report_markdown(context_, runs);
+  }
+  SweepContext context_;
+};
+
+TEST_F(Report, NamesTheBestStrengthAndALeadLargerThanTheSeedSpread) {
+  const std::string md = report({make_run(0.001, 0, {{0.90, 0.870, 0.3, 0.35}}),
+                                 make_run(0.001, 1, {{0.90, 0.872, 0.3, 0.35}}),
+                                 make_run(0.01, 0, {{0.86, 0.850, 0.4, 0.42}}),
+                                 make_run(0.01, 1, {{0.86, 0.852, 0.4, 0.42}})},
+                                2);
+  EXPECT_TRUE(contains(md, "**Best mean validation accuracy:** L2 = 0.001 (0.8710 ± 0.0014)"))
+      << md;
+  EXPECT_TRUE(contains(md,
+                       "(L2 = 0.01, 0.8510 ± 0.0014): 2.0 points; this is larger than the "
+                       "seed spread"))
+      << md;
+}
+
+TEST_F(Report, SaysWhenTheLeadIsWithinTheSeedSpread) {
+  const std::string md = report(
+      {make_run(0.001, 0, {{0.9, 0.86, 0.3, 0.35}}), make_run(0.001, 1, {{0.9, 0.88, 0.3, 0.35}}),
+       make_run(0.01, 0, {{0.9, 0.865, 0.3, 0.35}}), make_run(0.01, 1, {{0.9, 0.865, 0.3, 0.35}})},
+      2);
+  EXPECT_TRUE(contains(md, "within the seed spread")) << md;
+  EXPECT_FALSE(contains(md, "not seed noise")) << md;
+}
+
+TEST_F(Report, WithOneSeedSaysTheSpreadIsUnknown) {
+  const std::string md = report(
+      {make_run(0.001, 0, {{0.9, 0.87, 0.3, 0.35}}), make_run(0.01, 0, {{0.9, 0.85, 0.3, 0.35}})},
+      1);
+  EXPECT_TRUE(contains(md, "the seed spread is unknown")) << md;
+}
+
+TEST_F(Report, FindsOverfittingAndUnderfittingFromTheCurves) {
+  const std::string md = report(
+      {// Validation cross-entropy rises 0.10 from its minimum while training keeps falling.
+       make_run(0.0001, 0, {{0.85, 0.84, 0.40, 0.35}, {0.93, 0.86, 0.30, 0.45}}),
+       make_run(0.001, 0, {{0.85, 0.85, 0.40, 0.38}, {0.91, 0.90, 0.35, 0.36}}),
+       make_run(0.01, 0, {{0.83, 0.84, 0.50, 0.48}, {0.85, 0.85, 0.45, 0.44}})},
+      1);
+  EXPECT_TRUE(contains(md,
+                       "**Overfitting:** L2 = 0.0001 (val_data_loss ended 0.1000 above its "
+                       "lowest epoch while data_loss fell 0.1000 since then; train accuracy "
+                       "is 7.0 points above validation)."))
+      << md;
+  EXPECT_TRUE(contains(md,
+                       "**Underfitting:** L2 = 0.01 (train accuracy 0.8500, 8.0 points below "
+                       "L2 = 0.0001)."))
+      << md;
+  // 0.001 neither overfits nor underfits.
+  EXPECT_FALSE(contains(md, "L2 = 0.001 (val_data_loss")) << md;
+  EXPECT_FALSE(contains(md, "L2 = 0.001 (train accuracy")) << md;
+}
+
+TEST_F(Report, ComparesWithTheControlAndListsDivergedRuns) {
+  RunResult diverged = make_run(1.0, 0, {{0.1, 0.1, 9, 9}});
+  diverged.status = RunStatus::kDiverged;
+  const std::string md = report({make_run(0, 0, {{0.95, 0.85, 0.2, 0.5}}, 20.0),
+                                 make_run(0.001, 0, {{0.90, 0.87, 0.3, 0.35}}, 8.0), diverged},
+                                1);
+  EXPECT_TRUE(contains(md, "0 (control)")) << md;
+  EXPECT_TRUE(contains(md,
+                       "**Against the unregularised control** (L2 = 0: validation accuracy "
+                       "0.8500, gap 10.0 points): L2 = 0.001: validation accuracy +2.0 "
+                       "points, train − val gap -7.0 points, w1_norm x0.40."))
+      << md;
+  EXPECT_TRUE(contains(md,
+                       "**Diverged** (non-finite loss; left out of the statistics): L2 = 1 "
+                       "seed 0 at epoch 1."))
+      << md;
+}
+
+}  // namespace
+}  // namespace l2sweep
