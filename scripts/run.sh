@@ -1,8 +1,32 @@
 #!/usr/bin/env bash
-# README command 1: install what is missing, build (Release, build/), and run l2sweep.
+# README command 1: install what is missing, build (Release, build/), run l2sweep, and plot
+# the curves of the finished sweep into OUT/curves.png.
 # Any arguments are passed to l2sweep; with none it runs the seed experiment:
 # L2 0.0001, 0.001, 0.01 x 15 epochs on Fashion-MNIST, results in runs/<UTC timestamp>.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/setup.sh"
-exec "${L2SWEEP_BUILD_DIR:-$root/build}/bin/l2sweep" "$@"
+
+# Name the output folder here (as l2sweep would) so the plot knows where to look.
+out=""
+args=("$@")
+for ((i = 0; i < ${#args[@]}; ++i)); do
+  case "${args[i]}" in
+    --out) out="${args[i + 1]:-}" ;;
+    --out=*) out="${args[i]#--out=}" ;;
+    -h | --help | --version) exec "${L2SWEEP_BUILD_DIR:-$root/build}/bin/l2sweep" "$@" ;;
+  esac
+done
+if [[ -z "$out" ]]; then
+  out="runs/$(date -u +%Y%m%dT%H%M%SZ)"
+  args+=(--out "$out")
+fi
+
+status=0
+"${L2SWEEP_BUILD_DIR:-$root/build}/bin/l2sweep" "${args[@]}" || status=$?
+# 0: every run completed; 5: some diverged but the rest are worth plotting.
+if [[ $status == 0 || $status == 5 ]]; then
+  /usr/bin/python3 "$root/scripts/plot_curves.py" "$out" ||
+    echo "run.sh: plotting failed; the results in $out are complete" >&2
+fi
+exit "$status"

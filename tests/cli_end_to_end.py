@@ -13,6 +13,7 @@ import json
 import math
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -112,6 +113,47 @@ def check_determinism(tmp, first_rows, first_summary):
               "test metrics differ between runs")
 
 
+def check_seeds_and_report(tmp):
+    out = os.path.join(tmp, "seeds")
+    result = run(SMALL + ["--l2", "0,0.01", "--seeds", "2", "--seed", "3", "--out", out])
+    check(result.returncode == 0, f"seeded sweep exit {result.returncode}: {result.stderr}")
+    check("across seeds (mean ± std)" in result.stdout, "console lacks the per-strength table")
+    _, rows = read_metrics(out)
+    check(sorted({(r["l2"], r["seed"]) for r in rows}) == [(0, 3), (0, 4), (0.01, 3), (0.01, 4)],
+          "runs are not every strength x seeds 3..4")
+    with open(os.path.join(out, "summary.json")) as f:
+        summary = json.load(f)
+    check(summary["config"]["seeds"] == 2, "config seeds")
+    strengths = {s["l2"]: s for s in summary["strengths"]}
+    for l2, strength in strengths.items():
+        finals = [r for r in rows if r["l2"] == l2 and r["epoch"] == 3]
+        tests = [run_summary["test_accuracy"] for run_summary in summary["runs"] if run_summary["l2"] == l2]
+        for name, values in (("val_accuracy", [r["val_accuracy"] for r in finals]),
+                             ("w1_norm", [r["w1_norm"] for r in finals]),
+                             ("train_minus_val_accuracy", [r["accuracy"] - r["val_accuracy"] for r in finals]),
+                             ("test_accuracy", tests)):
+            check(abs(strength[name]["mean"] - statistics.fmean(values)) < 1e-12, f"l2={l2} {name} mean")
+            check(abs(strength[name]["std"] - statistics.stdev(values)) < 1e-12, f"l2={l2} {name} std")
+            check(strength[name]["n"] == 2, f"l2={l2} {name} n")
+    with open(os.path.join(out, "report.md")) as f:
+        report = f.read()
+    best = max(strengths.values(), key=lambda s: s["val_accuracy"]["mean"])
+    check(f"**Best mean validation accuracy:** L2 = {best['l2']:g} " in report,
+          "report.md names another best strength than summary.json")
+    check("0 (control)" in report and "Against the unregularised control" in report,
+          "report.md does not treat l2 = 0 as the control")
+    for l2, seed in ((0, 3), (0.01, 4)):
+        name = f"l2-{l2:g}_seed-{seed}"
+        with open(os.path.join(out, "tensorboard", name + ".csv"), newline="") as f:
+            keras = list(csv.reader(f))
+        check(keras[0] == ["epoch", "accuracy", "loss", "val_accuracy", "val_loss"], "Keras CSV header")
+        check([row[0] for row in keras[1:]] == ["0", "1", "2"], "Keras CSV epochs are not 0-based")
+        for sub in ("train", "validation"):
+            folder = os.path.join(out, "tensorboard", name, sub)
+            check(any(n.startswith("events.out.tfevents.") for n in os.listdir(folder)),
+                  f"no event file in {folder}")
+
+
 def check_error(tmp, args, code, needle, label):
     out = os.path.join(tmp, "error-out")
     result = run(args + ["--out", out] if "--out" not in args else args)
@@ -190,6 +232,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="l2sweep-e2e-") as tmp:
         _, rows, summary = check_small_sweep(tmp)
         check_determinism(tmp, rows, summary)
+        check_seeds_and_report(tmp)
         check_bad_options(tmp)
         check_bad_data(tmp)
         check_output_errors(tmp)

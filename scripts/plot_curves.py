@@ -1,0 +1,150 @@
+#!/usr/bin/python3
+"""Plots an l2sweep output folder: OUT/curves.png and OUT/curves.svg.
+
+usage: scripts/plot_curves.py OUT
+
+Per-epoch panels for loss, val_loss, data_loss against val_data_loss, w1_norm, accuracy and
+val_accuracy, with one colour per L2 strength. The line is the mean across seeds and the
+shaded band is mean ± standard deviation when there are several seeds. A last panel plots
+final validation and test accuracy against L2 on a log axis, with an l2 = 0 control drawn
+at the left edge. Reads only metrics.csv and summary.json. Needs Debian's
+python3-matplotlib, which scripts/setup.sh installs.
+"""
+import collections
+import csv
+import json
+import math
+import os
+import statistics
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the non-interactive backend)
+
+
+def mean_std(values):
+    mean = statistics.fmean(values)
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return mean, std
+
+
+def load(out):
+    with open(os.path.join(out, "metrics.csv"), newline="") as f:
+        rows = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    with open(os.path.join(out, "summary.json")) as f:
+        summary = json.load(f)
+    return rows, summary
+
+
+def curves(rows, column):
+    """{l2: (epochs, means, stds)} of `column` across seeds, over the epochs all seeds reached."""
+    by_l2 = collections.defaultdict(lambda: collections.defaultdict(list))
+    for row in rows:
+        by_l2[row["l2"]][int(row["epoch"])].append(row[column])
+    result = {}
+    for l2, epochs in by_l2.items():
+        runs = max(len(v) for v in epochs.values())
+        kept = sorted(e for e, v in epochs.items() if len(v) == runs and all(map(math.isfinite, v)))
+        stats = [mean_std(epochs[e]) for e in kept]
+        result[l2] = (kept, [m for m, _ in stats], [s for _, s in stats])
+    return result
+
+
+def draw(ax, data, colours, style="-", label_suffix=""):
+    for l2, (epochs, means, stds) in sorted(data.items()):
+        ax.plot(epochs, means, style, color=colours[l2], lw=1.8,
+                label=f"L2 = {l2:g}{label_suffix}")
+        if any(stds):
+            low = [m - s for m, s in zip(means, stds)]
+            high = [m + s for m, s in zip(means, stds)]
+            ax.fill_between(epochs, low, high, color=colours[l2], alpha=0.18, lw=0)
+
+
+def final_accuracy_panel(ax, summary, colours):
+    strengths = [s for s in summary.get("strengths", []) if s["completed"] > 0]
+    positive = [s["l2"] for s in strengths if s["l2"] > 0]
+    control_x = min(positive) / 10 if positive else 1e-5
+    xs = [s["l2"] if s["l2"] > 0 else control_x for s in strengths]
+    for key, marker, name in (("val_accuracy", "o", "validation"), ("test_accuracy", "s", "test")):
+        means = [s[key]["mean"] for s in strengths]
+        stds = [s[key]["std"] or 0.0 for s in strengths]
+        order = sorted(range(len(xs)), key=lambda i: xs[i])
+        ax.errorbar([xs[i] for i in order], [means[i] for i in order],
+                    yerr=[stds[i] for i in order], fmt=marker + ("-" if name == "validation" else "--"),
+                    color="0.25",
+                    mfc="white" if name == "test" else "0.25", capsize=3, label=f"final {name}")
+        for x, m, s in zip(xs, means, strengths):
+            ax.plot([x], [m], marker, color=colours[s["l2"]], ms=7, zorder=3)
+    ax.set_xscale("log")
+    ticks = sorted(set(xs))
+    ax.set_xticks(ticks)
+    ax.set_xticklabels(["0\n(control)" if x == control_x and 0 in [s["l2"] for s in strengths]
+                        else f"{x:g}" for x in ticks])
+    ax.minorticks_off()
+    ax.set_xlabel("L2 strength (log scale)")
+    ax.set_title("final accuracy vs L2")
+    ax.legend(fontsize=8, loc="lower left")
+    ax.grid(alpha=0.3)
+
+
+def main():
+    if len(sys.argv) != 2:
+        print(__doc__.strip().splitlines()[2], file=sys.stderr)
+        return 2
+    out = sys.argv[1]
+    try:
+        rows, summary = load(out)
+    except (OSError, ValueError, KeyError) as error:
+        print(f"error: {out}: cannot read metrics.csv and summary.json ({error})", file=sys.stderr)
+        return 3
+    if not rows:
+        print(f"error: {out}/metrics.csv: no completed epoch to plot", file=sys.stderr)
+        return 3
+    strengths = sorted({row["l2"] for row in rows})
+    palette = plt.get_cmap("viridis")
+    colours = {l2: palette(i / max(1, len(strengths) - 1) * 0.9) for i, l2 in enumerate(strengths)}
+    seeds = summary["config"].get("seeds", 1)
+
+    fig, axes = plt.subplots(2, 4, figsize=(20, 9.5))
+    panels = [
+        (axes[0, 0], "loss", "train loss (with penalty)"),
+        (axes[0, 1], "val_loss", "validation loss (with penalty)"),
+        (axes[0, 3], "w1_norm", "||W1|| (first-layer kernel norm)"),
+        (axes[1, 0], "accuracy", "train accuracy"),
+        (axes[1, 1], "val_accuracy", "validation accuracy"),
+    ]
+    for ax, column, title in panels:
+        draw(ax, curves(rows, column), colours)
+        ax.set_title(title)
+    ax = axes[0, 2]
+    draw(ax, curves(rows, "data_loss"), colours, "-", " train")
+    draw(ax, curves(rows, "val_data_loss"), colours, "--", " val")
+    ax.set_title("cross-entropy without penalty: train (solid) vs val (dashed)")
+    ax.title.set_fontsize(10)
+    for ax in axes.flat:
+        ax.set_xlabel(ax.get_xlabel() or "epoch")
+        ax.grid(alpha=0.3)
+    final_accuracy_panel(axes[1, 2], summary, colours)
+
+    legend_ax = axes[1, 3]
+    legend_ax.axis("off")
+    handles = [plt.Line2D([], [], color=colours[l2], lw=3,
+                          label=f"L2 = {l2:g}" + (" (control)" if l2 == 0 else ""))
+               for l2 in strengths]
+    band = "band: mean ± std across seeds" if seeds > 1 else "one seed per strength"
+    legend_ax.legend(handles=handles, loc="center", fontsize=12, title=band, frameon=False)
+    data = summary["dataset"]
+    fig.suptitle(f"l2sweep: {data['train_examples']} train / {data['val_examples']} val examples, "
+                 f"{summary['config']['epochs']} epochs, {seeds} seed(s) per strength, "
+                 f"device {summary['device']}", fontsize=14)
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    for extension in ("png", "svg"):
+        fig.savefig(os.path.join(out, f"curves.{extension}"), dpi=110)
+    print(f"wrote {os.path.join(out, 'curves.png')} and curves.svg")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
