@@ -66,11 +66,20 @@ TEST(SummarizeStrengths, GroupsSeedsPerStrengthAndSkipsDivergedRuns) {
   EXPECT_EQ(strengths[1].completed, 1);
 }
 
-TEST(SummarizeStrengths, MeasuresTheRiseOfValidationLossFromItsMinimum) {
+TEST(Trend, IsTheLeastSquaresChangeOverTheSecondHalfRelativeToItsMean) {
+  // Second half {2, 3, 4, 5}: slope 1, change 3 over 3 steps, mean 3.5.
+  EXPECT_NEAR(relative_trend_of_second_half({9, 1, 7, 1, 2, 3, 4, 5}), 3 / 3.5, 1e-12);
+  // A single noisy last epoch barely moves it.
+  EXPECT_LT(relative_trend_of_second_half({1, 1, 1, 1, 0.9, 0.8, 0.7, 0.6, 0.5, 0.8}), 0);
+  EXPECT_NEAR(relative_trend_of_second_half({5, 4}), -1 / 4.5, 1e-12);
+  EXPECT_EQ(relative_trend_of_second_half({5}), 0.0);
+}
+
+TEST(SummarizeStrengths, MeasuresTheTrendsOfBothCrossEntropies) {
   const auto strengths = summarize_strengths(
       {make_run(0, 0, {{0.8, 0.8, 0.50, 0.40}, {0.9, 0.8, 0.40, 0.35}, {0.95, 0.8, 0.30, 0.45}})});
-  EXPECT_NEAR(strengths[0].val_data_loss_rise.mean, 0.10, 1e-12);
-  EXPECT_NEAR(strengths[0].data_loss_change_since_val_minimum.mean, -0.10, 1e-12);
+  EXPECT_NEAR(strengths[0].val_data_loss_trend.mean, 0.05 / 0.40, 1e-12);
+  EXPECT_NEAR(strengths[0].data_loss_trend.mean, -0.20 / 0.40, 1e-12);
 }
 
 class Report : public ::testing::Test {
@@ -120,9 +129,9 @@ TEST_F(Report, FindsOverfittingAndUnderfittingFromTheCurves) {
        make_run(0.01, 0, {{0.83, 0.84, 0.50, 0.48}, {0.85, 0.85, 0.45, 0.44}})},
       1);
   EXPECT_TRUE(contains(md,
-                       "**Overfitting:** L2 = 0.0001 (val_data_loss ended 0.1000 above its "
-                       "lowest epoch while data_loss fell 0.1000 since then; train accuracy "
-                       "is 7.0 points above validation)."))
+                       "**Overfitting:** L2 = 0.0001 (val_data_loss rose 25.0% over the second "
+                       "half of training while data_loss fell 28.6%; train accuracy is 7.0 "
+                       "points above validation)."))
       << md;
   EXPECT_TRUE(contains(md,
                        "**Underfitting:** L2 = 0.01 (train accuracy 0.8500, 8.0 points below "

@@ -38,9 +38,12 @@ const StrengthSummary* best_by(const std::vector<StrengthSummary>& strengths,
 }
 
 bool overfits_by_val_loss(const StrengthSummary& s) {
-  const double minimum = s.val_data_loss.mean - s.val_data_loss_rise.mean;
-  return s.val_data_loss_rise.mean > kOverfitValLossRise * minimum &&
-         s.data_loss_change_since_val_minimum.mean < 0;
+  return s.val_data_loss_trend.mean > kOverfitValLossRise && s.data_loss_trend.mean < 0;
+}
+
+std::string percent(const SeedStats& stats) {
+  if (std::isnan(stats.std)) return fmt::format("{:+.1f}%", 100 * stats.mean);
+  return fmt::format("{:+.1f}% ± {:.1f}%", 100 * stats.mean, 100 * stats.std);
 }
 
 }  // namespace
@@ -73,14 +76,15 @@ std::string report_markdown(const SweepContext& context, const std::vector<RunRe
 
   md +=
       "| L2 | completed | train acc | val acc | test acc | train − val | w1_norm | "
-      "val_data_loss | rise from its minimum |\n";
-  md += "|---|---|---|---|---|---|---|---|---|\n";
+      "val_data_loss | its trend, 2nd half | data_loss trend, 2nd half |\n";
+  md += "|---|---|---|---|---|---|---|---|---|---|\n";
   for (const auto& s : strengths) {
-    md += fmt::format("| {}{} | {}/{} | {} | {} | {} | {} | {} | {} | {} |\n", s.l2,
+    md += fmt::format("| {}{} | {}/{} | {} | {} | {} | {} | {} | {} | {} | {} |\n", s.l2,
                       s.l2 == 0 ? " (control)" : "", s.completed, s.runs, mean_std(s.accuracy),
                       mean_std(s.val_accuracy), mean_std(s.test_accuracy),
                       mean_std(s.train_minus_val_accuracy), mean_std(s.w1_norm, 3),
-                      mean_std(s.val_data_loss), mean_std(s.val_data_loss_rise));
+                      mean_std(s.val_data_loss), percent(s.val_data_loss_trend),
+                      percent(s.data_loss_trend));
   }
 
   md += "\n## Findings\n\n";
@@ -122,9 +126,9 @@ std::string report_markdown(const SweepContext& context, const std::vector<RunRe
       std::vector<std::string> reasons;
       if (overfits_by_val_loss(s)) {
         reasons.push_back(fmt::format(
-            "val_data_loss ended {:.4f} above its lowest epoch while data_loss fell {:.4f} since "
-            "then",
-            s.val_data_loss_rise.mean, -s.data_loss_change_since_val_minimum.mean));
+            "val_data_loss rose {:.1f}% over the second half of training while data_loss fell "
+            "{:.1f}%",
+            100 * s.val_data_loss_trend.mean, -100 * s.data_loss_trend.mean));
       }
       if (s.train_minus_val_accuracy.mean > kOverfitAccuracyGap) {
         reasons.push_back(fmt::format("train accuracy is {} above validation",
@@ -177,8 +181,10 @@ std::string report_markdown(const SweepContext& context, const std::vector<RunRe
   md += fmt::format(
       "\n## How the verdicts are decided\n\n"
       "- Overfitting: the final train − validation accuracy gap exceeds {}, or the validation "
-      "cross-entropy (`val_data_loss`) ends more than {:.0f}% above its lowest epoch while the "
-      "training cross-entropy (`data_loss`) kept falling after that epoch.\n"
+      "cross-entropy (`val_data_loss`) rises by more than {:.0f}% over the second half of "
+      "training while the training cross-entropy (`data_loss`) falls. A rise or fall is the "
+      "change along the least-squares line through those epochs, relative to their mean and "
+      "averaged over seeds, so one noisy epoch does not decide.\n"
       "- Underfitting: final training accuracy more than {} below the best strength's.\n"
       "- A lead is larger than the seed spread when the difference of the mean validation "
       "accuracies exceeds the larger of the two standard deviations.\n"

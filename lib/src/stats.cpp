@@ -22,6 +22,28 @@ SeedStats seed_stats(const std::vector<double>& values) {
   return stats;
 }
 
+double relative_trend_of_second_half(const std::vector<double>& values) {
+  const size_t count = values.size();
+  const size_t first = count >= 6 ? count / 2 : (count > 3 ? count - 3 : 0);
+  const size_t n = count - first;
+  if (n < 2) return 0.0;
+  double mean_x = 0, mean_y = 0;
+  for (size_t i = first; i < count; ++i) {
+    mean_x += static_cast<double>(i - first);
+    mean_y += values[i];
+  }
+  mean_x /= static_cast<double>(n);
+  mean_y /= static_cast<double>(n);
+  double covariance = 0, variance = 0;
+  for (size_t i = first; i < count; ++i) {
+    const double dx = static_cast<double>(i - first) - mean_x;
+    covariance += dx * (values[i] - mean_y);
+    variance += dx * dx;
+  }
+  const double slope = covariance / variance;
+  return slope * static_cast<double>(n - 1) / mean_y;
+}
+
 std::vector<StrengthSummary> summarize_strengths(const std::vector<RunResult>& runs) {
   std::vector<double> order;
   for (const RunResult& run : runs) {
@@ -34,7 +56,7 @@ std::vector<StrengthSummary> summarize_strengths(const std::vector<RunResult>& r
     StrengthSummary summary;
     summary.l2 = l2;
     std::vector<double> accuracy, val_accuracy, test_accuracy, gap, w1_norm, data_loss,
-        val_data_loss, rise, change;
+        val_data_loss, val_trend, train_trend;
     for (const RunResult& run : runs) {
       if (run.spec.l2 != l2) continue;
       ++summary.runs;
@@ -44,10 +66,11 @@ std::vector<StrengthSummary> summarize_strengths(const std::vector<RunResult>& r
       }
       ++summary.completed;
       const EpochMetrics& last = run.history.back();
-      const auto minimum = std::min_element(run.history.begin(), run.history.end(),
-                                            [](const EpochMetrics& a, const EpochMetrics& b) {
-                                              return a.val_data_loss < b.val_data_loss;
-                                            });
+      std::vector<double> val_curve, train_curve;
+      for (const EpochMetrics& m : run.history) {
+        val_curve.push_back(m.val_data_loss);
+        train_curve.push_back(m.data_loss);
+      }
       accuracy.push_back(last.accuracy);
       val_accuracy.push_back(last.val_accuracy);
       test_accuracy.push_back(run.test ? run.test->accuracy : std::nan(""));
@@ -55,8 +78,8 @@ std::vector<StrengthSummary> summarize_strengths(const std::vector<RunResult>& r
       w1_norm.push_back(last.w1_norm);
       data_loss.push_back(last.data_loss);
       val_data_loss.push_back(last.val_data_loss);
-      rise.push_back(last.val_data_loss - minimum->val_data_loss);
-      change.push_back(last.data_loss - minimum->data_loss);
+      val_trend.push_back(relative_trend_of_second_half(val_curve));
+      train_trend.push_back(relative_trend_of_second_half(train_curve));
     }
     summary.accuracy = seed_stats(accuracy);
     summary.val_accuracy = seed_stats(val_accuracy);
@@ -65,8 +88,8 @@ std::vector<StrengthSummary> summarize_strengths(const std::vector<RunResult>& r
     summary.w1_norm = seed_stats(w1_norm);
     summary.data_loss = seed_stats(data_loss);
     summary.val_data_loss = seed_stats(val_data_loss);
-    summary.val_data_loss_rise = seed_stats(rise);
-    summary.data_loss_change_since_val_minimum = seed_stats(change);
+    summary.val_data_loss_trend = seed_stats(val_trend);
+    summary.data_loss_trend = seed_stats(train_trend);
     summaries.push_back(summary);
   }
   return summaries;

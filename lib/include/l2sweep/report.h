@@ -12,8 +12,9 @@ namespace l2sweep {
 /// Thresholds behind the report's verdicts, stated in the report itself.
 /// Train minus validation accuracy above this is a large generalisation gap (overfitting).
 inline constexpr double kOverfitAccuracyGap = 0.02;
-/// val_data_loss ending this fraction above its lowest epoch, while data_loss kept falling,
-/// is validation loss growing again (overfitting).
+/// val_data_loss trending up by more than this fraction over the second half of training,
+/// while data_loss trends down, is validation loss growing as training loss falls
+/// (overfitting). A trend, not the last epoch, so one noisy epoch does not decide it.
 inline constexpr double kOverfitValLossRise = 0.02;
 /// Final training accuracy this far below the best strength's is underfitting.
 inline constexpr double kUnderfitAccuracyDeficit = 0.03;

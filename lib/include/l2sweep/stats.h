@@ -31,12 +31,17 @@ struct StrengthSummary {
   SeedStats w1_norm;
   SeedStats data_loss;      ///< final training cross-entropy
   SeedStats val_data_loss;  ///< final validation cross-entropy
-  /// Final val_data_loss minus its lowest value over the epochs: > 0 when it rose again.
-  SeedStats val_data_loss_rise;
-  /// data_loss at the final epoch minus data_loss at the epoch of the lowest val_data_loss:
-  /// < 0 when training cross-entropy kept falling while validation rose.
-  SeedStats data_loss_change_since_val_minimum;
+  /// Trend of val_data_loss over the second half of training: the least-squares line's
+  /// change across those epochs, relative to their mean (+0.05: rose by 5%).
+  SeedStats val_data_loss_trend;
+  /// The same for the training data_loss, relative too (< 0: still falling).
+  SeedStats data_loss_trend;
 };
+
+/// The least-squares trend of `values` over their second half (at least 3 points, all of
+/// them when fewer): the fitted line's change from first to last point, divided by the mean.
+/// 0 when there are fewer than 2 points.
+double relative_trend_of_second_half(const std::vector<double>& values);
 
 /// One summary per strength, in the order the strengths were given.
 std::vector<StrengthSummary> summarize_strengths(const std::vector<RunResult>& runs);

@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """An independent PyTorch-Python implementation of the seed experiment with Keras semantics.
 
-Used to check l2sweep's numbers: it shares no code with the C++ program. It reads the IDX
+Used to check l2sweep's numbers, and as the peer the CPU benchmark (scripts/bench/run.sh)
+times l2sweep against: it shares no code with the C++ program. It is written the way a
+PyTorch user would write it (data held as tensors, batches indexed from a randperm, no
+DataLoader, default thread settings); `--flush-denormal` adds the one-line fix for
+denormal slowdowns that a tuned script would have. It reads the IDX
 files itself, initialises Dense layers Glorot-uniform with zero biases, adds
 l2 * sum(W1^2) to the loss, and by default updates with Keras' own Adam formula (epsilon
 added to sqrt(v) before bias correction, "epsilon hat"), which torch.optim.Adam does not
@@ -11,9 +15,9 @@ validation after the epoch.
 
 Needs Debian's python3-torch (PyTorch 1.13): run it with /usr/bin/python3.
 
-usage: /usr/bin/python3 scripts/reference/keras_reference.py [--l2 0.0001,0.001,0.01]
+usage: /usr/bin/python3 scripts/bench/keras_peer.py [--l2 0.0001,0.001,0.01]
        [--epochs 15] [--seed 0] [--val-size 10000] [--train-size N] [--data-dir DIR]
-       [--adam keras|torch] [--csv OUT.csv]
+       [--adam keras|torch] [--flush-denormal] [--csv OUT.csv]
 """
 import argparse
 import csv
@@ -151,9 +155,11 @@ def main():
     parser.add_argument("--train-size", type=int, default=None)
     parser.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
     parser.add_argument("--adam", choices=("keras", "torch"), default="keras")
+    parser.add_argument("--flush-denormal", action="store_true",
+                        help="flush denormal floats to zero (torch.set_flush_denormal)")
     parser.add_argument("--csv", help="write every epoch's metrics here")
     args = parser.parse_args()
-    torch.set_flush_denormal(True)
+    torch.set_flush_denormal(args.flush_denormal)
     train, val, test = load(args.data_dir, args.val_size, args.train_size)
     classes = int(train[1].max()) + 1
     rows = []
