@@ -100,27 +100,33 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
       "Trains Flatten -> Dense(128, relu) -> Dense(10) once per L2 strength on the first Dense\n"
       "kernel with Keras' defaults, and logs every epoch's train and validation metrics.");
   // Every value is read as text and parsed here, so that errors can name option and value.
-  options.add_options()("l2", "comma-separated L2 strengths (0 = unregularised control)",
-                        cxxopts::value<std::string>()->default_value("0.0001,0.001,0.01"))(
-      "epochs", "epochs per run", cxxopts::value<std::string>()->default_value("15"))(
-      "batch-size", "examples per Adam step", cxxopts::value<std::string>()->default_value("32"))(
-      "lr", "Adam learning rate", cxxopts::value<std::string>()->default_value("0.001"))(
-      "seed", "seed for the initial weights and the shuffles",
-      cxxopts::value<std::string>()->default_value("0"))(
-      "seeds", "train each strength with N seeds: seed .. seed+N-1",
-      cxxopts::value<std::string>()->default_value("1"))(
-      "val-size", "the last N training examples are the validation set",
-      cxxopts::value<std::string>()->default_value("10000"))(
-      "train-size", "train on only the first N training examples (default: all the rest)",
-      cxxopts::value<std::string>())(
-      "data-dir", "folder with the four MNIST-style IDX files, raw or .gz",
-      cxxopts::value<std::string>()->default_value(defaults.data_dir))(
-      "out", "output folder, new or empty (default: runs/<UTC timestamp>)",
-      cxxopts::value<std::string>())("device",
-                                     "auto, cpu, cuda or cuda:N (auto picks CUDA when available)",
-                                     cxxopts::value<std::string>()->default_value("auto"))(
-      "h,help", "print this help and exit")("version", "print the version and exit")(
-      "positional", "", cxxopts::value<std::vector<std::string>>());
+  // clang-format off
+  options.add_options()
+      ("l2", "comma-separated L2 strengths (0 = unregularised control)",
+       cxxopts::value<std::string>()->default_value("0.0001,0.001,0.01"))
+      ("epochs", "epochs per run", cxxopts::value<std::string>()->default_value("15"))
+      ("batch-size", "examples per Adam step", cxxopts::value<std::string>()->default_value("32"))
+      ("lr", "Adam learning rate", cxxopts::value<std::string>()->default_value("0.001"))
+      ("seed", "seed for the initial weights and the shuffles",
+       cxxopts::value<std::string>()->default_value("0"))
+      ("seeds", "train each strength with N seeds: seed .. seed+N-1",
+       cxxopts::value<std::string>()->default_value("1"))
+      ("val-size", "the last N training examples are the validation set",
+       cxxopts::value<std::string>()->default_value("10000"))
+      ("train-size", "train on only the first N training examples (default: all the rest)",
+       cxxopts::value<std::string>())
+      ("data-dir", "folder with the four MNIST-style IDX files, raw or .gz",
+       cxxopts::value<std::string>()->default_value(defaults.data_dir))
+      ("out", "output folder, new or empty (default: runs/<UTC timestamp>)",
+       cxxopts::value<std::string>())
+      ("device", "auto, cpu, cuda or cuda:N (auto picks CUDA when available)",
+       cxxopts::value<std::string>()->default_value("auto"))
+      ("jobs", "runs trained at once, each on one CPU thread (default 0: one per core; 1 on a GPU)",
+       cxxopts::value<std::string>()->default_value("0"))
+      ("h,help", "print this help and exit")
+      ("version", "print the version and exit")
+      ("positional", "", cxxopts::value<std::vector<std::string>>());
+  // clang-format on
   options.parse_positional({"positional"});
   options.positional_help("");
 
@@ -171,6 +177,7 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
     }
   }
   config.device = result["device"].as<std::string>();
+  config.jobs = parse_integer("jobs", result["jobs"].as<std::string>());
   config.validate();
   return command;
 }

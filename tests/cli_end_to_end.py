@@ -37,9 +37,12 @@ def run(args):
 
 
 def read_metrics(out):
+    """Header and rows; rows of runs trained side by side (--jobs) interleave in the file, so
+    they are returned sorted by run and epoch."""
     with open(os.path.join(out, "metrics.csv"), newline="") as f:
         reader = csv.DictReader(f)
-        return reader.fieldnames, [{k: float(v) for k, v in row.items()} for row in reader]
+        rows = [{k: float(v) for k, v in row.items()} for row in reader]
+    return reader.fieldnames, sorted(rows, key=lambda r: (r["l2"], r["seed"], r["epoch"]))
 
 
 def check_small_sweep(tmp):

@@ -93,6 +93,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadOption{{"--l2", "inf"}, "--l2 inf: expected finite strengths >= 0"},
         BadOption{{"--l2", "0.1,0.1"}, "--l2: 0.1 is listed twice; expected each strength once"},
         BadOption{{"--seed", "-1"}, "--seed '-1': expected an integer from 0 to 2^64-1"},
+        BadOption{{"--jobs", "-1"}, "--jobs -1: expected an integer from 0 to 1024"},
         BadOption{{"--seeds", "0"}, "--seeds 0: expected an integer from 1 to 10000"},
         BadOption{{"--seeds", "two"}, "--seeds 'two': expected an integer"},
         BadOption{{"--seed", "18446744073709551615", "--seeds", "2"},

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <thread>
 
 #include "l2sweep/data.h"
 #include "test_support.h"
@@ -69,6 +70,50 @@ TEST(Sweep, SameOptionsGiveIdenticalMetrics) {
   }
 }
 
+TEST(Sweep, RunningRunsSideBySideGivesIdenticalResultsInPlanOrder) {
+  SweepConfig config = small_config();
+  config.seeds = 2;
+  config.jobs = 1;
+  SweepObserver quiet;
+  const auto one_by_one = run_sweep(config, fixture_data(), torch::kCPU, quiet);
+  config.jobs = 3;
+  EventLog log;
+  const auto side_by_side = run_sweep(config, fixture_data(), torch::kCPU, log);
+  ASSERT_EQ(one_by_one.size(), 6u);
+  ASSERT_EQ(side_by_side.size(), 6u);
+  for (size_t run = 0; run < one_by_one.size(); ++run) {
+    EXPECT_EQ(side_by_side[run].spec.index, static_cast<int64_t>(run));
+    EXPECT_EQ(side_by_side[run].spec.l2, one_by_one[run].spec.l2);
+    EXPECT_EQ(side_by_side[run].spec.seed, one_by_one[run].spec.seed);
+    ASSERT_EQ(side_by_side[run].history.size(), 2u);
+    for (size_t epoch = 0; epoch < 2; ++epoch) {
+      expect_same_metrics(side_by_side[run].history[epoch], one_by_one[run].history[epoch]);
+    }
+    EXPECT_EQ(side_by_side[run].test->accuracy, one_by_one[run].test->accuracy);
+  }
+  // Every run still reports start, its epochs in order, and end.
+  for (int64_t run = 0; run < 6; ++run) {
+    std::vector<std::string> mine;
+    for (const auto& event : log.events) {
+      // Events read "start R/E", "epoch R.N" or "end R status": R follows the first space.
+      if (std::stoll(event.substr(event.find(' ') + 1)) == run) mine.push_back(event);
+    }
+    const std::string r = std::to_string(run);
+    EXPECT_EQ(mine, (std::vector<std::string>{"start " + r + "/2", "epoch " + r + ".1",
+                                              "epoch " + r + ".2", "end " + r + " completed"}));
+  }
+}
+
+TEST(Sweep, UsesOneJobPerCoreOnTheCpuAndOneOnAGpuByDefault) {
+  SweepConfig config;
+  const auto cores = static_cast<int64_t>(std::max(1u, std::thread::hardware_concurrency()));
+  EXPECT_EQ(effective_jobs(config, torch::kCPU, 100), cores);
+  EXPECT_EQ(effective_jobs(config, torch::kCPU, 1), 1);
+  EXPECT_EQ(effective_jobs(config, torch::Device(torch::kCUDA, 0), 100), 1);
+  config.jobs = 5;
+  EXPECT_EQ(effective_jobs(config, torch::kCPU, 3), 3);
+}
+
 TEST(Sweep, AnotherSeedGivesOtherMetrics) {
   SweepObserver quiet;
   SweepConfig config = small_config();
@@ -110,6 +155,7 @@ TEST(Sweep, MetricsObeyThePenaltyIdentitiesAndStrongerL2ShrinksW1) {
 TEST(Sweep, ReportsEveryRunEpochAndBatchInOrder) {
   EventLog log;
   SweepConfig config = small_config();
+  config.jobs = 1;
   config.l2_strengths = {1e-4, 1e-2};
   run_sweep(config, fixture_data(), torch::kCPU, log);
   EXPECT_EQ(log.events,
@@ -123,6 +169,7 @@ TEST(Sweep, ADivergedRunStopsAndTheOthersContinue) {
   SweepConfig config = small_config();
   // 1e38 * sum(W1^2) overflows float32: the loss is infinite from the first batch.
   config.l2_strengths = {1e38, 1e-3};
+  config.jobs = 1;
   config.epochs = 3;
   const auto results = run_sweep(config, fixture_data(), torch::kCPU, log);
   EXPECT_EQ(results[0].status, RunStatus::kDiverged);

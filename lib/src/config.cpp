@@ -16,6 +16,7 @@ namespace {
 constexpr int64_t kMaxEpochs = 100000;
 constexpr int64_t kMaxBatchSize = 1 << 20;
 constexpr int64_t kMaxSeeds = 10000;
+constexpr int64_t kMaxJobs = 1024;
 
 void require_in_range(const char* option, int64_t value, int64_t low, int64_t high) {
   if (value < low || value > high) {
@@ -41,6 +42,7 @@ void SweepConfig::validate() const {
   require_in_range("--epochs", epochs, 1, kMaxEpochs);
   require_in_range("--batch-size", batch_size, 1, kMaxBatchSize);
   require_in_range("--seeds", seeds, 1, kMaxSeeds);
+  require_in_range("--jobs", jobs, 0, kMaxJobs);
   if (seed > std::numeric_limits<uint64_t>::max() - static_cast<uint64_t>(seeds - 1)) {
     throw usage_error("--seed {} with --seeds {}: expected the last seed to fit in 64 bits", seed,
                       seeds);

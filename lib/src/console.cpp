@@ -45,10 +45,10 @@ void ConsoleReporter::on_epoch_end(const RunSpec& run, const EpochMetrics& m) {
     bar_drawn_ = false;
   }
   fmt::print(out_,
-             "  l2={} epoch {:>{}}/{}  loss {:.4f}  accuracy {:.4f}  val_loss {:.4f}  "
+             "  l2={} seed={} epoch {:>{}}/{}  loss {:.4f}  accuracy {:.4f}  val_loss {:.4f}  "
              "val_accuracy {:.4f}  data_loss {:.4f}  val_data_loss {:.4f}  w1_norm {:.3f}  "
              "{:.1f}s\n",
-             run.l2, m.epoch, digits(epochs_), epochs_, m.loss, m.accuracy, m.val_loss,
+             run.l2, run.seed, m.epoch, digits(epochs_), epochs_, m.loss, m.accuracy, m.val_loss,
              m.val_accuracy, m.data_loss, m.val_data_loss, m.w1_norm, m.epoch_seconds);
   std::fflush(out_);
 }

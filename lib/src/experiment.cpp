@@ -1,6 +1,5 @@
 #include "l2sweep/experiment.h"
 
-#include <ATen/Context.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -49,17 +48,18 @@ ExperimentResult run_experiment(const SweepConfig& config, const std::string& co
   SummaryJsonWriter summary(experiment.out_dir / "summary.json", context);
   TensorBoardWriter tensorboard(experiment.out_dir / "tensorboard");
   KerasCsvLogger keras_csv(experiment.out_dir / "tensorboard");
-  ConsoleReporter reporter(console, ::isatty(fileno(console)) == 1);
+  // A progress bar per epoch only makes sense while one run trains at a time.
+  const bool one_at_a_time = effective_jobs(config, device, plan_runs(config).size()) == 1;
+  ConsoleReporter reporter(console, one_at_a_time && ::isatty(fileno(console)) == 1);
   ObserverList observers({&metrics_csv, &summary, &tensorboard, &keras_csv, &reporter});
 
-  fmt::print(console, "l2sweep {} (LibTorch {}) on {}: {} train / {} val / {} test examples, {}\n",
-             kVersion, libtorch_version(), device.str(), context.train_examples,
+  fmt::print(console,
+             "l2sweep {} (LibTorch {}) on {}, {} run(s) at a time: {} train / {} val / {} test "
+             "examples, {}\n",
+             kVersion, libtorch_version(), device.str(),
+             effective_jobs(config, device, plan_runs(config).size()), context.train_examples,
              context.val_examples, context.test_examples, config.data_dir);
   fmt::print(console, "writing {}\n", experiment.out_dir.string());
-
-  // As L2 shrinks the weights, gradients and Adam's moments reach denormal floats, which
-  // x86 CPUs process tens of times slower; flushing them to zero changes no reported digit.
-  at::globalContext().setFlushDenormal(true);
 
   Datasets data = host_data;
   data.train = host_data.train.to(device);

@@ -5,10 +5,20 @@
 namespace l2sweep {
 
 void MeanMeter::add_mean(const torch::Tensor& batch_mean, int64_t count) {
+  if (batch_mean.is_cpu()) {
+    host_sum_ += batch_mean.item<double>() * static_cast<double>(count);
+    count_ += count;
+    return;
+  }
   accumulate(batch_mean.detach().to(torch::kFloat64) * static_cast<double>(count), count);
 }
 
 void MeanMeter::add_sum(const torch::Tensor& batch_sum, int64_t count) {
+  if (batch_sum.is_cpu()) {
+    host_sum_ += batch_sum.item<double>();
+    count_ += count;
+    return;
+  }
   accumulate(batch_sum.detach().to(torch::kFloat64), count);
 }
 
@@ -25,11 +35,13 @@ double MeanMeter::value() const {
   if (count_ == 0) {
     return std::numeric_limits<double>::quiet_NaN();
   }
-  return sum_.item<double>() / static_cast<double>(count_);
+  const double sum = sum_.defined() ? sum_.item<double>() : host_sum_;
+  return sum / static_cast<double>(count_);
 }
 
 void MeanMeter::reset() {
   sum_ = torch::Tensor();
+  host_sum_ = 0;
   count_ = 0;
 }
 

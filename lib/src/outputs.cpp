@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -98,16 +99,17 @@ void MetricsCsvWriter::on_epoch_end(const RunSpec& run, const EpochMetrics& m) {
 }
 
 void KerasCsvLogger::on_run_start(const RunSpec& run, int64_t /*epochs*/) {
-  file_ = std::make_unique<AppendOnlyFile>(folder_ / (run_name(run) + ".csv"));
-  file_->append(fmt::format("{}\n", kKerasCsvHeader));
+  auto& file = files_[run.index];
+  file = std::make_unique<AppendOnlyFile>(folder_ / (run_name(run) + ".csv"));
+  file->append(fmt::format("{}\n", kKerasCsvHeader));
 }
 
-void KerasCsvLogger::on_epoch_end(const RunSpec& /*run*/, const EpochMetrics& m) {
-  file_->append(
+void KerasCsvLogger::on_epoch_end(const RunSpec& run, const EpochMetrics& m) {
+  files_.at(run.index)->append(
       fmt::format("{},{},{},{},{}\n", m.epoch - 1, m.accuracy, m.loss, m.val_accuracy, m.val_loss));
 }
 
-void KerasCsvLogger::on_run_end(const RunResult& /*result*/) { file_.reset(); }
+void KerasCsvLogger::on_run_end(const RunResult& result) { files_.erase(result.spec.index); }
 
 namespace {
 
@@ -132,6 +134,7 @@ void write_config(JsonWriter& json, const SweepContext& context) {
   json.key("data_dir").value(config.data_dir);
   json.key("out").value(context.out_dir);
   json.key("device").value(config.device);
+  json.key("jobs").value(config.jobs);
   json.end_object();
 }
 
@@ -264,7 +267,12 @@ SummaryJsonWriter::SummaryJsonWriter(fs::path path, SweepContext context)
 }
 
 void SummaryJsonWriter::on_run_end(const RunResult& result) {
-  runs_.push_back(result);
+  // Runs may finish out of order (--jobs); list them in the order they were planned.
+  runs_.insert(std::upper_bound(runs_.begin(), runs_.end(), result,
+                                [](const RunResult& a, const RunResult& b) {
+                                  return a.spec.index < b.spec.index;
+                                }),
+               result);
   write_file_atomically(path_, summary_json(context_, runs_, /*finished=*/false));
 }
 

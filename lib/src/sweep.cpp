@@ -1,8 +1,17 @@
 #include "l2sweep/sweep.h"
 
+#include <ATen/Context.h>
+#include <ATen/Parallel.h>
+#include <dlfcn.h>
 #include <fmt/format.h>
+#include <malloc.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <exception>
+#include <mutex>
+#include <thread>
 
 #include "l2sweep/model.h"
 #include "l2sweep/train.h"
@@ -11,6 +20,58 @@ namespace l2sweep {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+/// Keep freed blocks up to this size in the heap instead of returning them to the kernel:
+/// every step frees and reallocates W1-sized (400 KB) temporaries, and glibc's default of
+/// mmap/munmap for them costs page faults on every step (about 2x on a whole step here).
+constexpr int kKeepFreedBlocksBytes = 256 << 20;
+
+/// Settings of the calling thread that training relies on.
+void tune_this_thread() {
+  // As L2 shrinks the weights, gradients and Adam's moments reach denormal floats, which
+  // x86 CPUs process tens of times slower; flushing them to zero changes no reported digit.
+  at::globalContext().setFlushDenormal(true);
+}
+
+/// One thread per run: LibTorch's intra-op pool and OpenBLAS' own pool both fight over the
+/// cores when runs go side by side, and the thread count must not change the results.
+void use_one_cpu_thread_per_run() {
+  at::set_num_threads(1);
+  // OpenBLAS (Debian's libopenblas0-pthread) spins its own threads regardless of LibTorch's
+  // setting; the symbol is absent with other BLAS libraries.
+  using SetThreads = void (*)(int);
+  if (auto* set = reinterpret_cast<SetThreads>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) {
+    set(1);
+  }
+  ::mallopt(M_MMAP_THRESHOLD, kKeepFreedBlocksBytes);
+  ::mallopt(M_TRIM_THRESHOLD, 2 * kKeepFreedBlocksBytes);
+}
+
+/// Forwards hooks from concurrent runs one at a time.
+class SerializedObserver : public SweepObserver {
+ public:
+  explicit SerializedObserver(SweepObserver& inner) : inner_(inner) {}
+  void on_run_start(const RunSpec& run, int64_t epochs) override {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    inner_.on_run_start(run, epochs);
+  }
+  void on_batch_end(const RunSpec& run, int64_t epoch, int64_t batch, int64_t batches) override {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    inner_.on_batch_end(run, epoch, batch, batches);
+  }
+  void on_epoch_end(const RunSpec& run, const EpochMetrics& metrics) override {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    inner_.on_epoch_end(run, metrics);
+  }
+  void on_run_end(const RunResult& result) override {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    inner_.on_run_end(result);
+  }
+
+ private:
+  SweepObserver& inner_;
+  std::mutex mutex_;
+};
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -121,12 +182,50 @@ RunResult train_run(const RunSpec& run, const SweepConfig& config, const Dataset
   return result;
 }
 
+int64_t effective_jobs(const SweepConfig& config, const torch::Device& device, size_t runs) {
+  int64_t jobs = config.jobs;
+  if (jobs == 0) {
+    jobs = device.is_cpu() ? std::max<int64_t>(1, std::thread::hardware_concurrency()) : 1;
+  }
+  return std::max<int64_t>(1, std::min<int64_t>(jobs, static_cast<int64_t>(runs)));
+}
+
 std::vector<RunResult> run_sweep(const SweepConfig& config, const Datasets& data,
                                  const torch::Device& device, SweepObserver& observer) {
-  std::vector<RunResult> results;
-  for (const RunSpec& run : plan_runs(config)) {
-    results.push_back(train_run(run, config, data, device, observer));
+  const std::vector<RunSpec> runs = plan_runs(config);
+  const int64_t jobs = effective_jobs(config, device, runs.size());
+  if (device.is_cpu()) use_one_cpu_thread_per_run();
+  std::vector<RunResult> results(runs.size());
+  if (jobs == 1) {
+    tune_this_thread();
+    for (size_t i = 0; i < runs.size(); ++i) {
+      results[i] = train_run(runs[i], config, data, device, observer);
+    }
+    return results;
   }
+
+  SerializedObserver serialized(observer);
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::exception_ptr error;
+  std::mutex error_mutex;
+  std::vector<std::thread> workers;
+  for (int64_t w = 0; w < jobs; ++w) {
+    workers.emplace_back([&] {
+      tune_this_thread();
+      for (size_t i = next++; i < runs.size() && !failed; i = next++) {
+        try {
+          results[i] = train_run(runs[i], config, data, device, serialized);
+        } catch (...) {
+          const std::lock_guard<std::mutex> lock(error_mutex);
+          if (!error) error = std::current_exception();
+          failed = true;
+        }
+      }
+    });
+  }
+  for (auto& worker : workers) worker.join();
+  if (error) std::rethrow_exception(error);
   return results;
 }
 

@@ -156,25 +156,24 @@ TensorBoardWriter::~TensorBoardWriter() = default;
 
 void TensorBoardWriter::on_run_start(const RunSpec& run, int64_t /*epochs*/) {
   const fs::path folder = root_ / run_name(run);
-  train_ = std::make_unique<EventFileWriter>(folder / "train");
-  validation_ = std::make_unique<EventFileWriter>(folder / "validation");
+  RunWriters& writers = runs_[run.index];
+  writers.train = std::make_unique<EventFileWriter>(folder / "train");
+  writers.validation = std::make_unique<EventFileWriter>(folder / "validation");
 }
 
-void TensorBoardWriter::on_epoch_end(const RunSpec& /*run*/, const EpochMetrics& m) {
+void TensorBoardWriter::on_epoch_end(const RunSpec& run, const EpochMetrics& m) {
   const int64_t step = m.epoch - 1;
-  train_->add_scalar("epoch_loss", step, m.loss);
-  train_->add_scalar("epoch_accuracy", step, m.accuracy);
-  train_->add_scalar("epoch_data_loss", step, m.data_loss);
-  train_->add_scalar("epoch_penalty", step, m.penalty);
-  train_->add_scalar("w1_norm", step, m.w1_norm);
-  validation_->add_scalar("epoch_loss", step, m.val_loss);
-  validation_->add_scalar("epoch_accuracy", step, m.val_accuracy);
-  validation_->add_scalar("epoch_data_loss", step, m.val_data_loss);
+  RunWriters& writers = runs_.at(run.index);
+  writers.train->add_scalar("epoch_loss", step, m.loss);
+  writers.train->add_scalar("epoch_accuracy", step, m.accuracy);
+  writers.train->add_scalar("epoch_data_loss", step, m.data_loss);
+  writers.train->add_scalar("epoch_penalty", step, m.penalty);
+  writers.train->add_scalar("w1_norm", step, m.w1_norm);
+  writers.validation->add_scalar("epoch_loss", step, m.val_loss);
+  writers.validation->add_scalar("epoch_accuracy", step, m.val_accuracy);
+  writers.validation->add_scalar("epoch_data_loss", step, m.val_data_loss);
 }
 
-void TensorBoardWriter::on_run_end(const RunResult& /*result*/) {
-  train_.reset();
-  validation_.reset();
-}
+void TensorBoardWriter::on_run_end(const RunResult& result) { runs_.erase(result.spec.index); }
 
 }  // namespace l2sweep

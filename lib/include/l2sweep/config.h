@@ -34,6 +34,9 @@ struct SweepConfig {
   std::string out_dir;
   /// `auto`, `cpu`, `cuda` or `cuda:N`.
   std::string device = "auto";
+  /// Runs trained at the same time, each on one CPU thread; 0 picks one per CPU core on the
+  /// CPU and 1 on a GPU. Results do not depend on it.
+  int64_t jobs = 0;
 
   /// Throws a usage Error naming the first option whose value is out of range.
   void validate() const;

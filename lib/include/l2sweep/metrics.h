@@ -7,8 +7,10 @@
 
 namespace l2sweep {
 
-/// A sample-weighted mean over batches, accumulated in float64 on the values' own device so
-/// that adding a batch never waits for the device (after flashlight's AverageValueMeter).
+/// A sample-weighted mean over batches, accumulated in float64 (after flashlight's
+/// AverageValueMeter). Values on a GPU are summed on the device, so adding a batch never
+/// waits for it; values on the CPU are summed on the host, which costs no tensor operation.
+/// Both paths do the same float64 arithmetic.
 class MeanMeter {
  public:
   /// Adds a batch whose mean is `batch_mean` (a 0-dim tensor) over `count` samples.
@@ -23,7 +25,8 @@ class MeanMeter {
  private:
   void accumulate(const torch::Tensor& weighted_sum, int64_t count);
 
-  torch::Tensor sum_;
+  torch::Tensor sum_;  ///< device-side sum, for values not on the CPU
+  double host_sum_ = 0;
   int64_t count_ = 0;
 };
 

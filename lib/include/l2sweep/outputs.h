@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -76,7 +77,7 @@ class KerasCsvLogger : public SweepObserver {
 
  private:
   std::filesystem::path folder_;
-  std::unique_ptr<AppendOnlyFile> file_;
+  std::map<int64_t, std::unique_ptr<AppendOnlyFile>> files_;  ///< by RunSpec::index
 };
 
 /// What summary.json records besides the runs: enough to reproduce the sweep.

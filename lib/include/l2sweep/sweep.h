@@ -78,7 +78,15 @@ std::vector<RunSpec> plan_runs(const SweepConfig& config);
 RunResult train_run(const RunSpec& run, const SweepConfig& config, const Datasets& data,
                     const torch::Device& device, SweepObserver& observer);
 
-/// Runs every strength of the sweep one after another; a diverged run does not stop the rest.
+/// How many runs to train at once: config.jobs, or when it is 0 one per CPU core on the CPU
+/// and 1 on a GPU; never more than there are runs.
+int64_t effective_jobs(const SweepConfig& config, const torch::Device& device, size_t runs);
+
+/// Trains every run of the sweep, `effective_jobs` at a time. On the CPU each run uses one
+/// thread (LibTorch and OpenBLAS alike), so results are the same whatever the job count.
+/// Observers are called under one lock, never concurrently; results come back in plan order.
+/// A diverged run does not stop the rest; an exception in any run stops the sweep and is
+/// rethrown once the runs in flight have finished.
 std::vector<RunResult> run_sweep(const SweepConfig& config, const Datasets& data,
                                  const torch::Device& device, SweepObserver& observer);
 

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -56,9 +57,13 @@ class TensorBoardWriter : public SweepObserver {
   void on_run_end(const RunResult& result) override;
 
  private:
+  struct RunWriters {
+    std::unique_ptr<EventFileWriter> train;
+    std::unique_ptr<EventFileWriter> validation;
+  };
+
   std::filesystem::path root_;
-  std::unique_ptr<EventFileWriter> train_;
-  std::unique_ptr<EventFileWriter> validation_;
+  std::map<int64_t, RunWriters> runs_;  ///< by RunSpec::index: runs may overlap (--jobs)
 };
 
 }  // namespace l2sweep
