@@ -123,6 +123,8 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
        cxxopts::value<std::string>()->default_value("auto"))
       ("jobs", "runs trained at once, each on one CPU thread (default 0: one per core; 1 on a GPU)",
        cxxopts::value<std::string>()->default_value("0"))
+      ("engine", "auto, fused or autograd: how steps are computed (auto: fused on the CPU)",
+       cxxopts::value<std::string>()->default_value("auto"))
       ("h,help", "print this help and exit")
       ("version", "print the version and exit")
       ("positional", "", cxxopts::value<std::vector<std::string>>());
@@ -178,6 +180,7 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
   }
   config.device = result["device"].as<std::string>();
   config.jobs = parse_integer("jobs", result["jobs"].as<std::string>());
+  config.engine = result["engine"].as<std::string>();
   config.validate();
   return command;
 }

@@ -59,7 +59,16 @@ void SweepConfig::validate() const {
   if (data_dir.empty()) {
     throw usage_error("--data-dir: expected a folder, got an empty path");
   }
-  resolve_device(device);
+  const torch::Device resolved = resolve_device(device);
+  if (engine != "auto" && engine != "fused" && engine != "autograd") {
+    throw usage_error("--engine '{}': expected auto, fused or autograd", engine);
+  }
+  if (engine == "fused" && !resolved.is_cpu()) {
+    throw usage_error(
+        "--engine fused with --device {}: the fused step runs on the CPU only; "
+        "expected --engine auto or autograd",
+        device);
+  }
 }
 
 torch::Device resolve_device(const std::string& spec) {

@@ -135,6 +135,7 @@ void write_config(JsonWriter& json, const SweepContext& context) {
   json.key("out").value(context.out_dir);
   json.key("device").value(config.device);
   json.key("jobs").value(config.jobs);
+  json.key("engine").value(config.engine);
   json.end_object();
 }
 

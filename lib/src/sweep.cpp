@@ -146,6 +146,7 @@ RunResult train_run(const RunSpec& run, const SweepConfig& config, const Dataset
   options.learning_rate = config.learning_rate;
   options.batch_size = config.batch_size;
   options.shuffle_seed = run.seed;
+  options.fused = device.is_cpu() && config.engine != "autograd";
   Trainer trainer(model, options, device);
 
   const auto run_start = Clock::now();

@@ -41,7 +41,12 @@ Trainer::Trainer(torch::nn::Sequential model, const TrainOptions& options, torch
       options_(options),
       device_(device),
       optimizer_(model_->parameters(), keras_adam_options(options.learning_rate)),
-      shuffle_generator_(make_cpu_generator(options.shuffle_seed)) {}
+      shuffle_generator_(make_cpu_generator(options.shuffle_seed)) {
+  if (options.fused) {
+    fused_ = std::make_unique<FusedCpuStep>(model_, options.l2, options.learning_rate,
+                                            options.batch_size);
+  }
+}
 
 TrainMetrics Trainer::train_epoch(const Split& train, const BatchCallback& on_batch) {
   model_->train();
@@ -58,6 +63,14 @@ TrainMetrics Trainer::train_epoch(const Split& train, const BatchCallback& on_ba
     const int64_t begin = batch * options_.batch_size;
     const int64_t count = std::min(options_.batch_size, examples - begin);
     const torch::Tensor indices = order.slice(0, begin, begin + count);
+    if (fused_) {
+      const StepResult step = fused_->step(train.images, train.labels, indices);
+      loss.add_sum(step.loss * static_cast<double>(count), count);
+      data_loss.add_sum(step.data_loss * static_cast<double>(count), count);
+      accuracy.add_sum(static_cast<double>(step.correct), count);
+      if (on_batch) on_batch(batch + 1, batches);
+      continue;
+    }
     const torch::Tensor labels = train.labels.index_select(0, indices);
     const torch::Tensor logits = model_->forward(train.images.index_select(0, indices));
     const LossTerms terms = regularized_loss(logits, labels, w1_, options_.l2);

@@ -37,6 +37,9 @@ struct SweepConfig {
   /// Runs trained at the same time, each on one CPU thread; 0 picks one per CPU core on the
   /// CPU and 1 on a GPU. Results do not depend on it.
   int64_t jobs = 0;
+  /// How each step is computed: `autograd` (autograd and torch::optim::Adam), `fused`
+  /// (FusedCpuStep, CPU only, equal up to float rounding) or `auto` (fused on the CPU).
+  std::string engine = "auto";
 
   /// Throws a usage Error naming the first option whose value is out of range.
   void validate() const;

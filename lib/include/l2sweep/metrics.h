@@ -17,6 +17,11 @@ class MeanMeter {
   void add_mean(const torch::Tensor& batch_mean, int64_t count);
   /// Adds a batch whose values sum to `batch_sum` (a 0-dim tensor) over `count` samples.
   void add_sum(const torch::Tensor& batch_sum, int64_t count);
+  /// Adds a batch whose values sum to `batch_sum` over `count` samples, already on the host.
+  void add_sum(double batch_sum, int64_t count) {
+    host_sum_ += batch_sum;
+    count_ += count;
+  }
   /// The weighted mean so far (reads the device once); NaN before anything was added.
   double value() const;
   int64_t count() const { return count_; }

@@ -5,8 +5,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 
 #include "l2sweep/data.h"
+#include "l2sweep/fused_step.h"
 #include "l2sweep/metrics.h"
 
 namespace l2sweep {
@@ -45,6 +47,8 @@ struct TrainOptions {
   double learning_rate = 1e-3;
   int64_t batch_size = 32;
   uint64_t shuffle_seed = 0;  ///< seeds the per-epoch permutations
+  /// Take each step with FusedCpuStep instead of autograd and torch::optim::Adam (CPU only).
+  bool fused = false;
 };
 
 /// Training-set means of one epoch, with Keras History semantics (see EpochMetrics).
@@ -64,7 +68,8 @@ class Trainer {
   Trainer(torch::nn::Sequential model, const TrainOptions& options, torch::Device device);
 
   /// One pass over `train` in a fresh random order (reshuffled every epoch from the shuffle
-  /// seed, last partial batch kept), one Adam step per batch.
+  /// seed, last partial batch kept), one Adam step per batch: autograd and
+  /// torch::optim::Adam, or FusedCpuStep when options.fused.
   TrainMetrics train_epoch(const Split& train, const BatchCallback& on_batch = {});
 
   /// Loss, cross-entropy and accuracy on a whole split at the current weights; no update.
@@ -83,6 +88,7 @@ class Trainer {
   torch::Device device_;
   torch::optim::Adam optimizer_;
   at::Generator shuffle_generator_;
+  std::unique_ptr<FusedCpuStep> fused_;  ///< set when options.fused
 };
 
 }  // namespace l2sweep

@@ -1,0 +1,56 @@
+#pragma once
+
+#include <torch/nn/modules/container/sequential.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace l2sweep {
+
+/// One batch's numbers from a training step, measured before its update.
+struct StepResult {
+  double loss = 0;       ///< data_loss + penalty
+  double data_loss = 0;  ///< mean cross-entropy
+  int64_t correct = 0;   ///< examples whose largest logit is the label
+};
+
+/// The CPU fast path of one training step for the seed's network (Flatten -> Linear -> ReLU ->
+/// Linear): the same loss (mean cross-entropy + l2 * sum(W1^2)) and the same Adam update as
+/// autograd with torch::optim::Adam and keras_adam_options, computed with explicit gradients
+/// into preallocated buffers. Only the five matrix products go through LibTorch (BLAS); the
+/// softmax, ReLU, penalty and the whole Adam update are single fused loops, and the penalty's
+/// value and its gradient 2 * l2 * W1 are folded into the pass that updates W1. Equal to the
+/// autograd path up to float rounding (tests/fused_step_test.cpp compares them over many steps).
+/// It updates the model's parameters in place, so evaluation and checkpoints see them.
+class FusedCpuStep {
+ public:
+  FusedCpuStep(const torch::nn::Sequential& model, double l2, double learning_rate,
+               int64_t batch_size);
+
+  /// One Adam step on the examples `indices` (int64, CPU) of `images`/`labels`.
+  StepResult step(const torch::Tensor& images, const torch::Tensor& labels,
+                  const torch::Tensor& indices);
+
+  /// Adam steps taken so far.
+  int64_t steps() const { return step_; }
+
+ private:
+  /// A parameter with Adam's two moment buffers.
+  struct AdamSlot {
+    torch::Tensor value;  ///< the model's parameter, detached (same storage)
+    std::vector<float> exp_avg;
+    std::vector<float> exp_avg_sq;
+  };
+
+  void adam_update(AdamSlot& slot, const float* gradient, double weight_decay_l2,
+                   double* sum_of_squares);
+
+  double l2_;
+  double learning_rate_;
+  int64_t step_ = 0;
+  AdamSlot w1_, b1_, w2_, b2_;
+  torch::Tensor x_, hidden_, logits_, d_logits_, d_hidden_, d_w1_, d_w2_;
+  std::vector<float> d_b1_, d_b2_;
+};
+
+}  // namespace l2sweep

@@ -1,0 +1,102 @@
+#include "l2sweep/fused_step.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "l2sweep/data.h"
+#include "l2sweep/model.h"
+#include "l2sweep/train.h"
+#include "test_support.h"
+
+namespace l2sweep {
+namespace {
+
+using testing::all_close;
+
+const Datasets& fixture_data() {
+  static const Datasets data = load_datasets({testing::fixture_dir(), 200, int64_t{500}});
+  return data;
+}
+
+TEST(FusedCpuStep, FirstStepMatchesAutogradAndTorchAdam) {
+  at::Generator a = make_cpu_generator(5);
+  at::Generator b = make_cpu_generator(5);
+  auto reference = make_model(784, kHiddenUnits, 10, a);
+  auto fused_model = make_model(784, kHiddenUnits, 10, b);
+  const double l2 = 0.01;
+  const Split& train = fixture_data().train;
+  const auto indices = torch::arange(3, 35, torch::kInt64);
+
+  const auto w1 = first_linear(reference)->weight;
+  torch::optim::Adam adam(reference->parameters(), keras_adam_options(1e-3));
+  const auto logits = reference->forward(train.images.index_select(0, indices));
+  const auto labels = train.labels.index_select(0, indices);
+  const LossTerms terms = regularized_loss(logits, labels, w1, l2);
+  const auto correct = logits.argmax(1).eq(labels).sum().item<int64_t>();
+  terms.loss.backward();
+  adam.step();
+
+  FusedCpuStep fused(fused_model, l2, 1e-3, 32);
+  const StepResult result = fused.step(train.images, train.labels, indices);
+  EXPECT_NEAR(result.data_loss, terms.data_loss.item<double>(), 1e-6);
+  EXPECT_NEAR(result.loss, terms.loss.item<double>(), 1e-5);
+  EXPECT_EQ(result.correct, correct);
+  EXPECT_EQ(fused.steps(), 1);
+  const auto expected = reference->parameters();
+  const auto actual = fused_model->parameters();
+  // Adam's first step is lr * g / (|g| + eps): where |g| is near eps, the last bit of g moves
+  // the step, so allow 1% of the learning rate.
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_TRUE(all_close(actual[i], expected[i], 1e-5, 1e-5)) << "parameter " << i;
+  }
+}
+
+TEST(FusedCpuStep, TracksAutogradAndTorchAdamOverManyStepsAndAPartialBatch) {
+  // 500 examples, batch 32: 16 steps per epoch, the last one of 20 examples; 6 epochs.
+  for (const double l2 : {0.0, 1e-4, 1e-2}) {
+    at::Generator a = make_cpu_generator(1);
+    at::Generator b = make_cpu_generator(1);
+    auto reference_model = make_model(784, kHiddenUnits, 10, a);
+    auto fused_model = make_model(784, kHiddenUnits, 10, b);
+    TrainOptions options;
+    options.l2 = l2;
+    options.shuffle_seed = 9;
+    Trainer reference(reference_model, options, torch::kCPU);
+    options.fused = true;
+    Trainer fused(fused_model, options, torch::kCPU);
+    for (int epoch = 0; epoch < 6; ++epoch) {
+      const TrainMetrics want = reference.train_epoch(fixture_data().train);
+      const TrainMetrics got = fused.train_epoch(fixture_data().train);
+      EXPECT_NEAR(got.loss, want.loss, 1e-4 * want.loss) << "l2 " << l2 << " epoch " << epoch;
+      EXPECT_NEAR(got.data_loss, want.data_loss, 1e-4 * want.data_loss);
+      EXPECT_NEAR(got.accuracy, want.accuracy, 2.0 / 500);
+    }
+    const auto expected = reference_model->parameters();
+    const auto actual = fused_model->parameters();
+    for (size_t i = 0; i < expected.size(); ++i) {
+      EXPECT_TRUE(all_close(actual[i], expected[i], 1e-3, 1e-4))
+          << "l2 " << l2 << " parameter " << i;
+    }
+    const EvalMetrics want = reference.evaluate(fixture_data().val);
+    const EvalMetrics got = fused.evaluate(fixture_data().val);
+    EXPECT_NEAR(got.loss, want.loss, 1e-3 * want.loss);
+    EXPECT_NEAR(got.accuracy, want.accuracy, 0.011);
+  }
+}
+
+TEST(FusedCpuStep, ReportsThePenaltyOfTheWeightsBeforeTheUpdate) {
+  at::Generator generator = make_cpu_generator(2);
+  auto model = make_model(784, kHiddenUnits, 10, generator);
+  const double l2 = 0.5;
+  const double before = l2_penalty(first_linear(model)->weight, l2).item<double>();
+  FusedCpuStep fused(model, l2, 1e-3, 32);
+  const auto indices = torch::arange(0, 32, torch::kInt64);
+  const StepResult result =
+      fused.step(fixture_data().train.images, fixture_data().train.labels, indices);
+  EXPECT_NEAR(result.loss - result.data_loss, before, 1e-5 * before);
+  const double after = l2_penalty(first_linear(model)->weight, l2).item<double>();
+  EXPECT_GT(std::abs(after - before), 1e-3);  // the weights did move
+}
+
+}  // namespace
+}  // namespace l2sweep
