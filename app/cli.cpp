@@ -19,8 +19,9 @@ Exit codes:
   1  internal error (a bug: please report it)
   2  bad option or value; nothing was created
   3  missing or corrupt data file; nothing was created
-  4  the output folder cannot be created or written
+  4  the output folder cannot be created or written, or is not empty (see --resume)
   5  at least one run diverged (non-finite loss); the others completed
+130  interrupted by SIGINT/SIGTERM; completed epochs are saved, rerun with --resume
 )";
 
 double parse_double(const std::string& option, const std::string& text) {
@@ -125,6 +126,7 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
        cxxopts::value<std::string>()->default_value("0"))
       ("engine", "auto, fused or autograd: how steps are computed (auto: fused on the CPU)",
        cxxopts::value<std::string>()->default_value("auto"))
+      ("resume", "continue the sweep in --out from its checkpoints")
       ("h,help", "print this help and exit")
       ("version", "print the version and exit")
       ("positional", "", cxxopts::value<std::vector<std::string>>());
@@ -181,6 +183,7 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
   config.device = result["device"].as<std::string>();
   config.jobs = parse_integer("jobs", result["jobs"].as<std::string>());
   config.engine = result["engine"].as<std::string>();
+  config.resume = result.count("resume") > 0;
   config.validate();
   return command;
 }

@@ -1,21 +1,58 @@
 // l2sweep: the command line. Everything else lives in l2sweep::core.
 #include <c10/util/Exception.h>
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <exception>
 
 #include "cli.h"
 #include "l2sweep/error.h"
 #include "l2sweep/experiment.h"
+#include "l2sweep/sweep.h"
 #include "l2sweep/version.h"
 
 namespace {
+
+/// Exit code after SIGINT/SIGTERM, as shells report a SIGINT death (128 + 2).
+constexpr int kExitInterrupted = 130;
 
 /// Error messages are one line; library messages may span several.
 std::string one_line(std::string message) {
   std::replace(message.begin(), message.end(), '\n', ' ');
   return message;
+}
+
+/// First signal: finish the current batch, keep every completed epoch, exit 130.
+/// Second signal: leave at once; files are only ever replaced or appended whole, so nothing
+/// is left half-written.
+void on_stop_signal(int /*signal*/) {
+  if (l2sweep::stop_requested()) {
+    ::_exit(kExitInterrupted);
+  }
+  l2sweep::request_stop();
+  constexpr char kMessage[] =
+      "\nl2sweep: stopping at the next batch; press Ctrl-C again to quit at once\n";
+  [[maybe_unused]] const auto written = ::write(STDERR_FILENO, kMessage, sizeof(kMessage) - 1);
+}
+
+void install_signal_handlers() {
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  // Past a file-size limit, report the failed write (EFBIG) rather than die silently.
+  std::signal(SIGXFSZ, SIG_IGN);
+}
+
+std::string resume_command(const l2sweep::cli::CommandLine& command,
+                           const l2sweep::ExperimentResult& result) {
+  std::string text = command.text;
+  if (command.config.out_dir.empty()) text += " --out " + result.out_dir.string();
+  if (!command.config.resume) text += " --resume";
+  return text;
 }
 
 }  // namespace
@@ -33,7 +70,12 @@ int main(int argc, char** argv) {
       case l2sweep::cli::CommandLine::Action::kRun:
         break;
     }
+    install_signal_handlers();
     const auto result = l2sweep::run_experiment(command.config, command.text, stdout);
+    if (result.interrupted) {
+      fmt::print(stderr, "to continue: {}\n", resume_command(command, result));
+      return kExitInterrupted;
+    }
     return result.any_diverged() ? l2sweep::kExitDiverged : l2sweep::kExitOk;
   } catch (const l2sweep::Error& e) {
     fmt::print(stderr, "error: {}\n", one_line(e.what()));

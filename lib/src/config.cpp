@@ -59,6 +59,9 @@ void SweepConfig::validate() const {
   if (data_dir.empty()) {
     throw usage_error("--data-dir: expected a folder, got an empty path");
   }
+  if (resume && out_dir.empty()) {
+    throw usage_error("--resume: expected --out naming the folder of the sweep to resume");
+  }
   const torch::Device resolved = resolve_device(device);
   if (engine != "auto" && engine != "fused" && engine != "autograd") {
     throw usage_error("--engine '{}': expected auto, fused or autograd", engine);

@@ -54,7 +54,14 @@ void ConsoleReporter::on_epoch_end(const RunSpec& run, const EpochMetrics& m) {
 }
 
 void ConsoleReporter::on_run_end(const RunResult& result) {
-  if (result.status == RunStatus::kDiverged) {
+  if (result.status == RunStatus::kInterrupted) {
+    if (bar_drawn_) {
+      fmt::print(out_, "\r\033[K");
+      bar_drawn_ = false;
+    }
+    fmt::print(out_, "  l2={} seed={} interrupted after epoch {}\n", result.spec.l2,
+               result.spec.seed, result.history.size());
+  } else if (result.status == RunStatus::kDiverged) {
     fmt::print(out_, "  l2={} DIVERGED at epoch {}: a loss or W1 is not finite; run stopped\n",
                result.spec.l2, result.history.back().epoch);
   } else if (result.test) {

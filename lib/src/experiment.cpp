@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "l2sweep/checkpoint.h"
 #include "l2sweep/console.h"
 #include "l2sweep/data.h"
 #include "l2sweep/outputs.h"
@@ -29,7 +30,13 @@ ExperimentResult run_experiment(const SweepConfig& config, const std::string& co
 
   ExperimentResult experiment;
   experiment.out_dir = config.out_dir.empty() ? default_output_folder() : fs::path(config.out_dir);
-  prepare_output_folder(experiment.out_dir);
+  if (config.resume) {
+    check_resume_config(experiment.out_dir, config);
+  } else {
+    prepare_output_folder(experiment.out_dir);
+    write_file_atomically(experiment.out_dir / kSweepConfigFile, sweep_config_text(config));
+  }
+  const CheckpointStore checkpoints(experiment.out_dir / "checkpoints");
 
   SweepContext context;
   context.config = config;
@@ -65,7 +72,17 @@ ExperimentResult run_experiment(const SweepConfig& config, const std::string& co
   data.train = host_data.train.to(device);
   data.val = host_data.val.to(device);
   data.test = host_data.test.to(device);
-  experiment.runs = run_sweep(config, data, device, observers);
+  experiment.runs = run_sweep(config, data, device, observers, &checkpoints);
+  experiment.interrupted =
+      stop_requested() ||
+      std::any_of(experiment.runs.begin(), experiment.runs.end(),
+                  [](const RunResult& run) { return run.status == RunStatus::kInterrupted; });
+  if (experiment.interrupted) {
+    fmt::print(console, "\ninterrupted: every completed epoch is saved in {}\n",
+               experiment.out_dir.string());
+    std::fflush(console);
+    return experiment;
+  }
   summary.finish();
   write_file_atomically(experiment.out_dir / "report.md",
                         report_markdown(context, experiment.runs));

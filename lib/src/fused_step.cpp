@@ -103,6 +103,39 @@ void FusedCpuStep::adam_update(AdamSlot& slot, const float* gradient, double wei
               static_cast<int64_t>(slot.exp_avg.size()), c);
 }
 
+void FusedCpuStep::save_state(torch::serialize::OutputArchive& archive) const {
+  archive.write("fused.step", torch::tensor({step_}, torch::kInt64));
+  const std::pair<const char*, const AdamSlot*> slots[] = {
+      {"w1", &w1_}, {"b1", &b1_}, {"w2", &w2_}, {"b2", &b2_}};
+  for (const auto& [name, slot] : slots) {
+    const auto size = static_cast<int64_t>(slot->exp_avg.size());
+    archive.write(std::string("fused.exp_avg.") + name,
+                  torch::from_blob(const_cast<float*>(slot->exp_avg.data()), {size}).clone());
+    archive.write(std::string("fused.exp_avg_sq.") + name,
+                  torch::from_blob(const_cast<float*>(slot->exp_avg_sq.data()), {size}).clone());
+  }
+}
+
+void FusedCpuStep::load_state(torch::serialize::InputArchive& archive) {
+  torch::Tensor step;
+  archive.read("fused.step", step);
+  step_ = step.item<int64_t>();
+  const std::pair<const char*, AdamSlot*> slots[] = {
+      {"w1", &w1_}, {"b1", &b1_}, {"w2", &w2_}, {"b2", &b2_}};
+  for (const auto& [name, slot] : slots) {
+    for (auto [prefix, buffer] : {std::pair{"fused.exp_avg.", &slot->exp_avg},
+                                  std::pair{"fused.exp_avg_sq.", &slot->exp_avg_sq}}) {
+      torch::Tensor saved;
+      archive.read(std::string(prefix) + name, saved);
+      TORCH_CHECK(saved.numel() == static_cast<int64_t>(buffer->size()) &&
+                      saved.scalar_type() == torch::kFloat32,
+                  "Adam state ", prefix, name, " has the wrong size");
+      std::memcpy(buffer->data(), saved.contiguous().data_ptr<float>(),
+                  buffer->size() * sizeof(float));
+    }
+  }
+}
+
 StepResult FusedCpuStep::step(const torch::Tensor& images, const torch::Tensor& labels,
                               const torch::Tensor& indices) {
   torch::NoGradGuard no_grad;

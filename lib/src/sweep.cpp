@@ -13,6 +13,7 @@
 #include <mutex>
 #include <thread>
 
+#include "l2sweep/checkpoint.h"
 #include "l2sweep/model.h"
 #include "l2sweep/train.h"
 
@@ -47,6 +48,14 @@ void use_one_cpu_thread_per_run() {
   ::mallopt(M_TRIM_THRESHOLD, 2 * kKeepFreedBlocksBytes);
 }
 
+/// The runs that started (a stop request leaves later ones untouched), in plan order.
+std::vector<RunResult> started(std::vector<RunResult> results) {
+  results.erase(std::remove_if(results.begin(), results.end(),
+                               [](const RunResult& r) { return r.spec.count == 0; }),
+                results.end());
+  return results;
+}
+
 /// Forwards hooks from concurrent runs one at a time.
 class SerializedObserver : public SweepObserver {
  public:
@@ -79,12 +88,23 @@ double seconds_since(Clock::time_point start) {
 
 }  // namespace
 
+namespace {
+std::atomic<bool> stop_flag{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "request_stop() runs in a signal handler");
+}  // namespace
+
+void request_stop() { stop_flag.store(true); }
+
+bool stop_requested() { return stop_flag.load(std::memory_order_relaxed); }
+
 const char* to_string(RunStatus status) {
   switch (status) {
     case RunStatus::kCompleted:
       return "completed";
     case RunStatus::kDiverged:
       return "diverged";
+    case RunStatus::kInterrupted:
+      return "interrupted";
   }
   return "unknown";
 }
@@ -130,7 +150,8 @@ std::vector<RunSpec> plan_runs(const SweepConfig& config) {
 }
 
 RunResult train_run(const RunSpec& run, const SweepConfig& config, const Datasets& data,
-                    const torch::Device& device, SweepObserver& observer) {
+                    const torch::Device& device, SweepObserver& observer,
+                    const CheckpointStore* store) {
   RunResult result;
   result.spec = run;
   observer.on_run_start(run, config.epochs);
@@ -149,35 +170,59 @@ RunResult train_run(const RunSpec& run, const SweepConfig& config, const Dataset
   options.fused = device.is_cpu() && config.engine != "autograd";
   Trainer trainer(model, options, device);
 
-  const auto run_start = Clock::now();
-  for (int64_t epoch = 1; epoch <= config.epochs; ++epoch) {
-    const auto epoch_start = Clock::now();
-    const TrainMetrics train = trainer.train_epoch(data.train, [&](int64_t batch, int64_t batches) {
-      observer.on_batch_end(run, epoch, batch, batches);
-    });
-    const EvalMetrics val = trainer.evaluate(data.val);
-
-    EpochMetrics metrics;
-    metrics.epoch = epoch;
-    metrics.loss = train.loss;
-    metrics.accuracy = train.accuracy;
-    metrics.data_loss = train.data_loss;
-    metrics.val_loss = val.loss;
-    metrics.val_accuracy = val.accuracy;
-    metrics.val_data_loss = val.data_loss;
-    metrics.penalty = val.penalty;
-    metrics.w1_norm = trainer.w1_norm();
-    metrics.epoch_seconds = seconds_since(epoch_start);
-    result.history.push_back(metrics);
-    observer.on_epoch_end(run, metrics);
-    if (!metrics.finite()) {
-      result.status = RunStatus::kDiverged;
-      break;
+  if (store != nullptr) {
+    if (std::optional<RunResult> saved = store->load(run, trainer)) {
+      result = std::move(*saved);
+      for (const EpochMetrics& metrics : result.history) observer.on_epoch_end(run, metrics);
+      if (result.status != RunStatus::kInterrupted) {
+        observer.on_run_end(result);
+        return result;
+      }
+      result.status = RunStatus::kCompleted;
     }
   }
-  result.train_seconds = seconds_since(run_start);
-  if (result.status == RunStatus::kCompleted) {
-    result.test = trainer.evaluate(data.test);
+
+  const auto run_start = Clock::now() - std::chrono::duration_cast<Clock::duration>(
+                                            std::chrono::duration<double>(result.train_seconds));
+  try {
+    for (auto epoch = static_cast<int64_t>(result.history.size()) + 1; epoch <= config.epochs;
+         ++epoch) {
+      const auto epoch_start = Clock::now();
+      const TrainMetrics train =
+          trainer.train_epoch(data.train, [&](int64_t batch, int64_t batches) {
+            observer.on_batch_end(run, epoch, batch, batches);
+          });
+      const EvalMetrics val = trainer.evaluate(data.val);
+
+      EpochMetrics metrics;
+      metrics.epoch = epoch;
+      metrics.loss = train.loss;
+      metrics.accuracy = train.accuracy;
+      metrics.data_loss = train.data_loss;
+      metrics.val_loss = val.loss;
+      metrics.val_accuracy = val.accuracy;
+      metrics.val_data_loss = val.data_loss;
+      metrics.penalty = val.penalty;
+      metrics.w1_norm = trainer.w1_norm();
+      metrics.epoch_seconds = seconds_since(epoch_start);
+      result.history.push_back(metrics);
+      if (!metrics.finite()) result.status = RunStatus::kDiverged;
+      result.train_seconds = seconds_since(run_start);
+      const bool last = epoch == config.epochs || result.status == RunStatus::kDiverged;
+      if (last && result.status == RunStatus::kCompleted) {
+        result.test = trainer.evaluate(data.test);
+      }
+      // The checkpoint first: the output files can always be rebuilt from it.
+      if (store != nullptr) {
+        RunResult progress = result;
+        if (!last) progress.status = RunStatus::kInterrupted;
+        store->save(run, progress, trainer);
+      }
+      observer.on_epoch_end(run, metrics);
+      if (last) break;
+    }
+  } catch (const StopRequested&) {
+    result.status = RunStatus::kInterrupted;  // the partial epoch is dropped
   }
   observer.on_run_end(result);
   return result;
@@ -192,7 +237,8 @@ int64_t effective_jobs(const SweepConfig& config, const torch::Device& device, s
 }
 
 std::vector<RunResult> run_sweep(const SweepConfig& config, const Datasets& data,
-                                 const torch::Device& device, SweepObserver& observer) {
+                                 const torch::Device& device, SweepObserver& observer,
+                                 const CheckpointStore* store) {
   const std::vector<RunSpec> runs = plan_runs(config);
   const int64_t jobs = effective_jobs(config, device, runs.size());
   if (device.is_cpu()) use_one_cpu_thread_per_run();
@@ -200,9 +246,10 @@ std::vector<RunResult> run_sweep(const SweepConfig& config, const Datasets& data
   if (jobs == 1) {
     tune_this_thread();
     for (size_t i = 0; i < runs.size(); ++i) {
-      results[i] = train_run(runs[i], config, data, device, observer);
+      if (stop_requested()) break;
+      results[i] = train_run(runs[i], config, data, device, observer, store);
     }
-    return results;
+    return started(std::move(results));
   }
 
   SerializedObserver serialized(observer);
@@ -214,9 +261,9 @@ std::vector<RunResult> run_sweep(const SweepConfig& config, const Datasets& data
   for (int64_t w = 0; w < jobs; ++w) {
     workers.emplace_back([&] {
       tune_this_thread();
-      for (size_t i = next++; i < runs.size() && !failed; i = next++) {
+      for (size_t i = next++; i < runs.size() && !failed && !stop_requested(); i = next++) {
         try {
-          results[i] = train_run(runs[i], config, data, device, serialized);
+          results[i] = train_run(runs[i], config, data, device, serialized, store);
         } catch (...) {
           const std::lock_guard<std::mutex> lock(error_mutex);
           if (!error) error = std::current_exception();
@@ -227,7 +274,7 @@ std::vector<RunResult> run_sweep(const SweepConfig& config, const Datasets& data
   }
   for (auto& worker : workers) worker.join();
   if (error) std::rethrow_exception(error);
-  return results;
+  return started(std::move(results));
 }
 
 }  // namespace l2sweep

@@ -156,6 +156,9 @@ TensorBoardWriter::~TensorBoardWriter() = default;
 
 void TensorBoardWriter::on_run_start(const RunSpec& run, int64_t /*epochs*/) {
   const fs::path folder = root_ / run_name(run);
+  // A resumed run replays its history into fresh files rather than appending duplicates.
+  std::error_code ignored;
+  fs::remove_all(folder, ignored);
   RunWriters& writers = runs_[run.index];
   writers.train = std::make_unique<EventFileWriter>(folder / "train");
   writers.validation = std::make_unique<EventFileWriter>(folder / "validation");

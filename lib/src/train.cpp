@@ -1,11 +1,13 @@
 #include "l2sweep/train.h"
 
 #include <torch/nn/functional/loss.h>
+#include <torch/serialize/archive.h>
 #include <torch/utils.h>
 
 #include <algorithm>
 
 #include "l2sweep/model.h"
+#include "l2sweep/sweep.h"
 
 namespace l2sweep {
 namespace F = torch::nn::functional;
@@ -60,6 +62,7 @@ TrainMetrics Trainer::train_epoch(const Split& train, const BatchCallback& on_ba
   MeanMeter data_loss;
   MeanMeter accuracy;
   for (int64_t batch = 0; batch < batches; ++batch) {
+    if (stop_requested()) throw StopRequested();
     const int64_t begin = batch * options_.batch_size;
     const int64_t count = std::min(options_.batch_size, examples - begin);
     const torch::Tensor indices = order.slice(0, begin, begin + count);
@@ -112,6 +115,41 @@ EvalMetrics Trainer::evaluate(const Split& split) {
   metrics.penalty = l2_penalty(w1_, options_.l2).item<double>();
   metrics.loss = metrics.data_loss + metrics.penalty;
   return metrics;
+}
+
+void Trainer::save_state(torch::serialize::OutputArchive& archive) const {
+  for (const auto& item : model_->named_parameters()) {
+    archive.write("model." + item.key(), item.value().detach().to(torch::kCPU));
+  }
+  archive.write("shuffle_generator", shuffle_generator_.get_state());
+  if (fused_) {
+    fused_->save_state(archive);
+  } else {
+    torch::serialize::OutputArchive optimizer;
+    optimizer_.save(optimizer);
+    archive.write("optimizer", optimizer);
+  }
+}
+
+void Trainer::load_state(torch::serialize::InputArchive& archive) {
+  torch::NoGradGuard no_grad;
+  for (auto& item : model_->named_parameters()) {
+    torch::Tensor saved;
+    archive.read("model." + item.key(), saved);
+    TORCH_CHECK(saved.sizes() == item.value().sizes(), "parameter ", item.key(),
+                " has the wrong shape");
+    item.value().copy_(saved);
+  }
+  torch::Tensor generator_state;
+  archive.read("shuffle_generator", generator_state);
+  shuffle_generator_.set_state(generator_state);
+  if (fused_) {
+    fused_->load_state(archive);
+  } else {
+    torch::serialize::InputArchive optimizer;
+    archive.read("optimizer", optimizer);
+    optimizer_.load(optimizer);
+  }
 }
 
 double Trainer::w1_norm() const {

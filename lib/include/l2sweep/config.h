@@ -40,6 +40,8 @@ struct SweepConfig {
   /// How each step is computed: `autograd` (autograd and torch::optim::Adam), `fused`
   /// (FusedCpuStep, CPU only, equal up to float rounding) or `auto` (fused on the CPU).
   std::string engine = "auto";
+  /// Continue the sweep in `out_dir` from its checkpoints instead of starting a new one.
+  bool resume = false;
 
   /// Throws a usage Error naming the first option whose value is out of range.
   void validate() const;

@@ -16,6 +16,8 @@ struct ExperimentResult {
   std::vector<RunResult> runs;
 
   bool any_diverged() const;
+  /// A stop was requested (SIGINT/SIGTERM): some runs are unfinished but checkpointed.
+  bool interrupted = false;
 };
 
 /// One l2sweep invocation end to end: validates `config`, picks the device, loads the data,

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <torch/nn/modules/container/sequential.h>
+#include <torch/serialize/archive.h>
 
 #include <cstdint>
 #include <vector>
@@ -33,6 +34,10 @@ class FusedCpuStep {
 
   /// Adam steps taken so far.
   int64_t steps() const { return step_; }
+
+  /// Adam's moments and step count, for checkpoints.
+  void save_state(torch::serialize::OutputArchive& archive) const;
+  void load_state(torch::serialize::InputArchive& archive);
 
  private:
   /// A parameter with Adam's two moment buffers.

@@ -3,6 +3,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <exception>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,15 +19,29 @@ struct RunSpec {
   double l2 = 0;
   uint64_t seed = 0;
   int64_t index = 0;  ///< 0-based position in the sweep
-  int64_t count = 1;  ///< runs in the sweep
+  int64_t count = 0;  ///< runs in the sweep (0 in a RunResult whose run never started)
 };
 
 enum class RunStatus {
-  kCompleted,  ///< trained every epoch and evaluated on the test set
-  kDiverged,   ///< a loss or W1 became non-finite; training stopped after that epoch
+  kCompleted,    ///< trained every epoch and evaluated on the test set
+  kDiverged,     ///< a loss or W1 became non-finite; training stopped after that epoch
+  kInterrupted,  ///< stopped by a signal; its completed epochs are checkpointed
 };
 
-/// "completed" or "diverged", as written to summary.json.
+/// Asks every training loop to stop at its next batch boundary (async-signal-safe).
+void request_stop();
+/// Whether request_stop() was called.
+bool stop_requested();
+
+/// Thrown by a training loop at a batch boundary after request_stop().
+class StopRequested : public std::exception {
+ public:
+  const char* what() const noexcept override { return "stop requested"; }
+};
+
+class CheckpointStore;
+
+/// "completed", "diverged" or "interrupted", as written to summary.json.
 const char* to_string(RunStatus status);
 
 /// Everything one run produced.
@@ -75,8 +90,11 @@ std::vector<RunSpec> plan_runs(const SweepConfig& config);
 /// Trains and evaluates one model: Keras init from the run's seed, `config.epochs` epochs of
 /// Adam on the regularised loss, validation after every epoch, the test set once at the end.
 /// `data` must already be on `device`.
+/// With a `store`, the run resumes from its checkpoint when there is one (a finished run is
+/// replayed to the observer, not trained again) and is checkpointed after every epoch.
 RunResult train_run(const RunSpec& run, const SweepConfig& config, const Datasets& data,
-                    const torch::Device& device, SweepObserver& observer);
+                    const torch::Device& device, SweepObserver& observer,
+                    const CheckpointStore* store = nullptr);
 
 /// How many runs to train at once: config.jobs, or when it is 0 one per CPU core on the CPU
 /// and 1 on a GPU; never more than there are runs.
@@ -87,7 +105,10 @@ int64_t effective_jobs(const SweepConfig& config, const torch::Device& device, s
 /// Observers are called under one lock, never concurrently; results come back in plan order.
 /// A diverged run does not stop the rest; an exception in any run stops the sweep and is
 /// rethrown once the runs in flight have finished.
+/// After request_stop(), runs in flight end as kInterrupted and runs not yet started are left
+/// out of the result.
 std::vector<RunResult> run_sweep(const SweepConfig& config, const Datasets& data,
-                                 const torch::Device& device, SweepObserver& observer);
+                                 const torch::Device& device, SweepObserver& observer,
+                                 const CheckpointStore* store = nullptr);
 
 }  // namespace l2sweep

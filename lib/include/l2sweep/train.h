@@ -78,6 +78,11 @@ class Trainer {
   /// ||W1||_2, the L2 norm of the regularised kernel.
   double w1_norm() const;
 
+  /// Everything a resumed run needs to continue bit for bit: parameters, the optimizer's
+  /// state and the shuffle generator's state.
+  void save_state(torch::serialize::OutputArchive& archive) const;
+  void load_state(torch::serialize::InputArchive& archive);
+
   torch::nn::Sequential& model() { return model_; }
   torch::optim::Adam& optimizer() { return optimizer_; }
 

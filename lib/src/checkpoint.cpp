@@ -1,0 +1,221 @@
+#include "l2sweep/checkpoint.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <torch/serialize/archive.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "l2sweep/error.h"
+#include "l2sweep/outputs.h"
+
+namespace l2sweep {
+namespace fs = std::filesystem;
+namespace {
+
+/// Bumped whenever the layout of a checkpoint changes.
+constexpr int64_t kCheckpointFormat = 1;
+/// Columns of the history tensor, in this order.
+constexpr int64_t kHistoryColumns = 10;
+
+torch::Tensor history_tensor(const std::vector<EpochMetrics>& history) {
+  auto table =
+      torch::empty({static_cast<int64_t>(history.size()), kHistoryColumns}, torch::kFloat64);
+  for (size_t i = 0; i < history.size(); ++i) {
+    const EpochMetrics& m = history[i];
+    const double row[kHistoryColumns] = {static_cast<double>(m.epoch),
+                                         m.loss,
+                                         m.accuracy,
+                                         m.data_loss,
+                                         m.val_loss,
+                                         m.val_accuracy,
+                                         m.val_data_loss,
+                                         m.penalty,
+                                         m.w1_norm,
+                                         m.epoch_seconds};
+    for (int64_t c = 0; c < kHistoryColumns; ++c) {
+      table[static_cast<int64_t>(i)][c] = row[c];
+    }
+  }
+  return table;
+}
+
+std::vector<EpochMetrics> history_rows(const torch::Tensor& table) {
+  std::vector<EpochMetrics> history;
+  const auto rows = table.accessor<double, 2>();
+  for (int64_t i = 0; i < table.size(0); ++i) {
+    EpochMetrics m;
+    m.epoch = static_cast<int64_t>(rows[i][0]);
+    m.loss = rows[i][1];
+    m.accuracy = rows[i][2];
+    m.data_loss = rows[i][3];
+    m.val_loss = rows[i][4];
+    m.val_accuracy = rows[i][5];
+    m.val_data_loss = rows[i][6];
+    m.penalty = rows[i][7];
+    m.w1_norm = rows[i][8];
+    m.epoch_seconds = rows[i][9];
+    history.push_back(m);
+  }
+  return history;
+}
+
+void fsync_file(const fs::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  const bool synced = fd >= 0 && ::fsync(fd) == 0;
+  const int error = errno;
+  if (fd >= 0) ::close(fd);
+  if (!synced) {
+    throw output_error("{}: cannot flush to disk ({})", path.string(), std::strerror(error));
+  }
+}
+
+}  // namespace
+
+CheckpointStore::CheckpointStore(fs::path folder) : folder_(std::move(folder)) {
+  std::error_code error;
+  fs::create_directories(folder_, error);
+  if (error) {
+    throw output_error("{}: cannot create folder ({})", folder_.string(), error.message());
+  }
+}
+
+fs::path CheckpointStore::path_for(const RunSpec& run) const {
+  return folder_ / (run_name(run) + ".pt");
+}
+
+void CheckpointStore::save(const RunSpec& run, const RunResult& progress,
+                           const Trainer& trainer) const {
+  torch::serialize::OutputArchive archive;
+  archive.write("format", torch::tensor({kCheckpointFormat}, torch::kInt64));
+  archive.write("run.l2", torch::tensor({run.l2}, torch::kFloat64));
+  archive.write("run.seed", torch::tensor({static_cast<int64_t>(run.seed)}, torch::kInt64));
+  archive.write("status", torch::tensor({static_cast<int64_t>(progress.status)}, torch::kInt64));
+  archive.write("history", history_tensor(progress.history));
+  archive.write("train_seconds", torch::tensor({progress.train_seconds}, torch::kFloat64));
+  const EvalMetrics test = progress.test.value_or(EvalMetrics{});
+  archive.write("test", torch::tensor({progress.test ? 1.0 : 0.0, test.loss, test.data_loss,
+                                       test.penalty, test.accuracy},
+                                      torch::kFloat64));
+  trainer.save_state(archive);
+
+  const fs::path path = path_for(run);
+  const fs::path temporary = path.string() + ".tmp";
+  try {
+    archive.save_to(temporary.string());
+  } catch (const c10::Error& e) {
+    std::error_code ignored;
+    fs::remove(temporary, ignored);
+    throw output_error("{}: cannot write checkpoint ({})", temporary.string(),
+                       e.what_without_backtrace());
+  }
+  fsync_file(temporary);
+  std::error_code error;
+  fs::rename(temporary, path, error);
+  if (error) {
+    throw output_error("{}: cannot replace checkpoint ({})", path.string(), error.message());
+  }
+}
+
+std::optional<RunResult> CheckpointStore::load(const RunSpec& run, Trainer& trainer) const {
+  const fs::path path = path_for(run);
+  if (!fs::exists(path)) {
+    return std::nullopt;
+  }
+  RunResult result;
+  result.spec = run;
+  try {
+    torch::serialize::InputArchive archive;
+    archive.load_from(path.string());
+    torch::Tensor format, l2, seed, status, history, train_seconds, test;
+    archive.read("format", format);
+    if (format.item<int64_t>() != kCheckpointFormat) {
+      throw data_error("{}: checkpoint format {}; expected {}", path.string(),
+                       format.item<int64_t>(), kCheckpointFormat);
+    }
+    archive.read("run.l2", l2);
+    archive.read("run.seed", seed);
+    if (l2.item<double>() != run.l2 || seed.item<int64_t>() != static_cast<int64_t>(run.seed)) {
+      throw data_error("{}: checkpoint of another run; expected l2 {} seed {}", path.string(),
+                       run.l2, run.seed);
+    }
+    archive.read("status", status);
+    archive.read("history", history);
+    archive.read("train_seconds", train_seconds);
+    archive.read("test", test);
+    TORCH_CHECK(history.dim() == 2 && history.size(1) == kHistoryColumns &&
+                    history.scalar_type() == torch::kFloat64,
+                "the metrics table has the wrong shape");
+    const auto code = status.item<int64_t>();
+    TORCH_CHECK(code >= 0 && code <= static_cast<int64_t>(RunStatus::kInterrupted),
+                "unknown run status ", code);
+    result.status = static_cast<RunStatus>(code);
+    result.history = history_rows(history);
+    result.train_seconds = train_seconds.item<double>();
+    if (test[0].item<double>() != 0) {
+      EvalMetrics metrics;
+      metrics.loss = test[1].item<double>();
+      metrics.data_loss = test[2].item<double>();
+      metrics.penalty = test[3].item<double>();
+      metrics.accuracy = test[4].item<double>();
+      result.test = metrics;
+    }
+    trainer.load_state(archive);
+  } catch (const c10::Error& e) {
+    std::string message = e.what_without_backtrace();
+    message = message.substr(0, message.find('\n'));
+    throw data_error("{}: damaged checkpoint ({}); delete it to retrain that run from scratch",
+                     path.string(), message);
+  }
+  return result;
+}
+
+std::string sweep_config_text(const SweepConfig& config) {
+  std::string l2;
+  for (const double value : config.l2_strengths) {
+    l2 += (l2.empty() ? "" : ",") + fmt::format("{}", value);
+  }
+  return fmt::format(
+      "l2={}\nepochs={}\nbatch-size={}\nlr={}\nseed={}\nseeds={}\nval-size={}\ntrain-size={}\n"
+      "data-dir={}\ndevice={}\nengine={}\n",
+      l2, config.epochs, config.batch_size, config.learning_rate, config.seed, config.seeds,
+      config.val_size, config.train_size ? fmt::format("{}", *config.train_size) : "all",
+      config.data_dir, config.device, config.engine);
+}
+
+void check_resume_config(const fs::path& folder, const SweepConfig& config) {
+  const fs::path path = folder / kSweepConfigFile;
+  std::ifstream in(path);
+  if (!in) {
+    throw usage_error(
+        "--resume: {} holds no l2sweep sweep to resume (no {}); expected the --out "
+        "of an earlier run",
+        folder.string(), kSweepConfigFile);
+  }
+  std::stringstream saved_text;
+  saved_text << in.rdbuf();
+  std::istringstream saved(saved_text.str());
+  std::istringstream wanted(sweep_config_text(config));
+  std::string saved_line, wanted_line;
+  while (std::getline(wanted, wanted_line)) {
+    const std::string name = wanted_line.substr(0, wanted_line.find('='));
+    std::string found;
+    std::istringstream scan(saved_text.str());
+    while (std::getline(scan, saved_line)) {
+      if (saved_line.rfind(name + "=", 0) == 0) found = saved_line;
+    }
+    if (found != wanted_line) {
+      throw usage_error(
+          "--resume: --{} differs from the sweep in {}: it ran with {}, this command asks for "
+          "{}; resume with the same options or choose a new --out",
+          name, folder.string(), found.empty() ? "nothing" : found.substr(name.size() + 1),
+          wanted_line.substr(name.size() + 1));
+    }
+  }
+}
+
+}  // namespace l2sweep
