@@ -1,12 +1,8 @@
 #include "l2sweep/checkpoint.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <torch/serialize/archive.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -64,16 +60,6 @@ std::vector<EpochMetrics> history_rows(const torch::Tensor& table) {
   return history;
 }
 
-void fsync_file(const fs::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY);
-  const bool synced = fd >= 0 && ::fsync(fd) == 0;
-  const int error = errno;
-  if (fd >= 0) ::close(fd);
-  if (!synced) {
-    throw output_error("{}: cannot flush to disk ({})", path.string(), std::strerror(error));
-  }
-}
-
 }  // namespace
 
 CheckpointStore::CheckpointStore(fs::path folder) : folder_(std::move(folder)) {
@@ -103,22 +89,11 @@ void CheckpointStore::save(const RunSpec& run, const RunResult& progress,
                                       torch::kFloat64));
   trainer.save_state(archive);
 
-  const fs::path path = path_for(run);
-  const fs::path temporary = path.string() + ".tmp";
-  try {
-    archive.save_to(temporary.string());
-  } catch (const c10::Error& e) {
-    std::error_code ignored;
-    fs::remove(temporary, ignored);
-    throw output_error("{}: cannot write checkpoint ({})", temporary.string(),
-                       e.what_without_backtrace());
-  }
-  fsync_file(temporary);
-  std::error_code error;
-  fs::rename(temporary, path, error);
-  if (error) {
-    throw output_error("{}: cannot replace checkpoint ({})", path.string(), error.message());
-  }
+  // Serialise in memory, then write with our own atomic writer: LibTorch's file writer
+  // reports a failed write (a full disk) by throwing from a destructor, which aborts.
+  std::ostringstream bytes;
+  archive.save_to(bytes);
+  write_file_atomically(path_for(run), bytes.str());
 }
 
 std::optional<RunResult> CheckpointStore::load(const RunSpec& run, Trainer& trainer) const {

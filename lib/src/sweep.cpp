@@ -268,6 +268,7 @@ std::vector<RunResult> run_sweep(const SweepConfig& config, const Datasets& data
           const std::lock_guard<std::mutex> lock(error_mutex);
           if (!error) error = std::current_exception();
           failed = true;
+          request_stop();  // the other runs stop at their next batch, not their last epoch
         }
       }
     });

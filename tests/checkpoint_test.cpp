@@ -1,0 +1,174 @@
+#include "l2sweep/checkpoint.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <fstream>
+
+#include "l2sweep/data.h"
+#include "l2sweep/error.h"
+#include "l2sweep/model.h"
+#include "l2sweep/sweep.h"
+#include "test_support.h"
+
+namespace l2sweep {
+namespace {
+
+namespace fs = std::filesystem;
+
+const Datasets& fixture_data() {
+  static const Datasets data = load_datasets({testing::fixture_dir(), 200, int64_t{300}});
+  return data;
+}
+
+Trainer make_trainer(bool fused) {
+  at::Generator generator = make_cpu_generator(4);
+  TrainOptions options;
+  options.l2 = 1e-3;
+  options.shuffle_seed = 4;
+  options.fused = fused;
+  return Trainer(make_model(784, kHiddenUnits, 10, generator), options, torch::kCPU);
+}
+
+class Checkpoint : public ::testing::TestWithParam<bool> {};
+
+TEST_P(Checkpoint, ContinuesTrainingBitForBit) {
+  const bool fused = GetParam();
+  testing::TempDir dir;
+  const CheckpointStore store(dir / "checkpoints");
+  const RunSpec spec{1e-3, 4, 0, 1};
+
+  Trainer uninterrupted = make_trainer(fused);
+  std::vector<TrainMetrics> expected;
+  for (int epoch = 0; epoch < 3; ++epoch)
+    expected.push_back(uninterrupted.train_epoch(fixture_data().train));
+
+  Trainer first = make_trainer(fused);
+  RunResult progress;
+  progress.spec = spec;
+  progress.status = RunStatus::kInterrupted;
+  const TrainMetrics epoch1 = first.train_epoch(fixture_data().train);
+  EpochMetrics m;
+  m.epoch = 1;
+  m.loss = epoch1.loss;
+  progress.history.push_back(m);
+  progress.train_seconds = 1.5;
+  store.save(spec, progress, first);
+  EXPECT_FALSE(fs::exists(store.path_for(spec).string() + ".tmp"));
+
+  Trainer resumed = make_trainer(fused);
+  const std::optional<RunResult> loaded = store.load(spec, resumed);
+  ASSERT_TRUE(loaded.has_value());
+  EXPECT_EQ(loaded->status, RunStatus::kInterrupted);
+  ASSERT_EQ(loaded->history.size(), 1u);
+  EXPECT_EQ(loaded->history[0].loss, epoch1.loss);
+  EXPECT_EQ(loaded->train_seconds, 1.5);
+  EXPECT_FALSE(loaded->test.has_value());
+  for (int epoch = 1; epoch < 3; ++epoch) {
+    const TrainMetrics got = resumed.train_epoch(fixture_data().train);
+    EXPECT_EQ(got.loss, expected[static_cast<size_t>(epoch)].loss) << "epoch " << epoch + 1;
+    EXPECT_EQ(got.accuracy, expected[static_cast<size_t>(epoch)].accuracy);
+  }
+  const auto a = uninterrupted.model()->parameters();
+  const auto b = resumed.model()->parameters();
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << i;
+}
+
+INSTANTIATE_TEST_SUITE_P(BothEngines, Checkpoint, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "fused" : "autograd"; });
+
+TEST(CheckpointStore, HasNothingForARunThatNeverSaved) {
+  testing::TempDir dir;
+  const CheckpointStore store(dir / "checkpoints");
+  Trainer trainer = make_trainer(true);
+  EXPECT_FALSE(store.load({0.5, 1, 0, 1}, trainer).has_value());
+}
+
+TEST(CheckpointStore, RejectsADamagedFileNamingIt) {
+  testing::TempDir dir;
+  const CheckpointStore store(dir / "checkpoints");
+  const RunSpec spec{1e-3, 4, 0, 1};
+  Trainer trainer = make_trainer(true);
+  RunResult progress;
+  progress.spec = spec;
+  store.save(spec, progress, trainer);
+  // Flip bytes in the middle, then cut the end off.
+  auto bytes = testing::read_bytes(store.path_for(spec));
+  for (size_t i = bytes.size() / 3; i < bytes.size() / 2; ++i) bytes[i] ^= 0x55;
+  bytes.resize(bytes.size() * 3 / 4);
+  testing::write_bytes(store.path_for(spec), bytes);
+  try {
+    store.load(spec, trainer);
+    FAIL() << "loaded a damaged checkpoint";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kData);
+    EXPECT_NE(std::string(e.what()).find(store.path_for(spec).string() + ": damaged checkpoint"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(CheckpointStore, RejectsTheCheckpointOfAnotherRun) {
+  testing::TempDir dir;
+  const CheckpointStore store(dir / "checkpoints");
+  Trainer trainer = make_trainer(true);
+  RunResult progress;
+  store.save({1e-3, 4, 0, 1}, progress, trainer);
+  fs::rename(store.path_for({1e-3, 4, 0, 1}), store.path_for({1e-2, 4, 0, 1}));
+  EXPECT_THROW_WITH(store.load({1e-2, 4, 0, 1}, trainer), Error,
+                    "checkpoint of another run; expected l2 0.01 seed 4");
+}
+
+TEST(ResumeConfig, AcceptsTheSameOptionsAndNamesTheFirstThatDiffers) {
+  testing::TempDir dir;
+  SweepConfig config;
+  config.train_size = 500;
+  std::ofstream(dir / kSweepConfigFile) << sweep_config_text(config);
+  EXPECT_NO_THROW(check_resume_config(dir.path(), config));
+  config.jobs = 7;  // does not change the numbers
+  EXPECT_NO_THROW(check_resume_config(dir.path(), config));
+  config.learning_rate = 0.01;
+  EXPECT_THROW_WITH(check_resume_config(dir.path(), config), Error,
+                    "--resume: --lr differs from the sweep in " + dir.path().string() +
+                        ": it ran with 0.001, this command asks for 0.01");
+  config.learning_rate = 0.001;
+  config.train_size.reset();
+  EXPECT_THROW_WITH(check_resume_config(dir.path(), config), Error,
+                    "--train-size differs from the sweep in " + dir.path().string() +
+                        ": it ran with 500, this command asks for all");
+}
+
+TEST(ResumeConfig, RefusesAFolderWithoutASweep) {
+  testing::TempDir dir;
+  EXPECT_THROW_WITH(check_resume_config(dir.path(), SweepConfig{}), Error,
+                    "holds no l2sweep sweep to resume");
+}
+
+class EpochCounter : public SweepObserver {
+ public:
+  void on_batch_end(const RunSpec&, int64_t, int64_t, int64_t) override { ++batches; }
+  void on_epoch_end(const RunSpec&, const EpochMetrics&) override { ++epochs; }
+  int64_t batches = 0;
+  int64_t epochs = 0;
+};
+
+TEST(TrainRun, ReplaysAFinishedRunFromItsCheckpointWithoutTraining) {
+  testing::TempDir dir;
+  const CheckpointStore store(dir / "checkpoints");
+  SweepConfig config;
+  config.epochs = 2;
+  const RunSpec spec{1e-3, 0, 0, 1};
+  EpochCounter first;
+  const RunResult trained = train_run(spec, config, fixture_data(), torch::kCPU, first, &store);
+  EXPECT_GT(first.batches, 0);
+  EpochCounter second;
+  const RunResult replayed = train_run(spec, config, fixture_data(), torch::kCPU, second, &store);
+  EXPECT_EQ(second.batches, 0);
+  EXPECT_EQ(second.epochs, 2);
+  EXPECT_EQ(replayed.status, RunStatus::kCompleted);
+  EXPECT_EQ(replayed.history.back().val_loss, trained.history.back().val_loss);
+  EXPECT_EQ(replayed.test->accuracy, trained.test->accuracy);
+}
+
+}  // namespace
+}  // namespace l2sweep

@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""Breaks a small sweep on purpose and checks that nothing is lost.
+
+usage: resume_end_to_end.py PATH/TO/l2sweep PATH/TO/fashion-mnist-mini
+
+- kill -9 at random moments (several times, seeded), then --resume: the final metrics.csv
+  rows and summary.json runs equal those of an uninterrupted sweep;
+- SIGINT: exit 130, a printed command that resumes, and that command finishing the sweep
+  identically;
+- --resume with another option: exit 2 naming the option; without --resume a non-empty
+  folder is refused;
+- a damaged checkpoint: exit 3 naming the file;
+- a full disk (a file-size limit): exit 4 with a one-line message, and summary.json not
+  claiming a finished sweep.
+Standard library only.
+"""
+import csv
+import json
+import os
+import random
+import resource
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+BINARY, FIXTURE = sys.argv[1], sys.argv[2]
+SWEEP = ["--data-dir", FIXTURE, "--val-size", "200", "--epochs", "5", "--l2", "0,0.001,0.01",
+         "--seeds", "2", "--batch-size", "8", "--device", "cpu"]
+TIMING = {"epoch_seconds", "train_seconds"}
+failures = []
+
+
+def check(condition, message):
+    if not condition:
+        failures.append(message)
+        print("FAIL:", message)
+
+
+def run(args, **kwargs):
+    return subprocess.run([BINARY] + args, capture_output=True, text=True, timeout=300, **kwargs)
+
+
+def rows(out):
+    with open(os.path.join(out, "metrics.csv"), newline="") as f:
+        return sorted(tuple((k, v) for k, v in row.items() if k not in TIMING)
+                      for row in csv.DictReader(f))
+
+
+def runs(out):
+    with open(os.path.join(out, "summary.json")) as f:
+        summary = json.load(f)
+    return summary, [{k: v for k, v in r.items() if k not in TIMING} for r in summary["runs"]]
+
+
+def same_as_reference(out, reference, label):
+    check(rows(out) == rows(reference), f"{label}: metrics.csv differs from the uninterrupted sweep")
+    summary, got = runs(out)
+    check(summary["finished"] is True, f"{label}: summary.json not finished")
+    check(got == runs(reference)[1], f"{label}: summary.json runs differ from the uninterrupted sweep")
+    for name in ("l2-0.001_seed-1.csv",):
+        with open(os.path.join(out, "tensorboard", name)) as a, \
+                open(os.path.join(reference, "tensorboard", name)) as b:
+            check(a.read() == b.read(), f"{label}: Keras CSV {name} differs")
+
+
+def wait_for_rows(out, count, limit=60):
+    path = os.path.join(out, "metrics.csv")
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        if os.path.exists(path):
+            with open(path) as f:
+                if sum(1 for _ in f) - 1 >= count:
+                    return True
+        time.sleep(0.01)
+    return False
+
+
+def main():
+    random.seed(20261126)
+    with tempfile.TemporaryDirectory(prefix="l2sweep-resume-") as tmp:
+        reference = os.path.join(tmp, "reference")
+        result = run(SWEEP + ["--out", reference])
+        check(result.returncode == 0, f"reference sweep failed: {result.stderr}")
+        total = len(rows(reference))
+
+        # kill -9 at random moments, each time resuming what the last kill left.
+        killed = os.path.join(tmp, "killed")
+        kills = 0
+        process = subprocess.Popen([BINARY] + SWEEP + ["--out", killed],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for attempt in range(4):
+            wait_for_rows(killed, random.randint(1, total - 1), limit=30)
+            time.sleep(random.uniform(0, 0.05))
+            if process.poll() is None:
+                process.send_signal(signal.SIGKILL)
+                kills += 1
+            process.wait()
+            process = subprocess.Popen([BINARY] + SWEEP + ["--out", killed, "--resume"],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        check(process.wait() == 0, "the last resume failed")
+        check(kills >= 2, f"only {kills} kills landed mid-sweep")
+        same_as_reference(killed, reference, f"after {kills} kill -9")
+
+        # SIGINT: stop at a batch, say how to resume, resume identically.
+        stopped = os.path.join(tmp, "stopped")
+        process = subprocess.Popen([BINARY] + SWEEP + ["--out", stopped], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        wait_for_rows(stopped, 3)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+        check(process.returncode == 130, f"SIGINT exit {process.returncode}, expected 130")
+        lines = [l for l in err.splitlines() if l.startswith("to continue: ")]
+        check(len(lines) == 1 and "--resume" in lines[0], f"no resume command in {err!r}")
+        summary, _ = runs(stopped)
+        check(summary["finished"] is False, "an interrupted sweep claims to be finished")
+        if lines:
+            resumed = subprocess.run(shlex.split(lines[0][len("to continue: "):]),
+                                     capture_output=True, text=True, timeout=300)
+            check(resumed.returncode == 0, f"printed resume command failed: {resumed.stderr}")
+            same_as_reference(stopped, reference, "after SIGINT")
+
+        # Options that differ from the folder's sweep are refused, naming the option.
+        result = run(SWEEP[:-6] + ["--seeds", "3", "--batch-size", "8", "--device", "cpu",
+                                   "--out", killed, "--resume"])
+        check(result.returncode == 2 and "--seeds differs" in result.stderr,
+              f"changed --seeds on resume: exit {result.returncode}, {result.stderr!r}")
+        result = run(SWEEP + ["--out", killed])
+        check(result.returncode == 4 and "not empty" in result.stderr,
+              "a finished folder was reused without --resume")
+
+        # A damaged checkpoint is named, not loaded.
+        damaged = os.path.join(killed, "checkpoints", "l2-0.01_seed-0.pt")
+        with open(damaged, "r+b") as f:
+            f.seek(200)
+            f.write(b"\x00" * 4000)
+        result = run(SWEEP + ["--out", killed, "--resume"])
+        check(result.returncode == 3 and "l2-0.01_seed-0.pt: damaged checkpoint" in result.stderr
+              and len(result.stderr.strip().splitlines()) == 1,
+              f"damaged checkpoint: exit {result.returncode}, {result.stderr!r}")
+
+        # A full disk, simulated with a file-size limit below one checkpoint.
+        full = os.path.join(tmp, "full")
+        limit = lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (300_000, 300_000))
+        result = run(SWEEP + ["--out", full], preexec_fn=limit)
+        err = result.stderr.strip().splitlines()
+        check(result.returncode == 4, f"full disk: exit {result.returncode}, expected 4")
+        check(len(err) == 1 and err[0].startswith("error: ") and "File too large" in err[0],
+              f"full disk message: {result.stderr!r}")
+        summary, _ = runs(full)
+        check(summary["finished"] is False and summary["runs"] == [],
+              "summary.json claims results after a failed write")
+
+    print(f"{'FAILED' if failures else 'passed'}: {len(failures)} failure(s)")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
