@@ -9,3 +9,5 @@ if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
   target_compile_options(l2sweep_warnings INTERFACE -Wall -Wextra -Wshadow
                                                     -Wnon-virtual-dtor -Wpedantic)
 endif()
+# Everything of ours that gets the warnings also gets the sanitizers when they are on.
+target_link_libraries(l2sweep_warnings INTERFACE l2sweep::sanitizers)

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <iostream>
+
 #include "l2sweep/error.h"
 #include "test_support.h"
 
@@ -264,6 +266,22 @@ TEST_F(DatasetFolder, RejectsSplitSizesTheFilesCannotSatisfy) {
   EXPECT_THROW_WITH(
       load_datasets({dir_.path(), 10, int64_t{51}}), Error,
       "--train-size 51: expected at most 50 (60 training examples minus --val-size 10)");
+}
+
+TEST(IdxReader, SurvivesFuzzRegressions) {
+  // Inputs scripts/fuzz_idx.sh found: each must load or fail with a clear error.
+  int replayed = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(L2SWEEP_FUZZ_REGRESSIONS_DIR)) {
+    if (entry.path().extension() == ".md") continue;
+    ++replayed;
+    try {
+      const IdxArray array = read_idx(entry.path());
+      EXPECT_FALSE(array.dims.empty()) << entry.path();
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kData) << entry.path();
+    }
+  }
+  std::cout << "replayed " << replayed << " fuzz regression input(s)\n";
 }
 
 TEST(RealFixture, LoadsFashionMnistMini) {
