@@ -150,8 +150,15 @@ def main():
         check(len(err) == 1 and err[0].startswith("error: ") and "File too large" in err[0],
               f"full disk message: {result.stderr!r}")
         summary, _ = runs(full)
-        check(summary["finished"] is False and summary["runs"] == [],
-              "summary.json claims results after a failed write")
+        check(summary["finished"] is False, "summary.json claims a finished sweep after a failed write")
+        with open(os.path.join(full, "metrics.csv"), newline="") as f:
+            written = [(float(r["l2"]), int(r["seed"])) for r in csv.DictReader(f)]
+        for r in summary["runs"]:
+            # A run beside the failing one may be listed as interrupted, with exactly the
+            # epochs whose rows (written after their checkpoint) are on disk.
+            check(r["status"] != "completed", f"run l2={r['l2']} claims completion")
+            check(r["epochs_completed"] == written.count((r["l2"], r["seed"])),
+                  f"run l2={r['l2']} seed={r['seed']} claims {r['epochs_completed']} epochs")
 
     print(f"{'FAILED' if failures else 'passed'}: {len(failures)} failure(s)")
     return 1 if failures else 0
