@@ -104,6 +104,17 @@ def main():
         check(kills >= 2, f"only {kills} kills landed mid-sweep")
         same_as_reference(killed, reference, f"after {kills} kill -9")
 
+        # Outputs are rebuilt from the checkpoints: even a metrics.csv cut to its header
+        # (or lost) comes back whole on --resume.
+        with open(os.path.join(killed, "metrics.csv")) as f:
+            header = f.readline()
+        with open(os.path.join(killed, "metrics.csv"), "w") as f:
+            f.write(header)
+        os.remove(os.path.join(killed, "tensorboard", "l2-0.001_seed-1.csv"))
+        result = run(SWEEP + ["--out", killed, "--resume"])
+        check(result.returncode == 0, f"resume of a finished sweep failed: {result.stderr}")
+        same_as_reference(killed, reference, "after rebuilding lost outputs")
+
         # SIGINT: stop at a batch, say how to resume, resume identically.
         stopped = os.path.join(tmp, "stopped")
         process = subprocess.Popen([BINARY] + SWEEP + ["--out", stopped], stdout=subprocess.PIPE,

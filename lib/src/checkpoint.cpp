@@ -97,6 +97,14 @@ void CheckpointStore::save(const RunSpec& run, const RunResult& progress,
 }
 
 std::optional<RunResult> CheckpointStore::load(const RunSpec& run, Trainer& trainer) const {
+  return read(run, &trainer);
+}
+
+std::optional<RunResult> CheckpointStore::progress(const RunSpec& run) const {
+  return read(run, nullptr);
+}
+
+std::optional<RunResult> CheckpointStore::read(const RunSpec& run, Trainer* trainer) const {
   const fs::path path = path_for(run);
   if (!fs::exists(path)) {
     return std::nullopt;
@@ -139,7 +147,7 @@ std::optional<RunResult> CheckpointStore::load(const RunSpec& run, Trainer& trai
       metrics.accuracy = test[4].item<double>();
       result.test = metrics;
     }
-    trainer.load_state(archive);
+    if (trainer != nullptr) trainer->load_state(archive);
   } catch (const c10::Error& e) {
     std::string message = e.what_without_backtrace();
     message = message.substr(0, message.find('\n'));

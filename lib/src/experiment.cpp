@@ -51,7 +51,20 @@ ExperimentResult run_experiment(const SweepConfig& config, const std::string& co
   context.image_shape = host_data.image_shape;
   context.data_files = host_data.files;
 
-  MetricsCsvWriter metrics_csv(experiment.out_dir / "metrics.csv");
+  // On --resume, metrics.csv is rebuilt at once (atomically) from the checkpoints, so it
+  // never lists fewer epochs than were completed, even if this process dies right away.
+  std::vector<std::string> restored_rows;
+  if (config.resume) {
+    for (const RunSpec& run : plan_runs(config)) {
+      if (const auto saved = checkpoints.progress(run)) {
+        for (const EpochMetrics& m : saved->history)
+          restored_rows.push_back(metrics_csv_row(run, m));
+      }
+    }
+  }
+  MetricsCsvWriter metrics_csv =
+      config.resume ? MetricsCsvWriter(experiment.out_dir / "metrics.csv", restored_rows)
+                    : MetricsCsvWriter(experiment.out_dir / "metrics.csv");
   SummaryJsonWriter summary(experiment.out_dir / "summary.json", context);
   TensorBoardWriter tensorboard(experiment.out_dir / "tensorboard");
   KerasCsvLogger keras_csv(experiment.out_dir / "tensorboard");

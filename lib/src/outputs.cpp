@@ -71,8 +71,8 @@ void write_file_atomically(const fs::path& path, const std::string& content) {
   }
 }
 
-AppendOnlyFile::AppendOnlyFile(fs::path path) : path_(std::move(path)) {
-  file_ = std::fopen(path_.c_str(), "wb");
+AppendOnlyFile::AppendOnlyFile(fs::path path, bool append) : path_(std::move(path)) {
+  file_ = std::fopen(path_.c_str(), append ? "ab" : "wb");
   if (file_ == nullptr) {
     throw output_error("{}: cannot create ({})", path_.string(), std::strerror(errno));
   }
@@ -91,11 +91,25 @@ MetricsCsvWriter::MetricsCsvWriter(fs::path path) : file_(std::move(path)) {
   file_.append(fmt::format("{}\n", kMetricsCsvHeader));
 }
 
+MetricsCsvWriter::MetricsCsvWriter(fs::path path, const std::vector<std::string>& rows)
+    : file_(
+          [&] {
+            std::string content = fmt::format("{}\n", kMetricsCsvHeader);
+            for (const auto& row : rows) content += row;
+            write_file_atomically(path, content);
+            return path;
+          }(),
+          /*append=*/true) {}
+
+std::string metrics_csv_row(const RunSpec& run, const EpochMetrics& m) {
+  return fmt::format("{},{},{},{},{},{},{},{},{},{},{},{}\n", run.l2, run.seed, m.epoch, m.loss,
+                     m.accuracy, m.val_loss, m.val_accuracy, m.data_loss, m.val_data_loss,
+                     m.penalty, m.w1_norm, m.epoch_seconds);
+}
+
 void MetricsCsvWriter::on_epoch_end(const RunSpec& run, const EpochMetrics& m) {
   // One whole row per write, flushed at once: a crash never leaves a partial epoch.
-  file_.append(fmt::format("{},{},{},{},{},{},{},{},{},{},{},{}\n", run.l2, run.seed, m.epoch,
-                           m.loss, m.accuracy, m.val_loss, m.val_accuracy, m.data_loss,
-                           m.val_data_loss, m.penalty, m.w1_norm, m.epoch_seconds));
+  file_.append(metrics_csv_row(run, m));
 }
 
 void KerasCsvLogger::on_run_start(const RunSpec& run, int64_t /*epochs*/) {

@@ -72,6 +72,10 @@ class SerializedObserver : public SweepObserver {
     const std::lock_guard<std::mutex> lock(mutex_);
     inner_.on_epoch_end(run, metrics);
   }
+  void on_epoch_restored(const RunSpec& run, const EpochMetrics& metrics) override {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    inner_.on_epoch_restored(run, metrics);
+  }
   void on_run_end(const RunResult& result) override {
     const std::lock_guard<std::mutex> lock(mutex_);
     inner_.on_run_end(result);
@@ -131,6 +135,10 @@ void ObserverList::on_epoch_end(const RunSpec& run, const EpochMetrics& metrics)
   for (auto* observer : observers_) observer->on_epoch_end(run, metrics);
 }
 
+void ObserverList::on_epoch_restored(const RunSpec& run, const EpochMetrics& metrics) {
+  for (auto* observer : observers_) observer->on_epoch_restored(run, metrics);
+}
+
 void ObserverList::on_run_end(const RunResult& result) {
   for (auto* observer : observers_) observer->on_run_end(result);
 }
@@ -173,7 +181,7 @@ RunResult train_run(const RunSpec& run, const SweepConfig& config, const Dataset
   if (store != nullptr) {
     if (std::optional<RunResult> saved = store->load(run, trainer)) {
       result = std::move(*saved);
-      for (const EpochMetrics& metrics : result.history) observer.on_epoch_end(run, metrics);
+      for (const EpochMetrics& metrics : result.history) observer.on_epoch_restored(run, metrics);
       if (result.status != RunStatus::kInterrupted) {
         observer.on_run_end(result);
         return result;

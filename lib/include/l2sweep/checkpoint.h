@@ -27,7 +27,12 @@ class CheckpointStore {
   /// when the run has no checkpoint. A damaged or foreign file is a data Error naming it.
   std::optional<RunResult> load(const RunSpec& run, Trainer& trainer) const;
 
+  /// The run's saved progress alone (status, metrics so far), without any training state.
+  std::optional<RunResult> progress(const RunSpec& run) const;
+
  private:
+  std::optional<RunResult> read(const RunSpec& run, Trainer* trainer) const;
+
   std::filesystem::path folder_;
 };
 

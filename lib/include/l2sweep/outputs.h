@@ -37,7 +37,8 @@ void write_file_atomically(const std::filesystem::path& path, const std::string&
 /// leaves every chunk written before it. Failures are output Errors naming the file.
 class AppendOnlyFile {
  public:
-  explicit AppendOnlyFile(std::filesystem::path path);
+  /// Creates (truncates) `path`, or with `append` adds to what it holds.
+  explicit AppendOnlyFile(std::filesystem::path path, bool append = false);
   ~AppendOnlyFile();
   AppendOnlyFile(const AppendOnlyFile&) = delete;
   AppendOnlyFile& operator=(const AppendOnlyFile&) = delete;
@@ -54,13 +55,22 @@ class AppendOnlyFile {
 /// file always holds exactly the epochs that completed.
 class MetricsCsvWriter : public SweepObserver {
  public:
+  /// A new metrics.csv with its header.
   explicit MetricsCsvWriter(std::filesystem::path path);
 
+  /// Rewrites `path` atomically with the header and `rows` (of the epochs restored from
+  /// checkpoints), then appends to it; restored epochs are not written again.
+  MetricsCsvWriter(std::filesystem::path path, const std::vector<std::string>& rows);
+
   void on_epoch_end(const RunSpec& run, const EpochMetrics& metrics) override;
+  void on_epoch_restored(const RunSpec& /*run*/, const EpochMetrics& /*metrics*/) override {}
 
  private:
   AppendOnlyFile file_;
 };
+
+/// One metrics.csv row (with its newline) for an epoch of a run.
+std::string metrics_csv_row(const RunSpec& run, const EpochMetrics& metrics);
 
 /// Columns of Keras' CSVLogger for this model: its logs' keys, sorted, after `epoch`.
 inline constexpr const char* kKerasCsvHeader = "epoch,accuracy,loss,val_accuracy,val_loss";

@@ -64,6 +64,10 @@ class SweepObserver {
   virtual void on_batch_end(const RunSpec& /*run*/, int64_t /*epoch*/, int64_t /*batch*/,
                             int64_t /*batches*/) {}
   virtual void on_epoch_end(const RunSpec& /*run*/, const EpochMetrics& /*metrics*/) {}
+  /// An epoch of a resumed run, replayed from its checkpoint; by default like on_epoch_end.
+  virtual void on_epoch_restored(const RunSpec& run, const EpochMetrics& metrics) {
+    on_epoch_end(run, metrics);
+  }
   virtual void on_run_end(const RunResult& /*result*/) {}
 };
 
@@ -74,6 +78,7 @@ class ObserverList : public SweepObserver {
   void on_run_start(const RunSpec& run, int64_t epochs) override;
   void on_batch_end(const RunSpec& run, int64_t epoch, int64_t batch, int64_t batches) override;
   void on_epoch_end(const RunSpec& run, const EpochMetrics& metrics) override;
+  void on_epoch_restored(const RunSpec& run, const EpochMetrics& metrics) override;
   void on_run_end(const RunResult& result) override;
 
  private:
