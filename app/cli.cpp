@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cxxopts.hpp>
+#include <optional>
 #include <vector>
 
 #include "l2sweep/error.h"
@@ -21,6 +22,7 @@ Exit codes:
   3  missing or corrupt data file; nothing was created
   4  the output folder cannot be created or written, or is not empty (see --resume)
   5  at least one run diverged (non-finite loss); the others completed
+  6  merge: some runs are missing or unfinished; the others were merged
 130  interrupted by SIGINT/SIGTERM; completed epochs are saved, rerun with --resume
 )";
 
@@ -67,6 +69,17 @@ std::vector<double> parse_strengths(const std::string& text) {
     begin = comma + 1;
   }
   return strengths;
+}
+
+Shard parse_shard(const std::string& text) {
+  const size_t slash = text.find('/');
+  if (slash == std::string::npos) {
+    throw usage_error("--shard '{}': expected INDEX/COUNT, e.g. 0/4", text);
+  }
+  Shard shard;
+  shard.index = parse_integer("shard", text.substr(0, slash));
+  shard.count = parse_integer("shard", text.substr(slash + 1));
+  return shard;
 }
 
 std::string shell_quote(const std::string& word) {
@@ -127,6 +140,10 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
       ("engine", "auto, fused or autograd: how steps are computed (auto: fused on the CPU)",
        cxxopts::value<std::string>()->default_value("auto"))
       ("resume", "continue the sweep in --out from its checkpoints")
+      ("shard", "train only share INDEX/COUNT of the runs (default: from a Slurm array task)",
+       cxxopts::value<std::string>())
+      ("shard-count", "COUNT for a Kubernetes Indexed Job (INDEX from JOB_COMPLETION_INDEX)",
+       cxxopts::value<std::string>())
       ("h,help", "print this help and exit")
       ("version", "print the version and exit")
       ("positional", "", cxxopts::value<std::vector<std::string>>());
@@ -135,9 +152,21 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
   options.positional_help("");
 
   CommandLine command;
-  command.help = options.help({""}) + kExitCodesHelp;
+  command.help =
+      "usage: l2sweep [options]     train a sweep\n"
+      "       l2sweep merge OUT     assemble metrics.csv, summary.json and report.md "
+      "from the runs in OUT\n\n" +
+      options.help({""}) + kExitCodesHelp;
   for (int i = 0; i < argc; ++i) {
     command.text += (i == 0 ? "" : " ") + shell_quote(argv[i]);
+  }
+  if (argc >= 2 && std::string(argv[1]) == "merge") {
+    if (argc != 3 || std::string(argv[2]).empty() || argv[2][0] == '-') {
+      throw usage_error("merge: expected l2sweep merge OUT (the sweep's output folder)");
+    }
+    command.action = CommandLine::Action::kMerge;
+    command.merge_dir = argv[2];
+    return command;
   }
 
   // A mutable copy of argv: cxxopts 2.2 takes `const char**`, 3.x `const char* const*`.
@@ -184,6 +213,18 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
   config.jobs = parse_integer("jobs", result["jobs"].as<std::string>());
   config.engine = result["engine"].as<std::string>();
   config.resume = result.count("resume") > 0;
+  std::optional<Shard> shard;
+  if (result.count("shard") > 0) shard = parse_shard(result["shard"].as<std::string>());
+  const int64_t shard_count =
+      result.count("shard-count") > 0
+          ? parse_integer("shard-count", result["shard-count"].as<std::string>())
+          : 0;
+  config.shard =
+      resolve_shard(shard, shard_count, [](const char* name) { return std::getenv(name); });
+  if (config.shard && config.out_dir.empty()) {
+    throw usage_error("--shard {}/{}: expected --out naming the folder all shards share",
+                      config.shard->index, config.shard->count);
+  }
   config.validate();
   return command;
 }

@@ -8,11 +8,12 @@ namespace l2sweep::cli {
 
 /// What the command line asks for.
 struct CommandLine {
-  enum class Action { kRun, kHelp, kVersion };
+  enum class Action { kRun, kMerge, kHelp, kVersion };
   Action action = Action::kRun;
   SweepConfig config;
-  std::string help;  ///< the --help text
-  std::string text;  ///< the command line itself, shell-quoted, for summary.json
+  std::string merge_dir;  ///< for `l2sweep merge OUT`
+  std::string help;       ///< the --help text
+  std::string text;       ///< the command line itself, shell-quoted, for summary.json
 };
 
 /// Parses and validates l2sweep's options. A bad option or value throws a usage Error whose

@@ -67,6 +67,10 @@ int main(int argc, char** argv) {
       case l2sweep::cli::CommandLine::Action::kVersion:
         fmt::print("l2sweep {} (LibTorch {})\n", l2sweep::kVersion, l2sweep::libtorch_version());
         return l2sweep::kExitOk;
+      case l2sweep::cli::CommandLine::Action::kMerge:
+        return l2sweep::merge_sweep(command.merge_dir, command.text, stdout).complete
+                   ? l2sweep::kExitOk
+                   : l2sweep::kExitIncomplete;
       case l2sweep::cli::CommandLine::Action::kRun:
         break;
     }

@@ -7,6 +7,16 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/setup.sh"
 
+# `scripts/run.sh merge OUT`: assemble a sharded sweep, then plot it.
+if [[ "${1:-}" == merge ]]; then
+  status=0
+  "${L2SWEEP_BUILD_DIR:-$root/build}/bin/l2sweep" "$@" || status=$?
+  if [[ $status == 0 || $status == 6 ]] && [[ -n "${2:-}" ]]; then
+    /usr/bin/python3 "$root/scripts/plot_curves.py" "$2" || echo "run.sh: plotting failed" >&2
+  fi
+  exit "$status"
+fi
+
 # Name the output folder here (as l2sweep would) so the plot knows where to look.
 out=""
 args=("$@")

@@ -171,6 +171,31 @@ def main():
             check(r["epochs_completed"] == written.count((r["l2"], r["seed"])),
                   f"run l2={r['l2']} seed={r['seed']} claims {r['epochs_completed']} epochs")
 
+        # Shards run by hand, in another order, then merged: the same files as one machine.
+        sharded = os.path.join(tmp, "sharded")
+        partial = run(SWEEP + ["--out", sharded, "--shard", "1/3"])
+        check(partial.returncode == 0, f"shard 1/3 failed: {partial.stderr}")
+        merged = run(["merge", sharded])
+        check(merged.returncode == 6 and "missing: l2-0_seed-0" in merged.stdout,
+              f"merge of one shard of three: exit {merged.returncode}, expected 6 and a missing list")
+        for index in (2, 0):
+            result = run(SWEEP + ["--out", sharded, "--shard", f"{index}/3"])
+            check(result.returncode == 0, f"shard {index}/3 failed: {result.stderr}")
+        merged = run(["merge", sharded])
+        check(merged.returncode == 0, f"merge exit {merged.returncode}: {merged.stderr}")
+        single = os.path.join(tmp, "single")
+        check(run(SWEEP + ["--out", single, "--jobs", "1"]).returncode == 0, "single-machine sweep")
+        with open(os.path.join(sharded, "metrics.csv")) as a, open(os.path.join(single, "metrics.csv")) as b:
+            strip = lambda f: [",".join(line.split(",")[:11]) for line in f]
+            check(strip(a) == strip(b), "merged metrics.csv differs from the single-machine sweep")
+        check(runs(sharded)[1] == runs(single)[1], "merged summary.json runs differ")
+        with open(os.path.join(sharded, "report.md")) as a, open(os.path.join(single, "report.md")) as b:
+            check(a.read() == b.read(), "merged report.md differs")
+        result = run(SWEEP[:-6] + ["--seeds", "5", "--batch-size", "8", "--device", "cpu", "--out", sharded,
+                                   "--shard", "0/3"])
+        check(result.returncode == 2 and "--seeds differs" in result.stderr,
+              "a shard with other options joined the sweep")
+
     print(f"{'FAILED' if failures else 'passed'}: {len(failures)} failure(s)")
     return 1 if failures else 0
 

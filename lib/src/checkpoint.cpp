@@ -83,6 +83,7 @@ void CheckpointStore::save(const RunSpec& run, const RunResult& progress,
   archive.write("status", torch::tensor({static_cast<int64_t>(progress.status)}, torch::kInt64));
   archive.write("history", history_tensor(progress.history));
   archive.write("train_seconds", torch::tensor({progress.train_seconds}, torch::kFloat64));
+  archive.write("device", c10::IValue(progress.device));
   const EvalMetrics test = progress.test.value_or(EvalMetrics{});
   archive.write("test", torch::tensor({progress.test ? 1.0 : 0.0, test.loss, test.data_loss,
                                        test.penalty, test.accuracy},
@@ -139,6 +140,10 @@ std::optional<RunResult> CheckpointStore::read(const RunSpec& run, Trainer* trai
     result.status = static_cast<RunStatus>(code);
     result.history = history_rows(history);
     result.train_seconds = train_seconds.item<double>();
+    c10::IValue device;
+    if (archive.try_read("device", device) && device.isString()) {
+      result.device = device.toStringRef();
+    }
     if (test[0].item<double>() != 0) {
       EvalMetrics metrics;
       metrics.loss = test[1].item<double>();
@@ -168,6 +173,71 @@ std::string sweep_config_text(const SweepConfig& config) {
       l2, config.epochs, config.batch_size, config.learning_rate, config.seed, config.seeds,
       config.val_size, config.train_size ? fmt::format("{}", *config.train_size) : "all",
       config.data_dir, config.device, config.engine);
+}
+
+SweepConfig read_sweep_config(const fs::path& folder) {
+  const fs::path path = folder / kSweepConfigFile;
+  std::ifstream in(path);
+  if (!in) {
+    throw usage_error("{}: no l2sweep sweep here (no {}); expected the --out of a sweep",
+                      folder.string(), kSweepConfigFile);
+  }
+  SweepConfig config;
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    const size_t equals = line.find('=');
+    const std::string name = line.substr(0, equals);
+    const std::string value = equals == std::string::npos ? "" : line.substr(equals + 1);
+    try {
+      if (name == "l2") {
+        config.l2_strengths.clear();
+        std::istringstream list(value);
+        for (std::string item; std::getline(list, item, ',');) {
+          config.l2_strengths.push_back(std::stod(item));
+        }
+      } else if (name == "epochs") {
+        config.epochs = std::stoll(value);
+      } else if (name == "batch-size") {
+        config.batch_size = std::stoll(value);
+      } else if (name == "lr") {
+        config.learning_rate = std::stod(value);
+      } else if (name == "seed") {
+        config.seed = std::stoull(value);
+      } else if (name == "seeds") {
+        config.seeds = std::stoll(value);
+      } else if (name == "val-size") {
+        config.val_size = std::stoll(value);
+      } else if (name == "train-size") {
+        if (value != "all") config.train_size = std::stoll(value);
+      } else if (name == "data-dir") {
+        config.data_dir = value;
+      } else if (name == "device") {
+        config.device = value;
+      } else if (name == "engine") {
+        config.engine = value;
+      } else if (!line.empty()) {
+        throw std::invalid_argument("unknown setting");
+      }
+    } catch (const std::exception&) {
+      throw data_error("{}:{}: cannot read '{}'", path.string(), number, line);
+    }
+  }
+  config.out_dir = folder.string();
+  // What sweep.cfg holds must read back to the same text, or it was edited into nonsense.
+  if (sweep_config_text(config) != [&] {
+        std::ifstream again(path);
+        std::stringstream text;
+        text << again.rdbuf();
+        return text.str();
+      }()) {
+    throw data_error(
+        "{}: does not read back to the same settings; expected a file written by "
+        "l2sweep",
+        path.string());
+  }
+  return config;
 }
 
 void check_resume_config(const fs::path& folder, const SweepConfig& config) {

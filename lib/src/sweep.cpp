@@ -162,6 +162,7 @@ RunResult train_run(const RunSpec& run, const SweepConfig& config, const Dataset
                     const CheckpointStore* store) {
   RunResult result;
   result.spec = run;
+  result.device = device.str();
   observer.on_run_start(run, config.epochs);
 
   // Every strength starts from the same weights and sees the same batch order for a given
@@ -247,7 +248,14 @@ int64_t effective_jobs(const SweepConfig& config, const torch::Device& device, s
 std::vector<RunResult> run_sweep(const SweepConfig& config, const Datasets& data,
                                  const torch::Device& device, SweepObserver& observer,
                                  const CheckpointStore* store) {
-  const std::vector<RunSpec> runs = plan_runs(config);
+  std::vector<RunSpec> runs = plan_runs(config);
+  if (config.shard) {
+    runs.erase(std::remove_if(runs.begin(), runs.end(),
+                              [&](const RunSpec& run) {
+                                return run.index % config.shard->count != config.shard->index;
+                              }),
+               runs.end());
+  }
   const int64_t jobs = effective_jobs(config, device, runs.size());
   if (device.is_cpu()) use_one_cpu_thread_per_run();
   std::vector<RunResult> results(runs.size());

@@ -3,6 +3,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -11,6 +12,12 @@ namespace l2sweep {
 
 /// Where Debian's dataset-fashion-mnist package puts the Fashion-MNIST IDX files.
 inline constexpr const char* kDefaultDataDir = "/usr/share/datasets/fashion-mnist";
+
+/// A deterministic share of a sweep's runs: those whose plan index modulo `count` is `index`.
+struct Shard {
+  int64_t index = 0;
+  int64_t count = 1;
+};
 
 /// Everything that decides what a sweep computes. It is the single source of truth for
 /// a run: the command line fills it in, and summary.json records it verbatim.
@@ -42,10 +49,21 @@ struct SweepConfig {
   std::string engine = "auto";
   /// Continue the sweep in `out_dir` from its checkpoints instead of starting a new one.
   bool resume = false;
+  /// Train only this share of the runs (a Slurm array task, a Kubernetes indexed job); each
+  /// shard writes only its runs' own files, and `l2sweep merge` assembles the rest.
+  std::optional<Shard> shard;
 
   /// Throws a usage Error naming the first option whose value is out of range.
   void validate() const;
 };
+
+/// The shard to run: `option` (from --shard) when given; else a Slurm array task
+/// (SLURM_ARRAY_TASK_ID minus SLURM_ARRAY_TASK_MIN, out of SLURM_ARRAY_TASK_COUNT or
+/// MAX - MIN + 1); else a Kubernetes Indexed Job (JOB_COMPLETION_INDEX out of
+/// `kubernetes_count`, from --shard-count). `getenv` reads the environment. Throws a usage
+/// Error for values out of range.
+std::optional<Shard> resolve_shard(const std::optional<Shard>& option, int64_t kubernetes_count,
+                                   const std::function<const char*(const char*)>& getenv);
 
 /// Turns a --device value into a device that exists here; throws a usage Error otherwise.
 /// `auto` picks the first CUDA device when one is available, else the CPU.

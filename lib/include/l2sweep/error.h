@@ -24,6 +24,8 @@ inline constexpr int kExitData = 3;
 inline constexpr int kExitOutput = 4;
 /// At least one run of the sweep diverged (non-finite loss); the others completed.
 inline constexpr int kExitDiverged = 5;
+/// `l2sweep merge` found runs that are missing or unfinished; it merged the rest.
+inline constexpr int kExitIncomplete = 6;
 
 int exit_code(ErrorKind kind);
 

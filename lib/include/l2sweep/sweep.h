@@ -51,6 +51,7 @@ struct RunResult {
   std::vector<EpochMetrics> history;  ///< one entry per completed epoch, in order
   std::optional<EvalMetrics> test;    ///< after the last epoch; absent if the run diverged
   double train_seconds = 0;
+  std::string device;  ///< where it trained, e.g. "cpu" or "cuda:0"
 
   /// The epoch with the highest val_accuracy (the first one on ties); null when no epoch ran.
   const EpochMetrics* best_epoch() const;

@@ -1,0 +1,90 @@
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "cli.h"
+#include "l2sweep/config.h"
+#include "l2sweep/error.h"
+#include "test_support.h"
+
+namespace l2sweep {
+namespace {
+
+std::function<const char*(const char*)> environment(std::map<std::string, std::string> values) {
+  auto shared = std::make_shared<std::map<std::string, std::string>>(std::move(values));
+  return [shared](const char* name) -> const char* {
+    const auto found = shared->find(name);
+    return found == shared->end() ? nullptr : found->second.c_str();
+  };
+}
+
+TEST(Shard, NoneWithoutOptionOrEnvironment) {
+  EXPECT_FALSE(resolve_shard(std::nullopt, 0, environment({})).has_value());
+}
+
+TEST(Shard, TheOptionWinsOverTheEnvironment) {
+  const auto shard = resolve_shard(
+      Shard{1, 4}, 0, environment({{"SLURM_ARRAY_TASK_ID", "3"}, {"SLURM_ARRAY_TASK_COUNT", "9"}}));
+  ASSERT_TRUE(shard.has_value());
+  EXPECT_EQ(shard->index, 1);
+  EXPECT_EQ(shard->count, 4);
+}
+
+TEST(Shard, ComesFromASlurmArrayTask) {
+  auto shard = resolve_shard(std::nullopt, 0,
+                             environment({{"SLURM_ARRAY_TASK_ID", "7"},
+                                          {"SLURM_ARRAY_TASK_MIN", "5"},
+                                          {"SLURM_ARRAY_TASK_MAX", "8"}}));
+  ASSERT_TRUE(shard.has_value());
+  EXPECT_EQ(shard->index, 2);  // tasks 5..8 are shards 0..3
+  EXPECT_EQ(shard->count, 4);
+  shard =
+      resolve_shard(std::nullopt, 0,
+                    environment({{"SLURM_ARRAY_TASK_ID", "0"}, {"SLURM_ARRAY_TASK_COUNT", "6"}}));
+  EXPECT_EQ(shard->index, 0);
+  EXPECT_EQ(shard->count, 6);
+}
+
+TEST(Shard, ComesFromAKubernetesIndexedJobWithAShardCount) {
+  const auto shard = resolve_shard(std::nullopt, 3, environment({{"JOB_COMPLETION_INDEX", "2"}}));
+  ASSERT_TRUE(shard.has_value());
+  EXPECT_EQ(shard->index, 2);
+  EXPECT_EQ(shard->count, 3);
+  EXPECT_THROW_WITH(resolve_shard(std::nullopt, 0, environment({{"JOB_COMPLETION_INDEX", "2"}})),
+                    Error, "expected --shard-count N");
+}
+
+TEST(Shard, RejectsOutOfRangeAndGarbage) {
+  EXPECT_THROW_WITH(resolve_shard(Shard{4, 4}, 0, environment({})), Error,
+                    "--shard 4/4: expected INDEX/COUNT with 0 <= INDEX < COUNT");
+  EXPECT_THROW_WITH(
+      resolve_shard(std::nullopt, 0,
+                    environment({{"SLURM_ARRAY_TASK_ID", "x"}, {"SLURM_ARRAY_TASK_COUNT", "2"}})),
+      Error, "SLURM_ARRAY_TASK_ID='x': expected a non-negative integer");
+  EXPECT_THROW_WITH(resolve_shard(std::nullopt, 0, environment({{"SLURM_ARRAY_TASK_ID", "1"}})),
+                    Error, "neither SLURM_ARRAY_TASK_COUNT nor SLURM_ARRAY_TASK_MAX");
+}
+
+cli::CommandLine parse(std::vector<std::string> words) {
+  words.insert(words.begin(), "l2sweep");
+  std::vector<const char*> argv;
+  for (const auto& word : words) argv.push_back(word.c_str());
+  return cli::parse_command_line(static_cast<int>(argv.size()), argv.data());
+}
+
+TEST(CommandLine, ReadsMergeAndShard) {
+  const auto merge = parse({"merge", "runs/x"});
+  EXPECT_EQ(merge.action, cli::CommandLine::Action::kMerge);
+  EXPECT_EQ(merge.merge_dir, "runs/x");
+  EXPECT_THROW_WITH(parse({"merge"}), Error, "merge: expected l2sweep merge OUT");
+  const auto shard = parse({"--shard", "2/5", "--out", "o"});
+  ASSERT_TRUE(shard.config.shard.has_value());
+  EXPECT_EQ(shard.config.shard->index, 2);
+  EXPECT_EQ(shard.config.shard->count, 5);
+  EXPECT_THROW_WITH(parse({"--shard", "2-5", "--out", "o"}), Error,
+                    "--shard '2-5': expected INDEX/COUNT");
+  EXPECT_THROW_WITH(parse({"--shard", "0/2"}), Error, "expected --out naming the folder");
+}
+
+}  // namespace
+}  // namespace l2sweep
