@@ -108,6 +108,20 @@ INSTANTIATE_TEST_SUITE_P(
         BadOption{{"stray"},
                   "unexpected argument 'stray'; options start with --, see l2sweep --help"}));
 
+TEST(CommandLine, ReadsMergeAndShard) {
+  const auto merge = parse({"merge", "runs/x"});
+  EXPECT_EQ(merge.action, CommandLine::Action::kMerge);
+  EXPECT_EQ(merge.merge_dir, "runs/x");
+  EXPECT_THROW_WITH(parse({"merge"}), Error, "merge: expected l2sweep merge OUT");
+  const auto shard = parse({"--shard", "2/5", "--out", "o"});
+  ASSERT_TRUE(shard.config.shard.has_value());
+  EXPECT_EQ(shard.config.shard->index, 2);
+  EXPECT_EQ(shard.config.shard->count, 5);
+  EXPECT_THROW_WITH(parse({"--shard", "2-5", "--out", "o"}), Error,
+                    "--shard '2-5': expected INDEX/COUNT");
+  EXPECT_THROW_WITH(parse({"--shard", "0/2"}), Error, "expected --out naming the folder");
+}
+
 TEST(CommandLine, RejectsCudaWhenThereIsNone) {
   if (torch::cuda::is_available()) GTEST_SKIP() << "a GPU is present";
   EXPECT_THROW_WITH(parse({"--device", "cuda"}), Error, "--device cuda: CUDA is not available");

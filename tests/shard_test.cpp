@@ -2,7 +2,6 @@
 
 #include <map>
 
-#include "cli.h"
 #include "l2sweep/config.h"
 #include "l2sweep/error.h"
 #include "test_support.h"
@@ -63,27 +62,6 @@ TEST(Shard, RejectsOutOfRangeAndGarbage) {
       Error, "SLURM_ARRAY_TASK_ID='x': expected a non-negative integer");
   EXPECT_THROW_WITH(resolve_shard(std::nullopt, 0, environment({{"SLURM_ARRAY_TASK_ID", "1"}})),
                     Error, "neither SLURM_ARRAY_TASK_COUNT nor SLURM_ARRAY_TASK_MAX");
-}
-
-cli::CommandLine parse(std::vector<std::string> words) {
-  words.insert(words.begin(), "l2sweep");
-  std::vector<const char*> argv;
-  for (const auto& word : words) argv.push_back(word.c_str());
-  return cli::parse_command_line(static_cast<int>(argv.size()), argv.data());
-}
-
-TEST(CommandLine, ReadsMergeAndShard) {
-  const auto merge = parse({"merge", "runs/x"});
-  EXPECT_EQ(merge.action, cli::CommandLine::Action::kMerge);
-  EXPECT_EQ(merge.merge_dir, "runs/x");
-  EXPECT_THROW_WITH(parse({"merge"}), Error, "merge: expected l2sweep merge OUT");
-  const auto shard = parse({"--shard", "2/5", "--out", "o"});
-  ASSERT_TRUE(shard.config.shard.has_value());
-  EXPECT_EQ(shard.config.shard->index, 2);
-  EXPECT_EQ(shard.config.shard->count, 5);
-  EXPECT_THROW_WITH(parse({"--shard", "2-5", "--out", "o"}), Error,
-                    "--shard '2-5': expected INDEX/COUNT");
-  EXPECT_THROW_WITH(parse({"--shard", "0/2"}), Error, "expected --out naming the folder");
 }
 
 }  // namespace

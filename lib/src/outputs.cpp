@@ -165,7 +165,10 @@ void write_experiment(JsonWriter& json, const SweepContext& context) {
   json.key("loss").value(
       "mean cross-entropy on logits + l2 * sum(W1^2), W1 = first Linear weight only");
   json.key("optimizer").begin_object();
-  json.key("name").value("torch::optim::Adam");
+  // The fused CPU step performs torch::optim::Adam's update in one pass (train.h, --engine).
+  const bool fused = context.config.engine != "autograd" && context.device.rfind("cuda", 0) != 0;
+  json.key("name").value(fused ? "Adam, fused CPU step (torch::optim::Adam's update in one pass)"
+                               : "torch::optim::Adam");
   json.key("lr").value(context.config.learning_rate);
   json.key("beta_1").value(kAdamBeta1);
   json.key("beta_2").value(kAdamBeta2);
