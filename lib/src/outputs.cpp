@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -50,7 +51,10 @@ void prepare_output_folder(const fs::path& folder) {
 }
 
 void write_file_atomically(const fs::path& path, const std::string& content) {
-  const fs::path temporary = path.string() + ".tmp";
+  // A temporary name of its own: shards of one sweep write the same sweep.cfg at once.
+  static std::atomic<int> counter{0};
+  const fs::path temporary =
+      fmt::format("{}.tmp.{}.{}", path.string(), ::getpid(), counter.fetch_add(1));
   std::FILE* file = std::fopen(temporary.c_str(), "wb");
   if (file == nullptr) {
     throw output_error("{}: cannot write ({})", temporary.string(), std::strerror(errno));

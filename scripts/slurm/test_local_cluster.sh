@@ -22,10 +22,21 @@ work="$(mktemp -d /tmp/l2sweep-slurm-XXXXXX)"
 chmod 755 "$work"
 export SLURM_CONF="$work/slurm.conf"
 cleanup() {
+  local status=$?
   scontrol shutdown >/dev/null 2>&1 || true
-  sleep 1
-  for pid in "$work"/*.pid; do [[ -f "$pid" ]] && kill "$(cat "$pid")" 2>/dev/null || true; done
-  if [[ "${KEEP:-0}" != 1 ]]; then rm -rf "$work"; fi
+  # Stop every daemon and wait until it is gone, so none writes while the folder is removed.
+  local pids=()
+  for file in "$work"/*.pid; do [[ -f "$file" ]] && pids+=("$(cat "$file")"); done
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for _ in $(seq 50); do
+    local alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    ((alive)) || break
+    sleep 0.1
+  done
+  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+  if [[ "${KEEP:-0}" != 1 ]]; then rm -rf "$work" 2>/dev/null || rm -rf "$work" || true; fi
+  exit "$status"
 }
 trap cleanup EXIT
 
