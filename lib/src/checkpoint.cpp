@@ -4,7 +4,11 @@
 #include <torch/serialize/archive.h>
 
 #include <fstream>
+#include <map>
+#include <optional>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include "l2sweep/error.h"
 #include "l2sweep/outputs.h"
@@ -175,21 +179,42 @@ std::string sweep_config_text(const SweepConfig& config) {
       config.data_dir, config.device, config.engine);
 }
 
+namespace {
+
+/// sweep.cfg's text, or nullopt when `folder` has none.
+std::optional<std::string> saved_config_text(const fs::path& folder) {
+  std::ifstream in(folder / kSweepConfigFile);
+  if (!in) return std::nullopt;
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+/// The `name=value` lines of a sweep.cfg text, in order.
+std::vector<std::pair<std::string, std::string>> settings(const std::string& text) {
+  std::vector<std::pair<std::string, std::string>> result;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    const size_t equals = line.find('=');
+    result.emplace_back(line.substr(0, equals),
+                        equals == std::string::npos ? "" : line.substr(equals + 1));
+  }
+  return result;
+}
+
+}  // namespace
+
 SweepConfig read_sweep_config(const fs::path& folder) {
   const fs::path path = folder / kSweepConfigFile;
-  std::ifstream in(path);
-  if (!in) {
+  const std::optional<std::string> text = saved_config_text(folder);
+  if (!text) {
     throw usage_error("{}: no l2sweep sweep here (no {}); expected the --out of a sweep",
                       folder.string(), kSweepConfigFile);
   }
   SweepConfig config;
-  std::string line;
   int number = 0;
-  while (std::getline(in, line)) {
+  for (const auto& [name, value] : settings(*text)) {
     ++number;
-    const size_t equals = line.find('=');
-    const std::string name = line.substr(0, equals);
-    const std::string value = equals == std::string::npos ? "" : line.substr(equals + 1);
     try {
       if (name == "l2") {
         config.l2_strengths.clear();
@@ -217,56 +242,40 @@ SweepConfig read_sweep_config(const fs::path& folder) {
         config.device = value;
       } else if (name == "engine") {
         config.engine = value;
-      } else if (!line.empty()) {
+      } else if (!name.empty()) {
         throw std::invalid_argument("unknown setting");
       }
     } catch (const std::exception&) {
-      throw data_error("{}:{}: cannot read '{}'", path.string(), number, line);
+      throw data_error("{}:{}: cannot read '{}={}'", path.string(), number, name, value);
     }
   }
   config.out_dir = folder.string();
   // What sweep.cfg holds must read back to the same text, or it was edited into nonsense.
-  if (sweep_config_text(config) != [&] {
-        std::ifstream again(path);
-        std::stringstream text;
-        text << again.rdbuf();
-        return text.str();
-      }()) {
+  if (sweep_config_text(config) != *text) {
     throw data_error(
-        "{}: does not read back to the same settings; expected a file written by "
-        "l2sweep",
+        "{}: does not read back to the same settings; expected a file written by l2sweep",
         path.string());
   }
   return config;
 }
 
 void check_resume_config(const fs::path& folder, const SweepConfig& config) {
-  const fs::path path = folder / kSweepConfigFile;
-  std::ifstream in(path);
-  if (!in) {
+  const std::optional<std::string> text = saved_config_text(folder);
+  if (!text) {
     throw usage_error(
         "--resume: {} holds no l2sweep sweep to resume (no {}); expected the --out "
         "of an earlier run",
         folder.string(), kSweepConfigFile);
   }
-  std::stringstream saved_text;
-  saved_text << in.rdbuf();
-  std::istringstream saved(saved_text.str());
-  std::istringstream wanted(sweep_config_text(config));
-  std::string saved_line, wanted_line;
-  while (std::getline(wanted, wanted_line)) {
-    const std::string name = wanted_line.substr(0, wanted_line.find('='));
-    std::string found;
-    std::istringstream scan(saved_text.str());
-    while (std::getline(scan, saved_line)) {
-      if (saved_line.rfind(name + "=", 0) == 0) found = saved_line;
-    }
-    if (found != wanted_line) {
+  std::map<std::string, std::string> saved;
+  for (const auto& [name, value] : settings(*text)) saved[name] = value;
+  for (const auto& [name, wanted] : settings(sweep_config_text(config))) {
+    const auto found = saved.find(name);
+    if (found == saved.end() || found->second != wanted) {
       throw usage_error(
           "--resume: --{} differs from the sweep in {}: it ran with {}, this command asks for "
           "{}; resume with the same options or choose a new --out",
-          name, folder.string(), found.empty() ? "nothing" : found.substr(name.size() + 1),
-          wanted_line.substr(name.size() + 1));
+          name, folder.string(), found == saved.end() ? "nothing" : found->second, wanted);
     }
   }
 }
