@@ -135,10 +135,14 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
        cxxopts::value<std::string>())
       ("device", "auto, cpu, cuda or cuda:N (auto picks CUDA when available)",
        cxxopts::value<std::string>()->default_value("auto"))
-      ("jobs", "runs trained at once, each on one CPU thread (default 0: one per core; 1 on a GPU)",
+      ("jobs", "runs trained at once, each on one CPU thread and on a GPU its own stream "
+       "(default 0: one per core; on a GPU every run with the device engine, else 1)",
        cxxopts::value<std::string>()->default_value("0"))
-      ("engine", "auto, fused or autograd: how steps are computed (auto: fused on the CPU)",
-       cxxopts::value<std::string>()->default_value("auto"))
+      ("engine", "auto, fused, device or autograd: how steps are computed (auto: fused on the "
+       "CPU, device on a GPU)", cxxopts::value<std::string>()->default_value("auto"))
+      ("cuda-graphs", "on or off: replay each step from a captured CUDA graph (GPU only; off "
+       "with --engine auto trains the straightforward autograd loop)",
+       cxxopts::value<std::string>()->default_value("on"))
       ("resume", "continue the sweep in --out from its checkpoints")
       ("shard", "train only share INDEX/COUNT of the runs (default: from a Slurm array task)",
        cxxopts::value<std::string>())
@@ -212,6 +216,11 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
   config.device = result["device"].as<std::string>();
   config.jobs = parse_integer("jobs", result["jobs"].as<std::string>());
   config.engine = result["engine"].as<std::string>();
+  const std::string graphs = result["cuda-graphs"].as<std::string>();
+  if (graphs != "on" && graphs != "off") {
+    throw usage_error("--cuda-graphs '{}': expected on or off", graphs);
+  }
+  config.cuda_graphs = graphs == "on";
   config.resume = result.count("resume") > 0;
   std::optional<Shard> shard;
   if (result.count("shard") > 0) shard = parse_shard(result["shard"].as<std::string>());

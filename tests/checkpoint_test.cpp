@@ -21,29 +21,29 @@ const Datasets& fixture_data() {
   return data;
 }
 
-Trainer make_trainer(bool fused) {
+Trainer make_trainer(StepEngine engine) {
   at::Generator generator = make_cpu_generator(4);
   TrainOptions options;
   options.l2 = 1e-3;
   options.shuffle_seed = 4;
-  options.fused = fused;
+  options.engine = engine;
   return Trainer(make_model(784, kHiddenUnits, 10, generator), options, torch::kCPU);
 }
 
-class Checkpoint : public ::testing::TestWithParam<bool> {};
+class Checkpoint : public ::testing::TestWithParam<StepEngine> {};
 
 TEST_P(Checkpoint, ContinuesTrainingBitForBit) {
-  const bool fused = GetParam();
+  const StepEngine engine = GetParam();
   testing::TempDir dir;
   const CheckpointStore store(dir / "checkpoints");
   const RunSpec spec{1e-3, 4, 0, 1};
 
-  Trainer uninterrupted = make_trainer(fused);
+  Trainer uninterrupted = make_trainer(engine);
   std::vector<TrainMetrics> expected;
   for (int epoch = 0; epoch < 3; ++epoch)
     expected.push_back(uninterrupted.train_epoch(fixture_data().train));
 
-  Trainer first = make_trainer(fused);
+  Trainer first = make_trainer(engine);
   RunResult progress;
   progress.spec = spec;
   progress.status = RunStatus::kInterrupted;
@@ -57,7 +57,7 @@ TEST_P(Checkpoint, ContinuesTrainingBitForBit) {
   EXPECT_EQ(std::distance(fs::directory_iterator(dir / "checkpoints"), fs::directory_iterator()), 1)
       << "a temporary file was left behind";
 
-  Trainer resumed = make_trainer(fused);
+  Trainer resumed = make_trainer(engine);
   const std::optional<RunResult> loaded = store.load(spec, resumed);
   ASSERT_TRUE(loaded.has_value());
   EXPECT_EQ(loaded->status, RunStatus::kInterrupted);
@@ -75,13 +75,24 @@ TEST_P(Checkpoint, ContinuesTrainingBitForBit) {
   for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << i;
 }
 
-INSTANTIATE_TEST_SUITE_P(BothEngines, Checkpoint, ::testing::Values(false, true),
-                         [](const auto& test) { return test.param ? "fused" : "autograd"; });
+INSTANTIATE_TEST_SUITE_P(EveryEngine, Checkpoint,
+                         ::testing::Values(StepEngine::kAutograd, StepEngine::kFusedCpu,
+                                           StepEngine::kDevice),
+                         [](const auto& test) {
+                           switch (test.param) {
+                             case StepEngine::kFusedCpu:
+                               return "fused";
+                             case StepEngine::kDevice:
+                               return "device";
+                             default:
+                               return "autograd";
+                           }
+                         });
 
 TEST(CheckpointStore, HasNothingForARunThatNeverSaved) {
   testing::TempDir dir;
   const CheckpointStore store(dir / "checkpoints");
-  Trainer trainer = make_trainer(true);
+  Trainer trainer = make_trainer(StepEngine::kFusedCpu);
   EXPECT_FALSE(store.load({0.5, 1, 0, 1}, trainer).has_value());
 }
 
@@ -89,7 +100,7 @@ TEST(CheckpointStore, RejectsADamagedFileNamingIt) {
   testing::TempDir dir;
   const CheckpointStore store(dir / "checkpoints");
   const RunSpec spec{1e-3, 4, 0, 1};
-  Trainer trainer = make_trainer(true);
+  Trainer trainer = make_trainer(StepEngine::kFusedCpu);
   RunResult progress;
   progress.spec = spec;
   store.save(spec, progress, trainer);
@@ -112,7 +123,7 @@ TEST(CheckpointStore, RejectsADamagedFileNamingIt) {
 TEST(CheckpointStore, RejectsTheCheckpointOfAnotherRun) {
   testing::TempDir dir;
   const CheckpointStore store(dir / "checkpoints");
-  Trainer trainer = make_trainer(true);
+  Trainer trainer = make_trainer(StepEngine::kFusedCpu);
   RunResult progress;
   store.save({1e-3, 4, 0, 1}, progress, trainer);
   fs::rename(store.path_for({1e-3, 4, 0, 1}), store.path_for({1e-2, 4, 0, 1}));

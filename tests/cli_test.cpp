@@ -28,6 +28,14 @@ TEST(CommandLine, DefaultsAreTheSeedExperiment) {
   EXPECT_EQ(config.data_dir, "/usr/share/datasets/fashion-mnist");
   EXPECT_EQ(config.out_dir, "");
   EXPECT_EQ(config.device, "auto");
+  EXPECT_EQ(config.engine, "auto");
+  EXPECT_TRUE(config.cuda_graphs);
+}
+
+TEST(CommandLine, ReadsTheEngineAndCudaGraphs) {
+  const SweepConfig config = parse({"--engine", "device", "--cuda-graphs", "off"}).config;
+  EXPECT_EQ(config.engine, "device");
+  EXPECT_FALSE(config.cuda_graphs);
 }
 
 TEST(CommandLine, ReadsEveryOption) {
@@ -63,6 +71,11 @@ struct BadOption {
   std::vector<std::string> words;
   std::string message;
 };
+
+// Names the case in test listings (CTest shows the parameter) by its command line.
+void PrintTo(const BadOption& option, std::ostream* out) {
+  for (const auto& word : option.words) *out << (&word == &option.words.front() ? "" : " ") << word;
+}
 
 class RejectsBadOption : public ::testing::TestWithParam<BadOption> {};
 
@@ -104,6 +117,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadOption{{"--data-dir", ""}, "--data-dir: expected a folder, got an empty path"},
         BadOption{{"--out", ""}, "--out: expected a folder, got an empty path"},
         BadOption{{"--device", "tpu"}, "--device 'tpu': expected auto, cpu, cuda or cuda:N"},
+        BadOption{{"--engine", "fast"}, "--engine 'fast': expected auto, fused, device or autograd"},
+        BadOption{{"--cuda-graphs", "yes"}, "--cuda-graphs 'yes': expected on or off"},
         BadOption{{"--bogus"}, "Option 'bogus' does not exist; see l2sweep --help"},
         BadOption{{"stray"},
                   "unexpected argument 'stray'; options start with --, see l2sweep --help"}));

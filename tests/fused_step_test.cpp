@@ -52,36 +52,7 @@ TEST(FusedCpuStep, FirstStepMatchesAutogradAndTorchAdam) {
 }
 
 TEST(FusedCpuStep, TracksAutogradAndTorchAdamOverManyStepsAndAPartialBatch) {
-  // 500 examples, batch 32: 16 steps per epoch, the last one of 20 examples; 6 epochs.
-  for (const double l2 : {0.0, 1e-4, 1e-2}) {
-    at::Generator a = make_cpu_generator(1);
-    at::Generator b = make_cpu_generator(1);
-    auto reference_model = make_model(784, kHiddenUnits, 10, a);
-    auto fused_model = make_model(784, kHiddenUnits, 10, b);
-    TrainOptions options;
-    options.l2 = l2;
-    options.shuffle_seed = 9;
-    Trainer reference(reference_model, options, torch::kCPU);
-    options.fused = true;
-    Trainer fused(fused_model, options, torch::kCPU);
-    for (int epoch = 0; epoch < 6; ++epoch) {
-      const TrainMetrics want = reference.train_epoch(fixture_data().train);
-      const TrainMetrics got = fused.train_epoch(fixture_data().train);
-      EXPECT_NEAR(got.loss, want.loss, 1e-4 * want.loss) << "l2 " << l2 << " epoch " << epoch;
-      EXPECT_NEAR(got.data_loss, want.data_loss, 1e-4 * want.data_loss);
-      EXPECT_NEAR(got.accuracy, want.accuracy, 2.0 / 500);
-    }
-    const auto expected = reference_model->parameters();
-    const auto actual = fused_model->parameters();
-    for (size_t i = 0; i < expected.size(); ++i) {
-      EXPECT_TRUE(all_close(actual[i], expected[i], 1e-3, 1e-4))
-          << "l2 " << l2 << " parameter " << i;
-    }
-    const EvalMetrics want = reference.evaluate(fixture_data().val);
-    const EvalMetrics got = fused.evaluate(fixture_data().val);
-    EXPECT_NEAR(got.loss, want.loss, 1e-3 * want.loss);
-    EXPECT_NEAR(got.accuracy, want.accuracy, 0.011);
-  }
+  testing::expect_engine_tracks_autograd(StepEngine::kFusedCpu, fixture_data());
 }
 
 TEST(FusedCpuStep, ReportsThePenaltyOfTheWeightsBeforeTheUpdate) {

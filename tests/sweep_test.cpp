@@ -104,11 +104,13 @@ TEST(Sweep, RunningRunsSideBySideGivesIdenticalResultsInPlanOrder) {
   }
 }
 
-TEST(Sweep, UsesOneJobPerCoreOnTheCpuAndOneOnAGpuByDefault) {
+TEST(Sweep, UsesOneJobPerCoreByDefaultAndOneForTheAutogradLoopOnAGpu) {
   SweepConfig config;
   const auto cores = static_cast<int64_t>(std::max(1u, std::thread::hardware_concurrency()));
   EXPECT_EQ(effective_jobs(config, torch::kCPU, 100), cores);
   EXPECT_EQ(effective_jobs(config, torch::kCPU, 1), 1);
+  EXPECT_EQ(effective_jobs(config, torch::Device(torch::kCUDA, 0), 100), cores);
+  config.cuda_graphs = false;  // engine auto on a GPU: the autograd loop
   EXPECT_EQ(effective_jobs(config, torch::Device(torch::kCUDA, 0), 100), 1);
   config.jobs = 5;
   EXPECT_EQ(effective_jobs(config, torch::kCPU, 3), 3);

@@ -176,7 +176,9 @@ std::string sweep_config_text(const SweepConfig& config) {
       "data-dir={}\ndevice={}\nengine={}\n",
       l2, config.epochs, config.batch_size, config.learning_rate, config.seed, config.seeds,
       config.val_size, config.train_size ? fmt::format("{}", *config.train_size) : "all",
-      config.data_dir, config.device, config.engine);
+      config.data_dir, config.device, config.engine) +
+         // Only when off, so that sweeps written before the option existed still resume.
+         (config.cuda_graphs ? "" : "cuda-graphs=off\n");
 }
 
 namespace {
@@ -242,6 +244,8 @@ SweepConfig read_sweep_config(const fs::path& folder) {
         config.device = value;
       } else if (name == "engine") {
         config.engine = value;
+      } else if (name == "cuda-graphs") {
+        config.cuda_graphs = value == "on";
       } else if (!name.empty()) {
         throw std::invalid_argument("unknown setting");
       }
@@ -267,9 +271,12 @@ void check_resume_config(const fs::path& folder, const SweepConfig& config) {
         "of an earlier run",
         folder.string(), kSweepConfigFile);
   }
-  std::map<std::string, std::string> saved;
+  // cuda-graphs is written only when off (sweep_config_text); compare it like the rest.
+  std::map<std::string, std::string> saved{{"cuda-graphs", "on"}};
   for (const auto& [name, value] : settings(*text)) saved[name] = value;
-  for (const auto& [name, wanted] : settings(sweep_config_text(config))) {
+  auto wanted_settings = settings(sweep_config_text(config));
+  if (config.cuda_graphs) wanted_settings.emplace_back("cuda-graphs", "on");
+  for (const auto& [name, wanted] : wanted_settings) {
     const auto found = saved.find(name);
     if (found == saved.end() || found->second != wanted) {
       throw usage_error(

@@ -65,15 +65,54 @@ void SweepConfig::validate() const {
     throw usage_error("--resume: expected --out naming the folder of the sweep to resume");
   }
   const torch::Device resolved = resolve_device(device);
-  if (engine != "auto" && engine != "fused" && engine != "autograd") {
-    throw usage_error("--engine '{}': expected auto, fused or autograd", engine);
+  if (engine != "auto" && engine != "fused" && engine != "device" && engine != "autograd") {
+    throw usage_error("--engine '{}': expected auto, fused, device or autograd", engine);
   }
   if (engine == "fused" && !resolved.is_cpu()) {
     throw usage_error(
         "--engine fused with --device {}: the fused step runs on the CPU only; "
-        "expected --engine auto or autograd",
+        "expected --engine auto, device or autograd",
         device);
   }
+}
+
+EngineChoice resolve_engine(const SweepConfig& config, const torch::Device& device) {
+  EngineChoice choice;
+  if (config.engine == "autograd") return choice;
+  if (config.engine == "fused") {
+    choice.engine = StepEngine::kFusedCpu;
+    return choice;
+  }
+  if (config.engine == "device") {
+    choice.engine = StepEngine::kDevice;
+    choice.cuda_graph = device.is_cuda() && config.cuda_graphs;
+    return choice;
+  }
+  // auto: the fastest path that is equal up to float rounding; on CUDA without graphs, the
+  // straightforward LibTorch loop, so that `--cuda-graphs off` is the baseline to compare with.
+  if (device.is_cpu()) {
+    choice.engine = StepEngine::kFusedCpu;
+  } else if (config.cuda_graphs) {
+    choice.engine = StepEngine::kDevice;
+    choice.cuda_graph = device.is_cuda();
+  }
+  return choice;
+}
+
+std::string describe(const EngineChoice& choice) {
+  switch (choice.engine) {
+    case StepEngine::kAutograd:
+      return "torch::optim::Adam";
+    case StepEngine::kFusedCpu:
+      return "Adam, fused CPU step (torch::optim::Adam's update in one pass)";
+    case StepEngine::kDevice:
+      return choice.cuda_graph
+                 ? "Adam, device step replayed from a CUDA graph (torch::optim::Adam's update "
+                   "as tensor ops, step count on the device)"
+                 : "Adam, device step (torch::optim::Adam's update as tensor ops, step count on "
+                   "the device)";
+  }
+  return "unknown";
 }
 
 namespace {

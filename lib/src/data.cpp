@@ -164,6 +164,14 @@ Split Split::to(const torch::Device& device) const {
   return {images.to(device), labels.to(device)};
 }
 
+Datasets Datasets::to(const torch::Device& device) const {
+  Datasets moved = *this;
+  moved.train = train.to(device);
+  moved.val = val.to(device);
+  moved.test = test.to(device);
+  return moved;
+}
+
 int64_t Datasets::input_features() const {
   int64_t features = 1;
   for (const int64_t size : image_shape) {

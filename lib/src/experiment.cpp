@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <optional>
 #include <set>
 
@@ -136,11 +137,11 @@ ExperimentResult run_experiment(const SweepConfig& config, const std::string& co
     fmt::print(console, "writing {}\n", experiment.out_dir.string());
   }
 
-  Datasets data = host_data;
-  data.train = host_data.train.to(device);
-  data.val = host_data.val.to(device);
-  data.test = host_data.test.to(device);
+  const Datasets data = host_data.to(device);
+  const auto sweep_start = std::chrono::steady_clock::now();
   experiment.runs = run_sweep(config, data, device, observers, &checkpoints);
+  const double sweep_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - sweep_start).count();
   experiment.interrupted =
       stop_requested() ||
       std::any_of(experiment.runs.begin(), experiment.runs.end(),
@@ -152,11 +153,12 @@ ExperimentResult run_experiment(const SweepConfig& config, const std::string& co
     return experiment;
   }
   print_tables(console, config, experiment.runs);
+  fmt::print(console, "trained {} run(s) in {:.2f} s\n", experiment.runs.size(), sweep_seconds);
   if (config.shard) {
     fmt::print(console, "shard {}/{} done; once every shard is: l2sweep merge {}\n",
                config.shard->index, config.shard->count, experiment.out_dir.string());
   } else {
-    summary->finish();
+    summary->finish(sweep_seconds);
     write_file_atomically(experiment.out_dir / "report.md",
                           report_markdown(context, experiment.runs));
     fmt::print(console, "results in {}: metrics.csv, summary.json, report.md, tensorboard/\n",

@@ -15,16 +15,6 @@
 namespace l2sweep {
 namespace {
 
-torch::nn::Linear second_linear(const torch::nn::Sequential& model) {
-  int found = 0;
-  for (const auto& module : model->modules(/*include_self=*/false)) {
-    if (auto linear = std::dynamic_pointer_cast<torch::nn::LinearImpl>(module)) {
-      if (++found == 2) return torch::nn::Linear(linear);
-    }
-  }
-  throw Error(ErrorKind::kInternal, "the fused step needs a model with two Linear layers");
-}
-
 struct AdamCoefficients {
   float beta1, beta2, one_minus_beta1, one_minus_beta2, step_size, sqrt_bias2, eps, decay;
 };

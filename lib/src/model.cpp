@@ -49,4 +49,14 @@ torch::nn::Linear first_linear(const torch::nn::Sequential& model) {
   throw Error(ErrorKind::kInternal, "model has no Linear layer to regularise");
 }
 
+torch::nn::Linear second_linear(const torch::nn::Sequential& model) {
+  int found = 0;
+  for (const auto& module : model->modules(/*include_self=*/false)) {
+    if (auto linear = std::dynamic_pointer_cast<torch::nn::LinearImpl>(module)) {
+      if (++found == 2) return torch::nn::Linear(linear);
+    }
+  }
+  throw Error(ErrorKind::kInternal, "model has no second Linear layer");
+}
+
 }  // namespace l2sweep

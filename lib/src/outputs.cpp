@@ -169,10 +169,10 @@ void write_experiment(JsonWriter& json, const SweepContext& context) {
   json.key("loss").value(
       "mean cross-entropy on logits + l2 * sum(W1^2), W1 = first Linear weight only");
   json.key("optimizer").begin_object();
-  // The fused CPU step performs torch::optim::Adam's update in one pass (train.h, --engine).
-  const bool fused = context.config.engine != "autograd" && context.device.rfind("cuda", 0) != 0;
-  json.key("name").value(fused ? "Adam, fused CPU step (torch::optim::Adam's update in one pass)"
-                               : "torch::optim::Adam");
+  // Every engine performs torch::optim::Adam's update (config.h, --engine).
+  // context.device is "cpu", "cuda:N", or "mixed" for shards merged from both.
+  const torch::Device device(context.device.rfind("cuda", 0) == 0 ? torch::kCUDA : torch::kCPU);
+  json.key("name").value(describe(resolve_engine(context.config, device)));
   json.key("lr").value(context.config.learning_rate);
   json.key("beta_1").value(kAdamBeta1);
   json.key("beta_2").value(kAdamBeta2);
@@ -269,6 +269,12 @@ std::string summary_json(const SweepContext& context, const std::vector<RunResul
   json.key("command_line").value(context.command_line);
   json.key("started_at").value(context.started_at);
   json.key("finished").value(finished);
+  json.key("sweep_seconds");
+  if (context.sweep_seconds) {
+    json.value(*context.sweep_seconds);
+  } else {
+    json.null();
+  }
   write_config(json, context);
   write_experiment(json, context);
   json.key("runs").begin_array();
@@ -298,7 +304,8 @@ void SummaryJsonWriter::on_run_end(const RunResult& result) {
   write_file_atomically(path_, summary_json(context_, runs_, /*finished=*/false));
 }
 
-void SummaryJsonWriter::finish() {
+void SummaryJsonWriter::finish(std::optional<double> sweep_seconds) {
+  context_.sweep_seconds = sweep_seconds;
   write_file_atomically(path_, summary_json(context_, runs_, /*finished=*/true));
 }
 

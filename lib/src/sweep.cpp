@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "l2sweep/checkpoint.h"
+#include "l2sweep/cuda_graph.h"
 #include "l2sweep/model.h"
 #include "l2sweep/train.h"
 
@@ -160,6 +161,8 @@ std::vector<RunSpec> plan_runs(const SweepConfig& config) {
 RunResult train_run(const RunSpec& run, const SweepConfig& config, const Datasets& data,
                     const torch::Device& device, SweepObserver& observer,
                     const CheckpointStore* store) {
+  // On a GPU, each run's work goes to its own stream so that concurrent runs overlap.
+  const RunStream stream(device);
   RunResult result;
   result.spec = run;
   result.device = device.str();
@@ -176,7 +179,9 @@ RunResult train_run(const RunSpec& run, const SweepConfig& config, const Dataset
   options.learning_rate = config.learning_rate;
   options.batch_size = config.batch_size;
   options.shuffle_seed = run.seed;
-  options.fused = device.is_cpu() && config.engine != "autograd";
+  const EngineChoice engine = resolve_engine(config, device);
+  options.engine = engine.engine;
+  options.cuda_graph = engine.cuda_graph;
   Trainer trainer(model, options, device);
 
   if (store != nullptr) {
@@ -239,8 +244,12 @@ RunResult train_run(const RunSpec& run, const SweepConfig& config, const Dataset
 
 int64_t effective_jobs(const SweepConfig& config, const torch::Device& device, size_t runs) {
   int64_t jobs = config.jobs;
+  const int64_t cores = std::max<int64_t>(1, std::thread::hardware_concurrency());
   if (jobs == 0) {
-    jobs = device.is_cpu() ? std::max<int64_t>(1, std::thread::hardware_concurrency()) : 1;
+    // On a GPU the device engine's runs each keep one core busy launching; one run cannot
+    // fill the GPU, so they all go at once (up to a core each). The autograd loop stays 1.
+    const bool device_engine = resolve_engine(config, device).engine == StepEngine::kDevice;
+    jobs = device.is_cpu() || device_engine ? cores : 1;
   }
   return std::max<int64_t>(1, std::min<int64_t>(jobs, static_cast<int64_t>(runs)));
 }

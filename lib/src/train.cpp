@@ -44,10 +44,16 @@ Trainer::Trainer(torch::nn::Sequential model, const TrainOptions& options, torch
       device_(device),
       optimizer_(model_->parameters(), keras_adam_options(options.learning_rate)),
       shuffle_generator_(make_cpu_generator(options.shuffle_seed)) {
-  if (options.fused) {
+  if (options.engine == StepEngine::kFusedCpu) {
+    TORCH_CHECK(device.is_cpu(), "the fused step runs on the CPU only");
     fused_ = std::make_unique<FusedCpuStep>(model_, options.l2, options.learning_rate,
                                             options.batch_size);
+  } else if (options.engine == StepEngine::kDevice) {
+    device_step_ = std::make_unique<DeviceStep>(model_, options.l2, options.learning_rate,
+                                                options.batch_size);
   }
+  TORCH_CHECK(!options.cuda_graph || (device_step_ && device.is_cuda()),
+              "a CUDA graph needs the device engine on a CUDA device");
 }
 
 TrainMetrics Trainer::train_epoch(const Split& train, const BatchCallback& on_batch) {
@@ -55,8 +61,9 @@ TrainMetrics Trainer::train_epoch(const Split& train, const BatchCallback& on_ba
   const int64_t examples = train.size();
   const int64_t batches = (examples + options_.batch_size - 1) / options_.batch_size;
   // Drawn on the CPU so that CPU and CUDA runs see the same batches.
-  const torch::Tensor order =
-      torch::randperm(examples, shuffle_generator_, torch::kInt64).to(device_);
+  const torch::Tensor cpu_order = torch::randperm(examples, shuffle_generator_, torch::kInt64);
+  if (device_step_) return train_epoch_on_device(train, cpu_order, on_batch);
+  const torch::Tensor order = cpu_order.to(device_);
 
   MeanMeter loss;
   MeanMeter data_loss;
@@ -93,6 +100,30 @@ TrainMetrics Trainer::train_epoch(const Split& train, const BatchCallback& on_ba
   return {loss.value(), data_loss.value(), accuracy.value()};
 }
 
+TrainMetrics Trainer::train_epoch_on_device(const Split& train, const torch::Tensor& order,
+                                            const BatchCallback& on_batch) {
+  device_step_->begin_epoch(train, order);
+  if (options_.cuda_graph && !graph_ && device_step_->full_batches() > 0) {
+    graph_ = std::make_unique<StepGraph>(*device_step_);
+  }
+  const int64_t full = device_step_->full_batches();
+  const int64_t batches = full + (device_step_->has_tail() ? 1 : 0);
+  // Nothing is read back to the host until the epoch's means: the launches run ahead.
+  for (int64_t batch = 0; batch < batches; ++batch) {
+    if (stop_requested()) throw StopRequested();
+    if (batch == full) {
+      device_step_->step_tail();
+    } else if (graph_) {
+      graph_->replay();
+    } else {
+      device_step_->step_full_batch();
+    }
+    if (on_batch) on_batch(batch + 1, batches);
+  }
+  const DeviceStep::Means means = device_step_->epoch_means();
+  return {means.loss, means.data_loss, means.accuracy};
+}
+
 EvalMetrics Trainer::evaluate(const Split& split) {
   torch::NoGradGuard no_grad;
   model_->eval();
@@ -124,6 +155,8 @@ void Trainer::save_state(torch::serialize::OutputArchive& archive) const {
   archive.write("shuffle_generator", shuffle_generator_.get_state());
   if (fused_) {
     fused_->save_state(archive);
+  } else if (device_step_) {
+    device_step_->save_state(archive);
   } else {
     torch::serialize::OutputArchive optimizer;
     optimizer_.save(optimizer);
@@ -145,6 +178,8 @@ void Trainer::load_state(torch::serialize::InputArchive& archive) {
   shuffle_generator_.set_state(generator_state);
   if (fused_) {
     fused_->load_state(archive);
+  } else if (device_step_) {
+    device_step_->load_state(archive);
   } else {
     torch::serialize::InputArchive optimizer;
     archive.read("optimizer", optimizer);

@@ -9,6 +9,9 @@
 #include <iterator>
 #include <random>
 
+#include "l2sweep/model.h"
+#include "l2sweep/train.h"
+
 namespace l2sweep::testing {
 namespace fs = std::filesystem;
 
@@ -116,6 +119,49 @@ fs::path l2sweep_binary() { return L2SWEEP_BINARY; }
            << " exceeds tolerance (rtol " << rtol << ", atol " << atol << ")";
   }
   return ::testing::AssertionSuccess();
+}
+
+void expect_same_run_up_to_rounding(const EpochMetrics& a, const EpochMetrics& b) {
+  EXPECT_NEAR(a.loss, b.loss, 2e-3);
+  EXPECT_NEAR(a.val_loss, b.val_loss, 2e-3);
+  EXPECT_NEAR(a.val_accuracy, b.val_accuracy, 0.02);
+  EXPECT_NEAR(a.w1_norm, b.w1_norm, 1e-2);
+}
+
+void expect_engine_tracks_autograd(StepEngine engine, const Datasets& data) {
+  const int64_t examples = data.train.size();
+  for (const double l2 : {0.0, 1e-4, 1e-2}) {
+    at::Generator a = make_cpu_generator(1);
+    at::Generator b = make_cpu_generator(1);
+    auto reference_model = make_model(784, kHiddenUnits, 10, a);
+    auto model = make_model(784, kHiddenUnits, 10, b);
+    TrainOptions options;
+    options.l2 = l2;
+    options.shuffle_seed = 9;
+    Trainer reference(reference_model, options, torch::kCPU);
+    options.engine = engine;
+    Trainer trainer(model, options, torch::kCPU);
+    for (int epoch = 0; epoch < 6; ++epoch) {
+      const TrainMetrics want = reference.train_epoch(data.train);
+      const TrainMetrics got = trainer.train_epoch(data.train);
+      EXPECT_NEAR(got.loss, want.loss, 1e-4 * want.loss) << "l2 " << l2 << " epoch " << epoch;
+      EXPECT_NEAR(got.data_loss, want.data_loss, 1e-4 * want.data_loss);
+      EXPECT_NEAR(got.accuracy, want.accuracy, 2.0 / static_cast<double>(examples));
+    }
+    // The model's own parameters carry the updates.
+    const auto expected = reference_model->parameters();
+    const auto actual = model->parameters();
+    for (size_t i = 0; i < expected.size(); ++i) {
+      EXPECT_TRUE(all_close(actual[i], expected[i], 1e-3, 1e-4))
+          << "l2 " << l2 << " parameter " << i;
+    }
+    EXPECT_NEAR(trainer.w1_norm(), reference.w1_norm(), 1e-4 * reference.w1_norm());
+    const EvalMetrics want = reference.evaluate(data.val);
+    const EvalMetrics got = trainer.evaluate(data.val);
+    EXPECT_NEAR(got.loss, want.loss, 1e-3 * want.loss);
+    EXPECT_NEAR(got.penalty, want.penalty, 1e-3 * want.penalty + 1e-12);
+    EXPECT_NEAR(got.accuracy, want.accuracy, 0.011);
+  }
 }
 
 }  // namespace l2sweep::testing

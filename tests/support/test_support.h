@@ -8,6 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "l2sweep/config.h"
+#include "l2sweep/data.h"
+#include "l2sweep/metrics.h"
+
 /// Checks that `statement` throws `exception_type` whose what() contains `substring`
 /// (after fmt's EXPECT_THROW_MSG and pytorch's ASSERT_THROWS_WITH).
 #define EXPECT_THROW_WITH(statement, exception_type, substring)                       \
@@ -72,5 +76,15 @@ std::filesystem::path l2sweep_binary();
 /// Every element of `actual` within atol + rtol * |expected| of `expected`.
 ::testing::AssertionResult all_close(const torch::Tensor& actual, const torch::Tensor& expected,
                                      double rtol = 1e-6, double atol = 1e-7);
+
+/// Expects the last epochs of two runs of the same experiment on different devices or paths
+/// to agree up to float rounding (loss, val_loss, val_accuracy and ||W1||).
+void expect_same_run_up_to_rounding(const EpochMetrics& a, const EpochMetrics& b);
+
+/// Trains with `engine` beside autograd and torch::optim::Adam on the CPU, from the same
+/// weights and batch order, for six epochs of `data.train` (a partial last batch included)
+/// at strengths 0, 1e-4 and 1e-2; expects the epoch means, the parameters and the validation
+/// metrics to agree up to float rounding.
+void expect_engine_tracks_autograd(StepEngine engine, const Datasets& data);
 
 }  // namespace l2sweep::testing

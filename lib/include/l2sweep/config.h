@@ -41,12 +41,17 @@ struct SweepConfig {
   std::string out_dir;
   /// `auto`, `cpu`, `cuda` or `cuda:N`.
   std::string device = "auto";
-  /// Runs trained at the same time, each on one CPU thread; 0 picks one per CPU core on the
-  /// CPU and 1 on a GPU. Results do not depend on it.
+  /// Runs trained at the same time, each on one CPU thread (and on a GPU its own stream); 0
+  /// picks one per CPU core, except 1 for the autograd loop on a GPU. Results do not depend
+  /// on it.
   int64_t jobs = 0;
   /// How each step is computed: `autograd` (autograd and torch::optim::Adam), `fused`
-  /// (FusedCpuStep, CPU only, equal up to float rounding) or `auto` (fused on the CPU).
+  /// (FusedCpuStep, CPU only), `device` (DeviceStep: every step's state on the device, no
+  /// host round trip) or `auto` (fused on the CPU; on CUDA, device with a CUDA graph, or
+  /// autograd when cuda_graphs is off). All are equal up to float rounding.
   std::string engine = "auto";
+  /// On CUDA, capture the device step once as a CUDA graph and replay it every batch.
+  bool cuda_graphs = true;
   /// Continue the sweep in `out_dir` from its checkpoints instead of starting a new one.
   bool resume = false;
   /// Train only this share of the runs (a Slurm array task, a Kubernetes indexed job); each
@@ -64,6 +69,25 @@ struct SweepConfig {
 /// Error for values out of range.
 std::optional<Shard> resolve_shard(const std::optional<Shard>& option, int64_t kubernetes_count,
                                    const std::function<const char*(const char*)>& getenv);
+
+/// The ways one training step can be computed (see SweepConfig::engine).
+enum class StepEngine {
+  kAutograd,  ///< autograd and torch::optim::Adam: the straightforward path
+  kFusedCpu,  ///< FusedCpuStep: explicit gradients, one-pass Adam, CPU only
+  kDevice,    ///< DeviceStep: explicit gradients and Adam as tensor ops, state on the device
+};
+
+/// What a configuration trains with on `device`.
+struct EngineChoice {
+  StepEngine engine = StepEngine::kAutograd;
+  bool cuda_graph = false;  ///< replay DeviceStep from a captured CUDA graph
+};
+
+/// Resolves config.engine and config.cuda_graphs for `device`.
+EngineChoice resolve_engine(const SweepConfig& config, const torch::Device& device);
+
+/// A short description of the optimizer path, as written to summary.json.
+std::string describe(const EngineChoice& choice);
 
 /// Turns a --device value into a device that exists here; throws a usage Error otherwise.
 /// `auto` picks the first CUDA device when one is available, else the CPU.

@@ -53,6 +53,8 @@ struct Datasets {
   std::vector<std::string> files;    ///< the four files read, in the order of kIdxFileNames
 
   int64_t input_features() const;
+  /// The three splits copied to `device` (the rest unchanged).
+  Datasets to(const torch::Device& device) const;
 };
 
 /// The four files of an MNIST-family dataset.

@@ -24,6 +24,9 @@ void glorot_uniform_(torch::Tensor weight, at::Generator& generator);
 /// The first Linear layer of `model`: the one whose kernel carries the L2 penalty.
 torch::nn::Linear first_linear(const torch::nn::Sequential& model);
 
+/// The second Linear layer of `model`: the output layer.
+torch::nn::Linear second_linear(const torch::nn::Sequential& model);
+
 /// A CPU generator seeded with `seed`, for reproducible initialisation and shuffles.
 at::Generator make_cpu_generator(uint64_t seed);
 

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -103,6 +104,9 @@ struct SweepContext {
   int64_t num_classes = 0;
   std::vector<int64_t> image_shape;
   std::vector<std::string> data_files;
+  /// Wall time of training every run of this process (run_sweep, data already on the
+  /// device), runs overlapping when --jobs > 1; set once the sweep finished.
+  std::optional<double> sweep_seconds;
 };
 
 /// The summary.json document for the runs finished so far.
@@ -115,8 +119,8 @@ class SummaryJsonWriter : public SweepObserver {
   SummaryJsonWriter(std::filesystem::path path, SweepContext context);
 
   void on_run_end(const RunResult& result) override;
-  /// Writes the final document, marked finished.
-  void finish();
+  /// Writes the final document, marked finished, with the sweep's training wall time.
+  void finish(std::optional<double> sweep_seconds = std::nullopt);
 
  private:
   std::filesystem::path path_;

@@ -102,8 +102,8 @@ RunResult train_run(const RunSpec& run, const SweepConfig& config, const Dataset
                     const torch::Device& device, SweepObserver& observer,
                     const CheckpointStore* store = nullptr);
 
-/// How many runs to train at once: config.jobs, or when it is 0 one per CPU core on the CPU
-/// and 1 on a GPU; never more than there are runs.
+/// How many runs to train at once: config.jobs, or when it is 0 one per CPU core, except 1
+/// for the autograd loop on a GPU; never more than there are runs.
 int64_t effective_jobs(const SweepConfig& config, const torch::Device& device, size_t runs);
 
 /// Trains every run of the sweep, `effective_jobs` at a time. On the CPU each run uses one

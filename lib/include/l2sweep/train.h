@@ -7,7 +7,10 @@
 #include <functional>
 #include <memory>
 
+#include "l2sweep/config.h"
+#include "l2sweep/cuda_graph.h"
 #include "l2sweep/data.h"
+#include "l2sweep/device_step.h"
 #include "l2sweep/fused_step.h"
 #include "l2sweep/metrics.h"
 
@@ -47,8 +50,11 @@ struct TrainOptions {
   double learning_rate = 1e-3;
   int64_t batch_size = 32;
   uint64_t shuffle_seed = 0;  ///< seeds the per-epoch permutations
-  /// Take each step with FusedCpuStep instead of autograd and torch::optim::Adam (CPU only).
-  bool fused = false;
+  /// How each step is computed: autograd and torch::optim::Adam, FusedCpuStep (CPU only) or
+  /// DeviceStep; all equal up to float rounding.
+  StepEngine engine = StepEngine::kAutograd;
+  /// With DeviceStep on CUDA: replay the step from a CUDA graph captured in the first epoch.
+  bool cuda_graph = false;
 };
 
 /// Training-set means of one epoch, with Keras History semantics (see EpochMetrics).
@@ -68,8 +74,7 @@ class Trainer {
   Trainer(torch::nn::Sequential model, const TrainOptions& options, torch::Device device);
 
   /// One pass over `train` in a fresh random order (reshuffled every epoch from the shuffle
-  /// seed, last partial batch kept), one Adam step per batch: autograd and
-  /// torch::optim::Adam, or FusedCpuStep when options.fused.
+  /// seed, last partial batch kept), one Adam step per batch with options.engine.
   TrainMetrics train_epoch(const Split& train, const BatchCallback& on_batch = {});
 
   /// Loss, cross-entropy and accuracy on a whole split at the current weights; no update.
@@ -93,7 +98,12 @@ class Trainer {
   torch::Device device_;
   torch::optim::Adam optimizer_;
   at::Generator shuffle_generator_;
-  std::unique_ptr<FusedCpuStep> fused_;  ///< set when options.fused
+  std::unique_ptr<FusedCpuStep> fused_;         ///< set for StepEngine::kFusedCpu
+  std::unique_ptr<DeviceStep> device_step_;     ///< set for StepEngine::kDevice
+  std::unique_ptr<StepGraph> graph_;            ///< device_step_ captured, with cuda_graph
+
+  TrainMetrics train_epoch_on_device(const Split& train, const torch::Tensor& order,
+                                     const BatchCallback& on_batch);
 };
 
 }  // namespace l2sweep

@@ -1,0 +1,53 @@
+#pragma once
+
+#include <torch/types.h>
+
+#include <memory>
+
+namespace l2sweep {
+
+class DeviceStep;
+
+/// Whether this build can capture CUDA graphs: its LibTorch has CUDA (L2SWEEP_WITH_CUDA, set
+/// by cmake/Dependencies.cmake). The CUDA code is in lib/src/cuda/step_graph_cuda.cpp; a
+/// CPU-only build compiles lib/src/cuda/step_graph_cpu_only.cpp instead.
+bool cuda_graphs_built();
+
+/// While alive, sends the calling thread's work on a CUDA `device` to a stream of its own
+/// from LibTorch's pool, so that runs trained by several threads overlap on the GPU; at the
+/// end it waits for that stream. Does nothing for the CPU.
+class RunStream {
+ public:
+  explicit RunStream(const torch::Device& device);
+  ~RunStream();
+  RunStream(const RunStream&) = delete;
+  RunStream& operator=(const RunStream&) = delete;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// DeviceStep::step_full_batch() captured once as a CUDA graph on the current stream (which
+/// must be a RunStream's, not the default stream) and replayed for every full batch: one
+/// launch instead of one per kernel. The step's state is all on the device (see DeviceStep),
+/// so every replay reads the current batch position, order and Adam step count.
+class StepGraph {
+ public:
+  /// Captures `step`, which must have begun its first epoch. The few eager warm-up steps CUDA
+  /// needs before a capture (cuBLAS and allocator set-up) are undone, so training is
+  /// unchanged. Throws where the build has no CUDA.
+  explicit StepGraph(DeviceStep& step);
+  ~StepGraph();
+  StepGraph(const StepGraph&) = delete;
+  StepGraph& operator=(const StepGraph&) = delete;
+
+  /// One step on the next full batch: the same as step.step_full_batch().
+  void replay();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace l2sweep

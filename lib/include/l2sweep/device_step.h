@@ -1,0 +1,110 @@
+#pragma once
+
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/serialize/archive.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "l2sweep/data.h"
+
+namespace l2sweep {
+
+/// torch::optim::Adam's update (without weight decay) on one flat parameter buffer, written as
+/// in-place tensor operations whose step count and bias corrections live on the parameter's
+/// device. Nothing is read back to the host, so the update can be captured in a CUDA graph
+/// and replayed: torch::optim::Adam keeps the step count on the host, where a capture would
+/// freeze it. Same formula, same order of operations as torch::optim::Adam:
+///   m = m * beta1 + g * (1 - beta1)
+///   v = v * beta2 + g * g * (1 - beta2)
+///   p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+/// tests/device_step_test.cpp runs it beside torch::optim::Adam for many steps.
+class DeviceAdam {
+ public:
+  /// Moments for a parameter buffer shaped like `like`, on its device.
+  DeviceAdam(const torch::Tensor& like, double learning_rate, double beta1, double beta2,
+             double eps);
+
+  /// One update of `param` from `grad` (both flat, on the moments' device).
+  void step(torch::Tensor& param, const torch::Tensor& grad);
+
+  /// Every tensor the update writes, for checkpoints and for undoing warm-up steps.
+  std::vector<torch::Tensor> state() const { return {exp_avg_, exp_avg_sq_, step_}; }
+
+  const torch::Tensor& exp_avg() const { return exp_avg_; }
+  const torch::Tensor& exp_avg_sq() const { return exp_avg_sq_; }
+  /// The step count: a 0-dim float64 tensor on the device.
+  const torch::Tensor& step_count() const { return step_; }
+
+ private:
+  double learning_rate_, beta1_, beta2_, eps_;
+  torch::Tensor exp_avg_, exp_avg_sq_, step_;
+};
+
+/// One training step of the seed's network as a fixed sequence of tensor operations on the
+/// model's device, with every piece of state there: the batch position, the epoch's order,
+/// the metric sums and Adam's step count. No operation reads a value back to the host, so
+/// step_full_batch() can be captured once as a CUDA graph and replayed (StepGraph); on the
+/// CPU, or uncaptured on a GPU, it runs eagerly.
+///
+/// The loss is the same as the autograd path's (mean cross-entropy + l2 * sum(W1^2)), with
+/// explicit gradients written straight into one flat gradient buffer; the model's four
+/// parameters are made views of one flat parameter buffer, so Adam is a handful of kernels
+/// over all of them. Equal to autograd with torch::optim::Adam up to float rounding.
+/// Epoch metrics follow Keras' History: each batch is measured before its own update.
+class DeviceStep {
+ public:
+  DeviceStep(const torch::nn::Sequential& model, double l2, double learning_rate,
+             int64_t batch_size);
+
+  /// Starts an epoch over `train` (on the model's device) in the order `order` (int64, any
+  /// device): copies the order into the step's own buffer, rewinds the batch position and
+  /// zeroes the metric sums. `train` must be the same split every epoch.
+  void begin_epoch(const Split& train, const torch::Tensor& order);
+
+  /// Batches of batch_size in the epoch, and whether a last partial batch follows them.
+  int64_t full_batches() const { return full_batches_; }
+  bool has_tail() const { return tail_ > 0; }
+
+  /// One Adam step on the next full batch; the batch position is a device tensor.
+  void step_full_batch();
+  /// One Adam step on the epoch's last, partial batch.
+  void step_tail();
+
+  /// The epoch's loss, cross-entropy and accuracy means, read from the device at once.
+  struct Means {
+    double loss = 0;
+    double data_loss = 0;
+    double accuracy = 0;
+  };
+  Means epoch_means() const;
+
+  /// Every tensor a step writes (parameters, moments, counters, sums), in a fixed order.
+  std::vector<torch::Tensor> state() const;
+
+  /// Adam's moments and step count, for checkpoints; the parameters are the model's.
+  void save_state(torch::serialize::OutputArchive& archive) const;
+  void load_state(torch::serialize::InputArchive& archive);
+
+ private:
+  void step_on(const torch::Tensor& rows);
+
+  double l2_;
+  int64_t batch_size_;
+  int64_t full_batches_ = 0;
+  int64_t tail_ = 0;
+  // The model's parameters as views of params_, their gradients as views of grads_.
+  torch::Tensor params_, grads_;
+  torch::Tensor w1_, b1_, w2_, b2_;
+  torch::Tensor grad_w1_, grad_b1_, grad_w2_, grad_b2_;
+  DeviceAdam adam_;
+  // The epoch: the training split flattened, its order and the next full batch's index.
+  torch::Tensor images_, labels_, order_, batch_index_;
+  // Metric sums over the epoch: cross-entropy (float64), penalty * batch size (float64),
+  // correct predictions (int64), and the examples seen.
+  torch::Tensor data_loss_sum_, penalty_sum_, correct_sum_;
+  int64_t examples_ = 0;
+  torch::Tensor minus_ones_;  ///< [batch, 1] of -1: subtracts the one-hot labels
+};
+
+}  // namespace l2sweep

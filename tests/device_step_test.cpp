@@ -1,0 +1,211 @@
+#include "l2sweep/device_step.h"
+
+#include <algorithm>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <torch/cuda.h>
+#include <torch/torch.h>
+
+#include "l2sweep/config.h"
+#include "l2sweep/data.h"
+#include "l2sweep/model.h"
+#include "l2sweep/sweep.h"
+#include "l2sweep/train.h"
+#include "test_support.h"
+
+namespace l2sweep {
+namespace {
+
+using testing::all_close;
+
+const Datasets& fixture_data() {
+  static const Datasets data = load_datasets({testing::fixture_dir(), 200, int64_t{500}});
+  return data;
+}
+
+/// DeviceAdam and torch::optim::Adam (Keras' settings) fed the same gradients for `steps`
+/// steps on `device`: the parameters and moments must stay equal up to float rounding.
+void expect_device_adam_matches_torch_adam(const torch::Device& device, int steps) {
+  torch::manual_seed(3);
+  const auto start = torch::randn({1000}).to(device);
+  torch::Tensor reference = start.clone().requires_grad_(true);
+  torch::optim::Adam adam({reference}, keras_adam_options(1e-3));
+  torch::Tensor param = start.clone();
+  DeviceAdam device_adam(param, 1e-3, kAdamBeta1, kAdamBeta2, kAdamEpsilon);
+  at::Generator generator = make_cpu_generator(11);
+  for (int step = 0; step < steps; ++step) {
+    // Gradients over many magnitudes, including ones near epsilon, and some sign flips.
+    const auto grad =
+        (torch::randn({1000}, generator) * std::pow(10.0, -(step % 7))).to(device);
+    reference.mutable_grad() = grad.clone();
+    adam.step();
+    device_adam.step(param, grad);
+  }
+  EXPECT_EQ(device_adam.step_count().item<double>(), steps);
+  EXPECT_TRUE(all_close(param, reference.detach(), 1e-5, 1e-6));
+  const auto& state = static_cast<const torch::optim::AdamParamState&>(
+      *adam.state().at(c10::guts::to_string(reference.unsafeGetTensorImpl())));
+  EXPECT_TRUE(all_close(device_adam.exp_avg(), state.exp_avg(), 1e-5, 1e-9));
+  EXPECT_TRUE(all_close(device_adam.exp_avg_sq(), state.exp_avg_sq(), 1e-5, 1e-12));
+}
+
+TEST(DeviceAdam, MatchesTorchAdamOverManySteps) {
+  expect_device_adam_matches_torch_adam(torch::kCPU, 3000);
+}
+
+TEST(DeviceAdam, MatchesTorchAdamOverManyStepsOnCuda) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  expect_device_adam_matches_torch_adam(torch::Device(torch::kCUDA, 0), 3000);
+}
+
+TEST(DeviceStep, TracksAutogradAndTorchAdamOverManyStepsAndAPartialBatch) {
+  testing::expect_engine_tracks_autograd(StepEngine::kDevice, fixture_data());
+}
+
+TEST(DeviceStep, FirstStepMeasuresTheBatchBeforeItsUpdate) {
+  at::Generator a = make_cpu_generator(5);
+  at::Generator b = make_cpu_generator(5);
+  auto reference = make_model(784, kHiddenUnits, 10, a);
+  auto model = make_model(784, kHiddenUnits, 10, b);
+  const double l2 = 0.01;
+  // A split of exactly one batch, in order 0..31.
+  Split train;
+  train.images = fixture_data().train.images.slice(0, 0, 32);
+  train.labels = fixture_data().train.labels.slice(0, 0, 32);
+  const auto logits = reference->forward(train.images);
+  const LossTerms terms = regularized_loss(logits, train.labels, first_linear(reference)->weight, l2);
+  const double accuracy = logits.argmax(1).eq(train.labels).sum().item<double>() / 32;
+
+  DeviceStep step(model, l2, 1e-3, 32);
+  step.begin_epoch(train, torch::arange(32, torch::kInt64));
+  ASSERT_EQ(step.full_batches(), 1);
+  EXPECT_FALSE(step.has_tail());
+  step.step_full_batch();
+  const DeviceStep::Means means = step.epoch_means();
+  EXPECT_NEAR(means.data_loss, terms.data_loss.item<double>(), 1e-6);
+  EXPECT_NEAR(means.loss, terms.loss.item<double>(), 1e-5);
+  EXPECT_DOUBLE_EQ(means.accuracy, accuracy);
+  // The update moved the model's own weights.
+  EXPECT_FALSE(torch::equal(first_linear(model)->weight, first_linear(reference)->weight));
+}
+
+TEST(DeviceStep, RefusesASecondSplit) {
+  at::Generator generator = make_cpu_generator(5);
+  auto model = make_model(784, kHiddenUnits, 10, generator);
+  DeviceStep step(model, 0.0, 1e-3, 32);
+  const Split& train = fixture_data().train;
+  step.begin_epoch(train, torch::arange(train.size(), torch::kInt64));
+  const Split other{train.images.clone(), train.labels.clone()};
+  EXPECT_THROW(step.begin_epoch(other, torch::arange(other.size(), torch::kInt64)), c10::Error);
+}
+
+TEST(DeviceStep, SweepGivesTheAutogradNumbersOnTheCpu) {
+  SweepConfig config;
+  config.l2_strengths = {0.0, 1e-2};
+  config.epochs = 2;
+  config.jobs = 1;
+  SweepObserver quiet;
+  config.engine = "autograd";
+  const auto want = run_sweep(config, fixture_data(), torch::kCPU, quiet);
+  config.engine = "device";
+  const auto got = run_sweep(config, fixture_data(), torch::kCPU, quiet);
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t r = 0; r < got.size(); ++r) {
+    const EpochMetrics& a = got[r].history.back();
+    const EpochMetrics& b = want[r].history.back();
+    EXPECT_NEAR(a.loss, b.loss, 1e-4 * b.loss);
+    EXPECT_NEAR(a.val_loss, b.val_loss, 1e-4 * b.val_loss);
+    EXPECT_NEAR(a.val_accuracy, b.val_accuracy, 0.011);
+    EXPECT_NEAR(a.w1_norm, b.w1_norm, 1e-4 * b.w1_norm);
+  }
+}
+
+TEST(EngineChoice, AutoIsFusedOnTheCpuAndGraphsOnCuda) {
+  SweepConfig config;
+  const torch::Device cuda(torch::kCUDA, 0);
+  EXPECT_EQ(resolve_engine(config, torch::kCPU).engine, StepEngine::kFusedCpu);
+  EXPECT_FALSE(resolve_engine(config, torch::kCPU).cuda_graph);
+  EXPECT_EQ(resolve_engine(config, cuda).engine, StepEngine::kDevice);
+  EXPECT_TRUE(resolve_engine(config, cuda).cuda_graph);
+  // --cuda-graphs off: the straightforward loop, the baseline the fast path is checked against.
+  config.cuda_graphs = false;
+  EXPECT_EQ(resolve_engine(config, cuda).engine, StepEngine::kAutograd);
+  config.engine = "device";
+  EXPECT_EQ(resolve_engine(config, cuda).engine, StepEngine::kDevice);
+  EXPECT_FALSE(resolve_engine(config, cuda).cuda_graph);
+  config.cuda_graphs = true;
+  EXPECT_FALSE(resolve_engine(config, torch::kCPU).cuda_graph);
+  config.engine = "autograd";
+  EXPECT_EQ(resolve_engine(config, cuda).engine, StepEngine::kAutograd);
+  // Every run at once for the device engine on a GPU; the autograd loop one at a time.
+  config.engine = "auto";
+  const auto cores = static_cast<int64_t>(std::max(1u, std::thread::hardware_concurrency()));
+  EXPECT_EQ(effective_jobs(config, cuda, 3), std::min<int64_t>(3, cores));
+  config.cuda_graphs = false;
+  EXPECT_EQ(effective_jobs(config, cuda, 3), 1);
+}
+
+// The CUDA fast path itself: these run only where there is a GPU (scripts/device_check.sh).
+
+Datasets on_cuda(const Datasets& host) { return host.to(torch::Device(torch::kCUDA, 0)); }
+
+TEST(CudaGraph, ReplaysExactlyTheEagerDeviceStep) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const Datasets data = on_cuda(fixture_data());
+  SweepConfig config;
+  config.l2_strengths = {1e-3};
+  config.epochs = 3;
+  config.engine = "device";
+  SweepObserver quiet;
+  config.cuda_graphs = false;
+  const auto eager = run_sweep(config, data, torch::Device(torch::kCUDA, 0), quiet);
+  config.cuda_graphs = true;
+  const auto graph = run_sweep(config, data, torch::Device(torch::kCUDA, 0), quiet);
+  ASSERT_EQ(eager[0].history.size(), 3u);
+  ASSERT_EQ(graph[0].history.size(), 3u);
+  for (size_t e = 0; e < 3; ++e) {
+    // The same kernels on the same data: the warm-up steps before the capture are undone.
+    EXPECT_DOUBLE_EQ(graph[0].history[e].loss, eager[0].history[e].loss) << "epoch " << e + 1;
+    EXPECT_DOUBLE_EQ(graph[0].history[e].val_loss, eager[0].history[e].val_loss);
+    EXPECT_DOUBLE_EQ(graph[0].history[e].w1_norm, eager[0].history[e].w1_norm);
+  }
+}
+
+TEST(CudaGraph, ConcurrentRunsGiveTheSameNumbersAsOneAtATime) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const Datasets data = on_cuda(fixture_data());
+  SweepConfig config;
+  config.l2_strengths = {0.0, 1e-4, 1e-2};
+  config.seeds = 2;
+  config.epochs = 2;
+  SweepObserver quiet;
+  config.jobs = 1;
+  const auto one = run_sweep(config, data, torch::Device(torch::kCUDA, 0), quiet);
+  config.jobs = 6;
+  const auto all = run_sweep(config, data, torch::Device(torch::kCUDA, 0), quiet);
+  ASSERT_EQ(one.size(), 6u);
+  ASSERT_EQ(all.size(), 6u);
+  for (size_t r = 0; r < one.size(); ++r) {
+    EXPECT_DOUBLE_EQ(all[r].history.back().loss, one[r].history.back().loss) << "run " << r;
+    EXPECT_DOUBLE_EQ(all[r].history.back().val_accuracy, one[r].history.back().val_accuracy);
+  }
+}
+
+TEST(CudaGraph, AgreesWithTheStraightforwardLoopAndTheCpu) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const Datasets data = on_cuda(fixture_data());
+  SweepConfig config;
+  config.l2_strengths = {1e-2};
+  config.epochs = 3;
+  SweepObserver quiet;
+  const auto graph = run_sweep(config, data, torch::Device(torch::kCUDA, 0), quiet);
+  config.cuda_graphs = false;  // auto -> autograd and torch::optim::Adam
+  const auto plain = run_sweep(config, data, torch::Device(torch::kCUDA, 0), quiet);
+  const auto cpu = run_sweep(config, fixture_data(), torch::kCPU, quiet);
+  testing::expect_same_run_up_to_rounding(graph[0].history.back(), plain[0].history.back());
+  testing::expect_same_run_up_to_rounding(graph[0].history.back(), cpu[0].history.back());
+}
+
+}  // namespace
+}  // namespace l2sweep
