@@ -17,7 +17,10 @@ Needs Debian's python3-torch (PyTorch 1.13): run it with /usr/bin/python3.
 
 usage: /usr/bin/python3 scripts/bench/keras_peer.py [--l2 0.0001,0.001,0.01]
        [--epochs 15] [--seed 0] [--val-size 10000] [--train-size N] [--data-dir DIR]
-       [--adam keras|torch] [--flush-denormal] [--csv OUT.csv]
+       [--adam keras|torch] [--flush-denormal] [--device cpu|cuda] [--csv OUT.csv]
+
+On a GPU (`--device cuda`) the data is moved to the GPU once and the loop is unchanged: the
+straightforward PyTorch script, one .item() per metric per step as above.
 """
 import argparse
 import csv
@@ -95,6 +98,7 @@ def evaluate(model, w1, l2, x, y):
 
 
 def train_run(l2, args, train, val, test, classes):
+    device = torch.device(args.device)
     generator = torch.Generator().manual_seed(args.seed)
     features = train[0][0].numel()
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(features, 128),
@@ -102,6 +106,7 @@ def train_run(l2, args, train, val, test, classes):
     for layer in (model[1], model[3]):
         glorot_uniform_(layer.weight, generator)
         torch.nn.init.zeros_(layer.bias)
+    model.to(device)
     w1 = model[1].weight
     if args.adam == "keras":
         optimizer = KerasAdam(model.parameters(), lr=args.lr)
@@ -113,7 +118,7 @@ def train_run(l2, args, train, val, test, classes):
     rows = []
     for epoch in range(1, args.epochs + 1):
         start = time.perf_counter()
-        order = torch.randperm(n, generator=shuffle)
+        order = torch.randperm(n, generator=shuffle).to(device)
         loss_sum = data_sum = correct = 0.0
         for begin in range(0, n, args.batch_size):
             index = order[begin:begin + args.batch_size]
@@ -131,7 +136,7 @@ def train_run(l2, args, train, val, test, classes):
         row = dict(l2=l2, seed=args.seed, epoch=epoch, loss=loss_sum / n, accuracy=correct / n,
                    val_loss=val_loss, val_accuracy=val_accuracy, data_loss=data_sum / n,
                    val_data_loss=val_data_loss, w1_norm=w1.norm().item(),
-                   epoch_seconds=time.perf_counter() - start)
+                   epoch_seconds=time.perf_counter() - start)  # .item() above has synced
         rows.append(row)
         print(f"l2={l2} epoch {epoch}/{args.epochs} loss {row['loss']:.4f} "
               f"accuracy {row['accuracy']:.4f} val_loss {val_loss:.4f} "
@@ -157,10 +162,12 @@ def main():
     parser.add_argument("--adam", choices=("keras", "torch"), default="keras")
     parser.add_argument("--flush-denormal", action="store_true",
                         help="flush denormal floats to zero (torch.set_flush_denormal)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     parser.add_argument("--csv", help="write every epoch's metrics here")
     args = parser.parse_args()
     torch.set_flush_denormal(args.flush_denormal)
     train, val, test = load(args.data_dir, args.val_size, args.train_size)
+    train, val, test = ((x.to(args.device), y.to(args.device)) for x, y in (train, val, test))
     classes = int(train[1].max()) + 1
     rows = []
     for l2 in (float(v) for v in args.l2.split(",")):

@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+"""GPU benchmark: l2sweep's CUDA paths against the PyTorch-Python peer, in one invocation.
+
+usage: python3 scripts/bench/gpu_bench.py --binary build-cuda/bin/l2sweep
+           [--epochs 15] [--slow-epochs 3] [--l2 LIST] [--train-size N] [--skip-peer]
+
+Runs, one after another on the same GPU (scripts/device_check.sh calls it):
+  1. l2sweep, default path: DeviceStep replayed from a CUDA graph, every run at once
+     (each on its own stream), for --epochs;
+  2. l2sweep --engine device --cuda-graphs off: the same device step launched eagerly (the
+     levers "data and metrics on the device" without the graph), for --slow-epochs;
+  3. l2sweep --cuda-graphs off: the straightforward loop, autograd and torch::optim::Adam,
+     one run at a time, for --slow-epochs;
+  4. scripts/bench/keras_peer.py --device cuda --adam torch: the plain PyTorch script with
+     the same optimizer, for --slow-epochs.
+The slow paths run fewer epochs to fit the 5-minute budget of a device check; their time per
+optimizer step is measured and projected to the full sweep (the per-step cost does not
+change from epoch to epoch). Training time is l2sweep's `sweep_seconds` (summary.json: the
+training loop over all runs, data already on the GPU) and the peer's summed epoch times;
+neither counts process start-up or data loading.
+
+Parity: every path's metrics at epoch --slow-epochs against the graph path's at that epoch,
+and the graph path's final epoch against the committed CPU results (docs/results/), next to
+the seed spread measured on the CPU (docs/results/seeds3-control).
+"""
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BATCH = 32
+DATA = "/usr/share/datasets/fashion-mnist"
+TRAIN_EXAMPLES = 50000
+
+
+def steps_per_run(examples, epochs):
+    return -(-examples // BATCH) * epochs
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def at_epoch(rows, epoch):
+    return {row["l2"]: row for row in rows if int(row["epoch"]) == epoch}
+
+
+def run_l2sweep(args, name, extra, epochs, work):
+    out = os.path.join(work, name)
+    command = [args.binary, "--device", args.device, "--epochs", str(epochs), "--l2", args.l2,
+               "--data-dir", args.data_dir, "--out", out] + extra
+    if args.train_size:
+        command += ["--train-size", str(args.train_size)]
+    log = os.path.join(work, name + ".log")
+    with open(log, "w") as f:
+        status = subprocess.run(command, stdout=f, stderr=subprocess.STDOUT).returncode
+    if status != 0:
+        sys.stdout.write(open(log).read()[-3000:])
+        raise SystemExit(f"gpu_bench: {name} exited with {status} (log above)")
+    with open(os.path.join(out, "summary.json")) as f:
+        summary = json.load(f)
+    return {"name": name, "epochs": epochs, "seconds": summary["sweep_seconds"],
+            "rows": read_csv(os.path.join(out, "metrics.csv")),
+            "optimizer": summary["experiment"]["optimizer"]["name"]}
+
+
+def run_peer(args, epochs, work):
+    out = os.path.join(work, "peer.csv")
+    command = [args.python, os.path.join(ROOT, "scripts/bench/keras_peer.py"), "--device", args.device,
+               "--adam", "torch", "--epochs", str(epochs), "--l2", args.l2, "--data-dir",
+               args.data_dir, "--csv", out]
+    if args.train_size:
+        command += ["--train-size", str(args.train_size)]
+    log = os.path.join(work, "peer.log")
+    with open(log, "w") as f:
+        status = subprocess.run(command, stdout=f, stderr=subprocess.STDOUT).returncode
+    if status != 0:
+        sys.stdout.write(open(log).read()[-3000:])
+        raise SystemExit(f"gpu_bench: the Python peer exited with {status} (log above)")
+    rows = read_csv(out)
+    return {"name": "python peer (torch.optim.Adam)", "epochs": epochs,
+            "seconds": sum(row["epoch_seconds"] for row in rows), "rows": rows,
+            "optimizer": "torch.optim.Adam"}
+
+
+def gpu_name():
+    try:
+        return subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total",
+                               "--format=csv,noheader"], capture_output=True, text=True,
+                              check=True).stdout.strip().splitlines()[0]
+    except (OSError, subprocess.CalledProcessError, IndexError):
+        return "unknown GPU"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--binary", default=os.path.join(ROOT, "build-cuda/bin/l2sweep"))
+    parser.add_argument("--python", default=sys.executable, help="Python with CUDA PyTorch")
+    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--slow-epochs", type=int, default=3)
+    parser.add_argument("--l2", default="0.0001,0.001,0.01")
+    parser.add_argument("--train-size", type=int, default=None)
+    parser.add_argument("--data-dir", default=DATA)
+    parser.add_argument("--skip-peer", action="store_true")
+    parser.add_argument("--device", default="cuda",
+                        help="cuda (the benchmark); cpu only to smoke-test this script")
+    args = parser.parse_args()
+    strengths = len(args.l2.split(","))
+    examples = args.train_size or TRAIN_EXAMPLES
+    full_steps = strengths * steps_per_run(examples, args.epochs)
+    slow = min(args.slow_epochs, args.epochs)
+
+    print(f"gpu_bench: {gpu_name()}; {strengths} strengths x {args.epochs} epochs x "
+          f"{examples} examples, batch {BATCH}: {full_steps} optimizer steps", flush=True)
+    with tempfile.TemporaryDirectory(prefix="l2sweep-gpu-bench-") as work:
+        results = []
+        graph = run_l2sweep(args, "l2sweep graphs", [], args.epochs, work)
+        results.append(graph)
+        print(f"  {graph['name']}: {graph['seconds']:.2f} s", flush=True)
+        for name, extra in (("l2sweep device, no graph", ["--engine", "device",
+                                                          "--cuda-graphs", "off"]),
+                            ("l2sweep autograd (--cuda-graphs off)", ["--cuda-graphs", "off"])):
+            results.append(run_l2sweep(args, name, extra, slow, work))
+            print(f"  {name}: {results[-1]['seconds']:.2f} s for {slow} epochs", flush=True)
+        if not args.skip_peer:
+            results.append(run_peer(args, slow, work))
+            print(f"  python peer: {results[-1]['seconds']:.2f} s for {slow} epochs", flush=True)
+
+    peer = results[-1] if not args.skip_peer else None
+    print()
+    print("| path | epochs run | training s | us per step | full sweep s (projected) | "
+          "peer / this |")
+    print("|---|---|---|---|---|---|")
+    projected = {}
+    for r in results:
+        steps = strengths * steps_per_run(examples, r["epochs"])
+        per_step = r["seconds"] / steps
+        projected[r["name"]] = per_step * full_steps
+        ratio = ""
+        if peer is not None:
+            ratio = f"{peer['seconds'] / strengths / steps_per_run(examples, peer['epochs']) / per_step:.1f}x"
+        print(f"| {r['name']} | {r['epochs']} | {r['seconds']:.2f} | {per_step * 1e6:.1f} | "
+              f"{projected[r['name']]:.2f} | {ratio} |")
+
+    print(f"\nparity at epoch {slow} (the graph path against each; val_accuracy and val_loss):")
+    reference = at_epoch(graph["rows"], slow)
+    for r in results[1:]:
+        other = at_epoch(r["rows"], slow)
+        worst_acc = max(abs(reference[l2]["val_accuracy"] - other[l2]["val_accuracy"])
+                        for l2 in reference)
+        worst_loss = max(abs(reference[l2]["val_loss"] - other[l2]["val_loss"]) for l2 in reference)
+        print(f"  {r['name']}: max |d val_accuracy| {worst_acc:.4f}, "
+              f"max |d val_loss| {worst_loss:.4f}")
+
+    cpu_csv = os.path.join(ROOT, "docs/results/default-seed0/metrics.csv")
+    spread_json = os.path.join(ROOT, "docs/results/seeds3-control/summary.json")
+    if args.epochs == 15 and not args.train_size and os.path.exists(cpu_csv):
+        cpu = at_epoch(read_csv(cpu_csv), 15)
+        spread = {}
+        if os.path.exists(spread_json):
+            with open(spread_json) as f:
+                for s in json.load(f)["strengths"]:
+                    spread[s["l2"]] = s["val_accuracy"]["std"]
+        print("\nfinal epoch, graph path (GPU) against the committed CPU run (seed 0):")
+        final = at_epoch(graph["rows"], 15)
+        for l2 in sorted(final):
+            if l2 not in cpu:
+                continue
+            d = final[l2]["val_accuracy"] - cpu[l2]["val_accuracy"]
+            std = spread.get(l2)
+            print(f"  l2 {l2:g}: val_accuracy GPU {final[l2]['val_accuracy']:.4f} "
+                  f"CPU {cpu[l2]['val_accuracy']:.4f} (diff {d:+.4f}; CPU seed std "
+                  f"{std if std is None else f'{std:.4f}'})")
+    if peer is not None:
+        ratio = projected[peer["name"]] / graph["seconds"]
+        print(f"\nsweep training time: graphs {graph['seconds']:.2f} s (target <= 2 s); "
+              f"peer {projected[peer['name']]:.1f} s projected; ratio {ratio:.1f}x (target >= 40x)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

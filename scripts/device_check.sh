@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The GPU check, run from the repository root on the GPU machine (CUDA PyTorch installed,
+# nothing to install):
+#   1. configures and builds against that PyTorch's LibTorch in build-cuda/ (its own folder,
+#      so the CPU build in build/ is untouched);
+#   2. runs the whole test suite there, the CUDA tests included (they skip on a CPU machine);
+#   3. runs the GPU benchmark (scripts/bench/gpu_bench.py): l2sweep with CUDA graphs, without
+#      them, the autograd loop, and the PyTorch-Python peer, and prints a short table.
+# About 5 minutes on an H100/H200. Options after the script name go to gpu_bench.py, e.g.
+# --slow-epochs 15 to time the slow paths over the whole sweep instead of projecting them.
+# Exit status: the first failing step's (the build, ctest, or the benchmark).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+python="${PYTHON:-python3}"
+prefix="$("$python" -c 'import torch; print(torch.utils.cmake_prefix_path)')"
+build="${L2SWEEP_BUILD_DIR:-$root/build-cuda}"
+export CMAKE_PREFIX_PATH="$prefix${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
+export L2SWEEP_NO_APT=1 L2SWEEP_BUILD_DIR="$build"
+
+step() { printf '\n== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
+
+step "GPU"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+"$python" -c 'import torch; print("PyTorch", torch.__version__, "CUDA", torch.version.cuda,
+      "available:", torch.cuda.is_available())'
+
+step "build against $prefix"
+"$root/scripts/setup.sh"
+grep -E "l2sweep: LibTorch" "$build.configure.log" || true
+
+step "tests (CUDA tests included)"
+start=$SECONDS
+(cd "$build" && ctest --output-on-failure --parallel "$(nproc)" --timeout 300)
+echo "the CUDA tests (SKIPPED here means no GPU was seen):"
+(cd "$build" && ./bin/l2sweep_tests --gtest_filter='Cuda*:*OnCuda' 2>&1 |
+  grep -E '^\[ +(OK|SKIPPED|FAILED) +\]' || true)
+echo "tests took $((SECONDS - start)) s"
+
+step "benchmark"
+"$python" "$root/scripts/bench/gpu_bench.py" --binary "$build/bin/l2sweep" --python "$python" "$@"
+step "done"
