@@ -1,13 +1,16 @@
 #include "l2sweep/device_step.h"
 
 #include <algorithm>
+#include <sstream>
 #include <thread>
+#include <utility>
 
 #include <gtest/gtest.h>
 #include <torch/cuda.h>
 #include <torch/torch.h>
 
 #include "l2sweep/config.h"
+#include "l2sweep/cuda_graph.h"
 #include "l2sweep/data.h"
 #include "l2sweep/model.h"
 #include "l2sweep/sweep.h"
@@ -46,7 +49,9 @@ void expect_device_adam_matches_torch_adam(const torch::Device& device, int step
   EXPECT_TRUE(all_close(param, reference.detach(), 1e-5, 1e-6));
   const auto& state = static_cast<const torch::optim::AdamParamState&>(
       *adam.state().at(c10::guts::to_string(reference.unsafeGetTensorImpl())));
-  EXPECT_TRUE(all_close(device_adam.exp_avg(), state.exp_avg(), 1e-5, 1e-9));
+  // lerp_ rounds differently from mul_ + add_: two float ulps at the largest gradients (~1),
+  // which matters only where the moment crosses zero.
+  EXPECT_TRUE(all_close(device_adam.exp_avg(), state.exp_avg(), 1e-5, 2.5e-7));
   EXPECT_TRUE(all_close(device_adam.exp_avg_sq(), state.exp_avg_sq(), 1e-5, 1e-12));
 }
 
@@ -150,26 +155,66 @@ TEST(EngineChoice, AutoIsFusedOnTheCpuAndGraphsOnCuda) {
 
 Datasets on_cuda(const Datasets& host) { return host.to(torch::Device(torch::kCUDA, 0)); }
 
+/// A model and a device-step Trainer on CUDA from seed 6, with or without a CUDA graph.
+std::pair<torch::nn::Sequential, std::unique_ptr<Trainer>> cuda_trainer(bool graph) {
+  const torch::Device cuda(torch::kCUDA, 0);
+  at::Generator generator = make_cpu_generator(6);
+  auto model = make_model(784, kHiddenUnits, 10, generator);
+  model->to(cuda);
+  TrainOptions options;
+  options.l2 = 1e-3;
+  options.shuffle_seed = 6;
+  options.engine = StepEngine::kDevice;
+  options.cuda_graph = graph;
+  return {model, std::make_unique<Trainer>(model, options, cuda)};
+}
+
 TEST(CudaGraph, ReplaysExactlyTheEagerDeviceStep) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   const Datasets data = on_cuda(fixture_data());
-  SweepConfig config;
-  config.l2_strengths = {1e-3};
-  config.epochs = 3;
-  config.engine = "device";
-  SweepObserver quiet;
-  config.cuda_graphs = false;
-  const auto eager = run_sweep(config, data, torch::Device(torch::kCUDA, 0), quiet);
-  config.cuda_graphs = true;
-  const auto graph = run_sweep(config, data, torch::Device(torch::kCUDA, 0), quiet);
-  ASSERT_EQ(eager[0].history.size(), 3u);
-  ASSERT_EQ(graph[0].history.size(), 3u);
-  for (size_t e = 0; e < 3; ++e) {
+  const RunStream stream(torch::Device(torch::kCUDA, 0));  // graphs need a stream of their own
+  auto [eager_model, eager] = cuda_trainer(false);
+  auto [graph_model, graph] = cuda_trainer(true);
+  for (int epoch = 0; epoch < 3; ++epoch) {
+    const TrainMetrics want = eager->train_epoch(data.train);
+    const TrainMetrics got = graph->train_epoch(data.train);
+    ASSERT_TRUE(graph->uses_cuda_graph()) << "the capture failed (see the warning above)";
     // The same kernels on the same data: the warm-up steps before the capture are undone.
-    EXPECT_DOUBLE_EQ(graph[0].history[e].loss, eager[0].history[e].loss) << "epoch " << e + 1;
-    EXPECT_DOUBLE_EQ(graph[0].history[e].val_loss, eager[0].history[e].val_loss);
-    EXPECT_DOUBLE_EQ(graph[0].history[e].w1_norm, eager[0].history[e].w1_norm);
+    EXPECT_EQ(got.loss, want.loss) << "epoch " << epoch + 1;
+    EXPECT_EQ(got.accuracy, want.accuracy);
   }
+  EXPECT_FALSE(eager->uses_cuda_graph());
+  const auto a = eager_model->parameters();
+  const auto b = graph_model->parameters();
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << i;
+}
+
+TEST(CudaGraph, ResumesFromItsStateBitForBit) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const Datasets data = on_cuda(fixture_data());
+  const RunStream stream(torch::Device(torch::kCUDA, 0));
+  auto [model, uninterrupted] = cuda_trainer(true);
+  std::vector<TrainMetrics> expected;
+  for (int epoch = 0; epoch < 3; ++epoch) expected.push_back(uninterrupted->train_epoch(data.train));
+
+  auto [first_model, first] = cuda_trainer(true);
+  first->train_epoch(data.train);
+  torch::serialize::OutputArchive out;
+  first->save_state(out);
+  std::ostringstream bytes;
+  out.save_to(bytes);
+  auto [resumed_model, resumed] = cuda_trainer(true);
+  torch::serialize::InputArchive in;
+  std::istringstream saved(bytes.str());
+  in.load_from(saved);
+  resumed->load_state(in);
+  for (int epoch = 1; epoch < 3; ++epoch) {
+    const TrainMetrics got = resumed->train_epoch(data.train);
+    EXPECT_EQ(got.loss, expected[static_cast<size_t>(epoch)].loss) << "epoch " << epoch + 1;
+  }
+  const auto a = model->parameters();
+  const auto b = resumed_model->parameters();
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << i;
 }
 
 TEST(CudaGraph, ConcurrentRunsGiveTheSameNumbersAsOneAtATime) {

@@ -16,30 +16,31 @@ DeviceAdam::DeviceAdam(const torch::Tensor& like, double learning_rate, double b
     : learning_rate_(learning_rate),
       beta1_(beta1),
       beta2_(beta2),
-      eps_(eps),
       exp_avg_(at::zeros_like(like)),
       exp_avg_sq_(at::zeros_like(like)),
-      // 0-dim, so that it takes part in float32 arithmetic without promoting it to float64.
-      step_(at::zeros({}, like.options().dtype(at::kDouble))) {}
+      // 0-dim tensors take part in float32 arithmetic without promoting it to float64.
+      step_(at::zeros({}, like.options().dtype(at::kDouble))),
+      betas_(at::tensor({beta1, beta2}, like.options().dtype(at::kDouble))),
+      exponents_(at::tensor({-1.0, -0.5}, like.options().dtype(at::kDouble))),
+      eps_(at::full({}, eps, like.options())) {}
 
 void DeviceAdam::step(torch::Tensor& param, const torch::Tensor& grad) {
   torch::NoGradGuard no_grad;
   step_.add_(1);
-  // The bias corrections in float64, as torch::optim::Adam computes them on the host.
-  const at::Tensor bias_correction1 = at::pow(beta1_, step_).neg_().add_(1);
-  const at::Tensor sqrt_bias_correction2 = at::pow(beta2_, step_).neg_().add_(1).sqrt_();
-  const at::Tensor step_size = bias_correction1.reciprocal().mul_(-learning_rate_);
+  // {1 / (1 - beta1^t), 1 / sqrt(1 - beta2^t)}, in float64 as torch::optim::Adam has them.
+  const at::Tensor corrections = at::pow(at::rsub(at::pow(betas_, step_), 1), exponents_);
 
-  exp_avg_.mul_(beta1_).add_(grad, 1 - beta1_);
+  exp_avg_.lerp_(grad, 1 - beta1_);
   exp_avg_sq_.mul_(beta2_).addcmul_(grad, grad, 1 - beta2_);
-  const at::Tensor denom = exp_avg_sq_.sqrt().div_(sqrt_bias_correction2).add_(eps_);
-  // p.addcdiv_(m, denom, -step_size) with the step size as a device tensor.
-  param.add_(exp_avg_.div(denom).mul_(step_size));
+  // sqrt(v) / sqrt(1 - beta2^t) + eps
+  const at::Tensor denom = at::addcmul(eps_, exp_avg_sq_.sqrt(), corrections.select(0, 1));
+  // p -= lr / (1 - beta1^t) * m / denom
+  param.addcmul_(exp_avg_.div(denom), corrections.select(0, 0), -learning_rate_);
 }
 
 namespace {
 
-/// The flat offsets of the four parameters in params_/grads_.
+/// The parameters DeviceStep trains, in the order of its flat buffers.
 std::vector<torch::Tensor> model_parameters(const torch::nn::Sequential& model) {
   const auto first = first_linear(model);
   const auto second = second_linear(model);
@@ -77,11 +78,10 @@ DeviceStep::DeviceStep(const torch::nn::Sequential& model, double l2, double lea
     offset += size;
   }
   const auto options = params_.options();
-  data_loss_sum_ = at::zeros({}, options.dtype(at::kDouble));
   penalty_sum_ = at::zeros({}, options.dtype(at::kDouble));
-  correct_sum_ = at::zeros({}, options.dtype(at::kLong));
   batch_index_ = at::zeros({1}, options.dtype(at::kLong));
   minus_ones_ = at::full({batch_size_, 1}, -1.0, options);
+  batch_scale_ = at::full({batch_size_}, 1.0 / static_cast<double>(batch_size_), options);
 }
 
 void DeviceStep::begin_epoch(const Split& train, const torch::Tensor& order) {
@@ -97,77 +97,87 @@ void DeviceStep::begin_epoch(const Split& train, const torch::Tensor& order) {
     examples_ = examples;
     full_batches_ = examples / batch_size_;
     tail_ = examples % batch_size_;
+    epoch_logits_ = at::zeros({examples, b2_.size(0)}, params_.options());
+    if (tail_ > 0) {
+      tail_scale_ = at::full({tail_}, 1.0 / static_cast<double>(tail_), params_.options());
+    }
   }
   // A captured graph reads these exact buffers.
   TORCH_CHECK(images.data_ptr() == images_.data_ptr() && examples == examples_,
               "DeviceStep trains one split; it was given another");
   order_.copy_(order);
   batch_index_.zero_();
-  data_loss_sum_.zero_();
   penalty_sum_.zero_();
-  correct_sum_.zero_();
 }
 
 void DeviceStep::step_full_batch() {
   torch::NoGradGuard no_grad;
-  const torch::Tensor rows =
-      order_.narrow(0, 0, full_batches_ * batch_size_)
-          .view({full_batches_, batch_size_})
-          .index_select(0, batch_index_)
-          .view({-1});
+  const int64_t full_examples = full_batches_ * batch_size_;
+  const torch::Tensor rows = order_.narrow(0, 0, full_examples)
+                                 .view({full_batches_, batch_size_})
+                                 .index_select(0, batch_index_)
+                                 .view({-1});
+  const torch::Tensor logits = step_on(rows, batch_scale_);
+  epoch_logits_.narrow(0, 0, full_examples)
+      .view({full_batches_, batch_size_, -1})
+      .index_copy_(0, batch_index_, logits.unsqueeze(0));
   batch_index_.add_(1);
-  step_on(rows);
 }
 
 void DeviceStep::step_tail() {
   torch::NoGradGuard no_grad;
-  step_on(order_.narrow(0, full_batches_ * batch_size_, tail_));
+  const int64_t begin = full_batches_ * batch_size_;
+  const torch::Tensor logits = step_on(order_.narrow(0, begin, tail_), tail_scale_);
+  epoch_logits_.narrow(0, begin, tail_).copy_(logits);
 }
 
-void DeviceStep::step_on(const torch::Tensor& rows) {
+torch::Tensor DeviceStep::step_on(const torch::Tensor& rows, const torch::Tensor& scale) {
   const int64_t count = rows.size(0);
   const torch::Tensor x = images_.index_select(0, rows);
   const torch::Tensor y = labels_.index_select(0, rows).view({count, 1});
 
-  // Forward, measured before the update as Keras does.
-  const torch::Tensor hidden = at::addmm(b1_, x, w1_.t()).relu_();
+  // Forward. Linear + ReLU is one kernel where cuBLASLt fuses the bias and the activation.
+  const torch::Tensor hidden = at::_addmm_activation(b1_, x, w1_.t());
   const torch::Tensor logits = at::addmm(b2_, hidden, w2_.t());
   const torch::Tensor log_probs = at::log_softmax(logits, 1);
-  // sum(W1^2) as one dot product; l2 times it is the penalty.
+  // The penalty l2 * sum(W1^2) before the update, weighted by the batch size as Keras'
+  // epoch mean weights each batch.
   const torch::Tensor w1_flat = w1_.view({-1});
   penalty_sum_.add_(at::dot(w1_flat, w1_flat), l2_ * static_cast<double>(count));
-  data_loss_sum_.sub_(log_probs.gather(1, y).sum());
-  correct_sum_.add_(logits.argmax(1).eq(y.view({count})).sum());
 
-  // Backward: d(mean cross-entropy)/d(logits) = (softmax - onehot) / count.
-  const torch::Tensor d_logits = log_probs.exp();
-  d_logits.scatter_add_(1, y, minus_ones_.narrow(0, 0, count)).mul_(1.0 / static_cast<double>(count));
-  at::mm_out(grad_w2_, d_logits.t(), hidden);
-  at::sum_out(grad_b2_, d_logits, {0});
+  // Backward: d(mean cross-entropy)/d(logits) = (softmax - onehot) / count; the 1/count is
+  // applied by the products below (alpha, or `scale` for the bias sums).
+  const torch::Tensor d_logits = log_probs.exp().scatter_add_(1, y, minus_ones_.narrow(0, 0, count));
+  const double mean = 1.0 / static_cast<double>(count);
+  grad_w2_.addmm_(d_logits.t(), hidden, /*beta=*/0, /*alpha=*/mean);
+  grad_b2_.addmv_(d_logits.t(), scale, /*beta=*/0);
   const torch::Tensor d_hidden = at::threshold_backward(at::mm(d_logits, w2_), hidden, 0);
-  // The penalty's gradient 2 * l2 * W1 folded into the same matrix product.
-  at::addmm_out(grad_w1_, w1_, d_hidden.t(), x, /*beta=*/2 * l2_, /*alpha=*/1);
-  at::sum_out(grad_b1_, d_hidden, {0});
+  // The penalty's gradient 2 * l2 * W1 folded into the same product.
+  at::addmm_out(grad_w1_, w1_, d_hidden.t(), x, /*beta=*/2 * l2_, /*alpha=*/mean);
+  grad_b1_.addmv_(d_hidden.t(), scale, /*beta=*/0);
 
   adam_.step(params_, grads_);
+  return logits;
 }
 
 DeviceStep::Means DeviceStep::epoch_means() const {
-  const torch::Tensor sums =
-      at::stack({data_loss_sum_, penalty_sum_, correct_sum_.to(at::kDouble)}).cpu();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor labels = labels_.index_select(0, order_);
+  const torch::Tensor picked =
+      at::log_softmax(epoch_logits_, 1).gather(1, labels.view({-1, 1})).to(at::kDouble);
+  const torch::Tensor correct = epoch_logits_.argmax(1).eq(labels).sum().to(at::kDouble);
+  const torch::Tensor sums = at::stack({picked.sum().neg(), penalty_sum_, correct}).cpu();
   const auto* values = sums.data_ptr<double>();
-  // Examples seen so far this epoch: all of them once the epoch is done.
-  const double seen = static_cast<double>(examples_);
+  const auto examples = static_cast<double>(examples_);
   Means means;
-  means.data_loss = values[0] / seen;
-  means.loss = (values[0] + values[1]) / seen;
-  means.accuracy = values[2] / seen;
+  means.data_loss = values[0] / examples;
+  means.loss = (values[0] + values[1]) / examples;
+  means.accuracy = values[2] / examples;
   return means;
 }
 
 std::vector<torch::Tensor> DeviceStep::state() const {
-  std::vector<torch::Tensor> tensors{params_, grads_, batch_index_, data_loss_sum_, penalty_sum_,
-                                     correct_sum_};
+  std::vector<torch::Tensor> tensors{params_, grads_, batch_index_, epoch_logits_, penalty_sum_};
   for (const auto& t : adam_.state()) tensors.push_back(t);
   return tensors;
 }

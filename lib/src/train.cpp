@@ -4,7 +4,10 @@
 #include <torch/serialize/archive.h>
 #include <torch/utils.h>
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <string>
 
 #include "l2sweep/model.h"
 #include "l2sweep/sweep.h"
@@ -103,8 +106,18 @@ TrainMetrics Trainer::train_epoch(const Split& train, const BatchCallback& on_ba
 TrainMetrics Trainer::train_epoch_on_device(const Split& train, const torch::Tensor& order,
                                             const BatchCallback& on_batch) {
   device_step_->begin_epoch(train, order);
-  if (options_.cuda_graph && !graph_ && device_step_->full_batches() > 0) {
-    graph_ = std::make_unique<StepGraph>(*device_step_);
+  if (options_.cuda_graph && !graph_ && !graph_failed_ && device_step_->full_batches() > 0) {
+    try {
+      graph_ = std::make_unique<StepGraph>(*device_step_);
+    } catch (const std::exception& e) {
+      // Slower but the same numbers: the capture executes nothing, so the state is intact.
+      graph_failed_ = true;
+      const std::string what = e.what();
+      fmt::print(stderr,
+                 "l2sweep: warning: the training step could not be captured as a CUDA graph "
+                 "({}); this run continues without it\n",
+                 what.substr(0, what.find('\n')));
+    }
   }
   const int64_t full = device_step_->full_batches();
   const int64_t batches = full + (device_step_->has_tail() ? 1 : 0);

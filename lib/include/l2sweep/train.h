@@ -88,6 +88,11 @@ class Trainer {
   void save_state(torch::serialize::OutputArchive& archive) const;
   void load_state(torch::serialize::InputArchive& archive);
 
+  /// Whether full batches are replayed from a CUDA graph: false before the first epoch, and
+  /// for the rest of the run when the capture failed (the run then continues with the eager
+  /// device step, after a warning on stderr).
+  bool uses_cuda_graph() const { return graph_ != nullptr; }
+
   torch::nn::Sequential& model() { return model_; }
   torch::optim::Adam& optimizer() { return optimizer_; }
 
@@ -101,6 +106,7 @@ class Trainer {
   std::unique_ptr<FusedCpuStep> fused_;         ///< set for StepEngine::kFusedCpu
   std::unique_ptr<DeviceStep> device_step_;     ///< set for StepEngine::kDevice
   std::unique_ptr<StepGraph> graph_;            ///< device_step_ captured, with cuda_graph
+  bool graph_failed_ = false;
 
   TrainMetrics train_epoch_on_device(const Split& train, const torch::Tensor& order,
                                      const BatchCallback& on_batch);

@@ -66,7 +66,16 @@ StepGraph::StepGraph(DeviceStep& step) : impl_(std::make_unique<Impl>()) {
 #else
   impl_->graph.capture_begin();
 #endif
-  step.step_full_batch();
+  try {
+    step.step_full_batch();
+  } catch (...) {
+    // End the capture so the stream can run eagerly again; the first error is the one to tell.
+    try {
+      impl_->graph.capture_end();
+    } catch (...) {
+    }
+    throw;
+  }
   impl_->graph.capture_end();
 }
 
