@@ -103,35 +103,51 @@ TrainMetrics Trainer::train_epoch(const Split& train, const BatchCallback& on_ba
   return {loss.value(), data_loss.value(), accuracy.value()};
 }
 
+void Trainer::capture_graphs() {
+  const int64_t full = device_step_->full_batches();
+  const int64_t per_replay = std::min(kStepsPerGraph, full);
+  try {
+    graph_ = std::make_unique<StepGraph>(*device_step_, per_replay);
+    if (full % per_replay > 0) {
+      rest_graph_ = std::make_unique<StepGraph>(*device_step_, full % per_replay);
+    }
+  } catch (const std::exception& e) {
+    // Slower but the same numbers: a capture executes nothing, so the state is intact.
+    graph_.reset();
+    rest_graph_.reset();
+    graph_failed_ = true;
+    const std::string what = e.what();
+    fmt::print(stderr,
+               "l2sweep: warning: the training step could not be captured as a CUDA graph ({}); "
+               "this run continues without it\n",
+               what.substr(0, what.find('\n')));
+  }
+}
+
 TrainMetrics Trainer::train_epoch_on_device(const Split& train, const torch::Tensor& order,
                                             const BatchCallback& on_batch) {
   device_step_->begin_epoch(train, order);
-  if (options_.cuda_graph && !graph_ && !graph_failed_ && device_step_->full_batches() > 0) {
-    try {
-      graph_ = std::make_unique<StepGraph>(*device_step_);
-    } catch (const std::exception& e) {
-      // Slower but the same numbers: the capture executes nothing, so the state is intact.
-      graph_failed_ = true;
-      const std::string what = e.what();
-      fmt::print(stderr,
-                 "l2sweep: warning: the training step could not be captured as a CUDA graph "
-                 "({}); this run continues without it\n",
-                 what.substr(0, what.find('\n')));
-    }
-  }
   const int64_t full = device_step_->full_batches();
+  if (options_.cuda_graph && !graph_ && !graph_failed_ && full > 0) capture_graphs();
   const int64_t batches = full + (device_step_->has_tail() ? 1 : 0);
   // Nothing is read back to the host until the epoch's means: the launches run ahead.
-  for (int64_t batch = 0; batch < batches; ++batch) {
+  int64_t done = 0;
+  while (done < batches) {
     if (stop_requested()) throw StopRequested();
-    if (batch == full) {
+    if (done == full) {
       device_step_->step_tail();
-    } else if (graph_) {
+      done += 1;
+    } else if (graph_ && full - done >= graph_->steps()) {
       graph_->replay();
+      done += graph_->steps();
+    } else if (rest_graph_) {
+      rest_graph_->replay();
+      done += rest_graph_->steps();
     } else {
       device_step_->step_full_batch();
+      done += 1;
     }
-    if (on_batch) on_batch(batch + 1, batches);
+    if (on_batch) on_batch(done, batches);
   }
   const DeviceStep::Means means = device_step_->epoch_means();
   return {means.loss, means.data_loss, means.accuracy};

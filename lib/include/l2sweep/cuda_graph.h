@@ -28,24 +28,27 @@ class RunStream {
   std::unique_ptr<Impl> impl_;
 };
 
-/// DeviceStep::step_full_batch() captured once as a CUDA graph on the current stream (which
-/// must be a RunStream's, not the default stream) and replayed for every full batch: one
-/// launch instead of one per kernel. The step's state is all on the device (see DeviceStep),
-/// so every replay reads the current batch position, order and Adam step count.
+/// `steps` consecutive DeviceStep::step_full_batch() calls captured once as a CUDA graph on
+/// the current stream (which must be a RunStream's, not the default stream) and replayed:
+/// one launch instead of one per kernel, and one per `steps` batches. The step's state is all
+/// on the device (see DeviceStep), so every replay reads the current batch position, order
+/// and Adam step count.
 class StepGraph {
  public:
-  /// Captures `step`, which must have begun its first epoch. The few eager warm-up steps CUDA
-  /// needs before a capture (cuBLAS and allocator set-up) are undone, so training is
-  /// unchanged. Throws where the build has no CUDA.
-  explicit StepGraph(DeviceStep& step);
+  /// Captures `steps` steps of `step`, which must have begun its first epoch. The few eager
+  /// warm-up steps CUDA needs before a capture (cuBLAS and allocator set-up) are undone, so
+  /// training is unchanged. Throws where the build has no CUDA.
+  StepGraph(DeviceStep& step, int64_t steps);
   ~StepGraph();
   StepGraph(const StepGraph&) = delete;
   StepGraph& operator=(const StepGraph&) = delete;
 
-  /// One step on the next full batch: the same as step.step_full_batch().
+  /// `steps()` steps on the next full batches: the same as as many step.step_full_batch().
   void replay();
+  int64_t steps() const { return steps_; }
 
  private:
+  int64_t steps_;
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -23,6 +23,11 @@ inline constexpr double kAdamEpsilon = 1e-7;
 /// Examples per forward pass when evaluating; any size gives the same means.
 inline constexpr int64_t kEvalBatchSize = 8192;
 
+/// Steps captured in one CUDA graph: one launch (and one check for a stop request) per this
+/// many batches. Longer graphs amortise the launch and PyTorch's per-replay generator
+/// bookkeeping (two small kernels) at no cost in memory: the steps reuse one memory pool.
+inline constexpr int64_t kStepsPerGraph = 16;
+
 /// torch::optim::Adam options with Keras' defaults and the given learning rate.
 torch::optim::AdamOptions keras_adam_options(double learning_rate);
 
@@ -105,11 +110,13 @@ class Trainer {
   at::Generator shuffle_generator_;
   std::unique_ptr<FusedCpuStep> fused_;         ///< set for StepEngine::kFusedCpu
   std::unique_ptr<DeviceStep> device_step_;     ///< set for StepEngine::kDevice
-  std::unique_ptr<StepGraph> graph_;            ///< device_step_ captured, with cuda_graph
+  std::unique_ptr<StepGraph> graph_;            ///< kStepsPerGraph steps, with cuda_graph
+  std::unique_ptr<StepGraph> rest_graph_;       ///< the epoch's remaining full batches
   bool graph_failed_ = false;
 
   TrainMetrics train_epoch_on_device(const Split& train, const torch::Tensor& order,
                                      const BatchCallback& on_batch);
+  void capture_graphs();
 };
 
 }  // namespace l2sweep

@@ -13,7 +13,7 @@ RunStream::RunStream(const torch::Device& /*device*/) {}
 RunStream::~RunStream() = default;
 
 struct StepGraph::Impl {};
-StepGraph::StepGraph(DeviceStep& /*step*/) {
+StepGraph::StepGraph(DeviceStep& /*step*/, int64_t steps) : steps_(steps) {
   throw Error(ErrorKind::kInternal, "this build of l2sweep has no CUDA: no graph to capture");
 }
 StepGraph::~StepGraph() = default;

@@ -44,7 +44,8 @@ namespace {
 std::mutex capture_mutex;
 }  // namespace
 
-StepGraph::StepGraph(DeviceStep& step) : impl_(std::make_unique<Impl>()) {
+StepGraph::StepGraph(DeviceStep& step, int64_t steps)
+    : steps_(steps), impl_(std::make_unique<Impl>()) {
   const c10::cuda::CUDAStream stream = c10::cuda::getCurrentCUDAStream();
   TORCH_CHECK(stream != c10::cuda::getDefaultCUDAStream(stream.device_index()),
               "a CUDA graph is captured on a stream of its own (RunStream), not the default one");
@@ -67,7 +68,7 @@ StepGraph::StepGraph(DeviceStep& step) : impl_(std::make_unique<Impl>()) {
   impl_->graph.capture_begin();
 #endif
   try {
-    step.step_full_batch();
+    for (int64_t i = 0; i < steps; ++i) step.step_full_batch();
   } catch (...) {
     // End the capture so the stream can run eagerly again; the first error is the one to tell.
     try {
