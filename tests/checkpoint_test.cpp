@@ -131,6 +131,28 @@ TEST(CheckpointStore, RejectsTheCheckpointOfAnotherRun) {
                     "checkpoint of another run; expected l2 0.01 seed 4");
 }
 
+TEST(CheckpointStore, RefusesToContinueWithAnotherEngineNamingBoth) {
+  // A sweep started with --engine auto on the CPU (fused) and resumed on a GPU (device).
+  testing::TempDir dir;
+  const CheckpointStore store(dir / "checkpoints");
+  const RunSpec spec{1e-3, 4, 0, 1};
+  Trainer fused = make_trainer(StepEngine::kFusedCpu);
+  RunResult progress;
+  progress.spec = spec;
+  store.save(spec, progress, fused);
+  Trainer device = make_trainer(StepEngine::kDevice);
+  try {
+    store.load(spec, device);
+    FAIL() << "continued a fused run with the device step";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kUsage);
+    EXPECT_EQ(std::string(e.what()),
+              store.path_for(spec).string() +
+                  ": trained with --engine fused, but this command would continue it with "
+                  "--engine device; resume with the --engine and --device the sweep started with");
+  }
+}
+
 TEST(ResumeConfig, AcceptsTheSameOptionsAndNamesTheFirstThatDiffers) {
   testing::TempDir dir;
   SweepConfig config;

@@ -157,6 +157,8 @@ std::optional<RunResult> CheckpointStore::read(const RunSpec& run, Trainer* trai
       result.test = metrics;
     }
     if (trainer != nullptr) trainer->load_state(archive);
+  } catch (const Error& e) {
+    throw Error(e.kind(), fmt::format("{}: {}", path.string(), e.what()));
   } catch (const c10::Error& e) {
     std::string message = e.what_without_backtrace();
     message = message.substr(0, message.find('\n'));

@@ -76,6 +76,18 @@ void SweepConfig::validate() const {
   }
 }
 
+const char* to_string(StepEngine engine) {
+  switch (engine) {
+    case StepEngine::kAutograd:
+      return "autograd";
+    case StepEngine::kFusedCpu:
+      return "fused";
+    case StepEngine::kDevice:
+      return "device";
+  }
+  return "unknown";
+}
+
 EngineChoice resolve_engine(const SweepConfig& config, const torch::Device& device) {
   EngineChoice choice;
   if (config.engine == "autograd") return choice;

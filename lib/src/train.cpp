@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <string>
 
+#include "l2sweep/error.h"
 #include "l2sweep/model.h"
 #include "l2sweep/sweep.h"
 
@@ -182,6 +183,8 @@ void Trainer::save_state(torch::serialize::OutputArchive& archive) const {
     archive.write("model." + item.key(), item.value().detach().to(torch::kCPU));
   }
   archive.write("shuffle_generator", shuffle_generator_.get_state());
+  // Each engine keeps Adam's state in its own form; a resume must use the same one.
+  archive.write("engine", c10::IValue(std::string(to_string(options_.engine))));
   if (fused_) {
     fused_->save_state(archive);
   } else if (device_step_) {
@@ -195,6 +198,14 @@ void Trainer::save_state(torch::serialize::OutputArchive& archive) const {
 
 void Trainer::load_state(torch::serialize::InputArchive& archive) {
   torch::NoGradGuard no_grad;
+  c10::IValue engine;
+  if (archive.try_read("engine", engine) && engine.toStringRef() != to_string(options_.engine)) {
+    // On another device, --engine auto picks another engine (fused on the CPU, device on CUDA).
+    throw usage_error(
+        "trained with --engine {}, but this command would continue it with --engine {}; resume "
+        "with the --engine and --device the sweep started with",
+        engine.toStringRef(), to_string(options_.engine));
+  }
   for (auto& item : model_->named_parameters()) {
     torch::Tensor saved;
     archive.read("model." + item.key(), saved);

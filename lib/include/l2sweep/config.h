@@ -77,6 +77,9 @@ enum class StepEngine {
   kDevice,    ///< DeviceStep: explicit gradients and Adam as tensor ops, state on the device
 };
 
+/// The --engine value that selects `engine`: "autograd", "fused" or "device".
+const char* to_string(StepEngine engine);
+
 /// What a configuration trains with on `device`.
 struct EngineChoice {
   StepEngine engine = StepEngine::kAutograd;
