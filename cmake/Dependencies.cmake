@@ -25,3 +25,31 @@ else()
   set(L2SWEEP_TORCH_HAS_CUDA OFF)
 endif()
 message(STATUS "l2sweep: LibTorch ${Torch_VERSION} from ${TORCH_INSTALL_PREFIX}, CUDA: ${L2SWEEP_TORCH_HAS_CUDA}")
+
+# at::_fused_adam_: Adam over all parameters in one kernel, reading the step count from a
+# device tensor, which DeviceAdam uses on CUDA when LibTorch declares it (1.13 has its CUDA
+# kernel only; lib/src/device_step.cpp). Compiled, not linked, against the LibTorch above.
+include(CheckCXXSourceCompiles)
+include(CMakePushCheckState)
+cmake_push_check_state(RESET)
+set(CMAKE_REQUIRED_INCLUDES ${TORCH_INCLUDE_DIRS})
+set(CMAKE_REQUIRED_QUIET ON)
+set(CMAKE_TRY_COMPILE_TARGET_TYPE STATIC_LIBRARY)
+set(_l2sweep_fused_adam_source
+    "#include <ATen/ATen.h>
+void adam(at::Tensor p, at::Tensor g, at::Tensor m, at::Tensor v, at::Tensor t) {
+  at::_fused_adam_({p}, {g}, {m}, {v}, {}, {t}, 1e-3, 0.9, 0.999, 0.0, 1e-7, false, false);
+}
+int main() { return 0; }")
+set(CMAKE_REQUIRED_FLAGS "-std=c++17")
+check_cxx_source_compiles("${_l2sweep_fused_adam_source}" L2SWEEP_TORCH_HAS_FUSED_ADAM)
+if(NOT L2SWEEP_TORCH_HAS_FUSED_ADAM)
+  set(CMAKE_REQUIRED_FLAGS "-std=c++20")
+  check_cxx_source_compiles("${_l2sweep_fused_adam_source}" L2SWEEP_TORCH_HAS_FUSED_ADAM_CXX20)
+  set(L2SWEEP_TORCH_HAS_FUSED_ADAM ${L2SWEEP_TORCH_HAS_FUSED_ADAM_CXX20})
+endif()
+cmake_pop_check_state()
+if(L2SWEEP_TORCH_HAS_FUSED_ADAM)
+  target_compile_definitions(l2sweep_torch INTERFACE L2SWEEP_HAVE_FUSED_ADAM=1)
+endif()
+message(STATUS "l2sweep: at::_fused_adam_ available: ${L2SWEEP_TORCH_HAS_FUSED_ADAM}")

@@ -16,10 +16,12 @@ DeviceAdam::DeviceAdam(const torch::Tensor& like, double learning_rate, double b
     : learning_rate_(learning_rate),
       beta1_(beta1),
       beta2_(beta2),
+      eps_value_(eps),
       exp_avg_(at::zeros_like(like)),
       exp_avg_sq_(at::zeros_like(like)),
-      // 0-dim tensors take part in float32 arithmetic without promoting it to float64.
-      step_(at::zeros({}, like.options().dtype(at::kDouble))),
+      // 0-dim, float32 as LibTorch's fused Adam wants it (exact up to 2^24 steps); 0-dim
+      // tensors take part in arithmetic without promoting the result.
+      step_(at::zeros({}, like.options().dtype(at::kFloat))),
       betas_(at::tensor({beta1, beta2}, like.options().dtype(at::kDouble))),
       exponents_(at::tensor({-1.0, -0.5}, like.options().dtype(at::kDouble))),
       eps_(at::full({}, eps, like.options())) {}
@@ -27,6 +29,17 @@ DeviceAdam::DeviceAdam(const torch::Tensor& like, double learning_rate, double b
 void DeviceAdam::step(torch::Tensor& param, const torch::Tensor& grad) {
   torch::NoGradGuard no_grad;
   step_.add_(1);
+#if defined(L2SWEEP_HAVE_FUSED_ADAM)
+  // On CUDA, the same update in one kernel that reads the step count from the device, as
+  // torch.optim.Adam(fused=True, capturable=True) does. cmake/Dependencies.cmake checks that
+  // LibTorch declares it; LibTorch 1.13 has only the CUDA kernel, hence CUDA only.
+  if (exp_avg_.is_cuda()) {
+    at::_fused_adam_({param}, {grad}, {exp_avg_}, {exp_avg_sq_}, {}, {step_}, learning_rate_,
+                     beta1_, beta2_, /*weight_decay=*/0.0, eps_value_, /*amsgrad=*/false,
+                     /*maximize=*/false);
+    return;
+  }
+#endif
   // {1 / (1 - beta1^t), 1 / sqrt(1 - beta2^t)}, in float64 as torch::optim::Adam has them.
   const at::Tensor corrections = at::pow(at::rsub(at::pow(betas_, step_), 1), exponents_);
 

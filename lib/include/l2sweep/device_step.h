@@ -18,8 +18,9 @@ namespace l2sweep {
 ///   m = lerp(m, g, 1 - beta1)            (m * beta1 + g * (1 - beta1))
 ///   v = v * beta2 + g * g * (1 - beta2)
 ///   p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
-/// with the bias corrections computed in float64 on the device. It takes eleven kernels
-/// whatever the number of parameters. tests/device_step_test.cpp runs it beside
+/// with the bias corrections computed in float64 on the device: eleven kernels whatever the
+/// number of parameters. On CUDA, where LibTorch declares at::_fused_adam_, the same update
+/// is one kernel plus the step count's. tests/device_step_test.cpp runs it beside
 /// torch::optim::Adam for thousands of steps.
 class DeviceAdam {
  public:
@@ -35,11 +36,11 @@ class DeviceAdam {
 
   const torch::Tensor& exp_avg() const { return exp_avg_; }
   const torch::Tensor& exp_avg_sq() const { return exp_avg_sq_; }
-  /// The step count: a 0-dim float64 tensor on the device.
+  /// The step count: a 0-dim float32 tensor on the device.
   const torch::Tensor& step_count() const { return step_; }
 
  private:
-  double learning_rate_, beta1_, beta2_;
+  double learning_rate_, beta1_, beta2_, eps_value_;
   torch::Tensor exp_avg_, exp_avg_sq_, step_;
   torch::Tensor betas_;      ///< float64 {beta1, beta2}
   torch::Tensor exponents_;  ///< float64 {-1, -0.5}: (1 - beta^t)^e gives both corrections
