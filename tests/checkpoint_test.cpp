@@ -172,6 +172,27 @@ TEST(ResumeConfig, AcceptsTheSameOptionsAndNamesTheFirstThatDiffers) {
                         ": it ran with 500, this command asks for all");
 }
 
+TEST(ResumeConfig, ComparesCudaGraphsWrittenOnlyWhenOff) {
+  testing::TempDir dir;
+  SweepConfig config;
+  // The default writes nothing, so sweep.cfg files from before the option still match.
+  EXPECT_EQ(sweep_config_text(config).find("cuda-graphs"), std::string::npos);
+  config.cuda_graphs = false;
+  std::ofstream(dir / kSweepConfigFile) << sweep_config_text(config);
+  EXPECT_FALSE(read_sweep_config(dir.path()).cuda_graphs);
+  EXPECT_NO_THROW(check_resume_config(dir.path(), config));
+  config.cuda_graphs = true;
+  EXPECT_THROW_WITH(check_resume_config(dir.path(), config), Error,
+                    "--cuda-graphs differs from the sweep in " + dir.path().string() +
+                        ": it ran with off, this command asks for on");
+  testing::TempDir other;
+  std::ofstream(other / kSweepConfigFile) << sweep_config_text(config);  // on: not written
+  config.cuda_graphs = false;
+  EXPECT_THROW_WITH(check_resume_config(other.path(), config), Error,
+                    "--cuda-graphs differs from the sweep in " + other.path().string() +
+                        ": it ran with on, this command asks for off");
+}
+
 TEST(ResumeConfig, RefusesAFolderWithoutASweep) {
   testing::TempDir dir;
   EXPECT_THROW_WITH(check_resume_config(dir.path(), SweepConfig{}), Error,

@@ -1,13 +1,13 @@
 #include "l2sweep/device_step.h"
 
+#include <gtest/gtest.h>
+#include <torch/cuda.h>
+#include <torch/torch.h>
+
 #include <algorithm>
 #include <sstream>
 #include <thread>
 #include <utility>
-
-#include <gtest/gtest.h>
-#include <torch/cuda.h>
-#include <torch/torch.h>
 
 #include "l2sweep/config.h"
 #include "l2sweep/cuda_graph.h"
@@ -39,8 +39,7 @@ void expect_device_adam_matches_torch_adam(const torch::Device& device, int step
   at::Generator generator = make_cpu_generator(11);
   for (int step = 0; step < steps; ++step) {
     // Gradients over many magnitudes, including ones near epsilon, and some sign flips.
-    const auto grad =
-        (torch::randn({1000}, generator) * std::pow(10.0, -(step % 7))).to(device);
+    const auto grad = (torch::randn({1000}, generator) * std::pow(10.0, -(step % 7))).to(device);
     reference.mutable_grad() = grad.clone();
     adam.step();
     device_adam.step(param, grad);
@@ -81,7 +80,8 @@ TEST(DeviceStep, FirstStepMeasuresTheBatchBeforeItsUpdate) {
   train.images = fixture_data().train.images.slice(0, 0, 32);
   train.labels = fixture_data().train.labels.slice(0, 0, 32);
   const auto logits = reference->forward(train.images);
-  const LossTerms terms = regularized_loss(logits, train.labels, first_linear(reference)->weight, l2);
+  const LossTerms terms =
+      regularized_loss(logits, train.labels, first_linear(reference)->weight, l2);
   const double accuracy = logits.argmax(1).eq(train.labels).sum().item<double>() / 32;
 
   DeviceStep step(model, l2, 1e-3, 32);
@@ -200,7 +200,8 @@ TEST(CudaGraph, ResumesFromItsStateBitForBit) {
   const RunStream stream(torch::Device(torch::kCUDA, 0));
   auto [model, uninterrupted] = cuda_trainer(true);
   std::vector<TrainMetrics> expected;
-  for (int epoch = 0; epoch < 3; ++epoch) expected.push_back(uninterrupted->train_epoch(data.train));
+  for (int epoch = 0; epoch < 3; ++epoch)
+    expected.push_back(uninterrupted->train_epoch(data.train));
 
   auto [first_model, first] = cuda_trainer(true);
   first->train_epoch(data.train);

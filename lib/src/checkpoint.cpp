@@ -173,14 +173,15 @@ std::string sweep_config_text(const SweepConfig& config) {
   for (const double value : config.l2_strengths) {
     l2 += (l2.empty() ? "" : ",") + fmt::format("{}", value);
   }
-  return fmt::format(
+  std::string text = fmt::format(
       "l2={}\nepochs={}\nbatch-size={}\nlr={}\nseed={}\nseeds={}\nval-size={}\ntrain-size={}\n"
       "data-dir={}\ndevice={}\nengine={}\n",
       l2, config.epochs, config.batch_size, config.learning_rate, config.seed, config.seeds,
       config.val_size, config.train_size ? fmt::format("{}", *config.train_size) : "all",
-      config.data_dir, config.device, config.engine) +
-         // Only when off, so that sweeps written before the option existed still resume.
-         (config.cuda_graphs ? "" : "cuda-graphs=off\n");
+      config.data_dir, config.device, config.engine);
+  // Only when off, so that sweeps written before the option existed still resume.
+  if (!config.cuda_graphs) text += "cuda-graphs=off\n";
+  return text;
 }
 
 namespace {

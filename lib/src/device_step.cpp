@@ -11,8 +11,8 @@
 
 namespace l2sweep {
 
-DeviceAdam::DeviceAdam(const torch::Tensor& like, double learning_rate, double beta1,
-                       double beta2, double eps)
+DeviceAdam::DeviceAdam(const torch::Tensor& like, double learning_rate, double beta1, double beta2,
+                       double eps)
     : learning_rate_(learning_rate),
       beta1_(beta1),
       beta2_(beta2),
@@ -160,7 +160,8 @@ torch::Tensor DeviceStep::step_on(const torch::Tensor& rows, const torch::Tensor
 
   // Backward: d(mean cross-entropy)/d(logits) = (softmax - onehot) / count; the 1/count is
   // applied by the products below (alpha, or `scale` for the bias sums).
-  const torch::Tensor d_logits = log_probs.exp().scatter_add_(1, y, minus_ones_.narrow(0, 0, count));
+  const torch::Tensor d_logits =
+      log_probs.exp().scatter_add_(1, y, minus_ones_.narrow(0, 0, count));
   const double mean = 1.0 / static_cast<double>(count);
   grad_w2_.addmm_(d_logits.t(), hidden, /*beta=*/0, /*alpha=*/mean);
   grad_b2_.addmv_(d_logits.t(), scale, /*beta=*/0);

@@ -1,10 +1,9 @@
 #include "l2sweep/train.h"
 
+#include <fmt/format.h>
 #include <torch/nn/functional/loss.h>
 #include <torch/serialize/archive.h>
 #include <torch/utils.h>
-
-#include <fmt/format.h>
 
 #include <algorithm>
 #include <string>
@@ -53,8 +52,8 @@ Trainer::Trainer(torch::nn::Sequential model, const TrainOptions& options, torch
     fused_ = std::make_unique<FusedCpuStep>(model_, options.l2, options.learning_rate,
                                             options.batch_size);
   } else if (options.engine == StepEngine::kDevice) {
-    device_step_ = std::make_unique<DeviceStep>(model_, options.l2, options.learning_rate,
-                                                options.batch_size);
+    device_step_ =
+        std::make_unique<DeviceStep>(model_, options.l2, options.learning_rate, options.batch_size);
   }
   TORCH_CHECK(!options.cuda_graph || (device_step_ && device.is_cuda()),
               "a CUDA graph needs the device engine on a CUDA device");

@@ -108,10 +108,10 @@ class Trainer {
   torch::Device device_;
   torch::optim::Adam optimizer_;
   at::Generator shuffle_generator_;
-  std::unique_ptr<FusedCpuStep> fused_;         ///< set for StepEngine::kFusedCpu
-  std::unique_ptr<DeviceStep> device_step_;     ///< set for StepEngine::kDevice
-  std::unique_ptr<StepGraph> graph_;            ///< kStepsPerGraph steps, with cuda_graph
-  std::unique_ptr<StepGraph> rest_graph_;       ///< the epoch's remaining full batches
+  std::unique_ptr<FusedCpuStep> fused_;      ///< set for StepEngine::kFusedCpu
+  std::unique_ptr<DeviceStep> device_step_;  ///< set for StepEngine::kDevice
+  std::unique_ptr<StepGraph> graph_;         ///< kStepsPerGraph steps, with cuda_graph
+  std::unique_ptr<StepGraph> rest_graph_;    ///< the epoch's remaining full batches
   bool graph_failed_ = false;
 
   TrainMetrics train_epoch_on_device(const Split& train, const torch::Tensor& order,
