@@ -13,6 +13,11 @@ add_library(l2sweep_torch INTERFACE)
 add_library(l2sweep::torch ALIAS l2sweep_torch)
 target_include_directories(l2sweep_torch SYSTEM INTERFACE ${TORCH_INCLUDE_DIRS})
 target_link_libraries(l2sweep_torch INTERFACE ${TORCH_LIBRARIES})
+# LibTorch 2.12 and later refuse to compile below C++20 (ATen's headers #error); the project
+# builds as C++17 or C++20 alike.
+if(Torch_VERSION VERSION_GREATER_EQUAL 2.12)
+  target_compile_features(l2sweep_torch INTERFACE cxx_std_20)
+endif()
 
 # A CUDA LibTorch registers its kernels from static initialisers in
 # libtorch_cuda; nothing references that library by symbol, so a linker that
