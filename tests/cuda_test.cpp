@@ -16,7 +16,7 @@ TEST(Cuda, AutoPicksTheGpuWhenThereIsOne) {
 
 TEST(Cuda, TrainsTheSameExperimentAsTheCpuUpToFloatRounding) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
-  const Datasets host = load_datasets({testing::fixture_dir(), 200, int64_t{500}});
+  const Datasets& host = testing::small_fixture();
   const torch::Device cuda(torch::kCUDA, 0);
   const Datasets device_data = host.to(cuda);
   SweepConfig config;

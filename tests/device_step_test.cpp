@@ -22,11 +22,6 @@ namespace {
 
 using testing::all_close;
 
-const Datasets& fixture_data() {
-  static const Datasets data = load_datasets({testing::fixture_dir(), 200, int64_t{500}});
-  return data;
-}
-
 /// DeviceAdam and torch::optim::Adam (Keras' settings) fed the same gradients for `steps`
 /// steps on `device`: the parameters and moments must stay equal up to float rounding.
 void expect_device_adam_matches_torch_adam(const torch::Device& device, int steps) {
@@ -66,7 +61,7 @@ TEST(DeviceAdam, MatchesTorchAdamOverManyStepsOnCuda) {
 }
 
 TEST(DeviceStep, TracksAutogradAndTorchAdamOverManyStepsAndAPartialBatch) {
-  testing::expect_engine_tracks_autograd(StepEngine::kDevice, fixture_data());
+  testing::expect_engine_tracks_autograd(StepEngine::kDevice, testing::small_fixture());
 }
 
 TEST(DeviceStep, FirstStepMeasuresTheBatchBeforeItsUpdate) {
@@ -77,8 +72,8 @@ TEST(DeviceStep, FirstStepMeasuresTheBatchBeforeItsUpdate) {
   const double l2 = 0.01;
   // A split of exactly one batch, in order 0..31.
   Split train;
-  train.images = fixture_data().train.images.slice(0, 0, 32);
-  train.labels = fixture_data().train.labels.slice(0, 0, 32);
+  train.images = testing::small_fixture().train.images.slice(0, 0, 32);
+  train.labels = testing::small_fixture().train.labels.slice(0, 0, 32);
   const auto logits = reference->forward(train.images);
   const LossTerms terms =
       regularized_loss(logits, train.labels, first_linear(reference)->weight, l2);
@@ -101,7 +96,7 @@ TEST(DeviceStep, RefusesASecondSplit) {
   at::Generator generator = make_cpu_generator(5);
   auto model = make_model(784, kHiddenUnits, 10, generator);
   DeviceStep step(model, 0.0, 1e-3, 32);
-  const Split& train = fixture_data().train;
+  const Split& train = testing::small_fixture().train;
   step.begin_epoch(train, torch::arange(train.size(), torch::kInt64));
   const Split other{train.images.clone(), train.labels.clone()};
   EXPECT_THROW(step.begin_epoch(other, torch::arange(other.size(), torch::kInt64)), c10::Error);
@@ -114,9 +109,9 @@ TEST(DeviceStep, SweepGivesTheAutogradNumbersOnTheCpu) {
   config.jobs = 1;
   SweepObserver quiet;
   config.engine = "autograd";
-  const auto want = run_sweep(config, fixture_data(), torch::kCPU, quiet);
+  const auto want = run_sweep(config, testing::small_fixture(), torch::kCPU, quiet);
   config.engine = "device";
-  const auto got = run_sweep(config, fixture_data(), torch::kCPU, quiet);
+  const auto got = run_sweep(config, testing::small_fixture(), torch::kCPU, quiet);
   ASSERT_EQ(got.size(), want.size());
   for (size_t r = 0; r < got.size(); ++r) {
     const EpochMetrics& a = got[r].history.back();
@@ -176,7 +171,7 @@ std::pair<torch::nn::Sequential, std::unique_ptr<Trainer>> cuda_trainer(bool gra
 
 TEST(CudaGraph, ReplaysExactlyTheEagerDeviceStep) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
-  const Datasets data = on_cuda(fixture_data());
+  const Datasets data = on_cuda(testing::small_fixture());
   const RunStream stream(torch::Device(torch::kCUDA, 0));  // graphs need a stream of their own
   auto [eager_model, eager] = cuda_trainer(false);
   auto [graph_model, graph] = cuda_trainer(true);
@@ -196,7 +191,7 @@ TEST(CudaGraph, ReplaysExactlyTheEagerDeviceStep) {
 
 TEST(CudaGraph, ResumesFromItsStateBitForBit) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
-  const Datasets data = on_cuda(fixture_data());
+  const Datasets data = on_cuda(testing::small_fixture());
   const RunStream stream(torch::Device(torch::kCUDA, 0));
   auto [model, uninterrupted] = cuda_trainer(true);
   std::vector<TrainMetrics> expected;
@@ -225,7 +220,7 @@ TEST(CudaGraph, ResumesFromItsStateBitForBit) {
 
 TEST(CudaGraph, ConcurrentRunsGiveTheSameNumbersAsOneAtATime) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
-  const Datasets data = on_cuda(fixture_data());
+  const Datasets data = on_cuda(testing::small_fixture());
   SweepConfig config;
   config.l2_strengths = {0.0, 1e-4, 1e-2};
   config.seeds = 2;
@@ -245,7 +240,7 @@ TEST(CudaGraph, ConcurrentRunsGiveTheSameNumbersAsOneAtATime) {
 
 TEST(CudaGraph, AgreesWithTheStraightforwardLoopAndTheCpu) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
-  const Datasets data = on_cuda(fixture_data());
+  const Datasets data = on_cuda(testing::small_fixture());
   SweepConfig config;
   config.l2_strengths = {1e-2};
   config.epochs = 3;
@@ -253,7 +248,7 @@ TEST(CudaGraph, AgreesWithTheStraightforwardLoopAndTheCpu) {
   const auto graph = run_sweep(config, data, torch::Device(torch::kCUDA, 0), quiet);
   config.cuda_graphs = false;  // auto -> autograd and torch::optim::Adam
   const auto plain = run_sweep(config, data, torch::Device(torch::kCUDA, 0), quiet);
-  const auto cpu = run_sweep(config, fixture_data(), torch::kCPU, quiet);
+  const auto cpu = run_sweep(config, testing::small_fixture(), torch::kCPU, quiet);
   testing::expect_same_run_up_to_rounding(graph[0].history.back(), plain[0].history.back());
   testing::expect_same_run_up_to_rounding(graph[0].history.back(), cpu[0].history.back());
 }

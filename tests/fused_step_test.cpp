@@ -13,18 +13,13 @@ namespace {
 
 using testing::all_close;
 
-const Datasets& fixture_data() {
-  static const Datasets data = load_datasets({testing::fixture_dir(), 200, int64_t{500}});
-  return data;
-}
-
 TEST(FusedCpuStep, FirstStepMatchesAutogradAndTorchAdam) {
   at::Generator a = make_cpu_generator(5);
   at::Generator b = make_cpu_generator(5);
   auto reference = make_model(784, kHiddenUnits, 10, a);
   auto fused_model = make_model(784, kHiddenUnits, 10, b);
   const double l2 = 0.01;
-  const Split& train = fixture_data().train;
+  const Split& train = testing::small_fixture().train;
   const auto indices = torch::arange(3, 35, torch::kInt64);
 
   const auto w1 = first_linear(reference)->weight;
@@ -52,7 +47,7 @@ TEST(FusedCpuStep, FirstStepMatchesAutogradAndTorchAdam) {
 }
 
 TEST(FusedCpuStep, TracksAutogradAndTorchAdamOverManyStepsAndAPartialBatch) {
-  testing::expect_engine_tracks_autograd(StepEngine::kFusedCpu, fixture_data());
+  testing::expect_engine_tracks_autograd(StepEngine::kFusedCpu, testing::small_fixture());
 }
 
 TEST(FusedCpuStep, ReportsThePenaltyOfTheWeightsBeforeTheUpdate) {
@@ -62,8 +57,8 @@ TEST(FusedCpuStep, ReportsThePenaltyOfTheWeightsBeforeTheUpdate) {
   const double before = l2_penalty(first_linear(model)->weight, l2).item<double>();
   FusedCpuStep fused(model, l2, 1e-3, 32);
   const auto indices = torch::arange(0, 32, torch::kInt64);
-  const StepResult result =
-      fused.step(fixture_data().train.images, fixture_data().train.labels, indices);
+  const StepResult result = fused.step(testing::small_fixture().train.images,
+                                       testing::small_fixture().train.labels, indices);
   EXPECT_NEAR(result.loss - result.data_loss, before, 1e-5 * before);
   const double after = l2_penalty(first_linear(model)->weight, l2).item<double>();
   EXPECT_GT(std::abs(after - before), 1e-3);  // the weights did move

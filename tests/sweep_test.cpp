@@ -22,11 +22,6 @@ SweepConfig small_config() {
   return config;
 }
 
-const Datasets& fixture_data() {
-  static const Datasets data = load_datasets({testing::fixture_dir(), 200, int64_t{500}});
-  return data;
-}
-
 class EventLog : public SweepObserver {
  public:
   void on_run_start(const RunSpec& run, int64_t epochs) override {
@@ -57,8 +52,8 @@ void expect_same_metrics(const EpochMetrics& a, const EpochMetrics& b) {
 
 TEST(Sweep, SameOptionsGiveIdenticalMetrics) {
   SweepObserver quiet;
-  const auto first = run_sweep(small_config(), fixture_data(), torch::kCPU, quiet);
-  const auto second = run_sweep(small_config(), fixture_data(), torch::kCPU, quiet);
+  const auto first = run_sweep(small_config(), testing::small_fixture(), torch::kCPU, quiet);
+  const auto second = run_sweep(small_config(), testing::small_fixture(), torch::kCPU, quiet);
   ASSERT_EQ(first.size(), second.size());
   for (size_t run = 0; run < first.size(); ++run) {
     ASSERT_EQ(first[run].history.size(), second[run].history.size());
@@ -75,10 +70,10 @@ TEST(Sweep, RunningRunsSideBySideGivesIdenticalResultsInPlanOrder) {
   config.seeds = 2;
   config.jobs = 1;
   SweepObserver quiet;
-  const auto one_by_one = run_sweep(config, fixture_data(), torch::kCPU, quiet);
+  const auto one_by_one = run_sweep(config, testing::small_fixture(), torch::kCPU, quiet);
   config.jobs = 3;
   EventLog log;
-  const auto side_by_side = run_sweep(config, fixture_data(), torch::kCPU, log);
+  const auto side_by_side = run_sweep(config, testing::small_fixture(), torch::kCPU, log);
   ASSERT_EQ(one_by_one.size(), 6u);
   ASSERT_EQ(side_by_side.size(), 6u);
   for (size_t run = 0; run < one_by_one.size(); ++run) {
@@ -120,16 +115,16 @@ TEST(Sweep, AnotherSeedGivesOtherMetrics) {
   SweepObserver quiet;
   SweepConfig config = small_config();
   config.l2_strengths = {1e-3};
-  const auto a = run_sweep(config, fixture_data(), torch::kCPU, quiet);
+  const auto a = run_sweep(config, testing::small_fixture(), torch::kCPU, quiet);
   config.seed = 1;
-  const auto b = run_sweep(config, fixture_data(), torch::kCPU, quiet);
+  const auto b = run_sweep(config, testing::small_fixture(), torch::kCPU, quiet);
   EXPECT_NE(a[0].history.back().loss, b[0].history.back().loss);
 }
 
 TEST(Sweep, MetricsObeyThePenaltyIdentitiesAndStrongerL2ShrinksW1) {
   SweepObserver quiet;
   const SweepConfig config = small_config();
-  const auto results = run_sweep(config, fixture_data(), torch::kCPU, quiet);
+  const auto results = run_sweep(config, testing::small_fixture(), torch::kCPU, quiet);
   ASSERT_EQ(results.size(), 3u);
   for (const RunResult& run : results) {
     EXPECT_EQ(run.status, RunStatus::kCompleted);
@@ -159,7 +154,7 @@ TEST(Sweep, ReportsEveryRunEpochAndBatchInOrder) {
   SweepConfig config = small_config();
   config.jobs = 1;
   config.l2_strengths = {1e-4, 1e-2};
-  run_sweep(config, fixture_data(), torch::kCPU, log);
+  run_sweep(config, testing::small_fixture(), torch::kCPU, log);
   EXPECT_EQ(log.events,
             (std::vector<std::string>{"start 0/2", "epoch 0.1", "epoch 0.2", "end 0 completed",
                                       "start 1/2", "epoch 1.1", "epoch 1.2", "end 1 completed"}));
@@ -173,7 +168,7 @@ TEST(Sweep, ADivergedRunStopsAndTheOthersContinue) {
   config.l2_strengths = {1e38, 1e-3};
   config.jobs = 1;
   config.epochs = 3;
-  const auto results = run_sweep(config, fixture_data(), torch::kCPU, log);
+  const auto results = run_sweep(config, testing::small_fixture(), torch::kCPU, log);
   EXPECT_EQ(results[0].status, RunStatus::kDiverged);
   EXPECT_EQ(results[0].history.size(), 1u);
   EXPECT_FALSE(results[0].test.has_value());

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <torch/serialize/archive.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -207,6 +208,18 @@ std::vector<std::pair<std::string, std::string>> settings(const std::string& tex
   return result;
 }
 
+/// The settings of a sweep.cfg text in order, followed by the value implied for each setting
+/// that is written only when it differs from its default (sweep_config_text).
+std::vector<std::pair<std::string, std::string>> comparable_settings(const std::string& text) {
+  auto result = settings(text);
+  for (const char* name : {"cuda-graphs"}) {
+    const bool written = std::any_of(result.begin(), result.end(),
+                                     [&](const auto& setting) { return setting.first == name; });
+    if (!written) result.emplace_back(name, "on");
+  }
+  return result;
+}
+
 }  // namespace
 
 SweepConfig read_sweep_config(const fs::path& folder) {
@@ -274,12 +287,9 @@ void check_resume_config(const fs::path& folder, const SweepConfig& config) {
         "of an earlier run",
         folder.string(), kSweepConfigFile);
   }
-  // cuda-graphs is written only when off (sweep_config_text); compare it like the rest.
-  std::map<std::string, std::string> saved{{"cuda-graphs", "on"}};
-  for (const auto& [name, value] : settings(*text)) saved[name] = value;
-  auto wanted_settings = settings(sweep_config_text(config));
-  if (config.cuda_graphs) wanted_settings.emplace_back("cuda-graphs", "on");
-  for (const auto& [name, wanted] : wanted_settings) {
+  std::map<std::string, std::string> saved;
+  for (const auto& [name, value] : comparable_settings(*text)) saved[name] = value;
+  for (const auto& [name, wanted] : comparable_settings(sweep_config_text(config))) {
     const auto found = saved.find(name);
     if (found == saved.end() || found->second != wanted) {
       throw usage_error(

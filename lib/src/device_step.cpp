@@ -111,6 +111,10 @@ void DeviceStep::begin_epoch(const Split& train, const torch::Tensor& order) {
     full_batches_ = examples / batch_size_;
     tail_ = examples % batch_size_;
     epoch_logits_ = at::zeros({examples, b2_.size(0)}, params_.options());
+    const int64_t full_examples = full_batches_ * batch_size_;
+    batch_rows_ = order_.narrow(0, 0, full_examples).view({full_batches_, batch_size_});
+    batch_logits_ = epoch_logits_.narrow(0, 0, full_examples)
+                        .view({full_batches_, batch_size_, epoch_logits_.size(1)});
     if (tail_ > 0) {
       tail_scale_ = at::full({tail_}, 1.0 / static_cast<double>(tail_), params_.options());
     }
@@ -125,15 +129,9 @@ void DeviceStep::begin_epoch(const Split& train, const torch::Tensor& order) {
 
 void DeviceStep::step_full_batch() {
   torch::NoGradGuard no_grad;
-  const int64_t full_examples = full_batches_ * batch_size_;
-  const torch::Tensor rows = order_.narrow(0, 0, full_examples)
-                                 .view({full_batches_, batch_size_})
-                                 .index_select(0, batch_index_)
-                                 .view({-1});
+  const torch::Tensor rows = batch_rows_.index_select(0, batch_index_).view({-1});
   const torch::Tensor logits = step_on(rows, batch_scale_);
-  epoch_logits_.narrow(0, 0, full_examples)
-      .view({full_batches_, batch_size_, -1})
-      .index_copy_(0, batch_index_, logits.unsqueeze(0));
+  batch_logits_.index_copy_(0, batch_index_, logits.unsqueeze(0));
   batch_index_.add_(1);
 }
 

@@ -121,6 +121,11 @@ fs::path l2sweep_binary() { return L2SWEEP_BINARY; }
   return ::testing::AssertionSuccess();
 }
 
+const Datasets& small_fixture() {
+  static const Datasets data = load_datasets({fixture_dir(), 200, int64_t{500}});
+  return data;
+}
+
 void expect_same_run_up_to_rounding(const EpochMetrics& a, const EpochMetrics& b) {
   EXPECT_NEAR(a.loss, b.loss, 2e-3);
   EXPECT_NEAR(a.val_loss, b.val_loss, 2e-3);

@@ -70,6 +70,10 @@ void write_synthetic_dataset(const std::filesystem::path& dir, const SyntheticDa
 /// data/fashion-mnist-mini, the real-data fixture made by scripts/make_fixtures.py.
 std::filesystem::path fixture_dir();
 
+/// The fixture's splits with 200 validation and 500 training examples (16 batches of 32, the
+/// last one partial), loaded once.
+const Datasets& small_fixture();
+
 /// Path of the built l2sweep executable.
 std::filesystem::path l2sweep_binary();
 

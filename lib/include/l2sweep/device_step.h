@@ -109,11 +109,13 @@ class DeviceStep {
   torch::Tensor w1_, b1_, w2_, b2_;
   torch::Tensor grad_w1_, grad_b1_, grad_w2_, grad_b2_;
   DeviceAdam adam_;
-  // The epoch: the training split flattened, its order and the next full batch's index.
-  torch::Tensor images_, labels_, order_, batch_index_;
+  // The epoch: the training split flattened, its order and the next full batch's index;
+  // batch_rows_ views the order's full batches as [batches, batch_size].
+  torch::Tensor images_, labels_, order_, batch_index_, batch_rows_;
   // The epoch's metrics: every batch's logits in epoch order, and the sum of each batch's
   // penalty times its size (float64).
   torch::Tensor epoch_logits_, penalty_sum_;
+  torch::Tensor batch_logits_;  ///< epoch_logits_'s full batches as [batches, batch_size, classes]
   int64_t examples_ = 0;
   torch::Tensor minus_ones_;  ///< [batch, 1] of -1: subtracts the one-hot labels
   /// [batch] and [tail] filled with 1/size: the mean over the batch as a matrix-vector product.
