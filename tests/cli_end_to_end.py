@@ -80,6 +80,10 @@ def check_small_sweep(tmp):
     check(summary["device"] == "cpu", "device")
     check(summary["config"]["l2"] == [0, 0.001, 0.01], "config l2")
     check(summary["config"]["train_size"] == 600, "config train_size")
+    check(summary["config"]["cuda_graphs"] is True, "config cuda_graphs")
+    check(summary["sweep_seconds"] > 0, "sweep_seconds of a finished sweep")
+    check(summary["experiment"]["optimizer"]["name"].startswith("Adam, fused CPU step"),
+          "optimizer names the fused step that --engine auto runs on the CPU")
     check(summary["experiment"]["optimizer"]["epsilon"] == 1e-7, "adam epsilon")
     check(summary["dataset"]["num_classes"] == 10, "num_classes")
     check(len(summary["runs"]) == 3, "three runs")

@@ -119,10 +119,9 @@ std::string describe(const EngineChoice& choice) {
       return "Adam, fused CPU step (torch::optim::Adam's update in one pass)";
     case StepEngine::kDevice:
       return choice.cuda_graph
-                 ? "Adam, device step replayed from a CUDA graph (torch::optim::Adam's update "
-                   "as tensor ops, step count on the device)"
-                 : "Adam, device step (torch::optim::Adam's update as tensor ops, step count on "
-                   "the device)";
+                 ? "Adam, device step replayed from a CUDA graph (torch::optim::Adam's update, "
+                   "step count on the device)"
+                 : "Adam, device step (torch::optim::Adam's update, step count on the device)";
   }
   return "unknown";
 }

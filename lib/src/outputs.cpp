@@ -154,6 +154,7 @@ void write_config(JsonWriter& json, const SweepContext& context) {
   json.key("device").value(config.device);
   json.key("jobs").value(config.jobs);
   json.key("engine").value(config.engine);
+  json.key("cuda_graphs").value(config.cuda_graphs);
   json.end_object();
 }
 
