@@ -2,85 +2,19 @@
 
 #include <fmt/format.h>
 
-#include <cerrno>
 #include <cstdlib>
 #include <cxxopts.hpp>
 #include <optional>
 #include <vector>
 
-#include "l2sweep/error.h"
-#include "l2sweep/version.h"
+#include "l2sweep/base/error.h"
+#include "l2sweep/base/exit_codes.h"
+#include "l2sweep/base/parse.h"
+#include "l2sweep/config/options.h"
+#include "l2sweep/config/shard.h"
 
 namespace l2sweep::cli {
 namespace {
-
-constexpr const char* kExitCodesHelp = R"(
-Exit codes:
-  0  every run completed
-  1  internal error (a bug: please report it)
-  2  bad option or value; nothing was created
-  3  missing or corrupt data file; nothing was created
-  4  the output folder cannot be created or written, or is not empty (see --resume)
-  5  at least one run diverged (non-finite loss); the others completed
-  6  merge: some runs are missing or unfinished; the others were merged
-130  interrupted by SIGINT/SIGTERM; completed epochs are saved, rerun with --resume
-)";
-
-double parse_double(const std::string& option, const std::string& text) {
-  errno = 0;
-  char* end = nullptr;
-  const double value = std::strtod(text.c_str(), &end);
-  if (text.empty() || end != text.c_str() + text.size() || errno == ERANGE) {
-    throw usage_error("--{} '{}': expected a number", option, text);
-  }
-  return value;
-}
-
-int64_t parse_integer(const std::string& option, const std::string& text) {
-  errno = 0;
-  char* end = nullptr;
-  const long long value = std::strtoll(text.c_str(), &end, 10);
-  if (text.empty() || end != text.c_str() + text.size() || errno == ERANGE) {
-    throw usage_error("--{} '{}': expected an integer", option, text);
-  }
-  return value;
-}
-
-uint64_t parse_seed(const std::string& text) {
-  const bool digits_only =
-      !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
-  errno = 0;
-  const unsigned long long value = digits_only ? std::strtoull(text.c_str(), nullptr, 10) : 0;
-  if (!digits_only || errno == ERANGE) {
-    throw usage_error("--seed '{}': expected an integer from 0 to 2^64-1", text);
-  }
-  return value;
-}
-
-std::vector<double> parse_strengths(const std::string& text) {
-  std::vector<double> strengths;
-  size_t begin = 0;
-  while (true) {
-    const size_t comma = text.find(',', begin);
-    strengths.push_back(parse_double("l2", text.substr(begin, comma - begin)));
-    if (comma == std::string::npos) {
-      break;
-    }
-    begin = comma + 1;
-  }
-  return strengths;
-}
-
-Shard parse_shard(const std::string& text) {
-  const size_t slash = text.find('/');
-  if (slash == std::string::npos) {
-    throw usage_error("--shard '{}': expected INDEX/COUNT, e.g. 0/4", text);
-  }
-  Shard shard;
-  shard.index = parse_integer("shard", text.substr(0, slash));
-  shard.count = parse_integer("shard", text.substr(slash + 1));
-  return shard;
-}
 
 std::string shell_quote(const std::string& word) {
   if (!word.empty() &&
@@ -105,62 +39,56 @@ std::string plain_quotes(std::string message) {
   return message;
 }
 
-}  // namespace
-
-CommandLine parse_command_line(int argc, const char* const* argv) {
-  const SweepConfig defaults;
+/// Every option of sweep_options() (every value read as text and parsed by the option, so
+/// that errors name option and value), with its default from SweepConfig{} in the help.
+cxxopts::Options make_options() {
   cxxopts::Options options(
       "l2sweep",
       "Trains Flatten -> Dense(128, relu) -> Dense(10) once per L2 strength on the first Dense\n"
       "kernel with Keras' defaults, and logs every epoch's train and validation metrics.");
-  // Every value is read as text and parsed here, so that errors can name option and value.
-  // clang-format off
-  options.add_options()
-      ("l2", "comma-separated L2 strengths (0 = unregularised control)",
-       cxxopts::value<std::string>()->default_value("0.0001,0.001,0.01"))
-      ("epochs", "epochs per run", cxxopts::value<std::string>()->default_value("15"))
-      ("batch-size", "examples per Adam step", cxxopts::value<std::string>()->default_value("32"))
-      ("lr", "Adam learning rate", cxxopts::value<std::string>()->default_value("0.001"))
-      ("seed", "seed for the initial weights and the shuffles",
-       cxxopts::value<std::string>()->default_value("0"))
-      ("seeds", "train each strength with N seeds: seed .. seed+N-1",
-       cxxopts::value<std::string>()->default_value("1"))
-      ("val-size", "the last N training examples are the validation set",
-       cxxopts::value<std::string>()->default_value("10000"))
-      ("train-size", "train on only the first N training examples (default: all the rest)",
-       cxxopts::value<std::string>())
-      ("data-dir", "folder with the four MNIST-style IDX files, raw or .gz",
-       cxxopts::value<std::string>()->default_value(defaults.data_dir))
-      ("out", "output folder, new or empty (default: runs/<UTC timestamp>)",
-       cxxopts::value<std::string>())
-      ("device", "auto, cpu, cuda or cuda:N (auto picks CUDA when available)",
-       cxxopts::value<std::string>()->default_value("auto"))
-      ("jobs", "runs trained at once, each on one CPU thread and on a GPU its own stream "
-       "(default 0: one per core; on a GPU every run with the device engine, else 1)",
-       cxxopts::value<std::string>()->default_value("0"))
-      ("engine", "auto, fused, device or autograd: how steps are computed (auto: fused on the "
-       "CPU, device on a GPU)", cxxopts::value<std::string>()->default_value("auto"))
-      ("cuda-graphs", "on or off: replay each step from a captured CUDA graph (GPU only; off "
-       "with --engine auto trains the straightforward autograd loop)",
-       cxxopts::value<std::string>()->default_value("on"))
-      ("resume", "continue the sweep in --out from its checkpoints")
-      ("shard", "train only share INDEX/COUNT of the runs (default: from a Slurm array task)",
-       cxxopts::value<std::string>())
-      ("shard-count", "COUNT for a Kubernetes Indexed Job (INDEX from JOB_COMPLETION_INDEX)",
-       cxxopts::value<std::string>())
-      ("h,help", "print this help and exit")
-      ("version", "print the version and exit")
-      ("positional", "", cxxopts::value<std::vector<std::string>>());
-  // clang-format on
+  const SweepConfig defaults;
+  auto add = options.add_options();
+  for (const SweepOption& option : sweep_options()) {
+    std::string help = option.help;
+    const std::string value = option.format(defaults);
+    if (!option.is_flag && !value.empty() && help.find("default") == std::string::npos) {
+      help += fmt::format(" (default: {})", value);
+    }
+    if (option.is_flag) {
+      add(option.name, help);
+    } else {
+      add(option.name, help, cxxopts::value<std::string>());
+    }
+  }
+  add("shard-count", "COUNT for a Kubernetes Indexed Job (INDEX from JOB_COMPLETION_INDEX)",
+      cxxopts::value<std::string>());
+  add("h,help", "print this help and exit");
+  add("version", "print the version and exit");
+  add("positional", "", cxxopts::value<std::vector<std::string>>());
   options.parse_positional({"positional"});
   options.positional_help("");
+  return options;
+}
 
+/// --shard-count's value, or 0 without it.
+int64_t shard_count(const cxxopts::ParseResult& result) {
+  if (result.count("shard-count") == 0) return 0;
+  const std::string text = result["shard-count"].as<std::string>();
+  const auto count = parse_int64(text);
+  if (!count) throw usage_error("--shard-count '{}': expected an integer", text);
+  return *count;
+}
+
+}  // namespace
+
+CommandLine parse_command_line(int argc, const char* const* argv) {
+  cxxopts::Options options = make_options();
   CommandLine command;
   command.help =
       "usage: l2sweep [options]     train a sweep\n"
       "       l2sweep merge OUT     assemble metrics.csv, summary.json and report.md "
       "from the runs in OUT\n\n" +
-      options.help({""}) + kExitCodesHelp;
+      options.help({""}) + "\n" + exit_codes_help();
   for (int i = 0; i < argc; ++i) {
     command.text += (i == 0 ? "" : " ") + shell_quote(argv[i]);
   }
@@ -194,47 +122,12 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
     command.action = CommandLine::Action::kVersion;
     return command;
   }
-
-  SweepConfig& config = command.config;
-  config.l2_strengths = parse_strengths(result["l2"].as<std::string>());
-  config.epochs = parse_integer("epochs", result["epochs"].as<std::string>());
-  config.batch_size = parse_integer("batch-size", result["batch-size"].as<std::string>());
-  config.learning_rate = parse_double("lr", result["lr"].as<std::string>());
-  config.seed = parse_seed(result["seed"].as<std::string>());
-  config.seeds = parse_integer("seeds", result["seeds"].as<std::string>());
-  config.val_size = parse_integer("val-size", result["val-size"].as<std::string>());
-  if (result.count("train-size") > 0) {
-    config.train_size = parse_integer("train-size", result["train-size"].as<std::string>());
+  for (const SweepOption& option : sweep_options()) {
+    if (result.count(option.name) == 0) continue;
+    option.parse(command.config, option.is_flag ? "" : result[option.name].as<std::string>());
   }
-  config.data_dir = result["data-dir"].as<std::string>();
-  if (result.count("out") > 0) {
-    config.out_dir = result["out"].as<std::string>();
-    if (config.out_dir.empty()) {
-      throw usage_error("--out: expected a folder, got an empty path");
-    }
-  }
-  config.device = result["device"].as<std::string>();
-  config.jobs = parse_integer("jobs", result["jobs"].as<std::string>());
-  config.engine = result["engine"].as<std::string>();
-  const std::string graphs = result["cuda-graphs"].as<std::string>();
-  if (graphs != "on" && graphs != "off") {
-    throw usage_error("--cuda-graphs '{}': expected on or off", graphs);
-  }
-  config.cuda_graphs = graphs == "on";
-  config.resume = result.count("resume") > 0;
-  std::optional<Shard> shard;
-  if (result.count("shard") > 0) shard = parse_shard(result["shard"].as<std::string>());
-  const int64_t shard_count =
-      result.count("shard-count") > 0
-          ? parse_integer("shard-count", result["shard-count"].as<std::string>())
-          : 0;
-  config.shard =
-      resolve_shard(shard, shard_count, [](const char* name) { return std::getenv(name); });
-  if (config.shard && config.out_dir.empty()) {
-    throw usage_error("--shard {}/{}: expected --out naming the folder all shards share",
-                      config.shard->index, config.shard->count);
-  }
-  config.validate();
+  command.config.shard = resolve_shard(command.config.shard, shard_count(result),
+                                       [](const char* name) { return std::getenv(name); });
   return command;
 }
 

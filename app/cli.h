@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "l2sweep/config.h"
+#include "l2sweep/config/sweep_config.h"
 
 namespace l2sweep::cli {
 
@@ -16,8 +16,10 @@ struct CommandLine {
   std::string text;       ///< the command line itself, shell-quoted, for summary.json
 };
 
-/// Parses and validates l2sweep's options. A bad option or value throws a usage Error whose
-/// message names the option and the value; nothing else is touched.
+/// Parses l2sweep's options (sweep_options(), plus --shard-count, --help and --version) into
+/// a SweepConfig, and resolves the shard from a Slurm or Kubernetes environment. A value that
+/// is not of its option's kind throws a usage Error naming the option and the value; ranges
+/// and combinations are checked once, by resolve_plan, before anything runs.
 CommandLine parse_command_line(int argc, const char* const* argv);
 
 }  // namespace l2sweep::cli

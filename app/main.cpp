@@ -8,15 +8,17 @@
 #include <exception>
 
 #include "cli.h"
-#include "l2sweep/error.h"
-#include "l2sweep/experiment.h"
-#include "l2sweep/sweep.h"
-#include "l2sweep/version.h"
+#include "l2sweep/base/error.h"
+#include "l2sweep/base/exit_codes.h"
+#include "l2sweep/base/stop_token.h"
+#include "l2sweep/base/version.h"
+#include "l2sweep/experiment/experiment.h"
+#include "l2sweep/experiment/merge.h"
 
 namespace {
 
-/// Exit code after SIGINT/SIGTERM, as shells report a SIGINT death (128 + 2).
-constexpr int kExitInterrupted = 130;
+/// Set by SIGINT/SIGTERM; every training loop watches it through a StopToken.
+l2sweep::StopSource stop_signal;
 
 /// Error messages are one line; library messages may span several.
 std::string one_line(std::string message) {
@@ -28,10 +30,10 @@ std::string one_line(std::string message) {
 /// Second signal: leave at once; files are only ever replaced or appended whole, so nothing
 /// is left half-written.
 void on_stop_signal(int /*signal*/) {
-  if (l2sweep::stop_requested()) {
-    ::_exit(kExitInterrupted);
+  if (stop_signal.stop_requested()) {
+    ::_exit(l2sweep::kExitInterrupted);
   }
-  l2sweep::request_stop();
+  stop_signal.request_stop();
   constexpr char kMessage[] =
       "\nl2sweep: stopping at the next batch; press Ctrl-C again to quit at once\n";
   [[maybe_unused]] const auto written = ::write(STDERR_FILENO, kMessage, sizeof(kMessage) - 1);
@@ -55,32 +57,36 @@ std::string resume_command(const l2sweep::cli::CommandLine& command,
   return text;
 }
 
+int run(const l2sweep::cli::CommandLine& command) {
+  switch (command.action) {
+    case l2sweep::cli::CommandLine::Action::kHelp:
+      fmt::print("{}", command.help);
+      return l2sweep::kExitOk;
+    case l2sweep::cli::CommandLine::Action::kVersion:
+      fmt::print("l2sweep {} (LibTorch {})\n", l2sweep::kVersion, l2sweep::libtorch_version());
+      return l2sweep::kExitOk;
+    case l2sweep::cli::CommandLine::Action::kMerge:
+      return l2sweep::merge_sweep(command.merge_dir, command.text, stdout).complete
+                 ? l2sweep::kExitOk
+                 : l2sweep::kExitIncomplete;
+    case l2sweep::cli::CommandLine::Action::kRun:
+      break;
+  }
+  install_signal_handlers();
+  const auto result =
+      l2sweep::run_experiment(command.config, command.text, stdout, stop_signal.token());
+  if (result.interrupted) {
+    fmt::print(stderr, "to continue: {}\n", resume_command(command, result));
+    return l2sweep::kExitInterrupted;
+  }
+  return result.any_diverged() ? l2sweep::kExitDiverged : l2sweep::kExitOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   try {
-    const auto command = l2sweep::cli::parse_command_line(argc, argv);
-    switch (command.action) {
-      case l2sweep::cli::CommandLine::Action::kHelp:
-        fmt::print("{}", command.help);
-        return l2sweep::kExitOk;
-      case l2sweep::cli::CommandLine::Action::kVersion:
-        fmt::print("l2sweep {} (LibTorch {})\n", l2sweep::kVersion, l2sweep::libtorch_version());
-        return l2sweep::kExitOk;
-      case l2sweep::cli::CommandLine::Action::kMerge:
-        return l2sweep::merge_sweep(command.merge_dir, command.text, stdout).complete
-                   ? l2sweep::kExitOk
-                   : l2sweep::kExitIncomplete;
-      case l2sweep::cli::CommandLine::Action::kRun:
-        break;
-    }
-    install_signal_handlers();
-    const auto result = l2sweep::run_experiment(command.config, command.text, stdout);
-    if (result.interrupted) {
-      fmt::print(stderr, "to continue: {}\n", resume_command(command, result));
-      return kExitInterrupted;
-    }
-    return result.any_diverged() ? l2sweep::kExitDiverged : l2sweep::kExitOk;
+    return run(l2sweep::cli::parse_command_line(argc, argv));
   } catch (const l2sweep::Error& e) {
     fmt::print(stderr, "error: {}\n", one_line(e.what()));
     return l2sweep::exit_code(e.kind());

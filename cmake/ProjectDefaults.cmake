@@ -1,4 +1,4 @@
-# Build-wide defaults: Release unless told otherwise, C++17, and every binary
+# Build-wide defaults: Release unless told otherwise, no compiler extensions, and every binary
 # in build/bin so the README commands can name one fixed path.
 
 if(NOT CMAKE_BUILD_TYPE AND NOT CMAKE_CONFIGURATION_TYPES)

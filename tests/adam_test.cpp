@@ -1,9 +1,12 @@
+#include "l2sweep/train/adam.h"
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include <cmath>
 
-#include "l2sweep/train.h"
+#include "l2sweep/train/loss.h"
+#include "l2sweep/train/trainer.h"
 #include "test_support.h"
 
 namespace l2sweep {

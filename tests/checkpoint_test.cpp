@@ -1,14 +1,15 @@
-#include "l2sweep/checkpoint.h"
+#include "l2sweep/train/checkpoint.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include <fstream>
 
-#include "l2sweep/data.h"
-#include "l2sweep/error.h"
-#include "l2sweep/model.h"
-#include "l2sweep/sweep.h"
+#include "l2sweep/base/error.h"
+#include "l2sweep/config/sweep_file.h"
+#include "l2sweep/data/data.h"
+#include "l2sweep/sweep/runner.h"
+#include "l2sweep/train/model.h"
 #include "test_support.h"
 
 namespace l2sweep {
@@ -21,44 +22,44 @@ const Datasets& fixture_data() {
   return data;
 }
 
-Trainer make_trainer(StepEngine engine) {
+std::unique_ptr<Trainer> make_trainer(EngineKind engine) {
   at::Generator generator = make_cpu_generator(4);
   TrainOptions options;
-  options.l2 = 1e-3;
   options.shuffle_seed = 4;
   options.engine = engine;
-  return Trainer(make_model(784, kHiddenUnits, 10, generator), options, torch::kCPU);
+  return std::make_unique<Trainer>(make_model(784, kHiddenUnits, 10, generator), /*l2=*/1e-3,
+                                   options, torch::kCPU);
 }
 
-class Checkpoint : public ::testing::TestWithParam<StepEngine> {};
+class Checkpoint : public ::testing::TestWithParam<EngineKind> {};
 
 TEST_P(Checkpoint, ContinuesTrainingBitForBit) {
-  const StepEngine engine = GetParam();
+  const EngineKind engine = GetParam();
   testing::TempDir dir;
   const CheckpointStore store(dir / "checkpoints");
   const RunSpec spec{1e-3, 4, 0, 1};
 
-  Trainer uninterrupted = make_trainer(engine);
+  const auto uninterrupted = make_trainer(engine);
   std::vector<TrainMetrics> expected;
   for (int epoch = 0; epoch < 3; ++epoch)
-    expected.push_back(uninterrupted.train_epoch(fixture_data().train));
+    expected.push_back(uninterrupted->train_epoch(fixture_data().train)[0]);
 
-  Trainer first = make_trainer(engine);
+  const auto first = make_trainer(engine);
   RunResult progress;
   progress.spec = spec;
   progress.status = RunStatus::kInterrupted;
-  const TrainMetrics epoch1 = first.train_epoch(fixture_data().train);
+  const TrainMetrics epoch1 = first->train_epoch(fixture_data().train)[0];
   EpochMetrics m;
   m.epoch = 1;
   m.loss = epoch1.loss;
   progress.history.push_back(m);
   progress.train_seconds = 1.5;
-  store.save(spec, progress, first);
+  store.save(spec, progress, *first);
   EXPECT_EQ(std::distance(fs::directory_iterator(dir / "checkpoints"), fs::directory_iterator()), 1)
       << "a temporary file was left behind";
 
-  Trainer resumed = make_trainer(engine);
-  const std::optional<RunResult> loaded = store.load(spec, resumed);
+  const auto resumed = make_trainer(engine);
+  const std::optional<RunResult> loaded = store.load(spec, *resumed);
   ASSERT_TRUE(loaded.has_value());
   EXPECT_EQ(loaded->status, RunStatus::kInterrupted);
   ASSERT_EQ(loaded->history.size(), 1u);
@@ -66,51 +67,42 @@ TEST_P(Checkpoint, ContinuesTrainingBitForBit) {
   EXPECT_EQ(loaded->train_seconds, 1.5);
   EXPECT_FALSE(loaded->test.has_value());
   for (int epoch = 1; epoch < 3; ++epoch) {
-    const TrainMetrics got = resumed.train_epoch(fixture_data().train);
+    const TrainMetrics got = resumed->train_epoch(fixture_data().train)[0];
     EXPECT_EQ(got.loss, expected[static_cast<size_t>(epoch)].loss) << "epoch " << epoch + 1;
     EXPECT_EQ(got.accuracy, expected[static_cast<size_t>(epoch)].accuracy);
   }
-  const auto a = uninterrupted.model()->parameters();
-  const auto b = resumed.model()->parameters();
+  const auto a = uninterrupted->model(0)->parameters();
+  const auto b = resumed->model(0)->parameters();
   for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << i;
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryEngine, Checkpoint,
-                         ::testing::Values(StepEngine::kAutograd, StepEngine::kFusedCpu,
-                                           StepEngine::kDevice),
-                         [](const auto& test) {
-                           switch (test.param) {
-                             case StepEngine::kFusedCpu:
-                               return "fused";
-                             case StepEngine::kDevice:
-                               return "device";
-                             default:
-                               return "autograd";
-                           }
-                         });
+                         ::testing::Values(EngineKind::kAutograd, EngineKind::kFused,
+                                           EngineKind::kDevice),
+                         [](const auto& test) { return std::string(to_string(test.param)); });
 
 TEST(CheckpointStore, HasNothingForARunThatNeverSaved) {
   testing::TempDir dir;
   const CheckpointStore store(dir / "checkpoints");
-  Trainer trainer = make_trainer(StepEngine::kFusedCpu);
-  EXPECT_FALSE(store.load({0.5, 1, 0, 1}, trainer).has_value());
+  const auto trainer = make_trainer(EngineKind::kFused);
+  EXPECT_FALSE(store.load({0.5, 1, 0, 1}, *trainer).has_value());
 }
 
 TEST(CheckpointStore, RejectsADamagedFileNamingIt) {
   testing::TempDir dir;
   const CheckpointStore store(dir / "checkpoints");
   const RunSpec spec{1e-3, 4, 0, 1};
-  Trainer trainer = make_trainer(StepEngine::kFusedCpu);
+  const auto trainer = make_trainer(EngineKind::kFused);
   RunResult progress;
   progress.spec = spec;
-  store.save(spec, progress, trainer);
+  store.save(spec, progress, *trainer);
   // Flip bytes in the middle, then cut the end off.
   auto bytes = testing::read_bytes(store.path_for(spec));
   for (size_t i = bytes.size() / 3; i < bytes.size() / 2; ++i) bytes[i] ^= 0x55;
   bytes.resize(bytes.size() * 3 / 4);
   testing::write_bytes(store.path_for(spec), bytes);
   try {
-    store.load(spec, trainer);
+    store.load(spec, *trainer);
     FAIL() << "loaded a damaged checkpoint";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kData);
@@ -123,11 +115,11 @@ TEST(CheckpointStore, RejectsADamagedFileNamingIt) {
 TEST(CheckpointStore, RejectsTheCheckpointOfAnotherRun) {
   testing::TempDir dir;
   const CheckpointStore store(dir / "checkpoints");
-  Trainer trainer = make_trainer(StepEngine::kFusedCpu);
+  const auto trainer = make_trainer(EngineKind::kFused);
   RunResult progress;
-  store.save({1e-3, 4, 0, 1}, progress, trainer);
+  store.save({1e-3, 4, 0, 1}, progress, *trainer);
   fs::rename(store.path_for({1e-3, 4, 0, 1}), store.path_for({1e-2, 4, 0, 1}));
-  EXPECT_THROW_WITH(store.load({1e-2, 4, 0, 1}, trainer), Error,
+  EXPECT_THROW_WITH(store.load({1e-2, 4, 0, 1}, *trainer), Error,
                     "checkpoint of another run; expected l2 0.01 seed 4");
 }
 
@@ -136,13 +128,13 @@ TEST(CheckpointStore, RefusesToContinueWithAnotherEngineNamingBoth) {
   testing::TempDir dir;
   const CheckpointStore store(dir / "checkpoints");
   const RunSpec spec{1e-3, 4, 0, 1};
-  Trainer fused = make_trainer(StepEngine::kFusedCpu);
+  const auto fused = make_trainer(EngineKind::kFused);
   RunResult progress;
   progress.spec = spec;
-  store.save(spec, progress, fused);
-  Trainer device = make_trainer(StepEngine::kDevice);
+  store.save(spec, progress, *fused);
+  const auto device = make_trainer(EngineKind::kDevice);
   try {
-    store.load(spec, device);
+    store.load(spec, *device);
     FAIL() << "continued a fused run with the device step";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kUsage);
@@ -201,7 +193,7 @@ TEST(ResumeConfig, RefusesAFolderWithoutASweep) {
 
 class EpochCounter : public SweepObserver {
  public:
-  void on_batch_end(const RunSpec&, int64_t, int64_t, int64_t) override { ++batches; }
+  void on_batch_end(const Cohort&, int64_t, int64_t, int64_t) override { ++batches; }
   void on_epoch_end(const RunSpec&, const EpochMetrics&) override { ++epochs; }
   int64_t batches = 0;
   int64_t epochs = 0;
@@ -214,10 +206,14 @@ TEST(TrainRun, ReplaysAFinishedRunFromItsCheckpointWithoutTraining) {
   config.epochs = 2;
   const RunSpec spec{1e-3, 0, 0, 1};
   EpochCounter first;
-  const RunResult trained = train_run(spec, config, fixture_data(), torch::kCPU, first, &store);
+  RunnerOptions options;
+  options.checkpoints = &store;
+  const Plan plan = make_plan(config, torch::kCPU);
+  const Cohort cohort{0, {spec}};
+  const RunResult trained = train_cohort(cohort, plan, fixture_data(), first, options)[0];
   EXPECT_GT(first.batches, 0);
   EpochCounter second;
-  const RunResult replayed = train_run(spec, config, fixture_data(), torch::kCPU, second, &store);
+  const RunResult replayed = train_cohort(cohort, plan, fixture_data(), second, options)[0];
   EXPECT_EQ(second.batches, 0);
   EXPECT_EQ(second.epochs, 2);
   EXPECT_EQ(replayed.status, RunStatus::kCompleted);

@@ -2,17 +2,22 @@
 
 #include <gtest/gtest.h>
 
-#include "l2sweep/error.h"
+#include "l2sweep/base/error.h"
+#include "l2sweep/config/plan.h"
 #include "test_support.h"
 
 namespace l2sweep::cli {
 namespace {
 
+/// The command line as l2sweep takes it: parsed, then for a sweep resolved into its plan,
+/// which checks every range and combination (and asks for the device) before anything runs.
 CommandLine parse(std::vector<std::string> words) {
   words.insert(words.begin(), "l2sweep");
   std::vector<const char*> argv;
   for (const auto& word : words) argv.push_back(word.c_str());
-  return parse_command_line(static_cast<int>(argv.size()), argv.data());
+  CommandLine command = parse_command_line(static_cast<int>(argv.size()), argv.data());
+  if (command.action == CommandLine::Action::kRun) resolve_plan(command.config);
+  return command;
 }
 
 TEST(CommandLine, DefaultsAreTheSeedExperiment) {
@@ -28,13 +33,13 @@ TEST(CommandLine, DefaultsAreTheSeedExperiment) {
   EXPECT_EQ(config.data_dir, "/usr/share/datasets/fashion-mnist");
   EXPECT_EQ(config.out_dir, "");
   EXPECT_EQ(config.device, "auto");
-  EXPECT_EQ(config.engine, "auto");
+  EXPECT_FALSE(config.engine.has_value());  // auto
   EXPECT_TRUE(config.cuda_graphs);
 }
 
 TEST(CommandLine, ReadsTheEngineAndCudaGraphs) {
   const SweepConfig config = parse({"--engine", "device", "--cuda-graphs", "off"}).config;
-  EXPECT_EQ(config.engine, "device");
+  EXPECT_EQ(config.engine, EngineKind::kDevice);
   EXPECT_FALSE(config.cuda_graphs);
 }
 

@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
 #include <torch/cuda.h>
 
-#include "l2sweep/data.h"
-#include "l2sweep/sweep.h"
+#include "l2sweep/data/data.h"
+#include "l2sweep/sweep/runner.h"
 #include "test_support.h"
 
 namespace l2sweep {
@@ -23,8 +23,8 @@ TEST(Cuda, TrainsTheSameExperimentAsTheCpuUpToFloatRounding) {
   config.l2_strengths = {1e-3};
   config.epochs = 2;
   SweepObserver quiet;
-  const auto cpu = run_sweep(config, host, torch::kCPU, quiet);
-  const auto gpu = run_sweep(config, device_data, cuda, quiet);
+  const auto cpu = testing::sweep(config, host, torch::kCPU, quiet);
+  const auto gpu = testing::sweep(config, device_data, cuda, quiet);
   // Same initial weights and batch order; only the kernels' rounding differs.
   testing::expect_same_run_up_to_rounding(gpu[0].history.back(), cpu[0].history.back());
 }

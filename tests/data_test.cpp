@@ -1,10 +1,10 @@
-#include "l2sweep/data.h"
+#include "l2sweep/data/data.h"
 
 #include <gtest/gtest.h>
 
 #include <iostream>
 
-#include "l2sweep/error.h"
+#include "l2sweep/base/error.h"
 #include "test_support.h"
 
 namespace l2sweep {

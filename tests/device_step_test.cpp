@@ -1,5 +1,3 @@
-#include "l2sweep/device_step.h"
-
 #include <gtest/gtest.h>
 #include <torch/cuda.h>
 #include <torch/torch.h>
@@ -9,12 +7,15 @@
 #include <thread>
 #include <utility>
 
-#include "l2sweep/config.h"
-#include "l2sweep/cuda_graph.h"
-#include "l2sweep/data.h"
-#include "l2sweep/model.h"
-#include "l2sweep/sweep.h"
-#include "l2sweep/train.h"
+#include "l2sweep/config/plan.h"
+#include "l2sweep/data/data.h"
+#include "l2sweep/sweep/runner.h"
+#include "l2sweep/train/adam.h"
+#include "l2sweep/train/engines/cuda_graph.h"
+#include "l2sweep/train/engines/device.h"
+#include "l2sweep/train/loss.h"
+#include "l2sweep/train/model.h"
+#include "l2sweep/train/trainer.h"
 #include "test_support.h"
 
 namespace l2sweep {
@@ -61,7 +62,7 @@ TEST(DeviceAdam, MatchesTorchAdamOverManyStepsOnCuda) {
 }
 
 TEST(DeviceStep, TracksAutogradAndTorchAdamOverManyStepsAndAPartialBatch) {
-  testing::expect_engine_tracks_autograd(StepEngine::kDevice, testing::small_fixture());
+  testing::expect_engine_tracks_autograd(EngineKind::kDevice, testing::small_fixture());
 }
 
 TEST(DeviceStep, FirstStepMeasuresTheBatchBeforeItsUpdate) {
@@ -84,7 +85,7 @@ TEST(DeviceStep, FirstStepMeasuresTheBatchBeforeItsUpdate) {
   ASSERT_EQ(step.full_batches(), 1);
   EXPECT_FALSE(step.has_tail());
   step.step_full_batch();
-  const DeviceStep::Means means = step.epoch_means();
+  const TrainMetrics means = step.epoch_means();
   EXPECT_NEAR(means.data_loss, terms.data_loss.item<double>(), 1e-6);
   EXPECT_NEAR(means.loss, terms.loss.item<double>(), 1e-5);
   EXPECT_DOUBLE_EQ(means.accuracy, accuracy);
@@ -108,10 +109,10 @@ TEST(DeviceStep, SweepGivesTheAutogradNumbersOnTheCpu) {
   config.epochs = 2;
   config.jobs = 1;
   SweepObserver quiet;
-  config.engine = "autograd";
-  const auto want = run_sweep(config, testing::small_fixture(), torch::kCPU, quiet);
-  config.engine = "device";
-  const auto got = run_sweep(config, testing::small_fixture(), torch::kCPU, quiet);
+  config.engine = EngineKind::kAutograd;
+  const auto want = testing::sweep(config, testing::small_fixture(), torch::kCPU, quiet);
+  config.engine = EngineKind::kDevice;
+  const auto got = testing::sweep(config, testing::small_fixture(), torch::kCPU, quiet);
   ASSERT_EQ(got.size(), want.size());
   for (size_t r = 0; r < got.size(); ++r) {
     const EpochMetrics& a = got[r].history.back();
@@ -126,29 +127,33 @@ TEST(DeviceStep, SweepGivesTheAutogradNumbersOnTheCpu) {
 TEST(EngineChoice, AutoIsFusedOnTheCpuAndGraphsOnCuda) {
   SweepConfig config;
   const torch::Device cuda(torch::kCUDA, 0);
-  EXPECT_EQ(resolve_engine(config, torch::kCPU).engine, StepEngine::kFusedCpu);
-  EXPECT_FALSE(resolve_engine(config, torch::kCPU).cuda_graph);
-  EXPECT_EQ(resolve_engine(config, cuda).engine, StepEngine::kDevice);
-  EXPECT_TRUE(resolve_engine(config, cuda).cuda_graph);
+  EXPECT_EQ(make_plan(config, torch::kCPU).engine, EngineKind::kFused);
+  EXPECT_FALSE(make_plan(config, torch::kCPU).cuda_graphs);
+  EXPECT_EQ(make_plan(config, cuda).engine, EngineKind::kDevice);
+  EXPECT_TRUE(make_plan(config, cuda).cuda_graphs);
   // --cuda-graphs off: the straightforward loop, the baseline the fast path is checked against.
   config.cuda_graphs = false;
-  EXPECT_EQ(resolve_engine(config, cuda).engine, StepEngine::kAutograd);
-  config.engine = "device";
-  EXPECT_EQ(resolve_engine(config, cuda).engine, StepEngine::kDevice);
-  EXPECT_FALSE(resolve_engine(config, cuda).cuda_graph);
+  EXPECT_EQ(make_plan(config, cuda).engine, EngineKind::kAutograd);
+  config.engine = EngineKind::kDevice;
+  EXPECT_EQ(make_plan(config, cuda).engine, EngineKind::kDevice);
+  EXPECT_FALSE(make_plan(config, cuda).cuda_graphs);
   config.cuda_graphs = true;
-  EXPECT_FALSE(resolve_engine(config, torch::kCPU).cuda_graph);
-  config.engine = "autograd";
-  EXPECT_EQ(resolve_engine(config, cuda).engine, StepEngine::kAutograd);
+  EXPECT_FALSE(make_plan(config, torch::kCPU).cuda_graphs);
+  config.engine = EngineKind::kAutograd;
+  EXPECT_EQ(make_plan(config, cuda).engine, EngineKind::kAutograd);
   // Every run at once for the device engine on a GPU; the autograd loop one at a time.
-  config.engine = "auto";
+  config.engine.reset();
   const auto cores = static_cast<int64_t>(std::max(1u, std::thread::hardware_concurrency()));
-  EXPECT_EQ(effective_jobs(config, cuda, 3), std::min<int64_t>(3, cores));
+  EXPECT_EQ(testing::jobs_for(config, cuda, 3), std::min<int64_t>(3, cores));
   config.cuda_graphs = false;
-  EXPECT_EQ(effective_jobs(config, cuda, 3), 1);
+  EXPECT_EQ(testing::jobs_for(config, cuda, 3), 1);
 }
 
 // The CUDA fast path itself: these run only where there is a GPU (scripts/device_check.sh).
+
+bool uses_cuda_graphs(const Trainer& trainer) {
+  return dynamic_cast<const DeviceEngine&>(trainer.engine()).uses_cuda_graphs();
+}
 
 Datasets on_cuda(const Datasets& host) { return host.to(torch::Device(torch::kCUDA, 0)); }
 
@@ -159,31 +164,30 @@ std::pair<torch::nn::Sequential, std::unique_ptr<Trainer>> cuda_trainer(bool gra
   auto model = make_model(784, kHiddenUnits, 10, generator);
   model->to(cuda);
   TrainOptions options;
-  options.l2 = 1e-3;
   options.shuffle_seed = 6;
   // 500 examples: 62 full batches, replayed kStepsPerGraph at a time and then the rest by a
   // second graph, and a last batch of 4.
   options.batch_size = 8;
-  options.engine = StepEngine::kDevice;
-  options.cuda_graph = graph;
-  return {model, std::make_unique<Trainer>(model, options, cuda)};
+  options.engine = EngineKind::kDevice;
+  options.cuda_graphs = graph;
+  return {model, std::make_unique<Trainer>(model, /*l2=*/1e-3, options, cuda)};
 }
 
 TEST(CudaGraph, ReplaysExactlyTheEagerDeviceStep) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   const Datasets data = on_cuda(testing::small_fixture());
-  const RunStream stream(torch::Device(torch::kCUDA, 0));  // graphs need a stream of their own
+  const DeviceStream stream(torch::Device(torch::kCUDA, 0));  // graphs need a stream of their own
   auto [eager_model, eager] = cuda_trainer(false);
   auto [graph_model, graph] = cuda_trainer(true);
   for (int epoch = 0; epoch < 3; ++epoch) {
-    const TrainMetrics want = eager->train_epoch(data.train);
-    const TrainMetrics got = graph->train_epoch(data.train);
-    ASSERT_TRUE(graph->uses_cuda_graph()) << "the capture failed (see the warning above)";
+    const TrainMetrics want = eager->train_epoch(data.train)[0];
+    const TrainMetrics got = graph->train_epoch(data.train)[0];
+    ASSERT_TRUE(uses_cuda_graphs(*graph)) << "the capture failed (see the warning above)";
     // The same kernels on the same data: the warm-up steps before the capture are undone.
     EXPECT_EQ(got.loss, want.loss) << "epoch " << epoch + 1;
     EXPECT_EQ(got.accuracy, want.accuracy);
   }
-  EXPECT_FALSE(eager->uses_cuda_graph());
+  EXPECT_FALSE(uses_cuda_graphs(*eager));
   const auto a = eager_model->parameters();
   const auto b = graph_model->parameters();
   for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << i;
@@ -192,25 +196,25 @@ TEST(CudaGraph, ReplaysExactlyTheEagerDeviceStep) {
 TEST(CudaGraph, ResumesFromItsStateBitForBit) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   const Datasets data = on_cuda(testing::small_fixture());
-  const RunStream stream(torch::Device(torch::kCUDA, 0));
+  const DeviceStream stream(torch::Device(torch::kCUDA, 0));
   auto [model, uninterrupted] = cuda_trainer(true);
   std::vector<TrainMetrics> expected;
   for (int epoch = 0; epoch < 3; ++epoch)
-    expected.push_back(uninterrupted->train_epoch(data.train));
+    expected.push_back(uninterrupted->train_epoch(data.train)[0]);
 
   auto [first_model, first] = cuda_trainer(true);
   first->train_epoch(data.train);
   torch::serialize::OutputArchive out;
-  first->save_state(out);
+  first->save_state(0, out);
   std::ostringstream bytes;
   out.save_to(bytes);
   auto [resumed_model, resumed] = cuda_trainer(true);
   torch::serialize::InputArchive in;
   std::istringstream saved(bytes.str());
   in.load_from(saved);
-  resumed->load_state(in);
+  resumed->load_state(0, in);
   for (int epoch = 1; epoch < 3; ++epoch) {
-    const TrainMetrics got = resumed->train_epoch(data.train);
+    const TrainMetrics got = resumed->train_epoch(data.train)[0];
     EXPECT_EQ(got.loss, expected[static_cast<size_t>(epoch)].loss) << "epoch " << epoch + 1;
   }
   const auto a = model->parameters();
@@ -227,9 +231,9 @@ TEST(CudaGraph, ConcurrentRunsGiveTheSameNumbersAsOneAtATime) {
   config.epochs = 2;
   SweepObserver quiet;
   config.jobs = 1;
-  const auto one = run_sweep(config, data, torch::Device(torch::kCUDA, 0), quiet);
+  const auto one = testing::sweep(config, data, torch::Device(torch::kCUDA, 0), quiet);
   config.jobs = 6;
-  const auto all = run_sweep(config, data, torch::Device(torch::kCUDA, 0), quiet);
+  const auto all = testing::sweep(config, data, torch::Device(torch::kCUDA, 0), quiet);
   ASSERT_EQ(one.size(), 6u);
   ASSERT_EQ(all.size(), 6u);
   for (size_t r = 0; r < one.size(); ++r) {
@@ -245,10 +249,10 @@ TEST(CudaGraph, AgreesWithTheStraightforwardLoopAndTheCpu) {
   config.l2_strengths = {1e-2};
   config.epochs = 3;
   SweepObserver quiet;
-  const auto graph = run_sweep(config, data, torch::Device(torch::kCUDA, 0), quiet);
+  const auto graph = testing::sweep(config, data, torch::Device(torch::kCUDA, 0), quiet);
   config.cuda_graphs = false;  // auto -> autograd and torch::optim::Adam
-  const auto plain = run_sweep(config, data, torch::Device(torch::kCUDA, 0), quiet);
-  const auto cpu = run_sweep(config, testing::small_fixture(), torch::kCPU, quiet);
+  const auto plain = testing::sweep(config, data, torch::Device(torch::kCUDA, 0), quiet);
+  const auto cpu = testing::sweep(config, testing::small_fixture(), torch::kCPU, quiet);
   testing::expect_same_run_up_to_rounding(graph[0].history.back(), plain[0].history.back());
   testing::expect_same_run_up_to_rounding(graph[0].history.back(), cpu[0].history.back());
 }

@@ -1,11 +1,11 @@
-#include "l2sweep/fused_step.h"
-
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "l2sweep/data.h"
-#include "l2sweep/model.h"
-#include "l2sweep/train.h"
+#include "l2sweep/data/data.h"
+#include "l2sweep/train/adam.h"
+#include "l2sweep/train/engines/fused_cpu.h"
+#include "l2sweep/train/loss.h"
+#include "l2sweep/train/model.h"
 #include "test_support.h"
 
 namespace l2sweep {
@@ -32,10 +32,12 @@ TEST(FusedCpuStep, FirstStepMatchesAutogradAndTorchAdam) {
   adam.step();
 
   FusedCpuStep fused(fused_model, l2, 1e-3, 32);
-  const StepResult result = fused.step(train.images, train.labels, indices);
+  EpochMeters meters;
+  fused.step(train.images, train.labels, indices, meters);
+  const TrainMetrics result = meters.value();
   EXPECT_NEAR(result.data_loss, terms.data_loss.item<double>(), 1e-6);
   EXPECT_NEAR(result.loss, terms.loss.item<double>(), 1e-5);
-  EXPECT_EQ(result.correct, correct);
+  EXPECT_EQ(result.accuracy * 32, static_cast<double>(correct));
   EXPECT_EQ(fused.steps(), 1);
   const auto expected = reference->parameters();
   const auto actual = fused_model->parameters();
@@ -47,7 +49,7 @@ TEST(FusedCpuStep, FirstStepMatchesAutogradAndTorchAdam) {
 }
 
 TEST(FusedCpuStep, TracksAutogradAndTorchAdamOverManyStepsAndAPartialBatch) {
-  testing::expect_engine_tracks_autograd(StepEngine::kFusedCpu, testing::small_fixture());
+  testing::expect_engine_tracks_autograd(EngineKind::kFused, testing::small_fixture());
 }
 
 TEST(FusedCpuStep, ReportsThePenaltyOfTheWeightsBeforeTheUpdate) {
@@ -57,8 +59,10 @@ TEST(FusedCpuStep, ReportsThePenaltyOfTheWeightsBeforeTheUpdate) {
   const double before = l2_penalty(first_linear(model)->weight, l2).item<double>();
   FusedCpuStep fused(model, l2, 1e-3, 32);
   const auto indices = torch::arange(0, 32, torch::kInt64);
-  const StepResult result = fused.step(testing::small_fixture().train.images,
-                                       testing::small_fixture().train.labels, indices);
+  EpochMeters meters;
+  fused.step(testing::small_fixture().train.images, testing::small_fixture().train.labels, indices,
+             meters);
+  const TrainMetrics result = meters.value();
   EXPECT_NEAR(result.loss - result.data_loss, before, 1e-5 * before);
   const double after = l2_penalty(first_linear(model)->weight, l2).item<double>();
   EXPECT_GT(std::abs(after - before), 1e-3);  // the weights did move

@@ -1,10 +1,13 @@
+#include "l2sweep/train/loss.h"
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include <cmath>
 
-#include "l2sweep/model.h"
-#include "l2sweep/train.h"
+#include "l2sweep/train/adam.h"
+#include "l2sweep/train/model.h"
+#include "l2sweep/train/trainer.h"
 #include "test_support.h"
 
 namespace l2sweep {

@@ -1,4 +1,4 @@
-#include "l2sweep/model.h"
+#include "l2sweep/train/model.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>

@@ -1,13 +1,16 @@
-#include "l2sweep/outputs.h"
-
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <limits>
 #include <sstream>
 
-#include "l2sweep/error.h"
-#include "l2sweep/json.h"
+#include "l2sweep/base/error.h"
+#include "l2sweep/base/files.h"
+#include "l2sweep/base/json.h"
+#include "l2sweep/experiment/output_folder.h"
+#include "l2sweep/outputs/keras_csv.h"
+#include "l2sweep/outputs/metrics_csv.h"
+#include "l2sweep/outputs/summary.h"
 #include "test_support.h"
 
 namespace l2sweep {
@@ -94,7 +97,7 @@ TEST(AtomicWrite, ReportsAnUnwritableFolder) {
 TEST(MetricsCsv, WritesTheHeaderThenOneFlushedRowPerEpoch) {
   TempDir dir;
   MetricsCsvWriter writer(dir / "metrics.csv");
-  EXPECT_EQ(read_text(dir / "metrics.csv"), std::string(kMetricsCsvHeader) + "\n");
+  EXPECT_EQ(read_text(dir / "metrics.csv"), metrics_csv_header());
   EpochMetrics m;
   m.epoch = 3;
   m.loss = 0.5;
@@ -108,15 +111,14 @@ TEST(MetricsCsv, WritesTheHeaderThenOneFlushedRowPerEpoch) {
   m.epoch_seconds = 1.5;
   writer.on_epoch_end({0.01, 7, 0, 1}, m);
   // Read while the writer is still open: the row is already on disk.
-  EXPECT_EQ(
-      read_text(dir / "metrics.csv"),
-      std::string(kMetricsCsvHeader) + "\n0.01,7,3,0.5,0.875,0.625,0.75,0.25,0.375,0.25,5,1.5\n");
+  EXPECT_EQ(read_text(dir / "metrics.csv"),
+            metrics_csv_header() + "0.01,7,3,0.5,0.875,0.625,0.75,0.25,0.375,0.25,5,1.5\n");
 }
 
 TEST(MetricsCsv, HeaderUsesKerasNamesAndTheRequiredColumns) {
-  EXPECT_EQ(std::string(kMetricsCsvHeader),
+  EXPECT_EQ(metrics_csv_header(),
             "l2,seed,epoch,loss,accuracy,val_loss,val_accuracy,data_loss,val_data_loss,penalty,"
-            "w1_norm,epoch_seconds");
+            "w1_norm,epoch_seconds\n");
 }
 
 TEST(MetricsCsv, ReportsAFileThatCannotBeCreated) {
@@ -126,12 +128,12 @@ TEST(MetricsCsv, ReportsAFileThatCannotBeCreated) {
 }
 
 TEST(SummaryJson, RecordsConfigurationRunsAndStatus) {
-  SweepContext context;
+  SweepInfo context;
   context.config.l2_strengths = {0.01};
   context.device = "cpu";
-  context.out_dir = "runs/x";
-  context.image_shape = {28, 28};
-  context.num_classes = 10;
+  context.config.out_dir = "runs/x";
+  context.data.image_shape = {28, 28};
+  context.data.num_classes = 10;
   RunResult diverged;
   diverged.spec = {0.01, 0, 0, 1};
   diverged.status = RunStatus::kDiverged;

@@ -1,11 +1,12 @@
-#include "l2sweep/report.h"
+#include "l2sweep/outputs/report.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 
-#include "l2sweep/stats.h"
-#include "l2sweep/sweep.h"
+#include "l2sweep/outputs/console.h"
+#include "l2sweep/outputs/stats.h"
+#include "l2sweep/sweep/runner.h"
 #include "test_support.h"
 
 namespace l2sweep {
@@ -88,7 +89,7 @@ class Report : public ::testing::Test {
     context_.config.seeds = seeds;
     return report_markdown(context_, runs);
   }
-  SweepContext context_;
+  SweepInfo context_;
 };
 
 TEST_F(Report, NamesTheBestStrengthAndALeadLargerThanTheSeedSpread) {

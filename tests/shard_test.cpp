@@ -1,9 +1,11 @@
+#include "l2sweep/config/shard.h"
+
 #include <gtest/gtest.h>
 
 #include <map>
 
-#include "l2sweep/config.h"
-#include "l2sweep/error.h"
+#include "l2sweep/base/error.h"
+#include "l2sweep/config/plan.h"
 #include "test_support.h"
 
 namespace l2sweep {

@@ -1,12 +1,11 @@
-#include "l2sweep/sweep.h"
-
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include <cmath>
 #include <thread>
 
-#include "l2sweep/data.h"
+#include "l2sweep/data/data.h"
+#include "l2sweep/sweep/runner.h"
 #include "test_support.h"
 
 namespace l2sweep {
@@ -27,7 +26,7 @@ class EventLog : public SweepObserver {
   void on_run_start(const RunSpec& run, int64_t epochs) override {
     events.push_back("start " + std::to_string(run.index) + "/" + std::to_string(epochs));
   }
-  void on_batch_end(const RunSpec&, int64_t, int64_t, int64_t) override { ++batches; }
+  void on_batch_end(const Cohort&, int64_t, int64_t, int64_t) override { ++batches; }
   void on_epoch_end(const RunSpec& run, const EpochMetrics& m) override {
     events.push_back("epoch " + std::to_string(run.index) + "." + std::to_string(m.epoch));
   }
@@ -52,8 +51,8 @@ void expect_same_metrics(const EpochMetrics& a, const EpochMetrics& b) {
 
 TEST(Sweep, SameOptionsGiveIdenticalMetrics) {
   SweepObserver quiet;
-  const auto first = run_sweep(small_config(), testing::small_fixture(), torch::kCPU, quiet);
-  const auto second = run_sweep(small_config(), testing::small_fixture(), torch::kCPU, quiet);
+  const auto first = testing::sweep(small_config(), testing::small_fixture(), torch::kCPU, quiet);
+  const auto second = testing::sweep(small_config(), testing::small_fixture(), torch::kCPU, quiet);
   ASSERT_EQ(first.size(), second.size());
   for (size_t run = 0; run < first.size(); ++run) {
     ASSERT_EQ(first[run].history.size(), second[run].history.size());
@@ -70,10 +69,10 @@ TEST(Sweep, RunningRunsSideBySideGivesIdenticalResultsInPlanOrder) {
   config.seeds = 2;
   config.jobs = 1;
   SweepObserver quiet;
-  const auto one_by_one = run_sweep(config, testing::small_fixture(), torch::kCPU, quiet);
+  const auto one_by_one = testing::sweep(config, testing::small_fixture(), torch::kCPU, quiet);
   config.jobs = 3;
   EventLog log;
-  const auto side_by_side = run_sweep(config, testing::small_fixture(), torch::kCPU, log);
+  const auto side_by_side = testing::sweep(config, testing::small_fixture(), torch::kCPU, log);
   ASSERT_EQ(one_by_one.size(), 6u);
   ASSERT_EQ(side_by_side.size(), 6u);
   for (size_t run = 0; run < one_by_one.size(); ++run) {
@@ -102,29 +101,29 @@ TEST(Sweep, RunningRunsSideBySideGivesIdenticalResultsInPlanOrder) {
 TEST(Sweep, UsesOneJobPerCoreByDefaultAndOneForTheAutogradLoopOnAGpu) {
   SweepConfig config;
   const auto cores = static_cast<int64_t>(std::max(1u, std::thread::hardware_concurrency()));
-  EXPECT_EQ(effective_jobs(config, torch::kCPU, 100), cores);
-  EXPECT_EQ(effective_jobs(config, torch::kCPU, 1), 1);
-  EXPECT_EQ(effective_jobs(config, torch::Device(torch::kCUDA, 0), 100), cores);
+  EXPECT_EQ(testing::jobs_for(config, torch::kCPU, 100), cores);
+  EXPECT_EQ(testing::jobs_for(config, torch::kCPU, 1), 1);
+  EXPECT_EQ(testing::jobs_for(config, torch::Device(torch::kCUDA, 0), 100), cores);
   config.cuda_graphs = false;  // engine auto on a GPU: the autograd loop
-  EXPECT_EQ(effective_jobs(config, torch::Device(torch::kCUDA, 0), 100), 1);
+  EXPECT_EQ(testing::jobs_for(config, torch::Device(torch::kCUDA, 0), 100), 1);
   config.jobs = 5;
-  EXPECT_EQ(effective_jobs(config, torch::kCPU, 3), 3);
+  EXPECT_EQ(testing::jobs_for(config, torch::kCPU, 3), 3);
 }
 
 TEST(Sweep, AnotherSeedGivesOtherMetrics) {
   SweepObserver quiet;
   SweepConfig config = small_config();
   config.l2_strengths = {1e-3};
-  const auto a = run_sweep(config, testing::small_fixture(), torch::kCPU, quiet);
+  const auto a = testing::sweep(config, testing::small_fixture(), torch::kCPU, quiet);
   config.seed = 1;
-  const auto b = run_sweep(config, testing::small_fixture(), torch::kCPU, quiet);
+  const auto b = testing::sweep(config, testing::small_fixture(), torch::kCPU, quiet);
   EXPECT_NE(a[0].history.back().loss, b[0].history.back().loss);
 }
 
 TEST(Sweep, MetricsObeyThePenaltyIdentitiesAndStrongerL2ShrinksW1) {
   SweepObserver quiet;
   const SweepConfig config = small_config();
-  const auto results = run_sweep(config, testing::small_fixture(), torch::kCPU, quiet);
+  const auto results = testing::sweep(config, testing::small_fixture(), torch::kCPU, quiet);
   ASSERT_EQ(results.size(), 3u);
   for (const RunResult& run : results) {
     EXPECT_EQ(run.status, RunStatus::kCompleted);
@@ -154,11 +153,12 @@ TEST(Sweep, ReportsEveryRunEpochAndBatchInOrder) {
   SweepConfig config = small_config();
   config.jobs = 1;
   config.l2_strengths = {1e-4, 1e-2};
-  run_sweep(config, testing::small_fixture(), torch::kCPU, log);
-  EXPECT_EQ(log.events,
-            (std::vector<std::string>{"start 0/2", "epoch 0.1", "epoch 0.2", "end 0 completed",
-                                      "start 1/2", "epoch 1.1", "epoch 1.2", "end 1 completed"}));
-  EXPECT_EQ(log.batches, 2 * 2 * 16);  // ceil(500 / 32) = 16 batches per epoch
+  testing::sweep(config, testing::small_fixture(), torch::kCPU, log);
+  // One cohort (one seed): its runs start together and end each epoch together.
+  EXPECT_EQ(log.events, (std::vector<std::string>{"start 0/2", "start 1/2", "epoch 0.1",
+                                                  "epoch 1.1", "epoch 0.2", "end 0 completed",
+                                                  "epoch 1.2", "end 1 completed"}));
+  EXPECT_EQ(log.batches, 2 * 2 * 16);  // ceil(500 / 32) = 16 batches per epoch and run
 }
 
 TEST(Sweep, ADivergedRunStopsAndTheOthersContinue) {
@@ -168,14 +168,17 @@ TEST(Sweep, ADivergedRunStopsAndTheOthersContinue) {
   config.l2_strengths = {1e38, 1e-3};
   config.jobs = 1;
   config.epochs = 3;
-  const auto results = run_sweep(config, testing::small_fixture(), torch::kCPU, log);
+  const auto results = testing::sweep(config, testing::small_fixture(), torch::kCPU, log);
   EXPECT_EQ(results[0].status, RunStatus::kDiverged);
   EXPECT_EQ(results[0].history.size(), 1u);
   EXPECT_FALSE(results[0].test.has_value());
   EXPECT_EQ(results[1].status, RunStatus::kCompleted);
   EXPECT_EQ(results[1].history.size(), 3u);
   EXPECT_EQ(log.events.front(), "start 0/3");
-  EXPECT_EQ(log.events[2], "end 0 diverged");
+  // It ends right after its first epoch; the other run goes on.
+  EXPECT_EQ(log.events[2], "epoch 0.1");
+  EXPECT_EQ(log.events[3], "end 0 diverged");
+  EXPECT_EQ(log.events.back(), "end 1 completed");
 }
 
 TEST(Sweep, PlansEverySeedOfAStrengthBeforeTheNextStrength) {

@@ -1,4 +1,4 @@
-#include "l2sweep/tensorboard.h"
+#include "l2sweep/outputs/tensorboard.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -8,9 +8,14 @@
 #include <iterator>
 #include <map>
 
-#include "l2sweep/data.h"
-#include "l2sweep/outputs.h"
-#include "l2sweep/sweep.h"
+#include "l2sweep/base/crc32c.h"
+#include "l2sweep/base/files.h"
+#include "l2sweep/data/data.h"
+#include "l2sweep/experiment/output_folder.h"
+#include "l2sweep/outputs/keras_csv.h"
+#include "l2sweep/outputs/metrics_csv.h"
+#include "l2sweep/outputs/summary.h"
+#include "l2sweep/sweep/runner.h"
 #include "test_support.h"
 
 namespace l2sweep {
@@ -164,7 +169,7 @@ TEST(TensorBoardWriter, WritesKerasLayoutWithEveryEpochsScalars) {
   TensorBoardWriter tensorboard(dir / "tensorboard");
   KerasCsvLogger keras_csv(dir / "tensorboard");
   ObserverList observers({&tensorboard, &keras_csv});
-  const auto results = run_sweep(config, data, torch::kCPU, observers);
+  const auto results = testing::sweep(config, data, torch::kCPU, observers);
   ASSERT_EQ(results.size(), 2u);
 
   for (const RunResult& run : results) {

@@ -1,10 +1,11 @@
-#include "l2sweep/train.h"
-
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "l2sweep/data.h"
-#include "l2sweep/model.h"
+#include "l2sweep/data/data.h"
+#include "l2sweep/train/adam.h"
+#include "l2sweep/train/loss.h"
+#include "l2sweep/train/model.h"
+#include "l2sweep/train/trainer.h"
 #include "test_support.h"
 
 namespace l2sweep {
@@ -27,7 +28,6 @@ class HistorySemantics : public ::testing::Test {
     val_ = {torch::rand({4, 2, 2}), torch::tensor({2, 1, 0, 0}, torch::kInt64)};
     at::Generator generator = make_cpu_generator(3);
     model_ = make_model(4, 6, 3, generator);
-    options_.l2 = 0.02;
     options_.learning_rate = 0.05;
     options_.batch_size = 2;
     options_.shuffle_seed = 11;
@@ -35,6 +35,7 @@ class HistorySemantics : public ::testing::Test {
 
   Split train_, val_;
   torch::nn::Sequential model_{nullptr};
+  double l2_ = 0.02;
   TrainOptions options_;
 };
 
@@ -43,7 +44,7 @@ TEST_F(HistorySemantics, EpochMetricsAreSampleWeightedMeansOfEachBatchBeforeItsU
   const auto w1 = first_linear(reference)->weight;
   torch::optim::Adam adam(reference->parameters(), keras_adam_options(options_.learning_rate));
   at::Generator shuffle = make_cpu_generator(options_.shuffle_seed);
-  Trainer trainer(model_, options_, torch::kCPU);
+  Trainer trainer(model_, l2_, options_, torch::kCPU);
 
   for (int epoch = 0; epoch < 2; ++epoch) {
     const auto order = torch::randperm(5, shuffle, torch::kInt64);
@@ -53,7 +54,7 @@ TEST_F(HistorySemantics, EpochMetricsAreSampleWeightedMeansOfEachBatchBeforeItsU
       const auto x = train_.images.index_select(0, index);
       const auto y = train_.labels.index_select(0, index);
       const auto logits = reference->forward(x);
-      const auto terms = regularized_loss(logits, y, w1, options_.l2);
+      const auto terms = regularized_loss(logits, y, w1, l2_);
       const auto count = static_cast<double>(index.size(0));
       loss_sum += terms.loss.item<double>() * count;
       data_loss_sum += terms.data_loss.item<double>() * count;
@@ -64,11 +65,10 @@ TEST_F(HistorySemantics, EpochMetricsAreSampleWeightedMeansOfEachBatchBeforeItsU
       adam.step();
       torch::NoGradGuard no_grad;
       after_update +=
-          regularized_loss(reference->forward(x), y, w1, options_.l2).loss.item<double>() * count /
-          5;
+          regularized_loss(reference->forward(x), y, w1, l2_).loss.item<double>() * count / 5;
     }
 
-    const TrainMetrics metrics = trainer.train_epoch(train_);
+    const TrainMetrics metrics = trainer.train_epoch(train_)[0];
     EXPECT_NEAR(metrics.loss, loss_sum / 5, 1e-6) << "epoch " << epoch;
     EXPECT_NEAR(metrics.data_loss, data_loss_sum / 5, 1e-6);
     EXPECT_DOUBLE_EQ(metrics.accuracy, correct / 5);
@@ -81,26 +81,27 @@ TEST_F(HistorySemantics, EpochMetricsAreSampleWeightedMeansOfEachBatchBeforeItsU
 
     // Validation: after the epoch, with the final weights, over the whole split.
     torch::NoGradGuard no_grad;
-    const auto val_terms =
-        regularized_loss(reference->forward(val_.images), val_.labels, w1, options_.l2);
-    const EvalMetrics val = trainer.evaluate(val_);
+    const auto val_terms = regularized_loss(reference->forward(val_.images), val_.labels, w1, l2_);
+    const EvalMetrics val = trainer.evaluate(val_)[0];
     EXPECT_NEAR(val.data_loss, val_terms.data_loss.item<double>(), 1e-6);
     EXPECT_NEAR(val.penalty, val_terms.penalty.item<double>(), 1e-7);
     EXPECT_NEAR(val.loss, val_terms.loss.item<double>(), 1e-6);
     EXPECT_DOUBLE_EQ(
         val.accuracy,
         reference->forward(val_.images).argmax(1).eq(val_.labels).sum().item<double>() / 4);
-    EXPECT_NEAR(trainer.w1_norm(), w1.norm().item<double>(), 1e-6);
+    EXPECT_NEAR(trainer.w1_norm(0), w1.norm().item<double>(), 1e-6);
   }
 }
 
 TEST_F(HistorySemantics, ReshufflesEveryEpochAndKeepsTheLastPartialBatch) {
   std::vector<int64_t> batch_counts;
-  Trainer trainer(model_, options_, torch::kCPU);
-  trainer.train_epoch(train_, [&](int64_t batch, int64_t batches) {
+  Trainer trainer(model_, l2_, options_, torch::kCPU);
+  EpochControl control;
+  control.on_batch = [&](int64_t batch, int64_t batches) {
     batch_counts.push_back(batch);
     EXPECT_EQ(batches, 3);
-  });
+  };
+  trainer.train_epoch(train_, control);
   EXPECT_EQ(batch_counts, (std::vector<int64_t>{1, 2, 3}));
   at::Generator shuffle = make_cpu_generator(options_.shuffle_seed);
   const auto first = torch::randperm(5, shuffle, torch::kInt64);
@@ -115,14 +116,13 @@ TEST(Training, TinyModelLearnsATinyTask) {
   at::Generator generator = make_cpu_generator(0);
   auto model = make_model(data.input_features(), 16, data.num_classes, generator);
   TrainOptions options;
-  options.l2 = 1e-4;
   options.learning_rate = 0.01;
   options.batch_size = 8;
-  Trainer trainer(model, options, torch::kCPU);
-  const EvalMetrics before = trainer.evaluate(data.val);
+  Trainer trainer(model, /*l2=*/1e-4, options, torch::kCPU);
+  const EvalMetrics before = trainer.evaluate(data.val)[0];
   TrainMetrics last;
-  for (int epoch = 0; epoch < 20; ++epoch) last = trainer.train_epoch(data.train);
-  const EvalMetrics after = trainer.evaluate(data.test);
+  for (int epoch = 0; epoch < 20; ++epoch) last = trainer.train_epoch(data.train)[0];
+  const EvalMetrics after = trainer.evaluate(data.test)[0];
   EXPECT_GT(last.accuracy, 0.95);
   EXPECT_GT(after.accuracy, 0.95);
   EXPECT_LT(after.data_loss, before.data_loss / 4);

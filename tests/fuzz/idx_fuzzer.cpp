@@ -7,8 +7,8 @@
 #include <cstdio>
 #include <string>
 
-#include "l2sweep/data.h"
-#include "l2sweep/error.h"
+#include "l2sweep/base/error.h"
+#include "l2sweep/data/data.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // read_idx reads from a path: give it one in the fuzzer's own temporary folder.

@@ -9,8 +9,12 @@
 #include <iterator>
 #include <random>
 
-#include "l2sweep/model.h"
-#include "l2sweep/train.h"
+#include "l2sweep/config/plan.h"
+#include "l2sweep/sweep/runner.h"
+#include "l2sweep/train/adam.h"
+#include "l2sweep/train/loss.h"
+#include "l2sweep/train/model.h"
+#include "l2sweep/train/trainer.h"
 
 namespace l2sweep::testing {
 namespace fs = std::filesystem;
@@ -126,6 +130,18 @@ const Datasets& small_fixture() {
   return data;
 }
 
+std::vector<RunResult> sweep(const SweepConfig& config, const Datasets& data,
+                             const torch::Device& device, SweepObserver& observer) {
+  return run_sweep(make_plan(config, device), data, observer).runs;
+}
+
+int64_t jobs_for(SweepConfig config, const torch::Device& device, int64_t runs) {
+  config.l2_strengths.clear();
+  for (int64_t i = 0; i < runs; ++i) config.l2_strengths.push_back(static_cast<double>(i) * 1e-4);
+  config.seeds = 1;
+  return make_plan(config, device).jobs;
+}
+
 void expect_same_run_up_to_rounding(const EpochMetrics& a, const EpochMetrics& b) {
   EXPECT_NEAR(a.loss, b.loss, 2e-3);
   EXPECT_NEAR(a.val_loss, b.val_loss, 2e-3);
@@ -133,7 +149,7 @@ void expect_same_run_up_to_rounding(const EpochMetrics& a, const EpochMetrics& b
   EXPECT_NEAR(a.w1_norm, b.w1_norm, 1e-2);
 }
 
-void expect_engine_tracks_autograd(StepEngine engine, const Datasets& data) {
+void expect_engine_tracks_autograd(EngineKind engine, const Datasets& data) {
   const int64_t examples = data.train.size();
   for (const double l2 : {0.0, 1e-4, 1e-2}) {
     at::Generator a = make_cpu_generator(1);
@@ -141,14 +157,13 @@ void expect_engine_tracks_autograd(StepEngine engine, const Datasets& data) {
     auto reference_model = make_model(784, kHiddenUnits, 10, a);
     auto model = make_model(784, kHiddenUnits, 10, b);
     TrainOptions options;
-    options.l2 = l2;
     options.shuffle_seed = 9;
-    Trainer reference(reference_model, options, torch::kCPU);
+    Trainer reference(reference_model, l2, options, torch::kCPU);
     options.engine = engine;
-    Trainer trainer(model, options, torch::kCPU);
+    Trainer trainer(model, l2, options, torch::kCPU);
     for (int epoch = 0; epoch < 6; ++epoch) {
-      const TrainMetrics want = reference.train_epoch(data.train);
-      const TrainMetrics got = trainer.train_epoch(data.train);
+      const TrainMetrics want = reference.train_epoch(data.train)[0];
+      const TrainMetrics got = trainer.train_epoch(data.train)[0];
       EXPECT_NEAR(got.loss, want.loss, 1e-4 * want.loss) << "l2 " << l2 << " epoch " << epoch;
       EXPECT_NEAR(got.data_loss, want.data_loss, 1e-4 * want.data_loss);
       EXPECT_NEAR(got.accuracy, want.accuracy, 2.0 / static_cast<double>(examples));
@@ -160,9 +175,9 @@ void expect_engine_tracks_autograd(StepEngine engine, const Datasets& data) {
       EXPECT_TRUE(all_close(actual[i], expected[i], 1e-3, 1e-4))
           << "l2 " << l2 << " parameter " << i;
     }
-    EXPECT_NEAR(trainer.w1_norm(), reference.w1_norm(), 1e-4 * reference.w1_norm());
-    const EvalMetrics want = reference.evaluate(data.val);
-    const EvalMetrics got = trainer.evaluate(data.val);
+    EXPECT_NEAR(trainer.w1_norm(0), reference.w1_norm(0), 1e-4 * reference.w1_norm(0));
+    const EvalMetrics want = reference.evaluate(data.val)[0];
+    const EvalMetrics got = trainer.evaluate(data.val)[0];
     EXPECT_NEAR(got.loss, want.loss, 1e-3 * want.loss);
     EXPECT_NEAR(got.penalty, want.penalty, 1e-3 * want.penalty + 1e-12);
     EXPECT_NEAR(got.accuracy, want.accuracy, 0.011);

@@ -8,9 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "l2sweep/config.h"
-#include "l2sweep/data.h"
-#include "l2sweep/metrics.h"
+#include "l2sweep/config/sweep_config.h"
+#include "l2sweep/data/data.h"
+#include "l2sweep/sweep/observer.h"
+#include "l2sweep/train/metrics.h"
 
 /// Checks that `statement` throws `exception_type` whose what() contains `substring`
 /// (after fmt's EXPECT_THROW_MSG and pytorch's ASSERT_THROWS_WITH).
@@ -26,6 +27,11 @@
         }                                                                             \
       },                                                                              \
       exception_type)
+
+namespace l2sweep {
+/// Names an engine in test listings ("autograd", not "4-byte object <00-00 00-00>").
+inline void PrintTo(EngineKind engine, std::ostream* out) { *out << to_string(engine); }
+}  // namespace l2sweep
 
 namespace l2sweep::testing {
 
@@ -81,6 +87,14 @@ std::filesystem::path l2sweep_binary();
 ::testing::AssertionResult all_close(const torch::Tensor& actual, const torch::Tensor& expected,
                                      double rtol = 1e-6, double atol = 1e-7);
 
+/// The runs of `config`'s sweep on `device` (make_plan, then run_sweep): a sweep as the
+/// tests start one, without checkpoints, on data already on `device`.
+std::vector<RunResult> sweep(const SweepConfig& config, const Datasets& data,
+                             const torch::Device& device, SweepObserver& observer);
+
+/// The plan's job count for `config` with `runs` strengths (one seed) on `device`.
+int64_t jobs_for(SweepConfig config, const torch::Device& device, int64_t runs);
+
 /// Expects the last epochs of two runs of the same experiment on different devices or paths
 /// to agree up to float rounding (loss, val_loss, val_accuracy and ||W1||).
 void expect_same_run_up_to_rounding(const EpochMetrics& a, const EpochMetrics& b);
@@ -89,6 +103,6 @@ void expect_same_run_up_to_rounding(const EpochMetrics& a, const EpochMetrics& b
 /// weights and batch order, for six epochs of `data.train` (a partial last batch included)
 /// at strengths 0, 1e-4 and 1e-2; expects the epoch means, the parameters and the validation
 /// metrics to agree up to float rounding.
-void expect_engine_tracks_autograd(StepEngine engine, const Datasets& data);
+void expect_engine_tracks_autograd(EngineKind engine, const Datasets& data);
 
 }  // namespace l2sweep::testing

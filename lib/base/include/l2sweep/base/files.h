@@ -1,0 +1,39 @@
+#pragma once
+
+#include <cstdio>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace l2sweep {
+
+/// Creates `folder` and its parents if they are missing; an output Error naming it otherwise.
+void create_folder(const std::filesystem::path& folder);
+
+/// The whole content of `path`, or nullopt when it cannot be opened.
+std::optional<std::string> read_text_file(const std::filesystem::path& path);
+
+/// Writes `content` to a temporary file beside `path`, flushes it to disk and renames it over
+/// `path`, so a reader (or a crash) sees the old file or the new one, never half of one.
+void write_file_atomically(const std::filesystem::path& path, const std::string& content);
+
+/// A new file written in whole chunks, each flushed as soon as it is appended, so a crash
+/// leaves every chunk written before it. Failures are output Errors naming the file.
+class AppendOnlyFile {
+ public:
+  /// Creates (truncates) `path`, or with `append` adds to what it holds.
+  explicit AppendOnlyFile(std::filesystem::path path, bool append = false);
+  ~AppendOnlyFile();
+  AppendOnlyFile(const AppendOnlyFile&) = delete;
+  AppendOnlyFile& operator=(const AppendOnlyFile&) = delete;
+
+  void append(std::string_view chunk);
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+  std::FILE* file_ = nullptr;
+};
+
+}  // namespace l2sweep

@@ -1,0 +1,58 @@
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <exception>
+
+namespace l2sweep {
+
+class StopToken;
+
+/// Owns a stop request. request_stop() is async-signal-safe, so a signal handler may call it.
+class StopSource {
+ public:
+  void request_stop() noexcept { flag_.store(true); }
+  bool stop_requested() const noexcept { return flag_.load(std::memory_order_relaxed); }
+  StopToken token() const noexcept;
+
+ private:
+  static_assert(std::atomic<bool>::is_always_lock_free, "request_stop() runs in signal handlers");
+  std::atomic<bool> flag_{false};
+};
+
+/// What a long loop checks at its boundaries (a batch, an epoch): whether any of the stop
+/// sources it watches (at most two) asked it to stop. A default token never stops. It does
+/// not own the sources, which must outlive it.
+class StopToken {
+ public:
+  StopToken() = default;
+
+  bool stop_requested() const noexcept {
+    for (const auto* source : sources_) {
+      if (source != nullptr && source->stop_requested()) return true;
+    }
+    return false;
+  }
+
+  /// A token that also stops when `other` asks; throws std::logic_error when it already
+  /// watches two sources.
+  StopToken also(const StopSource& other) const;
+
+ private:
+  friend class StopSource;
+  std::array<const StopSource*, 2> sources_{};
+};
+
+inline StopToken StopSource::token() const noexcept {
+  StopToken token;
+  token.sources_[0] = this;
+  return token;
+}
+
+/// Thrown by a training loop at a batch boundary once its StopToken asks it to stop.
+class StopRequested : public std::exception {
+ public:
+  const char* what() const noexcept override { return "stop requested"; }
+};
+
+}  // namespace l2sweep

@@ -1,0 +1,43 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "l2sweep/base/json.h"
+#include "l2sweep/config/sweep_config.h"
+
+namespace l2sweep {
+
+/// One field of SweepConfig as an option: its name on the command line and in sweep.cfg,
+/// and how its value is read, written back and recorded. The command line, sweep.cfg and
+/// summary.json are all derived from sweep_options(), so a new option is one entry there
+/// (and a field in SweepConfig).
+struct SweepOption {
+  /// "batch-size": the command line's --batch-size and sweep.cfg's key.
+  const char* name;
+  const char* help;
+  /// Whether it decides the numbers: saved in sweep.cfg and compared on --resume.
+  bool decides_numbers;
+  /// Its key in summary.json's config; nullptr when summary.json does not record it.
+  const char* summary_key;
+  /// Reads `text`, as given after --name, into `config`; a usage Error names the option and
+  /// the text when it is not a value of the right kind (ranges are SweepConfig::validate's).
+  void (*parse)(SweepConfig& config, const std::string& text);
+  /// The value as text that parse() reads back to the same value; the default in --help.
+  std::string (*format)(const SweepConfig& config);
+  /// Writes the value into summary.json's config (after the key).
+  void (*record)(JsonWriter& json, const SweepConfig& config);
+  /// A switch without a value (--resume); parse() is called with an empty text.
+  bool is_flag = false;
+  /// sweep.cfg leaves the option out when its text is this (options added after sweeps were
+  /// saved without them, so those still resume); nullptr: always written.
+  const char* unwritten_value = nullptr;
+};
+
+/// Every option of a sweep, in the order --help, sweep.cfg and summary.json list them.
+const std::vector<SweepOption>& sweep_options();
+
+/// The option called `name`, or nullptr.
+const SweepOption* find_sweep_option(const std::string& name);
+
+}  // namespace l2sweep

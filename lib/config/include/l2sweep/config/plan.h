@@ -1,0 +1,70 @@
+#pragma once
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "l2sweep/config/sweep_config.h"
+
+namespace l2sweep {
+
+/// Which run of the sweep this is: the settings that tell it apart from the others.
+struct RunSpec {
+  double l2 = 0;
+  uint64_t seed = 0;
+  int64_t index = 0;  ///< 0-based position in the sweep's plan
+  int64_t count = 0;  ///< runs in the sweep (0 in a RunResult whose run never started)
+};
+
+/// The folder and file stem of a run's own outputs, e.g. "l2-0.001_seed-0".
+std::string run_name(const RunSpec& run);
+
+/// The runs a configuration asks for, in plan order: every seed of the first strength, then
+/// every seed of the next.
+std::vector<RunSpec> plan_runs(const SweepConfig& config);
+
+/// Runs that share a data order (the same seed and data, differing only in their
+/// regularisation), which an engine trains together, one step at a time. A member's numbers
+/// do not depend on which other members share its cohort.
+struct Cohort {
+  uint64_t seed = 0;
+  std::vector<RunSpec> members;  ///< in plan order
+};
+
+/// A configuration resolved once into what this process will do; everything downstream
+/// (the runner, the engines, the writers) reads the plan, never the option strings.
+struct Plan {
+  SweepConfig config;
+  torch::Device device{torch::kCPU};
+  EngineKind engine = EngineKind::kFused;
+  /// The device engine replays its steps from CUDA graphs (only ever on CUDA).
+  bool cuda_graphs = false;
+  /// Every run of the sweep, in plan order (all shards').
+  std::vector<RunSpec> runs;
+  /// This process's runs (its shard's) as units of work: cohorts, each split into slices when
+  /// there are more jobs than cohorts, in plan order.
+  std::vector<Cohort> cohorts;
+  /// Units trained at once: config.jobs, or by default one per core (on a GPU, 1 for the
+  /// autograd engine); never more than there are units.
+  int64_t jobs = 1;
+
+  /// The runs this process trains (every member of every unit).
+  int64_t runs_here() const;
+};
+
+/// Turns a --device value into a device that exists here; throws a usage Error otherwise.
+/// `auto` picks the first CUDA device when one is available, else the CPU.
+torch::Device resolve_device(const std::string& spec);
+
+/// The plan of `config` on `device`, which the caller has resolved: the engine (`auto` is
+/// fused on the CPU; on CUDA the device engine with graphs, or autograd with graphs off), this
+/// shard's runs grouped into cohorts by seed, and the job count. Throws a usage Error for an
+/// engine that cannot run on `device`. Asks no hardware anything.
+Plan make_plan(const SweepConfig& config, const torch::Device& device);
+
+/// Validates `config`, resolves its device, then make_plan(): what a sweep starts with.
+Plan resolve_plan(const SweepConfig& config);
+
+}  // namespace l2sweep

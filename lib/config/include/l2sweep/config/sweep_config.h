@@ -1,0 +1,73 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace l2sweep {
+
+/// Where Debian's dataset-fashion-mnist package puts the Fashion-MNIST IDX files.
+inline constexpr const char* kDefaultDataDir = "/usr/share/datasets/fashion-mnist";
+
+/// A deterministic share of a sweep's runs: those whose plan index modulo `count` is `index`.
+struct Shard {
+  int64_t index = 0;
+  int64_t count = 1;
+};
+
+/// The ways a cohort's training steps can be computed; all equal up to float rounding
+/// (l2sweep/train/engines/ holds one implementation each).
+enum class EngineKind {
+  kAutograd,  ///< the torch::nn::Sequential model, autograd and torch::optim::Adam
+  kFused,     ///< explicit gradients and a one-pass Adam on the CPU
+  kDevice,    ///< explicit gradients and Adam as tensor ops, all state on the device
+};
+
+/// The --engine value of `engine`: "autograd", "fused" or "device".
+const char* to_string(EngineKind engine);
+
+/// Everything that decides what a sweep computes. It is the single source of truth for
+/// a run: the command line fills it in (l2sweep/config/options.h lists every field's option),
+/// and summary.json records it verbatim.
+struct SweepConfig {
+  /// L2 strengths on the first Dense/Linear kernel, one training run each (Keras l2(l)).
+  std::vector<double> l2_strengths{1e-4, 1e-3, 1e-2};
+  int64_t epochs = 15;
+  int64_t batch_size = 32;
+  /// Adam learning rate (Keras default).
+  double learning_rate = 1e-3;
+  /// Seeds the initial weights and the per-epoch shuffles; every strength uses the same one.
+  uint64_t seed = 0;
+  /// Each strength is trained with seeds seed, seed+1, ..., seed+seeds-1.
+  int64_t seeds = 1;
+  /// The last val_size training examples are held out for validation.
+  int64_t val_size = 10000;
+  /// Train on only the first N training examples; all of them when empty.
+  std::optional<int64_t> train_size;
+  std::string data_dir = kDefaultDataDir;
+  /// Output folder; `runs/<UTC timestamp>` when empty.
+  std::string out_dir;
+  /// `auto`, `cpu`, `cuda` or `cuda:N`.
+  std::string device = "auto";
+  /// Cohorts (or slices of one) trained at the same time, each on one CPU thread (and on a
+  /// GPU its own stream); 0 picks one per CPU core, except 1 for the autograd loop on a GPU.
+  /// Results do not depend on it.
+  int64_t jobs = 0;
+  /// How steps are computed; empty is `auto`: fused on the CPU; on CUDA, device with a CUDA
+  /// graph, or autograd when cuda_graphs is off.
+  std::optional<EngineKind> engine;
+  /// On CUDA, capture the device step once as a CUDA graph and replay it every batch.
+  bool cuda_graphs = true;
+  /// Continue the sweep in `out_dir` from its checkpoints instead of starting a new one.
+  bool resume = false;
+  /// Train only this share of the runs (a Slurm array task, a Kubernetes indexed job); each
+  /// shard writes only its runs' own files, and `l2sweep merge` assembles the rest.
+  std::optional<Shard> shard;
+
+  /// Throws a usage Error naming the first option whose value is out of range, or two that
+  /// do not go together. Pure: it asks no device whether it exists (resolve_plan does).
+  void validate() const;
+};
+
+}  // namespace l2sweep

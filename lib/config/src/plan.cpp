@@ -1,0 +1,143 @@
+#include "l2sweep/config/plan.h"
+
+#include <fmt/format.h>
+#include <torch/cuda.h>
+
+#include <algorithm>
+#include <regex>
+#include <thread>
+
+#include "l2sweep/base/error.h"
+
+namespace l2sweep {
+namespace {
+
+EngineKind resolve_engine(const SweepConfig& config, const torch::Device& device) {
+  if (config.engine) return *config.engine;
+  // auto: the fastest engine that is equal up to float rounding; on CUDA without graphs, the
+  // straightforward LibTorch loop, so that `--cuda-graphs off` is the baseline to compare with.
+  if (device.is_cpu()) return EngineKind::kFused;
+  return config.cuda_graphs ? EngineKind::kDevice : EngineKind::kAutograd;
+}
+
+/// This shard's runs, grouped by seed (the data order) in plan order.
+std::vector<Cohort> cohorts_of(const std::vector<RunSpec>& runs) {
+  std::vector<Cohort> cohorts;
+  for (const RunSpec& run : runs) {
+    auto found = std::find_if(cohorts.begin(), cohorts.end(),
+                              [&](const Cohort& cohort) { return cohort.seed == run.seed; });
+    if (found == cohorts.end()) {
+      cohorts.push_back({run.seed, {}});
+      found = cohorts.end() - 1;
+    }
+    found->members.push_back(run);
+  }
+  return cohorts;
+}
+
+/// Splits the largest cohort in two (the first half one larger) until there are `units`,
+/// or every unit is a single run. A member's numbers do not depend on its cohort's members,
+/// so this only decides what runs side by side.
+void slice_to(std::vector<Cohort>& cohorts, size_t units) {
+  while (cohorts.size() < units) {
+    const auto largest = std::max_element(
+        cohorts.begin(), cohorts.end(),
+        [](const Cohort& a, const Cohort& b) { return a.members.size() < b.members.size(); });
+    if (largest == cohorts.end() || largest->members.size() < 2) return;
+    const auto half = static_cast<std::ptrdiff_t>((largest->members.size() + 1) / 2);
+    Cohort second{largest->seed, {largest->members.begin() + half, largest->members.end()}};
+    largest->members.resize(static_cast<size_t>(half));
+    cohorts.insert(largest + 1, std::move(second));
+  }
+}
+
+}  // namespace
+
+std::string run_name(const RunSpec& run) { return fmt::format("l2-{}_seed-{}", run.l2, run.seed); }
+
+std::vector<RunSpec> plan_runs(const SweepConfig& config) {
+  std::vector<RunSpec> runs;
+  const auto count = static_cast<int64_t>(config.l2_strengths.size()) * config.seeds;
+  for (const double l2 : config.l2_strengths) {
+    for (int64_t offset = 0; offset < config.seeds; ++offset) {
+      const auto index = static_cast<int64_t>(runs.size());
+      runs.push_back({l2, config.seed + static_cast<uint64_t>(offset), index, count});
+    }
+  }
+  return runs;
+}
+
+int64_t Plan::runs_here() const {
+  int64_t count = 0;
+  for (const Cohort& cohort : cohorts) count += static_cast<int64_t>(cohort.members.size());
+  return count;
+}
+
+torch::Device resolve_device(const std::string& spec) {
+  if (spec == "cpu") {
+    return torch::kCPU;
+  }
+  if (spec == "auto") {
+    return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::kCPU;
+  }
+  static const std::regex kCudaPattern("cuda(:([0-9]{1,3}))?");
+  std::smatch match;
+  if (!std::regex_match(spec, match, kCudaPattern)) {
+    throw usage_error("--device '{}': expected auto, cpu, cuda or cuda:N", spec);
+  }
+  if (!torch::cuda::is_available()) {
+    throw usage_error(
+        "--device {}: CUDA is not available (this LibTorch is built without CUDA or no GPU is "
+        "visible); expected --device cpu or auto",
+        spec);
+  }
+  const int64_t index = match[2].matched ? std::stoll(match[2].str()) : 0;
+  const auto count = static_cast<int64_t>(torch::cuda::device_count());
+  if (index >= count) {
+    throw usage_error("--device {}: expected a CUDA device index below {}", spec, count);
+  }
+  return {torch::kCUDA, static_cast<c10::DeviceIndex>(index)};
+}
+
+Plan make_plan(const SweepConfig& config, const torch::Device& device) {
+  Plan plan;
+  plan.config = config;
+  plan.device = device;
+  plan.engine = resolve_engine(config, device);
+  if (plan.engine == EngineKind::kFused && !device.is_cpu()) {
+    throw usage_error(
+        "--engine fused with --device {}: the fused step runs on the CPU only; "
+        "expected --engine auto, device or autograd",
+        config.device);
+  }
+  plan.cuda_graphs = plan.engine == EngineKind::kDevice && device.is_cuda() && config.cuda_graphs;
+  plan.runs = plan_runs(config);
+  std::vector<RunSpec> mine = plan.runs;
+  if (config.shard) {
+    const Shard shard = *config.shard;
+    mine.erase(
+        std::remove_if(mine.begin(), mine.end(),
+                       [&](const RunSpec& run) { return run.index % shard.count != shard.index; }),
+        mine.end());
+  }
+  plan.cohorts = cohorts_of(mine);
+
+  int64_t jobs = config.jobs;
+  if (jobs == 0) {
+    // On a GPU the device engine's units each keep one core busy launching, and one cannot
+    // fill the GPU, so they all go at once (up to a core each). The autograd loop stays 1.
+    const int64_t cores = std::max<int64_t>(1, std::thread::hardware_concurrency());
+    jobs = device.is_cpu() || plan.engine == EngineKind::kDevice ? cores : 1;
+  }
+  jobs = std::clamp<int64_t>(jobs, 1, std::max<int64_t>(1, static_cast<int64_t>(mine.size())));
+  slice_to(plan.cohorts, static_cast<size_t>(jobs));
+  plan.jobs = std::min<int64_t>(jobs, std::max<size_t>(1, plan.cohorts.size()));
+  return plan;
+}
+
+Plan resolve_plan(const SweepConfig& config) {
+  config.validate();
+  return make_plan(config, resolve_device(config.device));
+}
+
+}  // namespace l2sweep

@@ -1,0 +1,89 @@
+#include "l2sweep/config/sweep_config.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <regex>
+
+#include "l2sweep/base/error.h"
+
+namespace l2sweep {
+namespace {
+
+/// Upper bounds that only catch typos (an extra digit or two), not real experiments.
+constexpr int64_t kMaxEpochs = 100000;
+constexpr int64_t kMaxBatchSize = 1 << 20;
+constexpr int64_t kMaxSeeds = 10000;
+constexpr int64_t kMaxJobs = 1024;
+
+void require_in_range(const char* option, int64_t value, int64_t low, int64_t high) {
+  if (value < low || value > high) {
+    throw usage_error("{} {}: expected an integer from {} to {}", option, value, low, high);
+  }
+}
+
+void validate_strengths(const std::vector<double>& strengths) {
+  if (strengths.empty()) {
+    throw usage_error("--l2: expected at least one strength");
+  }
+  for (size_t i = 0; i < strengths.size(); ++i) {
+    const double l2 = strengths[i];
+    if (!std::isfinite(l2) || l2 < 0) {
+      throw usage_error("--l2 {}: expected finite strengths >= 0", l2);
+    }
+    if (std::find(strengths.begin(), strengths.begin() + i, l2) != strengths.begin() + i) {
+      throw usage_error("--l2: {} is listed twice; expected each strength once", l2);
+    }
+  }
+}
+
+}  // namespace
+
+const char* to_string(EngineKind engine) {
+  switch (engine) {
+    case EngineKind::kAutograd:
+      return "autograd";
+    case EngineKind::kFused:
+      return "fused";
+    case EngineKind::kDevice:
+      return "device";
+  }
+  return "unknown";
+}
+
+void SweepConfig::validate() const {
+  validate_strengths(l2_strengths);
+  require_in_range("--epochs", epochs, 1, kMaxEpochs);
+  require_in_range("--batch-size", batch_size, 1, kMaxBatchSize);
+  require_in_range("--seeds", seeds, 1, kMaxSeeds);
+  require_in_range("--jobs", jobs, 0, kMaxJobs);
+  if (seed > std::numeric_limits<uint64_t>::max() - static_cast<uint64_t>(seeds - 1)) {
+    throw usage_error("--seed {} with --seeds {}: expected the last seed to fit in 64 bits", seed,
+                      seeds);
+  }
+  if (!std::isfinite(learning_rate) || learning_rate <= 0) {
+    throw usage_error("--lr {}: expected a finite learning rate > 0", learning_rate);
+  }
+  if (val_size < 1) {
+    throw usage_error("--val-size {}: expected at least 1 validation example", val_size);
+  }
+  if (train_size && *train_size < 1) {
+    throw usage_error("--train-size {}: expected at least 1 training example", *train_size);
+  }
+  if (data_dir.empty()) {
+    throw usage_error("--data-dir: expected a folder, got an empty path");
+  }
+  static const std::regex kDevicePattern("auto|cpu|cuda(:[0-9]{1,3})?");
+  if (!std::regex_match(device, kDevicePattern)) {
+    throw usage_error("--device '{}': expected auto, cpu, cuda or cuda:N", device);
+  }
+  if (resume && out_dir.empty()) {
+    throw usage_error("--resume: expected --out naming the folder of the sweep to resume");
+  }
+  if (shard && out_dir.empty()) {
+    throw usage_error("--shard {}/{}: expected --out naming the folder all shards share",
+                      shard->index, shard->count);
+  }
+}
+
+}  // namespace l2sweep

@@ -1,0 +1,87 @@
+#pragma once
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace l2sweep {
+
+/// IDX magic numbers of the MNIST family: unsigned bytes (0x08) with 3 or 1 dimensions.
+inline constexpr uint32_t kIdxImagesMagic = 0x00000803;
+inline constexpr uint32_t kIdxLabelsMagic = 0x00000801;
+
+/// The content of one IDX file of unsigned bytes.
+struct IdxArray {
+  uint32_t magic = 0;
+  std::vector<int64_t> dims;
+  std::vector<uint8_t> values;  ///< row-major, product(dims) bytes
+};
+
+/// Reads an IDX file of unsigned bytes, raw or gzip-compressed (told apart by content).
+/// Every problem (missing, empty, truncated, corrupt gzip, bad magic, a header that declares
+/// more data than the file can hold, trailing bytes) throws a data Error naming the file;
+/// sizes are checked against what the file can hold before anything is allocated.
+IdxArray read_idx(const std::filesystem::path& path);
+
+/// Images and labels of one split, as tensors.
+struct Split {
+  torch::Tensor images;  ///< float32 [N, rows, cols], pixel / 255
+  torch::Tensor labels;  ///< int64 [N]
+
+  int64_t size() const { return labels.defined() ? labels.size(0) : 0; }
+  Split to(const torch::Device& device) const;
+};
+
+/// Which examples to load and how to split them.
+struct DataOptions {
+  std::filesystem::path dir;
+  int64_t val_size = 10000;           ///< the last val_size training examples
+  std::optional<int64_t> train_size;  ///< first N of the rest; all when empty
+};
+
+/// What was loaded, without the data: what summary.json and report.md say about it.
+struct DatasetInfo {
+  int64_t train_examples = 0;
+  int64_t val_examples = 0;
+  int64_t test_examples = 0;
+  int64_t num_classes = 0;
+  std::vector<int64_t> image_shape;  ///< {rows, cols}
+  std::vector<std::string> files;    ///< the four files read, in the order of kIdxFileNames
+
+  /// Pixels per image: the model's input features.
+  int64_t input_features() const;
+};
+
+/// The three splits of an MNIST-family dataset, with the shapes read from its files.
+struct Datasets {
+  Split train;
+  Split val;
+  Split test;
+  int64_t num_classes = 0;
+  std::vector<int64_t> image_shape;  ///< {rows, cols}
+  std::vector<std::string> files;    ///< the four files read, in the order of kIdxFileNames
+
+  int64_t input_features() const;
+  DatasetInfo info() const;
+  /// The three splits copied to `device` (the rest unchanged).
+  Datasets to(const torch::Device& device) const;
+};
+
+/// The four files of an MNIST-family dataset.
+inline constexpr const char* kIdxFileNames[] = {"train-images-idx3-ubyte",
+                                                "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                                                "t10k-labels-idx1-ubyte"};
+
+/// `dir/name` if it exists, else `dir/name.gz`; a data Error naming both when neither exists.
+std::filesystem::path find_idx_file(const std::filesystem::path& dir, const std::string& name);
+
+/// Loads train/validation/test splits. The class count is the number of distinct training
+/// labels, which must be 0..K-1; a label outside that range anywhere is a data Error.
+/// A --val-size or --train-size that the files cannot satisfy is a usage Error.
+Datasets load_datasets(const DataOptions& options);
+
+}  // namespace l2sweep

@@ -1,0 +1,344 @@
+#include "l2sweep/data/data.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+
+#include "l2sweep/base/error.h"
+
+namespace l2sweep {
+namespace fs = std::filesystem;
+namespace {
+
+/// The IDX type code for unsigned bytes, the only one MNIST-family files use.
+constexpr uint8_t kUnsignedByteType = 0x08;
+/// More dimensions than any image dataset has: a larger count means a corrupt header.
+constexpr int kMaxIdxDims = 4;
+/// Deflate cannot expand data more than about 1032:1, so a .gz of n bytes holds at most this
+/// many times n; a header declaring more is rejected before anything is allocated.
+constexpr int64_t kMaxDeflateRatio = 1032;
+/// gz payloads are read in chunks of this size so a lying header cannot force a huge allocation.
+constexpr int64_t kReadChunk = int64_t{1} << 24;
+
+bool is_gzip(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::array<unsigned char, 2> magic{};
+  in.read(reinterpret_cast<char*>(magic.data()), magic.size());
+  return in.gcount() == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+}
+
+/// Reads bytes through zlib, which also passes raw (uncompressed) files through unchanged.
+class ByteSource {
+ public:
+  explicit ByteSource(const fs::path& path) : path_(path), file_(gzopen(path.c_str(), "rb")) {
+    if (file_ == nullptr) {
+      throw data_error("{}: cannot open for reading", path.string());
+    }
+  }
+  ByteSource(const ByteSource&) = delete;
+  ByteSource& operator=(const ByteSource&) = delete;
+  ~ByteSource() { gzclose(file_); }
+
+  /// Reads up to `count` bytes; returns how many were read (fewer only at the end).
+  int64_t read(uint8_t* destination, int64_t count) {
+    int64_t total = 0;
+    while (total < count) {
+      const auto want = static_cast<unsigned>(std::min<int64_t>(count - total, kReadChunk));
+      const int got = gzread(file_, destination + total, want);
+      if (got < 0) {
+        int code = 0;
+        const char* message = gzerror(file_, &code);
+        throw data_error("{}: corrupt gzip data after {} bytes ({})", path_.string(),
+                         total + offset_, message);
+      }
+      if (got == 0) {
+        break;
+      }
+      total += got;
+    }
+    offset_ += total;
+    return total;
+  }
+
+ private:
+  fs::path path_;
+  gzFile file_;
+  int64_t offset_ = 0;
+};
+
+uint32_t big_endian_u32(const uint8_t* bytes) {
+  return (uint32_t{bytes[0]} << 24) | (uint32_t{bytes[1]} << 16) | (uint32_t{bytes[2]} << 8) |
+         uint32_t{bytes[3]};
+}
+
+}  // namespace
+
+namespace {
+
+/// The file's size in bytes, after checking it is a non-empty regular file.
+int64_t checked_file_size(const fs::path& path) {
+  std::error_code error;
+  const auto status = fs::status(path, error);
+  if (!fs::exists(status)) {
+    throw data_error("{}: file not found", path.string());
+  }
+  if (!fs::is_regular_file(status)) {
+    throw data_error("{}: not a regular file", path.string());
+  }
+  const auto file_bytes = static_cast<int64_t>(fs::file_size(path, error));
+  if (error) {
+    throw data_error("{}: cannot read its size ({})", path.string(), error.message());
+  }
+  if (file_bytes == 0) {
+    throw data_error("{}: file is empty; expected an IDX header", path.string());
+  }
+  return file_bytes;
+}
+
+/// Reads the magic number and the dimension sizes into `array`; returns the number of data
+/// bytes they declare.
+int64_t read_header(ByteSource& source, const fs::path& path, IdxArray& array) {
+  std::array<uint8_t, 4> magic_bytes{};
+  if (source.read(magic_bytes.data(), 4) < 4) {
+    throw data_error("{}: truncated IDX header; expected at least 4 bytes", path.string());
+  }
+  array.magic = big_endian_u32(magic_bytes.data());
+  const int dims = magic_bytes[3];
+  if (magic_bytes[0] != 0 || magic_bytes[1] != 0 || magic_bytes[2] != kUnsignedByteType ||
+      dims < 1 || dims > kMaxIdxDims) {
+    throw data_error(
+        "{}: wrong magic number 0x{:08x}; expected an IDX file of unsigned bytes "
+        "(0x00000801 labels or 0x00000803 images)",
+        path.string(), array.magic);
+  }
+  std::vector<uint8_t> header(static_cast<size_t>(4 * dims));
+  if (source.read(header.data(), 4 * dims) < 4 * dims) {
+    throw data_error("{}: truncated IDX header; expected {} dimension sizes", path.string(), dims);
+  }
+  // Each dimension is below 2^32 and there are at most 4, so use checked multiplication.
+  int64_t declared = 1;
+  for (int d = 0; d < dims; ++d) {
+    const int64_t size = big_endian_u32(header.data() + 4 * d);
+    if (size == 0) {
+      throw data_error("{}: dimension {} has size 0; expected a non-empty array", path.string(), d);
+    }
+    if (__builtin_mul_overflow(declared, size, &declared)) {
+      throw data_error("{}: header declares an impossibly large array", path.string());
+    }
+    array.dims.push_back(size);
+  }
+  return declared;
+}
+
+/// Rejects a header that declares more data than a file of `file_bytes` can hold.
+void check_capacity(const fs::path& path, int64_t declared, int64_t file_bytes,
+                    int64_t header_bytes, bool compressed) {
+  const int64_t capacity =
+      compressed ? file_bytes * kMaxDeflateRatio : std::max<int64_t>(0, file_bytes - header_bytes);
+  if (declared <= capacity) return;
+  if (compressed) {
+    throw data_error("{}: header declares {} bytes of data, more than a {}-byte gzip file can hold",
+                     path.string(), declared, file_bytes);
+  }
+  throw data_error("{}: truncated: header declares {} bytes of data but the file holds {}",
+                   path.string(), declared, capacity);
+}
+
+/// Reads exactly `declared` data bytes and checks that nothing follows them.
+void read_payload(ByteSource& source, const fs::path& path, int64_t declared, int64_t file_bytes,
+                  IdxArray& array) {
+  // Grow as data actually arrives so a gzip file that lies about its size costs nothing extra.
+  int64_t received = 0;
+  while (received < declared) {
+    const int64_t chunk = std::min(declared - received, kReadChunk);
+    array.values.resize(static_cast<size_t>(received + chunk));
+    const int64_t got = source.read(array.values.data() + received, chunk);
+    received += got;
+    if (got < chunk) {
+      throw data_error("{}: truncated: header declares {} bytes of data but the file holds {}",
+                       path.string(), declared, received);
+    }
+  }
+  uint8_t extra = 0;
+  if (source.read(&extra, 1) != 0) {
+    throw data_error("{}: more data than the header declares ({} bytes); expected exactly {}",
+                     path.string(), file_bytes, declared);
+  }
+}
+
+}  // namespace
+
+IdxArray read_idx(const fs::path& path) {
+  const int64_t file_bytes = checked_file_size(path);
+  const bool compressed = is_gzip(path);
+  ByteSource source(path);
+  IdxArray array;
+  const int64_t declared = read_header(source, path, array);
+  const int64_t header_bytes = 4 + 4 * static_cast<int64_t>(array.dims.size());
+  check_capacity(path, declared, file_bytes, header_bytes, compressed);
+  read_payload(source, path, declared, file_bytes, array);
+  return array;
+}
+
+Split Split::to(const torch::Device& device) const {
+  return {images.to(device), labels.to(device)};
+}
+
+Datasets Datasets::to(const torch::Device& device) const {
+  Datasets moved = *this;
+  moved.train = train.to(device);
+  moved.val = val.to(device);
+  moved.test = test.to(device);
+  return moved;
+}
+
+int64_t DatasetInfo::input_features() const {
+  int64_t features = 1;
+  for (const int64_t size : image_shape) {
+    features *= size;
+  }
+  return features;
+}
+
+int64_t Datasets::input_features() const { return info().input_features(); }
+
+DatasetInfo Datasets::info() const {
+  return {train.size(), val.size(), test.size(), num_classes, image_shape, files};
+}
+
+fs::path find_idx_file(const fs::path& dir, const std::string& name) {
+  const fs::path raw = dir / name;
+  if (fs::exists(raw)) {
+    return raw;
+  }
+  const fs::path compressed = dir / (name + ".gz");
+  if (fs::exists(compressed)) {
+    return compressed;
+  }
+  if (!fs::is_directory(dir)) {
+    throw data_error("--data-dir {}: folder not found; expected the four MNIST-style IDX files",
+                     dir.string());
+  }
+  throw data_error("{}: file not found (nor {}.gz)", raw.string(), name);
+}
+
+namespace {
+
+struct LabelledArrays {
+  IdxArray images;
+  IdxArray labels;
+};
+
+LabelledArrays read_pair(const fs::path& images_path, const fs::path& labels_path) {
+  LabelledArrays pair{read_idx(images_path), read_idx(labels_path)};
+  if (pair.images.magic != kIdxImagesMagic) {
+    throw data_error("{}: magic number 0x{:08x}; expected 0x{:08x} (3-dimensional IDX images)",
+                     images_path.string(), pair.images.magic, kIdxImagesMagic);
+  }
+  if (pair.labels.magic != kIdxLabelsMagic) {
+    throw data_error("{}: magic number 0x{:08x}; expected 0x{:08x} (1-dimensional IDX labels)",
+                     labels_path.string(), pair.labels.magic, kIdxLabelsMagic);
+  }
+  if (pair.images.dims[0] != pair.labels.dims[0]) {
+    throw data_error("{}: holds {} labels but {} holds {} images; expected the same count",
+                     labels_path.string(), pair.labels.dims[0], images_path.string(),
+                     pair.images.dims[0]);
+  }
+  return pair;
+}
+
+/// Number of classes: the training labels must be exactly 0..K-1, each present.
+int64_t count_classes(const IdxArray& labels, const fs::path& path) {
+  std::array<int64_t, 256> counts{};
+  for (const uint8_t label : labels.values) {
+    ++counts[label];
+  }
+  int64_t classes = 0;
+  while (classes < 256 && counts[classes] > 0) {
+    ++classes;
+  }
+  for (size_t i = 0; i < labels.values.size(); ++i) {
+    if (labels.values[i] >= classes) {
+      throw data_error(
+          "{}: label {} at index {} is out of range; expected labels 0..K-1 with each present, "
+          "but label {} never occurs",
+          path.string(), labels.values[i], i, classes);
+    }
+  }
+  return classes;
+}
+
+void check_labels_below(const IdxArray& labels, int64_t classes, const fs::path& path) {
+  for (size_t i = 0; i < labels.values.size(); ++i) {
+    if (labels.values[i] >= classes) {
+      throw data_error("{}: label {} at index {} is out of range; expected 0..{}", path.string(),
+                       labels.values[i], i, classes - 1);
+    }
+  }
+}
+
+torch::Tensor images_tensor(const IdxArray& images, int64_t begin, int64_t end) {
+  std::vector<int64_t> shape = images.dims;
+  const auto all =
+      torch::from_blob(const_cast<uint8_t*>(images.values.data()), shape, torch::kUInt8);
+  // Keras semantics: scale to [0, 1] by /255 and nothing else.
+  return all.slice(0, begin, end).to(torch::kFloat32).div_(255.0);
+}
+
+torch::Tensor labels_tensor(const IdxArray& labels, int64_t begin, int64_t end) {
+  const auto all =
+      torch::from_blob(const_cast<uint8_t*>(labels.values.data()), {labels.dims[0]}, torch::kUInt8);
+  return all.slice(0, begin, end).to(torch::kInt64);
+}
+
+}  // namespace
+
+Datasets load_datasets(const DataOptions& options) {
+  std::vector<fs::path> paths;
+  for (const char* name : kIdxFileNames) {
+    paths.push_back(find_idx_file(options.dir, name));
+  }
+  const LabelledArrays train = read_pair(paths[0], paths[1]);
+  const LabelledArrays test = read_pair(paths[2], paths[3]);
+  // The magic numbers guarantee 3-dimensional images and 1-dimensional labels.
+  const auto& shape = train.images.dims;
+  const auto& test_shape = test.images.dims;
+  if (test_shape[1] != shape[1] || test_shape[2] != shape[2]) {
+    throw data_error("{}: images are {}x{}; expected {}x{} like {}", paths[2].string(),
+                     test_shape[1], test_shape[2], shape[1], shape[2], paths[0].string());
+  }
+
+  Datasets datasets;
+  datasets.num_classes = count_classes(train.labels, paths[1]);
+  check_labels_below(test.labels, datasets.num_classes, paths[3]);
+  datasets.image_shape = {shape[1], shape[2]};
+
+  const int64_t total = shape[0];
+  if (options.val_size >= total) {
+    throw usage_error("--val-size {}: expected fewer than the {} examples in {}", options.val_size,
+                      total, paths[0].string());
+  }
+  const int64_t available = total - options.val_size;
+  const int64_t train_count = options.train_size.value_or(available);
+  if (train_count > available) {
+    throw usage_error(
+        "--train-size {}: expected at most {} ({} training examples minus --val-size {})",
+        train_count, available, total, options.val_size);
+  }
+  datasets.train = {images_tensor(train.images, 0, train_count),
+                    labels_tensor(train.labels, 0, train_count)};
+  datasets.val = {images_tensor(train.images, available, total),
+                  labels_tensor(train.labels, available, total)};
+  datasets.test = {images_tensor(test.images, 0, test.images.dims[0]),
+                   labels_tensor(test.labels, 0, test.labels.dims[0])};
+  for (const auto& path : paths) {
+    datasets.files.push_back(path.string());
+  }
+  return datasets;
+}
+
+}  // namespace l2sweep

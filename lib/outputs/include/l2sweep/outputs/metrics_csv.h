@@ -1,0 +1,43 @@
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "l2sweep/base/files.h"
+#include "l2sweep/sweep/observer.h"
+
+namespace l2sweep {
+
+/// metrics.csv's header: the run's settings (l2, seed), then `epoch` and every metric of
+/// kEpochMetricFields.
+std::string metrics_csv_header();
+
+/// One metrics.csv row (with its newline) for an epoch of a run.
+std::string metrics_csv_row(const RunSpec& run, const EpochMetrics& metrics);
+
+/// The whole metrics.csv of `runs` (in plan order): the header, then every epoch of every run
+/// in the order one process writes them when it trains the cohorts one at a time (--jobs 1):
+/// cohort by cohort (a seed's runs), epoch by epoch, runs in plan order within an epoch.
+std::string metrics_csv_text(const std::vector<RunResult>& runs);
+
+/// metrics.csv: one row per run and epoch, appended and flushed as each epoch ends, so the
+/// file always holds exactly the epochs that completed.
+class MetricsCsvWriter : public SweepObserver {
+ public:
+  /// A new metrics.csv with its header.
+  explicit MetricsCsvWriter(std::filesystem::path path);
+
+  /// Rewrites `path` atomically with the header and the epochs of `restored` (the runs'
+  /// progress read from their checkpoints, for --resume), then appends to it; restored epochs
+  /// replayed to the observer are not written again.
+  MetricsCsvWriter(std::filesystem::path path, const std::vector<RunResult>& restored);
+
+  void on_epoch_end(const RunSpec& run, const EpochMetrics& metrics) override;
+  void on_epoch_restored(const RunSpec& /*run*/, const EpochMetrics& /*metrics*/) override {}
+
+ private:
+  AppendOnlyFile file_;
+};
+
+}  // namespace l2sweep

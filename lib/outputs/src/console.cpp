@@ -1,0 +1,167 @@
+#include "l2sweep/outputs/console.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "l2sweep/base/version.h"
+
+namespace l2sweep {
+namespace {
+
+/// Redraw the progress bar at most this often; drawing every batch would slow training.
+constexpr auto kRedrawInterval = std::chrono::milliseconds(100);
+constexpr int kBarWidth = 30;
+
+int digits(int64_t value) { return static_cast<int>(fmt::formatted_size("{}", value)); }
+
+}  // namespace
+
+void ConsoleReporter::on_sweep_begin(const SweepInfo& sweep) {
+  sweep_ = sweep;
+  fmt::print(out_,
+             "l2sweep {} (LibTorch {}) on {}, {} job(s) at a time: {} train / {} val / {} test "
+             "examples, {}\n",
+             kVersion, libtorch_version(), sweep.device, sweep.jobs, sweep.data.train_examples,
+             sweep.data.val_examples, sweep.data.test_examples, sweep.config.data_dir);
+  if (sweep.config.shard) {
+    fmt::print(out_, "shard {}/{} of the sweep in {}\n", sweep.config.shard->index,
+               sweep.config.shard->count, sweep.config.out_dir);
+  } else {
+    fmt::print(out_, "writing {}\n", sweep.config.out_dir);
+  }
+  std::fflush(out_);
+}
+
+void ConsoleReporter::on_run_start(const RunSpec& run, int64_t epochs) {
+  erase_bar();
+  fmt::print(out_, "== run {}/{}: l2={} seed={} ({} epochs) ==\n", run.index + 1, run.count, run.l2,
+             run.seed, epochs);
+  std::fflush(out_);
+}
+
+void ConsoleReporter::on_batch_end(const Cohort& /*cohort*/, int64_t epoch, int64_t step,
+                                   int64_t steps) {
+  if (!progress_bar_) {
+    return;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_draw_ < kRedrawInterval && step != steps) {
+    return;
+  }
+  last_draw_ = now;
+  const int64_t epochs = sweep_.config.epochs;
+  const auto filled = static_cast<int>(kBarWidth * step / steps);
+  fmt::print(out_, "\r  epoch {:>{}}/{} [{:#<{}}{:.<{}}] {}/{} steps", epoch, digits(epochs),
+             epochs, "", filled, "", kBarWidth - filled, step, steps);
+  std::fflush(out_);
+  bar_drawn_ = true;
+}
+
+void ConsoleReporter::erase_bar() {
+  if (bar_drawn_) {
+    fmt::print(out_, "\r\033[K");
+    bar_drawn_ = false;
+  }
+}
+
+void ConsoleReporter::on_epoch_end(const RunSpec& run, const EpochMetrics& m) {
+  erase_bar();
+  const int64_t epochs = sweep_.config.epochs;
+  std::string line = fmt::format("  l2={} seed={} epoch {:>{}}/{}", run.l2, run.seed, m.epoch,
+                                 digits(epochs), epochs);
+  for (const EpochMetricField& field : kEpochMetricFields) {
+    if (field.console_format == nullptr) continue;
+    line += "  " + fmt::format(fmt::runtime(field.console_format), m.*field.member);
+  }
+  fmt::print(out_, "{}\n", line);
+  std::fflush(out_);
+}
+
+void ConsoleReporter::on_run_end(const RunResult& result) {
+  erase_bar();
+  if (result.status == RunStatus::kInterrupted) {
+    fmt::print(out_, "  l2={} seed={} interrupted after epoch {}\n", result.spec.l2,
+               result.spec.seed, result.history.size());
+  } else if (result.status == RunStatus::kDiverged) {
+    fmt::print(out_, "  l2={} DIVERGED at epoch {}: a loss or W1 is not finite; run stopped\n",
+               result.spec.l2, result.history.back().epoch);
+  } else if (result.test) {
+    fmt::print(out_, "  l2={} test_loss {:.4f}  test_accuracy {:.4f}  ({:.1f}s)\n", result.spec.l2,
+               result.test->loss, result.test->accuracy, result.train_seconds);
+  }
+  std::fflush(out_);
+}
+
+void ConsoleReporter::on_sweep_end(const SweepOutcome& outcome) {
+  erase_bar();
+  const std::string& out_dir = sweep_.config.out_dir;
+  if (outcome.interrupted) {
+    fmt::print(out_, "\ninterrupted: every completed epoch is saved in {}\n", out_dir);
+    std::fflush(out_);
+    return;
+  }
+  fmt::print(out_, "\n{}", final_tables(outcome.runs, sweep_.config.seeds));
+  fmt::print(out_, "trained {} run(s) in {:.2f} s\n", outcome.runs.size(), outcome.seconds);
+  if (const auto& shard = sweep_.config.shard) {
+    fmt::print(out_, "shard {}/{} done; once every shard is: l2sweep merge {}\n", shard->index,
+               shard->count, out_dir);
+  } else {
+    fmt::print(out_, "results in {}: metrics.csv, summary.json, report.md, tensorboard/\n",
+               out_dir);
+  }
+  std::fflush(out_);
+}
+
+std::string comparison_table(const std::vector<RunResult>& results) {
+  const RunResult* best = nullptr;
+  for (const auto& result : results) {
+    if (result.status == RunStatus::kCompleted &&
+        (best == nullptr ||
+         result.history.back().val_accuracy > best->history.back().val_accuracy)) {
+      best = &result;
+    }
+  }
+  constexpr const char* kRow =
+      "{:>10} {:>5} {:>9} {:>7} {:>9} {:>9} {:>9} {:>8} {:>10} {:>10} {:>9}  {}\n";
+  std::string table = fmt::format(kRow, "l2", "seed", "status", "epochs", "loss", "accuracy",
+                                  "val_loss", "val_acc", "train-val", "test_acc", "w1_norm", "");
+  for (const auto& result : results) {
+    if (result.history.empty()) {
+      continue;
+    }
+    const EpochMetrics& last = result.history.back();
+    const double test_accuracy = result.test ? result.test->accuracy : std::nan("");
+    table +=
+        fmt::format(kRow, result.spec.l2, result.spec.seed, to_string(result.status), last.epoch,
+                    fmt::format("{:.4f}", last.loss), fmt::format("{:.4f}", last.accuracy),
+                    fmt::format("{:.4f}", last.val_loss), fmt::format("{:.4f}", last.val_accuracy),
+                    fmt::format("{:+.4f}", last.accuracy - last.val_accuracy),
+                    fmt::format("{:.4f}", test_accuracy), fmt::format("{:.3f}", last.w1_norm),
+                    &result == best ? "* best val_accuracy" : "");
+  }
+  return table;
+}
+
+std::string strength_table(const std::vector<StrengthSummary>& strengths) {
+  constexpr const char* kRow = "{:>10} {:>6} {:>17} {:>17} {:>17} {:>17} {:>15}\n";
+  std::string table =
+      fmt::format(kRow, "l2", "seeds", "train acc", "val acc", "test acc", "train-val", "w1_norm");
+  for (const auto& s : strengths) {
+    table += fmt::format(kRow, s.l2, fmt::format("{}/{}", s.completed, s.runs),
+                         mean_std_text(s.accuracy), mean_std_text(s.val_accuracy),
+                         mean_std_text(s.test_accuracy), mean_std_text(s.train_minus_val_accuracy),
+                         mean_std_text(s.w1_norm, 3));
+  }
+  return table;
+}
+
+std::string final_tables(const std::vector<RunResult>& runs, int64_t seeds) {
+  std::string text = comparison_table(runs);
+  if (seeds > 1) {
+    text += "\nacross seeds (mean ± std):\n" + strength_table(summarize_strengths(runs));
+  }
+  return text;
+}
+
+}  // namespace l2sweep

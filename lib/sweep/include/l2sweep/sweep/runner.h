@@ -1,0 +1,45 @@
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "l2sweep/base/stop_token.h"
+#include "l2sweep/config/plan.h"
+#include "l2sweep/data/data.h"
+#include "l2sweep/sweep/observer.h"
+#include "l2sweep/train/checkpoint.h"
+#include "l2sweep/train/run_result.h"
+
+namespace l2sweep {
+
+/// What a sweep runs with besides its plan and data.
+struct RunnerOptions {
+  /// With checkpoints, each run resumes from its checkpoint when there is one (a finished run
+  /// is replayed to the observer, not trained again) and is checkpointed after every epoch.
+  const CheckpointStore* checkpoints = nullptr;
+  /// Asks every run to stop at its next batch boundary; their completed epochs are kept.
+  StopToken stop;
+  /// What on_sweep_begin receives; describe_sweep(plan, data) when empty.
+  std::optional<SweepInfo> info;
+};
+
+/// Trains the members of `cohort` together: Keras initialisation from the cohort's seed,
+/// plan.config.epochs epochs of Adam on the regularised loss through one engine, validation
+/// after every epoch, the test set once at the end. Members restored from checkpoints at
+/// different epochs train as separate groups, each sharing its data order. A member that
+/// diverges stops; the others go on. `data` must already be on plan.device. Returns the
+/// members' results in the cohort's order.
+std::vector<RunResult> train_cohort(const Cohort& cohort, const Plan& plan, const Datasets& data,
+                                    SweepObserver& observer, const RunnerOptions& options = {});
+
+/// Trains every unit of plan.cohorts, plan.jobs at a time, calling on_sweep_begin first and
+/// on_sweep_end last. On the CPU each unit uses one thread (LibTorch and OpenBLAS alike), so
+/// results are the same whatever the job count. Observers are called under one lock, never
+/// concurrently; results come back in plan order. A diverged run does not stop the rest; an
+/// exception in any unit stops the sweep and is rethrown once the units in flight have
+/// finished (on_sweep_end is then not called). After a stop request, runs in flight end as
+/// kInterrupted and runs not yet started are left out of the outcome.
+SweepOutcome run_sweep(const Plan& plan, const Datasets& data, SweepObserver& observer,
+                       const RunnerOptions& options = {});
+
+}  // namespace l2sweep

@@ -1,0 +1,45 @@
+#include "l2sweep/sweep/observer.h"
+
+#include "l2sweep/train/engine.h"
+
+namespace l2sweep {
+
+SweepInfo describe_sweep(const Plan& plan, const DatasetInfo& data) {
+  SweepInfo info;
+  info.config = plan.config;
+  info.device = plan.device.str();
+  info.engine = describe_engine(plan.engine, plan.cuda_graphs);
+  info.jobs = plan.jobs;
+  info.data = data;
+  return info;
+}
+
+void ObserverList::on_sweep_begin(const SweepInfo& sweep) {
+  for (auto* observer : observers_) observer->on_sweep_begin(sweep);
+}
+
+void ObserverList::on_run_start(const RunSpec& run, int64_t epochs) {
+  for (auto* observer : observers_) observer->on_run_start(run, epochs);
+}
+
+void ObserverList::on_batch_end(const Cohort& cohort, int64_t epoch, int64_t step, int64_t steps) {
+  for (auto* observer : observers_) observer->on_batch_end(cohort, epoch, step, steps);
+}
+
+void ObserverList::on_epoch_end(const RunSpec& run, const EpochMetrics& metrics) {
+  for (auto* observer : observers_) observer->on_epoch_end(run, metrics);
+}
+
+void ObserverList::on_epoch_restored(const RunSpec& run, const EpochMetrics& metrics) {
+  for (auto* observer : observers_) observer->on_epoch_restored(run, metrics);
+}
+
+void ObserverList::on_run_end(const RunResult& result) {
+  for (auto* observer : observers_) observer->on_run_end(result);
+}
+
+void ObserverList::on_sweep_end(const SweepOutcome& outcome) {
+  for (auto* observer : observers_) observer->on_sweep_end(outcome);
+}
+
+}  // namespace l2sweep

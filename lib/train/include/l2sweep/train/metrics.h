@@ -1,0 +1,114 @@
+#pragma once
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <limits>
+
+namespace l2sweep {
+
+/// A sample-weighted mean over batches, accumulated in float64 (after flashlight's
+/// AverageValueMeter). Values on a GPU are summed on the device, so adding a batch never
+/// waits for it; values on the CPU are summed on the host, which costs no tensor operation.
+/// Both paths do the same float64 arithmetic.
+class MeanMeter {
+ public:
+  /// Adds a batch whose mean is `batch_mean` (a 0-dim tensor) over `count` samples.
+  void add_mean(const torch::Tensor& batch_mean, int64_t count);
+  /// Adds a batch whose values sum to `batch_sum` (a 0-dim tensor) over `count` samples.
+  void add_sum(const torch::Tensor& batch_sum, int64_t count);
+  /// Adds a batch whose values sum to `batch_sum` over `count` samples, already on the host.
+  void add_sum(double batch_sum, int64_t count) {
+    host_sum_ += batch_sum;
+    count_ += count;
+  }
+  /// The weighted mean so far (reads the device once); NaN before anything was added.
+  double value() const;
+
+ private:
+  void accumulate(const torch::Tensor& weighted_sum, int64_t count);
+
+  torch::Tensor sum_;  ///< device-side sum, for values not on the CPU
+  double host_sum_ = 0;
+  int64_t count_ = 0;
+};
+
+/// Training-set means of one epoch with Keras History semantics: sample-weighted means over
+/// the epoch's batches, each batch measured before its own update.
+struct TrainMetrics {
+  double loss = std::numeric_limits<double>::quiet_NaN();  ///< data_loss + penalty
+  double data_loss = std::numeric_limits<double>::quiet_NaN();
+  double accuracy = std::numeric_limits<double>::quiet_NaN();
+};
+
+/// The three meters behind TrainMetrics, fed batch by batch.
+struct EpochMeters {
+  MeanMeter loss;
+  MeanMeter data_loss;
+  MeanMeter accuracy;
+
+  TrainMetrics value() const { return {loss.value(), data_loss.value(), accuracy.value()}; }
+};
+
+/// Loss and accuracy of the model on one split, with the penalty at the current weights.
+struct EvalMetrics {
+  double loss = std::numeric_limits<double>::quiet_NaN();  ///< data_loss + penalty
+  double data_loss = std::numeric_limits<double>::quiet_NaN();
+  double penalty = std::numeric_limits<double>::quiet_NaN();  ///< l2 * ||W1||^2
+  double accuracy = std::numeric_limits<double>::quiet_NaN();
+};
+
+/// One epoch of one run, with Keras History semantics:
+/// `loss`/`accuracy`/`data_loss` are sample-weighted means over the epoch's batches, each
+/// measured before its own update; the `val_*` values use the weights at the end of the epoch.
+/// kEpochMetricFields lists the fields; every writer (metrics.csv, checkpoints, summary.json,
+/// TensorBoard, the console) goes through that list.
+struct EpochMetrics {
+  int64_t epoch = 0;  ///< 1-based: the number of epochs completed
+  double loss = 0;
+  double accuracy = 0;
+  double data_loss = 0;
+  double val_loss = 0;
+  double val_accuracy = 0;
+  double val_data_loss = 0;
+  double penalty = 0;        ///< l2 * ||W1||^2 at the end of the epoch (val_loss - val_data_loss)
+  double w1_norm = 0;        ///< ||W1||_2 at the end of the epoch
+  double epoch_seconds = 0;  ///< wall time of the cohort's epoch: training and validation
+
+  /// False when a loss or the weights stopped being finite: the run diverged.
+  bool finite() const;
+};
+
+/// One metric of EpochMetrics and where each writer puts it.
+struct EpochMetricField {
+  /// metrics.csv's column and summary.json's key (Keras' History name where Keras has one).
+  const char* name;
+  double EpochMetrics::*member;
+  /// The TensorBoard writer ("train" or "validation") and tag; nullptr: not logged there.
+  const char* tensorboard_writer;
+  const char* tensorboard_tag;
+  /// The console's epoch line shows it with this format ("loss {:.4f}"); nullptr: not shown.
+  const char* console_format;
+  /// summary.json gives the final epoch's value in each run (timings are not results).
+  bool in_summary;
+};
+
+/// Every metric after `epoch`, in metrics.csv's column order.
+inline constexpr EpochMetricField kEpochMetricFields[] = {
+    {"loss", &EpochMetrics::loss, "train", "epoch_loss", "loss {:.4f}", true},
+    {"accuracy", &EpochMetrics::accuracy, "train", "epoch_accuracy", "accuracy {:.4f}", true},
+    {"val_loss", &EpochMetrics::val_loss, "validation", "epoch_loss", "val_loss {:.4f}", true},
+    {"val_accuracy", &EpochMetrics::val_accuracy, "validation", "epoch_accuracy",
+     "val_accuracy {:.4f}", true},
+    {"data_loss", &EpochMetrics::data_loss, "train", "epoch_data_loss", "data_loss {:.4f}", true},
+    {"val_data_loss", &EpochMetrics::val_data_loss, "validation", "epoch_data_loss",
+     "val_data_loss {:.4f}", true},
+    {"penalty", &EpochMetrics::penalty, "train", "epoch_penalty", nullptr, true},
+    {"w1_norm", &EpochMetrics::w1_norm, "train", "w1_norm", "w1_norm {:.3f}", true},
+    {"epoch_seconds", &EpochMetrics::epoch_seconds, nullptr, nullptr, "{:.1f}s", false},
+};
+
+/// The field called `name`, or nullptr.
+const EpochMetricField* find_epoch_metric(const char* name);
+
+}  // namespace l2sweep

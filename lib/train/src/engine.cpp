@@ -1,0 +1,85 @@
+#include "l2sweep/train/engine.h"
+
+#include <algorithm>
+
+#include "l2sweep/train/engines/autograd.h"
+#include "l2sweep/train/engines/device.h"
+#include "l2sweep/train/engines/fused_cpu.h"
+#include "l2sweep/train/loss.h"
+
+namespace l2sweep {
+
+int64_t EpochControl::count_active(size_t members) const {
+  int64_t count = 0;
+  for (size_t i = 0; i < members; ++i) count += is_active(i) ? 1 : 0;
+  return count;
+}
+
+Engine::Engine(std::vector<Member> members, const TrainOptions& options,
+               const torch::Device& device)
+    : members_(std::move(members)), options_(options), device_(device) {}
+
+std::vector<EvalMetrics> Engine::evaluate(const Split& split, const std::vector<bool>& active) {
+  std::vector<EvalMetrics> metrics(members_.size());
+  for (size_t i = 0; i < members_.size(); ++i) {
+    if (active.empty() || active[i]) {
+      metrics[i] = evaluate_model(members_[i].model, members_[i].l2, split);
+    }
+  }
+  return metrics;
+}
+
+std::vector<TrainMetrics> Engine::train_members_in_turn(const torch::Tensor& order,
+                                                        const EpochControl& control,
+                                                        const MemberStep& step) {
+  const int64_t examples = order.size(0);
+  const int64_t batch_size = options_.batch_size;
+  const int64_t batches = (examples + batch_size - 1) / batch_size;
+  const int64_t steps = batches * control.count_active(members_.size());
+  std::vector<TrainMetrics> results(members_.size());
+  int64_t done = 0;
+  for (size_t i = 0; i < members_.size(); ++i) {
+    if (!control.is_active(i)) continue;
+    members_[i].model->train();
+    EpochMeters meters;
+    for (int64_t batch = 0; batch < batches; ++batch) {
+      if (control.stop.stop_requested()) throw StopRequested();
+      const int64_t begin = batch * batch_size;
+      const int64_t count = std::min(batch_size, examples - begin);
+      step(i, order.slice(0, begin, begin + count), count, meters);
+      if (control.on_batch) control.on_batch(++done, steps);
+    }
+    results[i] = meters.value();
+  }
+  return results;
+}
+
+std::unique_ptr<Engine> make_engine(std::vector<Member> members, const TrainOptions& options,
+                                    const torch::Device& device) {
+  switch (options.engine) {
+    case EngineKind::kAutograd:
+      return std::make_unique<AutogradEngine>(std::move(members), options, device);
+    case EngineKind::kFused:
+      return std::make_unique<FusedCpuEngine>(std::move(members), options, device);
+    case EngineKind::kDevice:
+      return std::make_unique<DeviceEngine>(std::move(members), options, device);
+  }
+  throw std::invalid_argument("unknown engine");
+}
+
+std::string describe_engine(EngineKind kind, bool cuda_graphs) {
+  switch (kind) {
+    case EngineKind::kAutograd:
+      return "torch::optim::Adam";
+    case EngineKind::kFused:
+      return "Adam, fused CPU step (torch::optim::Adam's update in one pass)";
+    case EngineKind::kDevice:
+      return cuda_graphs
+                 ? "Adam, device step replayed from a CUDA graph (torch::optim::Adam's update, "
+                   "step count on the device)"
+                 : "Adam, device step (torch::optim::Adam's update, step count on the device)";
+  }
+  return "unknown";
+}
+
+}  // namespace l2sweep

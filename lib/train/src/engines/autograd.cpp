@@ -1,0 +1,57 @@
+#include "l2sweep/train/engines/autograd.h"
+
+#include "l2sweep/train/adam.h"
+#include "l2sweep/train/loss.h"
+#include "l2sweep/train/model.h"
+
+namespace l2sweep {
+
+AutogradEngine::AutogradEngine(std::vector<Member> members, const TrainOptions& options,
+                               const torch::Device& device)
+    : Engine(std::move(members), options, device) {
+  for (const Member& member : members_) {
+    optimizers_.push_back(std::make_unique<torch::optim::Adam>(
+        member.model->parameters(), keras_adam_options(options.learning_rate)));
+  }
+}
+
+std::vector<TrainMetrics> AutogradEngine::train_epoch(const Split& train,
+                                                      const torch::Tensor& order,
+                                                      const EpochControl& control) {
+  return train_members_in_turn(
+      order.to(device_), control,
+      [&](size_t i, const torch::Tensor& indices, int64_t count, EpochMeters& meters) {
+        torch::nn::Sequential& model = members_[i].model;
+        const torch::Tensor labels = train.labels.index_select(0, indices);
+        const torch::Tensor logits = model->forward(train.images.index_select(0, indices));
+        const LossTerms terms =
+            regularized_loss(logits, labels, first_linear(model)->weight, members_[i].l2);
+
+        // Keras measures each batch before its own update.
+        meters.loss.add_mean(terms.loss, count);
+        meters.data_loss.add_mean(terms.data_loss, count);
+        meters.accuracy.add_sum(logits.detach().argmax(1).eq(labels).sum(), count);
+
+        clear_gradients(*model);
+        terms.loss.backward();
+        optimizers_[i]->step();
+      });
+}
+
+void AutogradEngine::save_state(size_t member, torch::serialize::OutputArchive& archive) const {
+  torch::serialize::OutputArchive optimizer;
+  optimizers_.at(member)->save(optimizer);
+  archive.write("optimizer", optimizer);
+}
+
+void AutogradEngine::load_state(size_t member, torch::serialize::InputArchive& archive) {
+  torch::serialize::InputArchive optimizer;
+  archive.read("optimizer", optimizer);
+  optimizers_.at(member)->load(optimizer);
+}
+
+std::string AutogradEngine::description() const {
+  return describe_engine(EngineKind::kAutograd, /*cuda_graphs=*/false);
+}
+
+}  // namespace l2sweep

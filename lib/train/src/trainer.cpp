@@ -1,0 +1,76 @@
+#include "l2sweep/train/trainer.h"
+
+#include <torch/utils.h>
+
+#include <string>
+
+#include "l2sweep/base/error.h"
+#include "l2sweep/train/loss.h"
+#include "l2sweep/train/model.h"
+
+namespace l2sweep {
+
+Trainer::Trainer(std::vector<Member> members, const TrainOptions& options,
+                 const torch::Device& device)
+    : engine_(make_engine(std::move(members), options, device)),
+      shuffle_generator_(make_cpu_generator(options.shuffle_seed)) {}
+
+Trainer::Trainer(torch::nn::Sequential model, double l2, const TrainOptions& options,
+                 const torch::Device& device)
+    : Trainer(std::vector<Member>{{std::move(model), l2}}, options, device) {}
+
+std::vector<TrainMetrics> Trainer::train_epoch(const Split& train, const EpochControl& control) {
+  // Drawn on the CPU so that CPU and CUDA runs see the same batches.
+  const torch::Tensor order = torch::randperm(train.size(), shuffle_generator_, torch::kInt64);
+  return engine_->train_epoch(train, order, control);
+}
+
+std::vector<EvalMetrics> Trainer::evaluate(const Split& split, const std::vector<bool>& active) {
+  return engine_->evaluate(split, active);
+}
+
+double Trainer::w1_norm(size_t member) const { return l2sweep::w1_norm(model(member)); }
+
+void Trainer::save_state(size_t member, torch::serialize::OutputArchive& archive) const {
+  for (const auto& item : model(member)->named_parameters()) {
+    archive.write("model." + item.key(), item.value().detach().to(torch::kCPU));
+  }
+  archive.write("shuffle_generator", shuffle_generator_.get_state());
+  // Each engine keeps Adam's state in its own form; a resume must use the same one.
+  archive.write("engine", c10::IValue(std::string(to_string(engine_->kind()))));
+  engine_->save_state(member, archive);
+}
+
+void Trainer::load_state(size_t member, torch::serialize::InputArchive& archive) {
+  torch::NoGradGuard no_grad;
+  c10::IValue engine;
+  const std::string mine = to_string(engine_->kind());
+  if (archive.try_read("engine", engine) && engine.toStringRef() != mine) {
+    // On another device, --engine auto picks another engine (fused on the CPU, device on CUDA).
+    throw usage_error(
+        "trained with --engine {}, but this command would continue it with --engine {}; resume "
+        "with the --engine and --device the sweep started with",
+        engine.toStringRef(), mine);
+  }
+  for (auto& item : model(member)->named_parameters()) {
+    torch::Tensor saved;
+    archive.read("model." + item.key(), saved);
+    TORCH_CHECK(saved.sizes() == item.value().sizes(), "parameter ", item.key(),
+                " has the wrong shape");
+    item.value().copy_(saved);
+  }
+  torch::Tensor generator_state;
+  archive.read("shuffle_generator", generator_state);
+  if (!loaded_generator_state_.defined()) {
+    loaded_generator_state_ = generator_state;
+    shuffle_generator_.set_state(generator_state);
+  } else if (!torch::equal(generator_state, loaded_generator_state_)) {
+    throw data_error(
+        "its data order differs from the other runs of seed {}'s cohort at the same epoch; "
+        "expected a checkpoint of this sweep",
+        engine_->options().shuffle_seed);
+  }
+  engine_->load_state(member, archive);
+}
+
+}  // namespace l2sweep
