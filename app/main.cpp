@@ -5,11 +5,13 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstdlib>
 #include <exception>
 
 #include "cli.h"
 #include "l2sweep/base/error.h"
 #include "l2sweep/base/exit_codes.h"
+#include "l2sweep/base/files.h"
 #include "l2sweep/base/stop_token.h"
 #include "l2sweep/base/version.h"
 #include "l2sweep/experiment/experiment.h"
@@ -57,6 +59,14 @@ std::string resume_command(const l2sweep::cli::CommandLine& command,
   return text;
 }
 
+/// For scripts that act on the results (scripts/run.sh plots them): the folder the sweep
+/// wrote, into the file named by L2SWEEP_OUT_DIR_FILE when that is set.
+void tell_scripts_the_output_folder(const l2sweep::ExperimentResult& result) {
+  if (const char* file = std::getenv("L2SWEEP_OUT_DIR_FILE"); file != nullptr && *file != '\0') {
+    l2sweep::write_file_atomically(file, result.out_dir.string() + "\n");
+  }
+}
+
 int run(const l2sweep::cli::CommandLine& command) {
   switch (command.action) {
     case l2sweep::cli::CommandLine::Action::kHelp:
@@ -75,6 +85,7 @@ int run(const l2sweep::cli::CommandLine& command) {
   install_signal_handlers();
   const auto result =
       l2sweep::run_experiment(command.config, command.text, stdout, stop_signal.token());
+  tell_scripts_the_output_folder(result);
   if (result.interrupted) {
     fmt::print(stderr, "to continue: {}\n", resume_command(command, result));
     return l2sweep::kExitInterrupted;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The GPU check, run from the repository root on the GPU machine (CUDA PyTorch installed,
-# nothing to install):
+# The GPU check: run it on a machine with an NVIDIA GPU and a CUDA build of PyTorch for Python
+# (its LibTorch is what l2sweep builds against here; nothing is installed):
 #   1. configures and builds against that PyTorch's LibTorch in build-cuda/ (its own folder,
 #      so the CPU build in build/ is untouched);
 #   2. runs the whole test suite there, the CUDA tests included (they skip on a CPU machine);
@@ -9,13 +9,12 @@
 # About 5 minutes on an H100/H200. Options after the script name go to gpu_bench.py, e.g.
 # --slow-epochs 15 to time the slow paths over the whole sweep instead of projecting them.
 #
-# The GPU image has no Debian dataset package: carry the Fashion-MNIST files along. Here,
-#   mkdir -p .device-data && cp -r /usr/share/datasets/fashion-mnist .device-data/
-# (.gitignore leaves it out of git), then run `bash scripts/device_check.sh` with carry [".device-data"]. L2SWEEP_DATA_DIR
-# names another folder.
+# Fashion-MNIST is read from /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist)
+# or .device-data/fashion-mnist in the repository (git ignores it: copy the files there on a
+# machine without the package); L2SWEEP_DATA_DIR names another folder.
 #
 # Exit status: the build's if it fails; else the benchmark's if it fails; else ctest's. A
-# failing test does not stop the benchmark: a GPU lease is too short to run this twice.
+# failing test does not stop the benchmark, so one run of the script reports everything.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"

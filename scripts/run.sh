@@ -17,25 +17,14 @@ if [[ "${1:-}" == merge ]]; then
   exit "$status"
 fi
 
-# Name the output folder here (as l2sweep would) so the plot knows where to look.
-out=""
-args=("$@")
-for ((i = 0; i < ${#args[@]}; ++i)); do
-  case "${args[i]}" in
-    --out) out="${args[i + 1]:-}" ;;
-    --out=*) out="${args[i]#--out=}" ;;
-    -h | --help | --version) exec "${L2SWEEP_BUILD_DIR:-$root/build}/bin/l2sweep" "$@" ;;
-  esac
-done
-if [[ -z "$out" ]]; then
-  out="runs/$(date -u +%Y%m%dT%H%M%SZ)"
-  args+=(--out "$out")
-fi
-
+# l2sweep names the output folder (runs/<UTC timestamp> without --out) and tells us which.
+out_file="$(mktemp)"
+trap 'rm -f "$out_file"' EXIT
 status=0
-"${L2SWEEP_BUILD_DIR:-$root/build}/bin/l2sweep" "${args[@]}" || status=$?
+L2SWEEP_OUT_DIR_FILE="$out_file" "${L2SWEEP_BUILD_DIR:-$root/build}/bin/l2sweep" "$@" || status=$?
+out="$(cat "$out_file")"
 # 0: every run completed; 5: some diverged but the rest are worth plotting.
-if [[ $status == 0 || $status == 5 ]]; then
+if [[ -n "$out" ]] && [[ $status == 0 || $status == 5 ]]; then
   /usr/bin/python3 "$root/scripts/plot_curves.py" "$out" ||
     echo "run.sh: plotting failed; the results in $out are complete" >&2
 fi

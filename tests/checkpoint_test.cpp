@@ -145,6 +145,59 @@ TEST(CheckpointStore, RefusesToContinueWithAnotherEngineNamingBoth) {
   }
 }
 
+TEST(CheckpointStore, ReadsTheFirstFormatWithItsFixedColumns) {
+  // l2sweep before named columns: format 1, the history in this fixed order.
+  testing::TempDir dir;
+  const CheckpointStore store(dir / "checkpoints");
+  const RunSpec spec{1e-3, 4, 0, 1};
+  const auto trainer = make_trainer(EngineKind::kFused);
+  torch::serialize::OutputArchive archive;
+  archive.write("format", torch::tensor({int64_t{1}}, torch::kInt64));
+  archive.write("run.l2", torch::tensor({1e-3}, torch::kFloat64));
+  archive.write("run.seed", torch::tensor({int64_t{4}}, torch::kInt64));
+  archive.write("status", torch::tensor({int64_t{2}}, torch::kInt64));  // interrupted
+  // epoch, loss, accuracy, data_loss, val_loss, val_accuracy, val_data_loss, penalty, w1_norm,
+  // epoch_seconds
+  archive.write("history",
+                torch::tensor({1.0, 0.5, 0.8, 0.4, 0.6, 0.7, 0.55, 0.05, 7.0, 1.5}, torch::kFloat64)
+                    .view({1, 10}));
+  archive.write("train_seconds", torch::tensor({1.5}, torch::kFloat64));
+  archive.write("device", c10::IValue(std::string("cpu")));
+  archive.write("test", torch::tensor({0.0, 0.0, 0.0, 0.0, 0.0}, torch::kFloat64));
+  trainer->save_state(0, archive);
+  archive.save_to(store.path_for(spec).string());
+
+  const auto loaded = store.load(spec, *trainer);
+  ASSERT_TRUE(loaded.has_value());
+  EXPECT_EQ(loaded->status, RunStatus::kInterrupted);
+  ASSERT_EQ(loaded->history.size(), 1u);
+  const EpochMetrics& m = loaded->history[0];
+  EXPECT_EQ(m.epoch, 1);
+  EXPECT_EQ(m.loss, 0.5);
+  EXPECT_EQ(m.accuracy, 0.8);
+  EXPECT_EQ(m.data_loss, 0.4);
+  EXPECT_EQ(m.val_loss, 0.6);
+  EXPECT_EQ(m.val_accuracy, 0.7);
+  EXPECT_EQ(m.val_data_loss, 0.55);
+  EXPECT_EQ(m.penalty, 0.05);
+  EXPECT_EQ(m.w1_norm, 7.0);
+  EXPECT_EQ(m.epoch_seconds, 1.5);
+  EXPECT_EQ(loaded->engine, "");  // not recorded then
+}
+
+TEST(CheckpointStore, RecordsWhatTrainedTheRun) {
+  testing::TempDir dir;
+  const CheckpointStore store(dir / "checkpoints");
+  const RunSpec spec{1e-3, 4, 0, 1};
+  const auto trainer = make_trainer(EngineKind::kFused);
+  RunResult progress;
+  progress.spec = spec;
+  progress.engine = trainer->engine().description();
+  store.save(spec, progress, *trainer);
+  EXPECT_EQ(store.progress(spec)->engine,
+            "Adam, fused CPU step (torch::optim::Adam's update in one pass)");
+}
+
 TEST(ResumeConfig, AcceptsTheSameOptionsAndNamesTheFirstThatDiffers) {
   testing::TempDir dir;
   SweepConfig config;

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "l2sweep/base/error.h"
+#include "l2sweep/base/parse.h"
 
 namespace l2sweep {
 namespace {
@@ -91,7 +92,7 @@ torch::Device resolve_device(const std::string& spec) {
         "visible); expected --device cpu or auto",
         spec);
   }
-  const int64_t index = match[2].matched ? std::stoll(match[2].str()) : 0;
+  const int64_t index = match[2].matched ? parse_int64(match[2].str()).value_or(0) : 0;
   const auto count = static_cast<int64_t>(torch::cuda::device_count());
   if (index >= count) {
     throw usage_error("--device {}: expected a CUDA device index below {}", spec, count);

@@ -276,47 +276,60 @@ std::vector<RunResult> train_cohort(const Cohort& cohort, const Plan& plan, cons
   return results;
 }
 
+namespace {
+
+/// Trains `plan.cohorts` on plan.jobs threads, each taking the next unit when it is free.
+std::vector<std::vector<RunResult>> train_units_side_by_side(const Plan& plan, const Datasets& data,
+                                                             SweepObserver& observer,
+                                                             const RunnerOptions& options) {
+  std::vector<std::vector<RunResult>> units(plan.cohorts.size());
+  SerializedObserver serialized(observer);
+  StopSource failed;
+  RunnerOptions worker_options = options;
+  worker_options.stop = options.stop.also(failed);
+  std::atomic<size_t> next{0};
+  std::exception_ptr error;
+  std::mutex error_mutex;
+  std::vector<std::thread> workers;
+  for (int64_t w = 0; w < plan.jobs; ++w) {
+    workers.emplace_back([&] {
+      tune_this_thread();
+      // On a GPU, each worker's work goes to its own stream so that the units overlap.
+      const DeviceStream stream(plan.device);
+      for (size_t u = next++; u < units.size() && !worker_options.stop.stop_requested();
+           u = next++) {
+        try {
+          units[u] = train_cohort(plan.cohorts[u], plan, data, serialized, worker_options);
+        } catch (...) {
+          const std::lock_guard<std::mutex> lock(error_mutex);
+          if (!error) error = std::current_exception();
+          failed.request_stop();  // the other units stop at their next batch
+        }
+      }
+    });
+  }
+  for (auto& worker : workers) worker.join();
+  if (error) std::rethrow_exception(error);
+  return units;
+}
+
+}  // namespace
+
 SweepOutcome run_sweep(const Plan& plan, const Datasets& data, SweepObserver& observer,
                        const RunnerOptions& options) {
   observer.on_sweep_begin(options.info ? *options.info : describe_sweep(plan, data.info()));
   if (plan.device.is_cpu()) use_one_cpu_thread_per_unit();
   const auto start = SteadyClock::now();
-  std::vector<std::vector<RunResult>> units(plan.cohorts.size());
-
+  std::vector<std::vector<RunResult>> units;
   if (plan.jobs == 1) {
     tune_this_thread();
     const DeviceStream stream(plan.device);
-    for (size_t u = 0; u < plan.cohorts.size() && !options.stop.stop_requested(); ++u) {
-      units[u] = train_cohort(plan.cohorts[u], plan, data, observer, options);
+    for (const Cohort& cohort : plan.cohorts) {
+      if (options.stop.stop_requested()) break;
+      units.push_back(train_cohort(cohort, plan, data, observer, options));
     }
   } else {
-    SerializedObserver serialized(observer);
-    StopSource failed;
-    RunnerOptions worker_options = options;
-    worker_options.stop = options.stop.also(failed);
-    std::atomic<size_t> next{0};
-    std::exception_ptr error;
-    std::mutex error_mutex;
-    std::vector<std::thread> workers;
-    for (int64_t w = 0; w < plan.jobs; ++w) {
-      workers.emplace_back([&] {
-        tune_this_thread();
-        // On a GPU, each worker's work goes to its own stream so that the units overlap.
-        const DeviceStream stream(plan.device);
-        for (size_t u = next++; u < units.size() && !worker_options.stop.stop_requested();
-             u = next++) {
-          try {
-            units[u] = train_cohort(plan.cohorts[u], plan, data, serialized, worker_options);
-          } catch (...) {
-            const std::lock_guard<std::mutex> lock(error_mutex);
-            if (!error) error = std::current_exception();
-            failed.request_stop();  // the other units stop at their next batch
-          }
-        }
-      });
-    }
-    for (auto& worker : workers) worker.join();
-    if (error) std::rethrow_exception(error);
+    units = train_units_side_by_side(plan, data, observer, options);
   }
 
   SweepOutcome outcome;

@@ -1,0 +1,176 @@
+#include "l2sweep/config/plan.h"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <torch/cuda.h>
+
+#include <set>
+
+#include "l2sweep/base/error.h"
+#include "l2sweep/base/exit_codes.h"
+#include "l2sweep/base/stop_token.h"
+#include "l2sweep/config/options.h"
+#include "l2sweep/config/sweep_file.h"
+#include "test_support.h"
+
+namespace l2sweep {
+namespace {
+
+std::vector<int64_t> indices(const Cohort& cohort) {
+  std::vector<int64_t> result;
+  for (const RunSpec& run : cohort.members) result.push_back(run.index);
+  return result;
+}
+
+TEST(Plan, GroupsTheRunsOfASeedIntoOneCohortInPlanOrder) {
+  SweepConfig config;
+  config.l2_strengths = {0.0, 1e-3, 1e-2};
+  config.seeds = 2;
+  config.seed = 5;
+  config.jobs = 1;
+  const Plan plan = make_plan(config, torch::kCPU);
+  ASSERT_EQ(plan.runs.size(), 6u);
+  ASSERT_EQ(plan.cohorts.size(), 2u);
+  EXPECT_EQ(plan.cohorts[0].seed, 5u);
+  EXPECT_EQ(indices(plan.cohorts[0]), (std::vector<int64_t>{0, 2, 4}));
+  EXPECT_EQ(plan.cohorts[1].seed, 6u);
+  EXPECT_EQ(indices(plan.cohorts[1]), (std::vector<int64_t>{1, 3, 5}));
+  EXPECT_EQ(plan.jobs, 1);
+  EXPECT_EQ(plan.runs_here(), 6);
+}
+
+TEST(Plan, SlicesCohortsWhenThereAreMoreJobsThanCohorts) {
+  SweepConfig config;  // three strengths, one seed: one cohort
+  config.jobs = 2;
+  Plan plan = make_plan(config, torch::kCPU);
+  ASSERT_EQ(plan.cohorts.size(), 2u);
+  EXPECT_EQ(indices(plan.cohorts[0]), (std::vector<int64_t>{0, 1}));
+  EXPECT_EQ(indices(plan.cohorts[1]), (std::vector<int64_t>{2}));
+  EXPECT_EQ(plan.jobs, 2);
+  config.jobs = 8;  // never more units than runs
+  plan = make_plan(config, torch::kCPU);
+  EXPECT_EQ(plan.cohorts.size(), 3u);
+  EXPECT_EQ(plan.jobs, 3);
+}
+
+TEST(Plan, KeepsOnlyTheShardsRuns) {
+  SweepConfig config;
+  config.l2_strengths = {0.0, 1e-3, 1e-2};
+  config.seeds = 2;
+  config.jobs = 1;
+  config.out_dir = "o";
+  config.shard = Shard{1, 4};
+  const Plan plan = make_plan(config, torch::kCPU);
+  EXPECT_EQ(plan.runs.size(), 6u);  // the whole sweep
+  ASSERT_EQ(plan.cohorts.size(), 1u);  // runs 1 and 5 (index % 4 == 1), both of seed 1
+  EXPECT_EQ(plan.cohorts[0].seed, 1u);
+  EXPECT_EQ(indices(plan.cohorts[0]), (std::vector<int64_t>{1, 5}));
+  EXPECT_EQ(plan.runs_here(), 2);
+}
+
+TEST(Plan, RefusesTheFusedEngineOffTheCpu) {
+  SweepConfig config;
+  config.engine = EngineKind::kFused;
+  config.device = "cuda";
+  EXPECT_THROW_WITH(make_plan(config, torch::Device(torch::kCUDA, 0)), Error,
+                    "--engine fused with --device cuda: the fused step runs on the CPU only");
+}
+
+TEST(Plan, ResolvingRefusesCudaWhenThereIsNone) {
+  if (torch::cuda::is_available()) GTEST_SKIP() << "a GPU is present";
+  SweepConfig config;
+  config.device = "cuda:1";
+  EXPECT_THROW_WITH(resolve_plan(config), Error, "--device cuda:1: CUDA is not available");
+  config.device = "auto";
+  EXPECT_TRUE(resolve_plan(config).device.is_cpu());
+}
+
+/// A configuration with every option away from its default.
+SweepConfig unusual_config() {
+  SweepConfig config;
+  config.l2_strengths = {0.0, 2.5e-05};
+  config.epochs = 7;
+  config.batch_size = 12;
+  config.learning_rate = 0.0025;
+  config.seed = 18446744073709551000u;
+  config.seeds = 3;
+  config.val_size = 123;
+  config.train_size = 456;
+  config.data_dir = "/data/a b";
+  config.out_dir = "out dir";
+  config.device = "cuda:1";
+  config.jobs = 9;
+  config.engine = EngineKind::kDevice;
+  config.cuda_graphs = false;
+  config.resume = true;
+  config.shard = Shard{2, 5};
+  return config;
+}
+
+TEST(SweepOptions, EveryOptionReadsBackWhatItWrites) {
+  for (const SweepConfig& config : {SweepConfig{}, unusual_config()}) {
+    SweepConfig copy;
+    for (const SweepOption& option : sweep_options()) {
+      const std::string text = option.format(config);
+      if (option.is_flag && text.empty()) continue;  // a switch that is off
+      if (std::string(option.name) == "shard" && text.empty()) continue;
+      if (std::string(option.name) == "out" && text.empty()) continue;
+      option.parse(copy, text);
+      EXPECT_EQ(option.format(copy), text) << option.name;
+    }
+    EXPECT_EQ(sweep_config_text(copy), sweep_config_text(config));
+  }
+}
+
+TEST(SweepOptions, NamesAreUniqueAndSweepCfgHoldsOnlyWhatDecidesTheNumbers) {
+  std::set<std::string> names;
+  for (const SweepOption& option : sweep_options()) {
+    EXPECT_TRUE(names.insert(option.name).second) << option.name;
+    EXPECT_EQ(find_sweep_option(option.name), &option);
+  }
+  const std::string text = sweep_config_text(unusual_config());
+  for (const SweepOption& option : sweep_options()) {
+    const bool written = text.find(std::string("\n") + option.name + "=") != std::string::npos ||
+                         text.rfind(std::string(option.name) + "=", 0) == 0;
+    EXPECT_EQ(written, option.decides_numbers) << option.name;
+  }
+  EXPECT_EQ(find_sweep_option("no-such-option"), nullptr);
+}
+
+TEST(StopToken, StopsWhenAnyOfItsSourcesAsks) {
+  EXPECT_FALSE(StopToken().stop_requested());
+  StopSource signal;
+  StopSource failure;
+  const StopToken token = signal.token().also(failure);
+  EXPECT_FALSE(token.stop_requested());
+  failure.request_stop();
+  EXPECT_TRUE(token.stop_requested());
+  EXPECT_FALSE(signal.token().stop_requested());
+  StopSource third;
+  EXPECT_THROW(token.also(third), std::logic_error);
+}
+
+TEST(ExitCodes, EachKindOfErrorHasItsDocumentedCode) {
+  EXPECT_EQ(exit_code(ErrorKind::kUsage), 2);
+  EXPECT_EQ(exit_code(ErrorKind::kData), 3);
+  EXPECT_EQ(exit_code(ErrorKind::kOutput), 4);
+  EXPECT_EQ(exit_code(ErrorKind::kInternal), 1);
+  const std::string help = exit_codes_help();
+  for (const ExitCodeDoc& doc : kExitCodes) {
+    EXPECT_NE(help.find(fmt::format("{:>3}  {}", doc.code, doc.meaning)), std::string::npos);
+  }
+}
+
+TEST(ExitCodes, EveryCodeIsInTheReadmesTable) {
+  const auto readme = testing::read_bytes(testing::fixture_dir() / "../../README.md");
+  const std::string text(readme.begin(), readme.end());
+  const size_t table = text.find("### Exit codes");
+  ASSERT_NE(table, std::string::npos);
+  for (const ExitCodeDoc& doc : kExitCodes) {
+    EXPECT_NE(text.find(fmt::format("\n| {} |", doc.code), table), std::string::npos)
+        << "exit code " << doc.code << " is not in README.md's table";
+  }
+}
+
+}  // namespace
+}  // namespace l2sweep
