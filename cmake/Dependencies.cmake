@@ -1,11 +1,12 @@
 # Every third-party dependency is found here, from system packages (Debian's
-# libtorch-dev, libfmt-dev, libcxxopts-dev, libgtest-dev, zlib1g-dev) or from a
+# libtorch-dev, libfmt-dev, libcxxopts-dev, libgtest-dev, zlib1g-dev, nlohmann-json3-dev) or a
 # LibTorch named by CMAKE_PREFIX_PATH / Torch_DIR (e.g. a CUDA build).
 
 find_package(Torch REQUIRED)
 find_package(fmt REQUIRED)
 find_package(cxxopts REQUIRED)
 find_package(ZLIB REQUIRED)
+find_package(nlohmann_json 3 REQUIRED)
 
 # LibTorch's config exports plain variables; wrap them in one target so the
 # rest of the build links `l2sweep::torch` like any other dependency.
@@ -14,10 +15,13 @@ add_library(l2sweep::torch ALIAS l2sweep_torch)
 target_include_directories(l2sweep_torch SYSTEM INTERFACE ${TORCH_INCLUDE_DIRS})
 target_link_libraries(l2sweep_torch INTERFACE ${TORCH_LIBRARIES})
 # LibTorch 2.12 and later refuse to compile below C++20 (ATen's headers #error); the project
-# builds as C++17 or C++20 alike.
+# builds as C++17 or C++20 alike, and every target of ours uses the one standard.
 if(Torch_VERSION VERSION_GREATER_EQUAL 2.12)
-  target_compile_features(l2sweep_torch INTERFACE cxx_std_20)
+  set(L2SWEEP_CXX_STANDARD 20)
+else()
+  set(L2SWEEP_CXX_STANDARD 17)
 endif()
+target_compile_features(l2sweep_torch INTERFACE cxx_std_${L2SWEEP_CXX_STANDARD})
 
 # A CUDA LibTorch registers its kernels from static initialisers in
 # libtorch_cuda; nothing references that library by symbol, so a linker that

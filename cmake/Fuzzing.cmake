@@ -10,6 +10,8 @@ if(L2SWEEP_FUZZ)
   set(_fuzz_flags -fsanitize=fuzzer-no-link,address,undefined -g)
   target_compile_options(l2sweep_base PRIVATE ${_fuzz_flags})
   target_compile_options(l2sweep_data PRIVATE ${_fuzz_flags})
+  # clang refuses a precompiled header built with other flags.
+  set_target_properties(l2sweep_data PROPERTIES DISABLE_PRECOMPILE_HEADERS ON)
   add_executable(idx_fuzzer "${PROJECT_SOURCE_DIR}/tests/fuzz/idx_fuzzer.cpp")
   target_compile_options(idx_fuzzer PRIVATE -fsanitize=fuzzer,address,undefined -g)
   target_link_options(idx_fuzzer PRIVATE -fsanitize=fuzzer,address,undefined)

@@ -16,7 +16,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${L2SWEEP_BUILD_DIR:-$root/build}"
 
 packages=(cmake ninja-build g++ pkg-config libfmt-dev libcxxopts-dev libgtest-dev zlib1g-dev
-          dataset-fashion-mnist python3 python3-matplotlib python3-protobuf)
+          nlohmann-json3-dev dataset-fashion-mnist python3 python3-matplotlib python3-protobuf
+          strace)
 if [[ -z "${Torch_DIR:-}" && -z "${CMAKE_PREFIX_PATH:-}" ]]; then
   # Debian's LibTorch 1.13 (CPU), with OpenBLAS rather than the 3x slower reference BLAS.
   packages+=(libtorch-dev libopenblas0-pthread)

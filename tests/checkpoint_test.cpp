@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "l2sweep/base/error.h"
+#include "l2sweep/base/json.h"
 #include "l2sweep/config/sweep_file.h"
 #include "l2sweep/data/data.h"
 #include "l2sweep/sweep/runner.h"
@@ -131,6 +132,7 @@ TEST(CheckpointStore, RefusesToContinueWithAnotherEngineNamingBoth) {
   const auto fused = make_trainer(EngineKind::kFused);
   RunResult progress;
   progress.spec = spec;
+  progress.status = RunStatus::kInterrupted;
   store.save(spec, progress, *fused);
   const auto device = make_trainer(EngineKind::kDevice);
   try {
@@ -192,6 +194,7 @@ TEST(CheckpointStore, RecordsWhatTrainedTheRun) {
   const auto trainer = make_trainer(EngineKind::kFused);
   RunResult progress;
   progress.spec = spec;
+  progress.status = RunStatus::kInterrupted;
   progress.engine = trainer->engine().description();
   store.save(spec, progress, *trainer);
   EXPECT_EQ(store.progress(spec)->engine,
@@ -217,25 +220,55 @@ TEST(ResumeConfig, AcceptsTheSameOptionsAndNamesTheFirstThatDiffers) {
                         ": it ran with 500, this command asks for all");
 }
 
-TEST(ResumeConfig, ComparesCudaGraphsWrittenOnlyWhenOff) {
+TEST(ResumeConfig, ReadsTheFirstFormatWhichLeftCudaGraphsOutWhenOn) {
+  // l2sweep 0.1's sweep.cfg: `name=value` lines, cuda-graphs only when off.
+  const std::string old_text =
+      "l2=0.0001,0.001,0.01\nepochs=15\nbatch-size=32\nlr=0.001\nseed=0\nseeds=1\n"
+      "val-size=10000\ntrain-size=all\ndata-dir=/usr/share/datasets/fashion-mnist\n"
+      "device=auto\nengine=auto\n";
   testing::TempDir dir;
+  std::ofstream(dir / kSweepConfigFile) << old_text;
   SweepConfig config;
-  // The default writes nothing, so sweep.cfg files from before the option still match.
-  EXPECT_EQ(sweep_config_text(config).find("cuda-graphs"), std::string::npos);
-  config.cuda_graphs = false;
-  std::ofstream(dir / kSweepConfigFile) << sweep_config_text(config);
-  EXPECT_FALSE(read_sweep_config(dir.path()).cuda_graphs);
+  EXPECT_TRUE(read_sweep_config(dir.path()).cuda_graphs);
   EXPECT_NO_THROW(check_resume_config(dir.path(), config));
-  config.cuda_graphs = true;
+  config.cuda_graphs = false;
   EXPECT_THROW_WITH(check_resume_config(dir.path(), config), Error,
                     "--cuda-graphs differs from the sweep in " + dir.path().string() +
-                        ": it ran with off, this command asks for on");
-  testing::TempDir other;
-  std::ofstream(other / kSweepConfigFile) << sweep_config_text(config);  // on: not written
-  config.cuda_graphs = false;
-  EXPECT_THROW_WITH(check_resume_config(other.path(), config), Error,
-                    "--cuda-graphs differs from the sweep in " + other.path().string() +
                         ": it ran with on, this command asks for off");
+  testing::TempDir other;
+  std::ofstream(other / kSweepConfigFile) << old_text << "cuda-graphs=off\n";
+  EXPECT_FALSE(read_sweep_config(other.path()).cuda_graphs);
+  EXPECT_NO_THROW(check_resume_config(other.path(), config));
+}
+
+TEST(SweepFile, IsJsonThatHoldsAnyPathAndReadsBackEveryOption) {
+  testing::TempDir dir;
+  SweepConfig config;
+  config.data_dir = "/data/with a\nnewline and \"quotes\"";
+  config.cuda_graphs = false;
+  config.train_size = 700;
+  std::ofstream(dir / kSweepConfigFile) << sweep_config_text(config);
+  const Json json = Json::parse(sweep_config_text(config));
+  EXPECT_EQ(json["version"], 2);
+  EXPECT_EQ(json["settings"]["data-dir"], config.data_dir);
+  EXPECT_EQ(json["settings"]["cuda-graphs"], "off");
+  const SweepConfig read = read_sweep_config(dir.path());
+  EXPECT_EQ(read.data_dir, config.data_dir);
+  EXPECT_EQ(read.train_size, 700);
+  EXPECT_FALSE(read.cuda_graphs);
+  EXPECT_NO_THROW(check_resume_config(dir.path(), config));
+}
+
+TEST(SweepFile, RefusesAnEditThatDoesNotReadBack) {
+  testing::TempDir dir;
+  std::string text = sweep_config_text(SweepConfig{});
+  const std::string epochs = "\"epochs\": \"15\"";
+  text.replace(text.find(epochs), epochs.size(), "\"epochs\": \"015\"");
+  std::ofstream(dir / kSweepConfigFile) << text;
+  EXPECT_THROW_WITH(read_sweep_config(dir.path()), Error,
+                    "setting 'epochs' = '015' does not read back the same");
+  std::ofstream(dir / kSweepConfigFile) << "{ not json";
+  EXPECT_THROW_WITH(read_sweep_config(dir.path()), Error, "not valid JSON at byte");
 }
 
 TEST(ResumeConfig, RefusesAFolderWithoutASweep) {
@@ -254,9 +287,9 @@ class EpochCounter : public SweepObserver {
 
 TEST(TrainRun, ReplaysAFinishedRunFromItsCheckpointWithoutTraining) {
   testing::TempDir dir;
-  const CheckpointStore store(dir / "checkpoints");
   SweepConfig config;
   config.epochs = 2;
+  const CheckpointStore store(dir / "checkpoints", config);
   const RunSpec spec{1e-3, 0, 0, 1};
   EpochCounter first;
   RunnerOptions options;

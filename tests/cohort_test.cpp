@@ -65,52 +65,69 @@ class StopAfter : public SweepObserver {
   int64_t epochs_;
 };
 
-class CohortMembers : public ::testing::TestWithParam<EngineKind> {};
+class CohortMembers : public ::testing::TestWithParam<EngineKind> {
+ protected:
+  // train_cohort on this thread with run_sweep's CPU settings (one BLAS thread).
+  void SetUp() override { prepare_cpu_training(); }
+};
+
+/// Trains `strengths` (seed 0) as one cohort, through train_cohort, with `options`.
+std::vector<RunResult> train_together(const SweepConfig& config, std::vector<double> strengths,
+                                      SweepObserver& observer, const RunnerOptions& options = {}) {
+  SweepConfig part = config;
+  part.l2_strengths = std::move(strengths);
+  const Plan plan = make_plan(part, torch::kCPU);
+  return train_cohort(cohorts_of(plan.runs).at(0), plan, testing::small_fixture(), observer,
+                      options);
+}
 
 TEST_P(CohortMembers, AMembersNumbersDoNotDependOnTheOtherMembers) {
   SweepObserver quiet;
   const SweepConfig config = small_config(GetParam());
-  const auto together = testing::sweep(config, testing::small_fixture(), torch::kCPU, quiet);
+  const auto together = train_together(config, config.l2_strengths, quiet);
   ASSERT_EQ(together.size(), 3u);
   for (const double l2 : config.l2_strengths) {
-    SweepConfig alone = config;
-    alone.l2_strengths = {l2};
-    const auto single = testing::sweep(alone, testing::small_fixture(), torch::kCPU, quiet);
-    expect_identical(single.at(0), find(together, l2));
+    const auto alone = train_together(config, {l2}, quiet);
+    expect_identical(alone.at(0), find(together, l2));
   }
-  SweepConfig sliced = config;  // three units of one run each, side by side
-  sliced.jobs = 3;
-  const auto side_by_side = testing::sweep(sliced, testing::small_fixture(), torch::kCPU, quiet);
-  for (size_t r = 0; r < together.size(); ++r) expect_identical(side_by_side[r], together[r]);
+  const auto pair = train_together(config, {1e-2, 0.0}, quiet);  // another order, another mate
+  expect_identical(find(pair, 0.0), find(together, 0.0));
+  expect_identical(find(pair, 1e-2), find(together, 1e-2));
 }
 
 TEST_P(CohortMembers, ResumesMembersThatReachedDifferentEpochsBitForBit) {
   SweepObserver quiet;
   const SweepConfig config = small_config(GetParam());
-  const auto reference = testing::sweep(config, testing::small_fixture(), torch::kCPU, quiet);
+  const auto reference = train_together(config, config.l2_strengths, quiet);
 
   testing::TempDir dir;
-  const CheckpointStore store(dir / "checkpoints");
-  const auto run_part = [&](std::vector<double> strengths, SweepObserver& observer,
-                            StopToken stop) {
-    SweepConfig part = config;
-    part.l2_strengths = std::move(strengths);
-    RunnerOptions options;
-    options.checkpoints = &store;
-    options.stop = stop;
-    return run_sweep(make_plan(part, torch::kCPU), testing::small_fixture(), observer, options);
-  };
+  const CheckpointStore store(dir / "checkpoints", config);
+  RunnerOptions options;
+  options.checkpoints = &store;
   // l2 = 0 finishes; l2 = 1e-3 stops after its first epoch; l2 = 1e-2 never starts.
-  EXPECT_FALSE(run_part({0.0}, quiet, {}).interrupted);
+  const auto finished = train_together(config, {0.0}, quiet, options);
+  ASSERT_EQ(finished.at(0).status, RunStatus::kCompleted);
   StopAfter stop(1e-3, 1);
-  const SweepOutcome stopped = run_part({1e-3}, stop, stop.source.token());
-  ASSERT_TRUE(stopped.interrupted);
-  ASSERT_EQ(stopped.runs.at(0).history.size(), 1u);
+  RunnerOptions stopping = options;
+  stopping.stop = stop.source.token();
+  const auto stopped = train_together(config, {1e-3}, stop, stopping);
+  ASSERT_EQ(stopped.at(0).status, RunStatus::kInterrupted);
+  ASSERT_EQ(stopped.at(0).history.size(), 1u);
 
-  const SweepOutcome resumed = run_part(config.l2_strengths, quiet, {});
-  EXPECT_FALSE(resumed.interrupted);
-  ASSERT_EQ(resumed.runs.size(), 3u);
-  for (size_t r = 0; r < reference.size(); ++r) expect_identical(resumed.runs[r], reference[r]);
+  // One cohort again: a finished member is replayed, the others continue as two groups.
+  const auto resumed = train_together(config, config.l2_strengths, quiet, options);
+  ASSERT_EQ(resumed.size(), 3u);
+  for (size_t r = 0; r < reference.size(); ++r) expect_identical(resumed[r], reference[r]);
+}
+
+TEST_P(CohortMembers, TheSweepGivesEachRunTheSameNumbersWithAnyJobs) {
+  SweepObserver quiet;
+  SweepConfig config = small_config(GetParam());
+  const auto together = train_together(config, config.l2_strengths, quiet);
+  config.jobs = 3;
+  const auto sweep = testing::sweep(config, testing::small_fixture(), torch::kCPU, quiet);
+  ASSERT_EQ(sweep.size(), 3u);
+  for (size_t r = 0; r < sweep.size(); ++r) expect_identical(sweep[r], together[r]);
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryEngine, CohortMembers,

@@ -7,7 +7,6 @@
 #include "l2sweep/base/error.h"
 #include "l2sweep/base/files.h"
 #include "l2sweep/base/json.h"
-#include "l2sweep/experiment/output_folder.h"
 #include "l2sweep/outputs/keras_csv.h"
 #include "l2sweep/outputs/metrics_csv.h"
 #include "l2sweep/outputs/summary.h"
@@ -26,16 +25,15 @@ std::string read_text(const fs::path& path) {
   return text.str();
 }
 
-TEST(JsonWriter, WritesIndentedJsonWithNullForNonFiniteNumbers) {
-  JsonWriter json;
-  json.begin_object();
-  json.key("name").value("a \"quoted\"\\path\n");
-  json.key("values").begin_array().value(0.1).value(int64_t{-3}).value(1e-7).end_array();
-  json.key("nan").value(std::numeric_limits<double>::quiet_NaN());
-  json.key("empty").begin_object().end_object();
-  json.key("flag").value(true);
-  json.end_object();
-  EXPECT_EQ(json.str(),
+TEST(JsonText, IsIndentedWithNullForNonFiniteNumbersAndAFinalNewline) {
+  Json json = Json::object();
+  json["name"] = "a \"quoted\"\\path\n";
+  json["values"] = Json::array({0.1, int64_t{-3}, 1e-7});
+  json["nan"] = std::numeric_limits<double>::quiet_NaN();
+  json["empty"] = Json::object();
+  json["flag"] = true;
+  json["not utf-8"] = std::string("\xff");
+  EXPECT_EQ(json_text(json),
             "{\n"
             "  \"name\": \"a \\\"quoted\\\"\\\\path\\n\",\n"
             "  \"values\": [\n"
@@ -45,38 +43,12 @@ TEST(JsonWriter, WritesIndentedJsonWithNullForNonFiniteNumbers) {
             "  ],\n"
             "  \"nan\": null,\n"
             "  \"empty\": {},\n"
-            "  \"flag\": true\n"
+            "  \"flag\": true,\n"
+            "  \"not utf-8\": \"\xef\xbf\xbd\"\n"
             "}\n");
-}
-
-TEST(OutputFolder, IsCreatedWithItsParents) {
-  TempDir dir;
-  prepare_output_folder(dir / "a/b/c");
-  EXPECT_TRUE(fs::is_directory(dir / "a/b/c"));
-}
-
-TEST(OutputFolder, AcceptsAnExistingEmptyFolder) {
-  TempDir dir;
-  EXPECT_NO_THROW(prepare_output_folder(dir.path()));
-}
-
-TEST(OutputFolder, RefusesANonEmptyFolderSoResultsAreNeverOverwritten) {
-  TempDir dir;
-  std::ofstream(dir / "metrics.csv") << "precious\n";
-  EXPECT_THROW_WITH(prepare_output_folder(dir.path()), Error, "folder is not empty");
-  EXPECT_EQ(read_text(dir / "metrics.csv"), "precious\n");
-}
-
-TEST(OutputFolder, ReportsAFolderThatCannotBeCreated) {
-  TempDir dir;
-  std::ofstream(dir / "file") << "x";
-  try {
-    prepare_output_folder(dir / "file/sub");
-    FAIL() << "expected an output error";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::kOutput);
-    EXPECT_NE(std::string(e.what()).find("cannot create folder"), std::string::npos) << e.what();
-  }
+  EXPECT_EQ(Json::parse(json_text(json))["name"], "a \"quoted\"\\path\n");
+  EXPECT_FALSE(is_utf8("\xff"));
+  EXPECT_TRUE(is_utf8("caf\xc3\xa9 \n"));
 }
 
 TEST(AtomicWrite, ReplacesTheFileAndLeavesNoTemporary) {

@@ -5,11 +5,15 @@
 
 #include <atomic>
 #include <cerrno>
+#include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <regex>
 #include <sstream>
 
 #include "l2sweep/base/error.h"
+#include "l2sweep/base/file_lock.h"
 
 namespace l2sweep {
 namespace fs = std::filesystem;
@@ -30,11 +34,17 @@ std::optional<std::string> read_text_file(const fs::path& path) {
   return text.str();
 }
 
+namespace {
+
+constexpr const char* kTemporaryMarker = ".tmp.";
+
+}  // namespace
+
 void write_file_atomically(const fs::path& path, const std::string& content) {
-  // A temporary name of its own: shards of one sweep write the same sweep.cfg at once.
+  // A temporary name of its own: shards of one sweep, on several hosts, write at once.
   static std::atomic<int> counter{0};
-  const fs::path temporary =
-      fmt::format("{}.tmp.{}.{}", path.string(), ::getpid(), counter.fetch_add(1));
+  const fs::path temporary = fmt::format("{}{}{}.{}.{}", path.string(), kTemporaryMarker,
+                                         host_name(), ::getpid(), counter.fetch_add(1));
   std::FILE* file = std::fopen(temporary.c_str(), "wb");
   if (file == nullptr) {
     throw output_error("{}: cannot write ({})", temporary.string(), std::strerror(errno));
@@ -53,6 +63,42 @@ void write_file_atomically(const fs::path& path, const std::string& content) {
     std::remove(temporary.c_str());
     throw output_error("{}: cannot replace ({})", path.string(), std::strerror(rename_errno));
   }
+}
+
+namespace {
+
+/// `<file>.tmp.<host>.<pid>.<n>`, or `<file>.tmp.<pid>.<n>` as l2sweep 0.1 named them.
+const std::regex& temporary_pattern() {
+  static const std::regex pattern(R"(^(.+)\.tmp\.(?:(.+)\.)?([0-9]+)\.([0-9]+)$)");
+  return pattern;
+}
+
+/// Whether the temporary file `name` belongs to a process of this host that no longer runs.
+bool of_dead_process_here(const std::string& name) {
+  std::smatch match;
+  if (!std::regex_match(name, match, temporary_pattern())) return false;
+  if (!match[2].matched || match[2].str() != host_name()) return false;  // unknown or other host
+  const long pid = std::strtol(match[3].str().c_str(), nullptr, 10);
+  return pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+}
+
+}  // namespace
+
+bool is_temporary_file(const std::string& name) {
+  return std::regex_match(name, temporary_pattern());
+}
+
+int remove_stale_temporaries(const fs::path& folder, StaleTemporaries which) {
+  int removed = 0;
+  std::error_code error;
+  for (fs::directory_iterator it(folder, error), end; !error && it != end; it.increment(error)) {
+    const std::string name = it->path().filename().string();
+    if (!is_temporary_file(name)) continue;
+    if (which == StaleTemporaries::kOfDeadProcessesHere && !of_dead_process_here(name)) continue;
+    std::error_code ignored;
+    if (fs::remove(it->path(), ignored)) ++removed;
+  }
+  return removed;
 }
 
 AppendOnlyFile::AppendOnlyFile(fs::path path, bool append) : path_(std::move(path)) {

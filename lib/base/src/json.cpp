@@ -1,132 +1,30 @@
 #include "l2sweep/base/json.h"
 
-#include <fmt/format.h>
-
-#include <cmath>
+#include "l2sweep/base/error.h"
 
 namespace l2sweep {
 
-void JsonWriter::newline() {
-  out_ += '\n';
-  out_.append(2 * levels_.size(), ' ');
+std::string json_text(const Json& json) {
+  return json.dump(/*indent=*/2, ' ', /*ensure_ascii=*/false, Json::error_handler_t::replace) +
+         "\n";
 }
 
-void JsonWriter::before_value() {
-  if (after_key_) {
-    after_key_ = false;
-    return;
-  }
-  if (!levels_.empty()) {
-    if (levels_.back().items++ > 0) {
-      out_ += ',';
-    }
-    newline();
+Json parse_json(const std::string& text, const std::filesystem::path& path) {
+  try {
+    return Json::parse(text);
+  } catch (const Json::parse_error& e) {
+    throw data_error("{}: not valid JSON at byte {}; expected a file written by l2sweep",
+                     path.string(), e.byte);
   }
 }
 
-void JsonWriter::write_string(std::string_view text) {
-  out_ += '"';
-  for (const char c : text) {
-    switch (c) {
-      case '"':
-        out_ += "\\\"";
-        break;
-      case '\\':
-        out_ += "\\\\";
-        break;
-      case '\n':
-        out_ += "\\n";
-        break;
-      case '\t':
-        out_ += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out_ += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
-        } else {
-          out_ += c;
-        }
-    }
+bool is_utf8(const std::string& text) {
+  try {
+    (void)Json(text).dump();
+    return true;
+  } catch (const Json::type_error&) {
+    return false;
   }
-  out_ += '"';
-}
-
-JsonWriter& JsonWriter::begin_object() {
-  before_value();
-  out_ += '{';
-  levels_.push_back({true, 0});
-  return *this;
-}
-
-JsonWriter& JsonWriter::begin_array() {
-  before_value();
-  out_ += '[';
-  levels_.push_back({false, 0});
-  return *this;
-}
-
-JsonWriter& JsonWriter::close(char bracket) {
-  const bool had_items = levels_.back().items > 0;
-  levels_.pop_back();
-  if (had_items) {
-    newline();
-  }
-  out_ += bracket;
-  if (levels_.empty()) {
-    out_ += '\n';
-  }
-  return *this;
-}
-
-JsonWriter& JsonWriter::end_object() { return close('}'); }
-
-JsonWriter& JsonWriter::end_array() { return close(']'); }
-
-JsonWriter& JsonWriter::key(std::string_view name) {
-  before_value();
-  write_string(name);
-  out_ += ": ";
-  after_key_ = true;
-  return *this;
-}
-
-JsonWriter& JsonWriter::value(double number) {
-  if (!std::isfinite(number)) {
-    return null();
-  }
-  before_value();
-  out_ += fmt::format("{}", number);
-  return *this;
-}
-
-JsonWriter& JsonWriter::value(int64_t number) {
-  before_value();
-  out_ += fmt::format("{}", number);
-  return *this;
-}
-
-JsonWriter& JsonWriter::value(uint64_t number) {
-  before_value();
-  out_ += fmt::format("{}", number);
-  return *this;
-}
-
-JsonWriter& JsonWriter::value(bool flag) {
-  before_value();
-  out_ += flag ? "true" : "false";
-  return *this;
-}
-
-JsonWriter& JsonWriter::value(std::string_view text) {
-  before_value();
-  write_string(text);
-  return *this;
-}
-
-JsonWriter& JsonWriter::null() {
-  before_value();
-  out_ += "null";
-  return *this;
 }
 
 }  // namespace l2sweep

@@ -22,7 +22,8 @@ std::vector<double> numbers(const char* option, const std::string& text) {
   std::vector<double> values;
   for (size_t begin = 0;;) {
     const size_t comma = text.find(',', begin);
-    values.push_back(number(option, text.substr(begin, comma - begin)));
+    // + 0.0 turns -0 into 0, so that "-0" is the unregularised control, named "0".
+    values.push_back(number(option, text.substr(begin, comma - begin)) + 0.0);
     if (comma == std::string::npos) return values;
     begin = comma + 1;
   }
@@ -35,11 +36,22 @@ std::string text_of(const std::vector<double>& values) {
 }
 
 std::optional<EngineKind> engine_of(const std::string& text) {
-  for (const EngineKind kind : {EngineKind::kFused, EngineKind::kDevice, EngineKind::kAutograd}) {
+  std::string names = "auto";
+  for (const EngineKind kind : kEngineKinds) {
     if (text == to_string(kind)) return kind;
+    names += fmt::format(", {}", to_string(kind));
   }
   if (text == "auto") return std::nullopt;
-  throw usage_error("--engine '{}': expected auto, fused, device or autograd", text);
+  const size_t last = names.rfind(", ");
+  throw usage_error("--engine '{}': expected {} or {}", text, names.substr(0, last),
+                    names.substr(last + 2));
+}
+
+/// A path option's value; paths are recorded in JSON, which holds UTF-8 text.
+std::string utf8_path(const char* option, const std::string& text) {
+  if (!is_utf8(text))
+    throw usage_error("--{}: the path is not UTF-8; expected a UTF-8 path", option);
+  return text;
 }
 
 Shard shard_of(const std::string& text) {
@@ -50,127 +62,135 @@ Shard shard_of(const std::string& text) {
   return {integer("shard", text.substr(0, slash)), integer("shard", text.substr(slash + 1))};
 }
 
+/// What an option is, besides its name and functions.
+enum Traits : unsigned {
+  kRecorded = 0,              ///< only in summary.json (or nowhere)
+  kDecidesNumbers = 1U << 0,  ///< in sweep.cfg and in every checkpoint
+  kNamesRuns = 1U << 1,       ///< with kDecidesNumbers: in sweep.cfg only
+  kIsFlag = 1U << 2,          ///< a switch without a value
+};
+
+SweepOption option(const char* name, const char* help, unsigned traits, const char* summary_key,
+                   void (*parse)(SweepConfig&, const std::string&),
+                   std::string (*format)(const SweepConfig&), Json (*record)(const SweepConfig&),
+                   const char* unwritten_value = nullptr) {
+  SweepOption o{name, help, (traits & kDecidesNumbers) != 0, summary_key, parse, format, record};
+  o.is_flag = (traits & kIsFlag) != 0;
+  o.names_runs = (traits & kNamesRuns) != 0;
+  o.unwritten_value = unwritten_value;
+  return o;
+}
+
 std::vector<SweepOption> make_options() {
   // Each parse names its own option in its messages: "--epochs 'abc': expected an integer".
-  std::vector<SweepOption> options;
-  options.push_back(
-      {"l2", "comma-separated L2 strengths (0 = unregularised control)", true, "l2",
-       [](SweepConfig& c, const std::string& t) { c.l2_strengths = numbers("l2", t); },
-       [](const SweepConfig& c) { return text_of(c.l2_strengths); },
-       [](JsonWriter& json, const SweepConfig& c) {
-         json.begin_array();
-         for (const double l2 : c.l2_strengths) json.value(l2);
-         json.end_array();
-       }});
-  options.push_back({"epochs", "epochs per run", true, "epochs",
-                     [](SweepConfig& c, const std::string& t) { c.epochs = integer("epochs", t); },
-                     [](const SweepConfig& c) { return fmt::format("{}", c.epochs); },
-                     [](JsonWriter& json, const SweepConfig& c) { json.value(c.epochs); }});
-  options.push_back(
-      {"batch-size", "examples per Adam step", true, "batch_size",
-       [](SweepConfig& c, const std::string& t) { c.batch_size = integer("batch-size", t); },
-       [](const SweepConfig& c) { return fmt::format("{}", c.batch_size); },
-       [](JsonWriter& json, const SweepConfig& c) { json.value(c.batch_size); }});
-  options.push_back(
-      {"lr", "Adam learning rate", true, "lr",
-       [](SweepConfig& c, const std::string& t) { c.learning_rate = number("lr", t); },
-       [](const SweepConfig& c) { return fmt::format("{}", c.learning_rate); },
-       [](JsonWriter& json, const SweepConfig& c) { json.value(c.learning_rate); }});
-  options.push_back({"seed", "seed for the initial weights and the shuffles", true, "seed",
-                     [](SweepConfig& c, const std::string& t) {
-                       const auto seed = parse_uint64(t);
-                       if (!seed)
-                         throw usage_error("--seed '{}': expected an integer from 0 to 2^64-1", t);
-                       c.seed = *seed;
-                     },
-                     [](const SweepConfig& c) { return fmt::format("{}", c.seed); },
-                     [](JsonWriter& json, const SweepConfig& c) { json.value(c.seed); }});
-  options.push_back({"seeds", "train each strength with N seeds: seed .. seed+N-1", true, "seeds",
-                     [](SweepConfig& c, const std::string& t) { c.seeds = integer("seeds", t); },
-                     [](const SweepConfig& c) { return fmt::format("{}", c.seeds); },
-                     [](JsonWriter& json, const SweepConfig& c) { json.value(c.seeds); }});
-  options.push_back(
-      {"val-size", "the last N training examples are the validation set", true, "val_size",
-       [](SweepConfig& c, const std::string& t) { c.val_size = integer("val-size", t); },
-       [](const SweepConfig& c) { return fmt::format("{}", c.val_size); },
-       [](JsonWriter& json, const SweepConfig& c) { json.value(c.val_size); }});
-  options.push_back(
-      {"train-size", "train on only the first N training examples (default: all the rest)", true,
-       "train_size",
-       [](SweepConfig& c, const std::string& t) {
-         c.train_size = t == "all" ? std::nullopt : std::optional(integer("train-size", t));
-       },
-       [](const SweepConfig& c) {
-         return c.train_size ? fmt::format("{}", *c.train_size) : std::string("all");
-       },
-       [](JsonWriter& json, const SweepConfig& c) {
-         c.train_size ? json.value(*c.train_size) : json.null();
-       }});
-  options.push_back({"data-dir", "folder with the four MNIST-style IDX files, raw or .gz", true,
-                     "data_dir", [](SweepConfig& c, const std::string& t) { c.data_dir = t; },
-                     [](const SweepConfig& c) { return c.data_dir; },
-                     [](JsonWriter& json, const SweepConfig& c) { json.value(c.data_dir); }});
-  options.push_back({"out", "output folder, new or empty (default: runs/<UTC timestamp>)", false,
-                     "out",
-                     [](SweepConfig& c, const std::string& t) {
-                       if (t.empty())
-                         throw usage_error("--out: expected a folder, got an empty path");
-                       c.out_dir = t;
-                     },
-                     [](const SweepConfig& c) { return c.out_dir; },
-                     [](JsonWriter& json, const SweepConfig& c) { json.value(c.out_dir); }});
-  options.push_back({"device", "auto, cpu, cuda or cuda:N (auto picks CUDA when available)", true,
-                     "device", [](SweepConfig& c, const std::string& t) { c.device = t; },
-                     [](const SweepConfig& c) { return c.device; },
-                     [](JsonWriter& json, const SweepConfig& c) { json.value(c.device); }});
-  options.push_back(
-      {"jobs",
-       "cohorts (or slices of one) trained at once, each on one CPU thread and on a GPU its own "
-       "stream (0: one per core; on a GPU one per core with the device engine, else 1)",
-       false, "jobs", [](SweepConfig& c, const std::string& t) { c.jobs = integer("jobs", t); },
-       [](const SweepConfig& c) { return fmt::format("{}", c.jobs); },
-       [](JsonWriter& json, const SweepConfig& c) { json.value(c.jobs); }});
-  options.push_back(
-      {"engine",
-       "auto, fused, device or autograd: how steps are computed (auto: fused on the CPU, device "
-       "on a GPU)",
-       true, "engine", [](SweepConfig& c, const std::string& t) { c.engine = engine_of(t); },
-       [](const SweepConfig& c) { return std::string(c.engine ? to_string(*c.engine) : "auto"); },
-       [](JsonWriter& json, const SweepConfig& c) {
-         json.value(c.engine ? to_string(*c.engine) : "auto");
-       }});
-  SweepOption graphs{
-      "cuda-graphs",
-      "on or off: replay each step from a captured CUDA graph (GPU only; off with --engine auto "
-      "trains the straightforward autograd loop)",
-      true,
-      "cuda_graphs",
-      [](SweepConfig& c, const std::string& t) {
-        if (t != "on" && t != "off") throw usage_error("--cuda-graphs '{}': expected on or off", t);
-        c.cuda_graphs = t == "on";
-      },
-      [](const SweepConfig& c) { return std::string(c.cuda_graphs ? "on" : "off"); },
-      [](JsonWriter& json, const SweepConfig& c) { json.value(c.cuda_graphs); }};
-  // Written only when off, so that sweeps saved before the option existed still resume.
-  graphs.unwritten_value = "on";
-  options.push_back(graphs);
-  SweepOption resume{"resume",
-                     "continue the sweep in --out from its checkpoints",
-                     false,
-                     nullptr,
-                     [](SweepConfig& c, const std::string&) { c.resume = true; },
-                     [](const SweepConfig& c) { return std::string(c.resume ? "true" : ""); },
-                     nullptr};
-  resume.is_flag = true;
-  options.push_back(resume);
-  options.push_back(
-      {"shard", "train only share INDEX/COUNT of the runs (default: from a Slurm array task)",
-       false, nullptr, [](SweepConfig& c, const std::string& t) { c.shard = shard_of(t); },
-       [](const SweepConfig& c) {
-         return c.shard ? fmt::format("{}/{}", c.shard->index, c.shard->count) : std::string();
-       },
-       nullptr});
-  return options;
+  using C = SweepConfig;
+  using T = const std::string&;
+  return {
+      option(
+          "l2", "comma-separated L2 strengths (0 = unregularised control)",
+          kDecidesNumbers | kNamesRuns, "l2", [](C& c, T t) { c.l2_strengths = numbers("l2", t); },
+          [](const C& c) { return text_of(c.l2_strengths); },
+          [](const C& c) -> Json { return c.l2_strengths; }),
+      option(
+          "epochs", "epochs per run", kDecidesNumbers, "epochs",
+          [](C& c, T t) { c.epochs = integer("epochs", t); },
+          [](const C& c) { return fmt::format("{}", c.epochs); },
+          [](const C& c) -> Json { return c.epochs; }),
+      option(
+          "batch-size", "examples per Adam step", kDecidesNumbers, "batch_size",
+          [](C& c, T t) { c.batch_size = integer("batch-size", t); },
+          [](const C& c) { return fmt::format("{}", c.batch_size); },
+          [](const C& c) -> Json { return c.batch_size; }),
+      option(
+          "lr", "Adam learning rate", kDecidesNumbers, "lr",
+          [](C& c, T t) { c.learning_rate = number("lr", t); },
+          [](const C& c) { return fmt::format("{}", c.learning_rate); },
+          [](const C& c) -> Json { return c.learning_rate; }),
+      option(
+          "seed", "seed for the initial weights and the shuffles", kDecidesNumbers | kNamesRuns,
+          "seed",
+          [](C& c, T t) {
+            const auto seed = parse_uint64(t);
+            if (!seed) throw usage_error("--seed '{}': expected an integer from 0 to 2^64-1", t);
+            c.seed = *seed;
+          },
+          [](const C& c) { return fmt::format("{}", c.seed); },
+          [](const C& c) -> Json { return c.seed; }),
+      option(
+          "seeds", "train each strength with N seeds: seed .. seed+N-1",
+          kDecidesNumbers | kNamesRuns, "seeds", [](C& c, T t) { c.seeds = integer("seeds", t); },
+          [](const C& c) { return fmt::format("{}", c.seeds); },
+          [](const C& c) -> Json { return c.seeds; }),
+      option(
+          "val-size", "the last N training examples are the validation set", kDecidesNumbers,
+          "val_size", [](C& c, T t) { c.val_size = integer("val-size", t); },
+          [](const C& c) { return fmt::format("{}", c.val_size); },
+          [](const C& c) -> Json { return c.val_size; }),
+      option(
+          "train-size", "train on only the first N training examples (default: all the rest)",
+          kDecidesNumbers, "train_size",
+          [](C& c, T t) {
+            c.train_size = t == "all" ? std::nullopt : std::optional(integer("train-size", t));
+          },
+          [](const C& c) {
+            return c.train_size ? fmt::format("{}", *c.train_size) : std::string("all");
+          },
+          [](const C& c) -> Json { return c.train_size ? Json(*c.train_size) : Json(); }),
+      option(
+          "data-dir", "folder with the four MNIST-style IDX files, raw or .gz", kDecidesNumbers,
+          "data_dir", [](C& c, T t) { c.data_dir = utf8_path("data-dir", t); },
+          [](const C& c) { return c.data_dir; }, [](const C& c) -> Json { return c.data_dir; }),
+      option(
+          "out", "output folder, new or empty (default: runs/<UTC timestamp>)", kRecorded, "out",
+          [](C& c, T t) {
+            if (t.empty()) throw usage_error("--out: expected a folder, got an empty path");
+            c.out_dir = utf8_path("out", t);
+          },
+          [](const C& c) { return c.out_dir; }, [](const C& c) -> Json { return c.out_dir; }),
+      option(
+          "device", "auto, cpu, cuda or cuda:N (auto picks CUDA when available)", kDecidesNumbers,
+          "device", [](C& c, T t) { c.device = t; }, [](const C& c) { return c.device; },
+          [](const C& c) -> Json { return c.device; }),
+      option(
+          "jobs",
+          "cohorts (or slices of one) trained at once, each on one CPU thread and on a GPU its "
+          "own stream (0: one per core; on a GPU one per core with the device engine, else 1)",
+          kRecorded, "jobs", [](C& c, T t) { c.jobs = integer("jobs", t); },
+          [](const C& c) { return fmt::format("{}", c.jobs); },
+          [](const C& c) -> Json { return c.jobs; }),
+      option(
+          "engine",
+          "auto, fused, device or autograd: how steps are computed (auto: fused on the CPU, "
+          "device on a GPU)",
+          kDecidesNumbers, "engine", [](C& c, T t) { c.engine = engine_of(t); },
+          [](const C& c) { return std::string(c.engine ? to_string(*c.engine) : "auto"); },
+          [](const C& c) -> Json { return c.engine ? to_string(*c.engine) : "auto"; }),
+      option(
+          "cuda-graphs",
+          "on or off: replay each step from a captured CUDA graph (GPU only; off with --engine "
+          "auto trains the straightforward autograd loop)",
+          kDecidesNumbers, "cuda_graphs",
+          [](C& c, T t) {
+            if (t != "on" && t != "off") {
+              throw usage_error("--cuda-graphs '{}': expected on or off", t);
+            }
+            c.cuda_graphs = t == "on";
+          },
+          [](const C& c) { return std::string(c.cuda_graphs ? "on" : "off"); },
+          [](const C& c) -> Json { return c.cuda_graphs; },
+          /*unwritten_value=*/"on"),
+      option(
+          "resume", "continue the sweep in --out from its checkpoints", kIsFlag, nullptr,
+          [](C& c, T) { c.resume = true; },
+          [](const C& c) { return std::string(c.resume ? "true" : ""); }, nullptr),
+      option(
+          "shard", "train only share INDEX/COUNT of the runs (default: from a Slurm array task)",
+          kRecorded, nullptr, [](C& c, T t) { c.shard = shard_of(t); },
+          [](const C& c) {
+            return c.shard ? fmt::format("{}/{}", c.shard->index, c.shard->count) : std::string();
+          },
+          nullptr),
+  };
 }
 
 }  // namespace

@@ -21,37 +21,6 @@ EngineKind resolve_engine(const SweepConfig& config, const torch::Device& device
   return config.cuda_graphs ? EngineKind::kDevice : EngineKind::kAutograd;
 }
 
-/// This shard's runs, grouped by seed (the data order) in plan order.
-std::vector<Cohort> cohorts_of(const std::vector<RunSpec>& runs) {
-  std::vector<Cohort> cohorts;
-  for (const RunSpec& run : runs) {
-    auto found = std::find_if(cohorts.begin(), cohorts.end(),
-                              [&](const Cohort& cohort) { return cohort.seed == run.seed; });
-    if (found == cohorts.end()) {
-      cohorts.push_back({run.seed, {}});
-      found = cohorts.end() - 1;
-    }
-    found->members.push_back(run);
-  }
-  return cohorts;
-}
-
-/// Splits the largest cohort in two (the first half one larger) until there are `units`,
-/// or every unit is a single run. A member's numbers do not depend on its cohort's members,
-/// so this only decides what runs side by side.
-void slice_to(std::vector<Cohort>& cohorts, size_t units) {
-  while (cohorts.size() < units) {
-    const auto largest = std::max_element(
-        cohorts.begin(), cohorts.end(),
-        [](const Cohort& a, const Cohort& b) { return a.members.size() < b.members.size(); });
-    if (largest == cohorts.end() || largest->members.size() < 2) return;
-    const auto half = static_cast<std::ptrdiff_t>((largest->members.size() + 1) / 2);
-    Cohort second{largest->seed, {largest->members.begin() + half, largest->members.end()}};
-    largest->members.resize(static_cast<size_t>(half));
-    cohorts.insert(largest + 1, std::move(second));
-  }
-}
-
 }  // namespace
 
 std::string run_name(const RunSpec& run) { return fmt::format("l2-{}_seed-{}", run.l2, run.seed); }
@@ -68,10 +37,31 @@ std::vector<RunSpec> plan_runs(const SweepConfig& config) {
   return runs;
 }
 
-int64_t Plan::runs_here() const {
-  int64_t count = 0;
-  for (const Cohort& cohort : cohorts) count += static_cast<int64_t>(cohort.members.size());
-  return count;
+std::vector<Cohort> cohorts_of(const std::vector<RunSpec>& runs) {
+  std::vector<Cohort> cohorts;
+  for (const RunSpec& run : runs) {
+    auto found = std::find_if(cohorts.begin(), cohorts.end(),
+                              [&](const Cohort& cohort) { return cohort.seed == run.seed; });
+    if (found == cohorts.end()) {
+      cohorts.push_back({run.seed, {}});
+      found = cohorts.end() - 1;
+    }
+    found->members.push_back(run);
+  }
+  return cohorts;
+}
+
+void slice_cohorts(std::vector<Cohort>& cohorts, size_t units) {
+  while (cohorts.size() < units) {
+    const auto largest = std::max_element(
+        cohorts.begin(), cohorts.end(),
+        [](const Cohort& a, const Cohort& b) { return a.members.size() < b.members.size(); });
+    if (largest == cohorts.end() || largest->members.size() < 2) return;
+    const auto half = static_cast<std::ptrdiff_t>((largest->members.size() + 1) / 2);
+    Cohort second{largest->seed, {largest->members.begin() + half, largest->members.end()}};
+    largest->members.resize(static_cast<size_t>(half));
+    cohorts.insert(largest + 1, std::move(second));
+  }
 }
 
 torch::Device resolve_device(const std::string& spec) {
@@ -121,7 +111,11 @@ Plan make_plan(const SweepConfig& config, const torch::Device& device) {
                        [&](const RunSpec& run) { return run.index % shard.count != shard.index; }),
         mine.end());
   }
-  plan.cohorts = cohorts_of(mine);
+  if (steps_members_together(plan.engine)) {
+    plan.cohorts = cohorts_of(mine);
+  } else {
+    for (const RunSpec& run : mine) plan.cohorts.push_back({run.seed, {run}});
+  }
 
   int64_t jobs = config.jobs;
   if (jobs == 0) {
@@ -131,7 +125,7 @@ Plan make_plan(const SweepConfig& config, const torch::Device& device) {
     jobs = device.is_cpu() || plan.engine == EngineKind::kDevice ? cores : 1;
   }
   jobs = std::clamp<int64_t>(jobs, 1, std::max<int64_t>(1, static_cast<int64_t>(mine.size())));
-  slice_to(plan.cohorts, static_cast<size_t>(jobs));
+  slice_cohorts(plan.cohorts, static_cast<size_t>(jobs));
   plan.jobs = std::min<int64_t>(jobs, std::max<size_t>(1, plan.cohorts.size()));
   return plan;
 }

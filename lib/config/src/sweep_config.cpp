@@ -51,6 +51,16 @@ const char* to_string(EngineKind engine) {
   return "unknown";
 }
 
+bool steps_members_together(EngineKind kind) {
+  switch (kind) {
+    case EngineKind::kAutograd:
+    case EngineKind::kFused:
+    case EngineKind::kDevice:
+      return false;
+  }
+  return false;
+}
+
 void SweepConfig::validate() const {
   validate_strengths(l2_strengths);
   require_in_range("--epochs", epochs, 1, kMaxEpochs);

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "l2sweep/base/error.h"
+#include "l2sweep/base/memory.h"
 
 namespace l2sweep {
 namespace fs = std::filesystem;
@@ -83,6 +84,9 @@ namespace {
 int64_t checked_file_size(const fs::path& path) {
   std::error_code error;
   const auto status = fs::status(path, error);
+  if (error && error != std::errc::no_such_file_or_directory) {
+    throw data_error("{}: cannot read ({})", path.string(), error.message());
+  }
   if (!fs::exists(status)) {
     throw data_error("{}: file not found", path.string());
   }
@@ -148,6 +152,17 @@ void check_capacity(const fs::path& path, int64_t declared, int64_t file_bytes,
                    path.string(), declared, capacity);
 }
 
+/// Rejects `bytes` bytes that `limit` (default: the memory available) cannot hold.
+void check_fits(const fs::path& path, int64_t bytes, const char* what,
+                std::optional<int64_t> limit) {
+  if (!limit) limit = available_memory();
+  if (!limit || bytes <= *limit) return;
+  throw data_error(
+      "{}: {} {}, more than the {} bytes of memory available; expected data this "
+      "machine can hold",
+      path.string(), bytes, what, *limit);
+}
+
 /// Reads exactly `declared` data bytes and checks that nothing follows them.
 void read_payload(ByteSource& source, const fs::path& path, int64_t declared, int64_t file_bytes,
                   IdxArray& array) {
@@ -172,7 +187,7 @@ void read_payload(ByteSource& source, const fs::path& path, int64_t declared, in
 
 }  // namespace
 
-IdxArray read_idx(const fs::path& path) {
+IdxArray read_idx(const fs::path& path, std::optional<int64_t> memory_limit) {
   const int64_t file_bytes = checked_file_size(path);
   const bool compressed = is_gzip(path);
   ByteSource source(path);
@@ -180,6 +195,7 @@ IdxArray read_idx(const fs::path& path) {
   const int64_t declared = read_header(source, path, array);
   const int64_t header_bytes = 4 + 4 * static_cast<int64_t>(array.dims.size());
   check_capacity(path, declared, file_bytes, header_bytes, compressed);
+  check_fits(path, declared, "bytes of data", memory_limit);
   read_payload(source, path, declared, file_bytes, array);
   return array;
 }
@@ -210,16 +226,32 @@ DatasetInfo Datasets::info() const {
   return {train.size(), val.size(), test.size(), num_classes, image_shape, files};
 }
 
+namespace {
+
+/// Whether `path` exists; a data Error naming it when the file system cannot tell.
+bool path_exists(const fs::path& path) {
+  std::error_code error;
+  const fs::file_status status = fs::status(path, error);
+  if (error && error != std::errc::no_such_file_or_directory &&
+      error != std::errc::not_a_directory) {
+    throw data_error("{}: cannot read ({})", path.string(), error.message());
+  }
+  return fs::exists(status);
+}
+
+}  // namespace
+
 fs::path find_idx_file(const fs::path& dir, const std::string& name) {
   const fs::path raw = dir / name;
-  if (fs::exists(raw)) {
+  if (path_exists(raw)) {
     return raw;
   }
   const fs::path compressed = dir / (name + ".gz");
-  if (fs::exists(compressed)) {
+  if (path_exists(compressed)) {
     return compressed;
   }
-  if (!fs::is_directory(dir)) {
+  std::error_code error;
+  if (!fs::is_directory(dir, error)) {
     throw data_error("--data-dir {}: folder not found; expected the four MNIST-style IDX files",
                      dir.string());
   }
@@ -233,8 +265,9 @@ struct LabelledArrays {
   IdxArray labels;
 };
 
-LabelledArrays read_pair(const fs::path& images_path, const fs::path& labels_path) {
-  LabelledArrays pair{read_idx(images_path), read_idx(labels_path)};
+LabelledArrays read_pair(const fs::path& images_path, const fs::path& labels_path,
+                         std::optional<int64_t> memory_limit) {
+  LabelledArrays pair{read_idx(images_path, memory_limit), read_idx(labels_path, memory_limit)};
   if (pair.images.magic != kIdxImagesMagic) {
     throw data_error("{}: magic number 0x{:08x}; expected 0x{:08x} (3-dimensional IDX images)",
                      images_path.string(), pair.images.magic, kIdxImagesMagic);
@@ -297,13 +330,17 @@ torch::Tensor labels_tensor(const IdxArray& labels, int64_t begin, int64_t end) 
 
 }  // namespace
 
-Datasets load_datasets(const DataOptions& options) {
+Datasets load_datasets(const DataOptions& options, std::optional<int64_t> memory_limit) {
   std::vector<fs::path> paths;
   for (const char* name : kIdxFileNames) {
     paths.push_back(find_idx_file(options.dir, name));
   }
-  const LabelledArrays train = read_pair(paths[0], paths[1]);
-  const LabelledArrays test = read_pair(paths[2], paths[3]);
+  const LabelledArrays train = read_pair(paths[0], paths[1], memory_limit);
+  const LabelledArrays test = read_pair(paths[2], paths[3], memory_limit);
+  // The splits become float32 tensors beside the bytes read: five bytes a pixel in all.
+  check_fits(paths[0],
+             5 * static_cast<int64_t>(train.images.values.size() + test.images.values.size()),
+             "bytes of images and their float32 copies", memory_limit);
   // The magic numbers guarantee 3-dimensional images and 1-dimensional labels.
   const auto& shape = train.images.dims;
   const auto& test_shape = test.images.dims;

@@ -8,6 +8,7 @@
 #include "l2sweep/base/files.h"
 #include "l2sweep/config/plan.h"
 #include "l2sweep/config/sweep_file.h"
+#include "l2sweep/experiment/output_folder.h"
 #include "l2sweep/outputs/console.h"
 #include "l2sweep/outputs/metrics_csv.h"
 #include "l2sweep/outputs/report.h"
@@ -36,7 +37,10 @@ MergeResult merge_sweep(const fs::path& out_dir, const std::string& command_line
                         std::FILE* console) {
   const SweepConfig config = read_sweep_config(out_dir);
   const Datasets data = load_datasets({config.data_dir, config.val_size, config.train_size});
-  const CheckpointStore checkpoints(out_dir / "checkpoints");
+  const OutputFolder folder = OutputFolder::open_for_merge(out_dir, command_line);
+  // Every checkpoint is verified (checksum, settings against sweep.cfg, history) before
+  // anything is written.
+  const CheckpointStore checkpoints(out_dir / "checkpoints", config);
 
   MergeResult merge;
   std::vector<RunResult> runs;
@@ -66,9 +70,12 @@ MergeResult merge_sweep(const fs::path& out_dir, const std::string& command_line
   sweep.device = device;
   sweep.command_line = command_line;
   sweep.started_at = utc_now("%Y-%m-%dT%H:%M:%SZ");
-  write_file_atomically(out_dir / "metrics.csv", metrics_csv_text(runs));
-  write_file_atomically(out_dir / "summary.json", summary_json(sweep, runs, merge.complete));
-  write_file_atomically(out_dir / "report.md", report_markdown(sweep, runs));
+  folder.remove_stale_temporaries();
+  folder.write_shared([&] {
+    write_file_atomically(out_dir / "metrics.csv", metrics_csv_text(runs));
+    write_file_atomically(out_dir / "summary.json", summary_json(sweep, runs, merge.complete));
+    write_file_atomically(out_dir / "report.md", report_markdown(sweep, runs));
+  });
   fmt::print(console, "{}", final_tables(runs, config.seeds));
   fmt::print(console, "merged {} of {} runs into {}: metrics.csv, summary.json, report.md\n",
              runs.size() - merge.incomplete.size(), planned.size(), out_dir.string());

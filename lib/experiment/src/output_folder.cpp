@@ -1,5 +1,11 @@
 #include "l2sweep/experiment/output_folder.h"
 
+#include <fmt/format.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include "l2sweep/base/clock.h"
 #include "l2sweep/base/error.h"
 #include "l2sweep/base/files.h"
@@ -7,41 +13,186 @@
 
 namespace l2sweep {
 namespace fs = std::filesystem;
+namespace {
 
-fs::path default_output_folder() { return fs::path("runs") / utc_now("%Y%m%dT%H%M%SZ"); }
+constexpr const char* kCheckpointsFolder = "checkpoints";
 
-void prepare_output_folder(const fs::path& folder) {
+/// Whether `entry` is something l2sweep leaves behind without results: a lock file, a
+/// temporary file of a killed write, or a checkpoints folder holding only such things.
+bool is_leftover(const fs::directory_entry& entry) {
+  const std::string name = entry.path().filename().string();
+  if (name == kFolderLockFile || name == kSharedFilesLockFile || is_temporary_file(name)) {
+    return true;
+  }
   std::error_code error;
-  if (fs::exists(folder, error)) {
-    if (!fs::is_directory(folder, error)) {
+  if (name != kCheckpointsFolder || !entry.is_directory(error)) return false;
+  for (fs::directory_iterator it(entry.path(), error), end; !error && it != end;
+       it.increment(error)) {
+    const std::string inner = it->path().filename().string();
+    const bool run_lock = inner.size() > 5 && inner.compare(inner.size() - 5, 5, ".lock") == 0;
+    if (!run_lock && !is_temporary_file(inner)) return false;
+  }
+  return !error;
+}
+
+/// Refuses (before anything is written) what `state` does not allow for this kind of writer.
+void check_state(FolderState state, const SweepConfig& config, const fs::path& folder) {
+  switch (state) {
+    case FolderState::kMissing:
+    case FolderState::kEmpty:
+      return;
+    case FolderState::kNotAFolder:
       throw output_error("--out {}: exists and is not a folder; expected a new or empty folder",
                          folder.string());
-    }
-    if (!fs::is_empty(folder, error)) {
+    case FolderState::kSweep:
+      if (config.resume || config.shard) return;
       throw output_error(
-          "--out {}: folder is not empty; choose a new folder (results are never overwritten)",
+          "--out {}: folder is not empty; choose a new folder (results are never overwritten), "
+          "or add --resume to continue the sweep there",
           folder.string());
-    }
-  }
-  fs::create_directories(folder, error);
-  if (error) {
-    throw output_error("--out {}: cannot create folder ({})", folder.string(), error.message());
+    case FolderState::kForeign:
+      if (config.resume) {
+        throw usage_error(
+            "--resume: {} holds no l2sweep sweep to resume (no {}) and is not empty; expected the "
+            "--out of an earlier run",
+            folder.string(), kSweepConfigFile);
+      }
+      throw output_error(
+          "--out {}: folder is not empty and holds no l2sweep sweep; choose a new folder (results "
+          "are never overwritten)",
+          folder.string());
   }
 }
 
-void open_output_folder(const SweepConfig& config, const fs::path& folder) {
-  const fs::path saved = folder / kSweepConfigFile;
-  if (config.resume || (config.shard && fs::exists(saved))) {
-    check_resume_config(folder, config);
-    return;
+Error in_use(const fs::path& folder, const fs::path& lock) {
+  return output_error(
+      "--out {}: in use by {}; expected no other l2sweep writing it (wait for "
+      "that one, or choose another --out)",
+      folder.string(), FileLock::holder(lock));
+}
+
+/// Claims a new folder for a sweep without --out: runs/<UTC timestamp>, or with -2, -3, ...
+/// when another sweep took that name in the same second. mkdir is the claim: it fails for
+/// all but one of the processes that try a name.
+fs::path claim_default_folder() {
+  const fs::path base = default_output_folder();
+  create_folder(base.parent_path());
+  for (int attempt = 1;; ++attempt) {
+    const fs::path folder =
+        attempt == 1 ? base : fs::path(fmt::format("{}-{}", base.string(), attempt));
+    if (::mkdir(folder.c_str(), 0777) == 0) return folder;
+    if (errno != EEXIST || attempt >= 10000) {
+      throw output_error("--out {}: cannot create folder ({})", folder.string(),
+                         std::strerror(errno));
+    }
   }
-  if (config.shard) {
-    create_folder(folder);
-  } else {
-    prepare_output_folder(folder);
+}
+
+}  // namespace
+
+FolderState inspect_output_folder(const fs::path& folder) {
+  std::error_code error;
+  const fs::file_status status = fs::status(folder, error);
+  // A path through a file (a/file/sub) is missing: creating it fails and says why.
+  if (error && error != std::errc::no_such_file_or_directory &&
+      error != std::errc::not_a_directory) {
+    return FolderState::kNotAFolder;
   }
-  // Shards starting together write identical bytes, each by an atomic rename.
-  write_file_atomically(saved, sweep_config_text(config));
+  if (!fs::exists(status)) return FolderState::kMissing;
+  if (!fs::is_directory(status)) return FolderState::kNotAFolder;
+  if (fs::exists(folder / kSweepConfigFile, error)) return FolderState::kSweep;
+  for (fs::directory_iterator it(folder, error), end; !error && it != end; it.increment(error)) {
+    if (!is_leftover(*it)) return FolderState::kForeign;
+  }
+  return error ? FolderState::kNotAFolder : FolderState::kEmpty;
+}
+
+fs::path default_output_folder() { return fs::path("runs") / utc_now("%Y%m%dT%H%M%SZ"); }
+
+OutputFolder OutputFolder::open_for_sweep(const Plan& plan, const std::string& command_line) {
+  const SweepConfig& config = plan.config;
+  if (config.out_dir.empty()) {
+    const fs::path folder = claim_default_folder();
+    auto lock = FileLock::try_lock(folder / kFolderLockFile, FileLock::Mode::kExclusive);
+    if (!lock) throw in_use(folder, folder / kFolderLockFile);
+    lock->record_holder(command_line);
+    write_file_atomically(folder / kSweepConfigFile, sweep_config_text(config));
+    return OutputFolder(folder, std::move(*lock), /*exclusive=*/true, /*existed=*/false);
+  }
+
+  const fs::path folder = config.out_dir;
+  // Decide from what is there before writing anything.
+  const FolderState before = inspect_output_folder(folder);
+  check_state(before, config, folder);
+  if (before == FolderState::kSweep) check_resume_config(folder, config);
+
+  if (before == FolderState::kMissing) {
+    std::error_code error;
+    fs::create_directories(folder, error);
+    if (error) {
+      throw output_error("--out {}: cannot create folder ({})", folder.string(), error.message());
+    }
+  }
+  const bool exclusive = !config.shard;
+  const fs::path lock_path = folder / kFolderLockFile;
+  auto lock = FileLock::try_lock(lock_path,
+                                 exclusive ? FileLock::Mode::kExclusive : FileLock::Mode::kShared);
+  if (!lock) throw in_use(folder, lock_path);
+
+  // Another process may have changed the folder between the look above and the lock.
+  const FolderState state = inspect_output_folder(folder);
+  check_state(state, config, folder);
+  OutputFolder opened(folder, std::move(*lock), exclusive, state == FolderState::kSweep);
+  opened.write_shared([&] {
+    // Shards that start together meet here one at a time: the first saves sweep.cfg and the
+    // others must agree with it.
+    if (fs::exists(folder / kSweepConfigFile)) {
+      check_resume_config(folder, config);
+    } else {
+      write_file_atomically(folder / kSweepConfigFile, sweep_config_text(config));
+    }
+  });
+  opened.lock_.record_holder(command_line);
+  if (config.shard) opened.lock_runs(plan, command_line);
+  return opened;
+}
+
+void OutputFolder::lock_runs(const Plan& plan, const std::string& command_line) {
+  const fs::path checkpoints = path_ / kCheckpointsFolder;
+  create_folder(checkpoints);
+  for (const Cohort& cohort : plan.cohorts) {
+    for (const RunSpec& run : cohort.members) {
+      const fs::path lock_path = checkpoints / (run_name(run) + ".lock");
+      auto lock = FileLock::try_lock(lock_path, FileLock::Mode::kExclusive);
+      if (!lock) {
+        throw output_error(
+            "--out {}: run {} is being trained by {}; expected each run in one shard at a time",
+            path_.string(), run_name(run), FileLock::holder(lock_path));
+      }
+      lock->record_holder(command_line);
+      run_locks_.push_back(std::move(*lock));
+    }
+  }
+}
+
+OutputFolder OutputFolder::open_for_merge(const fs::path& folder, const std::string& command_line) {
+  const fs::path lock_path = folder / kFolderLockFile;
+  auto lock = FileLock::try_lock(lock_path, FileLock::Mode::kShared);
+  if (!lock) throw in_use(folder, lock_path);
+  lock->record_holder(command_line);
+  return OutputFolder(folder, std::move(*lock), /*exclusive=*/false, /*existed=*/true);
+}
+
+void OutputFolder::write_shared(const std::function<void()>& write) const {
+  const FileLock shared = FileLock::lock(path_ / kSharedFilesLockFile, FileLock::Mode::kExclusive);
+  write();
+}
+
+void OutputFolder::remove_stale_temporaries() const {
+  const StaleTemporaries which =
+      exclusive_ ? StaleTemporaries::kAll : StaleTemporaries::kOfDeadProcessesHere;
+  l2sweep::remove_stale_temporaries(path_, which);
+  l2sweep::remove_stale_temporaries(path_ / kCheckpointsFolder, which);
 }
 
 }  // namespace l2sweep

@@ -84,8 +84,10 @@ void ConsoleReporter::on_run_end(const RunResult& result) {
     fmt::print(out_, "  l2={} seed={} interrupted after epoch {}\n", result.spec.l2,
                result.spec.seed, result.history.size());
   } else if (result.status == RunStatus::kDiverged) {
-    fmt::print(out_, "  l2={} DIVERGED at epoch {}: a loss or W1 is not finite; run stopped\n",
-               result.spec.l2, result.history.back().epoch);
+    fmt::print(
+        out_,
+        "  l2={} DIVERGED at epoch {}: a loss, W1 or Adam's state is not finite; run stopped\n",
+        result.spec.l2, result.history.back().epoch);
   } else if (result.test) {
     fmt::print(out_, "  l2={} test_loss {:.4f}  test_accuracy {:.4f}  ({:.1f}s)\n", result.spec.l2,
                result.test->loss, result.test->accuracy, result.train_seconds);

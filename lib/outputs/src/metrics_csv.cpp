@@ -2,8 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
-
 namespace l2sweep {
 namespace fs = std::filesystem;
 
@@ -21,24 +19,9 @@ std::string metrics_csv_row(const RunSpec& run, const EpochMetrics& m) {
 }
 
 std::string metrics_csv_text(const std::vector<RunResult>& runs) {
-  // Each run's seed is its cohort; cohorts in the order their first run comes.
-  std::vector<uint64_t> cohorts;
-  size_t epochs = 0;
-  for (const RunResult& run : runs) {
-    if (std::find(cohorts.begin(), cohorts.end(), run.spec.seed) == cohorts.end()) {
-      cohorts.push_back(run.spec.seed);
-    }
-    epochs = std::max(epochs, run.history.size());
-  }
   std::string text = metrics_csv_header();
-  for (const uint64_t seed : cohorts) {
-    for (size_t epoch = 0; epoch < epochs; ++epoch) {
-      for (const RunResult& run : runs) {
-        if (run.spec.seed == seed && epoch < run.history.size()) {
-          text += metrics_csv_row(run.spec, run.history[epoch]);
-        }
-      }
-    }
+  for (const RunResult& run : runs) {
+    for (const EpochMetrics& m : run.history) text += metrics_csv_row(run.spec, m);
   }
   return text;
 }

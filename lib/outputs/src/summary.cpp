@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 #include "l2sweep/base/files.h"
@@ -16,101 +17,92 @@
 namespace l2sweep {
 namespace {
 
-void write_config(JsonWriter& json, const SweepInfo& sweep) {
-  json.key("config").begin_object();
+/// A number, or null for NaN and infinities (JSON has neither).
+Json number(double value) { return std::isfinite(value) ? Json(value) : Json(); }
+
+Json config_json(const SweepConfig& config) {
+  Json json = Json::object();
   for (const SweepOption& option : sweep_options()) {
-    if (option.summary_key == nullptr) continue;
-    json.key(option.summary_key);
-    option.record(json, sweep.config);
+    if (option.summary_key != nullptr) json[option.summary_key] = option.record(config);
   }
-  json.end_object();
+  return json;
 }
 
-void write_experiment(JsonWriter& json, const SweepInfo& sweep,
-                      const std::vector<RunResult>& runs) {
+Json experiment_json(const SweepInfo& sweep, const std::vector<RunResult>& runs) {
   // The fixed parts of the experiment, so that the output alone says what was computed.
-  json.key("experiment").begin_object();
-  json.key("model").value(fmt::format("Flatten -> Linear({}, {}) -> ReLU -> Linear({}, {})",
-                                      sweep.data.input_features(), kHiddenUnits, kHiddenUnits,
-                                      sweep.data.num_classes));
-  json.key("init").value("glorot_uniform weights, zero biases (Keras Dense defaults)");
-  json.key("loss").value(
-      "mean cross-entropy on logits + l2 * sum(W1^2), W1 = first Linear weight only");
-  json.key("optimizer").begin_object();
-  json.key("name").value(engine_description(sweep.engine, runs));
-  json.key("lr").value(sweep.config.learning_rate);
-  json.key("beta_1").value(kAdamBeta1);
-  json.key("beta_2").value(kAdamBeta2);
-  json.key("epsilon").value(kAdamEpsilon);
-  json.end_object();
-  json.key("shuffle").value("reshuffled every epoch from the seed; last partial batch kept");
-  json.key("validation").value("the last val_size training examples");
-  json.key("pixel_scaling").value("x / 255");
-  json.end_object();
+  Json json = Json::object();
+  json["model"] =
+      fmt::format("Flatten -> Linear({}, {}) -> ReLU -> Linear({}, {})",
+                  sweep.data.input_features(), kHiddenUnits, kHiddenUnits, sweep.data.num_classes);
+  json["init"] = "glorot_uniform weights, zero biases (Keras Dense defaults)";
+  json["loss"] = "mean cross-entropy on logits + l2 * sum(W1^2), W1 = first Linear weight only";
+  Json optimizer = Json::object();
+  optimizer["name"] = engine_description(sweep.engine, runs);
+  optimizer["lr"] = sweep.config.learning_rate;
+  optimizer["beta_1"] = kAdamBeta1;
+  optimizer["beta_2"] = kAdamBeta2;
+  optimizer["epsilon"] = kAdamEpsilon;
+  json["optimizer"] = optimizer;
+  json["shuffle"] = "reshuffled every epoch from the seed; last partial batch kept";
+  json["validation"] = "the last val_size training examples";
+  json["pixel_scaling"] = "x / 255";
+  return json;
 }
 
-void write_dataset(JsonWriter& json, const DatasetInfo& data) {
-  json.key("dataset").begin_object();
-  json.key("files").begin_array();
-  for (const auto& file : data.files) json.value(file);
-  json.end_array();
-  json.key("image_shape").begin_array();
-  for (const int64_t size : data.image_shape) json.value(size);
-  json.end_array();
-  json.key("num_classes").value(data.num_classes);
-  json.key("train_examples").value(data.train_examples);
-  json.key("val_examples").value(data.val_examples);
-  json.key("test_examples").value(data.test_examples);
-  json.end_object();
+Json dataset_json(const DatasetInfo& data) {
+  Json json = Json::object();
+  json["files"] = data.files;
+  json["image_shape"] = data.image_shape;
+  json["num_classes"] = data.num_classes;
+  json["train_examples"] = data.train_examples;
+  json["val_examples"] = data.val_examples;
+  json["test_examples"] = data.test_examples;
+  return json;
 }
 
-void write_run(JsonWriter& json, const RunResult& run) {
-  json.begin_object();
-  json.key("l2").value(run.spec.l2);
-  json.key("seed").value(run.spec.seed);
-  json.key("status").value(to_string(run.status));
-  json.key("epochs_completed").value(static_cast<int64_t>(run.history.size()));
-  json.key("diverged_at_epoch");
-  if (run.status == RunStatus::kDiverged) {
-    json.value(run.history.back().epoch);
-  } else {
-    json.null();
-  }
+Json run_json(const RunResult& run) {
+  Json json = Json::object();
+  json["l2"] = run.spec.l2;
+  json["seed"] = run.spec.seed;
+  json["status"] = to_string(run.status);
+  json["epochs_completed"] = run.history.size();
+  json["diverged_at_epoch"] =
+      run.status == RunStatus::kDiverged ? Json(run.history.back().epoch) : Json();
   if (!run.history.empty()) {
     const EpochMetrics& last = run.history.back();
     for (const EpochMetricField& field : kEpochMetricFields) {
-      if (field.in_summary) json.key(field.name).value(last.*field.member);
+      if (field.in_summary) json[field.name] = number(last.*field.member);
     }
-    json.key("train_minus_val_accuracy").value(last.accuracy - last.val_accuracy);
+    json["train_minus_val_accuracy"] = number(last.accuracy - last.val_accuracy);
   }
   if (const EpochMetrics* best = run.best_epoch()) {
-    json.key("best_val_accuracy").value(best->val_accuracy);
-    json.key("best_val_accuracy_epoch").value(best->epoch);
+    json["best_val_accuracy"] = number(best->val_accuracy);
+    json["best_val_accuracy_epoch"] = best->epoch;
   }
   const EvalMetrics test = run.test.value_or(EvalMetrics{});
-  json.key("test_loss").value(test.loss);
-  json.key("test_data_loss").value(test.data_loss);
-  json.key("test_accuracy").value(test.accuracy);
-  json.key("train_seconds").value(run.train_seconds);
-  json.key("engine").value(run.engine);
-  json.end_object();
+  json["test_loss"] = number(test.loss);
+  json["test_data_loss"] = number(test.data_loss);
+  json["test_accuracy"] = number(test.accuracy);
+  json["train_seconds"] = number(run.train_seconds);
+  json["engine"] = run.engine;
+  return json;
 }
 
-void write_strength(JsonWriter& json, const StrengthSummary& s) {
-  json.begin_object();
-  json.key("l2").value(s.l2);
-  json.key("runs").value(s.runs);
-  json.key("completed").value(s.completed);
-  json.key("diverged").value(s.diverged);
+Json strength_json(const StrengthSummary& s) {
+  Json json = Json::object();
+  json["l2"] = s.l2;
+  json["runs"] = s.runs;
+  json["completed"] = s.completed;
+  json["diverged"] = s.diverged;
   for (const StrengthStatField& field : kStrengthStatFields) {
     const SeedStats& stats = s.*field.member;
-    json.key(field.name).begin_object();
-    json.key("mean").value(stats.mean);
-    json.key("std").value(stats.std);
-    json.key("n").value(stats.n);
-    json.end_object();
+    Json entry = Json::object();
+    entry["mean"] = number(stats.mean);
+    entry["std"] = number(stats.std);
+    entry["n"] = stats.n;
+    json[field.name] = entry;
   }
-  json.end_object();
+  return json;
 }
 
 }  // namespace
@@ -128,33 +120,26 @@ std::string engine_description(const std::string& planned, const std::vector<Run
 
 std::string summary_json(const SweepInfo& sweep, const std::vector<RunResult>& runs, bool finished,
                          std::optional<double> sweep_seconds) {
-  JsonWriter json;
-  json.begin_object();
-  json.key("l2sweep_version").value(kVersion);
-  json.key("libtorch_version").value(libtorch_version());
-  json.key("device").value(sweep.device);
-  json.key("command_line").value(sweep.command_line);
-  json.key("started_at").value(sweep.started_at);
-  json.key("finished").value(finished);
-  json.key("sweep_seconds");
-  if (sweep_seconds) {
-    json.value(*sweep_seconds);
-  } else {
-    json.null();
-  }
-  write_config(json, sweep);
-  write_experiment(json, sweep, runs);
-  write_dataset(json, sweep.data);
-  json.key("runs").begin_array();
-  for (const RunResult& run : runs) write_run(json, run);
-  json.end_array();
+  Json json = Json::object();
+  json["l2sweep_version"] = kVersion;
+  json["libtorch_version"] = libtorch_version();
+  json["device"] = sweep.device;
+  json["command_line"] = sweep.command_line;
+  json["started_at"] = sweep.started_at;
+  json["finished"] = finished;
+  json["sweep_seconds"] = sweep_seconds ? number(*sweep_seconds) : Json();
+  json["config"] = config_json(sweep.config);
+  json["experiment"] = experiment_json(sweep, runs);
+  json["dataset"] = dataset_json(sweep.data);
+  json["runs"] = Json::array();
+  for (const RunResult& run : runs) json["runs"].push_back(run_json(run));
   // Final-epoch statistics across seeds, per strength; std is the sample standard deviation
   // (n - 1), null with fewer than two completed seeds.
-  json.key("strengths").begin_array();
-  for (const StrengthSummary& strength : summarize_strengths(runs)) write_strength(json, strength);
-  json.end_array();
-  json.end_object();
-  return json.str();
+  json["strengths"] = Json::array();
+  for (const StrengthSummary& strength : summarize_strengths(runs)) {
+    json["strengths"].push_back(strength_json(strength));
+  }
+  return json_text(json);
 }
 
 void SummaryJsonWriter::on_sweep_begin(const SweepInfo& sweep) {

@@ -198,7 +198,7 @@ class Group {
       m.epoch_seconds = seconds;
       RunResult& result = results_[indices_[k]];
       result.history.push_back(m);
-      if (!m.finite()) result.status = RunStatus::kDiverged;
+      if (!m.finite() || !trainer_.finite(k)) result.status = RunStatus::kDiverged;
       result.train_seconds = seconds_since(starts_[k]);
       result.engine = trainer_.engine().description();
       finished[k] = epoch == plan_.config.epochs || result.status == RunStatus::kDiverged;
@@ -248,6 +248,11 @@ class Group {
 
 }  // namespace
 
+void prepare_cpu_training() {
+  use_one_cpu_thread_per_unit();
+  tune_this_thread();
+}
+
 std::vector<RunResult> train_cohort(const Cohort& cohort, const Plan& plan, const Datasets& data,
                                     SweepObserver& observer, const RunnerOptions& options) {
   std::vector<RunResult> results(cohort.members.size());
@@ -269,6 +274,17 @@ std::vector<RunResult> train_cohort(const Cohort& cohort, const Plan& plan, cons
     groups[saved ? saved->history.size() : 0].push_back(i);
   }
   for (auto& [epochs_done, indices] : groups) {
+    if (options.stop.stop_requested()) {
+      // Not started in this process: each keeps what its checkpoint holds.
+      for (const size_t i : indices) {
+        if (options.checkpoints != nullptr) {
+          if (auto saved = options.checkpoints->progress(results[i].spec)) results[i] = *saved;
+        }
+        results[i].status = RunStatus::kInterrupted;
+        observer.on_run_end(results[i]);
+      }
+      continue;
+    }
     Cohort members{cohort.seed, {}};
     for (const size_t i : indices) members.members.push_back(cohort.members[i]);
     Group(members, std::move(indices), plan, data, observer, options, results).run();

@@ -4,25 +4,34 @@
 #include <torch/serialize/archive.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "l2sweep/base/crc32c.h"
 #include "l2sweep/base/error.h"
 #include "l2sweep/base/files.h"
+#include "l2sweep/config/sweep_file.h"
 
 namespace l2sweep {
 namespace fs = std::filesystem;
 namespace {
 
-/// Bumped whenever the layout of a checkpoint changes. Format 2 names the history's columns;
-/// format 1 (l2sweep 0.1 before it) had the fixed columns kFormat1Columns.
-constexpr int64_t kCheckpointFormat = 2;
+/// Bumped whenever the layout of a checkpoint changes. 3 wraps the archive in a checksummed
+/// header and records the run's settings; 2 named the history's columns; 1 had the fixed
+/// columns kFormat1Columns. Formats 1 and 2 (no checksum) are still read.
+constexpr int64_t kCheckpointFormat = 3;
 constexpr const char* kFormat1Columns =
     "epoch,loss,accuracy,data_loss,val_loss,val_accuracy,val_data_loss,penalty,w1_norm,"
     "epoch_seconds";
+/// The header: this text, then the payload's length (uint64) and CRC-32C (uint32), both
+/// little-endian, then the payload (the LibTorch archive).
+constexpr char kMagic[] = "l2sweep checkpoint\n";
+constexpr size_t kMagicBytes = sizeof(kMagic) - 1;
+constexpr size_t kHeaderBytes = kMagicBytes + sizeof(uint64_t) + sizeof(uint32_t);
 
 /// "epoch" and then every metric of kEpochMetricFields, comma-separated: the history
 /// tensor's columns.
@@ -79,9 +88,73 @@ std::vector<EpochMetrics> history_rows(const torch::Tensor& table,
   return history;
 }
 
+template <typename T>
+void append_little_endian(std::string& out, T value) {
+  char bytes[sizeof(T)];
+  std::memcpy(bytes, &value, sizeof(T));  // x86-64 and aarch64 are little-endian
+  out.append(bytes, sizeof(T));
+}
+
+template <typename T>
+T read_little_endian(const std::string& in, size_t offset) {
+  T value;
+  std::memcpy(&value, in.data() + offset, sizeof(T));
+  return value;
+}
+
+/// `payload` behind the checksummed header.
+std::string with_header(const std::string& payload) {
+  std::string bytes(kMagic, kMagicBytes);
+  append_little_endian<uint64_t>(bytes, payload.size());
+  append_little_endian<uint32_t>(bytes, crc32c(payload));
+  return bytes + payload;
+}
+
+/// The archive in `bytes` after checking its header; a file without the header is an archive
+/// of format 1 or 2, which had no checksum. Throws a data Error naming `path`.
+std::string verified_payload(const std::string& bytes, const fs::path& path) {
+  if (bytes.compare(0, kMagicBytes, kMagic) != 0) return bytes;
+  if (bytes.size() < kHeaderBytes) {
+    throw data_error(
+        "{}: damaged checkpoint (truncated header); delete it to retrain that run "
+        "from scratch",
+        path.string());
+  }
+  const auto length = read_little_endian<uint64_t>(bytes, kMagicBytes);
+  const auto checksum = read_little_endian<uint32_t>(bytes, kMagicBytes + sizeof(uint64_t));
+  if (length != bytes.size() - kHeaderBytes) {
+    throw data_error(
+        "{}: damaged checkpoint ({} bytes, its header says {}); delete it to retrain "
+        "that run from scratch",
+        path.string(), bytes.size(), length + kHeaderBytes);
+  }
+  std::string payload = bytes.substr(kHeaderBytes);
+  if (crc32c(payload) != checksum) {
+    throw data_error(
+        "{}: damaged checkpoint (its CRC-32C does not match its bytes); delete it "
+        "to retrain that run from scratch",
+        path.string());
+  }
+  return payload;
+}
+
+int64_t read_integer(torch::serialize::InputArchive& archive, const char* key) {
+  torch::Tensor value;
+  archive.read(key, value);
+  return value.item<int64_t>();
+}
+
+std::string read_string(torch::serialize::InputArchive& archive, const char* key) {
+  c10::IValue value;
+  if (!archive.try_read(key, value) || !value.isString()) return "";
+  return value.toStringRef();
+}
+
 }  // namespace
 
-CheckpointStore::CheckpointStore(fs::path folder) : folder_(std::move(folder)) {
+CheckpointStore::CheckpointStore(fs::path folder, SweepConfig sweep,
+                                 std::optional<EngineKind> engine)
+    : folder_(std::move(folder)), sweep_(std::move(sweep)), engine_(engine) {
   create_folder(folder_);
 }
 
@@ -95,6 +168,7 @@ void CheckpointStore::save(const RunSpec& run, const RunResult& progress, const 
   archive.write("format", torch::tensor({kCheckpointFormat}, torch::kInt64));
   archive.write("run.l2", torch::tensor({run.l2}, torch::kFloat64));
   archive.write("run.seed", torch::tensor({static_cast<int64_t>(run.seed)}, torch::kInt64));
+  archive.write("settings", c10::IValue(run_settings_text(sweep_)));
   archive.write("status", torch::tensor({static_cast<int64_t>(progress.status)}, torch::kInt64));
   archive.write("history", history_tensor(progress.history));
   archive.write("history_columns", c10::IValue(history_columns()));
@@ -111,7 +185,7 @@ void CheckpointStore::save(const RunSpec& run, const RunResult& progress, const 
   // reports a failed write (a full disk) by throwing from a destructor, which aborts.
   std::ostringstream bytes;
   archive.save_to(bytes);
-  write_file_atomically(path_for(run), bytes.str());
+  write_file_atomically(path_for(run), with_header(bytes.str()));
 }
 
 std::optional<RunResult> CheckpointStore::load(const RunSpec& run, Trainer& trainer,
@@ -123,72 +197,113 @@ std::optional<RunResult> CheckpointStore::progress(const RunSpec& run) const {
   return read(run, nullptr, 0);
 }
 
-std::optional<RunResult> CheckpointStore::read(const RunSpec& run, Trainer* trainer,
-                                               size_t member) const {
-  const fs::path path = path_for(run);
-  if (!fs::exists(path)) {
-    return std::nullopt;
+namespace {
+
+/// The run's record in `archive` (format `version`), checked against the run and the sweep.
+RunResult read_record(torch::serialize::InputArchive& archive, int64_t version, const RunSpec& run,
+                      const SweepConfig& sweep) {
+  torch::Tensor l2;
+  archive.read("run.l2", l2);
+  if (l2.item<double>() != run.l2 ||
+      read_integer(archive, "run.seed") != static_cast<int64_t>(run.seed)) {
+    throw data_error("checkpoint of another run; expected l2 {} seed {}", run.l2, run.seed);
+  }
+  if (version >= 3) {
+    if (const auto difference = run_settings_difference(read_string(archive, "settings"), sweep)) {
+      throw data_error("trained with {}; expected a checkpoint of this sweep", *difference);
+    }
   }
   RunResult result;
   result.spec = run;
+  const int64_t status = read_integer(archive, "status");
+  TORCH_CHECK(status >= 0 && status <= static_cast<int64_t>(RunStatus::kInterrupted),
+              "unknown run status ", status);
+  result.status = static_cast<RunStatus>(status);
+  torch::Tensor history, train_seconds, test;
+  archive.read("history", history);
+  result.history = history_rows(
+      history, version > 1 ? read_string(archive, "history_columns") : kFormat1Columns);
+  archive.read("train_seconds", train_seconds);
+  result.train_seconds = train_seconds.item<double>();
+  result.device = read_string(archive, "device");
+  result.engine = read_string(archive, "engine_description");
+  archive.read("test", test);
+  TORCH_CHECK(test.numel() == 5, "the test metrics have the wrong shape");
+  if (test[0].item<double>() != 0) {
+    result.test = EvalMetrics{test[1].item<double>(), test[2].item<double>(),
+                              test[3].item<double>(), test[4].item<double>()};
+  }
+  return result;
+}
+
+/// Throws a data Error unless `result`'s history agrees with its status for a sweep of
+/// `epochs` epochs: epochs 1, 2, ... in order, all of them for a completed run (with its
+/// test score), fewer for an interrupted one, at least one for a diverged one.
+void check_consistent(const RunResult& result, int64_t epochs) {
+  const auto done = static_cast<int64_t>(result.history.size());
+  for (int64_t i = 0; i < done; ++i) {
+    if (result.history[static_cast<size_t>(i)].epoch != i + 1) {
+      throw data_error("its epoch {} is numbered {}; expected a checkpoint written by l2sweep",
+                       i + 1, result.history[static_cast<size_t>(i)].epoch);
+    }
+  }
+  if (done > epochs) {
+    throw data_error("it holds {} epochs, this sweep has {}; expected a checkpoint of this sweep",
+                     done, epochs);
+  }
+  const bool consistent = result.status == RunStatus::kCompleted
+                              ? done == epochs && result.test.has_value()
+                          : result.status == RunStatus::kInterrupted ? done < epochs
+                                                                     : done >= 1;
+  if (!consistent) {
+    throw data_error(
+        "it says {} after {} of {} epochs{}; expected a checkpoint of this sweep",
+        to_string(result.status), done, epochs,
+        result.status == RunStatus::kCompleted && !result.test ? " without a test score" : "");
+  }
+}
+
+}  // namespace
+
+std::optional<RunResult> CheckpointStore::read(const RunSpec& run, Trainer* trainer,
+                                               size_t member) const {
+  const fs::path path = path_for(run);
+  std::error_code error;
+  if (!fs::exists(path, error)) return std::nullopt;
+  const std::optional<std::string> bytes = read_text_file(path);
+  if (!bytes) throw data_error("{}: cannot read the checkpoint", path.string());
   try {
+    std::istringstream payload(verified_payload(*bytes, path));
     torch::serialize::InputArchive archive;
-    archive.load_from(path.string());
-    torch::Tensor format, l2, seed, status, history, train_seconds, test;
-    archive.read("format", format);
-    const auto version = format.item<int64_t>();
-    if (version != kCheckpointFormat && version != 1) {
-      throw data_error("{}: checkpoint format {}; expected 1 or {}", path.string(), version,
-                       kCheckpointFormat);
+    archive.load_from(payload);
+    const int64_t version = read_integer(archive, "format");
+    if (version < 1 || version > kCheckpointFormat) {
+      throw data_error("checkpoint format {}; expected 1 to {}", version, kCheckpointFormat);
     }
-    archive.read("run.l2", l2);
-    archive.read("run.seed", seed);
-    if (l2.item<double>() != run.l2 || seed.item<int64_t>() != static_cast<int64_t>(run.seed)) {
-      throw data_error("{}: checkpoint of another run; expected l2 {} seed {}", path.string(),
-                       run.l2, run.seed);
+    RunResult result = read_record(archive, version, run, sweep_);
+    const std::string engine = read_string(archive, "engine");
+    if (engine_ && !engine.empty() && engine != to_string(*engine_)) {
+      throw usage_error(
+          "trained with --engine {}, but this command would continue it with --engine {}; resume "
+          "with the --engine and --device the sweep started with",
+          engine, to_string(*engine_));
     }
-    archive.read("status", status);
-    archive.read("history", history);
-    archive.read("train_seconds", train_seconds);
-    archive.read("test", test);
-    std::string columns = kFormat1Columns;
-    if (version > 1) {
-      c10::IValue names;
-      archive.read("history_columns", names);
-      columns = names.toStringRef();
-    }
-    const auto code = status.item<int64_t>();
-    TORCH_CHECK(code >= 0 && code <= static_cast<int64_t>(RunStatus::kInterrupted),
-                "unknown run status ", code);
-    result.status = static_cast<RunStatus>(code);
-    result.history = history_rows(history, columns);
-    result.train_seconds = train_seconds.item<double>();
-    c10::IValue device;
-    if (archive.try_read("device", device) && device.isString()) {
-      result.device = device.toStringRef();
-    }
-    c10::IValue engine;
-    if (archive.try_read("engine_description", engine) && engine.isString()) {
-      result.engine = engine.toStringRef();
-    }
-    if (test[0].item<double>() != 0) {
-      EvalMetrics metrics;
-      metrics.loss = test[1].item<double>();
-      metrics.data_loss = test[2].item<double>();
-      metrics.penalty = test[3].item<double>();
-      metrics.accuracy = test[4].item<double>();
-      result.test = metrics;
-    }
+    check_consistent(result, sweep_.epochs);
     if (trainer != nullptr) trainer->load_state(member, archive);
+    return result;
   } catch (const Error& e) {
-    throw Error(e.kind(), fmt::format("{}: {}", path.string(), e.what()));
+    const std::string what = e.what();
+    if (what.rfind(path.string(), 0) == 0) throw;
+    throw Error(e.kind(), fmt::format("{}: {}", path.string(), what));
   } catch (const c10::Error& e) {
     std::string message = e.what_without_backtrace();
     message = message.substr(0, message.find('\n'));
     throw data_error("{}: damaged checkpoint ({}); delete it to retrain that run from scratch",
                      path.string(), message);
+  } catch (const std::exception& e) {
+    throw data_error("{}: damaged checkpoint ({}); delete it to retrain that run from scratch",
+                     path.string(), e.what());
   }
-  return result;
 }
 
 }  // namespace l2sweep

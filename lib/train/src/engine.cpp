@@ -29,6 +29,14 @@ std::vector<EvalMetrics> Engine::evaluate(const Split& split, const std::vector<
   return metrics;
 }
 
+bool Engine::finite(size_t member) const {
+  torch::NoGradGuard no_grad;
+  for (const auto& parameter : members_.at(member).model->parameters()) {
+    if (!torch::isfinite(parameter).all().item<bool>()) return false;
+  }
+  return true;
+}
+
 std::vector<TrainMetrics> Engine::train_members_in_turn(const torch::Tensor& order,
                                                         const EpochControl& control,
                                                         const MemberStep& step) {

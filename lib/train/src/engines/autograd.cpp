@@ -38,6 +38,19 @@ std::vector<TrainMetrics> AutogradEngine::train_epoch(const Split& train,
       });
 }
 
+bool AutogradEngine::finite(size_t member) const {
+  if (!Engine::finite(member)) return false;
+  torch::NoGradGuard no_grad;
+  for (const auto& entry : optimizers_.at(member)->state()) {
+    const auto& state = static_cast<const torch::optim::AdamParamState&>(*entry.second);
+    if (!torch::isfinite(state.exp_avg_sq()).all().item<bool>() ||
+        !torch::isfinite(state.exp_avg()).all().item<bool>()) {
+      return false;
+    }
+  }
+  return true;
+}
+
 void AutogradEngine::save_state(size_t member, torch::serialize::OutputArchive& archive) const {
   torch::serialize::OutputArchive optimizer;
   optimizers_.at(member)->save(optimizer);

@@ -297,6 +297,17 @@ std::vector<TrainMetrics> DeviceEngine::train_epoch(const Split& train, const to
   return results;
 }
 
+bool DeviceEngine::finite(size_t member) const {
+  torch::NoGradGuard no_grad;
+  // Parameters and moments in one read from the device.
+  const std::vector<torch::Tensor> state = steps_.at(member).step->state();
+  std::vector<torch::Tensor> all_finite;
+  for (const auto& tensor : state) {
+    if (tensor.is_floating_point()) all_finite.push_back(torch::isfinite(tensor).all());
+  }
+  return torch::stack(all_finite).all().item<bool>();
+}
+
 void DeviceEngine::save_state(size_t member, torch::serialize::OutputArchive& archive) const {
   steps_.at(member).step->save_state(archive);
 }

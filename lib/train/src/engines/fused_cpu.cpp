@@ -25,7 +25,7 @@ struct AdamCoefficients {
 //   param -= lr / (1 - beta1^t) * exp_avg / (sqrt(exp_avg_sq) / sqrt(1 - beta2^t) + eps)
 // The loop has no reduction and restrict pointers so the compiler vectorises it; on x86-64
 // an AVX2/FMA clone is picked at load time where the CPU has it (this file is built with
-// -O3 -fno-math-errno, see lib/CMakeLists.txt).
+// -O3 -fno-math-errno, see lib/train/CMakeLists.txt).
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target_clones("arch=x86-64-v3", "default")))
 #endif
@@ -246,6 +246,21 @@ std::vector<TrainMetrics> FusedCpuEngine::train_epoch(const Split& train,
       [&](size_t i, const torch::Tensor& indices, int64_t /*count*/, EpochMeters& meters) {
         steps_[i].step(train.images, train.labels, indices, meters);
       });
+}
+
+bool FusedCpuStep::moments_finite() const {
+  for (const AdamSlot* slot : {&w1_, &b1_, &w2_, &b2_}) {
+    for (const std::vector<float>* moment : {&slot->exp_avg, &slot->exp_avg_sq}) {
+      for (const float value : *moment) {
+        if (!std::isfinite(value)) return false;
+      }
+    }
+  }
+  return true;
+}
+
+bool FusedCpuEngine::finite(size_t member) const {
+  return Engine::finite(member) && steps_.at(member).moments_finite();
 }
 
 void FusedCpuEngine::save_state(size_t member, torch::serialize::OutputArchive& archive) const {

@@ -14,9 +14,23 @@ void create_folder(const std::filesystem::path& folder);
 /// The whole content of `path`, or nullopt when it cannot be opened.
 std::optional<std::string> read_text_file(const std::filesystem::path& path);
 
-/// Writes `content` to a temporary file beside `path`, flushes it to disk and renames it over
-/// `path`, so a reader (or a crash) sees the old file or the new one, never half of one.
+/// Writes `content` to a temporary file beside `path` (`<name>.tmp.<host>.<pid>.<n>`),
+/// flushes it to disk and renames it over `path`, so a reader (or a crash) sees the old file
+/// or the new one, never half of one.
 void write_file_atomically(const std::filesystem::path& path, const std::string& content);
+
+/// Whether `name` (a file name) is one of write_file_atomically's temporary files.
+bool is_temporary_file(const std::string& name);
+
+/// Which temporary files remove_stale_temporaries removes.
+enum class StaleTemporaries {
+  kAll,                 ///< every one: the caller is the folder's only writer
+  kOfDeadProcessesHere  ///< those of processes on this host that no longer run
+};
+
+/// Removes temporary files that killed writers left in `folder` (not its subfolders);
+/// returns how many. Failures to remove are ignored: the next writer tries again.
+int remove_stale_temporaries(const std::filesystem::path& folder, StaleTemporaries which);
 
 /// A new file written in whole chunks, each flushed as soon as it is appended, so a crash
 /// leaves every chunk written before it. Failures are output Errors naming the file.

@@ -1,46 +1,24 @@
 #pragma once
 
-#include <cstdint>
+#include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
-#include <string_view>
-#include <vector>
 
 namespace l2sweep {
 
-/// A small streaming writer of indented JSON, enough for summary.json. Non-finite numbers
-/// are written as null (JSON has no NaN); doubles use the shortest text that reads back
-/// to the same value.
-class JsonWriter {
- public:
-  JsonWriter& begin_object();
-  JsonWriter& end_object();
-  JsonWriter& begin_array();
-  JsonWriter& end_array();
-  JsonWriter& key(std::string_view name);
-  JsonWriter& value(double number);
-  JsonWriter& value(int64_t number);
-  JsonWriter& value(uint64_t number);
-  JsonWriter& value(bool flag);
-  JsonWriter& value(std::string_view text);
-  JsonWriter& value(const char* text) { return value(std::string_view(text)); }
-  JsonWriter& null();
+/// JSON as l2sweep writes and reads it (nlohmann-json, keys kept in insertion order).
+using Json = nlohmann::ordered_json;
 
-  /// The document so far, with a final newline once the outermost value is closed.
-  const std::string& str() const { return out_; }
+/// `json` as l2sweep's files hold it: indented by two spaces, with a final newline. NaN and
+/// infinities are written as null (JSON has neither); bytes that are not UTF-8 are replaced
+/// by U+FFFD rather than failing.
+std::string json_text(const Json& json);
 
- private:
-  void before_value();
-  JsonWriter& close(char bracket);
-  void newline();
-  void write_string(std::string_view text);
+/// The JSON document in `text`, read from `path`; a data Error naming the file and where the
+/// text stops being JSON.
+Json parse_json(const std::string& text, const std::filesystem::path& path);
 
-  struct Level {
-    bool is_object;
-    int64_t items;
-  };
-  std::string out_;
-  std::vector<Level> levels_;
-  bool after_key_ = false;
-};
+/// Whether `text` is valid UTF-8 (what a JSON string can hold unchanged).
+bool is_utf8(const std::string& text);
 
 }  // namespace l2sweep

@@ -1,8 +1,8 @@
 #pragma once
 
-#include <array>
 #include <atomic>
 #include <exception>
+#include <vector>
 
 namespace l2sweep {
 
@@ -21,33 +21,31 @@ class StopSource {
 };
 
 /// What a long loop checks at its boundaries (a batch, an epoch): whether any of the stop
-/// sources it watches (at most two) asked it to stop. A default token never stops. It does
-/// not own the sources, which must outlive it.
+/// sources it watches asked it to stop. A default token never stops. It does not own the
+/// sources, which must outlive it.
 class StopToken {
  public:
   StopToken() = default;
 
   bool stop_requested() const noexcept {
     for (const auto* source : sources_) {
-      if (source != nullptr && source->stop_requested()) return true;
+      if (source->stop_requested()) return true;
     }
     return false;
   }
 
-  /// A token that also stops when `other` asks; throws std::logic_error when it already
-  /// watches two sources.
-  StopToken also(const StopSource& other) const;
+  /// A token that also stops when `other` asks.
+  StopToken also(const StopSource& other) const {
+    StopToken combined = *this;
+    combined.sources_.push_back(&other);
+    return combined;
+  }
 
  private:
-  friend class StopSource;
-  std::array<const StopSource*, 2> sources_{};
+  std::vector<const StopSource*> sources_;
 };
 
-inline StopToken StopSource::token() const noexcept {
-  StopToken token;
-  token.sources_[0] = this;
-  return token;
-}
+inline StopToken StopSource::token() const noexcept { return StopToken().also(*this); }
 
 /// Thrown by a training loop at a batch boundary once its StopToken asks it to stop.
 class StopRequested : public std::exception {

@@ -16,7 +16,8 @@ struct SweepOption {
   /// "batch-size": the command line's --batch-size and sweep.cfg's key.
   const char* name;
   const char* help;
-  /// Whether it decides the numbers: saved in sweep.cfg and compared on --resume.
+  /// Whether it decides the numbers: saved in sweep.cfg and compared on --resume, and unless
+  /// it only names the runs (names_runs), saved in every checkpoint and compared with it.
   bool decides_numbers;
   /// Its key in summary.json's config; nullptr when summary.json does not record it.
   const char* summary_key;
@@ -25,13 +26,16 @@ struct SweepOption {
   void (*parse)(SweepConfig& config, const std::string& text);
   /// The value as text that parse() reads back to the same value; the default in --help.
   std::string (*format)(const SweepConfig& config);
-  /// Writes the value into summary.json's config (after the key).
-  void (*record)(JsonWriter& json, const SweepConfig& config);
+  /// The value as summary.json's config records it (a number, a string, a list...).
+  Json (*record)(const SweepConfig& config);
   /// A switch without a value (--resume); parse() is called with an empty text.
   bool is_flag = false;
-  /// sweep.cfg leaves the option out when its text is this (options added after sweeps were
-  /// saved without them, so those still resume); nullptr: always written.
+  /// The value of an option added after sweeps were saved without it: what those sweeps ran
+  /// with, so that they still resume; nullptr: every sweep.cfg has it.
   const char* unwritten_value = nullptr;
+  /// It says which runs the sweep has (their strengths and seeds) rather than how each run
+  /// trains; each checkpoint records its own run's strength and seed instead.
+  bool names_runs = false;
 };
 
 /// Every option of a sweep, in the order --help, sweep.cfg and summary.json list them.

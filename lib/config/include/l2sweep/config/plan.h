@@ -33,6 +33,15 @@ struct Cohort {
   std::vector<RunSpec> members;  ///< in plan order
 };
 
+/// `runs` grouped into cohorts by seed, each in the order given, cohorts in the order of
+/// their first run.
+std::vector<Cohort> cohorts_of(const std::vector<RunSpec>& runs);
+
+/// Splits the largest cohort in two (the first half one larger) until there are `units`, or
+/// every cohort is a single run. A member's numbers do not depend on its cohort's other
+/// members, so this only decides what trains side by side.
+void slice_cohorts(std::vector<Cohort>& cohorts, size_t units);
+
 /// A configuration resolved once into what this process will do; everything downstream
 /// (the runner, the engines, the writers) reads the plan, never the option strings.
 struct Plan {
@@ -43,15 +52,14 @@ struct Plan {
   bool cuda_graphs = false;
   /// Every run of the sweep, in plan order (all shards').
   std::vector<RunSpec> runs;
-  /// This process's runs (its shard's) as units of work: cohorts, each split into slices when
-  /// there are more jobs than cohorts, in plan order.
+  /// This process's runs (its shard's) as units of work, in plan order: for an engine that
+  /// steps members together, cohorts (split into slices when there are more jobs than
+  /// cohorts); for one that steps them in turn, one run each (a cohort of one), which spreads
+  /// best over the jobs.
   std::vector<Cohort> cohorts;
   /// Units trained at once: config.jobs, or by default one per core (on a GPU, 1 for the
   /// autograd engine); never more than there are units.
   int64_t jobs = 1;
-
-  /// The runs this process trains (every member of every unit).
-  int64_t runs_here() const;
 };
 
 /// Turns a --device value into a device that exists here; throws a usage Error otherwise.
@@ -60,8 +68,8 @@ torch::Device resolve_device(const std::string& spec);
 
 /// The plan of `config` on `device`, which the caller has resolved: the engine (`auto` is
 /// fused on the CPU; on CUDA the device engine with graphs, or autograd with graphs off), this
-/// shard's runs grouped into cohorts by seed, and the job count. Throws a usage Error for an
-/// engine that cannot run on `device`. Asks no hardware anything.
+/// shard's runs as units of work, and the job count. Throws a usage Error for an engine that
+/// cannot run on `device`. Asks no hardware anything.
 Plan make_plan(const SweepConfig& config, const torch::Device& device);
 
 /// Validates `config`, resolves its device, then make_plan(): what a sweep starts with.

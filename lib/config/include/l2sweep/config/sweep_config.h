@@ -24,8 +24,18 @@ enum class EngineKind {
   kDevice,    ///< explicit gradients and Adam as tensor ops, all state on the device
 };
 
+/// Every engine, in the order --help lists them.
+inline constexpr EngineKind kEngineKinds[] = {EngineKind::kFused, EngineKind::kDevice,
+                                              EngineKind::kAutograd};
+
 /// The --engine value of `engine`: "autograd", "fused" or "device".
 const char* to_string(EngineKind engine);
+
+/// Whether an engine of `kind` steps a cohort's members together (one wider product for all
+/// of them) rather than one after another. Only then is a cohort worth keeping whole as one
+/// unit of work; members stepped in turn are better spread over the jobs one run at a time.
+/// None of today's engines does (they step members in turn).
+bool steps_members_together(EngineKind kind);
 
 /// Everything that decides what a sweep computes. It is the single source of truth for
 /// a run: the command line fills it in (l2sweep/config/options.h lists every field's option),

@@ -23,9 +23,10 @@ struct IdxArray {
 
 /// Reads an IDX file of unsigned bytes, raw or gzip-compressed (told apart by content).
 /// Every problem (missing, empty, truncated, corrupt gzip, bad magic, a header that declares
-/// more data than the file can hold, trailing bytes) throws a data Error naming the file;
-/// sizes are checked against what the file can hold before anything is allocated.
-IdxArray read_idx(const std::filesystem::path& path);
+/// more data than the file can hold or than `memory_limit` bytes, trailing bytes) throws a
+/// data Error naming the file; sizes are checked before anything is allocated.
+IdxArray read_idx(const std::filesystem::path& path,
+                  std::optional<int64_t> memory_limit = std::nullopt);
 
 /// Images and labels of one split, as tensors.
 struct Split {
@@ -76,12 +77,17 @@ inline constexpr const char* kIdxFileNames[] = {"train-images-idx3-ubyte",
                                                 "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
                                                 "t10k-labels-idx1-ubyte"};
 
-/// `dir/name` if it exists, else `dir/name.gz`; a data Error naming both when neither exists.
+/// `dir/name` if it exists, else `dir/name.gz`; a data Error naming both when neither exists,
+/// and naming the path when the file system cannot tell (a symlink loop, a name too long).
 std::filesystem::path find_idx_file(const std::filesystem::path& dir, const std::string& name);
 
 /// Loads train/validation/test splits. The class count is the number of distinct training
 /// labels, which must be 0..K-1; a label outside that range anywhere is a data Error.
 /// A --val-size or --train-size that the files cannot satisfy is a usage Error.
-Datasets load_datasets(const DataOptions& options);
+/// `memory_limit`: the bytes the data may take in memory (as read, then as float32 tensors);
+/// by default what the machine has available (available_memory()). Larger data is a data
+/// Error naming the file and the size, before it is read.
+Datasets load_datasets(const DataOptions& options,
+                       std::optional<int64_t> memory_limit = std::nullopt);
 
 }  // namespace l2sweep

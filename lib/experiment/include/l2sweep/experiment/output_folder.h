@@ -1,21 +1,78 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
 
-#include "l2sweep/config/sweep_config.h"
+#include "l2sweep/base/file_lock.h"
+#include "l2sweep/config/plan.h"
 
 namespace l2sweep {
 
-/// `runs/<UTC timestamp>`, the folder used when --out is not given.
+/// The lock file every writer of an output folder holds: exclusively a sweep or a resume,
+/// shared by the shards of one sweep and by `merge`.
+inline constexpr const char* kFolderLockFile = ".l2sweep.lock";
+/// The lock file that guards the files every shard shares (sweep.cfg; merge's outputs).
+inline constexpr const char* kSharedFilesLockFile = ".l2sweep.shared.lock";
+
+/// What an output folder holds, as seen before anything is written into it.
+enum class FolderState {
+  kMissing,
+  kEmpty,       ///< empty, or only l2sweep's lock files and temporary files of killed writes
+  kSweep,       ///< an l2sweep sweep: it has sweep.cfg
+  kForeign,     ///< not empty, and not an l2sweep sweep
+  kNotAFolder,  ///< a file, or something that cannot be read as a folder
+};
+
+FolderState inspect_output_folder(const std::filesystem::path& folder);
+
+/// `runs/<UTC timestamp>`, the name used when --out is not given (claim_default_folder adds
+/// `-2`, `-3`, ... when it is taken).
 std::filesystem::path default_output_folder();
 
-/// Creates `folder` (and its parents). An existing non-empty folder is refused, so earlier
-/// results are never overwritten; an uncreatable one is an output Error naming it.
-void prepare_output_folder(const std::filesystem::path& folder);
+/// The output folder one l2sweep process writes, locked for as long as the object lives, so
+/// that two processes never write one folder at once (a second one is refused with an output
+/// Error naming the holder's pid and host). Shards of one sweep share the folder, each
+/// holding its own runs' locks.
+class OutputFolder {
+ public:
+  /// Opens the folder of `plan`'s sweep: a new one (runs/<UTC timestamp>[-N] without --out:
+  /// two sweeps never share one), a resumed one, or one shard's share. Every check that can
+  /// refuse (the folder's state, another writer, sweep.cfg against the plan, a shard's runs
+  /// trained elsewhere) happens before the first byte is written; then sweep.cfg is saved for
+  /// a sweep that has none. `--resume` on a missing or empty folder (or one holding only
+  /// l2sweep's own leftovers) starts the sweep, so a requeued job can always rerun its command.
+  static OutputFolder open_for_sweep(const Plan& plan, const std::string& command_line);
 
-/// The output folder of a new sweep, a resumed one, or one shard of a sweep (which may find
-/// other shards' files already there, and the same sweep.cfg): checks that `config` may write
-/// into `folder` (refusing a --resume with other settings), creates it, and saves sweep.cfg.
-void open_output_folder(const SweepConfig& config, const std::filesystem::path& folder);
+  /// Opens a sweep's folder for `l2sweep merge`: shared with its shards, refused while a
+  /// sweep or a resume writes it.
+  static OutputFolder open_for_merge(const std::filesystem::path& folder,
+                                     const std::string& command_line);
+
+  const std::filesystem::path& path() const { return path_; }
+  /// The folder held a sweep before this process opened it (its checkpoints are restored).
+  bool existed() const { return existed_; }
+
+  /// Runs `write` holding the lock that guards the files shards share.
+  void write_shared(const std::function<void()>& write) const;
+
+  /// Removes the temporary files of killed writes: all of them for the folder's only writer,
+  /// those of dead processes on this host for a shard or a merge.
+  void remove_stale_temporaries() const;
+
+ private:
+  OutputFolder(std::filesystem::path path, FileLock lock, bool exclusive, bool existed)
+      : path_(std::move(path)), lock_(std::move(lock)), exclusive_(exclusive), existed_(existed) {}
+
+  void lock_runs(const Plan& plan, const std::string& command_line);
+
+  std::filesystem::path path_;
+  FileLock lock_;
+  bool exclusive_;
+  bool existed_;
+  std::vector<FileLock> run_locks_;
+};
 
 }  // namespace l2sweep

@@ -16,9 +16,8 @@ std::string metrics_csv_header();
 /// One metrics.csv row (with its newline) for an epoch of a run.
 std::string metrics_csv_row(const RunSpec& run, const EpochMetrics& metrics);
 
-/// The whole metrics.csv of `runs` (in plan order): the header, then every epoch of every run
-/// in the order one process writes them when it trains the cohorts one at a time (--jobs 1):
-/// cohort by cohort (a seed's runs), epoch by epoch, runs in plan order within an epoch.
+/// The whole metrics.csv of `runs`: the header, then every epoch of every run, runs in the
+/// order given (plan order: what one process writes training them one at a time).
 std::string metrics_csv_text(const std::vector<RunResult>& runs);
 
 /// metrics.csv: one row per run and epoch, appended and flushed as each epoch ends, so the

@@ -23,6 +23,12 @@ struct RunnerOptions {
   std::optional<SweepInfo> info;
 };
 
+/// What run_sweep sets up on the CPU before training, and what a direct train_cohort call
+/// needs to get the same numbers: one LibTorch and OpenBLAS thread (results must not depend
+/// on how many units run side by side), glibc keeping freed blocks, and denormals flushed to
+/// zero on the calling thread. Call it from the thread that trains.
+void prepare_cpu_training();
+
 /// Trains the members of `cohort` together: Keras initialisation from the cohort's seed,
 /// plan.config.epochs epochs of Adam on the regularised loss through one engine, validation
 /// after every epoch, the test set once at the end. Members restored from checkpoints at

@@ -81,6 +81,11 @@ class Engine {
   /// NaN for the others. By default, each member's model in turn.
   virtual std::vector<EvalMetrics> evaluate(const Split& split, const std::vector<bool>& active);
 
+  /// Whether `member`'s parameters and optimizer state are all finite. A state that overflowed
+  /// (Adam's second moment reaching infinity freezes the weights) is divergence even while the
+  /// loss stays finite. By default, the parameters only.
+  virtual bool finite(size_t member) const;
+
   /// One member's optimizer state, for checkpoints (its parameters are its model's).
   virtual void save_state(size_t member, torch::serialize::OutputArchive& archive) const = 0;
   virtual void load_state(size_t member, torch::serialize::InputArchive& archive) = 0;

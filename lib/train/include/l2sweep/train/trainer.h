@@ -34,6 +34,9 @@ class Trainer {
   /// weights; no update. `active` empty: every member.
   std::vector<EvalMetrics> evaluate(const Split& split, const std::vector<bool>& active = {});
 
+  /// Whether `member`'s parameters and optimizer state are finite (Engine::finite).
+  bool finite(size_t member) const { return engine_->finite(member); }
+
   /// ||W1||_2 of `member`'s regularised kernel.
   double w1_norm(size_t member) const;
 

@@ -1,4 +1,4 @@
-// Compiled when LibTorch has no CUDA (see lib/CMakeLists.txt): no stream to choose and no
+// Compiled when LibTorch has no CUDA (see lib/train/CMakeLists.txt): no stream to choose and no
 // graph to capture. make_plan() never asks for a graph on the CPU.
 #include "l2sweep/base/error.h"
 #include "l2sweep/train/engines/cuda_graph.h"

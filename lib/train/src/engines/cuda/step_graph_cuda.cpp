@@ -1,4 +1,4 @@
-// Compiled only when LibTorch has CUDA (L2SWEEP_WITH_CUDA, see lib/CMakeLists.txt).
+// Compiled only when LibTorch has CUDA (L2SWEEP_WITH_CUDA, see lib/train/CMakeLists.txt).
 #include <ATen/cuda/CUDAGraph.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>

@@ -139,6 +139,7 @@ class DeviceEngine : public Engine {
 
   std::vector<TrainMetrics> train_epoch(const Split& train, const torch::Tensor& order,
                                         const EpochControl& control) override;
+  bool finite(size_t member) const override;
   void save_state(size_t member, torch::serialize::OutputArchive& archive) const override;
   void load_state(size_t member, torch::serialize::InputArchive& archive) override;
   EngineKind kind() const override { return EngineKind::kDevice; }

@@ -32,6 +32,9 @@ class FusedCpuStep {
   /// Adam steps taken so far.
   int64_t steps() const { return step_; }
 
+  /// Whether Adam's moments are all finite.
+  bool moments_finite() const;
+
   /// Adam's moments and step count, for checkpoints.
   void save_state(torch::serialize::OutputArchive& archive) const;
   void load_state(torch::serialize::InputArchive& archive);
@@ -71,6 +74,7 @@ class FusedCpuEngine : public Engine {
 
   std::vector<TrainMetrics> train_epoch(const Split& train, const torch::Tensor& order,
                                         const EpochControl& control) override;
+  bool finite(size_t member) const override;
   void save_state(size_t member, torch::serialize::OutputArchive& archive) const override;
   void load_state(size_t member, torch::serialize::InputArchive& archive) override;
   EngineKind kind() const override { return EngineKind::kFused; }

@@ -1,0 +1,51 @@
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace l2sweep {
+
+/// An advisory lock (flock(2)) on a file, held while the object lives and released by the
+/// kernel if the process dies, so a crash never leaves a folder locked (after Git's
+/// index.lock, but without the stale-lock problem). Exclusive for one writer, shared for
+/// writers that may work side by side (the shards of one sweep).
+class FileLock {
+ public:
+  enum class Mode { kExclusive, kShared };
+
+  /// Takes the lock on `path` (creating the file, whose folder must exist) without waiting;
+  /// nullopt when another process holds it in a conflicting mode. An output Error when the
+  /// file cannot be opened.
+  static std::optional<FileLock> try_lock(const std::filesystem::path& path, Mode mode);
+
+  /// The same, but waits for the lock: for short sections that every writer passes through.
+  static FileLock lock(const std::filesystem::path& path, Mode mode);
+
+  FileLock(FileLock&& other) noexcept;
+  FileLock& operator=(FileLock&& other) noexcept;
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+  ~FileLock();
+
+  /// Writes this process (pid, host, start time) and `what` it does into the lock file, for
+  /// the message a refused process prints.
+  void record_holder(const std::string& what);
+
+  /// Who holds the lock on `path`, as the holder recorded it ("pid 123 on host h since
+  /// 2026-11-26T08:00:00Z: l2sweep --out runs/x"), or "another process" when it did not.
+  static std::string holder(const std::filesystem::path& path);
+
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  FileLock(std::filesystem::path path, int descriptor) : path_(std::move(path)), fd_(descriptor) {}
+
+  std::filesystem::path path_;
+  int fd_ = -1;
+};
+
+/// This machine's host name ("localhost" when it has none).
+std::string host_name();
+
+}  // namespace l2sweep
