@@ -76,6 +76,7 @@ int64_t shard_count(const cxxopts::ParseResult& result) {
   const std::string text = result["shard-count"].as<std::string>();
   const auto count = parse_int64(text);
   if (!count) throw usage_error("--shard-count '{}': expected an integer", text);
+  if (*count < 1) throw usage_error("--shard-count {}: expected an integer from 1", *count);
   return *count;
 }
 

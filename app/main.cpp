@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <exception>
 
@@ -22,10 +23,11 @@ namespace {
 /// Set by SIGINT/SIGTERM; every training loop watches it through a StopToken.
 l2sweep::StopSource stop_signal;
 
-/// Error messages are one line; library messages may span several.
-std::string one_line(std::string message) {
+/// Prints `error: <message>` as one line (library messages may span several). It never
+/// throws: a full disk may take stderr too, and the exit code must still come out.
+void print_error(const std::string& prefix, std::string message) noexcept {
   std::replace(message.begin(), message.end(), '\n', ' ');
-  return message;
+  std::fputs(("error: " + prefix + message + "\n").c_str(), stderr);
 }
 
 /// First signal: finish the current batch, keep every completed epoch, exit 130.
@@ -87,7 +89,7 @@ int run(const l2sweep::cli::CommandLine& command) {
       l2sweep::run_experiment(command.config, command.text, stdout, stop_signal.token());
   tell_scripts_the_output_folder(result);
   if (result.interrupted) {
-    fmt::print(stderr, "to continue: {}\n", resume_command(command, result));
+    std::fputs(("to continue: " + resume_command(command, result) + "\n").c_str(), stderr);
     return l2sweep::kExitInterrupted;
   }
   return result.any_diverged() ? l2sweep::kExitDiverged : l2sweep::kExitOk;
@@ -99,12 +101,12 @@ int main(int argc, char** argv) {
   try {
     return run(l2sweep::cli::parse_command_line(argc, argv));
   } catch (const l2sweep::Error& e) {
-    fmt::print(stderr, "error: {}\n", one_line(e.what()));
+    print_error("", e.what());
     return l2sweep::exit_code(e.kind());
   } catch (const c10::Error& e) {
-    fmt::print(stderr, "error: LibTorch: {}\n", one_line(e.what_without_backtrace()));
+    print_error("LibTorch: ", e.what_without_backtrace());
   } catch (const std::exception& e) {
-    fmt::print(stderr, "error: {}\n", one_line(e.what()));
+    print_error("", e.what());
   }
   return l2sweep::kExitInternal;
 }

@@ -147,6 +147,73 @@ TEST(CheckpointStore, RefusesToContinueWithAnotherEngineNamingBoth) {
   }
 }
 
+/// A checkpoint of `spec` with `epochs` epochs done, in a store for `sweep`.
+void save_progress(const CheckpointStore& store, const RunSpec& spec, int64_t epochs,
+                   RunStatus status) {
+  const auto trainer = make_trainer(EngineKind::kFused);
+  RunResult progress;
+  progress.spec = spec;
+  progress.status = status;
+  for (int64_t e = 1; e <= epochs; ++e) {
+    EpochMetrics m;
+    m.epoch = e;
+    progress.history.push_back(m);
+  }
+  if (status == RunStatus::kCompleted) progress.test = EvalMetrics{1, 1, 0, 0.5};
+  store.save(spec, progress, *trainer);
+}
+
+TEST(CheckpointStore, RejectsBitsFlippedWithoutChangingTheSize) {
+  testing::TempDir dir;
+  const CheckpointStore store(dir / "checkpoints");
+  const RunSpec spec{1e-3, 4, 0, 1};
+  save_progress(store, spec, 2, RunStatus::kInterrupted);
+  auto bytes = testing::read_bytes(store.path_for(spec));
+  bytes[bytes.size() / 2] ^= 0x01;  // one bit, deep inside the model's weights
+  testing::write_bytes(store.path_for(spec), bytes);
+  EXPECT_THROW_WITH(store.progress(spec), Error,
+                    store.path_for(spec).string() +
+                        ": damaged checkpoint (its CRC-32C does not match its bytes)");
+}
+
+TEST(CheckpointStore, RejectsACheckpointTrainedWithOtherSettings) {
+  testing::TempDir dir;
+  SweepConfig other;
+  other.learning_rate = 0.01;
+  other.batch_size = 8;
+  const RunSpec spec{1e-3, 4, 0, 1};
+  save_progress(CheckpointStore(dir / "checkpoints", other), spec, 2, RunStatus::kInterrupted);
+  const CheckpointStore mine(dir / "checkpoints", SweepConfig{});
+  try {
+    mine.progress(spec);
+    FAIL() << "accepted a checkpoint of other settings";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kData);
+    EXPECT_EQ(std::string(e.what()),
+              mine.path_for(spec).string() +
+                  ": trained with --batch-size 8, this sweep 32; expected a checkpoint of this "
+                  "sweep");
+  }
+}
+
+TEST(CheckpointStore, NeverCallsARunCompletedThatLacksEpochs) {
+  testing::TempDir dir;
+  SweepConfig four;
+  four.epochs = 4;
+  const RunSpec spec{1e-3, 4, 0, 1};
+  save_progress(CheckpointStore(dir / "checkpoints", four), spec, 4, RunStatus::kCompleted);
+  EXPECT_EQ(CheckpointStore(dir / "checkpoints", four).progress(spec)->status,
+            RunStatus::kCompleted);
+  SweepConfig six;  // sweep.cfg edited from 4 to 6 epochs: the settings say otherwise
+  six.epochs = 6;
+  EXPECT_THROW_WITH(CheckpointStore(dir / "checkpoints", six).progress(spec), Error,
+                    "trained with --epochs 4, this sweep 6");
+  // A completed record with fewer epochs than the sweep has, under the same settings.
+  save_progress(CheckpointStore(dir / "checkpoints", four), spec, 3, RunStatus::kCompleted);
+  EXPECT_THROW_WITH(CheckpointStore(dir / "checkpoints", four).progress(spec), Error,
+                    "it says completed after 3 of 4 epochs");
+}
+
 TEST(CheckpointStore, ReadsTheFirstFormatWithItsFixedColumns) {
   // l2sweep before named columns: format 1, the history in this fixed order.
   testing::TempDir dir;

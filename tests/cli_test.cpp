@@ -1,6 +1,9 @@
 #include "cli.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 #include "l2sweep/base/error.h"
 #include "l2sweep/config/plan.h"
@@ -141,6 +144,14 @@ TEST(CommandLine, ReadsMergeAndShard) {
   EXPECT_THROW_WITH(parse({"--shard", "2-5", "--out", "o"}), Error,
                     "--shard '2-5': expected INDEX/COUNT");
   EXPECT_THROW_WITH(parse({"--shard", "0/2"}), Error, "expected --out naming the folder");
+}
+
+TEST(CommandLine, ReadsMinusZeroAsTheControlAndRefusesANonPositiveShardCount) {
+  const SweepConfig config = parse({"--l2", "-0,0.001"}).config;
+  EXPECT_FALSE(std::signbit(config.l2_strengths.at(0)));
+  EXPECT_EQ(fmt::format("{}", config.l2_strengths.at(0)), "0");
+  EXPECT_THROW_WITH(parse({"--shard-count", "-3"}), Error,
+                    "--shard-count -3: expected an integer from 1");
 }
 
 TEST(CommandLine, RejectsCudaWhenThereIsNone) {

@@ -120,6 +120,14 @@ TEST(IdxReader, RejectsHeaderDeclaringMoreThanARawFileHolds) {
                     "holds 100");
 }
 
+TEST(IdxReader, RejectsAnHonestHeaderTooLargeForTheMemory) {
+  TempDir dir;
+  write_bytes(dir / "images", idx_bytes(0x803, {10, 10, 10}, ramp(1000)));
+  EXPECT_THROW_WITH(read_idx(dir / "images", /*memory_limit=*/999), Error,
+                    "images: 1000 bytes of data, more than the 999 bytes of memory available");
+  EXPECT_NO_THROW(read_idx(dir / "images", /*memory_limit=*/1000));
+}
+
 TEST(IdxReader, RejectsHeaderDeclaringMoreThanAGzipFileCanHold) {
   TempDir dir;
   write_bytes(dir / "huge.gz", gzip_bytes(idx_bytes(0x803, {60000, 2800, 2800}, ramp(100))));
@@ -215,6 +223,24 @@ TEST_F(DatasetFolder, NamesTheMissingFile) {
 TEST_F(DatasetFolder, NamesAMissingFolder) {
   EXPECT_THROW_WITH(load_datasets({dir_ / "absent", 10, std::nullopt}), Error,
                     "--data-dir " + (dir_ / "absent").string() + ": folder not found");
+}
+
+TEST_F(DatasetFolder, RejectsImagesWhoseFloatCopiesWouldNotFit) {
+  write({/*train=*/40, /*test=*/12, /*rows=*/6, /*cols=*/5, /*classes=*/4, /*gzip=*/false});
+  // 52 images of 30 pixels: 1560 bytes read, five times that as bytes plus float32 copies.
+  EXPECT_THROW_WITH(load_datasets(options(10), /*memory_limit=*/7799), Error,
+                    "7800 bytes of images and their float32 copies");
+  EXPECT_NO_THROW(load_datasets(options(10), /*memory_limit=*/7800));
+}
+
+TEST_F(DatasetFolder, NamesAPathTheFileSystemCannotResolve) {
+  std::filesystem::create_symlink("train-images-idx3-ubyte",
+                                  dir_.path() / "train-images-idx3-ubyte");
+  EXPECT_THROW_WITH(load_datasets(options(10)), Error,
+                    (dir_.path() / "train-images-idx3-ubyte").string() + ": cannot read (");
+  const std::string long_name(300, 'x');
+  EXPECT_THROW_WITH(find_idx_file(dir_.path() / long_name, "t10k-images-idx3-ubyte"), Error,
+                    long_name);
 }
 
 TEST_F(DatasetFolder, RejectsImageAndLabelCountsThatDiffer) {

@@ -32,7 +32,7 @@ std::string text_of(const fs::path& path) { return read_text_file(path).value_or
 
 TEST(OutputFolder, IsCreatedWithItsParentsAndSavesSweepCfg) {
   TempDir dir;
-  const OutputFolder folder = OutputFolder::open_for_sweep(plan_for(dir / "a/b/c"), "l2sweep");
+  const OutputFolder folder = OutputFolder::open_for_sweep(plan_for(dir / "a/b/c"));
   EXPECT_TRUE(fs::is_directory(dir / "a/b/c"));
   EXPECT_EQ(text_of(dir / "a/b/c" / kSweepConfigFile), sweep_config_text(plan_for("x").config));
   EXPECT_FALSE(folder.existed());
@@ -40,13 +40,13 @@ TEST(OutputFolder, IsCreatedWithItsParentsAndSavesSweepCfg) {
 
 TEST(OutputFolder, AcceptsAnExistingEmptyFolder) {
   TempDir dir;
-  EXPECT_NO_THROW(OutputFolder::open_for_sweep(plan_for(dir.path()), "l2sweep"));
+  EXPECT_NO_THROW(OutputFolder::open_for_sweep(plan_for(dir.path())));
 }
 
 TEST(OutputFolder, RefusesANonEmptyFolderSoResultsAreNeverOverwritten) {
   TempDir dir;
   std::ofstream(dir / "metrics.csv") << "precious\n";
-  EXPECT_THROW_WITH(OutputFolder::open_for_sweep(plan_for(dir.path()), "l2sweep"), Error,
+  EXPECT_THROW_WITH(OutputFolder::open_for_sweep(plan_for(dir.path())), Error,
                     "folder is not empty");
   EXPECT_EQ(text_of(dir / "metrics.csv"), "precious\n");
   EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 1)
@@ -57,7 +57,7 @@ TEST(OutputFolder, ReportsAFolderThatCannotBeCreated) {
   TempDir dir;
   std::ofstream(dir / "file") << "x";
   try {
-    OutputFolder::open_for_sweep(plan_for(dir / "file/sub"), "l2sweep");
+    OutputFolder::open_for_sweep(plan_for(dir / "file/sub"));
     FAIL() << "expected an output error";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kOutput);
@@ -67,10 +67,11 @@ TEST(OutputFolder, ReportsAFolderThatCannotBeCreated) {
 
 TEST(OutputFolder, RefusesASecondWriterNamingTheFirst) {
   TempDir dir;
-  const OutputFolder first = OutputFolder::open_for_sweep(plan_for(dir.path()), "l2sweep first");
+  OutputFolder first = OutputFolder::open_for_sweep(plan_for(dir.path()));
+  first.claim("l2sweep first");
   const std::string sweep_cfg = text_of(dir / kSweepConfigFile);
   try {
-    OutputFolder::open_for_sweep(plan_for(dir.path(), /*resume=*/true), "l2sweep second");
+    OutputFolder::open_for_sweep(plan_for(dir.path(), /*resume=*/true));
     FAIL() << "a second writer was let in";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kOutput);
@@ -81,15 +82,14 @@ TEST(OutputFolder, RefusesASecondWriterNamingTheFirst) {
         << message;
     EXPECT_NE(message.find("l2sweep first"), std::string::npos) << message;
   }
-  EXPECT_THROW_WITH(OutputFolder::open_for_merge(dir.path(), "merge"), Error, "in use by pid");
+  EXPECT_THROW_WITH(OutputFolder::open_for_merge(dir.path()), Error, "in use by pid");
   EXPECT_EQ(text_of(dir / kSweepConfigFile), sweep_cfg);
 }
 
 TEST(OutputFolder, LetsTheSameFolderBeResumedOnceTheWriterIsGone) {
   TempDir dir;
-  { const OutputFolder first = OutputFolder::open_for_sweep(plan_for(dir.path()), "l2sweep"); }
-  const OutputFolder resumed =
-      OutputFolder::open_for_sweep(plan_for(dir.path(), /*resume=*/true), "l2sweep --resume");
+  { const OutputFolder first = OutputFolder::open_for_sweep(plan_for(dir.path())); }
+  const OutputFolder resumed = OutputFolder::open_for_sweep(plan_for(dir.path(), /*resume=*/true));
   EXPECT_TRUE(resumed.existed());
 }
 
@@ -97,48 +97,42 @@ TEST(OutputFolder, ResumeStartsTheSweepWhereThereIsNone) {
   for (const char* leftover : {"", ".l2sweep.lock", "sweep.cfg.tmp.host.123.0"}) {
     TempDir dir;
     if (*leftover != '\0') std::ofstream(dir / leftover) << "";
-    const OutputFolder folder =
-        OutputFolder::open_for_sweep(plan_for(dir.path(), /*resume=*/true), "l2sweep --resume");
+    const OutputFolder folder = OutputFolder::open_for_sweep(plan_for(dir.path(), /*resume=*/true));
     EXPECT_FALSE(folder.existed()) << leftover;
     EXPECT_TRUE(fs::exists(dir / kSweepConfigFile)) << leftover;
   }
   TempDir missing;
-  EXPECT_NO_THROW(
-      OutputFolder::open_for_sweep(plan_for(missing / "new", /*resume=*/true), "l2sweep"));
+  EXPECT_NO_THROW(OutputFolder::open_for_sweep(plan_for(missing / "new", /*resume=*/true)));
 }
 
 TEST(OutputFolder, ShardsShareTheFolderButNotTheirRuns) {
   TempDir dir;
-  const OutputFolder first =
-      OutputFolder::open_for_sweep(plan_for(dir.path(), false, Shard{0, 2}), "shard 0/2");
+  OutputFolder first = OutputFolder::open_for_sweep(plan_for(dir.path(), false, Shard{0, 2}));
+  first.claim("shard 0/2");
   const OutputFolder second =
-      OutputFolder::open_for_sweep(plan_for(dir.path(), false, Shard{1, 2}), "shard 1/2");
-  EXPECT_THROW_WITH(
-      OutputFolder::open_for_sweep(plan_for(dir.path(), false, Shard{0, 2}), "shard 0/2 again"),
-      Error, "run l2-0.0001_seed-0 is being trained by pid");
+      OutputFolder::open_for_sweep(plan_for(dir.path(), false, Shard{1, 2}));
+  EXPECT_THROW_WITH(OutputFolder::open_for_sweep(plan_for(dir.path(), false, Shard{0, 2})), Error,
+                    "run l2-0.0001_seed-0 is being trained by pid");
   // A merge may look at a sharded sweep while it trains; a whole sweep may not join it.
-  EXPECT_NO_THROW(OutputFolder::open_for_merge(dir.path(), "merge"));
-  EXPECT_THROW_WITH(OutputFolder::open_for_sweep(plan_for(dir.path(), true), "resume"), Error,
-                    "in use by");
+  EXPECT_NO_THROW(OutputFolder::open_for_merge(dir.path()));
+  EXPECT_THROW_WITH(OutputFolder::open_for_sweep(plan_for(dir.path(), true)), Error, "in use by");
 }
 
 TEST(OutputFolder, AShardRefusesAFolderThatIsNotASweep) {
   TempDir dir;
   std::ofstream(dir / "metrics.csv") << "mine\n";
-  EXPECT_THROW_WITH(OutputFolder::open_for_sweep(plan_for(dir.path(), false, Shard{0, 2}), "shard"),
-                    Error, "folder is not empty and holds no l2sweep sweep");
+  EXPECT_THROW_WITH(OutputFolder::open_for_sweep(plan_for(dir.path(), false, Shard{0, 2})), Error,
+                    "folder is not empty and holds no l2sweep sweep");
   EXPECT_EQ(text_of(dir / "metrics.csv"), "mine\n");
   EXPECT_FALSE(fs::exists(dir / ".l2sweep.lock"));
 }
 
 TEST(OutputFolder, AShardWithOtherOptionsIsRefusedBeforeItLocksItsRuns) {
   TempDir dir;
-  const OutputFolder first =
-      OutputFolder::open_for_sweep(plan_for(dir.path(), false, Shard{0, 2}), "shard 0/2");
+  const OutputFolder first = OutputFolder::open_for_sweep(plan_for(dir.path(), false, Shard{0, 2}));
   Plan other = plan_for(dir.path(), false, Shard{1, 2});
   other.config.epochs = 3;
-  EXPECT_THROW_WITH(OutputFolder::open_for_sweep(other, "shard 1/2"), Error,
-                    "--epochs differs from the sweep");
+  EXPECT_THROW_WITH(OutputFolder::open_for_sweep(other), Error, "--epochs differs from the sweep");
   EXPECT_FALSE(fs::exists(dir / "checkpoints" / "l2-0.001_seed-0.lock"));
 }
 
@@ -149,8 +143,8 @@ TEST(OutputFolder, SweepsWithoutOutNeverShareAFolder) {
   {
     Plan plan = plan_for("");
     plan.config.out_dir.clear();
-    const OutputFolder a = OutputFolder::open_for_sweep(plan, "a");
-    const OutputFolder b = OutputFolder::open_for_sweep(plan, "b");
+    const OutputFolder a = OutputFolder::open_for_sweep(plan);
+    const OutputFolder b = OutputFolder::open_for_sweep(plan);
     EXPECT_NE(a.path(), b.path());
     EXPECT_EQ(a.path().parent_path(), "runs");
     EXPECT_TRUE(fs::exists(b.path() / kSweepConfigFile));
@@ -160,14 +154,13 @@ TEST(OutputFolder, SweepsWithoutOutNeverShareAFolder) {
 
 TEST(OutputFolder, RemovesTheTemporariesOfKilledWrites) {
   TempDir dir;
-  { const OutputFolder first = OutputFolder::open_for_sweep(plan_for(dir.path()), "l2sweep"); }
+  { const OutputFolder first = OutputFolder::open_for_sweep(plan_for(dir.path())); }
   std::ofstream(dir / "summary.json.tmp.somehost.999999.3") << "half";
   fs::create_directories(dir / "checkpoints");
   std::ofstream(dir / "checkpoints" / "l2-0_seed-0.pt.tmp.7.1") << "half";
   std::ofstream(dir / "checkpoints" / "notes.txt") << "kept";
-  const OutputFolder resumed =
-      OutputFolder::open_for_sweep(plan_for(dir.path(), /*resume=*/true), "l2sweep --resume");
-  resumed.remove_stale_temporaries();
+  OutputFolder resumed = OutputFolder::open_for_sweep(plan_for(dir.path(), /*resume=*/true));
+  resumed.claim("l2sweep --resume");
   EXPECT_FALSE(fs::exists(dir / "summary.json.tmp.somehost.999999.3"));
   EXPECT_FALSE(fs::exists(dir / "checkpoints" / "l2-0_seed-0.pt.tmp.7.1"));
   EXPECT_TRUE(fs::exists(dir / "checkpoints" / "notes.txt"));

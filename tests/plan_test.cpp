@@ -184,6 +184,17 @@ TEST(ExitCodes, EachKindOfErrorHasItsDocumentedCode) {
   }
 }
 
+TEST(SweepOptions, EveryOptionIsInTheReadmesTable) {
+  const auto readme = testing::read_bytes(testing::fixture_dir() / "../../README.md");
+  const std::string text(readme.begin(), readme.end());
+  const size_t table = text.find("## Options");
+  ASSERT_NE(table, std::string::npos);
+  for (const SweepOption& option : sweep_options()) {
+    EXPECT_NE(text.find(fmt::format("\n| `--{}", option.name), table), std::string::npos)
+        << "--" << option.name << " is not in README.md's options table";
+  }
+}
+
 TEST(ExitCodes, EveryCodeIsInTheReadmesTable) {
   const auto readme = testing::read_bytes(testing::fixture_dir() / "../../README.md");
   const std::string text(readme.begin(), readme.end());

@@ -159,6 +159,18 @@ TEST_F(Report, ComparesWithTheControlAndListsDivergedRuns) {
                        "**Diverged** (non-finite loss; left out of the statistics): L2 = 1 "
                        "seed 0 at epoch 1."))
       << md;
+  // A strength with no completed run has no numbers to show, not NaNs.
+  EXPECT_FALSE(contains(md, "nan")) << md;
+  EXPECT_TRUE(contains(md, "| 1 | 0/1 | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a |")) << md;
+}
+
+TEST(Fixed, NeverPrintsMinusZero) {
+  EXPECT_EQ(fixed(-0.00001, 4), "0.0000");
+  EXPECT_EQ(fixed(-0.00001, 4, /*sign=*/true), "+0.0000");
+  EXPECT_EQ(fixed(-0.0, 1), "0.0");
+  EXPECT_EQ(fixed(-0.00006, 4), "-0.0001");
+  EXPECT_EQ(fixed(0.12345, 3, true), "+0.123");
+  EXPECT_EQ(fixed(std::nan(""), 2), "n/a");
 }
 
 }  // namespace

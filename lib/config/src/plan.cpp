@@ -31,7 +31,8 @@ std::vector<RunSpec> plan_runs(const SweepConfig& config) {
   for (const double l2 : config.l2_strengths) {
     for (int64_t offset = 0; offset < config.seeds; ++offset) {
       const auto index = static_cast<int64_t>(runs.size());
-      runs.push_back({l2, config.seed + static_cast<uint64_t>(offset), index, count});
+      // + 0.0: -0 is the unregularised control, 0.
+      runs.push_back({l2 + 0.0, config.seed + static_cast<uint64_t>(offset), index, count});
     }
   }
   return runs;

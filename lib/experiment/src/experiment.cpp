@@ -131,7 +131,7 @@ ExperimentResult run_experiment(const SweepConfig& config, const std::string& co
   Plan plan = resolve_plan(config);
   const Datasets host_data = load_datasets({config.data_dir, config.val_size, config.train_size});
   check_models_fit(plan, host_data.info());
-  const OutputFolder folder = OutputFolder::open_for_sweep(plan, command_line);
+  OutputFolder folder = OutputFolder::open_for_sweep(plan);
 
   ExperimentResult experiment;
   experiment.out_dir = folder.path();
@@ -139,7 +139,7 @@ ExperimentResult run_experiment(const SweepConfig& config, const std::string& co
   const CheckpointStore checkpoints(experiment.out_dir / "checkpoints", plan.config, plan.engine);
   std::optional<std::vector<RunResult>> restored;
   if (folder.existed()) restored = checkpointed_progress(plan, checkpoints);
-  folder.remove_stale_temporaries();
+  folder.claim(command_line);
   Writers writers(plan, experiment.out_dir, restored, console);
   ObserverList observers = writers.observers();
 

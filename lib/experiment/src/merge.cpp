@@ -37,7 +37,7 @@ MergeResult merge_sweep(const fs::path& out_dir, const std::string& command_line
                         std::FILE* console) {
   const SweepConfig config = read_sweep_config(out_dir);
   const Datasets data = load_datasets({config.data_dir, config.val_size, config.train_size});
-  const OutputFolder folder = OutputFolder::open_for_merge(out_dir, command_line);
+  OutputFolder folder = OutputFolder::open_for_merge(out_dir);
   // Every checkpoint is verified (checksum, settings against sweep.cfg, history) before
   // anything is written.
   const CheckpointStore checkpoints(out_dir / "checkpoints", config);
@@ -70,7 +70,7 @@ MergeResult merge_sweep(const fs::path& out_dir, const std::string& command_line
   sweep.device = device;
   sweep.command_line = command_line;
   sweep.started_at = utc_now("%Y-%m-%dT%H:%M:%SZ");
-  folder.remove_stale_temporaries();
+  folder.claim(command_line);
   folder.write_shared([&] {
     write_file_atomically(out_dir / "metrics.csv", metrics_csv_text(runs));
     write_file_atomically(out_dir / "summary.json", summary_json(sweep, runs, merge.complete));

@@ -109,32 +109,36 @@ FolderState inspect_output_folder(const fs::path& folder) {
 
 fs::path default_output_folder() { return fs::path("runs") / utc_now("%Y%m%dT%H%M%SZ"); }
 
-OutputFolder OutputFolder::open_for_sweep(const Plan& plan, const std::string& command_line) {
+OutputFolder OutputFolder::open_for_sweep(const Plan& plan) {
   const SweepConfig& config = plan.config;
   if (config.out_dir.empty()) {
     const fs::path folder = claim_default_folder();
     auto lock = FileLock::try_lock(folder / kFolderLockFile, FileLock::Mode::kExclusive);
     if (!lock) throw in_use(folder, folder / kFolderLockFile);
-    lock->record_holder(command_line);
     write_file_atomically(folder / kSweepConfigFile, sweep_config_text(config));
     return OutputFolder(folder, std::move(*lock), /*exclusive=*/true, /*existed=*/false);
   }
 
   const fs::path folder = config.out_dir;
-  // Decide from what is there before writing anything.
+  const fs::path lock_path = folder / kFolderLockFile;
+  // Decide from what is there before writing anything. Where l2sweep already works (its lock
+  // file is there), another writer is the first thing to tell; elsewhere nothing is locked
+  // (or created) before the folder is known to be acceptable.
   const FolderState before = inspect_output_folder(folder);
-  check_state(before, config, folder);
-  if (before == FolderState::kSweep) check_resume_config(folder, config);
+  std::error_code error;
+  const bool locked_before = fs::exists(lock_path, error);
+  if (!locked_before || (before != FolderState::kSweep && before != FolderState::kEmpty)) {
+    check_state(before, config, folder);
+    if (before == FolderState::kSweep) check_resume_config(folder, config);
+  }
 
   if (before == FolderState::kMissing) {
-    std::error_code error;
     fs::create_directories(folder, error);
     if (error) {
       throw output_error("--out {}: cannot create folder ({})", folder.string(), error.message());
     }
   }
   const bool exclusive = !config.shard;
-  const fs::path lock_path = folder / kFolderLockFile;
   auto lock = FileLock::try_lock(lock_path,
                                  exclusive ? FileLock::Mode::kExclusive : FileLock::Mode::kShared);
   if (!lock) throw in_use(folder, lock_path);
@@ -142,6 +146,7 @@ OutputFolder OutputFolder::open_for_sweep(const Plan& plan, const std::string& c
   // Another process may have changed the folder between the look above and the lock.
   const FolderState state = inspect_output_folder(folder);
   check_state(state, config, folder);
+  if (state == FolderState::kSweep) check_resume_config(folder, config);
   OutputFolder opened(folder, std::move(*lock), exclusive, state == FolderState::kSweep);
   opened.write_shared([&] {
     // Shards that start together meet here one at a time: the first saves sweep.cfg and the
@@ -152,12 +157,11 @@ OutputFolder OutputFolder::open_for_sweep(const Plan& plan, const std::string& c
       write_file_atomically(folder / kSweepConfigFile, sweep_config_text(config));
     }
   });
-  opened.lock_.record_holder(command_line);
-  if (config.shard) opened.lock_runs(plan, command_line);
+  if (config.shard) opened.lock_runs(plan);
   return opened;
 }
 
-void OutputFolder::lock_runs(const Plan& plan, const std::string& command_line) {
+void OutputFolder::lock_runs(const Plan& plan) {
   const fs::path checkpoints = path_ / kCheckpointsFolder;
   create_folder(checkpoints);
   for (const Cohort& cohort : plan.cohorts) {
@@ -169,23 +173,27 @@ void OutputFolder::lock_runs(const Plan& plan, const std::string& command_line) 
             "--out {}: run {} is being trained by {}; expected each run in one shard at a time",
             path_.string(), run_name(run), FileLock::holder(lock_path));
       }
-      lock->record_holder(command_line);
       run_locks_.push_back(std::move(*lock));
     }
   }
 }
 
-OutputFolder OutputFolder::open_for_merge(const fs::path& folder, const std::string& command_line) {
+OutputFolder OutputFolder::open_for_merge(const fs::path& folder) {
   const fs::path lock_path = folder / kFolderLockFile;
   auto lock = FileLock::try_lock(lock_path, FileLock::Mode::kShared);
   if (!lock) throw in_use(folder, lock_path);
-  lock->record_holder(command_line);
   return OutputFolder(folder, std::move(*lock), /*exclusive=*/false, /*existed=*/true);
 }
 
 void OutputFolder::write_shared(const std::function<void()>& write) const {
   const FileLock shared = FileLock::lock(path_ / kSharedFilesLockFile, FileLock::Mode::kExclusive);
   write();
+}
+
+void OutputFolder::claim(const std::string& command_line) {
+  lock_.record_holder(command_line);
+  for (FileLock& run : run_locks_) run.record_holder(command_line);
+  remove_stale_temporaries();
 }
 
 void OutputFolder::remove_stale_temporaries() const {

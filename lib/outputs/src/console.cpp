@@ -72,7 +72,8 @@ void ConsoleReporter::on_epoch_end(const RunSpec& run, const EpochMetrics& m) {
                                  digits(epochs), epochs);
   for (const EpochMetricField& field : kEpochMetricFields) {
     if (field.console_format == nullptr) continue;
-    line += "  " + fmt::format(fmt::runtime(field.console_format), m.*field.member);
+    // A value that rounds to zero prints as 0, not -0.
+    line += "  " + fmt::format(fmt::runtime(field.console_format), m.*field.member + 0.0);
   }
   fmt::print(out_, "{}\n", line);
   std::fflush(out_);
@@ -89,8 +90,8 @@ void ConsoleReporter::on_run_end(const RunResult& result) {
         "  l2={} DIVERGED at epoch {}: a loss, W1 or Adam's state is not finite; run stopped\n",
         result.spec.l2, result.history.back().epoch);
   } else if (result.test) {
-    fmt::print(out_, "  l2={} test_loss {:.4f}  test_accuracy {:.4f}  ({:.1f}s)\n", result.spec.l2,
-               result.test->loss, result.test->accuracy, result.train_seconds);
+    fmt::print(out_, "  l2={} test_loss {}  test_accuracy {}  ({:.1f}s)\n", result.spec.l2,
+               fixed(result.test->loss, 4), fixed(result.test->accuracy, 4), result.train_seconds);
   }
   std::fflush(out_);
 }
@@ -136,10 +137,9 @@ std::string comparison_table(const std::vector<RunResult>& results) {
     const double test_accuracy = result.test ? result.test->accuracy : std::nan("");
     table +=
         fmt::format(kRow, result.spec.l2, result.spec.seed, to_string(result.status), last.epoch,
-                    fmt::format("{:.4f}", last.loss), fmt::format("{:.4f}", last.accuracy),
-                    fmt::format("{:.4f}", last.val_loss), fmt::format("{:.4f}", last.val_accuracy),
-                    fmt::format("{:+.4f}", last.accuracy - last.val_accuracy),
-                    fmt::format("{:.4f}", test_accuracy), fmt::format("{:.3f}", last.w1_norm),
+                    fixed(last.loss, 4), fixed(last.accuracy, 4), fixed(last.val_loss, 4),
+                    fixed(last.val_accuracy, 4), fixed(last.accuracy - last.val_accuracy, 4, true),
+                    fixed(test_accuracy, 4), fixed(last.w1_norm, 3),
                     &result == best ? "* best val_accuracy" : "");
   }
   return table;

@@ -11,7 +11,7 @@
 namespace l2sweep {
 namespace {
 
-std::string points(double fraction) { return fmt::format("{:.1f} points", 100 * fraction); }
+std::string points(double fraction) { return fixed(100 * fraction, 1) + " points"; }
 
 std::string join(const std::vector<std::string>& items) {
   std::string text;
@@ -36,8 +36,9 @@ bool overfits_by_val_loss(const StrengthSummary& s) {
 }
 
 std::string percent(const SeedStats& stats) {
-  if (std::isnan(stats.std)) return fmt::format("{:+.1f}%", 100 * stats.mean);
-  return fmt::format("{:+.1f}% ± {:.1f}%", 100 * stats.mean, 100 * stats.std);
+  if (stats.n == 0 || std::isnan(stats.mean)) return "n/a";
+  if (std::isnan(stats.std)) return fixed(100 * stats.mean, 1, true) + "%";
+  return fixed(100 * stats.mean, 1, true) + "% ± " + fixed(100 * stats.std, 1) + "%";
 }
 
 }  // namespace
@@ -112,9 +113,8 @@ std::string fit_verdicts(const std::vector<StrengthSummary>& strengths) {
     std::vector<std::string> reasons;
     if (overfits_by_val_loss(s)) {
       reasons.push_back(fmt::format(
-          "val_data_loss rose {:.1f}% over the second half of training while data_loss fell "
-          "{:.1f}%",
-          100 * s.val_data_loss_trend.mean, -100 * s.data_loss_trend.mean));
+          "val_data_loss rose {}% over the second half of training while data_loss fell {}%",
+          fixed(100 * s.val_data_loss_trend.mean, 1), fixed(-100 * s.data_loss_trend.mean, 1)));
     }
     if (s.train_minus_val_accuracy.mean > kOverfitAccuracyGap) {
       reasons.push_back(fmt::format("train accuracy is {} above validation",
@@ -125,8 +125,8 @@ std::string fit_verdicts(const std::vector<StrengthSummary>& strengths) {
     }
     const double deficit = best_train->accuracy.mean - s.accuracy.mean;
     if (deficit > kUnderfitAccuracyDeficit) {
-      underfit.push_back(fmt::format("L2 = {} (train accuracy {:.4f}, {} below L2 = {})", s.l2,
-                                     s.accuracy.mean, points(deficit), best_train->l2));
+      underfit.push_back(fmt::format("L2 = {} (train accuracy {}, {} below L2 = {})", s.l2,
+                                     fixed(s.accuracy.mean, 4), points(deficit), best_train->l2));
     }
   }
   return "- **Overfitting:** " + (overfit.empty() ? "none of the strengths" : join(overfit)) +
@@ -143,11 +143,11 @@ std::string against_control(const std::vector<StrengthSummary>& strengths) {
   for (const auto& s : strengths) {
     if (s.l2 == 0 || s.completed == 0) continue;
     changes.push_back(fmt::format(
-        "L2 = {}: validation accuracy {:+.1f} points, train − val gap {:+.1f} points, "
-        "w1_norm x{:.2f}",
-        s.l2, 100 * (s.val_accuracy.mean - control->val_accuracy.mean),
-        100 * (s.train_minus_val_accuracy.mean - control->train_minus_val_accuracy.mean),
-        s.w1_norm.mean / control->w1_norm.mean));
+        "L2 = {}: validation accuracy {} points, train − val gap {} points, w1_norm x{}", s.l2,
+        fixed(100 * (s.val_accuracy.mean - control->val_accuracy.mean), 1, true),
+        fixed(100 * (s.train_minus_val_accuracy.mean - control->train_minus_val_accuracy.mean), 1,
+              true),
+        fixed(s.w1_norm.mean / control->w1_norm.mean, 2)));
   }
   return fmt::format(
       "- **Against the unregularised control** (L2 = 0: validation accuracy {}, gap {}): {}.\n",

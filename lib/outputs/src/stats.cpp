@@ -24,10 +24,19 @@ SeedStats seed_stats(const std::vector<double>& values) {
   return stats;
 }
 
+std::string fixed(double value, int precision, bool sign) {
+  if (std::isnan(value)) return "n/a";
+  const double scale = std::pow(10.0, precision);
+  // Adding 0.0 turns the -0 of a small negative value that rounds to zero into 0.
+  const double rounded = std::isfinite(value) ? std::round(value * scale) / scale + 0.0 : value;
+  return sign ? fmt::format("{:+.{}f}", rounded, precision)
+              : fmt::format("{:.{}f}", rounded, precision);
+}
+
 std::string mean_std_text(const SeedStats& stats, int precision) {
-  if (stats.n == 0) return "n/a";
-  if (std::isnan(stats.std)) return fmt::format("{:.{}f}", stats.mean, precision);
-  return fmt::format("{:.{}f} ± {:.{}f}", stats.mean, precision, stats.std, precision);
+  if (stats.n == 0 || std::isnan(stats.mean)) return "n/a";
+  if (std::isnan(stats.std)) return fixed(stats.mean, precision);
+  return fixed(stats.mean, precision) + " ± " + fixed(stats.std, precision);
 }
 
 double relative_trend_of_second_half(const std::vector<double>& values) {

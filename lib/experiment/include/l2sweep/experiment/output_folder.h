@@ -44,12 +44,11 @@ class OutputFolder {
   /// trained elsewhere) happens before the first byte is written; then sweep.cfg is saved for
   /// a sweep that has none. `--resume` on a missing or empty folder (or one holding only
   /// l2sweep's own leftovers) starts the sweep, so a requeued job can always rerun its command.
-  static OutputFolder open_for_sweep(const Plan& plan, const std::string& command_line);
+  static OutputFolder open_for_sweep(const Plan& plan);
 
   /// Opens a sweep's folder for `l2sweep merge`: shared with its shards, refused while a
   /// sweep or a resume writes it.
-  static OutputFolder open_for_merge(const std::filesystem::path& folder,
-                                     const std::string& command_line);
+  static OutputFolder open_for_merge(const std::filesystem::path& folder);
 
   const std::filesystem::path& path() const { return path_; }
   /// The folder held a sweep before this process opened it (its checkpoints are restored).
@@ -58,15 +57,21 @@ class OutputFolder {
   /// Runs `write` holding the lock that guards the files shards share.
   void write_shared(const std::function<void()>& write) const;
 
+  /// Once every check has passed: records this process (`command_line`, pid, host) in the
+  /// lock files, for the message a refused writer prints, and removes the temporary files
+  /// of killed writes. Nothing before it changes a byte of a folder that already held a
+  /// sweep, so a refusal leaves such a folder exactly as it was.
+  void claim(const std::string& command_line);
+
   /// Removes the temporary files of killed writes: all of them for the folder's only writer,
-  /// those of dead processes on this host for a shard or a merge.
+  /// those of dead processes on this host for a shard or a merge (claim() calls it).
   void remove_stale_temporaries() const;
 
  private:
   OutputFolder(std::filesystem::path path, FileLock lock, bool exclusive, bool existed)
       : path_(std::move(path)), lock_(std::move(lock)), exclusive_(exclusive), existed_(existed) {}
 
-  void lock_runs(const Plan& plan, const std::string& command_line);
+  void lock_runs(const Plan& plan);
 
   std::filesystem::path path_;
   FileLock lock_;

@@ -19,6 +19,10 @@ struct SeedStats {
 
 SeedStats seed_stats(const std::vector<double>& values);
 
+/// `value` with `precision` decimals, `+` in front of positive values when `sign`; a value
+/// that rounds to zero is "0.0000" (never "-0.0000"), and NaN is "n/a".
+std::string fixed(double value, int precision, bool sign = false);
+
 /// "0.8771 ± 0.0021", "0.8771" when there is no spread to show, "n/a" without values.
 std::string mean_std_text(const SeedStats& stats, int precision = 4);
 

@@ -1,0 +1,412 @@
+#!/usr/bin/env python3
+"""Nothing lost, tried the hostile way: kills and full disks at exact writes (strace's syscall
+injection), two processes on one folder, tampered checkpoints and sweep.cfg, refusals that must
+not change a byte, requeues, and data too large for the machine.
+
+Usage: fault_injection.py L2SWEEP_BINARY FIXTURE_DIR   (exit 77 = skipped: no strace)
+"""
+import csv
+import gzip
+import hashlib
+import json
+import os
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+BINARY, FIXTURE = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+SWEEP = ["--data-dir", FIXTURE, "--val-size", "200", "--epochs", "3", "--l2", "0,0.001",
+         "--seeds", "2", "--batch-size", "16", "--device", "cpu"]
+TIMING = {"epoch_seconds", "train_seconds", "engine"}
+failures = []
+
+
+def check(condition, message):
+    if not condition:
+        failures.append(message)
+        print("FAIL:", message, flush=True)
+
+
+def run(args, **kwargs):
+    return subprocess.run([BINARY] + args, capture_output=True, text=True, timeout=300, **kwargs)
+
+
+def under_strace(args, inject, trace):
+    """`args` under strace, which applies `inject` (strace's -e inject=) to the traced calls."""
+    command = ["strace", "-f", "-qq", "-o", "/dev/null", "-e", f"trace={trace}",
+               "-e", f"inject={trace}:{inject}", BINARY] + args
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+
+def one_error_line(result, code, *parts):
+    """The run exited `code` with one 'error: ...' line on stderr containing every part."""
+    lines = result.stderr.strip().splitlines()
+    ok = (result.returncode == code and len(lines) == 1 and lines[0].startswith("error: ")
+          and all(part in lines[0] for part in parts))
+    return ok, f"exit {result.returncode}, stderr {result.stderr.strip()!r}"
+
+
+def expect_error(result, code, label, *parts):
+    ok, what = one_error_line(result, code, *parts)
+    check(ok, f"{label}: expected exit {code} and one error line with {parts}; got {what}")
+
+
+def snapshot(folder):
+    """Every file below `folder` (hidden ones too) with its SHA-256."""
+    files = {}
+    for root, _, names in os.walk(folder):
+        for name in names:
+            path = os.path.join(root, name)
+            with open(path, "rb") as f:
+                files[os.path.relpath(path, folder)] = hashlib.sha256(f.read()).hexdigest()
+    return files
+
+
+def results(out):
+    """metrics.csv rows and summary.json runs, timings left out, in a fixed order."""
+    with open(os.path.join(out, "metrics.csv"), newline="") as f:
+        rows = sorted(tuple((k, v) for k, v in row.items() if k not in TIMING)
+                      for row in csv.DictReader(f))
+    with open(os.path.join(out, "summary.json")) as f:
+        summary = json.load(f)
+    runs = [{k: v for k, v in r.items() if k not in TIMING} for r in summary["runs"]]
+    return rows, runs, summary
+
+
+def same_results(out, reference, label):
+    rows, runs, summary = results(out)
+    ref_rows, ref_runs, _ = results(reference)
+    check(rows == ref_rows, f"{label}: metrics.csv differs from the uninterrupted sweep")
+    check(runs == ref_runs, f"{label}: summary.json runs differ from the uninterrupted sweep")
+    check(summary["finished"], f"{label}: summary.json is not marked finished")
+
+
+def resume_until_done(out, label, args=SWEEP):
+    result = run(args + ["--out", out, "--resume"])
+    check(result.returncode == 0, f"{label}: --resume exit {result.returncode}: "
+                                  f"{result.stderr.strip()}")
+    return result.returncode == 0
+
+
+def flip_middle(path):
+    with open(path, "r+b") as f:
+        size = os.path.getsize(path)
+        f.seek(size // 2)
+        chunk = bytearray(f.read(64))
+        for i in range(len(chunk)):
+            chunk[i] ^= 0x5A
+        f.seek(size // 2)
+        f.write(chunk)
+
+
+def wait_for(predicate, seconds=60):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def kills_and_full_disks(tmp, reference):
+    # Killed at the Nth rename (every atomic write ends with one) or the Nth write (appends),
+    # then resumed: the same numbers as an uninterrupted sweep.
+    for trace, n in [("rename", 1), ("rename", 2), ("rename", 5), ("rename", 9), ("rename", 14),
+                     ("write", 3), ("write", 40), ("write", 120)]:
+        out = os.path.join(tmp, f"killed-{trace}-{n}")
+        killed = under_strace(SWEEP + ["--out", out], f"signal=SIGKILL:when={n}", trace)
+        check(killed.returncode in (-9, 137, 0), f"kill at {trace} {n}: exit {killed.returncode}")
+        if resume_until_done(out, f"kill at {trace} {n}"):
+            same_results(out, reference, f"kill at {trace} {n}")
+            check(not [p for p in snapshot(out) if ".tmp." in p],
+                  f"kill at {trace} {n}: a temporary file was left after the resume")
+    # A full disk at the Nth write (strace counts per thread: one job, so N is the process's
+    # Nth write): exit 4 naming the file, nothing claimed that was not written, and a resume
+    # finishes the sweep.
+    for n in (2, 3, 5, 60):
+        out = os.path.join(tmp, f"full-{n}")
+        full = under_strace(SWEEP + ["--out", out, "--jobs", "1"], f"error=ENOSPC:when={n}",
+                            "write")
+        expect_error(full, 4, f"disk full at write {n}", "No space left on device")
+        if os.path.exists(os.path.join(out, "summary.json")):
+            _, runs, _ = results(out)
+            check(all(r["status"] != "completed" or r["epochs_completed"] == 3 for r in runs),
+                  f"disk full at write {n}: a run claims more than was written")
+        if resume_until_done(out, f"disk full at write {n}"):
+            same_results(out, reference, f"disk full at write {n}")
+
+
+def two_writers(tmp):
+    long_sweep = SWEEP[:-10] + ["--epochs", "40", "--l2", "0,0.001", "--seeds", "2",
+                                "--batch-size", "16", "--device", "cpu", "--jobs", "1"]
+    out = os.path.join(tmp, "busy")
+    first = subprocess.Popen([BINARY] + long_sweep + ["--out", out], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+    lock = os.path.join(out, ".l2sweep.lock")
+    started = wait_for(lambda: os.path.exists(os.path.join(out, "summary.json")))
+    check(started, "the first sweep never started")
+    before = snapshot(out)
+    for label, args in [("a second sweep", long_sweep + ["--out", out]),
+                        ("a second --resume", long_sweep + ["--out", out, "--resume"]),
+                        ("a merge", ["merge", out])]:
+        result = run(args)
+        expect_error(result, 4, f"{label} while one trains", f"in use by pid {first.pid} on host")
+    check(os.path.getsize(lock) > 0 and f"pid {first.pid}" in open(lock).read(),
+          "the lock file does not name its holder")
+    first.send_signal(signal.SIGINT)  # stop it early; a resume finishes the job
+    first.wait(timeout=120)
+    check(first.returncode == 130, f"the first sweep: exit {first.returncode}")
+    after = snapshot(out)
+    changed = [p for p in before if p in after and before[p] != after[p]
+               and not p.startswith(("checkpoints", "tensorboard", "metrics.csv", "summary"))]
+    check(not changed, f"refused writers changed {changed}")
+    rows, runs, _ = results(out)
+    written = {}
+    for row in rows:
+        key = dict(row)
+        written[(float(key["l2"]), int(key["seed"]))] = written.get(
+            (float(key["l2"]), int(key["seed"])), 0) + 1
+    for r in runs:
+        check(written.get((r["l2"], r["seed"]), 0) == r["epochs_completed"],
+              f"busy folder: run l2={r['l2']} seed={r['seed']} rows and summary disagree")
+
+    # Two sweeps without --out started together get folders of their own and both finish.
+    cwd = os.path.join(tmp, "cwd")
+    os.makedirs(cwd)
+    quick = SWEEP[:-10] + ["--epochs", "1", "--l2", "0", "--device", "cpu"]
+    both = [subprocess.Popen([BINARY] + quick, cwd=cwd, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE) for _ in range(2)]
+    codes = [p.wait(timeout=120) for p in both]
+    folders = sorted(os.listdir(os.path.join(cwd, "runs")))
+    check(codes == [0, 0] and len(folders) == 2,
+          f"two sweeps without --out at once: exits {codes}, folders {folders}")
+    for folder in folders:
+        check(os.path.exists(os.path.join(cwd, "runs", folder, "report.md")),
+              f"{folder}: not finished")
+
+
+def shards(tmp):
+    # Two shards started at once with different --epochs: one is refused, naming the option.
+    out = os.path.join(tmp, "shards")
+    base = SWEEP[:-10] + ["--l2", "0,0.001", "--seeds", "2", "--batch-size", "16",
+                          "--device", "cpu", "--out", out]
+    procs = [subprocess.Popen([BINARY] + base + ["--epochs", str(3 + i), "--shard", f"{i}/2"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+             for i in range(2)]
+    outcomes = sorted((p.wait(timeout=120), p.stderr.read()) for p in procs)
+    check([code for code, _ in outcomes] == [0, 2] and "--epochs differs" in outcomes[1][1],
+          f"shards with different --epochs: {outcomes}")
+    # A folder that holds something else is never written into by a shard.
+    other = os.path.join(tmp, "not-a-sweep")
+    os.makedirs(os.path.join(other, "tensorboard"))
+    with open(os.path.join(other, "metrics.csv"), "w") as f:
+        f.write("mine\n")
+    with open(os.path.join(other, "tensorboard", "notes"), "w") as f:
+        f.write("mine too\n")
+    before = snapshot(other)
+    expect_error(run(SWEEP + ["--out", other, "--shard", "0/2"]), 4, "a shard into another folder",
+                 "holds no l2sweep sweep")
+    env = dict(os.environ, SLURM_ARRAY_TASK_ID="1", SLURM_ARRAY_TASK_COUNT="2")
+    expect_error(run(SWEEP + ["--out", other], env=env), 4, "a Slurm task into another folder",
+                 "holds no l2sweep sweep")
+    check(snapshot(other) == before, "a refused shard changed a folder it does not own")
+
+
+def tampering(tmp, reference):
+    def copy_of(name):
+        folder = os.path.join(tmp, name)
+        shutil.copytree(reference, folder)
+        return folder
+
+    checkpoint = os.path.join("checkpoints", "l2-0.001_seed-1.pt")
+    # Bits flipped inside a checkpoint, its size unchanged.
+    flipped = copy_of("flipped")
+    flip_middle(os.path.join(flipped, checkpoint))
+    before = snapshot(flipped)
+    expect_error(run(SWEEP + ["--out", flipped, "--resume"]), 3, "resume with a flipped checkpoint",
+                 checkpoint, "damaged checkpoint")
+    expect_error(run(["merge", flipped]), 3, "merge with a flipped checkpoint", checkpoint,
+                 "damaged checkpoint")
+    check(snapshot(flipped) == before, "a refused resume or merge changed the folder")
+
+    # A checkpoint from a sweep with other settings.
+    other = os.path.join(tmp, "other-lr")
+    args = [a for a in SWEEP]
+    args[args.index("--batch-size") + 1] = "8"
+    check(run(args + ["--out", other, "--lr", "0.01"]).returncode == 0, "the other sweep")
+    foreign = copy_of("foreign")
+    shutil.copy(os.path.join(other, checkpoint), os.path.join(foreign, checkpoint))
+    before = snapshot(foreign)
+    expect_error(run(SWEEP + ["--out", foreign, "--resume"]), 3, "resume with a foreign checkpoint",
+                 checkpoint, "trained with --batch-size 8, this sweep 16")
+    expect_error(run(["merge", foreign]), 3, "merge with a foreign checkpoint", checkpoint,
+                 "trained with")
+    check(snapshot(foreign) == before, "a refused foreign checkpoint changed the folder")
+
+    # sweep.cfg edited by hand (epochs 3 -> 5), resumed with --epochs 5: never "completed".
+    edited = copy_of("edited")
+    path = os.path.join(edited, "sweep.cfg")
+    with open(path) as f:
+        text = f.read()
+    with open(path, "w") as f:
+        f.write(text.replace('"epochs": "3"', '"epochs": "5"'))
+    args = [a if a != "3" else "5" for a in SWEEP]
+    expect_error(run(args + ["--out", edited, "--resume"]), 3, "resume after editing sweep.cfg",
+                 "trained with --epochs 3, this sweep 5")
+
+    # Resumed with another engine: refused before any byte changes.
+    engine = copy_of("engine")
+    before = snapshot(engine)
+    expect_error(run(SWEEP + ["--out", engine, "--resume", "--engine", "autograd"]), 2,
+                 "resume with another --engine", "--engine differs")
+    with open(os.path.join(engine, "sweep.cfg")) as f:
+        text = f.read()
+    with open(os.path.join(engine, "sweep.cfg"), "w") as f:
+        f.write(text.replace('"engine": "auto"', '"engine": "autograd"'))
+    before = snapshot(engine)
+    expect_error(run(SWEEP + ["--out", engine, "--resume", "--engine", "autograd"]), 3,
+                 "resume after editing sweep.cfg's engine", "trained with --engine auto, this sweep "
+                 "autograd")
+    check(snapshot(engine) == before, "a refused resume changed the folder")
+
+
+def requeue(tmp, reference):
+    # --resume where nothing was written yet starts the sweep: a requeued job can rerun as is.
+    missing = os.path.join(tmp, "never-started")
+    check(run(SWEEP + ["--out", missing, "--resume"]).returncode == 0, "--resume on no folder")
+    same_results(missing, reference, "--resume on no folder")
+    for label, leftover in [("only a temporary file", "sweep.cfg.tmp.node.4242.0"),
+                            ("only the lock file", ".l2sweep.lock")]:
+        for extra in ([], ["--resume"]):
+            out = os.path.join(tmp, f"leftover-{len(extra)}-{leftover}")
+            os.makedirs(out)
+            open(os.path.join(out, leftover), "w").close()
+            result = run(SWEEP + ["--out", out] + extra)
+            check(result.returncode == 0, f"{label} {extra}: exit {result.returncode} "
+                                          f"{result.stderr.strip()}")
+    # Temporary files of killed writers are removed by the next writer.
+    stale = os.path.join(tmp, "stale")
+    shutil.copytree(reference, stale)
+    for name in ["summary.json.tmp.somehost.99999.1", "checkpoints/l2-0_seed-0.pt.tmp.77.0"]:
+        open(os.path.join(stale, name), "w").close()
+    check(run(SWEEP + ["--out", stale, "--resume"]).returncode == 0, "resume over stale files")
+    check(not [p for p in snapshot(stale) if ".tmp." in p], "stale temporary files were kept")
+
+
+def hostile_data(tmp):
+    def dataset(name, images, test_images=None):
+        folder = os.path.join(tmp, name)
+        os.makedirs(folder)
+        for file in os.listdir(FIXTURE):
+            shutil.copy(os.path.join(FIXTURE, file), folder)
+        for stem, content in [("train-images-idx3-ubyte", images),
+                              ("t10k-images-idx3-ubyte", test_images)]:
+            if content is None:
+                continue
+            for old in (stem, stem + ".gz"):
+                if os.path.exists(os.path.join(folder, old)):
+                    os.remove(os.path.join(folder, old))
+            content(os.path.join(folder, stem))
+        return folder
+
+    # A raw file of 1 TB (sparse) whose header is honest: refused at once, nothing created.
+    def terabyte(path):
+        count = 10 ** 12 // 784
+        with open(path, "wb") as f:
+            f.write(struct.pack(">IIII", 0x803, count, 28, 28))
+            f.truncate(16 + count * 784)
+
+    big = dataset("terabyte", terabyte)
+    out = os.path.join(tmp, "out-terabyte")
+    start = time.time()
+    expect_error(run(SWEEP[2:] + ["--data-dir", big, "--out", out]), 3, "a 1 TB images file",
+                 "train-images-idx3-ubyte", "bytes of memory available")
+    check(time.time() - start < 20, f"the 1 TB file took {time.time() - start:.0f} s to refuse")
+    check(not os.path.exists(out), "the 1 TB refusal created the output folder")
+
+    # A small gzip of huge images: the model would need far more memory than there is.
+    def huge_images(count):
+        def write(path):
+            with gzip.open(path + ".gz", "wb", compresslevel=1) as f:
+                f.write(struct.pack(">IIII", 0x803, count, 8192, 8192))
+                zeros = bytes(8192 * 8192)
+                for _ in range(count):
+                    f.write(zeros)
+        return write
+
+    def labels(path, count):
+        with open(path, "wb") as f:
+            f.write(struct.pack(">II", 0x801, count) + bytes(range(count)))
+
+    huge = dataset("huge-images", huge_images(3), huge_images(1))
+    for stem, count in [("train-labels-idx1-ubyte", 3), ("t10k-labels-idx1-ubyte", 1)]:
+        for old in (stem, stem + ".gz"):
+            if os.path.exists(os.path.join(huge, old)):
+                os.remove(os.path.join(huge, old))
+        labels(os.path.join(huge, stem), count)
+    out = os.path.join(tmp, "out-huge")
+    result = run(["--data-dir", huge, "--val-size", "1", "--l2", "0", "--epochs", "1",
+                  "--out", out])
+    expect_error(result, 3, "8192x8192 images", "images of 8192x8192 pixels", "of memory")
+    check(not os.path.exists(out), "the huge-image refusal created the output folder")
+
+    # The data path itself broken: a symlink loop, a name longer than NAME_MAX.
+    loop = os.path.join(tmp, "loop")
+    os.makedirs(loop)
+    os.symlink("train-images-idx3-ubyte", os.path.join(loop, "train-images-idx3-ubyte"))
+    expect_error(run(SWEEP[2:] + ["--data-dir", loop, "--out", os.path.join(tmp, "o-loop")]), 3,
+                 "a symlink loop", "train-images-idx3-ubyte")
+    long_name = os.path.join(tmp, "x" * 300)
+    expect_error(run(SWEEP[2:] + ["--data-dir", long_name, "--out", os.path.join(tmp, "o-long")]),
+                 3, "a name longer than NAME_MAX", "x" * 300)
+
+
+def odd_values(tmp):
+    # A data folder whose name holds a newline: sweep.cfg keeps it, merge reads it back.
+    odd = os.path.join(tmp, "data\nwith a newline")
+    shutil.copytree(FIXTURE, odd)
+    out = os.path.join(tmp, "newline")
+    check(run(SWEEP[2:] + ["--data-dir", odd, "--out", out, "--epochs", "1"]).returncode == 0,
+          "a data folder with a newline")
+    merged = run(["merge", out])
+    check(merged.returncode == 0, f"merge of it: {merged.returncode} {merged.stderr.strip()}")
+    # A strength so large that Adam's second moment overflows: diverged, not "completed".
+    out = os.path.join(tmp, "huge-l2")
+    result = run(SWEEP[2:] + ["--data-dir", FIXTURE, "--l2", "1e30", "--seeds", "1",
+                              "--epochs", "2", "--out", out])
+    check(result.returncode == 5, f"--l2 1e30: exit {result.returncode}")
+    _, runs, _ = results(out)
+    check(runs[0]["status"] == "diverged", f"--l2 1e30: {runs[0]['status']}")
+    with open(os.path.join(out, "report.md")) as f:
+        check("nan" not in f.read(), "report.md shows nan for a diverged strength")
+    expect_error(run(SWEEP + ["--shard-count", "-3"]), 2, "--shard-count -3", "--shard-count")
+    minus_zero = run(SWEEP[2:] + ["--data-dir", FIXTURE, "--l2", "-0", "--seeds", "1",
+                                  "--epochs", "1", "--out", os.path.join(tmp, "minus-zero")])
+    check(minus_zero.returncode == 0 and "l2=-0" not in minus_zero.stdout
+          and "-0.0000" not in minus_zero.stdout, "--l2 -0 printed a negative zero")
+
+
+def main():
+    if shutil.which("strace") is None:
+        print("skipped: strace is not installed")
+        return 77
+    with tempfile.TemporaryDirectory(prefix="l2sweep-faults-") as tmp:
+        reference = os.path.join(tmp, "reference")
+        result = run(SWEEP + ["--out", reference])
+        check(result.returncode == 0, f"reference sweep: {result.returncode} {result.stderr}")
+        for case in (kills_and_full_disks, two_writers, shards, tampering, requeue, hostile_data,
+                     odd_values):
+            started = time.time()
+            args = (tmp, reference) if case.__code__.co_argcount == 2 else (tmp,)
+            case(*args)
+            print(f"{case.__name__}: {time.time() - started:.1f} s", flush=True)
+    print(f"{'FAILED' if failures else 'passed'}: {len(failures)} failure(s)")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
