@@ -8,6 +8,21 @@ find_package(cxxopts REQUIRED)
 find_package(ZLIB REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)
 
+# TorchConfig finds libtorch.so with find_library, which searches the system's folders before
+# LibTorch's own: with Debian's libtorch-dev installed too, a prefix of torch/share/cmake alone
+# would pair the CUDA build's headers with Debian's library. Refuse that mix.
+get_filename_component(_l2sweep_torch_library_dir "${TORCH_LIBRARY}" DIRECTORY)
+get_filename_component(_l2sweep_torch_prefix "${TORCH_INSTALL_PREFIX}" REALPATH)
+get_filename_component(_l2sweep_torch_library_dir "${_l2sweep_torch_library_dir}" REALPATH)
+string(FIND "${_l2sweep_torch_library_dir}/" "${_l2sweep_torch_prefix}/" _l2sweep_inside)
+if(NOT _l2sweep_inside EQUAL 0)
+  message(FATAL_ERROR
+    "LibTorch's headers come from ${TORCH_INSTALL_PREFIX} but its library from "
+    "${TORCH_LIBRARY}; put LibTorch's own folder first in CMAKE_PREFIX_PATH (for a pip "
+    "install: the torch package folder itself, python -c 'import torch, os; "
+    "print(os.path.dirname(torch.__file__))')")
+endif()
+
 # LibTorch's config exports plain variables; wrap them in one target so the
 # rest of the build links `l2sweep::torch` like any other dependency.
 add_library(l2sweep_torch INTERFACE)
@@ -22,6 +37,18 @@ else()
   set(L2SWEEP_CXX_STANDARD 17)
 endif()
 target_compile_features(l2sweep_torch INTERFACE cxx_std_${L2SWEEP_CXX_STANDARD})
+
+# fmt, header-only and from the same headers LibTorch compiles against: PyTorch's wheels carry
+# their own, newer fmt in torch/include/fmt, which comes before the system's on any include
+# path that has LibTorch's, and a program built with those headers cannot link the system's
+# libfmt. So every target of ours uses fmt through l2sweep::fmt, and never links libfmt.
+add_library(l2sweep_fmt INTERFACE)
+add_library(l2sweep::fmt ALIAS l2sweep_fmt)
+target_link_libraries(l2sweep_fmt INTERFACE fmt::fmt-header-only)
+if(EXISTS "${TORCH_INSTALL_PREFIX}/include/fmt/format.h")
+  target_include_directories(l2sweep_fmt SYSTEM INTERFACE "${TORCH_INSTALL_PREFIX}/include")
+  message(STATUS "l2sweep: fmt from LibTorch's headers (${TORCH_INSTALL_PREFIX}/include/fmt)")
+endif()
 
 # A CUDA LibTorch registers its kernels from static initialisers in
 # libtorch_cuda; nothing references that library by symbol, so a linker that

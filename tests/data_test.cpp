@@ -182,7 +182,8 @@ TEST_F(DatasetFolder, TakesShapeAndClassCountFromTheFiles) {
   EXPECT_EQ(data.val.size(), 10);
   EXPECT_EQ(data.test.size(), 12);
   EXPECT_EQ(data.train.images.sizes(), (std::vector<int64_t>{30, 6, 5}));
-  EXPECT_EQ(data.train.images.scalar_type(), torch::kFloat32);
+  EXPECT_EQ(data.train.images.scalar_type(), torch::kUInt8);  // bytes, as the files hold them
+  EXPECT_EQ(pixels(data.train.images).scalar_type(), torch::kFloat32);
   EXPECT_EQ(data.train.labels.scalar_type(), torch::kInt64);
 }
 
@@ -193,16 +194,18 @@ TEST_F(DatasetFolder, ScalesPixelsBy255AndHoldsOutTheLastExamples) {
   const Datasets data = load_datasets({dir_.path(), 10, int64_t{7}});
   ASSERT_EQ(data.train.size(), 7);  // --train-size takes the first examples
   ASSERT_EQ(data.val.size(), 10);   // --val-size the last ones
+  const torch::Tensor train = pixels(data.train.images);
+  const torch::Tensor val = pixels(data.val.images);
   for (int64_t pixel : {0, 13, 29}) {
-    EXPECT_FLOAT_EQ(data.train.images[0].flatten()[pixel].item<float>(),
+    EXPECT_FLOAT_EQ(train[0].flatten()[pixel].item<float>(),
                     static_cast<float>(raw_images.values[static_cast<size_t>(pixel)]) / 255.0f);
     const size_t first_val = static_cast<size_t>(30 * 30 + pixel);
-    EXPECT_FLOAT_EQ(data.val.images[0].flatten()[pixel].item<float>(),
+    EXPECT_FLOAT_EQ(val[0].flatten()[pixel].item<float>(),
                     static_cast<float>(raw_images.values[first_val]) / 255.0f);
   }
   EXPECT_EQ(data.val.labels[9].item<int64_t>(), raw_labels.values[39]);
-  EXPECT_GE(data.train.images.min().item<float>(), 0.0f);
-  EXPECT_LE(data.train.images.max().item<float>(), 1.0f);
+  EXPECT_GE(train.min().item<float>(), 0.0f);
+  EXPECT_LE(train.max().item<float>(), 1.0f);
 }
 
 TEST_F(DatasetFolder, PrefersRawFilesAndFallsBackToGzip) {
@@ -225,12 +228,12 @@ TEST_F(DatasetFolder, NamesAMissingFolder) {
                     "--data-dir " + (dir_ / "absent").string() + ": folder not found");
 }
 
-TEST_F(DatasetFolder, RejectsImagesWhoseFloatCopiesWouldNotFit) {
+TEST_F(DatasetFolder, RejectsImagesWhoseCopiesWouldNotFit) {
   write({/*train=*/40, /*test=*/12, /*rows=*/6, /*cols=*/5, /*classes=*/4, /*gzip=*/false});
-  // 52 images of 30 pixels: 1560 bytes read, five times that as bytes plus float32 copies.
-  EXPECT_THROW_WITH(load_datasets(options(10), /*memory_limit=*/7799), Error,
-                    "7800 bytes of images and their float32 copies");
-  EXPECT_NO_THROW(load_datasets(options(10), /*memory_limit=*/7800));
+  // 52 images of 30 pixels: 1560 bytes read, twice that with the splits' copies.
+  EXPECT_THROW_WITH(load_datasets(options(10), /*memory_limit=*/3119), Error,
+                    "3120 bytes of images as read and as split");
+  EXPECT_NO_THROW(load_datasets(options(10), /*memory_limit=*/3120));
 }
 
 TEST_F(DatasetFolder, NamesAPathTheFileSystemCannotResolve) {

@@ -75,7 +75,7 @@ TEST(DeviceStep, FirstStepMeasuresTheBatchBeforeItsUpdate) {
   Split train;
   train.images = testing::small_fixture().train.images.slice(0, 0, 32);
   train.labels = testing::small_fixture().train.labels.slice(0, 0, 32);
-  const auto logits = reference->forward(train.images);
+  const auto logits = reference->forward(pixels(train.images));
   const LossTerms terms =
       regularized_loss(logits, train.labels, first_linear(reference)->weight, l2);
   const double accuracy = logits.argmax(1).eq(train.labels).sum().item<double>() / 32;

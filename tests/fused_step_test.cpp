@@ -13,28 +13,30 @@ namespace {
 
 using testing::all_close;
 
+/// The fixture's training examples 3..34: one batch of 32, stepped in this order.
+Split one_batch() {
+  const Split& train = testing::small_fixture().train;
+  return {train.images.slice(0, 3, 35), train.labels.slice(0, 3, 35)};
+}
+
 TEST(FusedCpuStep, FirstStepMatchesAutogradAndTorchAdam) {
   at::Generator a = make_cpu_generator(5);
   at::Generator b = make_cpu_generator(5);
   auto reference = make_model(784, kHiddenUnits, 10, a);
   auto fused_model = make_model(784, kHiddenUnits, 10, b);
   const double l2 = 0.01;
-  const Split& train = testing::small_fixture().train;
-  const auto indices = torch::arange(3, 35, torch::kInt64);
+  const Split batch = one_batch();
 
   const auto w1 = first_linear(reference)->weight;
   torch::optim::Adam adam(reference->parameters(), keras_adam_options(1e-3));
-  const auto logits = reference->forward(train.images.index_select(0, indices));
-  const auto labels = train.labels.index_select(0, indices);
-  const LossTerms terms = regularized_loss(logits, labels, w1, l2);
-  const auto correct = logits.argmax(1).eq(labels).sum().item<int64_t>();
+  const auto logits = reference->forward(pixels(batch.images));
+  const LossTerms terms = regularized_loss(logits, batch.labels, w1, l2);
+  const auto correct = logits.argmax(1).eq(batch.labels).sum().item<int64_t>();
   terms.loss.backward();
   adam.step();
 
-  FusedCpuStep fused(fused_model, l2, 1e-3, 32);
-  EpochMeters meters;
-  fused.step(train.images, train.labels, indices, meters);
-  const TrainMetrics result = meters.value();
+  FusedCpuEngine fused({{fused_model, l2}}, TrainOptions{}, torch::kCPU);
+  const TrainMetrics result = fused.train_epoch(batch, torch::arange(32), {})[0];
   EXPECT_NEAR(result.data_loss, terms.data_loss.item<double>(), 1e-6);
   EXPECT_NEAR(result.loss, terms.loss.item<double>(), 1e-5);
   EXPECT_EQ(result.accuracy * 32, static_cast<double>(correct));
@@ -57,15 +59,59 @@ TEST(FusedCpuStep, ReportsThePenaltyOfTheWeightsBeforeTheUpdate) {
   auto model = make_model(784, kHiddenUnits, 10, generator);
   const double l2 = 0.5;
   const double before = l2_penalty(first_linear(model)->weight, l2).item<double>();
-  FusedCpuStep fused(model, l2, 1e-3, 32);
-  const auto indices = torch::arange(0, 32, torch::kInt64);
-  EpochMeters meters;
-  fused.step(testing::small_fixture().train.images, testing::small_fixture().train.labels, indices,
-             meters);
-  const TrainMetrics result = meters.value();
+  FusedCpuEngine fused({{model, l2}}, TrainOptions{}, torch::kCPU);
+  const TrainMetrics result = fused.train_epoch(one_batch(), torch::arange(32), {})[0];
   EXPECT_NEAR(result.loss - result.data_loss, before, 1e-5 * before);
   const double after = l2_penalty(first_linear(model)->weight, l2).item<double>();
   EXPECT_GT(std::abs(after - before), 1e-3);  // the weights did move
+}
+
+TEST(FusedCpuStep, StepsACohortAsOneAndEachMemberAsIfAlone) {
+  // Three members with their own strengths, stepped together, against each one alone: the
+  // same bits, parameters and metrics.
+  const std::vector<double> strengths{0.0, 1e-3, 1e-2};
+  const Split& train = testing::small_fixture().train;
+  const torch::Tensor order = torch::randperm(train.size(), make_cpu_generator(3));
+  std::vector<Member> cohort;
+  for (const double l2 : strengths) {
+    at::Generator g = make_cpu_generator(7);
+    cohort.push_back({make_model(784, kHiddenUnits, 10, g), l2});
+  }
+  FusedCpuEngine together(cohort, TrainOptions{}, torch::kCPU);
+  std::vector<TrainMetrics> together_metrics;
+  for (int epoch = 0; epoch < 2; ++epoch) together_metrics = together.train_epoch(train, order, {});
+  const std::vector<EvalMetrics> together_val = together.evaluate(testing::small_fixture().val, {});
+  for (size_t r = 0; r < strengths.size(); ++r) {
+    at::Generator g = make_cpu_generator(7);
+    auto model = make_model(784, kHiddenUnits, 10, g);
+    FusedCpuEngine alone({{model, strengths[r]}}, TrainOptions{}, torch::kCPU);
+    TrainMetrics metrics;
+    for (int epoch = 0; epoch < 2; ++epoch) metrics = alone.train_epoch(train, order, {})[0];
+    EXPECT_EQ(metrics.loss, together_metrics[r].loss) << "l2 " << strengths[r];
+    EXPECT_EQ(metrics.data_loss, together_metrics[r].data_loss);
+    EXPECT_EQ(metrics.accuracy, together_metrics[r].accuracy);
+    const EvalMetrics val = alone.evaluate(testing::small_fixture().val, {})[0];
+    EXPECT_EQ(val.loss, together_val[r].loss);
+    EXPECT_EQ(val.accuracy, together_val[r].accuracy);
+    const auto a = model->parameters();
+    const auto b = cohort[r].model->parameters();
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << i;
+  }
+}
+
+TEST(FusedCpuStep, StopsAtABatchBoundaryWhenAskedTo) {
+  at::Generator generator = make_cpu_generator(2);
+  auto model = make_model(784, kHiddenUnits, 10, generator);
+  FusedCpuEngine fused({{model, 0.0}}, TrainOptions{}, torch::kCPU);
+  StopSource stop;
+  EpochControl control;
+  control.stop = stop.token();
+  control.on_batch = [&](int64_t done, int64_t) {
+    if (done == 3) stop.request_stop();
+  };
+  const Split& train = testing::small_fixture().train;
+  EXPECT_THROW(fused.train_epoch(train, torch::arange(train.size()), control), StopRequested);
+  EXPECT_EQ(fused.steps(), 3);
 }
 
 }  // namespace

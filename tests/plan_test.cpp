@@ -5,6 +5,7 @@
 #include <torch/cuda.h>
 
 #include <set>
+#include <thread>
 
 #include "l2sweep/base/error.h"
 #include "l2sweep/base/exit_codes.h"
@@ -29,8 +30,8 @@ TEST(Plan, SpreadsRunsSteppedInTurnOverTheJobsOneAtATime) {
   config.seeds = 2;
   config.seed = 5;
   config.jobs = 2;
-  for (const EngineKind engine : kEngineKinds) {
-    ASSERT_FALSE(steps_members_together(engine));  // today's engines: each unit is one run
+  for (const EngineKind engine : {EngineKind::kAutograd, EngineKind::kDevice}) {
+    ASSERT_FALSE(steps_members_together(engine));  // each unit is one run
     config.engine = engine;
     const Plan plan = make_plan(config, torch::kCPU);
     ASSERT_EQ(plan.runs.size(), 6u);
@@ -43,6 +44,54 @@ TEST(Plan, SpreadsRunsSteppedInTurnOverTheJobsOneAtATime) {
   }
   config.jobs = 8;  // never more jobs than units
   EXPECT_EQ(make_plan(config, torch::kCPU).jobs, 6);
+}
+
+TEST(Plan, KeepsCohortsWholeForTheEngineThatStepsThemTogether) {
+  SweepConfig config;
+  config.l2_strengths = {0.0, 1e-3, 1e-2};
+  config.seeds = 2;
+  config.engine = EngineKind::kFused;
+  ASSERT_TRUE(steps_members_together(EngineKind::kFused));
+  config.jobs = 1;  // asked for: the cohorts, one after another
+  Plan plan = make_plan(config, torch::kCPU);
+  ASSERT_EQ(plan.cohorts.size(), 2u);
+  EXPECT_EQ(indices(plan.cohorts[0]), (std::vector<int64_t>{0, 2, 4}));
+  EXPECT_EQ(indices(plan.cohorts[1]), (std::vector<int64_t>{1, 3, 5}));
+  EXPECT_EQ(plan.jobs, 1);
+  config.jobs = 4;  // more jobs than cohorts: slices
+  plan = make_plan(config, torch::kCPU);
+  EXPECT_EQ(plan.cohorts.size(), 4u);
+  EXPECT_EQ(plan.jobs, 4);
+}
+
+std::vector<size_t> sizes(const std::vector<Cohort>& cohorts) {
+  std::vector<size_t> result;
+  for (const Cohort& cohort : cohorts) result.push_back(cohort.members.size());
+  return result;
+}
+
+TEST(Plan, CutsCohortsIntoEqualUnitsThatKeepEveryCoreBusy) {
+  const auto cohorts = [](std::vector<size_t> members) {
+    std::vector<Cohort> result;
+    for (const size_t m : members) result.push_back({0, std::vector<RunSpec>(m)});
+    return result;
+  };
+  // Three runs on two cores: one each, all at once (the system shares the cores evenly).
+  auto units = cohorts({3});
+  EXPECT_EQ(plan_cohort_units(units, 2), 3);
+  EXPECT_EQ(sizes(units), (std::vector<size_t>{1, 1, 1}));
+  // Twelve strengths of one seed on two cores: two halves side by side.
+  units = cohorts({12});
+  EXPECT_EQ(plan_cohort_units(units, 2), 2);
+  EXPECT_EQ(sizes(units), (std::vector<size_t>{6, 6}));
+  // Three seeds of four strengths on two cores: the three cohorts at once.
+  units = cohorts({4, 4, 4});
+  EXPECT_EQ(plan_cohort_units(units, 2), 3);
+  EXPECT_EQ(sizes(units), (std::vector<size_t>{4, 4, 4}));
+  // Many cohorts: one per core at a time, from a queue.
+  units = cohorts(std::vector<size_t>(10, 3));
+  EXPECT_EQ(plan_cohort_units(units, 2), 2);
+  EXPECT_EQ(units.size(), 10u);
 }
 
 TEST(Cohorts, GroupTheRunsOfASeedInPlanOrder) {
@@ -79,6 +128,7 @@ TEST(Plan, KeepsOnlyTheShardsRuns) {
   config.jobs = 1;
   config.out_dir = "o";
   config.shard = Shard{1, 4};
+  config.engine = EngineKind::kAutograd;  // units of one run
   const Plan plan = make_plan(config, torch::kCPU);
   EXPECT_EQ(plan.runs.size(), 6u);     // the whole sweep
   ASSERT_EQ(plan.cohorts.size(), 2u);  // runs 1 and 5: index % 4 == 1

@@ -151,6 +151,7 @@ TEST(Sweep, MetricsObeyThePenaltyIdentitiesAndStrongerL2ShrinksW1) {
 TEST(Sweep, ReportsEveryRunEpochAndBatchInOrder) {
   EventLog log;
   SweepConfig config = small_config();
+  config.engine = EngineKind::kAutograd;  // runs one after another
   config.jobs = 1;
   config.l2_strengths = {1e-4, 1e-2};
   testing::sweep(config, testing::small_fixture(), torch::kCPU, log);
@@ -165,6 +166,7 @@ TEST(Sweep, ADivergedRunStopsAndTheOthersContinue) {
   SweepConfig config = small_config();
   // 1e38 * sum(W1^2) overflows float32: the loss is infinite from the first batch.
   config.l2_strengths = {1e38, 1e-3};
+  config.engine = EngineKind::kAutograd;  // runs one after another
   config.jobs = 1;
   config.epochs = 3;
   const auto results = testing::sweep(config, testing::small_fixture(), torch::kCPU, log);
@@ -175,6 +177,22 @@ TEST(Sweep, ADivergedRunStopsAndTheOthersContinue) {
   EXPECT_EQ(results[1].history.size(), 3u);
   EXPECT_EQ(log.events.front(), "start 0/3");
   EXPECT_EQ(log.events[2], "end 0 diverged");
+}
+
+TEST(Sweep, ReportsACohortSteppedTogetherEpochByEpoch) {
+  EventLog log;
+  SweepConfig config = small_config();
+  config.engine = EngineKind::kFused;  // steps the cohort's runs together
+  config.jobs = 1;
+  config.l2_strengths = {1e38, 1e-4, 1e-2};
+  testing::sweep(config, testing::small_fixture(), torch::kCPU, log);
+  // Every run of the cohort starts, then each epoch ends for every run still training; the
+  // diverged one ends after its first.
+  EXPECT_EQ(log.events,
+            (std::vector<std::string>{"start 0/2", "start 1/2", "start 2/2", "epoch 0.1",
+                                      "end 0 diverged", "epoch 1.1", "epoch 2.1", "epoch 1.2",
+                                      "end 1 completed", "epoch 2.2", "end 2 completed"}));
+  EXPECT_EQ(log.batches, 2 * 16);  // one report per batch of the cohort
 }
 
 TEST(Sweep, PlansEverySeedOfAStrengthBeforeTheNextStrength) {

@@ -65,6 +65,26 @@ void slice_cohorts(std::vector<Cohort>& cohorts, size_t units) {
   }
 }
 
+int64_t plan_cohort_units(std::vector<Cohort>& cohorts, int64_t cores) {
+  size_t runs = 0;
+  for (const Cohort& cohort : cohorts) runs += cohort.members.size();
+  const auto cpu = static_cast<size_t>(std::max<int64_t>(1, cores));
+  if (runs <= 2 * cpu) {
+    slice_cohorts(cohorts, runs);  // one run each
+  } else {
+    slice_cohorts(cohorts, cpu);
+  }
+  const auto units = static_cast<int64_t>(cohorts.size());
+  return units <= 2 * static_cast<int64_t>(cpu) ? units : static_cast<int64_t>(cpu);
+}
+
+std::vector<Cohort> training_order(const Plan& plan) {
+  if (steps_members_together(plan.engine)) return cohorts_of(plan.runs);
+  std::vector<Cohort> units;
+  for (const RunSpec& run : plan.runs) units.push_back({run.seed, {run}});
+  return units;
+}
+
 torch::Device resolve_device(const std::string& spec) {
   if (spec == "cpu") {
     return torch::kCPU;
@@ -118,16 +138,21 @@ Plan make_plan(const SweepConfig& config, const torch::Device& device) {
     for (const RunSpec& run : mine) plan.cohorts.push_back({run.seed, {run}});
   }
 
+  const int64_t cores = std::max<int64_t>(1, std::thread::hardware_concurrency());
+  const auto units_available = static_cast<int64_t>(std::max<size_t>(1, mine.size()));
   int64_t jobs = config.jobs;
+  if (steps_members_together(plan.engine) && device.is_cpu() && jobs == 0) {
+    plan.jobs = std::max<int64_t>(1, plan_cohort_units(plan.cohorts, cores));
+    return plan;
+  }
   if (jobs == 0) {
     // On a GPU the device engine's units each keep one core busy launching, and one cannot
     // fill the GPU, so they all go at once (up to a core each). The autograd loop stays 1.
-    const int64_t cores = std::max<int64_t>(1, std::thread::hardware_concurrency());
     jobs = device.is_cpu() || plan.engine == EngineKind::kDevice ? cores : 1;
   }
-  jobs = std::clamp<int64_t>(jobs, 1, std::max<int64_t>(1, static_cast<int64_t>(mine.size())));
+  jobs = std::clamp<int64_t>(jobs, 1, units_available);
   slice_cohorts(plan.cohorts, static_cast<size_t>(jobs));
-  plan.jobs = std::min<int64_t>(jobs, std::max<size_t>(1, plan.cohorts.size()));
+  plan.jobs = std::min<int64_t>(jobs, static_cast<int64_t>(plan.cohorts.size()));
   return plan;
 }
 

@@ -53,8 +53,9 @@ const char* to_string(EngineKind engine) {
 
 bool steps_members_together(EngineKind kind) {
   switch (kind) {
-    case EngineKind::kAutograd:
     case EngineKind::kFused:
+      return true;
+    case EngineKind::kAutograd:
     case EngineKind::kDevice:
       return false;
   }

@@ -92,7 +92,7 @@ class Writers {
       // On --resume, metrics.csv is rebuilt at once (atomically) from the checkpoints, so it
       // never lists fewer epochs than were completed, even if this process dies right away.
       if (restored) {
-        metrics_csv_.emplace(out_dir / "metrics.csv", *restored);
+        metrics_csv_.emplace(out_dir / "metrics.csv", *restored, training_order(plan));
       } else {
         metrics_csv_.emplace(out_dir / "metrics.csv");
       }

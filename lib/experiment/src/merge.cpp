@@ -64,15 +64,15 @@ MergeResult merge_sweep(const fs::path& out_dir, const std::string& command_line
   // checkpoints predate that record.
   const std::string device = device_of(runs, config.device);
   const bool cuda = device.rfind("cuda", 0) == 0;
-  SweepInfo sweep = describe_sweep(
-      make_plan(config, cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU)),
-      data.info());
+  const Plan plan =
+      make_plan(config, cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU));
+  SweepInfo sweep = describe_sweep(plan, data.info());
   sweep.device = device;
   sweep.command_line = command_line;
   sweep.started_at = utc_now("%Y-%m-%dT%H:%M:%SZ");
   folder.claim(command_line);
   folder.write_shared([&] {
-    write_file_atomically(out_dir / "metrics.csv", metrics_csv_text(runs));
+    write_file_atomically(out_dir / "metrics.csv", metrics_csv_text(runs, training_order(plan)));
     write_file_atomically(out_dir / "summary.json", summary_json(sweep, runs, merge.complete));
     write_file_atomically(out_dir / "report.md", report_markdown(sweep, runs));
   });

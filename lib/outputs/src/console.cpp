@@ -135,12 +135,11 @@ std::string comparison_table(const std::vector<RunResult>& results) {
     }
     const EpochMetrics& last = result.history.back();
     const double test_accuracy = result.test ? result.test->accuracy : std::nan("");
-    table +=
-        fmt::format(kRow, result.spec.l2, result.spec.seed, to_string(result.status), last.epoch,
-                    fixed(last.loss, 4), fixed(last.accuracy, 4), fixed(last.val_loss, 4),
-                    fixed(last.val_accuracy, 4), fixed(last.accuracy - last.val_accuracy, 4, true),
-                    fixed(test_accuracy, 4), fixed(last.w1_norm, 3),
-                    &result == best ? "* best val_accuracy" : "");
+    table += fmt::format(kRow, result.spec.l2, result.spec.seed, to_string(result.status),
+                         last.epoch, fixed(last.loss, 4), fixed(last.accuracy, 4),
+                         fixed(last.val_loss, 4), fixed(last.val_accuracy, 4),
+                         fixed(last.accuracy - last.val_accuracy, 4, true), fixed(test_accuracy, 4),
+                         fixed(last.w1_norm, 3), &result == best ? "* best val_accuracy" : "");
   }
   return table;
 }

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace l2sweep {
 namespace fs = std::filesystem;
 
@@ -18,10 +20,24 @@ std::string metrics_csv_row(const RunSpec& run, const EpochMetrics& m) {
   return row + "\n";
 }
 
-std::string metrics_csv_text(const std::vector<RunResult>& runs) {
+std::string metrics_csv_text(const std::vector<RunResult>& runs, const std::vector<Cohort>& units) {
   std::string text = metrics_csv_header();
-  for (const RunResult& run : runs) {
-    for (const EpochMetrics& m : run.history) text += metrics_csv_row(run.spec, m);
+  for (const Cohort& unit : units) {
+    std::vector<const RunResult*> members;
+    size_t epochs = 0;
+    for (const RunSpec& spec : unit.members) {
+      for (const RunResult& run : runs) {
+        if (run.spec.index == spec.index) {
+          members.push_back(&run);
+          epochs = std::max(epochs, run.history.size());
+        }
+      }
+    }
+    for (size_t epoch = 0; epoch < epochs; ++epoch) {
+      for (const RunResult* run : members) {
+        if (epoch < run->history.size()) text += metrics_csv_row(run->spec, run->history[epoch]);
+      }
+    }
   }
   return text;
 }
@@ -30,10 +46,11 @@ MetricsCsvWriter::MetricsCsvWriter(fs::path path) : file_(std::move(path)) {
   file_.append(metrics_csv_header());
 }
 
-MetricsCsvWriter::MetricsCsvWriter(fs::path path, const std::vector<RunResult>& restored)
+MetricsCsvWriter::MetricsCsvWriter(fs::path path, const std::vector<RunResult>& restored,
+                                   const std::vector<Cohort>& units)
     : file_(
           [&] {
-            write_file_atomically(path, metrics_csv_text(restored));
+            write_file_atomically(path, metrics_csv_text(restored, units));
             return path;
           }(),
           /*append=*/true) {}

@@ -39,7 +39,7 @@ EvalMetrics evaluate_model(const torch::nn::Sequential& holder, double l2, const
   for (int64_t begin = 0; begin < examples; begin += kEvalBatchSize) {
     const int64_t end = std::min(examples, begin + kEvalBatchSize);
     const torch::Tensor labels = split.labels.slice(0, begin, end);
-    const torch::Tensor logits = model->forward(split.images.slice(0, begin, end));
+    const torch::Tensor logits = model->forward(pixels(split.images.slice(0, begin, end)));
     data_loss.add_sum(
         F::cross_entropy(logits, labels, F::CrossEntropyFuncOptions().reduction(torch::kSum)),
         end - begin);

@@ -23,7 +23,7 @@ std::vector<TrainMetrics> AutogradEngine::train_epoch(const Split& train,
       [&](size_t i, const torch::Tensor& indices, int64_t count, EpochMeters& meters) {
         torch::nn::Sequential& model = members_[i].model;
         const torch::Tensor labels = train.labels.index_select(0, indices);
-        const torch::Tensor logits = model->forward(train.images.index_select(0, indices));
+        const torch::Tensor logits = model->forward(pixels(train.images.index_select(0, indices)));
         const LossTerms terms =
             regularized_loss(logits, labels, first_linear(model)->weight, members_[i].l2);
 

@@ -103,9 +103,10 @@ void DeviceStep::begin_epoch(const Split& train, const torch::Tensor& order) {
   const int64_t examples = train.size();
   TORCH_CHECK(order.numel() == examples, "the order has ", order.numel(), " entries, the split ",
               examples);
-  const torch::Tensor images = train.images.reshape({examples, -1});
   if (!images_.defined()) {
-    images_ = images;
+    // The split's pixels as the model's input, converted once: the steps gather from them.
+    source_images_ = train.images;
+    images_ = pixels(train.images).reshape({examples, -1}).contiguous();
     labels_ = train.labels;
     order_ = at::empty({examples}, labels_.options());
     examples_ = examples;
@@ -121,7 +122,7 @@ void DeviceStep::begin_epoch(const Split& train, const torch::Tensor& order) {
     }
   }
   // A captured graph reads these exact buffers.
-  TORCH_CHECK(images.data_ptr() == images_.data_ptr() && examples == examples_,
+  TORCH_CHECK(train.images.data_ptr() == source_images_.data_ptr() && examples == examples_,
               "DeviceStep trains one split; it was given another");
   order_.copy_(order);
   batch_index_.zero_();

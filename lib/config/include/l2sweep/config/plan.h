@@ -57,10 +57,25 @@ struct Plan {
   /// cohorts); for one that steps them in turn, one run each (a cohort of one), which spreads
   /// best over the jobs.
   std::vector<Cohort> cohorts;
-  /// Units trained at once: config.jobs, or by default one per core (on a GPU, 1 for the
-  /// autograd engine); never more than there are units.
+  /// Units trained at once, each on one thread: config.jobs, or by default one per core (on a
+  /// GPU, 1 for the autograd engine); never more than there are units. For an engine that
+  /// steps members together on the CPU, see plan_cohort_units.
   int64_t jobs = 1;
 };
+
+/// For an engine that steps a cohort's members together, on `cores` CPU cores: cuts `cohorts`
+/// into units of equal work that keep every core busy to the end, and returns how many to
+/// train at once. Few runs (at most two per core) become one unit each, all trained at once:
+/// the system shares the cores evenly among them (three runs on two cores take 1.5 run-times,
+/// where two units of two and one would take two). More runs stay in their cohorts, split into
+/// slices until there are at least as many units as cores; up to two units per core are then
+/// all trained at once, and beyond that one per core at a time from a queue.
+int64_t plan_cohort_units(std::vector<Cohort>& cohorts, int64_t cores);
+
+/// Every run of the sweep in the units one job trains them in, in order: the cohorts of all
+/// runs for an engine that steps members together, single runs otherwise. The order in which
+/// a --jobs 1 sweep writes metrics.csv, and so the order merge and --resume rewrite it in.
+std::vector<Cohort> training_order(const Plan& plan);
 
 /// Turns a --device value into a device that exists here; throws a usage Error otherwise.
 /// `auto` picks the first CUDA device when one is available, else the CPU.

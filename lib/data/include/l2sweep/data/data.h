@@ -28,14 +28,20 @@ struct IdxArray {
 IdxArray read_idx(const std::filesystem::path& path,
                   std::optional<int64_t> memory_limit = std::nullopt);
 
-/// Images and labels of one split, as tensors.
+/// Images and labels of one split, as tensors. The images stay bytes, as the files hold them
+/// (a quarter of the memory of floats); engines turn the rows they use into the model's input
+/// with pixels().
 struct Split {
-  torch::Tensor images;  ///< float32 [N, rows, cols], pixel / 255
+  torch::Tensor images;  ///< uint8 [N, rows, cols] as read (or float32 already scaled: tests)
   torch::Tensor labels;  ///< int64 [N]
 
   int64_t size() const { return labels.defined() ? labels.size(0) : 0; }
   Split to(const torch::Device& device) const;
 };
+
+/// `images` as the model's input: float32 pixel / 255, Keras' only scaling, for uint8 images;
+/// float32 images (already scaled) unchanged.
+torch::Tensor pixels(const torch::Tensor& images);
 
 /// Which examples to load and how to split them.
 struct DataOptions {
@@ -84,7 +90,7 @@ std::filesystem::path find_idx_file(const std::filesystem::path& dir, const std:
 /// Loads train/validation/test splits. The class count is the number of distinct training
 /// labels, which must be 0..K-1; a label outside that range anywhere is a data Error.
 /// A --val-size or --train-size that the files cannot satisfy is a usage Error.
-/// `memory_limit`: the bytes the data may take in memory (as read, then as float32 tensors);
+/// `memory_limit`: the bytes the data may take in memory (as read, then as the splits' copies);
 /// by default what the machine has available (available_memory()). Larger data is a data
 /// Error naming the file and the size, before it is read.
 Datasets load_datasets(const DataOptions& options,

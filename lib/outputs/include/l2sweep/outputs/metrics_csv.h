@@ -16,9 +16,10 @@ std::string metrics_csv_header();
 /// One metrics.csv row (with its newline) for an epoch of a run.
 std::string metrics_csv_row(const RunSpec& run, const EpochMetrics& metrics);
 
-/// The whole metrics.csv of `runs`: the header, then every epoch of every run, runs in the
-/// order given (plan order: what one process writes training them one at a time).
-std::string metrics_csv_text(const std::vector<RunResult>& runs);
+/// The whole metrics.csv of `runs`: the header, then every epoch of every run in the order one
+/// job training `units` (training_order) writes them: unit by unit, and within a unit epoch
+/// by epoch, its runs in order.
+std::string metrics_csv_text(const std::vector<RunResult>& runs, const std::vector<Cohort>& units);
 
 /// metrics.csv: one row per run and epoch, appended and flushed as each epoch ends, so the
 /// file always holds exactly the epochs that completed.
@@ -28,9 +29,10 @@ class MetricsCsvWriter : public SweepObserver {
   explicit MetricsCsvWriter(std::filesystem::path path);
 
   /// Rewrites `path` atomically with the header and the epochs of `restored` (the runs'
-  /// progress read from their checkpoints, for --resume), then appends to it; restored epochs
-  /// replayed to the observer are not written again.
-  MetricsCsvWriter(std::filesystem::path path, const std::vector<RunResult>& restored);
+  /// progress read from their checkpoints, for --resume) in the order of `units`, then
+  /// appends to it; restored epochs replayed to the observer are not written again.
+  MetricsCsvWriter(std::filesystem::path path, const std::vector<RunResult>& restored,
+                   const std::vector<Cohort>& units);
 
   void on_epoch_end(const RunSpec& run, const EpochMetrics& metrics) override;
   void on_epoch_restored(const RunSpec& /*run*/, const EpochMetrics& /*metrics*/) override {}

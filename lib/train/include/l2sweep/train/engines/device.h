@@ -111,6 +111,7 @@ class DeviceStep {
   // The epoch: the training split flattened, its order and the next full batch's index;
   // batch_rows_ views the order's full batches as [batches, batch_size].
   torch::Tensor images_, labels_, order_, batch_index_, batch_rows_;
+  torch::Tensor source_images_;  ///< the split's own images, to tell that it is the same split
   // The epoch's metrics: every batch's logits in epoch order, and the sum of each batch's
   // penalty times its size (float64).
   torch::Tensor epoch_logits_, penalty_sum_;

@@ -1,9 +1,10 @@
 #pragma once
 
-#include <torch/nn/modules/container/sequential.h>
 #include <torch/serialize/archive.h>
 
 #include <cstdint>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "l2sweep/train/engine.h"
@@ -11,77 +12,47 @@
 
 namespace l2sweep {
 
-/// The CPU fast path of one training step for the seed's network (Flatten -> Linear -> ReLU ->
-/// Linear): the same loss (mean cross-entropy + l2 * sum(W1^2)) and the same Adam update as
-/// autograd with torch::optim::Adam and keras_adam_options, computed with explicit gradients
-/// into preallocated buffers. Only the five matrix products go through LibTorch (BLAS); the
-/// softmax, ReLU, penalty and the whole Adam update are single fused loops, and the penalty's
-/// value and its gradient 2 * l2 * W1 are folded into the pass that updates W1. Equal to the
-/// autograd path up to float rounding (tests/fused_step_test.cpp compares them over many steps).
-/// It updates the model's parameters in place, so evaluation and checkpoints see them.
-class FusedCpuStep {
- public:
-  FusedCpuStep(const torch::nn::Sequential& model, double l2, double learning_rate,
-               int64_t batch_size);
-
-  /// One Adam step on the examples `indices` (int64, CPU) of `images`/`labels`; adds the
-  /// batch's loss, cross-entropy and accuracy, measured before the update, to `meters`.
-  void step(const torch::Tensor& images, const torch::Tensor& labels, const torch::Tensor& indices,
-            EpochMeters& meters);
-
-  /// Adam steps taken so far.
-  int64_t steps() const { return step_; }
-
-  /// Whether Adam's moments are all finite.
-  bool moments_finite() const;
-
-  /// Adam's moments and step count, for checkpoints.
-  void save_state(torch::serialize::OutputArchive& archive) const;
-  void load_state(torch::serialize::InputArchive& archive);
-
- private:
-  /// A parameter with Adam's two moment buffers.
-  struct AdamSlot {
-    torch::Tensor value;  ///< the model's parameter, detached (same storage)
-    std::vector<float> exp_avg;
-    std::vector<float> exp_avg_sq;
-  };
-
-  void gather(const torch::Tensor& images, const int64_t* index, int64_t n);
-  void forward(int64_t n);
-  /// The batch's summed cross-entropy; writes d(mean cross-entropy)/d(logits) and counts the
-  /// examples whose largest logit is the label.
-  double softmax_cross_entropy(const int64_t* labels, const int64_t* index, int64_t n,
-                               int64_t* correct);
-  void backward(int64_t n);
-  void adam_update(AdamSlot& slot, const float* gradient, double weight_decay_l2,
-                   double* sum_of_squares);
-
-  double l2_;
-  double learning_rate_;
-  int64_t step_ = 0;
-  AdamSlot w1_, b1_, w2_, b2_;
-  torch::Tensor x_, hidden_, logits_, d_logits_, d_hidden_, d_w1_, d_w2_;
-  std::vector<float> d_b1_, d_b2_;
-};
-
-/// The fused CPU engine: one FusedCpuStep per member, members one after another on the
-/// calling thread (CPU only).
+/// The fused CPU engine: a cohort of the seed's network (Flatten -> Linear -> ReLU -> Linear)
+/// trained as one stacked step on one thread. Every member sees the same batch, so the batch
+/// is gathered and converted once; the members' W1 are stacked into one
+/// [members * hidden, inputs] matrix whose first layer and gradient are computed in blocks of
+/// rows; the small second layers, the softmax cross-entropy and its gradient are computed per
+/// member; and Adam updates each block of W1 right after its gradient is computed, while that
+/// gradient is still in cache, each W1 with its own L2 strength, the penalty's value (for the
+/// reported loss) and gradient 2 * l2 * W1 folded into that pass. Only the matrix products go
+/// through a BLAS (directly, without LibTorch's per-call dispatch, where the BLAS is visible);
+/// the rest are single loops. The loss, the update and the reported metrics are those of
+/// autograd with torch::optim::Adam up to float rounding (tests/fused_step_test.cpp). Members'
+/// models are views of the engine's buffers, so evaluation and checkpoints see every update.
+///
+/// Bit for bit, a member's numbers do not depend on its cohort: every product on W1 is made
+/// over the same fixed blocks of a member's rows (a BLAS may round differently as a product
+/// grows, as OpenBLAS does for batches under 16 examples, so the products never grow), every
+/// other number is computed per member in a fixed order, and the sum of squares of W1 is
+/// taken over those fixed blocks.
 class FusedCpuEngine : public Engine {
  public:
   FusedCpuEngine(std::vector<Member> members, const TrainOptions& options,
                  const torch::Device& device);
+  ~FusedCpuEngine() override;
 
   std::vector<TrainMetrics> train_epoch(const Split& train, const torch::Tensor& order,
                                         const EpochControl& control) override;
+  /// Every active member's metrics in one pass over the split: one stacked product per chunk
+  /// of examples for the first layer of all members.
+  std::vector<EvalMetrics> evaluate(const Split& split, const std::vector<bool>& active) override;
   bool finite(size_t member) const override;
   void save_state(size_t member, torch::serialize::OutputArchive& archive) const override;
   void load_state(size_t member, torch::serialize::InputArchive& archive) override;
   EngineKind kind() const override { return EngineKind::kFused; }
   std::string description() const override;
 
+  /// Adam steps taken so far (the same for every member).
+  int64_t steps() const;
+
  private:
-  std::vector<FusedCpuStep> steps_;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace l2sweep
