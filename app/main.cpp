@@ -51,6 +51,8 @@ void install_signal_handlers() {
   sigaction(SIGTERM, &action, nullptr);
   // Past a file-size limit, report the failed write (EFBIG) rather than die silently.
   std::signal(SIGXFSZ, SIG_IGN);
+  // A closed pipe (`l2sweep | head`) only silences the console: the sweep and its files go on.
+  std::signal(SIGPIPE, SIG_IGN);
 }
 
 std::string resume_command(const l2sweep::cli::CommandLine& command,

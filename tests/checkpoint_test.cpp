@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "l2sweep/base/error.h"
+#include "l2sweep/base/files.h"
 #include "l2sweep/base/json.h"
 #include "l2sweep/config/sweep_file.h"
 #include "l2sweep/data/data.h"
@@ -215,8 +216,10 @@ TEST(CheckpointStore, NeverCallsARunCompletedThatLacksEpochs) {
 }
 
 TEST(CheckpointStore, ReadsTheFirstFormatWithItsFixedColumns) {
-  // l2sweep before named columns: format 1, the history in this fixed order.
+  // l2sweep before named columns: format 1, the history in this fixed order, in a sweep whose
+  // sweep.cfg l2sweep 0.1 wrote.
   testing::TempDir dir;
+  std::ofstream(dir / kSweepConfigFile) << "epochs=4\n";
   const CheckpointStore store(dir / "checkpoints");
   const RunSpec spec{1e-3, 4, 0, 1};
   const auto trainer = make_trainer(EngineKind::kFused);
@@ -252,6 +255,24 @@ TEST(CheckpointStore, ReadsTheFirstFormatWithItsFixedColumns) {
   EXPECT_EQ(m.w1_norm, 7.0);
   EXPECT_EQ(m.epoch_seconds, 1.5);
   EXPECT_EQ(loaded->engine, "");  // not recorded then
+
+  // The same file in a sweep that began with checksummed checkpoints was put there by hand.
+  std::ofstream(dir / kSweepConfigFile) << sweep_config_text(SweepConfig{});
+  EXPECT_THROW_WITH(CheckpointStore(dir / "checkpoints").load(spec, *trainer), Error,
+                    "damaged checkpoint (format 1 without its checksummed header, in a sweep");
+}
+
+TEST(CheckpointStore, RefusesTheThirdFormatWithoutItsHeader) {
+  testing::TempDir dir;
+  const CheckpointStore store(dir / "checkpoints");
+  const RunSpec spec{1e-3, 4, 0, 1};
+  save_progress(store, spec, 1, RunStatus::kInterrupted);
+  std::string bytes = *read_text_file(store.path_for(spec));
+  const size_t archive = bytes.find("PK");  // the zip archive behind the header
+  ASSERT_NE(archive, std::string::npos);
+  std::ofstream(store.path_for(spec), std::ios::binary) << bytes.substr(archive);
+  EXPECT_THROW_WITH(store.progress(spec), Error,
+                    "damaged checkpoint (format 3 without its checksummed header)");
 }
 
 TEST(CheckpointStore, RecordsWhatTrainedTheRun) {
@@ -336,6 +357,36 @@ TEST(SweepFile, RefusesAnEditThatDoesNotReadBack) {
                     "setting 'epochs' = '015' does not read back the same");
   std::ofstream(dir / kSweepConfigFile) << "{ not json";
   EXPECT_THROW_WITH(read_sweep_config(dir.path()), Error, "not valid JSON at byte");
+  // Valid JSON of the wrong types is a data error naming the file, never a crash.
+  for (const auto& [version, message] :
+       {std::pair{"\"2\"", "version \"2\""}, std::pair{"null", "version null"},
+        std::pair{"2, \"settings\": []", "no settings object"},
+        std::pair{"2, \"settings\": {}, \"data\": 7", "'data' is not text"}}) {
+    std::ofstream(dir / kSweepConfigFile) << "{\"version\": " << version << "}";
+    EXPECT_THROW_WITH(read_sweep_config(dir.path()), Error,
+                      (dir / kSweepConfigFile).string() + ": " + message);
+  }
+}
+
+TEST(SweepFile, ASweepContinuesOnlyOnTheDataItStartedWith) {
+  testing::TempDir dir;
+  SweepConfig config;
+  config.data_fingerprint = "crc32c:0000abcd";
+  std::ofstream(dir / kSweepConfigFile) << sweep_config_text(config);
+  EXPECT_EQ(read_sweep_config(dir.path()).data_fingerprint, "crc32c:0000abcd");
+  EXPECT_NO_THROW(check_resume_config(dir.path(), config));
+  SweepConfig other = config;
+  other.data_fingerprint = "crc32c:12345678";
+  EXPECT_THROW_WITH(check_resume_config(dir.path(), other), Error,
+                    "(crc32c:12345678) are not the data the sweep in " + dir.path().string() +
+                        " trained on (crc32c:0000abcd)");
+  // Checkpoints record it too: one copied from a sweep on other data is refused.
+  const CheckpointStore store(dir / "checkpoints", config);
+  const RunSpec spec{1e-3, 0, 0, 1};
+  save_progress(store, spec, 1, RunStatus::kInterrupted);
+  EXPECT_THROW_WITH(CheckpointStore(dir / "checkpoints", other).progress(spec), Error,
+                    "trained with data crc32c:0000abcd, this sweep's data crc32c:12345678");
+  EXPECT_NO_THROW(CheckpointStore(dir / "checkpoints", config).progress(spec));
 }
 
 TEST(ResumeConfig, RefusesAFolderWithoutASweep) {

@@ -95,6 +95,19 @@ TEST_P(CohortMembers, AMembersNumbersDoNotDependOnTheOtherMembers) {
   expect_identical(find(pair, 1e-2), find(together, 1e-2));
 }
 
+TEST_P(CohortMembers, AMemberOfATwelveStrengthGridHasItsNumbersAlone) {
+  SweepObserver quiet;
+  SweepConfig config = small_config(GetParam());
+  config.epochs = 2;
+  const std::vector<double> grid = {0,    1e-6, 3e-6, 1e-5, 3e-5, 1e-4,
+                                    3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1};
+  const auto together = train_together(config, grid, quiet);
+  ASSERT_EQ(together.size(), 12u);
+  for (const double l2 : {0.0, 1e-3, 1e-1}) {
+    expect_identical(train_together(config, {l2}, quiet).at(0), find(together, l2));
+  }
+}
+
 TEST_P(CohortMembers, ResumesMembersThatReachedDifferentEpochsBitForBit) {
   SweepObserver quiet;
   const SweepConfig config = small_config(GetParam());

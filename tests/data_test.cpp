@@ -208,6 +208,25 @@ TEST_F(DatasetFolder, ScalesPixelsBy255AndHoldsOutTheLastExamples) {
   EXPECT_LE(train.max().item<float>(), 1.0f);
 }
 
+TEST_F(DatasetFolder, FingerprintsEveryByteOfTheDataWhateverTheFilesCompression) {
+  write({/*train=*/40, /*test=*/12, /*rows=*/6, /*cols=*/5, /*classes=*/4, /*gzip=*/true});
+  const std::string fingerprint = load_datasets(options(10)).fingerprint;
+  EXPECT_EQ(fingerprint.rfind("crc32c:", 0), 0u) << fingerprint;
+  EXPECT_EQ(fingerprint.size(), 15u);
+  EXPECT_EQ(load_datasets({dir_.path(), 5, int64_t{3}}).fingerprint, fingerprint);  // same files
+  // The same arrays uncompressed: the same data.
+  write({/*train=*/40, /*test=*/12, /*rows=*/6, /*cols=*/5, /*classes=*/4, /*gzip=*/false});
+  for (const char* name : kIdxFileNames)
+    std::filesystem::remove(dir_ / (std::string(name) + ".gz"));
+  EXPECT_EQ(load_datasets(options(10)).fingerprint, fingerprint);
+  // One test label changed: other data.
+  IdxArray labels = read_idx(dir_ / "t10k-labels-idx1-ubyte");
+  labels.values[11] = static_cast<uint8_t>((labels.values[11] + 1) % 4);
+  write_bytes(dir_ / "t10k-labels-idx1-ubyte",
+              idx_bytes(0x801, {static_cast<uint32_t>(labels.dims[0])}, labels.values));
+  EXPECT_NE(load_datasets(options(10)).fingerprint, fingerprint);
+}
+
 TEST_F(DatasetFolder, PrefersRawFilesAndFallsBackToGzip) {
   write({});
   EXPECT_EQ(find_idx_file(dir_.path(), "t10k-labels-idx1-ubyte"),

@@ -2,9 +2,11 @@
 // the refusals that leave the disk untouched.
 #include "l2sweep/experiment/output_folder.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
 
 #include "l2sweep/base/error.h"
@@ -109,13 +111,40 @@ TEST(OutputFolder, ShardsShareTheFolderButNotTheirRuns) {
   TempDir dir;
   OutputFolder first = OutputFolder::open_for_sweep(plan_for(dir.path(), false, Shard{0, 2}));
   first.claim("shard 0/2");
-  const OutputFolder second =
-      OutputFolder::open_for_sweep(plan_for(dir.path(), false, Shard{1, 2}));
-  EXPECT_THROW_WITH(OutputFolder::open_for_sweep(plan_for(dir.path(), false, Shard{0, 2})), Error,
+  OutputFolder second = OutputFolder::open_for_sweep(plan_for(dir.path(), false, Shard{1, 2}));
+  second.claim("shard 1/2");
+  OutputFolder again = OutputFolder::open_for_sweep(plan_for(dir.path(), false, Shard{0, 2}));
+  EXPECT_THROW_WITH(again.claim("shard 0/2 again"), Error,
                     "run l2-0.0001_seed-0 is being trained by pid");
   // A merge may look at a sharded sweep while it trains; a whole sweep may not join it.
   EXPECT_NO_THROW(OutputFolder::open_for_merge(dir.path()));
-  EXPECT_THROW_WITH(OutputFolder::open_for_sweep(plan_for(dir.path(), true)), Error, "in use by");
+  EXPECT_THROW_WITH(OutputFolder::open_for_sweep(plan_for(dir.path(), true)), Error,
+                    "in use by shards of this sweep or a merge; the last to start: pid");
+}
+
+TEST(OutputFolder, AShardRefusedForOneOfItsRunsLeavesNoLockBehind) {
+  TempDir dir;
+  { const OutputFolder sweep = OutputFolder::open_for_sweep(plan_for(dir.path())); }
+  fs::create_directories(dir / "checkpoints");
+  // Another shard trains the last run (l2 = 0.01) of this one.
+  const auto other =
+      FileLock::try_lock(dir / "checkpoints" / "l2-0.01_seed-0.lock", FileLock::Mode::kExclusive);
+  ASSERT_TRUE(other.has_value());
+  OutputFolder shard = OutputFolder::open_for_sweep(plan_for(dir.path(), false, Shard{0, 1}));
+  EXPECT_THROW_WITH(shard.claim("shard 0/1"), Error, "run l2-0.01_seed-0 is being trained by");
+  EXPECT_FALSE(fs::exists(dir / "checkpoints" / "l2-0.0001_seed-0.lock"));
+  EXPECT_FALSE(fs::exists(dir / "checkpoints" / "l2-0.001_seed-0.lock"));
+}
+
+TEST(OutputFolder, RefusesALockFileThatIsASymbolicLink) {
+  TempDir dir;
+  { const OutputFolder sweep = OutputFolder::open_for_sweep(plan_for(dir.path())); }
+  std::ofstream(dir / "elsewhere") << "not a lock\n";
+  fs::remove(dir / kFolderLockFile);
+  fs::create_symlink(dir / "elsewhere", dir / kFolderLockFile);
+  EXPECT_THROW_WITH(OutputFolder::open_for_sweep(plan_for(dir.path(), /*resume=*/true)), Error,
+                    "is a symbolic link; expected l2sweep's own lock file");
+  EXPECT_EQ(text_of(dir / "elsewhere"), "not a lock\n");
 }
 
 TEST(OutputFolder, AShardRefusesAFolderThatIsNotASweep) {
@@ -159,11 +188,29 @@ TEST(OutputFolder, RemovesTheTemporariesOfKilledWrites) {
   fs::create_directories(dir / "checkpoints");
   std::ofstream(dir / "checkpoints" / "l2-0_seed-0.pt.tmp.7.1") << "half";
   std::ofstream(dir / "checkpoints" / "notes.txt") << "kept";
+  std::ofstream(dir / "draft.txt.tmp.somehost.999999.3") << "a user's file named like ours";
   OutputFolder resumed = OutputFolder::open_for_sweep(plan_for(dir.path(), /*resume=*/true));
   resumed.claim("l2sweep --resume");
   EXPECT_FALSE(fs::exists(dir / "summary.json.tmp.somehost.999999.3"));
   EXPECT_FALSE(fs::exists(dir / "checkpoints" / "l2-0_seed-0.pt.tmp.7.1"));
   EXPECT_TRUE(fs::exists(dir / "checkpoints" / "notes.txt"));
+  EXPECT_TRUE(fs::exists(dir / "draft.txt.tmp.somehost.999999.3"));
+}
+
+TEST(OutputFolder, AShardRemovesOnlyTemporariesOfDeadProcessesNoLongerWritten) {
+  TempDir dir;
+  { const OutputFolder sweep = OutputFolder::open_for_sweep(plan_for(dir.path())); }
+  // pid 999999 does not run here; another container with this host name may still be writing
+  // the fresh one.
+  const std::string dead = fmt::format("summary.json.tmp.{}.999999.1", host_name());
+  const std::string fresh = fmt::format("report.md.tmp.{}.999999.2", host_name());
+  std::ofstream(dir / dead) << "half";
+  std::ofstream(dir / fresh) << "half";
+  fs::last_write_time(dir / dead, fs::file_time_type::clock::now() - std::chrono::minutes(11));
+  OutputFolder shard = OutputFolder::open_for_sweep(plan_for(dir.path(), false, Shard{0, 2}));
+  shard.claim("shard 0/2");
+  EXPECT_FALSE(fs::exists(dir / dead));
+  EXPECT_TRUE(fs::exists(dir / fresh));
 }
 
 TEST(TemporaryFiles, AreToldApartFromResults) {
@@ -173,6 +220,18 @@ TEST(TemporaryFiles, AreToldApartFromResults) {
   EXPECT_FALSE(is_temporary_file("summary.json"));
   EXPECT_FALSE(is_temporary_file("notes.tmp.txt"));
   EXPECT_FALSE(is_temporary_file(".tmp.1.2"));
+  EXPECT_EQ(temporary_file_target("summary.json.tmp.node-1.cluster.org.123.17"), "summary.json");
+  EXPECT_EQ(temporary_file_target("l2-0_seed-0.pt.tmp.123.4"), "l2-0_seed-0.pt");
+  EXPECT_EQ(temporary_file_target("summary.json"), std::nullopt);
+}
+
+TEST(TemporaryFiles, ANameLikeOursDoesNotMakeAFolderEmpty) {
+  TempDir dir;
+  std::ofstream(dir / "notes.txt.tmp.host.1.2") << "mine";
+  EXPECT_EQ(inspect_output_folder(dir.path()), FolderState::kForeign);
+  fs::remove(dir / "notes.txt.tmp.host.1.2");
+  std::ofstream(dir / "metrics.csv.tmp.host.1.2") << "half";
+  EXPECT_EQ(inspect_output_folder(dir.path()), FolderState::kEmpty);
 }
 
 }  // namespace

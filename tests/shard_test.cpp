@@ -44,6 +44,14 @@ TEST(Shard, ComesFromASlurmArrayTask) {
                     environment({{"SLURM_ARRAY_TASK_ID", "0"}, {"SLURM_ARRAY_TASK_COUNT", "6"}}));
   EXPECT_EQ(shard->index, 0);
   EXPECT_EQ(shard->count, 6);
+  // --array=10-20:5 runs tasks 10, 15 and 20.
+  shard = resolve_shard(std::nullopt, 0,
+                        environment({{"SLURM_ARRAY_TASK_ID", "15"},
+                                     {"SLURM_ARRAY_TASK_MIN", "10"},
+                                     {"SLURM_ARRAY_TASK_STEP", "5"},
+                                     {"SLURM_ARRAY_TASK_COUNT", "3"}}));
+  EXPECT_EQ(shard->index, 1);
+  EXPECT_EQ(shard->count, 3);
 }
 
 TEST(Shard, ComesFromAKubernetesIndexedJobWithAShardCount) {
@@ -53,6 +61,8 @@ TEST(Shard, ComesFromAKubernetesIndexedJobWithAShardCount) {
   EXPECT_EQ(shard->count, 3);
   EXPECT_THROW_WITH(resolve_shard(std::nullopt, 0, environment({{"JOB_COMPLETION_INDEX", "2"}})),
                     Error, "expected --shard-count N");
+  EXPECT_THROW_WITH(resolve_shard(std::nullopt, 3, environment({})), Error,
+                    "--shard-count 3: expected JOB_COMPLETION_INDEX in the environment");
 }
 
 TEST(Shard, RejectsOutOfRangeAndGarbage) {
@@ -64,6 +74,12 @@ TEST(Shard, RejectsOutOfRangeAndGarbage) {
       Error, "SLURM_ARRAY_TASK_ID='x': expected a non-negative integer");
   EXPECT_THROW_WITH(resolve_shard(std::nullopt, 0, environment({{"SLURM_ARRAY_TASK_ID", "1"}})),
                     Error, "neither SLURM_ARRAY_TASK_COUNT nor SLURM_ARRAY_TASK_MAX");
+  EXPECT_THROW_WITH(resolve_shard(std::nullopt, 0,
+                                  environment({{"SLURM_ARRAY_TASK_ID", "12"},
+                                               {"SLURM_ARRAY_TASK_MIN", "10"},
+                                               {"SLURM_ARRAY_TASK_STEP", "5"},
+                                               {"SLURM_ARRAY_TASK_COUNT", "3"}})),
+                    Error, "is not SLURM_ARRAY_TASK_MIN=10 plus a multiple of");
 }
 
 }  // namespace

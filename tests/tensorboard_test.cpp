@@ -132,6 +132,19 @@ fs::path only_event_file(const fs::path& folder) {
 TEST(Crc32c, MatchesTheStandardCheckValue) {
   EXPECT_EQ(crc32c("123456789"), 0xe3069283u);
   EXPECT_EQ(crc32c(""), 0u);
+  // RFC 3720's test vectors: whole 8-byte words, as the CRC32 instruction takes them.
+  EXPECT_EQ(crc32c(std::string(32, '\0')), 0x8a9136aau);
+  EXPECT_EQ(crc32c(std::string(32, '\xff')), 0x62a8ab43u);
+}
+
+TEST(Crc32c, ExtendsPieceByPieceToTheCrcOfTheWhole) {
+  std::string text;
+  for (int i = 0; i < 1000; ++i) text += static_cast<char>(i * 37 % 251);  // 8-byte words and tails
+  for (const size_t cut : {size_t{0}, size_t{1}, size_t{9}, size_t{512}, size_t{999}}) {
+    const std::string_view all(text);
+    EXPECT_EQ(crc32c(all.substr(cut), crc32c(all.substr(0, cut))), crc32c(all)) << cut;
+  }
+  EXPECT_EQ(crc32c("56789", crc32c("1234")), 0xe3069283u);
 }
 
 TEST(Crc32c, MaskRotatesAndAddsTheDelta) {

@@ -1,16 +1,21 @@
 #!/usr/bin/python3
-"""CPU benchmark: l2sweep against the PyTorch-Python peer, measured in the same invocation.
+"""CPU benchmark: l2sweep against its two peers and the compute floor, in one invocation.
 
 usage: scripts/bench/run.sh [--epochs 15] [--train-size N] [--l2 LIST] [--jobs N]
-                            [--peer-flush-denormal] [--skip-peer]
+                            [--peer-flush-denormal] [--skip-peer] [--skip-keras] [--skip-grid]
 
 Runs, one after another on an otherwise idle machine:
   1. scripts/bench/floor.py: the compute floor (the step's matrix products alone, 1 thread);
   2. scripts/bench/keras_peer.py --adam torch: the same experiment written as a plain
      PyTorch script (the optimizer l2sweep uses, so final metrics are comparable);
-  3. build/bin/l2sweep with the same settings.
-Prints per-epoch times, the sweep times and their ratio, each epoch against the floor,
-l2sweep's peak resident memory, and how far the final metrics of the two agree.
+  3. scripts/bench/keras_seed.py: the seed's own Keras script (tensorflow-cpu, Keras 3), in
+     .venv-bench/ (scripts/bench/run.sh installs it);
+  4. build/bin/l2sweep with the same settings;
+  5. build/bin/l2sweep on the 12-strength grid (0,1e-6,...,1e-1, one seed: one cohort of 12).
+Prints per-epoch times, the sweep times and their ratios, each sweep against its floor (every
+run's steps at the floor, spread over the cores), l2sweep's peak resident memory, the final
+metrics of each next to l2sweep's, and whether the strengths the two l2sweep sweeps share
+have bit-identical metrics (a member's numbers must not depend on its cohort).
 """
 import argparse
 import csv
@@ -26,6 +31,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BATCH = 32
 DATA = "/usr/share/datasets/fashion-mnist"
+GRID = "0,1e-6,3e-6,1e-5,3e-5,1e-4,3e-4,1e-3,3e-3,1e-2,3e-2,1e-1"
+KERAS_PYTHON = os.path.join(ROOT, ".venv-bench", "bin", "python")
 
 
 def run_timed(command, log_path):
@@ -66,10 +73,13 @@ def main():
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--train-size", type=int, default=None)
     parser.add_argument("--l2", default="0.0001,0.001,0.01")
+    parser.add_argument("--skip-grid", action="store_true",
+                        help=f"do not time the 12-strength grid --l2 {GRID}")
     parser.add_argument("--jobs", type=int, default=0, help="l2sweep --jobs (0: one per core)")
     parser.add_argument("--peer-flush-denormal", action="store_true",
                         help="also time the peer with torch.set_flush_denormal(True)")
     parser.add_argument("--skip-peer", action="store_true")
+    parser.add_argument("--skip-keras", action="store_true")
     args = parser.parse_args()
 
     work = tempfile.mkdtemp(prefix="l2sweep-bench-")
@@ -96,25 +106,43 @@ def main():
         peers.append(("peer", []))
         if args.peer_flush_denormal:
             peers.append(("peer+ftz", ["--flush-denormal"]))
+    cores = os.cpu_count()
+    sweep_floor = strengths * args.epochs * steps * floor_ms / 1000 / cores
+    print(f"sweep floor: {strengths} runs x {args.epochs} epochs x {steps} steps x {floor_ms:.3f} ms "
+          f"/ {cores} cores = {sweep_floor:.2f} s (validation not counted)")
+    peer_script = os.path.join(ROOT, "scripts/bench/keras_peer.py")
+    peers = [(name, ["/usr/bin/python3", peer_script, "--adam", "torch"] + extra)
+             for name, extra in peers]
+    if not args.skip_keras:
+        if not os.path.exists(KERAS_PYTHON):
+            sys.exit("error: .venv-bench/ has no Keras; run scripts/bench/run.sh, or pass --skip-keras")
+        peers.append(("keras", [KERAS_PYTHON, os.path.join(ROOT, "scripts/bench/keras_seed.py")]))
     results = {}
-    for name, extra in peers:
+    for name, command in peers:
         csv_path = os.path.join(work, f"{name}.csv")
-        wall, rss, code = run_timed(
-            ["/usr/bin/python3", os.path.join(ROOT, "scripts/bench/keras_peer.py"), "--adam", "torch",
-             "--csv", csv_path] + extra + common, os.path.join(work, f"{name}.log"))
+        wall, rss, code = run_timed(command + ["--csv", csv_path] + common,
+                                    os.path.join(work, f"{name}.log"))
         if code != 0:
             sys.exit(f"error: {name} failed (exit {code}); see {work}/{name}.log")
         results[name] = (wall, rss, read_rows(csv_path))
         print(f"{name}: {wall:.1f} s for the sweep, peak RSS {rss:.0f} MB")
 
-    out = os.path.join(work, "l2sweep-out")
-    wall, rss, code = run_timed(
-        [os.path.join(ROOT, "build/bin/l2sweep"), "--device", "cpu", "--jobs", str(args.jobs),
-         "--out", out] + common, os.path.join(work, "l2sweep.log"))
-    if code != 0:
-        sys.exit(f"error: l2sweep failed (exit {code}); see {work}/l2sweep.log")
-    results["l2sweep"] = (wall, rss, read_rows(os.path.join(out, "metrics.csv")))
-    print(f"l2sweep: {wall:.1f} s for the sweep, peak RSS {rss:.0f} MB")
+    def l2sweep(name, options):
+        out = os.path.join(work, f"{name}-out")
+        wall, rss, code = run_timed(
+            [os.path.join(ROOT, "build/bin/l2sweep"), "--device", "cpu", "--jobs", str(args.jobs),
+             "--out", out] + options, os.path.join(work, f"{name}.log"))
+        if code != 0:
+            sys.exit(f"error: l2sweep failed (exit {code}); see {work}/{name}.log")
+        print(f"{name}: {wall:.1f} s for the sweep, peak RSS {rss:.0f} MB")
+        return wall, rss, read_rows(os.path.join(out, "metrics.csv"))
+
+    results["l2sweep"] = l2sweep("l2sweep", common)
+    grid = None
+    if not args.skip_grid:
+        grid_options = list(common)
+        grid_options[grid_options.index("--l2") + 1] = GRID
+        grid = l2sweep("l2sweep-grid", grid_options)
 
     names = list(results)
     print("\nper-epoch seconds (mean over strengths; l2sweep's runs go side by side):")
@@ -128,20 +156,43 @@ def main():
     sweep = results["l2sweep"][0]
     print("\nsummary:")
     for name in names[:-1]:
+        target = {"peer": " (target >= 10x against the plain PyTorch peer)"}.get(name, "")
         print(f"  {name} / l2sweep sweep time: {results[name][0]:.1f} s / {sweep:.1f} s "
-              f"= {results[name][0] / sweep:.1f}x (target >= 10x against the plain peer)")
+              f"= {results[name][0] / sweep:.1f}x{target}")
+    print(f"  l2sweep sweep / its floor: {sweep:.2f} s / {sweep_floor:.2f} s = "
+          f"{sweep / sweep_floor:.2f}x (target <= 1.5x)")
+    if grid:
+        grid_floor = sweep_floor * len(GRID.split(",")) / strengths
+        print(f"  l2sweep 12-strength grid / its floor: {grid[0]:.2f} s / {grid_floor:.2f} s = "
+              f"{grid[0] / grid_floor:.2f}x (target <= 1.3x), peak RSS {grid[1]:.0f} MB")
+        def numbers(rows):
+            return {(r["l2"], r["epoch"]): {k: v for k, v in r.items() if k != "epoch_seconds"}
+                    for r in rows if r.get("seed", 0) == 0}
+        alone, in_grid = numbers(results["l2sweep"][2]), numbers(grid[2])
+        shared = [key for key in alone if key in in_grid]
+        same = sum(alone[key] == in_grid[key] for key in shared)
+        print(f"  strengths in both sweeps: {same} of {len(shared)} epoch rows bit-identical "
+              f"(cohort of {strengths} and cohort of 12)")
     worst = max(r["epoch_seconds"] for r in results["l2sweep"][2])
-    print(f"  l2sweep slowest epoch: {worst:.3f} s = {worst / floor_epoch:.1f}x the floor "
-          f"(target <= 3x; epoch times include validation)")
-    print(f"  l2sweep peak RSS: {results['l2sweep'][1]:.0f} MB (target <= 600 MB)")
-    if "peer" in results:
-        final = {}
-        for name in ("peer", "l2sweep"):
-            final[name] = {r["l2"]: r for r in results[name][2] if r["epoch"] == args.epochs}
-        for column in ("loss", "val_accuracy", "val_loss", "w1_norm"):
+    print(f"  l2sweep slowest epoch of one run: {worst:.3f} s = {worst / floor_epoch:.1f}x one run's "
+          f"epoch floor (runs share the cores; epoch times include validation)")
+    print(f"  l2sweep peak RSS: {results['l2sweep'][1]:.0f} MB (target <= 300 MB)")
+    final = {name: {r["l2"]: r for r in results[name][2] if r["epoch"] == args.epochs}
+             for name in names}
+    columns = ("loss", "val_loss", "val_accuracy", "w1_norm")
+    print(f"\nfinal epoch ({args.epochs}):")
+    print(f"  {'l2':>8} {'engine':>8} " + " ".join(f"{c:>12}" for c in columns))
+    for l2 in sorted(final["l2sweep"]):
+        for name in names:
+            if l2 in final[name]:
+                print(f"  {l2:>8g} {name:>8} " +
+                      " ".join(f"{final[name][l2][c]:>12.4f}" for c in columns))
+    if "peer" in final:
+        for column in columns:
             diff = max(abs(final["peer"][l2][column] - final["l2sweep"][l2][column])
                        for l2 in final["l2sweep"])
-            print(f"  final {column}: max |peer - l2sweep| over {strengths} strengths = {diff:.2g}")
+            print(f"  final {column}: max |peer - l2sweep| over {strengths} strengths = {diff:.2g} "
+                  f"(same initial weights and batches: rounding differences grown over every step)")
     return 0
 
 

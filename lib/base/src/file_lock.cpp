@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <thread>
 #include <utility>
 
 #include "l2sweep/base/clock.h"
@@ -23,55 +24,104 @@ std::string host_name() {
 
 namespace {
 
-/// flock(2) on `path` (created if missing); nullopt when `wait` is false and it is held.
-std::optional<int> flock_file(const std::filesystem::path& path, FileLock::Mode mode, bool wait) {
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+/// A descriptor of the lock file `path`, created if missing (`created` says whether this call
+/// made it). A symbolic link is refused: l2sweep never makes one, and following it would lock
+/// (and record the holder in) a file elsewhere.
+int open_lock_file(const std::filesystem::path& path, bool* created) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  *created = fd >= 0;
+  if (fd < 0 && errno == EEXIST) fd = ::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) {
-    throw output_error("{}: cannot open the lock file ({})", path.string(), std::strerror(errno));
-  }
-  const int operation =
-      (mode == FileLock::Mode::kExclusive ? LOCK_EX : LOCK_SH) | (wait ? 0 : LOCK_NB);
-  while (::flock(fd, operation) != 0) {
-    if (errno == EINTR) continue;
     const int error = errno;
-    ::close(fd);
-    if (error == EWOULDBLOCK) return std::nullopt;
-    throw output_error("{}: cannot lock ({})", path.string(), std::strerror(error));
+    if (error == ELOOP) {
+      throw output_error("{}: is a symbolic link; expected l2sweep's own lock file", path.string());
+    }
+    throw output_error("{}: cannot open the lock file ({})", path.string(), std::strerror(error));
   }
   return fd;
+}
+
+/// flock(2) on `fd` without waiting: false when another process holds it in a conflicting mode.
+bool try_flock(int fd, FileLock::Mode mode, const std::filesystem::path& path) {
+  const int operation = (mode == FileLock::Mode::kExclusive ? LOCK_EX : LOCK_SH) | LOCK_NB;
+  while (::flock(fd, operation) != 0) {
+    if (errno == EINTR) continue;
+    if (errno == EWOULDBLOCK) return false;
+    throw output_error("{}: cannot lock ({})", path.string(), std::strerror(errno));
+  }
+  return true;
 }
 
 }  // namespace
 
 std::optional<FileLock> FileLock::try_lock(const std::filesystem::path& path, Mode mode) {
-  const std::optional<int> fd = flock_file(path, mode, /*wait=*/false);
-  if (!fd) return std::nullopt;
-  return FileLock(path, *fd);
+  bool created = false;
+  const int fd = open_lock_file(path, &created);
+  try {
+    if (try_flock(fd, mode, path)) return FileLock(path, fd, created);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  ::close(fd);
+  return std::nullopt;
 }
 
-FileLock FileLock::lock(const std::filesystem::path& path, Mode mode) {
-  return FileLock(path, *flock_file(path, mode, /*wait=*/true));
+FileLock FileLock::lock(const std::filesystem::path& path, Mode mode,
+                        std::chrono::milliseconds patience) {
+  bool created = false;
+  const int fd = open_lock_file(path, &created);
+  const auto give_up = std::chrono::steady_clock::now() + patience;
+  try {
+    // Polled rather than a blocking flock(2): a holder that hangs (a stopped process, a stuck
+    // network file system) must not hang every other writer with it.
+    while (!try_flock(fd, mode, path)) {
+      if (std::chrono::steady_clock::now() >= give_up) {
+        throw output_error("{}: held by {} for more than {} s; expected it to be released",
+                           path.string(), holder(path),
+                           std::chrono::duration_cast<std::chrono::seconds>(patience).count());
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  return FileLock(path, fd, created);
 }
 
 FileLock::FileLock(FileLock&& other) noexcept
-    : path_(std::move(other.path_)), fd_(std::exchange(other.fd_, -1)) {}
+    : path_(std::move(other.path_)),
+      fd_(std::exchange(other.fd_, -1)),
+      created_(std::exchange(other.created_, false)) {}
 
 FileLock& FileLock::operator=(FileLock&& other) noexcept {
   if (this != &other) {
     if (fd_ >= 0) ::close(fd_);
     path_ = std::move(other.path_);
     fd_ = std::exchange(other.fd_, -1);
+    created_ = std::exchange(other.created_, false);
   }
   return *this;
+}
+
+void FileLock::release_and_remove_if_created() {
+  if (fd_ < 0) return;
+  if (created_) {
+    std::error_code ignored;
+    std::filesystem::remove(path_, ignored);  // while still held: no one locked it meanwhile
+  }
+  ::close(fd_);
+  fd_ = -1;
 }
 
 FileLock::~FileLock() {
   if (fd_ >= 0) ::close(fd_);  // closing the last descriptor releases the lock
 }
 
-void FileLock::record_holder(const std::string& what) {
-  const std::string line = fmt::format("pid {} on host {} since {}: {}\n", ::getpid(), host_name(),
-                                       utc_now("%Y-%m-%dT%H:%M:%SZ"), what);
+void FileLock::record_holder(const std::string& what, const std::string& preface) {
+  const std::string line = fmt::format("{}pid {} on host {} since {}: {}\n", preface, ::getpid(),
+                                       host_name(), utc_now("%Y-%m-%dT%H:%M:%SZ"), what);
   // Best effort: the lock itself is what matters; the text only names the holder.
   if (::ftruncate(fd_, 0) == 0) {
     [[maybe_unused]] const auto written = ::pwrite(fd_, line.data(), line.size(), 0);
@@ -80,7 +130,8 @@ void FileLock::record_holder(const std::string& what) {
 
 std::string FileLock::holder(const std::filesystem::path& path) {
   const std::optional<std::string> text = read_text_file(path);
-  if (!text || text->empty()) return "another process";
+  if (!text || text->empty())
+    return "another l2sweep process (starting; it has not named itself yet)";
   return text->substr(0, text->find('\n'));
 }
 

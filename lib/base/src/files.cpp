@@ -1,5 +1,6 @@
 #include "l2sweep/base/files.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -45,8 +46,12 @@ void write_file_atomically(const fs::path& path, const std::string& content) {
   static std::atomic<int> counter{0};
   const fs::path temporary = fmt::format("{}{}{}.{}.{}", path.string(), kTemporaryMarker,
                                          host_name(), ::getpid(), counter.fetch_add(1));
-  std::FILE* file = std::fopen(temporary.c_str(), "wb");
+  // A new file of its own (never through a link or over another file).
+  const int fd =
+      ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  std::FILE* file = fd < 0 ? nullptr : ::fdopen(fd, "wb");
   if (file == nullptr) {
+    if (fd >= 0) ::close(fd);
     throw output_error("{}: cannot write ({})", temporary.string(), std::strerror(errno));
   }
   const bool written = std::fwrite(content.data(), 1, content.size(), file) == content.size() &&
@@ -88,13 +93,28 @@ bool is_temporary_file(const std::string& name) {
   return std::regex_match(name, temporary_pattern());
 }
 
-int remove_stale_temporaries(const fs::path& folder, StaleTemporaries which) {
+std::optional<std::string> temporary_file_target(const std::string& name) {
+  std::smatch match;
+  if (!std::regex_match(name, match, temporary_pattern())) return std::nullopt;
+  return match[1].str();
+}
+
+int remove_stale_temporaries(const fs::path& folder, StaleTemporaries which,
+                             const std::function<bool(const std::string&)>& is_ours) {
   int removed = 0;
   std::error_code error;
   for (fs::directory_iterator it(folder, error), end; !error && it != end; it.increment(error)) {
     const std::string name = it->path().filename().string();
-    if (!is_temporary_file(name)) continue;
-    if (which == StaleTemporaries::kOfDeadProcessesHere && !of_dead_process_here(name)) continue;
+    const std::optional<std::string> target = temporary_file_target(name);
+    if (!target || !is_ours(*target) || it->is_symlink(error)) continue;
+    if (which == StaleTemporaries::kOfDeadProcessesHere) {
+      if (!of_dead_process_here(name)) continue;
+      const auto written = fs::last_write_time(it->path(), error);
+      if (error || fs::file_time_type::clock::now() - written < kStaleTemporaryAge) {
+        error.clear();
+        continue;
+      }
+    }
     std::error_code ignored;
     if (fs::remove(it->path(), ignored)) ++removed;
   }
@@ -102,9 +122,18 @@ int remove_stale_temporaries(const fs::path& folder, StaleTemporaries which) {
 }
 
 AppendOnlyFile::AppendOnlyFile(fs::path path, bool append) : path_(std::move(path)) {
-  file_ = std::fopen(path_.c_str(), append ? "ab" : "wb");
+  // Never through a symbolic link: l2sweep makes none, and one would write somewhere else.
+  const int fd =
+      ::open(path_.c_str(),
+             O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0644);
+  file_ = fd < 0 ? nullptr : ::fdopen(fd, append ? "ab" : "wb");
   if (file_ == nullptr) {
-    throw output_error("{}: cannot create ({})", path_.string(), std::strerror(errno));
+    const int error = errno;
+    if (fd >= 0) ::close(fd);
+    if (error == ELOOP) {
+      throw output_error("{}: is a symbolic link; expected a file l2sweep writes", path_.string());
+    }
+    throw output_error("{}: cannot create ({})", path_.string(), std::strerror(error));
   }
 }
 

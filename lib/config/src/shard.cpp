@@ -32,8 +32,18 @@ std::optional<Shard> resolve_shard(const std::optional<Shard>& option, int64_t k
   if (const char* task = getenv("SLURM_ARRAY_TASK_ID")) {
     const char* min_text = getenv("SLURM_ARRAY_TASK_MIN");
     const int64_t min = min_text ? environment_integer("SLURM_ARRAY_TASK_MIN", min_text) : 0;
+    // --array=0-10:2 numbers its tasks 0, 2, 4, ...: the shard is the task's position.
+    const char* step_text = getenv("SLURM_ARRAY_TASK_STEP");
+    const int64_t step = step_text ? environment_integer("SLURM_ARRAY_TASK_STEP", step_text) : 1;
+    const int64_t offset = environment_integer("SLURM_ARRAY_TASK_ID", task) - min;
+    if (step < 1 || offset % step != 0) {
+      throw usage_error(
+          "SLURM_ARRAY_TASK_ID={} is not SLURM_ARRAY_TASK_MIN={} plus a multiple of "
+          "SLURM_ARRAY_TASK_STEP={}; expected the variables sbatch --array sets",
+          task, min, step);
+    }
     Shard shard;
-    shard.index = environment_integer("SLURM_ARRAY_TASK_ID", task) - min;
+    shard.index = offset / step;
     if (const char* count = getenv("SLURM_ARRAY_TASK_COUNT")) {
       shard.count = environment_integer("SLURM_ARRAY_TASK_COUNT", count);
     } else if (const char* max = getenv("SLURM_ARRAY_TASK_MAX")) {
@@ -55,6 +65,12 @@ std::optional<Shard> resolve_shard(const std::optional<Shard>& option, int64_t k
     const Shard shard{environment_integer("JOB_COMPLETION_INDEX", index), kubernetes_count};
     check_shard(shard, "Kubernetes job index");
     return shard;
+  }
+  if (kubernetes_count >= 1) {
+    throw usage_error(
+        "--shard-count {}: expected JOB_COMPLETION_INDEX in the environment (a Kubernetes Indexed "
+        "Job); elsewhere use --shard INDEX/COUNT",
+        kubernetes_count);
   }
   return std::nullopt;
 }

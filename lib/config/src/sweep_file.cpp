@@ -21,6 +21,9 @@ constexpr int kSweepFileVersion = 2;
 
 using Settings = std::map<std::string, std::string>;
 
+/// The key of the data's fingerprint among a checkpoint's run settings (no option has it).
+constexpr const char* kDataKey = "data";
+
 /// Every option that decides the numbers, as the command line would give it.
 Settings settings_of(const SweepConfig& config) {
   Settings settings;
@@ -41,36 +44,49 @@ Settings legacy_settings(const std::string& text) {
   return settings;
 }
 
-/// The settings a sweep.cfg text holds, the options it lacks given the value they imply
-/// (options added after it was written). A data Error names the file and the problem.
-Settings saved_settings(const std::string& text, const fs::path& path) {
+/// What a sweep.cfg holds: the settings (the options it lacks given the value they imply:
+/// options added after it was written) and the fingerprint of the data (empty in files
+/// written before l2sweep recorded it).
+struct SavedSweep {
   Settings settings;
-  if (text.find_first_not_of(" \t\r\n") != std::string::npos &&
-      text[text.find_first_not_of(" \t\r\n")] == '{') {
+  std::string data;
+};
+
+/// Reads a sweep.cfg text. A data Error names the file and the problem.
+SavedSweep saved_sweep(const std::string& text, const fs::path& path) {
+  SavedSweep saved;
+  const size_t first = text.find_first_not_of(" \t\r\n");
+  if (first != std::string::npos && text[first] == '{') {
     const Json json = parse_json(text, path);
-    if (!json.is_object() || json.value("version", 0) != kSweepFileVersion ||
-        !json.contains("settings") || !json["settings"].is_object()) {
-      throw data_error(
-          "{}: not an l2sweep sweep.cfg of version {}; expected a file written by "
-          "l2sweep",
-          path.string(), kSweepFileVersion);
+    const auto not_ours = [&](const std::string& what) {
+      return data_error("{}: {}; expected a sweep.cfg of version {} written by l2sweep",
+                        path.string(), what, kSweepFileVersion);
+    };
+    if (!json.is_object()) throw not_ours("not a JSON object");
+    const auto version = json.find("version");
+    if (version == json.end() || !version->is_number_integer() ||
+        version->get<int64_t>() != kSweepFileVersion) {
+      throw not_ours(version == json.end() ? "no version" : "version " + version->dump());
     }
-    for (const auto& [name, value] : json["settings"].items()) {
-      if (!value.is_string()) {
-        throw data_error("{}: setting '{}' is not text; expected a file written by l2sweep",
-                         path.string(), name);
-      }
-      settings[name] = value.get<std::string>();
+    const auto settings = json.find("settings");
+    if (settings == json.end() || !settings->is_object()) throw not_ours("no settings object");
+    for (const auto& [name, value] : settings->items()) {
+      if (!value.is_string()) throw not_ours(fmt::format("setting '{}' is not text", name));
+      saved.settings[name] = value.get<std::string>();
+    }
+    if (const auto data = json.find("data"); data != json.end()) {
+      if (!data->is_string()) throw not_ours("'data' is not text");
+      saved.data = data->get<std::string>();
     }
   } else {
-    settings = legacy_settings(text);
+    saved.settings = legacy_settings(text);
   }
   for (const SweepOption& option : sweep_options()) {
     if (option.decides_numbers && option.unwritten_value != nullptr) {
-      settings.emplace(option.name, option.unwritten_value);
+      saved.settings.emplace(option.name, option.unwritten_value);
     }
   }
-  return settings;
+  return saved;
 }
 
 /// The first option whose setting differs between `saved` and `wanted`, among those `select`
@@ -104,9 +120,10 @@ std::string sweep_config_text(const SweepConfig& config) {
     if (option.decides_numbers) settings[option.name] = option.format(config);
   }
   Json document = Json::object();
-  document["l2sweep"] = "the options that decide this sweep's numbers";
+  document["l2sweep"] = "the options that decide this sweep's numbers, and its data";
   document["version"] = kSweepFileVersion;
   document["settings"] = settings;
+  if (!config.data_fingerprint.empty()) document["data"] = config.data_fingerprint;
   return json_text(document);
 }
 
@@ -118,7 +135,8 @@ SweepConfig read_sweep_config(const fs::path& folder) {
                       folder.string(), kSweepConfigFile);
   }
   SweepConfig config;
-  const Settings settings = saved_settings(*text, path);
+  const SavedSweep saved = saved_sweep(*text, path);
+  const Settings& settings = saved.settings;
   for (const auto& [name, value] : settings) {
     const SweepOption* option = find_sweep_option(name);
     try {
@@ -137,7 +155,15 @@ SweepConfig read_sweep_config(const fs::path& folder) {
         path.string(), (*difference)[0], (*difference)[1]);
   }
   config.out_dir = folder.string();
+  config.data_fingerprint = saved.data;
   return config;
+}
+
+bool is_legacy_sweep_file(const fs::path& folder) {
+  const std::optional<std::string> text = read_text_file(folder / kSweepConfigFile);
+  if (!text) return false;
+  const size_t first = text->find_first_not_of(" \t\r\n");
+  return first == std::string::npos || (*text)[first] != '{';
 }
 
 void check_resume_config(const fs::path& folder, const SweepConfig& config) {
@@ -149,14 +175,26 @@ void check_resume_config(const fs::path& folder, const SweepConfig& config) {
         "of an earlier run",
         folder.string(), kSweepConfigFile);
   }
+  const SavedSweep saved = saved_sweep(*text, path);
   if (const auto difference =
-          first_difference(saved_settings(*text, path), settings_of(config), decides_numbers)) {
-    const auto& [name, saved, wanted] = *difference;
+          first_difference(saved.settings, settings_of(config), decides_numbers)) {
+    const auto& [name, was, wanted] = *difference;
     throw usage_error(
-        "--resume: --{} differs from the sweep in {}: it ran with {}, this command asks for "
-        "{}; resume with the same options or choose a new --out",
-        name, folder.string(), saved, wanted);
+        "{}: --{} differs from the sweep in {}: it ran with {}, this command asks for "
+        "{}; use the same options or choose a new --out",
+        config.shard ? "--shard" : "--resume", name, folder.string(), was, wanted);
   }
+  check_same_data(saved.data, config, folder);
+}
+
+void check_same_data(const std::string& saved, const SweepConfig& config, const fs::path& folder) {
+  if (saved.empty() || config.data_fingerprint.empty() || saved == config.data_fingerprint) {
+    return;
+  }
+  throw usage_error(
+      "--data-dir {}: its data ({}) are not the data the sweep in {} trained on ({}); use the "
+      "same files or choose a new --out",
+      config.data_dir, config.data_fingerprint, folder.string(), saved);
 }
 
 std::string run_settings_text(const SweepConfig& config) {
@@ -164,6 +202,7 @@ std::string run_settings_text(const SweepConfig& config) {
   for (const SweepOption& option : sweep_options()) {
     if (decides_each_run(option)) settings[option.name] = option.format(config);
   }
+  if (!config.data_fingerprint.empty()) settings[kDataKey] = config.data_fingerprint;
   return settings.dump();
 }
 
@@ -174,6 +213,11 @@ std::optional<std::string> run_settings_difference(const std::string& saved,
   if (!json.is_object()) return "no settings it can read";
   for (const auto& [name, value] : json.items()) {
     if (value.is_string()) settings[name] = value.get<std::string>();
+  }
+  const auto data = settings.find(kDataKey);
+  if (data != settings.end() && !config.data_fingerprint.empty() &&
+      data->second != config.data_fingerprint) {
+    return fmt::format("data {}, this sweep's data {}", data->second, config.data_fingerprint);
   }
   const auto difference = first_difference(settings, settings_of(config), decides_each_run);
   if (!difference) return std::nullopt;

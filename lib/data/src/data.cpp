@@ -1,5 +1,6 @@
 #include "l2sweep/data/data.h"
 
+#include <fmt/format.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <fstream>
 #include <memory>
 
+#include "l2sweep/base/crc32c.h"
 #include "l2sweep/base/error.h"
 #include "l2sweep/base/memory.h"
 
@@ -229,7 +231,7 @@ int64_t DatasetInfo::input_features() const {
 int64_t Datasets::input_features() const { return info().input_features(); }
 
 DatasetInfo Datasets::info() const {
-  return {train.size(), val.size(), test.size(), num_classes, image_shape, files};
+  return {train.size(), val.size(), test.size(), num_classes, image_shape, files, fingerprint};
 }
 
 namespace {
@@ -270,6 +272,21 @@ struct LabelledArrays {
   IdxArray images;
   IdxArray labels;
 };
+
+/// CRC-32C of `arrays`' dimensions and bytes, in order.
+std::string fingerprint_of(std::initializer_list<const IdxArray*> arrays) {
+  uint32_t crc = 0;
+  for (const IdxArray* array : arrays) {
+    for (const int64_t dim : array->dims) {
+      const std::string text = std::to_string(dim) + ",";
+      crc = crc32c(text, crc);
+    }
+    crc = crc32c(
+        std::string_view(reinterpret_cast<const char*>(array->values.data()), array->values.size()),
+        crc);
+  }
+  return fmt::format("crc32c:{:08x}", crc);
+}
 
 LabelledArrays read_pair(const fs::path& images_path, const fs::path& labels_path,
                          std::optional<int64_t> memory_limit) {
@@ -380,6 +397,7 @@ Datasets load_datasets(const DataOptions& options, std::optional<int64_t> memory
   for (const auto& path : paths) {
     datasets.files.push_back(path.string());
   }
+  datasets.fingerprint = fingerprint_of({&train.images, &train.labels, &test.images, &test.labels});
   return datasets;
 }
 

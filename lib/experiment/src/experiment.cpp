@@ -130,6 +130,7 @@ ExperimentResult run_experiment(const SweepConfig& config, const std::string& co
   // checkpoint this process would continue.
   Plan plan = resolve_plan(config);
   const Datasets host_data = load_datasets({config.data_dir, config.val_size, config.train_size});
+  plan.config.data_fingerprint = host_data.fingerprint;
   check_models_fit(plan, host_data.info());
   OutputFolder folder = OutputFolder::open_for_sweep(plan);
 

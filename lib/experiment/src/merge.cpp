@@ -35,8 +35,11 @@ std::string device_of(const std::vector<RunResult>& runs, const std::string& pla
 
 MergeResult merge_sweep(const fs::path& out_dir, const std::string& command_line,
                         std::FILE* console) {
-  const SweepConfig config = read_sweep_config(out_dir);
+  SweepConfig config = read_sweep_config(out_dir);
   const Datasets data = load_datasets({config.data_dir, config.val_size, config.train_size});
+  const std::string started_with = config.data_fingerprint;
+  config.data_fingerprint = data.fingerprint;
+  check_same_data(started_with, config, out_dir);
   OutputFolder folder = OutputFolder::open_for_merge(out_dir);
   // Every checkpoint is verified (checksum, settings against sweep.cfg, history) before
   // anything is written.

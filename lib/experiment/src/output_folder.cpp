@@ -17,20 +17,41 @@ namespace {
 
 constexpr const char* kCheckpointsFolder = "checkpoints";
 
+bool ends_with(const std::string& text, const std::string& end) {
+  return text.size() >= end.size() && text.compare(text.size() - end.size(), end.size(), end) == 0;
+}
+
+/// Whether a temporary file for `target` in the folder itself is l2sweep's.
+bool is_folder_output(const std::string& target) {
+  return target == kSweepConfigFile || target == "metrics.csv" || target == "summary.json" ||
+         target == "report.md";
+}
+
+/// Whether a temporary file for `target` in checkpoints/ is l2sweep's.
+bool is_checkpoint(const std::string& target) { return ends_with(target, ".pt"); }
+
+bool is_our_temporary(const std::string& name, bool (*is_ours)(const std::string&)) {
+  const std::optional<std::string> target = temporary_file_target(name);
+  return target && is_ours(*target);
+}
+
 /// Whether `entry` is something l2sweep leaves behind without results: a lock file, a
-/// temporary file of a killed write, or a checkpoints folder holding only such things.
+/// temporary file of a killed write, or a checkpoints folder holding only such things. A
+/// symbolic link never is: l2sweep makes none.
 bool is_leftover(const fs::directory_entry& entry) {
+  std::error_code error;
+  if (entry.is_symlink(error)) return false;
   const std::string name = entry.path().filename().string();
-  if (name == kFolderLockFile || name == kSharedFilesLockFile || is_temporary_file(name)) {
+  if (name == kFolderLockFile || name == kSharedFilesLockFile ||
+      is_our_temporary(name, is_folder_output)) {
     return true;
   }
-  std::error_code error;
   if (name != kCheckpointsFolder || !entry.is_directory(error)) return false;
   for (fs::directory_iterator it(entry.path(), error), end; !error && it != end;
        it.increment(error)) {
     const std::string inner = it->path().filename().string();
-    const bool run_lock = inner.size() > 5 && inner.compare(inner.size() - 5, 5, ".lock") == 0;
-    if (!run_lock && !is_temporary_file(inner)) return false;
+    if (it->is_symlink(error)) return false;
+    if (!ends_with(inner, ".lock") && !is_our_temporary(inner, is_checkpoint)) return false;
   }
   return !error;
 }
@@ -63,6 +84,10 @@ void check_state(FolderState state, const SweepConfig& config, const fs::path& f
           folder.string());
   }
 }
+
+/// What the holder of the folder's lock records before its own line when it shares the
+/// folder: a refused writer then says whom it waits for.
+constexpr const char* kSharedHolders = "shards of this sweep or a merge; the last to start: ";
 
 Error in_use(const fs::path& folder, const fs::path& lock) {
   return output_error(
@@ -157,25 +182,35 @@ OutputFolder OutputFolder::open_for_sweep(const Plan& plan) {
       write_file_atomically(folder / kSweepConfigFile, sweep_config_text(config));
     }
   });
-  if (config.shard) opened.lock_runs(plan);
+  if (config.shard) {
+    for (const Cohort& cohort : plan.cohorts) {
+      opened.runs_.insert(opened.runs_.end(), cohort.members.begin(), cohort.members.end());
+    }
+  }
   return opened;
 }
 
-void OutputFolder::lock_runs(const Plan& plan) {
+void OutputFolder::lock_runs(const std::string& command_line) {
+  if (runs_.empty()) return;
   const fs::path checkpoints = path_ / kCheckpointsFolder;
+  const bool had_checkpoints = fs::exists(checkpoints);
   create_folder(checkpoints);
-  for (const Cohort& cohort : plan.cohorts) {
-    for (const RunSpec& run : cohort.members) {
-      const fs::path lock_path = checkpoints / (run_name(run) + ".lock");
-      auto lock = FileLock::try_lock(lock_path, FileLock::Mode::kExclusive);
-      if (!lock) {
-        throw output_error(
-            "--out {}: run {} is being trained by {}; expected each run in one shard at a time",
-            path_.string(), run_name(run), FileLock::holder(lock_path));
-      }
-      run_locks_.push_back(std::move(*lock));
+  for (const RunSpec& run : runs_) {
+    const fs::path lock_path = checkpoints / (run_name(run) + ".lock");
+    auto lock = FileLock::try_lock(lock_path, FileLock::Mode::kExclusive);
+    if (!lock) {
+      // Refused: leave the folder as it was.
+      for (FileLock& taken : run_locks_) taken.release_and_remove_if_created();
+      run_locks_.clear();
+      std::error_code ignored;
+      if (!had_checkpoints) fs::remove(checkpoints, ignored);
+      throw output_error(
+          "--out {}: run {} is being trained by {}; expected each run in one shard at a time",
+          path_.string(), run_name(run), FileLock::holder(lock_path));
     }
+    run_locks_.push_back(std::move(*lock));
   }
+  for (FileLock& run : run_locks_) run.record_holder(command_line);
 }
 
 OutputFolder OutputFolder::open_for_merge(const fs::path& folder) {
@@ -191,16 +226,16 @@ void OutputFolder::write_shared(const std::function<void()>& write) const {
 }
 
 void OutputFolder::claim(const std::string& command_line) {
-  lock_.record_holder(command_line);
-  for (FileLock& run : run_locks_) run.record_holder(command_line);
+  lock_runs(command_line);
+  lock_.record_holder(command_line, exclusive_ ? "" : kSharedHolders);
   remove_stale_temporaries();
 }
 
 void OutputFolder::remove_stale_temporaries() const {
   const StaleTemporaries which =
       exclusive_ ? StaleTemporaries::kAll : StaleTemporaries::kOfDeadProcessesHere;
-  l2sweep::remove_stale_temporaries(path_, which);
-  l2sweep::remove_stale_temporaries(path_ / kCheckpointsFolder, which);
+  l2sweep::remove_stale_temporaries(path_, which, is_folder_output);
+  l2sweep::remove_stale_temporaries(path_ / kCheckpointsFolder, which, is_checkpoint);
 }
 
 }  // namespace l2sweep

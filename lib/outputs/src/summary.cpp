@@ -57,6 +57,7 @@ Json dataset_json(const DatasetInfo& data) {
   json["train_examples"] = data.train_examples;
   json["val_examples"] = data.val_examples;
   json["test_examples"] = data.test_examples;
+  json["fingerprint"] = data.fingerprint;
   return json;
 }
 

@@ -110,10 +110,11 @@ std::string with_header(const std::string& payload) {
   return bytes + payload;
 }
 
-/// The archive in `bytes` after checking its header; a file without the header is an archive
-/// of format 1 or 2, which had no checksum. Throws a data Error naming `path`.
-std::string verified_payload(const std::string& bytes, const fs::path& path) {
-  if (bytes.compare(0, kMagicBytes, kMagic) != 0) return bytes;
+/// The archive in `bytes` after checking its header, and whether it had one (a file without
+/// it is an archive of format 1 or 2, which had no checksum). Throws a data Error naming
+/// `path`.
+std::pair<std::string, bool> verified_payload(const std::string& bytes, const fs::path& path) {
+  if (bytes.compare(0, kMagicBytes, kMagic) != 0) return {bytes, false};
   if (bytes.size() < kHeaderBytes) {
     throw data_error(
         "{}: damaged checkpoint (truncated header); delete it to retrain that run "
@@ -135,7 +136,7 @@ std::string verified_payload(const std::string& bytes, const fs::path& path) {
         "to retrain that run from scratch",
         path.string());
   }
-  return payload;
+  return {std::move(payload), true};
 }
 
 int64_t read_integer(torch::serialize::InputArchive& archive, const char* key) {
@@ -154,7 +155,10 @@ std::string read_string(torch::serialize::InputArchive& archive, const char* key
 
 CheckpointStore::CheckpointStore(fs::path folder, SweepConfig sweep,
                                  std::optional<EngineKind> engine)
-    : folder_(std::move(folder)), sweep_(std::move(sweep)), engine_(engine) {
+    : folder_(std::move(folder)),
+      sweep_(std::move(sweep)),
+      engine_(engine),
+      legacy_sweep_(is_legacy_sweep_file(folder_.parent_path())) {
   create_folder(folder_);
 }
 
@@ -273,12 +277,20 @@ std::optional<RunResult> CheckpointStore::read(const RunSpec& run, Trainer* trai
   const std::optional<std::string> bytes = read_text_file(path);
   if (!bytes) throw data_error("{}: cannot read the checkpoint", path.string());
   try {
-    std::istringstream payload(verified_payload(*bytes, path));
+    auto [bytes_read, checksummed] = verified_payload(*bytes, path);
+    std::istringstream payload(std::move(bytes_read));
     torch::serialize::InputArchive archive;
     archive.load_from(payload);
     const int64_t version = read_integer(archive, "format");
     if (version < 1 || version > kCheckpointFormat) {
       throw data_error("checkpoint format {}; expected 1 to {}", version, kCheckpointFormat);
+    }
+    // Only a sweep begun by l2sweep 0.1 holds checkpoints without checksum and settings.
+    if (!checksummed && (version >= 3 || !legacy_sweep_)) {
+      throw data_error(
+          "damaged checkpoint (format {} without its checksummed header{}); delete it to retrain "
+          "that run from scratch",
+          version, version >= 3 ? "" : ", in a sweep begun after checkpoints had one");
     }
     RunResult result = read_record(archive, version, run, sweep_);
     const std::string engine = read_string(archive, "engine");

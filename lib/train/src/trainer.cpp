@@ -33,7 +33,11 @@ double Trainer::w1_norm(size_t member) const { return l2sweep::w1_norm(model(mem
 
 void Trainer::save_state(size_t member, torch::serialize::OutputArchive& archive) const {
   for (const auto& item : model(member)->named_parameters()) {
-    archive.write("model." + item.key(), item.value().detach().to(torch::kCPU));
+    // A copy of its own: a member's parameters may be views of a cohort's stacked buffer,
+    // which would otherwise be saved whole in every member's checkpoint.
+    const torch::Tensor value = item.value().detach();
+    archive.write("model." + item.key(), value.to(torch::kCPU, value.scalar_type(),
+                                                  /*non_blocking=*/false, /*copy=*/true));
   }
   archive.write("shuffle_generator", shuffle_generator_.get_state());
   // Each engine keeps Adam's state in its own form; a resume must use the same one.

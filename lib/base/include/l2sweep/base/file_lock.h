@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -20,7 +21,9 @@ class FileLock {
   static std::optional<FileLock> try_lock(const std::filesystem::path& path, Mode mode);
 
   /// The same, but waits for the lock: for short sections that every writer passes through.
-  static FileLock lock(const std::filesystem::path& path, Mode mode);
+  /// An output Error naming the holder when it is not released within `patience`.
+  static FileLock lock(const std::filesystem::path& path, Mode mode,
+                       std::chrono::milliseconds patience = std::chrono::seconds(30));
 
   FileLock(FileLock&& other) noexcept;
   FileLock& operator=(FileLock&& other) noexcept;
@@ -28,21 +31,28 @@ class FileLock {
   FileLock& operator=(const FileLock&) = delete;
   ~FileLock();
 
-  /// Writes this process (pid, host, start time) and `what` it does into the lock file, for
-  /// the message a refused process prints.
-  void record_holder(const std::string& what);
+  /// Writes `preface`, this process (pid, host, start time) and `what` it does into the lock
+  /// file, for the message a refused process prints.
+  void record_holder(const std::string& what, const std::string& preface = "");
 
   /// Who holds the lock on `path`, as the holder recorded it ("pid 123 on host h since
-  /// 2026-11-26T08:00:00Z: l2sweep --out runs/x"), or "another process" when it did not.
+  /// 2026-11-26T08:00:00Z: l2sweep --out runs/x"), or a description of an l2sweep that has
+  /// not recorded itself yet.
   static std::string holder(const std::filesystem::path& path);
+
+  /// Releases the lock, first removing the lock file when this lock created it: for a process
+  /// that gives up before it changed anything, so that its refusal leaves nothing behind.
+  void release_and_remove_if_created();
 
   const std::filesystem::path& path() const { return path_; }
 
  private:
-  FileLock(std::filesystem::path path, int descriptor) : path_(std::move(path)), fd_(descriptor) {}
+  FileLock(std::filesystem::path path, int descriptor, bool created)
+      : path_(std::move(path)), fd_(descriptor), created_(created) {}
 
   std::filesystem::path path_;
   int fd_ = -1;
+  bool created_ = false;
 };
 
 /// This machine's host name ("localhost" when it has none).

@@ -1,7 +1,9 @@
 #pragma once
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,15 +24,25 @@ void write_file_atomically(const std::filesystem::path& path, const std::string&
 /// Whether `name` (a file name) is one of write_file_atomically's temporary files.
 bool is_temporary_file(const std::string& name);
 
+/// The name of the file that the temporary file `name` was to replace ("summary.json" for
+/// "summary.json.tmp.host.12.0"); nullopt when `name` is not a temporary file.
+std::optional<std::string> temporary_file_target(const std::string& name);
+
 /// Which temporary files remove_stale_temporaries removes.
 enum class StaleTemporaries {
-  kAll,                 ///< every one: the caller is the folder's only writer
-  kOfDeadProcessesHere  ///< those of processes on this host that no longer run
+  kAll,  ///< every one: the caller is the folder's only writer
+  /// Those of processes on this host that no longer run, and not written to for
+  /// kStaleTemporaryAge (another container may share the host name, with its own pids).
+  kOfDeadProcessesHere
 };
 
-/// Removes temporary files that killed writers left in `folder` (not its subfolders);
-/// returns how many. Failures to remove are ignored: the next writer tries again.
-int remove_stale_temporaries(const std::filesystem::path& folder, StaleTemporaries which);
+inline constexpr std::chrono::minutes kStaleTemporaryAge{10};
+
+/// Removes the temporary files that killed writers left in `folder` (not its subfolders) for
+/// the targets `is_ours` accepts (a user's file that only looks like one stays); returns how
+/// many. Failures to remove are ignored: the next writer tries again.
+int remove_stale_temporaries(const std::filesystem::path& folder, StaleTemporaries which,
+                             const std::function<bool(const std::string&)>& is_ours);
 
 /// A new file written in whole chunks, each flushed as soon as it is appended, so a crash
 /// leaves every chunk written before it. Failures are output Errors naming the file.

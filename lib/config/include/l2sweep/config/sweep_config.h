@@ -74,6 +74,10 @@ struct SweepConfig {
   /// Train only this share of the runs (a Slurm array task, a Kubernetes indexed job); each
   /// shard writes only its runs' own files, and `l2sweep merge` assembles the rest.
   std::optional<Shard> shard;
+  /// Not an option: the fingerprint of the data the sweep trains on (DatasetInfo's), set once
+  /// the data is read; sweep.cfg and every checkpoint record it, and a sweep only continues on
+  /// the same data. Empty when not known yet.
+  std::string data_fingerprint;
 
   /// Throws a usage Error naming the first option whose value is out of range, or two that
   /// do not go together. Pure: it asks no device whether it exists (resolve_plan does).

@@ -58,6 +58,9 @@ struct DatasetInfo {
   int64_t num_classes = 0;
   std::vector<int64_t> image_shape;  ///< {rows, cols}
   std::vector<std::string> files;    ///< the four files read, in the order of kIdxFileNames
+  /// "crc32c:<8 hex digits>" of every dimension and byte of the four files as decoded: a
+  /// resumed or joined sweep must train on the data it started with.
+  std::string fingerprint;
 
   /// Pixels per image: the model's input features.
   int64_t input_features() const;
@@ -71,6 +74,7 @@ struct Datasets {
   int64_t num_classes = 0;
   std::vector<int64_t> image_shape;  ///< {rows, cols}
   std::vector<std::string> files;    ///< the four files read, in the order of kIdxFileNames
+  std::string fingerprint;           ///< see DatasetInfo::fingerprint
 
   int64_t input_features() const;
   DatasetInfo info() const;

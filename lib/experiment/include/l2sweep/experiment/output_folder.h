@@ -57,26 +57,29 @@ class OutputFolder {
   /// Runs `write` holding the lock that guards the files shards share.
   void write_shared(const std::function<void()>& write) const;
 
-  /// Once every check has passed: records this process (`command_line`, pid, host) in the
-  /// lock files, for the message a refused writer prints, and removes the temporary files
-  /// of killed writes. Nothing before it changes a byte of a folder that already held a
-  /// sweep, so a refusal leaves such a folder exactly as it was.
+  /// Once every check has passed: takes a shard's run locks (an output Error, with nothing
+  /// left behind, when another shard trains one of its runs), records this process
+  /// (`command_line`, pid, host) in the lock files, for the message a refused writer prints,
+  /// and removes the temporary files of killed writes. Nothing before it changes a byte of a
+  /// folder that already held a sweep, so a refusal leaves such a folder exactly as it was.
   void claim(const std::string& command_line);
 
-  /// Removes the temporary files of killed writes: all of them for the folder's only writer,
-  /// those of dead processes on this host for a shard or a merge (claim() calls it).
+  /// Removes l2sweep's temporary files of killed writes (never a user's file that looks like
+  /// one): all of them for the folder's only writer; for a shard or a merge, those of dead
+  /// processes on this host that are no longer being written (claim() calls it).
   void remove_stale_temporaries() const;
 
  private:
   OutputFolder(std::filesystem::path path, FileLock lock, bool exclusive, bool existed)
       : path_(std::move(path)), lock_(std::move(lock)), exclusive_(exclusive), existed_(existed) {}
 
-  void lock_runs(const Plan& plan);
+  void lock_runs(const std::string& command_line);
 
   std::filesystem::path path_;
   FileLock lock_;
   bool exclusive_;
   bool existed_;
+  std::vector<RunSpec> runs_;  ///< a shard's runs, locked by claim()
   std::vector<FileLock> run_locks_;
 };
 

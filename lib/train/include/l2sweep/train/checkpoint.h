@@ -47,6 +47,8 @@ class CheckpointStore {
   std::filesystem::path folder_;
   SweepConfig sweep_;
   std::optional<EngineKind> engine_;
+  /// The folder's sweep.cfg is l2sweep 0.1's: checkpoints without a checksum are its own.
+  bool legacy_sweep_;
 };
 
 }  // namespace l2sweep

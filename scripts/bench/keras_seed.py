@@ -1,0 +1,96 @@
+"""The seed experiment's own Keras script, as the user ran it, timed for the CPU benchmark.
+
+The model, compile and fit calls are the seed's (../shared/seed), unchanged: Keras' default
+Adam, batch 32, verbose=0, validation_data = the last 10,000 training images. Two things
+differ, both outside the timed fit: the images come from the IDX files on disk (there is no
+network at run time) rather than keras.datasets.fashion_mnist.load_data(), and a callback
+records each epoch's metrics and wall time. Keras' `loss` includes the L2 penalty, as
+l2sweep's does.
+
+Needs tensorflow-cpu and keras in a virtual environment (scripts/bench/run.sh --keras
+installs them into .venv-bench/).
+
+usage: .venv-bench/bin/python scripts/bench/keras_seed.py [--l2 0.0001,0.001,0.01]
+       [--epochs 15] [--val-size 10000] [--train-size N] [--data-dir DIR] [--csv OUT.csv]
+"""
+import argparse
+import csv
+import gzip
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np  # noqa: E402
+from keras import callbacks, layers, models, regularizers  # noqa: E402
+
+
+def read_idx(directory, name):
+    path = os.path.join(directory, name)
+    opener = open if os.path.exists(path) else gzip.open
+    path = path if os.path.exists(path) else path + ".gz"
+    with opener(path, "rb") as f:
+        data = f.read()
+    ndim = data[3]
+    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+class EpochLog(callbacks.Callback):
+    def __init__(self, l2, rows):
+        super().__init__()
+        self.l2, self.rows = l2, rows
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = time.perf_counter() - self.start
+        self.rows.append(dict(l2=self.l2, epoch=epoch + 1, loss=logs["loss"],
+                              accuracy=logs["accuracy"], val_loss=logs["val_loss"],
+                              val_accuracy=logs["val_accuracy"],
+                              w1_norm=float(np.linalg.norm(self.model.layers[1].kernel.numpy())),
+                              epoch_seconds=seconds))
+        print(f"l2={self.l2} epoch {epoch + 1} loss {logs['loss']:.4f} "
+              f"val_accuracy {logs['val_accuracy']:.4f} {seconds:.1f}s", flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--l2", default="0.0001,0.001,0.01")
+    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--val-size", type=int, default=10000)
+    parser.add_argument("--train-size", type=int, default=None)
+    parser.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
+    parser.add_argument("--csv", help="write every epoch's metrics here")
+    args = parser.parse_args()
+
+    images = read_idx(args.data_dir, "train-images-idx3-ubyte") / 255.0
+    labels = read_idx(args.data_dir, "train-labels-idx1-ubyte")
+    n = images.shape[0] - args.val_size
+    x_train, y_train = images[:args.train_size or n], labels[:args.train_size or n]
+    x_val, y_val = images[n:], labels[n:]
+
+    rows = []
+    l2_values = [float(v) for v in args.l2.split(",")]
+    for l2v in l2_values:  # the seed's loop, as written
+        model = models.Sequential([
+            layers.Input(shape=(28, 28)),  # Keras 3 spelling of Flatten(input_shape=...)
+            layers.Flatten(),
+            layers.Dense(128, activation="relu", kernel_regularizer=regularizers.l2(l2v)),
+            layers.Dense(10, activation="softmax")
+        ])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+        model.fit(x_train, y_train, epochs=args.epochs, validation_data=(x_val, y_val),
+                  verbose=0, callbacks=[EpochLog(l2v, rows)])
+    if args.csv:
+        with open(args.csv, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
