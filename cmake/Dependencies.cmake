@@ -28,7 +28,12 @@ endif()
 add_library(l2sweep_torch INTERFACE)
 add_library(l2sweep::torch ALIAS l2sweep_torch)
 target_include_directories(l2sweep_torch SYSTEM INTERFACE ${TORCH_INCLUDE_DIRS})
-target_link_libraries(l2sweep_torch INTERFACE ${TORCH_LIBRARIES})
+# PyTorch's wheels (2.5 and later, pytorch/pytorch#133437) export the std::filesystem functions
+# of the libstdc++ they link statically, and a program resolves its own references in the
+# order of its DT_NEEDED entries: with LibTorch first, std::filesystem::remove_all jumps into
+# LibTorch's copy and crashes. So the system's libstdc++ is always needed before LibTorch.
+target_link_libraries(l2sweep_torch INTERFACE "-Wl,--push-state,--no-as-needed,-lstdc++,--pop-state"
+                                              ${TORCH_LIBRARIES})
 # LibTorch 2.12 and later refuse to compile below C++20 (ATen's headers #error); the project
 # builds as C++17 or C++20 alike, and every target of ours uses the one standard.
 if(Torch_VERSION VERSION_GREATER_EQUAL 2.12)

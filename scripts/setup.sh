@@ -10,15 +10,31 @@
 #                       use another LibTorch (e.g. a CUDA build) instead of Debian's;
 #                       libtorch-dev is then not installed
 #   L2SWEEP_CMAKE_ARGS  extra arguments for the first cmake configure
+#   L2SWEEP_CUDA_BUILD=1
+#                       build against PyTorch's CUDA wheel instead, in build-cuda/ (or
+#                       L2SWEEP_BUILD_DIR): installs torch==$torch_cuda_version from PyPI into
+#                       .venv-cuda/ when it is not there, and configures with the CUDA toolkit's
+#                       nvcc. The GPU path then compiles and links on any machine with the
+#                       toolkit; its tests run on the CPU where there is no GPU (CUDA tests skip).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-build="${L2SWEEP_BUILD_DIR:-$root/build}"
+# The GPU machines' PyTorch: 2.11, whose PyPI wheels are built for CUDA 13.0 like the toolkit
+# here. Building against the same release catches what the GPU build would break on.
+torch_cuda_version=2.11.0
+cuda_build="${L2SWEEP_CUDA_BUILD:-0}"
+if [[ "$cuda_build" == 1 ]]; then
+  build="${L2SWEEP_BUILD_DIR:-$root/build-cuda}"
+else
+  build="${L2SWEEP_BUILD_DIR:-$root/build}"
+fi
 
 packages=(cmake ninja-build g++ pkg-config libfmt-dev libcxxopts-dev libgtest-dev zlib1g-dev
           nlohmann-json3-dev dataset-fashion-mnist python3 python3-matplotlib python3-protobuf
           strace)
-if [[ -z "${Torch_DIR:-}" && -z "${CMAKE_PREFIX_PATH:-}" ]]; then
+if [[ "$cuda_build" == 1 ]]; then
+  packages+=(python3-venv)
+elif [[ -z "${Torch_DIR:-}" && -z "${CMAKE_PREFIX_PATH:-}" ]]; then
   # Debian's LibTorch 1.13 (CPU), with OpenBLAS rather than the 3x slower reference BLAS.
   packages+=(libtorch-dev libopenblas0-pthread)
 fi
@@ -61,7 +77,30 @@ configure() {
   }
 }
 
+# PyTorch's CUDA wheel in .venv-cuda/, and LibTorch from it for the configure below.
+use_cuda_torch() {
+  local venv="$root/.venv-cuda"
+  if ! "$venv/bin/python" -c "import sys, torch; sys.exit(torch.__version__.split('+')[0] != '$torch_cuda_version' or torch.version.cuda is None)" 2>/dev/null; then
+    echo "setup: installing torch==$torch_cuda_version (CUDA) from PyPI into .venv-cuda/ (about 4.5 GB)" >&2
+    rm -rf "$venv"
+    python3 -m venv "$venv" 2>/dev/null || /usr/bin/python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check "torch==$torch_cuda_version"
+  fi
+  # The package folder itself: its lib/ must come before the system's (see
+  # cmake/Dependencies.cmake).
+  CMAKE_PREFIX_PATH="$("$venv/bin/python" -c 'import os, torch; print(os.path.dirname(torch.__file__))')"
+  export CMAKE_PREFIX_PATH
+  if ! command -v nvcc >/dev/null 2>&1 && [[ -x /usr/local/cuda/bin/nvcc ]]; then
+    export PATH="/usr/local/cuda/bin:$PATH"
+  fi
+  command -v nvcc >/dev/null 2>&1 || {
+    echo "setup: L2SWEEP_CUDA_BUILD=1 needs the CUDA toolkit (nvcc); none found" >&2
+    exit 1
+  }
+}
+
 install_missing_packages
+[[ "$cuda_build" == 1 ]] && use_cuda_torch
 mkdir -p "$build"
 configure
 cmake --build "$build" --parallel "$(nproc)"

@@ -65,38 +65,44 @@ TEST(DeviceStep, TracksAutogradAndTorchAdamOverManyStepsAndAPartialBatch) {
   testing::expect_engine_tracks_autograd(EngineKind::kDevice, testing::small_fixture());
 }
 
-TEST(DeviceStep, FirstStepMeasuresTheBatchBeforeItsUpdate) {
-  at::Generator a = make_cpu_generator(5);
-  at::Generator b = make_cpu_generator(5);
-  auto reference = make_model(784, kHiddenUnits, 10, a);
-  auto model = make_model(784, kHiddenUnits, 10, b);
-  const double l2 = 0.01;
+TEST(DeviceStep, FirstStepMeasuresEachMembersBatchBeforeItsUpdate) {
   // A split of exactly one batch, in order 0..31.
   Split train;
   train.images = testing::small_fixture().train.images.slice(0, 0, 32);
   train.labels = testing::small_fixture().train.labels.slice(0, 0, 32);
-  const auto logits = reference->forward(pixels(train.images));
-  const LossTerms terms =
-      regularized_loss(logits, train.labels, first_linear(reference)->weight, l2);
-  const double accuracy = logits.argmax(1).eq(train.labels).sum().item<double>() / 32;
-
-  DeviceStep step(model, l2, 1e-3, 32);
+  // Two members with their own weights and strengths, stacked in one step.
+  std::vector<Member> members;
+  std::vector<torch::nn::Sequential> references;
+  for (const auto& [seed, l2] : {std::pair{5, 0.01}, std::pair{7, 0.0}}) {
+    at::Generator a = make_cpu_generator(static_cast<uint64_t>(seed));
+    at::Generator b = make_cpu_generator(static_cast<uint64_t>(seed));
+    references.push_back(make_model(784, kHiddenUnits, 10, a));
+    members.push_back({make_model(784, kHiddenUnits, 10, b), l2});
+  }
+  DeviceStep step(members, 1e-3, 32);
   step.begin_epoch(train, torch::arange(32, torch::kInt64));
   ASSERT_EQ(step.full_batches(), 1);
   EXPECT_FALSE(step.has_tail());
   step.step_full_batch();
-  const TrainMetrics means = step.epoch_means();
-  EXPECT_NEAR(means.data_loss, terms.data_loss.item<double>(), 1e-6);
-  EXPECT_NEAR(means.loss, terms.loss.item<double>(), 1e-5);
-  EXPECT_DOUBLE_EQ(means.accuracy, accuracy);
-  // The update moved the model's own weights.
-  EXPECT_FALSE(torch::equal(first_linear(model)->weight, first_linear(reference)->weight));
+  const std::vector<TrainMetrics> means = step.epoch_means();
+  ASSERT_EQ(means.size(), 2u);
+  for (size_t r = 0; r < members.size(); ++r) {
+    const auto logits = references[r]->forward(pixels(train.images));
+    const LossTerms terms =
+        regularized_loss(logits, train.labels, first_linear(references[r])->weight, members[r].l2);
+    const double accuracy = logits.argmax(1).eq(train.labels).sum().item<double>() / 32;
+    EXPECT_NEAR(means[r].data_loss, terms.data_loss.item<double>(), 1e-6) << r;
+    EXPECT_NEAR(means[r].loss, terms.loss.item<double>(), 1e-5) << r;
+    EXPECT_DOUBLE_EQ(means[r].accuracy, accuracy) << r;
+    // The update moved the member's own model.
+    EXPECT_FALSE(
+        torch::equal(first_linear(members[r].model)->weight, first_linear(references[r])->weight));
+  }
 }
 
 TEST(DeviceStep, RefusesASecondSplit) {
   at::Generator generator = make_cpu_generator(5);
-  auto model = make_model(784, kHiddenUnits, 10, generator);
-  DeviceStep step(model, 0.0, 1e-3, 32);
+  DeviceStep step({{make_model(784, kHiddenUnits, 10, generator), 0.0}}, 1e-3, 32);
   const Split& train = testing::small_fixture().train;
   step.begin_epoch(train, torch::arange(train.size(), torch::kInt64));
   const Split other{train.images.clone(), train.labels.clone()};
@@ -141,10 +147,11 @@ TEST(EngineChoice, AutoIsFusedOnTheCpuAndGraphsOnCuda) {
   EXPECT_FALSE(make_plan(config, torch::kCPU).cuda_graphs);
   config.engine = EngineKind::kAutograd;
   EXPECT_EQ(make_plan(config, cuda).engine, EngineKind::kAutograd);
-  // Every run at once for the device engine on a GPU; the autograd loop one at a time.
+  // One unit at a time on a GPU: the device engine stacks a cohort into each step, and the
+  // autograd loop is the plain baseline.
   config.engine.reset();
-  const auto cores = static_cast<int64_t>(std::max(1u, std::thread::hardware_concurrency()));
-  EXPECT_EQ(testing::jobs_for(config, cuda, 3), std::min<int64_t>(3, cores));
+  EXPECT_EQ(testing::jobs_for(config, cuda, 3), 1);
+  EXPECT_EQ(make_plan(config, cuda).cohorts.size(), 1u);  // the three strengths, stacked
   config.cuda_graphs = false;
   EXPECT_EQ(testing::jobs_for(config, cuda, 3), 1);
 }
@@ -165,8 +172,7 @@ std::pair<torch::nn::Sequential, std::unique_ptr<Trainer>> cuda_trainer(bool gra
   model->to(cuda);
   TrainOptions options;
   options.shuffle_seed = 6;
-  // 500 examples: 62 full batches, replayed kStepsPerGraph at a time and then the rest by a
-  // second graph, and a last batch of 4.
+  // 500 examples: 62 full batches, replayed from one graph, and a last batch of 4.
   options.batch_size = 8;
   options.engine = EngineKind::kDevice;
   options.cuda_graphs = graph;
@@ -182,7 +188,7 @@ TEST(CudaGraph, ReplaysExactlyTheEagerDeviceStep) {
   for (int epoch = 0; epoch < 3; ++epoch) {
     const TrainMetrics want = eager->train_epoch(data.train)[0];
     const TrainMetrics got = graph->train_epoch(data.train)[0];
-    ASSERT_TRUE(uses_cuda_graphs(*graph)) << "the capture failed (see the warning above)";
+    ASSERT_TRUE(uses_cuda_graphs(*graph));
     // The same kernels on the same data: the warm-up steps before the capture are undone.
     EXPECT_EQ(got.loss, want.loss) << "epoch " << epoch + 1;
     EXPECT_EQ(got.accuracy, want.accuracy);

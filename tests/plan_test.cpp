@@ -30,7 +30,7 @@ TEST(Plan, SpreadsRunsSteppedInTurnOverTheJobsOneAtATime) {
   config.seeds = 2;
   config.seed = 5;
   config.jobs = 2;
-  for (const EngineKind engine : {EngineKind::kAutograd, EngineKind::kDevice}) {
+  for (const EngineKind engine : {EngineKind::kAutograd}) {
     ASSERT_FALSE(steps_members_together(engine));  // each unit is one run
     config.engine = engine;
     const Plan plan = make_plan(config, torch::kCPU);
@@ -50,16 +50,26 @@ TEST(Plan, KeepsCohortsWholeForTheEngineThatStepsThemTogether) {
   SweepConfig config;
   config.l2_strengths = {0.0, 1e-3, 1e-2};
   config.seeds = 2;
+  for (const EngineKind engine : {EngineKind::kFused, EngineKind::kDevice}) {
+    ASSERT_TRUE(steps_members_together(engine));
+    config.engine = engine;
+    config.jobs = 1;  // asked for: the cohorts, one after another
+    Plan plan = make_plan(config, torch::kCPU);
+    ASSERT_EQ(plan.cohorts.size(), 2u);
+    EXPECT_EQ(indices(plan.cohorts[0]), (std::vector<int64_t>{0, 2, 4}));
+    EXPECT_EQ(indices(plan.cohorts[1]), (std::vector<int64_t>{1, 3, 5}));
+    EXPECT_EQ(plan.jobs, 1);
+  }
+  // On a GPU the device engine trains the cohorts whole, one at a time, by default.
+  config.engine.reset();
+  config.jobs = 0;
+  const Plan gpu = make_plan(config, torch::Device(torch::kCUDA, 0));
+  EXPECT_EQ(gpu.engine, EngineKind::kDevice);
+  EXPECT_EQ(gpu.cohorts.size(), 2u);
+  EXPECT_EQ(gpu.jobs, 1);
   config.engine = EngineKind::kFused;
-  ASSERT_TRUE(steps_members_together(EngineKind::kFused));
-  config.jobs = 1;  // asked for: the cohorts, one after another
-  Plan plan = make_plan(config, torch::kCPU);
-  ASSERT_EQ(plan.cohorts.size(), 2u);
-  EXPECT_EQ(indices(plan.cohorts[0]), (std::vector<int64_t>{0, 2, 4}));
-  EXPECT_EQ(indices(plan.cohorts[1]), (std::vector<int64_t>{1, 3, 5}));
-  EXPECT_EQ(plan.jobs, 1);
   config.jobs = 4;  // more jobs than cohorts: slices
-  plan = make_plan(config, torch::kCPU);
+  const Plan plan = make_plan(config, torch::kCPU);
   EXPECT_EQ(plan.cohorts.size(), 4u);
   EXPECT_EQ(plan.jobs, 4);
 }

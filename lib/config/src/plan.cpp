@@ -146,9 +146,9 @@ Plan make_plan(const SweepConfig& config, const torch::Device& device) {
     return plan;
   }
   if (jobs == 0) {
-    // On a GPU the device engine's units each keep one core busy launching, and one cannot
-    // fill the GPU, so they all go at once (up to a core each). The autograd loop stays 1.
-    jobs = device.is_cpu() || plan.engine == EngineKind::kDevice ? cores : 1;
+    // On a GPU one unit at a time: the device engine stacks a whole cohort into each step
+    // (one stream, one graph, no threads), and the autograd loop is the plain baseline.
+    jobs = device.is_cpu() ? cores : 1;
   }
   jobs = std::clamp<int64_t>(jobs, 1, units_available);
   slice_cohorts(plan.cohorts, static_cast<size_t>(jobs));

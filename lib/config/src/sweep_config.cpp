@@ -54,9 +54,9 @@ const char* to_string(EngineKind engine) {
 bool steps_members_together(EngineKind kind) {
   switch (kind) {
     case EngineKind::kFused:
+    case EngineKind::kDevice:
       return true;
     case EngineKind::kAutograd:
-    case EngineKind::kDevice:
       return false;
   }
   return false;

@@ -7,10 +7,17 @@
 #include <algorithm>
 #include <utility>
 
+#include "l2sweep/base/error.h"
 #include "l2sweep/train/adam.h"
 #include "l2sweep/train/model.h"
 
 namespace l2sweep {
+namespace {
+
+/// Pieces the fused CUDA Adam kernel gets a flat buffer in.
+constexpr int64_t kFusedAdamChunks = 32;
+
+}  // namespace
 
 DeviceAdam::DeviceAdam(const torch::Tensor& like, double learning_rate, double beta1, double beta2,
                        double eps)
@@ -35,9 +42,16 @@ void DeviceAdam::step(torch::Tensor& param, const torch::Tensor& grad) {
   // torch.optim.Adam(fused=True, capturable=True) does. cmake/Dependencies.cmake checks that
   // LibTorch declares it; LibTorch 1.13 has only the CUDA kernel, hence CUDA only.
   if (exp_avg_.is_cuda()) {
-    at::_fused_adam_({param}, {grad}, {exp_avg_}, {exp_avg_sq_}, {}, {step_}, learning_rate_,
-                     beta1_, beta2_, /*weight_decay=*/0.0, eps_value_, /*amsgrad=*/false,
-                     /*maximize=*/false);
+    // In about kFusedAdamChunks pieces: the kernel spreads tensors over thread blocks, and one
+    // flat buffer of a cohort's parameters would get only a few.
+    const auto pieces = [](const torch::Tensor& flat) {
+      return flat.chunk(kFusedAdamChunks);  // views: the update lands in the buffers
+    };
+    const std::vector<torch::Tensor> params = pieces(param);
+    const std::vector<torch::Tensor> steps(params.size(), step_);
+    at::_fused_adam_(params, pieces(grad), pieces(exp_avg_), pieces(exp_avg_sq_), {}, steps,
+                     learning_rate_, beta1_, beta2_, /*weight_decay=*/0.0, eps_value_,
+                     /*amsgrad=*/false, /*maximize=*/false);
     return;
   }
 #endif
@@ -54,47 +68,60 @@ void DeviceAdam::step(torch::Tensor& param, const torch::Tensor& grad) {
 
 namespace {
 
-/// The parameters DeviceStep trains, in the order of its flat buffers.
+/// One member's parameters, in the order of DeviceStep's buffers.
 std::vector<torch::Tensor> model_parameters(const torch::nn::Sequential& model) {
   const auto first = first_linear(model);
   const auto second = second_linear(model);
   return {first->weight, first->bias, second->weight, second->bias};
 }
 
-torch::Tensor flat_copy(const std::vector<torch::Tensor>& tensors) {
+/// The members' parameters stacked by parameter, flat: [W1 of every member | b1 of every member
+/// | W2 ... | b2 ...].
+torch::Tensor stacked_copy(const std::vector<Member>& members) {
   std::vector<torch::Tensor> flat;
-  flat.reserve(tensors.size());
-  for (const auto& t : tensors) flat.push_back(t.detach().reshape({-1}));
+  for (size_t p = 0; p < 4; ++p) {
+    for (const Member& member : members) {
+      flat.push_back(model_parameters(member.model)[p].detach().reshape({-1}));
+    }
+  }
   return at::cat(flat);
 }
 
 }  // namespace
 
-DeviceStep::DeviceStep(const torch::nn::Sequential& model, double l2, double learning_rate,
-                       int64_t batch_size)
-    : l2_(l2),
+DeviceStep::DeviceStep(const std::vector<Member>& members, double learning_rate, int64_t batch_size)
+    : members_(static_cast<int64_t>(members.size())),
       batch_size_(batch_size),
-      params_(flat_copy(model_parameters(model))),
+      params_(stacked_copy(members)),
       grads_(at::zeros_like(params_)),
       adam_(params_, learning_rate, kAdamBeta1, kAdamBeta2, kAdamEpsilon) {
   torch::NoGradGuard no_grad;
-  std::vector<torch::Tensor> parameters = model_parameters(model);
+  TORCH_CHECK(!members.empty(), "a DeviceStep needs at least one member");
+  const std::vector<torch::Tensor> shapes = model_parameters(members.front().model);
   std::vector<torch::Tensor*> values{&w1_, &b1_, &w2_, &b2_};
   std::vector<torch::Tensor*> gradients{&grad_w1_, &grad_b1_, &grad_w2_, &grad_b2_};
   int64_t offset = 0;
-  for (size_t i = 0; i < parameters.size(); ++i) {
-    const int64_t size = parameters[i].numel();
-    *values[i] = params_.narrow(0, offset, size).view(parameters[i].sizes());
-    *gradients[i] = grads_.narrow(0, offset, size).view(parameters[i].sizes());
-    // The model's parameter now lives in params_: forward passes, evaluation and checkpoints
-    // see every update without a copy.
-    parameters[i].set_data(*values[i]);
+  for (size_t p = 0; p < shapes.size(); ++p) {
+    std::vector<int64_t> stacked{members_};
+    for (const int64_t size : shapes[p].sizes()) stacked.push_back(size);
+    const int64_t size = members_ * shapes[p].numel();
+    *values[p] = params_.narrow(0, offset, size).view(stacked);
+    *gradients[p] = grads_.narrow(0, offset, size).view(stacked);
     offset += size;
+    // Each model's parameter now lives in params_: forward passes, evaluation and checkpoints
+    // see every update without a copy.
+    for (int64_t r = 0; r < members_; ++r) {
+      model_parameters(members[static_cast<size_t>(r)].model)[p].set_data((*values[p])[r]);
+    }
   }
   const auto options = params_.options();
-  penalty_sum_ = at::zeros({}, options.dtype(at::kDouble));
+  std::vector<double> l2;
+  for (const Member& member : members) l2.push_back(member.l2);
+  l2_double_ = at::tensor(l2, options.dtype(at::kDouble));
+  two_l2_ = (l2_double_ * 2).to(options.dtype()).view({members_, 1, 1});
+  penalty_sum_ = at::zeros({members_}, options.dtype(at::kDouble));
   batch_index_ = at::zeros({1}, options.dtype(at::kLong));
-  minus_ones_ = at::full({batch_size_, 1}, -1.0, options);
+  minus_ones_ = at::full({members_, batch_size_, 1}, -1.0, options);
   batch_scale_ = at::full({batch_size_}, 1.0 / static_cast<double>(batch_size_), options);
 }
 
@@ -104,7 +131,7 @@ void DeviceStep::begin_epoch(const Split& train, const torch::Tensor& order) {
   TORCH_CHECK(order.numel() == examples, "the order has ", order.numel(), " entries, the split ",
               examples);
   if (!images_.defined()) {
-    // The split's pixels as the model's input, converted once: the steps gather from them.
+    // The split's pixels as the models' input, converted once: the steps gather from them.
     source_images_ = train.images;
     images_ = pixels(train.images).reshape({examples, -1}).contiguous();
     labels_ = train.labels;
@@ -112,11 +139,12 @@ void DeviceStep::begin_epoch(const Split& train, const torch::Tensor& order) {
     examples_ = examples;
     full_batches_ = examples / batch_size_;
     tail_ = examples % batch_size_;
-    epoch_logits_ = at::zeros({examples, b2_.size(0)}, params_.options());
+    const int64_t classes = b2_.size(1);
+    epoch_logits_ = at::zeros({members_, examples, classes}, params_.options());
     const int64_t full_examples = full_batches_ * batch_size_;
     batch_rows_ = order_.narrow(0, 0, full_examples).view({full_batches_, batch_size_});
-    batch_logits_ = epoch_logits_.narrow(0, 0, full_examples)
-                        .view({full_batches_, batch_size_, epoch_logits_.size(1)});
+    batch_logits_ = epoch_logits_.narrow(1, 0, full_examples)
+                        .view({members_, full_batches_, batch_size_, classes});
     if (tail_ > 0) {
       tail_scale_ = at::full({tail_}, 1.0 / static_cast<double>(tail_), params_.options());
     }
@@ -133,7 +161,7 @@ void DeviceStep::step_full_batch() {
   torch::NoGradGuard no_grad;
   const torch::Tensor rows = batch_rows_.index_select(0, batch_index_).view({-1});
   const torch::Tensor logits = step_on(rows, batch_scale_);
-  batch_logits_.index_copy_(0, batch_index_, logits.unsqueeze(0));
+  batch_logits_.index_copy_(1, batch_index_, logits.unsqueeze(1));
   batch_index_.add_(1);
 }
 
@@ -141,52 +169,101 @@ void DeviceStep::step_tail() {
   torch::NoGradGuard no_grad;
   const int64_t begin = full_batches_ * batch_size_;
   const torch::Tensor logits = step_on(order_.narrow(0, begin, tail_), tail_scale_);
-  epoch_logits_.narrow(0, begin, tail_).copy_(logits);
+  epoch_logits_.narrow(1, begin, tail_).copy_(logits);
 }
+
+namespace {
+
+/// out[r] = beta * self[r] + alpha * a[r] @ b[r] for every member r (`self` may broadcast, or
+/// be `out`). On a GPU one batched product, so the kernel count does not grow with the cohort;
+/// on the CPU one product per member, because a CPU BLAS's batched product (MKL's, in
+/// PyTorch's wheels) may round a member differently in cohorts of other sizes, and a member's
+/// numbers must not depend on its cohort.
+void batched_addmm(torch::Tensor& out, const torch::Tensor& self, const torch::Tensor& a,
+                   const torch::Tensor& b, double beta = 1, double alpha = 1) {
+  if (!out.is_cpu()) {
+    at::baddbmm_out(out, self, a, b, beta, alpha);
+    return;
+  }
+  const torch::Tensor selves = self.expand({out.size(0), out.size(1), out.size(2)});
+  for (int64_t r = 0; r < out.size(0); ++r) {
+    torch::Tensor target = out[r];
+    at::addmm_out(target, selves[r], a[r], b[r], beta, alpha);
+  }
+}
+
+}  // namespace
 
 torch::Tensor DeviceStep::step_on(const torch::Tensor& rows, const torch::Tensor& scale) {
   const int64_t count = rows.size(0);
-  const torch::Tensor x = images_.index_select(0, rows);
-  const torch::Tensor y = labels_.index_select(0, rows).view({count, 1});
+  const int64_t inputs = images_.size(1);
+  const auto options = params_.options();
+  // The batch, gathered once and shared by every member (a stride-0 member dimension).
+  const torch::Tensor x =
+      images_.index_select(0, rows).unsqueeze(0).expand({members_, count, inputs});
+  const torch::Tensor y =
+      labels_.index_select(0, rows).view({1, count, 1}).expand({members_, count, 1});
+  // Means over the batch as products with [R, count, 1] of 1/count.
+  const torch::Tensor means = scale.view({1, count, 1}).expand({members_, count, 1});
 
-  // Forward. Linear + ReLU is one kernel where cuBLASLt fuses the bias and the activation.
-  const torch::Tensor hidden = at::_addmm_activation(b1_, x, w1_.t());
-  const torch::Tensor logits = at::addmm(b2_, hidden, w2_.t());
-  const torch::Tensor log_probs = at::log_softmax(logits, 1);
-  // The penalty l2 * sum(W1^2) before the update, weighted by the batch size as Keras'
-  // epoch mean weights each batch.
-  const torch::Tensor w1_flat = w1_.view({-1});
-  penalty_sum_.add_(at::dot(w1_flat, w1_flat), l2_ * static_cast<double>(count));
+  // Forward.
+  torch::Tensor hidden = at::empty({members_, count, w1_.size(1)}, options);
+  batched_addmm(hidden, b1_.unsqueeze(1), x, w1_.transpose(1, 2));
+  hidden.relu_();
+  torch::Tensor logits = at::empty({members_, count, w2_.size(1)}, options);
+  batched_addmm(logits, b2_.unsqueeze(1), hidden, w2_.transpose(1, 2));
+  const torch::Tensor log_probs = at::log_softmax(logits, 2);
+  // Each member's penalty l2 * sum(W1^2) before the update, weighted by the batch size as
+  // Keras' epoch mean weights each batch.
+  const torch::Tensor w1_rows = w1_.view({members_, 1, -1});
+  torch::Tensor squares = at::empty({members_, 1, 1}, options);
+  batched_addmm(squares, squares, w1_rows, w1_rows.transpose(1, 2), /*beta=*/0);
+  penalty_sum_.addcmul_(squares.view({members_}).to(at::kDouble), l2_double_,
+                        static_cast<double>(count));
 
   // Backward: d(mean cross-entropy)/d(logits) = (softmax - onehot) / count; the 1/count is
-  // applied by the products below (alpha, or `scale` for the bias sums).
+  // applied by the products below (alpha, or `means` for the bias sums).
   const torch::Tensor d_logits =
-      log_probs.exp().scatter_add_(1, y, minus_ones_.narrow(0, 0, count));
+      log_probs.exp().scatter_add_(2, y, minus_ones_.narrow(1, 0, count));
   const double mean = 1.0 / static_cast<double>(count);
-  grad_w2_.addmm_(d_logits.t(), hidden, /*beta=*/0, /*alpha=*/mean);
-  grad_b2_.addmv_(d_logits.t(), scale, /*beta=*/0);
-  const torch::Tensor d_hidden = at::threshold_backward(at::mm(d_logits, w2_), hidden, 0);
-  // The penalty's gradient 2 * l2 * W1 folded into the same product.
-  at::addmm_out(grad_w1_, w1_, d_hidden.t(), x, /*beta=*/2 * l2_, /*alpha=*/mean);
-  grad_b1_.addmv_(d_hidden.t(), scale, /*beta=*/0);
+  const torch::Tensor d_logits_t = d_logits.transpose(1, 2);
+  batched_addmm(grad_w2_, grad_w2_, d_logits_t, hidden, /*beta=*/0, /*alpha=*/mean);
+  torch::Tensor grad_b2 = grad_b2_.unsqueeze(2);
+  batched_addmm(grad_b2, grad_b2, d_logits_t, means, /*beta=*/0);
+  torch::Tensor d_hidden = at::empty({members_, count, w2_.size(2)}, options);
+  batched_addmm(d_hidden, d_hidden, d_logits, w2_, /*beta=*/0);
+  d_hidden = at::threshold_backward(d_hidden, hidden, 0);
+  const torch::Tensor d_hidden_t = d_hidden.transpose(1, 2);
+  // The penalty's gradient 2 * l2 * W1, each member's own, plus the data's.
+  at::mul_out(grad_w1_, w1_, two_l2_);
+  batched_addmm(grad_w1_, grad_w1_, d_hidden_t, x, /*beta=*/1, /*alpha=*/mean);
+  torch::Tensor grad_b1 = grad_b1_.unsqueeze(2);
+  batched_addmm(grad_b1, grad_b1, d_hidden_t, means, /*beta=*/0);
 
   adam_.step(params_, grads_);
   return logits;
 }
 
-TrainMetrics DeviceStep::epoch_means() const {
+std::vector<TrainMetrics> DeviceStep::epoch_means() const {
   torch::NoGradGuard no_grad;
-  const torch::Tensor labels = labels_.index_select(0, order_);
-  const torch::Tensor picked =
-      at::log_softmax(epoch_logits_, 1).gather(1, labels.view({-1, 1})).to(at::kDouble);
-  const torch::Tensor correct = epoch_logits_.argmax(1).eq(labels).sum().to(at::kDouble);
-  const torch::Tensor sums = at::stack({picked.sum().neg(), penalty_sum_, correct}).cpu();
-  const auto* values = sums.data_ptr<double>();
+  const torch::Tensor labels = labels_.index_select(0, order_).view({1, examples_, 1});
+  const torch::Tensor picked = at::log_softmax(epoch_logits_, 2)
+                                   .gather(2, labels.expand({members_, examples_, 1}))
+                                   .to(at::kDouble);
+  const torch::Tensor correct =
+      epoch_logits_.argmax(2).eq(labels.view({1, examples_})).sum(1).to(at::kDouble);
+  // [3, R]: cross-entropy sums, penalty sums, correct counts.
+  const torch::Tensor sums =
+      at::stack({picked.sum({1, 2}).neg(), penalty_sum_, correct}).cpu().contiguous();
   const auto examples = static_cast<double>(examples_);
-  TrainMetrics means;
-  means.data_loss = values[0] / examples;
-  means.loss = (values[0] + values[1]) / examples;
-  means.accuracy = values[2] / examples;
+  std::vector<TrainMetrics> means(static_cast<size_t>(members_));
+  for (int64_t r = 0; r < members_; ++r) {
+    const double data = sums[0][r].item<double>();
+    TrainMetrics& m = means[static_cast<size_t>(r)];
+    m.data_loss = data / examples;
+    m.loss = (data + sums[1][r].item<double>()) / examples;
+    m.accuracy = sums[2][r].item<double>() / examples;
+  }
   return means;
 }
 
@@ -196,72 +273,89 @@ std::vector<torch::Tensor> DeviceStep::state() const {
   return tensors;
 }
 
-void DeviceStep::save_state(torch::serialize::OutputArchive& archive) const {
-  archive.write("device_step.exp_avg", adam_.exp_avg().cpu());
-  archive.write("device_step.exp_avg_sq", adam_.exp_avg_sq().cpu());
+std::vector<torch::Tensor> DeviceStep::member_pieces(const torch::Tensor& flat, int64_t r) const {
+  std::vector<torch::Tensor> pieces;
+  int64_t offset = 0;
+  for (const torch::Tensor* stacked : {&w1_, &b1_, &w2_, &b2_}) {
+    const int64_t size = stacked->numel() / members_;
+    pieces.push_back(flat.narrow(0, offset + r * size, size));
+    offset += stacked->numel();
+  }
+  return pieces;
+}
+
+bool DeviceStep::finite(int64_t r) const {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> all_finite;
+  for (const torch::Tensor* flat : {&params_, &adam_.exp_avg(), &adam_.exp_avg_sq()}) {
+    for (const torch::Tensor& piece : member_pieces(*flat, r)) {
+      all_finite.push_back(torch::isfinite(piece).all());
+    }
+  }
+  return torch::stack(all_finite).all().item<bool>();
+}
+
+void DeviceStep::save_state(int64_t r, torch::serialize::OutputArchive& archive) const {
+  archive.write("device_step.exp_avg", at::cat(member_pieces(adam_.exp_avg(), r)).cpu());
+  archive.write("device_step.exp_avg_sq", at::cat(member_pieces(adam_.exp_avg_sq(), r)).cpu());
   archive.write("device_step.step", adam_.step_count().cpu());
 }
 
-void DeviceStep::load_state(torch::serialize::InputArchive& archive) {
+void DeviceStep::load_state(int64_t r, torch::serialize::InputArchive& archive) {
   torch::NoGradGuard no_grad;
-  const std::vector<std::pair<const char*, torch::Tensor>> saved_state{
-      {"device_step.exp_avg", adam_.exp_avg()},
-      {"device_step.exp_avg_sq", adam_.exp_avg_sq()},
-      {"device_step.step", adam_.step_count()}};
-  for (const auto& [name, target] : saved_state) {
+  for (const auto& [name, flat] : {std::pair{"device_step.exp_avg", adam_.exp_avg()},
+                                   std::pair{"device_step.exp_avg_sq", adam_.exp_avg_sq()}}) {
     torch::Tensor saved;
     archive.read(name, saved);
-    TORCH_CHECK(saved.sizes() == target.sizes(), name, " has the wrong shape");
-    torch::Tensor destination = target;
-    destination.copy_(saved);
+    const std::vector<torch::Tensor> pieces = member_pieces(flat, r);
+    int64_t size = 0;
+    for (const auto& piece : pieces) size += piece.numel();
+    TORCH_CHECK(saved.numel() == size, name, " has the wrong size");
+    saved = saved.reshape({-1}).to(flat.device(), flat.scalar_type());
+    int64_t offset = 0;
+    for (torch::Tensor piece : pieces) {
+      piece.copy_(saved.narrow(0, offset, piece.numel()));
+      offset += piece.numel();
+    }
   }
+  torch::Tensor step;
+  archive.read("device_step.step", step);
+  TORCH_CHECK(step.numel() == 1, "device_step.step has the wrong shape");
+  // Every member of one step has taken as many steps (a group resumes together).
+  torch::Tensor count = adam_.step_count();
+  count.copy_(step.reshape({}));
 }
 
 DeviceEngine::DeviceEngine(std::vector<Member> members, const TrainOptions& options,
                            const torch::Device& device)
-    : Engine(std::move(members), options, device) {
+    : Engine(std::move(members), options, device),
+      step_(std::make_unique<DeviceStep>(members_, options.learning_rate, options.batch_size)) {
   TORCH_CHECK(!options.cuda_graphs || device.is_cuda(), "CUDA graphs need a CUDA device");
-  for (const Member& member : members_) {
-    MemberStep step;
-    step.step = std::make_unique<DeviceStep>(member.model, member.l2, options.learning_rate,
-                                             options.batch_size);
-    steps_.push_back(std::move(step));
-  }
 }
 
 DeviceEngine::~DeviceEngine() = default;
 
-void DeviceEngine::capture_graphs(MemberStep& member) {
-  const int64_t full = member.step->full_batches();
-  const int64_t per_replay = std::min(kStepsPerGraph, full);
-  try {
-    member.graph = std::make_unique<StepGraph>(*member.step, per_replay);
-    if (full % per_replay > 0) {
-      member.rest_graph = std::make_unique<StepGraph>(*member.step, full % per_replay);
-    }
-  } catch (const std::exception& e) {
-    // Slower but the same numbers: a capture executes nothing, so the state is intact.
-    member.graph.reset();
-    member.rest_graph.reset();
-    capture_failed_ = true;
-    const std::string what = e.what();
-    fmt::print(stderr,
-               "l2sweep: warning: the training step could not be captured as a CUDA graph ({}); "
-               "this run continues without it\n",
-               what.substr(0, what.find('\n')));
-  }
-}
-
-TrainMetrics DeviceEngine::train_member(MemberStep& member, const Split& train,
-                                        const torch::Tensor& order, const EpochControl& control,
-                                        int64_t& done, int64_t steps) {
-  DeviceStep& step = *member.step;
+std::vector<TrainMetrics> DeviceEngine::train_epoch(const Split& train, const torch::Tensor& order,
+                                                    const EpochControl& control) {
+  DeviceStep& step = *step_;
   step.begin_epoch(train, order);
   const int64_t full = step.full_batches();
-  if (options_.cuda_graphs && !member.graph && !capture_failed_ && full > 0) {
-    capture_graphs(member);
+  if (options_.cuda_graphs && !graph_ && full > 0) {
+    try {
+      graph_ = std::make_unique<StepGraph>(step, full);
+    } catch (const std::exception& e) {
+      const std::string what = e.what();
+      throw Error(ErrorKind::kInternal,
+                  fmt::format("the training step could not be captured as a CUDA graph ({}); "
+                              "expected a GPU and LibTorch that support it, or run with "
+                              "--cuda-graphs off",
+                              what.substr(0, what.find('\n'))));
+    }
   }
+  // Progress counts member steps: every active member steps on every batch.
+  const int64_t active = control.count_active(members_.size());
   const int64_t batches = full + (step.has_tail() ? 1 : 0);
+  const int64_t steps = batches * active;
   // Nothing is read back to the host until the epoch's means: the launches run ahead.
   int64_t batch = 0;
   while (batch < batches) {
@@ -269,64 +363,36 @@ TrainMetrics DeviceEngine::train_member(MemberStep& member, const Split& train,
     int64_t ran = 1;
     if (batch == full) {
       step.step_tail();
-    } else if (member.graph && full - batch >= member.graph->steps()) {
-      member.graph->replay();
-      ran = member.graph->steps();
-    } else if (member.rest_graph) {
-      member.rest_graph->replay();
-      ran = member.rest_graph->steps();
+    } else if (graph_) {
+      graph_->replay();
+      ran = graph_->steps();
     } else {
       step.step_full_batch();
     }
     batch += ran;
-    done += ran;
-    if (control.on_batch) control.on_batch(done, steps);
+    if (control.on_batch) control.on_batch(batch * active, steps);
   }
-  return step.epoch_means();
-}
-
-std::vector<TrainMetrics> DeviceEngine::train_epoch(const Split& train, const torch::Tensor& order,
-                                                    const EpochControl& control) {
-  const int64_t batches = (train.size() + options_.batch_size - 1) / options_.batch_size;
-  const int64_t steps = batches * control.count_active(members_.size());
-  std::vector<TrainMetrics> results(members_.size());
-  int64_t done = 0;
-  for (size_t i = 0; i < members_.size(); ++i) {
-    if (control.is_active(i))
-      results[i] = train_member(steps_[i], train, order, control, done, steps);
+  std::vector<TrainMetrics> results = step.epoch_means();
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (!control.is_active(i)) results[i] = TrainMetrics{};  // NaN: it no longer trains
   }
   return results;
 }
 
 bool DeviceEngine::finite(size_t member) const {
-  torch::NoGradGuard no_grad;
-  // Parameters and moments in one read from the device.
-  const std::vector<torch::Tensor> state = steps_.at(member).step->state();
-  std::vector<torch::Tensor> all_finite;
-  for (const auto& tensor : state) {
-    if (tensor.is_floating_point()) all_finite.push_back(torch::isfinite(tensor).all());
-  }
-  return torch::stack(all_finite).all().item<bool>();
+  return step_->finite(static_cast<int64_t>(member));
 }
 
 void DeviceEngine::save_state(size_t member, torch::serialize::OutputArchive& archive) const {
-  steps_.at(member).step->save_state(archive);
+  step_->save_state(static_cast<int64_t>(member), archive);
 }
 
 void DeviceEngine::load_state(size_t member, torch::serialize::InputArchive& archive) {
-  steps_.at(member).step->load_state(archive);
-}
-
-bool DeviceEngine::uses_cuda_graphs() const {
-  return options_.cuda_graphs && !capture_failed_ &&
-         std::all_of(steps_.begin(), steps_.end(),
-                     [](const MemberStep& m) { return m.graph != nullptr; });
+  step_->load_state(static_cast<int64_t>(member), archive);
 }
 
 std::string DeviceEngine::description() const {
-  if (!capture_failed_) return describe_engine(EngineKind::kDevice, options_.cuda_graphs);
-  return describe_engine(EngineKind::kDevice, /*cuda_graphs=*/false) +
-         ", eager after a failed CUDA graph capture";
+  return describe_engine(EngineKind::kDevice, options_.cuda_graphs);
 }
 
 }  // namespace l2sweep

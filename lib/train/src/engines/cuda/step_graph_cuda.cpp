@@ -1,7 +1,9 @@
 // Compiled only when LibTorch has CUDA (L2SWEEP_WITH_CUDA, see lib/train/CMakeLists.txt).
 #include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
+#include <cuda_runtime_api.h>
 #include <torch/version.h>
 
 #include <algorithm>
@@ -15,13 +17,18 @@
 namespace l2sweep {
 
 struct DeviceStream::Impl {
+  cudaStream_t stream = nullptr;
   std::optional<c10::cuda::CUDAStreamGuard> guard;
 };
 
 DeviceStream::DeviceStream(const torch::Device& device) : impl_(std::make_unique<Impl>()) {
-  if (device.is_cuda()) {
-    impl_->guard.emplace(c10::cuda::getStreamFromPool(/*isHighPriority=*/false, device.index()));
-  }
+  if (!device.is_cuda()) return;
+  // A stream of this object's own, never one of LibTorch's pool: the pool hands out 32
+  // streams round-robin, so a 33rd user would share one (and its kernels could land in
+  // another thread's capture).
+  const c10::cuda::CUDAGuard on_device(device.index());
+  C10_CUDA_CHECK(cudaStreamCreateWithFlags(&impl_->stream, cudaStreamNonBlocking));
+  impl_->guard.emplace(c10::cuda::getStreamFromExternal(impl_->stream, device.index()));
 }
 
 DeviceStream::~DeviceStream() {
@@ -31,6 +38,8 @@ DeviceStream::~DeviceStream() {
   } catch (...) {
     // A failed kernel was already reported by the operation that waited for it.
   }
+  impl_->guard.reset();
+  cudaStreamDestroy(impl_->stream);
 }
 
 struct StepGraph::Impl {
@@ -79,7 +88,12 @@ StepGraph::StepGraph(DeviceStep& step, int64_t steps)
   impl_->graph.capture_end();
 }
 
-StepGraph::~StepGraph() = default;
+StepGraph::~StepGraph() {
+  // Destroying a graph unregisters it from the CUDA generators without a lock of LibTorch's,
+  // while another thread may be in capture_begin: tear down under the capture lock.
+  const std::lock_guard<std::mutex> lock(capture_mutex);
+  impl_.reset();
+}
 
 void StepGraph::replay() { impl_->graph.replay(); }
 

@@ -12,9 +12,10 @@ class DeviceStep;
 // has CUDA (L2SWEEP_WITH_CUDA, set by cmake/Dependencies.cmake); a CPU-only build compiles
 // step_graph_cpu_only.cpp beside it instead.
 
-/// While alive, sends the calling thread's work on a CUDA `device` to a stream of its own
-/// from LibTorch's pool, so that cohorts trained by several threads overlap on the GPU; at
-/// the end it waits for that stream. Does nothing for the CPU.
+/// While alive, sends the calling thread's work on a CUDA `device` to a stream it creates
+/// (never one of LibTorch's pool, whose streams are shared round-robin), so that units
+/// trained by several threads (--jobs) never share a stream or a capture; at the end it waits
+/// for that stream and destroys it. Does nothing for the CPU.
 class DeviceStream {
  public:
   explicit DeviceStream(const torch::Device& device);

@@ -51,26 +51,31 @@ class DeviceAdam {
   torch::Tensor eps_;        ///< 0-dim, the parameters' dtype
 };
 
-/// One training step of the seed's network as a fixed sequence of tensor operations on the
-/// model's device, with every piece of state there: the batch position, the epoch's order,
-/// the metric sums and Adam's step count. No operation reads a value back to the host, so
-/// step_full_batch() can be captured once as a CUDA graph and replayed (StepGraph); on the
-/// CPU, or uncaptured on a GPU, it runs eagerly.
+/// One training step of a whole cohort as a fixed sequence of tensor operations on the
+/// device, with every piece of state there: the batch position, the epoch's order, the metric
+/// sums and Adam's step count. The members are stacked on a leading dimension (W1
+/// [R,128,784], b1 [R,128], W2 [R,10,128], b2 [R,10]) and trained with batched products
+/// (bmm/baddbmm) on the one batch they share, each with its own L2 strength ([R,1,1]), then
+/// one Adam update over all of them: the number of kernels does not grow with the cohort. No
+/// operation reads a value back to the host, so step_full_batch() can be captured as a CUDA
+/// graph and replayed (StepGraph); on the CPU, or uncaptured on a GPU, it runs eagerly.
 ///
-/// The loss is the same as the autograd path's (mean cross-entropy + l2 * sum(W1^2)), with
-/// explicit gradients written straight into one flat gradient buffer; the model's four
-/// parameters are made views of one flat parameter buffer, so Adam is a handful of kernels
-/// over all of them. Equal to autograd with torch::optim::Adam up to float rounding.
-/// Epoch metrics follow Keras' History: each batch is measured before its own update. To
-/// keep reductions off the step, each batch's logits are stored in an epoch-long buffer and
-/// the cross-entropy and accuracy are computed from it once, at the end of the epoch.
-/// About thirty kernels a step on CUDA, each launched from the graph, none from the host.
+/// The loss is the autograd path's (mean cross-entropy + l2 * sum(W1^2)), with explicit
+/// gradients written straight into one flat gradient buffer; the members' parameters are
+/// views of one flat parameter buffer, so each member's model sees every update. Equal to
+/// autograd with torch::optim::Adam up to float rounding. Each batched product computes every
+/// member's matrix on its own, so on the CPU a member's numbers are the same bits whatever the
+/// other members (tests/cohort_test.cpp). Epoch metrics follow Keras' History: each batch is
+/// measured before its own update; to keep reductions off the step, each batch's logits are
+/// stored in an epoch-long buffer and the cross-entropy and accuracy are computed from it once
+/// per epoch.
 class DeviceStep {
  public:
-  DeviceStep(const torch::nn::Sequential& model, double l2, double learning_rate,
-             int64_t batch_size);
+  /// A step for `members` (Keras-initialised models on one device), whose parameters become
+  /// views of the step's buffers.
+  DeviceStep(const std::vector<Member>& members, double learning_rate, int64_t batch_size);
 
-  /// Starts an epoch over `train` (on the model's device) in the order `order` (int64, any
+  /// Starts an epoch over `train` (on the models' device) in the order `order` (int64, any
   /// device): copies the order into the step's own buffer, rewinds the batch position and
   /// zeroes the metric sums. `train` must be the same split every epoch.
   void begin_epoch(const Split& train, const torch::Tensor& order);
@@ -79,59 +84,65 @@ class DeviceStep {
   int64_t full_batches() const { return full_batches_; }
   bool has_tail() const { return tail_ > 0; }
 
-  /// One Adam step on the next full batch; the batch position is a device tensor.
+  /// One Adam step of every member on the next full batch; the batch position is a device
+  /// tensor.
   void step_full_batch();
-  /// One Adam step on the epoch's last, partial batch.
+  /// One Adam step of every member on the epoch's last, partial batch.
   void step_tail();
 
-  /// The epoch's loss, cross-entropy and accuracy means, read from the device at once.
-  TrainMetrics epoch_means() const;
+  /// Each member's epoch loss, cross-entropy and accuracy means, read from the device at once.
+  std::vector<TrainMetrics> epoch_means() const;
 
   /// Every tensor a step writes (parameters, moments, counters, sums), in a fixed order.
   std::vector<torch::Tensor> state() const;
 
-  /// Adam's moments and step count, for checkpoints; the parameters are the model's.
-  void save_state(torch::serialize::OutputArchive& archive) const;
-  void load_state(torch::serialize::InputArchive& archive);
+  /// Whether member `r`'s parameters and Adam moments are all finite (one read).
+  bool finite(int64_t r) const;
+
+  /// Member `r`'s Adam moments and the step count, for checkpoints (the parameters are its
+  /// model's): the moments flat in the order W1, b1, W2, b2, as a step of one member has them.
+  void save_state(int64_t r, torch::serialize::OutputArchive& archive) const;
+  void load_state(int64_t r, torch::serialize::InputArchive& archive);
 
  private:
-  /// The step on the examples `rows`, `scale` holding 1/count each; returns their logits
-  /// (before the update), for the caller to store in epoch_logits_.
+  /// The step on the examples `rows`, `scale` holding 1/count each; returns every member's
+  /// logits [R, count, classes] (before the update), for the caller to store.
   torch::Tensor step_on(const torch::Tensor& rows, const torch::Tensor& scale);
+  /// Member `r`'s four pieces of `flat` (laid out like params_), each flattened.
+  std::vector<torch::Tensor> member_pieces(const torch::Tensor& flat, int64_t r) const;
 
-  double l2_;
+  int64_t members_;
   int64_t batch_size_;
   int64_t full_batches_ = 0;
   int64_t tail_ = 0;
-  // The model's parameters as views of params_, their gradients as views of grads_.
+  // Every member's parameters, by parameter: [W1 of all | b1 of all | W2 of all | b2 of all],
+  // and the gradients laid out the same way.
   torch::Tensor params_, grads_;
-  torch::Tensor w1_, b1_, w2_, b2_;
+  torch::Tensor w1_, b1_, w2_, b2_;  ///< [R,H,D], [R,H], [R,C,H], [R,C] views of params_
   torch::Tensor grad_w1_, grad_b1_, grad_w2_, grad_b2_;
+  torch::Tensor two_l2_;     ///< [R,1,1]: the penalty's gradient is 2 * l2 * W1
+  torch::Tensor l2_double_;  ///< [R], float64: the penalty's sum is l2 * sum(W1^2)
   DeviceAdam adam_;
   // The epoch: the training split flattened, its order and the next full batch's index;
   // batch_rows_ views the order's full batches as [batches, batch_size].
   torch::Tensor images_, labels_, order_, batch_index_, batch_rows_;
   torch::Tensor source_images_;  ///< the split's own images, to tell that it is the same split
-  // The epoch's metrics: every batch's logits in epoch order, and the sum of each batch's
-  // penalty times its size (float64).
+  // The epoch's metrics: every batch's logits in epoch order [R, examples, classes], and the
+  // sum of each batch's penalty times its size ([R], float64).
   torch::Tensor epoch_logits_, penalty_sum_;
-  torch::Tensor batch_logits_;  ///< epoch_logits_'s full batches as [batches, batch_size, classes]
+  torch::Tensor batch_logits_;  ///< epoch_logits_'s full batches as [R, batches, batch, classes]
   int64_t examples_ = 0;
-  torch::Tensor minus_ones_;  ///< [batch, 1] of -1: subtracts the one-hot labels
-  /// [batch] and [tail] filled with 1/size: the mean over the batch as a matrix-vector product.
+  torch::Tensor minus_ones_;  ///< [R, batch, 1] of -1: subtracts the one-hot labels
+  /// [batch] and [tail] filled with 1/size: means over the batch as batched products.
   torch::Tensor batch_scale_, tail_scale_;
 };
 
-/// Steps captured in one CUDA graph: one launch (and one check for a stop request) per this
-/// many batches. Longer graphs amortise the launch and PyTorch's per-replay generator
-/// bookkeeping (two small kernels) at no cost in memory: the steps reuse one memory pool.
-inline constexpr int64_t kStepsPerGraph = 16;
-
-/// The device engine: one DeviceStep per member, members one after another. With
-/// options.cuda_graphs (CUDA only) each member's full batches are replayed from CUDA graphs
-/// captured in its first epoch, kStepsPerGraph at a time, on the calling thread's stream (a
-/// DeviceStream's); the last partial batch runs eagerly. Nothing is read back to the host
-/// until the epoch's means.
+/// The device engine: the cohort's members stacked into one DeviceStep. With
+/// options.cuda_graphs (CUDA only) an epoch's full batches are replayed from one CUDA graph
+/// captured in the first epoch, on the calling thread's stream (a DeviceStream's); the last
+/// partial batch runs eagerly. Nothing is read back to the host until the epoch's means. A
+/// capture that fails is an error (a failed capture can leave LibTorch's allocator and
+/// generators in capture state, so continuing without the graph would not be clean).
 class DeviceEngine : public Engine {
  public:
   DeviceEngine(std::vector<Member> members, const TrainOptions& options,
@@ -144,27 +155,14 @@ class DeviceEngine : public Engine {
   void save_state(size_t member, torch::serialize::OutputArchive& archive) const override;
   void load_state(size_t member, torch::serialize::InputArchive& archive) override;
   EngineKind kind() const override { return EngineKind::kDevice; }
-  /// Says whether the steps were replayed from CUDA graphs, and whether a capture failed.
   std::string description() const override;
 
-  /// Whether every member that trained replays its full batches from a CUDA graph: false
-  /// before the first epoch, and after a failed capture (the member then continues with the
-  /// eager device step, after a warning on stderr).
-  bool uses_cuda_graphs() const;
+  /// Whether the full batches replay from a CUDA graph: false before the first epoch.
+  bool uses_cuda_graphs() const { return graph_ != nullptr; }
 
  private:
-  struct MemberStep {
-    std::unique_ptr<DeviceStep> step;
-    std::unique_ptr<StepGraph> graph;       ///< kStepsPerGraph steps, with cuda_graphs
-    std::unique_ptr<StepGraph> rest_graph;  ///< the epoch's remaining full batches
-  };
-
-  TrainMetrics train_member(MemberStep& member, const Split& train, const torch::Tensor& order,
-                            const EpochControl& control, int64_t& done, int64_t steps);
-  void capture_graphs(MemberStep& member);
-
-  std::vector<MemberStep> steps_;
-  bool capture_failed_ = false;
+  std::unique_ptr<DeviceStep> step_;
+  std::unique_ptr<StepGraph> graph_;  ///< an epoch's full batches, with cuda_graphs
 };
 
 }  // namespace l2sweep
