@@ -13,9 +13,11 @@
 #   L2SWEEP_CUDA_BUILD=1
 #                       build against PyTorch's CUDA wheel instead, in build-cuda/ (or
 #                       L2SWEEP_BUILD_DIR): installs torch==$torch_cuda_version from PyPI into
-#                       .venv-cuda/ when it is not there, and configures with the CUDA toolkit's
-#                       nvcc. The GPU path then compiles and links on any machine with the
-#                       toolkit; its tests run on the CPU where there is no GPU (CUDA tests skip).
+#                       .venv-cuda/ when it is not there (with the tensorboard package, for the
+#                       test that reads l2sweep's event files with it), and configures with the
+#                       CUDA toolkit's nvcc. The GPU path then compiles and links on any machine
+#                       with the toolkit; its tests run on the CPU where there is no GPU (the
+#                       CUDA tests skip).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -86,9 +88,13 @@ use_cuda_torch() {
     python3 -m venv "$venv" 2>/dev/null || /usr/bin/python3 -m venv "$venv"
     "$venv/bin/pip" install -q --disable-pip-version-check "torch==$torch_cuda_version"
   fi
+  # The real TensorBoard reader, for the tensorboard.real_reader test (not in Debian 12).
+  if ! "$venv/bin/python" -c 'import tensorboard' 2>/dev/null; then
+    "$venv/bin/pip" install -q --disable-pip-version-check tensorboard
+  fi
   # The package folder itself: its lib/ must come before the system's (see
   # cmake/Dependencies.cmake).
-  CMAKE_PREFIX_PATH="$("$venv/bin/python" -c 'import os, torch; print(os.path.dirname(torch.__file__))')"
+  CMAKE_PREFIX_PATH="$("$venv/bin/python" -c 'import os, torch; print(os.path.dirname(torch.__file__))' 2>/dev/null)"
   export CMAKE_PREFIX_PATH
   if ! command -v nvcc >/dev/null 2>&1 && [[ -x /usr/local/cuda/bin/nvcc ]]; then
     export PATH="/usr/local/cuda/bin:$PATH"

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# CTest: the TensorBoard files of a real (small) sweep, read by the real `tensorboard` package
+# (scripts/check_tensorboard.py: every scalar against metrics.csv). The package is not in
+# Debian 12: the first Python that has it among $L2SWEEP_TENSORBOARD_PYTHON, the CUDA build's
+# .venv-cuda/ (scripts/setup.sh installs it there) and python3 on the PATH (the GPU image's).
+# The sweep runs on --device auto: on the GPU where there is one. Exit 77 (skipped) when no
+# Python has tensorboard.
+set -euo pipefail
+binary="$1" fixture="$2" check="$3" root="$4"
+python=""
+for candidate in "${L2SWEEP_TENSORBOARD_PYTHON:-}" "$root/.venv-cuda/bin/python" python3; do
+  [[ -n "$candidate" ]] || continue
+  if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import tensorboard' 2>/dev/null; then
+    python="$candidate"
+    break
+  fi
+done
+if [[ -z "$python" ]]; then
+  echo "tensorboard_reader: no Python with the tensorboard package here; skipped" >&2
+  exit 77
+fi
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+"$binary" --data-dir "$fixture" --val-size 200 --train-size 400 --epochs 3 --l2 0,0.001 \
+  --seeds 2 --out "$tmp/out" >/dev/null
+"$python" "$check" "$tmp/out"
