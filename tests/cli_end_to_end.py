@@ -235,6 +235,23 @@ def check_divergence(tmp):
     check("DIVERGED" in result.stdout and "diverged" in result.stdout, "console does not say diverged")
 
 
+def check_closed_pipe(tmp):
+    """`l2sweep ... | head -1`: the reader goes away after the first line; the sweep must still
+    finish its files and exit 0 (SIGPIPE ignored, console writes that fail ignored)."""
+    out = os.path.join(tmp, "piped")
+    process = subprocess.Popen([BINARY] + SMALL + ["--l2", "0,0.001,0.01", "--seeds", "4",
+                                                     "--out", out],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.readline()
+    process.stdout.close()  # like head -1 exiting
+    _, stderr = process.communicate(timeout=300)
+    check(process.returncode == 0, f"sweep into a closed pipe: exit {process.returncode}: {stderr}")
+    with open(os.path.join(out, "summary.json")) as f:
+        summary = json.load(f)
+    check(summary["finished"] and len(summary["runs"]) == 12,
+          "sweep into a closed pipe did not finish its files")
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="l2sweep-e2e-") as tmp:
         _, rows, summary = check_small_sweep(tmp)
@@ -244,6 +261,7 @@ def main():
         check_bad_data(tmp)
         check_output_errors(tmp)
         check_divergence(tmp)
+        check_closed_pipe(tmp)
     print(f"{'FAILED' if failures else 'passed'}: {len(failures)} failure(s)")
     return 1 if failures else 0
 

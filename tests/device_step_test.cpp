@@ -172,8 +172,9 @@ std::pair<torch::nn::Sequential, std::unique_ptr<Trainer>> cuda_trainer(bool gra
   model->to(cuda);
   TrainOptions options;
   options.shuffle_seed = 6;
-  // 500 examples: 62 full batches, replayed from one graph, and a last batch of 4.
-  options.batch_size = 8;
+  // 500 examples: 83 full batches, replayed by a graph of kStepsPerGraph (64) steps and one
+  // of the remaining 19, and a last batch of 2.
+  options.batch_size = 6;
   options.engine = EngineKind::kDevice;
   options.cuda_graphs = graph;
   return {model, std::make_unique<Trainer>(model, /*l2=*/1e-3, options, cuda)};
@@ -238,7 +239,9 @@ TEST(CudaGraph, ConcurrentRunsGiveTheSameNumbersAsOneAtATime) {
   SweepObserver quiet;
   config.jobs = 1;
   const auto one = testing::sweep(config, data, torch::Device(torch::kCUDA, 0), quiet);
-  config.jobs = 6;
+  // The two cohorts at once, each on a stream of its own, with the same stacked shapes (cuBLAS
+  // may pick other kernels for cohorts of other sizes, so slices would not be bit-identical).
+  config.jobs = 2;
   const auto all = testing::sweep(config, data, torch::Device(torch::kCUDA, 0), quiet);
   ASSERT_EQ(one.size(), 6u);
   ASSERT_EQ(all.size(), 6u);

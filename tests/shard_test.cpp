@@ -52,6 +52,14 @@ TEST(Shard, ComesFromASlurmArrayTask) {
                                      {"SLURM_ARRAY_TASK_COUNT", "3"}}));
   EXPECT_EQ(shard->index, 1);
   EXPECT_EQ(shard->count, 3);
+  // The same array told by its bounds: tasks 10..20 in steps of 5 are three shards.
+  shard = resolve_shard(std::nullopt, 0,
+                        environment({{"SLURM_ARRAY_TASK_ID", "20"},
+                                     {"SLURM_ARRAY_TASK_MIN", "10"},
+                                     {"SLURM_ARRAY_TASK_STEP", "5"},
+                                     {"SLURM_ARRAY_TASK_MAX", "20"}}));
+  EXPECT_EQ(shard->index, 2);
+  EXPECT_EQ(shard->count, 3);
 }
 
 TEST(Shard, ComesFromAKubernetesIndexedJobWithAShardCount) {

@@ -7,8 +7,8 @@ network at run time) rather than keras.datasets.fashion_mnist.load_data(), and a
 records each epoch's metrics and wall time. Keras' `loss` includes the L2 penalty, as
 l2sweep's does.
 
-Needs tensorflow-cpu and keras in a virtual environment (scripts/bench/run.sh --keras
-installs them into .venv-bench/).
+Needs tensorflow-cpu and keras in a virtual environment (scripts/bench/run.sh installs them
+into .venv-bench/ unless given --skip-keras).
 
 usage: .venv-bench/bin/python scripts/bench/keras_seed.py [--l2 0.0001,0.001,0.01]
        [--epochs 15] [--val-size 10000] [--train-size N] [--data-dir DIR] [--csv OUT.csv]

@@ -2,8 +2,8 @@
 # The CPU benchmark: builds l2sweep (scripts/setup.sh), installs what the peers need if
 # missing (Debian's python3-torch for the PyTorch peer; tensorflow-cpu and keras from PyPI
 # into .venv-bench/ for the seed's Keras script), and runs scripts/bench/bench.py with the
-# given options. A full run takes about 6 minutes on 2 cores (--grid about 9);
-# --epochs 2 --train-size 10000 is a quick one.
+# given options. A full run takes about 8 minutes on 2 cores (the PyTorch peer alone 4, the
+# Keras peer 3); --epochs 2 --train-size 10000 is a quick one.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 "$root/scripts/setup.sh" >/dev/null

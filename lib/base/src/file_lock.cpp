@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -55,16 +56,32 @@ bool try_flock(int fd, FileLock::Mode mode, const std::filesystem::path& path) {
 }  // namespace
 
 std::optional<FileLock> FileLock::try_lock(const std::filesystem::path& path, Mode mode) {
-  bool created = false;
-  const int fd = open_lock_file(path, &created);
-  try {
-    if (try_flock(fd, mode, path)) return FileLock(path, fd, created);
-  } catch (...) {
+  // A holder that gives up removes a lock file it created (release_and_remove_if_created):
+  // a lock taken on the file it removed would guard nothing, so it is taken again on the
+  // file the path names now.
+  for (int attempt = 0;; ++attempt) {
+    bool created = false;
+    const int fd = open_lock_file(path, &created);
+    bool locked = false;
+    try {
+      locked = try_flock(fd, mode, path);
+    } catch (...) {
+      ::close(fd);
+      throw;
+    }
+    if (!locked) {
+      ::close(fd);
+      return std::nullopt;
+    }
+    struct stat held {};
+    struct stat named {};
+    if (::fstat(fd, &held) == 0 && ::lstat(path.c_str(), &named) == 0 &&
+        held.st_dev == named.st_dev && held.st_ino == named.st_ino) {
+      return FileLock(path, fd, created);
+    }
     ::close(fd);
-    throw;
+    if (attempt >= 10) return std::nullopt;
   }
-  ::close(fd);
-  return std::nullopt;
 }
 
 FileLock FileLock::lock(const std::filesystem::path& path, Mode mode,
@@ -131,7 +148,8 @@ void FileLock::record_holder(const std::string& what, const std::string& preface
 std::string FileLock::holder(const std::filesystem::path& path) {
   const std::optional<std::string> text = read_text_file(path);
   if (!text || text->empty())
-    return "another l2sweep process (starting; it has not named itself yet)";
+    return "another l2sweep process (one that has not named itself: starting, or in a short "
+           "section)";
   return text->substr(0, text->find('\n'));
 }
 

@@ -152,7 +152,8 @@ Plan make_plan(const SweepConfig& config, const torch::Device& device) {
   }
   jobs = std::clamp<int64_t>(jobs, 1, units_available);
   slice_cohorts(plan.cohorts, static_cast<size_t>(jobs));
-  plan.jobs = std::min<int64_t>(jobs, static_cast<int64_t>(plan.cohorts.size()));
+  plan.jobs =
+      std::max<int64_t>(1, std::min<int64_t>(jobs, static_cast<int64_t>(plan.cohorts.size())));
   return plan;
 }
 

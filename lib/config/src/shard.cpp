@@ -47,7 +47,7 @@ std::optional<Shard> resolve_shard(const std::optional<Shard>& option, int64_t k
     if (const char* count = getenv("SLURM_ARRAY_TASK_COUNT")) {
       shard.count = environment_integer("SLURM_ARRAY_TASK_COUNT", count);
     } else if (const char* max = getenv("SLURM_ARRAY_TASK_MAX")) {
-      shard.count = environment_integer("SLURM_ARRAY_TASK_MAX", max) - min + 1;
+      shard.count = (environment_integer("SLURM_ARRAY_TASK_MAX", max) - min) / step + 1;
     } else {
       throw usage_error(
           "SLURM_ARRAY_TASK_ID is set but neither SLURM_ARRAY_TASK_COUNT nor "

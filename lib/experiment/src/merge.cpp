@@ -79,11 +79,14 @@ MergeResult merge_sweep(const fs::path& out_dir, const std::string& command_line
     write_file_atomically(out_dir / "summary.json", summary_json(sweep, runs, merge.complete));
     write_file_atomically(out_dir / "report.md", report_markdown(sweep, runs));
   });
-  fmt::print(console, "{}", final_tables(runs, config.seeds));
-  fmt::print(console, "merged {} of {} runs into {}: metrics.csv, summary.json, report.md\n",
-             runs.size() - merge.incomplete.size(), planned.size(), out_dir.string());
-  for (const auto& name : merge.missing) fmt::print(console, "missing: {}\n", name);
-  for (const auto& name : merge.incomplete) fmt::print(console, "incomplete: {}\n", name);
+  // fputs, not fmt::print: a closed pipe (`l2sweep merge OUT | head`) silences the report
+  // without turning a finished merge into an error.
+  std::string report = final_tables(runs, config.seeds);
+  report += fmt::format("merged {} of {} runs into {}: metrics.csv, summary.json, report.md\n",
+                        runs.size() - merge.incomplete.size(), planned.size(), out_dir.string());
+  for (const auto& name : merge.missing) report += fmt::format("missing: {}\n", name);
+  for (const auto& name : merge.incomplete) report += fmt::format("incomplete: {}\n", name);
+  std::fputs(report.c_str(), console);
   std::fflush(console);
   return merge;
 }

@@ -193,22 +193,23 @@ OutputFolder OutputFolder::open_for_sweep(const Plan& plan) {
 void OutputFolder::lock_runs(const std::string& command_line) {
   if (runs_.empty()) return;
   const fs::path checkpoints = path_ / kCheckpointsFolder;
-  const bool had_checkpoints = fs::exists(checkpoints);
-  create_folder(checkpoints);
-  for (const RunSpec& run : runs_) {
-    const fs::path lock_path = checkpoints / (run_name(run) + ".lock");
-    auto lock = FileLock::try_lock(lock_path, FileLock::Mode::kExclusive);
-    if (!lock) {
-      // Refused: leave the folder as it was.
-      for (FileLock& taken : run_locks_) taken.release_and_remove_if_created();
-      run_locks_.clear();
-      std::error_code ignored;
-      if (!had_checkpoints) fs::remove(checkpoints, ignored);
-      throw output_error(
-          "--out {}: run {} is being trained by {}; expected each run in one shard at a time",
-          path_.string(), run_name(run), FileLock::holder(lock_path));
+  create_folder(checkpoints);  // the CheckpointStore has made it already in a sweep
+  try {
+    for (const RunSpec& run : runs_) {
+      const fs::path lock_path = checkpoints / (run_name(run) + ".lock");
+      auto lock = FileLock::try_lock(lock_path, FileLock::Mode::kExclusive);
+      if (!lock) {
+        throw output_error(
+            "--out {}: run {} is being trained by {}; expected each run in one shard at a time",
+            path_.string(), run_name(run), FileLock::holder(lock_path));
+      }
+      run_locks_.push_back(std::move(*lock));
     }
-    run_locks_.push_back(std::move(*lock));
+  } catch (...) {
+    // Refused: leave the folder as it was.
+    for (FileLock& taken : run_locks_) taken.release_and_remove_if_created();
+    run_locks_.clear();
+    throw;
   }
   for (FileLock& run : run_locks_) run.record_holder(command_line);
 }
@@ -221,6 +222,7 @@ OutputFolder OutputFolder::open_for_merge(const fs::path& folder) {
 }
 
 void OutputFolder::write_shared(const std::function<void()>& write) const {
+  // No holder recorded here: a process that is refused later must leave the folder as it was.
   const FileLock shared = FileLock::lock(path_ / kSharedFilesLockFile, FileLock::Mode::kExclusive);
   write();
 }

@@ -19,24 +19,24 @@ int digits(int64_t value) { return static_cast<int>(fmt::formatted_size("{}", va
 
 void ConsoleReporter::on_sweep_begin(const SweepInfo& sweep) {
   sweep_ = sweep;
-  fmt::print(out_,
-             "l2sweep {} (LibTorch {}) on {}, {} job(s) at a time: {} train / {} val / {} test "
-             "examples, {}\n",
-             kVersion, libtorch_version(), sweep.device, sweep.jobs, sweep.data.train_examples,
-             sweep.data.val_examples, sweep.data.test_examples, sweep.config.data_dir);
+  print(
+      "l2sweep {} (LibTorch {}) on {}, {} job(s) at a time: {} train / {} val / {} test "
+      "examples, {}\n",
+      kVersion, libtorch_version(), sweep.device, sweep.jobs, sweep.data.train_examples,
+      sweep.data.val_examples, sweep.data.test_examples, sweep.config.data_dir);
   if (sweep.config.shard) {
-    fmt::print(out_, "shard {}/{} of the sweep in {}\n", sweep.config.shard->index,
-               sweep.config.shard->count, sweep.config.out_dir);
+    print("shard {}/{} of the sweep in {}\n", sweep.config.shard->index, sweep.config.shard->count,
+          sweep.config.out_dir);
   } else {
-    fmt::print(out_, "writing {}\n", sweep.config.out_dir);
+    print("writing {}\n", sweep.config.out_dir);
   }
   std::fflush(out_);
 }
 
 void ConsoleReporter::on_run_start(const RunSpec& run, int64_t epochs) {
   erase_bar();
-  fmt::print(out_, "== run {}/{}: l2={} seed={} ({} epochs) ==\n", run.index + 1, run.count, run.l2,
-             run.seed, epochs);
+  print("== run {}/{}: l2={} seed={} ({} epochs) ==\n", run.index + 1, run.count, run.l2, run.seed,
+        epochs);
   std::fflush(out_);
 }
 
@@ -52,15 +52,15 @@ void ConsoleReporter::on_batch_end(const Cohort& /*cohort*/, int64_t epoch, int6
   last_draw_ = now;
   const int64_t epochs = sweep_.config.epochs;
   const auto filled = static_cast<int>(kBarWidth * step / steps);
-  fmt::print(out_, "\r  epoch {:>{}}/{} [{:#<{}}{:.<{}}] {}/{} steps", epoch, digits(epochs),
-             epochs, "", filled, "", kBarWidth - filled, step, steps);
+  print("\r  epoch {:>{}}/{} [{:#<{}}{:.<{}}] {}/{} steps", epoch, digits(epochs), epochs, "",
+        filled, "", kBarWidth - filled, step, steps);
   std::fflush(out_);
   bar_drawn_ = true;
 }
 
 void ConsoleReporter::erase_bar() {
   if (bar_drawn_) {
-    fmt::print(out_, "\r\033[K");
+    print("\r\033[K");
     bar_drawn_ = false;
   }
 }
@@ -75,23 +75,21 @@ void ConsoleReporter::on_epoch_end(const RunSpec& run, const EpochMetrics& m) {
     // A value that rounds to zero prints as 0, not -0.
     line += "  " + fmt::format(fmt::runtime(field.console_format), m.*field.member + 0.0);
   }
-  fmt::print(out_, "{}\n", line);
+  print("{}\n", line);
   std::fflush(out_);
 }
 
 void ConsoleReporter::on_run_end(const RunResult& result) {
   erase_bar();
   if (result.status == RunStatus::kInterrupted) {
-    fmt::print(out_, "  l2={} seed={} interrupted after epoch {}\n", result.spec.l2,
-               result.spec.seed, result.history.size());
+    print("  l2={} seed={} interrupted after epoch {}\n", result.spec.l2, result.spec.seed,
+          result.history.size());
   } else if (result.status == RunStatus::kDiverged) {
-    fmt::print(
-        out_,
-        "  l2={} DIVERGED at epoch {}: a loss, W1 or Adam's state is not finite; run stopped\n",
-        result.spec.l2, result.history.back().epoch);
+    print("  l2={} DIVERGED at epoch {}: a loss, W1 or Adam's state is not finite; run stopped\n",
+          result.spec.l2, result.history.back().epoch);
   } else if (result.test) {
-    fmt::print(out_, "  l2={} test_loss {}  test_accuracy {}  ({:.1f}s)\n", result.spec.l2,
-               fixed(result.test->loss, 4), fixed(result.test->accuracy, 4), result.train_seconds);
+    print("  l2={} test_loss {}  test_accuracy {}  ({:.1f}s)\n", result.spec.l2,
+          fixed(result.test->loss, 4), fixed(result.test->accuracy, 4), result.train_seconds);
   }
   std::fflush(out_);
 }
@@ -100,18 +98,17 @@ void ConsoleReporter::on_sweep_end(const SweepOutcome& outcome) {
   erase_bar();
   const std::string& out_dir = sweep_.config.out_dir;
   if (outcome.interrupted) {
-    fmt::print(out_, "\ninterrupted: every completed epoch is saved in {}\n", out_dir);
+    print("\ninterrupted: every completed epoch is saved in {}\n", out_dir);
     std::fflush(out_);
     return;
   }
-  fmt::print(out_, "\n{}", final_tables(outcome.runs, sweep_.config.seeds));
-  fmt::print(out_, "trained {} run(s) in {:.2f} s\n", outcome.runs.size(), outcome.seconds);
+  print("\n{}", final_tables(outcome.runs, sweep_.config.seeds));
+  print("trained {} run(s) in {:.2f} s\n", outcome.runs.size(), outcome.seconds);
   if (const auto& shard = sweep_.config.shard) {
-    fmt::print(out_, "shard {}/{} done; once every shard is: l2sweep merge {}\n", shard->index,
-               shard->count, out_dir);
+    print("shard {}/{} done; once every shard is: l2sweep merge {}\n", shard->index, shard->count,
+          out_dir);
   } else {
-    fmt::print(out_, "results in {}: metrics.csv, summary.json, report.md, tensorboard/\n",
-               out_dir);
+    print("results in {}: metrics.csv, summary.json, report.md, tensorboard/\n", out_dir);
   }
   std::fflush(out_);
 }

@@ -44,8 +44,11 @@ void DeviceAdam::step(torch::Tensor& param, const torch::Tensor& grad) {
   if (exp_avg_.is_cuda()) {
     // In about kFusedAdamChunks pieces: the kernel spreads tensors over thread blocks, and one
     // flat buffer of a cohort's parameters would get only a few.
-    const auto pieces = [](const torch::Tensor& flat) {
-      return flat.chunk(kFusedAdamChunks);  // views: the update lands in the buffers
+    // Pieces of a multiple of 4 floats, so that every piece starts 16-byte aligned (the
+    // kernel's vectorised path).
+    const int64_t piece = ((param.numel() + kFusedAdamChunks - 1) / kFusedAdamChunks + 3) / 4 * 4;
+    const auto pieces = [piece](const torch::Tensor& flat) {
+      return flat.split(piece);  // views: the update lands in the buffers
     };
     const std::vector<torch::Tensor> params = pieces(param);
     const std::vector<torch::Tensor> steps(params.size(), step_);
@@ -342,7 +345,9 @@ std::vector<TrainMetrics> DeviceEngine::train_epoch(const Split& train, const to
   const int64_t full = step.full_batches();
   if (options_.cuda_graphs && !graph_ && full > 0) {
     try {
-      graph_ = std::make_unique<StepGraph>(step, full);
+      const int64_t per_replay = std::min(kStepsPerGraph, full);
+      graph_ = std::make_unique<StepGraph>(step, per_replay);
+      if (full % per_replay > 0) rest_graph_ = std::make_unique<StepGraph>(step, full % per_replay);
     } catch (const std::exception& e) {
       const std::string what = e.what();
       throw Error(ErrorKind::kInternal,
@@ -363,9 +368,12 @@ std::vector<TrainMetrics> DeviceEngine::train_epoch(const Split& train, const to
     int64_t ran = 1;
     if (batch == full) {
       step.step_tail();
-    } else if (graph_) {
+    } else if (graph_ && full - batch >= graph_->steps()) {
       graph_->replay();
       ran = graph_->steps();
+    } else if (rest_graph_) {
+      rest_graph_->replay();
+      ran = rest_graph_->steps();
     } else {
       step.step_full_batch();
     }

@@ -143,9 +143,11 @@ void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, c
 /// into `out` ([rows.size(), features]). The division is IEEE float division, exact and
 /// vectorised, so the bits are those of the float tensors the other engines divide
 /// (Keras semantics: scale by /255 and nothing else).
-__attribute__((target_clones("arch=x86-64-v3", "default"))) void gather_rows(
-    const torch::Tensor& images, const int64_t* rows, int64_t begin, int64_t end, int64_t features,
-    float* out) {
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("arch=x86-64-v3", "default")))
+#endif
+void gather_rows(const torch::Tensor& images, const int64_t* rows, int64_t begin, int64_t end,
+                 int64_t features, float* out) {
   if (images.scalar_type() == torch::kUInt8) {
     const uint8_t* pixels = images.data_ptr<uint8_t>();
     constexpr int64_t kAhead = 4;  // rows are random: fetch a few ahead, a line at a time

@@ -58,8 +58,8 @@ struct Plan {
   /// best over the jobs.
   std::vector<Cohort> cohorts;
   /// Units trained at once, each on one thread: config.jobs, or by default one per core (on a
-  /// GPU, 1 for the autograd engine); never more than there are units. For an engine that
-  /// steps members together on the CPU, see plan_cohort_units.
+  /// GPU, 1); never more than there are units, never fewer than 1. For an engine that steps
+  /// members together on the CPU, see plan_cohort_units.
   int64_t jobs = 1;
 };
 

@@ -31,10 +31,10 @@ inline constexpr EngineKind kEngineKinds[] = {EngineKind::kFused, EngineKind::kD
 /// The --engine value of `engine`: "autograd", "fused" or "device".
 const char* to_string(EngineKind engine);
 
-/// Whether an engine of `kind` steps a cohort's members together (one wider product for all
+/// Whether an engine of `kind` steps a cohort's members together (one stacked step for all
 /// of them) rather than one after another. Only then is a cohort worth keeping whole as one
 /// unit of work; members stepped in turn are better spread over the jobs one run at a time.
-/// The fused engine does; autograd and device step members in turn.
+/// The fused and device engines do; autograd steps members in turn.
 bool steps_members_together(EngineKind kind);
 
 /// Everything that decides what a sweep computes. It is the single source of truth for

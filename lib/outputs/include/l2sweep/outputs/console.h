@@ -1,5 +1,7 @@
 #pragma once
 
+#include <fmt/format.h>
+
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -27,6 +29,14 @@ class ConsoleReporter : public SweepObserver {
 
  private:
   void erase_bar();
+
+  /// Prints to out_, ignoring a failed write (a closed pipe, `l2sweep | head`): the console
+  /// only reports, and the sweep and its files go on without it.
+  template <typename... Args>
+  void print(fmt::format_string<Args...> format, Args&&... args) {
+    const std::string text = fmt::format(format, std::forward<Args>(args)...);
+    if (std::fwrite(text.data(), 1, text.size(), out_) != text.size()) std::clearerr(out_);
+  }
 
   std::FILE* out_;
   bool progress_bar_;

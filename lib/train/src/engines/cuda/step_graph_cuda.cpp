@@ -83,6 +83,7 @@ StepGraph::StepGraph(DeviceStep& step, int64_t steps)
       impl_->graph.capture_end();
     } catch (...) {
     }
+    impl_.reset();  // still under the capture lock (see ~StepGraph)
     throw;
   }
   impl_->graph.capture_end();

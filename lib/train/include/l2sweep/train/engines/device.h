@@ -137,12 +137,19 @@ class DeviceStep {
   torch::Tensor batch_scale_, tail_scale_;
 };
 
+/// Steps captured in one CUDA graph. The batch position lives on the device, so one graph of
+/// kStepsPerGraph steps replays an epoch's full batches in turn (a second graph takes the
+/// rest): about 25 launches per epoch of 1,562 batches. A graph of the whole epoch would need
+/// no more launches worth counting, but capturing it records every operation of 1,562 steps
+/// on the host (tens of thousands of nodes, roughly a second), which a 1 s sweep cannot pay.
+inline constexpr int64_t kStepsPerGraph = 64;
+
 /// The device engine: the cohort's members stacked into one DeviceStep. With
-/// options.cuda_graphs (CUDA only) an epoch's full batches are replayed from one CUDA graph
-/// captured in the first epoch, on the calling thread's stream (a DeviceStream's); the last
-/// partial batch runs eagerly. Nothing is read back to the host until the epoch's means. A
-/// capture that fails is an error (a failed capture can leave LibTorch's allocator and
-/// generators in capture state, so continuing without the graph would not be clean).
+/// options.cuda_graphs (CUDA only) an epoch's full batches are replayed from CUDA graphs of
+/// kStepsPerGraph steps captured in the first epoch, on the calling thread's stream (a
+/// DeviceStream's); the last partial batch runs eagerly. Nothing is read back to the host until the
+/// epoch's means. A capture that fails is an error (a failed capture can leave LibTorch's allocator
+/// and generators in capture state, so continuing without the graph would not be clean).
 class DeviceEngine : public Engine {
  public:
   DeviceEngine(std::vector<Member> members, const TrainOptions& options,
@@ -162,7 +169,8 @@ class DeviceEngine : public Engine {
 
  private:
   std::unique_ptr<DeviceStep> step_;
-  std::unique_ptr<StepGraph> graph_;  ///< an epoch's full batches, with cuda_graphs
+  std::unique_ptr<StepGraph> graph_;       ///< kStepsPerGraph steps, with cuda_graphs
+  std::unique_ptr<StepGraph> rest_graph_;  ///< the epoch's remaining full batches
 };
 
 }  // namespace l2sweep
