@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -24,6 +25,19 @@ void create_folder(const fs::path& folder) {
   fs::create_directories(folder, error);
   if (error) {
     throw output_error("{}: cannot create folder ({})", folder.string(), error.message());
+  }
+}
+
+fs::path claim_new_folder(const fs::path& base) {
+  if (base.has_parent_path()) create_folder(base.parent_path());
+  for (int attempt = 1;; ++attempt) {
+    const fs::path folder =
+        attempt == 1 ? base : fs::path(fmt::format("{}-{}", base.string(), attempt));
+    if (::mkdir(folder.c_str(), 0777) == 0) return folder;
+    if (errno != EEXIST || attempt >= 10000) {
+      throw output_error("--out {}: cannot create folder ({})", folder.string(),
+                         std::strerror(errno));
+    }
   }
 }
 

@@ -96,23 +96,6 @@ Error in_use(const fs::path& folder, const fs::path& lock) {
       folder.string(), FileLock::holder(lock));
 }
 
-/// Claims a new folder for a sweep without --out: runs/<UTC timestamp>, or with -2, -3, ...
-/// when another sweep took that name in the same second. mkdir is the claim: it fails for
-/// all but one of the processes that try a name.
-fs::path claim_default_folder() {
-  const fs::path base = default_output_folder();
-  create_folder(base.parent_path());
-  for (int attempt = 1;; ++attempt) {
-    const fs::path folder =
-        attempt == 1 ? base : fs::path(fmt::format("{}-{}", base.string(), attempt));
-    if (::mkdir(folder.c_str(), 0777) == 0) return folder;
-    if (errno != EEXIST || attempt >= 10000) {
-      throw output_error("--out {}: cannot create folder ({})", folder.string(),
-                         std::strerror(errno));
-    }
-  }
-}
-
 }  // namespace
 
 FolderState inspect_output_folder(const fs::path& folder) {
@@ -137,7 +120,7 @@ fs::path default_output_folder() { return fs::path("runs") / utc_now("%Y%m%dT%H%
 OutputFolder OutputFolder::open_for_sweep(const Plan& plan) {
   const SweepConfig& config = plan.config;
   if (config.out_dir.empty()) {
-    const fs::path folder = claim_default_folder();
+    const fs::path folder = claim_new_folder(default_output_folder());
     auto lock = FileLock::try_lock(folder / kFolderLockFile, FileLock::Mode::kExclusive);
     if (!lock) throw in_use(folder, folder / kFolderLockFile);
     write_file_atomically(folder / kSweepConfigFile, sweep_config_text(config));

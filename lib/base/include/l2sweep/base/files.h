@@ -13,6 +13,11 @@ namespace l2sweep {
 /// Creates `folder` and its parents if they are missing; an output Error naming it otherwise.
 void create_folder(const std::filesystem::path& folder);
 
+/// Creates a new folder `base`, or `base-2`, `base-3`, ... when another process took the name:
+/// mkdir is the claim, so of the processes that try a name only one gets it. Creates the
+/// parents first. An output Error naming the folder when it cannot be created.
+std::filesystem::path claim_new_folder(const std::filesystem::path& base);
+
 /// The whole content of `path`, or nullopt when it cannot be opened.
 std::optional<std::string> read_text_file(const std::filesystem::path& path);
 
