@@ -80,6 +80,100 @@ int64_t shard_count(const cxxopts::ParseResult& result) {
   return *count;
 }
 
+constexpr const char* kCompareHelp =
+    "usage: l2sweep compare [--out DIR] [--metric NAME] SOURCE [SOURCE ...]\n"
+    "\n"
+    "Compares two or more sources per L2 strength; the first is the reference. A SOURCE is:\n"
+    "  an l2sweep output folder (its metrics.csv), a source of its own;\n"
+    "  Keras runs, each a CSVLogger .csv, a History .json or a TensorBoard log folder\n"
+    "  (train/, validation/), labelled with --label l2=X[,seed=N] just before the path, or\n"
+    "  read from a path pattern such as 'keras/l2-{l2}_seed-{seed}.csv' (quote it).\n"
+    "Keras runs join the source named by the last --source NAME, or one called keras.\n"
+    "\n"
+    "  --out DIR        new or empty folder for compare.md, compare.csv, curves.csv and\n"
+    "                   compare.json (default: runs/compare-<UTC timestamp>)\n"
+    "  --metric NAME    the final metric the verdicts judge: val_accuracy (default),\n"
+    "                   val_loss, accuracy or loss\n"
+    "  --source NAME    name the source the following paths form\n"
+    "  --label l2=X[,seed=N]\n"
+    "                   the settings of the Keras run that follows\n"
+    "  -h, --help       print this help and exit\n"
+    "\n"
+    "Example: l2sweep compare runs/20261126T120000Z --source keras "
+    "'keras/csv/l2-{l2}_seed-{seed}.csv'\n";
+
+/// `l2sweep compare`'s arguments (after the word compare); order matters: --source and --label
+/// apply to the paths after them.
+CommandLine parse_compare(const std::vector<std::string>& args, CommandLine command) {
+  command.action = CommandLine::Action::kCompare;
+  command.help = kCompareHelp;
+  std::string source;
+  bool source_used = true;  // the last --source named at least one path
+  std::optional<std::string> pending_label;
+  const auto value_of = [&](size_t& i, const std::string& option) {
+    if (i + 1 >= args.size() || args[i + 1].empty()) {
+      throw usage_error("compare: {} needs a value; see l2sweep compare --help", option);
+    }
+    return args[++i];
+  };
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string arg = args[i];
+    std::optional<std::string> inline_value;
+    if (arg.rfind("--", 0) == 0 && arg.find('=') != std::string::npos) {
+      inline_value = arg.substr(arg.find('=') + 1);
+      arg = arg.substr(0, arg.find('='));
+    }
+    const auto value = [&] { return inline_value ? *inline_value : value_of(i, arg); };
+    if (arg == "-h" || arg == "--help") {
+      command.action = CommandLine::Action::kHelp;
+      return command;
+    }
+    if (pending_label && arg.rfind("-", 0) == 0) {
+      throw usage_error("compare: --label {} must come right before the Keras file it labels",
+                        *pending_label);
+    }
+    if (arg == "--out") {
+      command.compare.out = value();
+      if (command.compare.out.empty()) throw usage_error("compare: --out needs a folder");
+    } else if (arg == "--metric") {
+      command.compare.metric = value();
+      compare::check_metric(command.compare.metric);
+    } else if (arg == "--source") {
+      if (!source_used) {
+        throw usage_error("compare: --source {} names no path before the next --source", source);
+      }
+      source = value();
+      source_used = false;
+      if (source.empty() || source.find_first_of(",\n\r|") != std::string::npos) {
+        throw usage_error(
+            "compare: --source '{}': expected a name without commas, bars or line "
+            "breaks",
+            source);
+      }
+    } else if (arg == "--label") {
+      pending_label = value();
+    } else if (arg.rfind("-", 0) == 0 && arg.size() > 1) {
+      throw usage_error("compare: unknown option '{}'; see l2sweep compare --help", args[i]);
+    } else {
+      if (arg.empty()) throw usage_error("compare: an empty path");
+      source_used = true;
+      compare::SourceArgument argument{source, arg, std::nullopt};
+      if (pending_label) argument.label = compare::parse_label(*pending_label);
+      pending_label.reset();
+      command.compare.arguments.push_back(std::move(argument));
+    }
+  }
+  if (pending_label) {
+    throw usage_error("compare: --label {} must come right before the Keras file it labels",
+                      *pending_label);
+  }
+  if (!source_used) throw usage_error("compare: --source {} names no path after it", source);
+  if (command.compare.arguments.size() < 2) {
+    throw usage_error("compare: expected two or more sources; see l2sweep compare --help");
+  }
+  return command;
+}
+
 }  // namespace
 
 CommandLine parse_command_line(int argc, const char* const* argv) {
@@ -88,10 +182,15 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
   command.help =
       "usage: l2sweep [options]     train a sweep\n"
       "       l2sweep merge OUT     assemble metrics.csv, summary.json and report.md "
-      "from the runs in OUT\n\n" +
+      "from the runs in OUT\n"
+      "       l2sweep compare ...   compare sweeps and Keras runs per strength (see l2sweep "
+      "compare --help)\n\n" +
       options.help({""}) + "\n" + exit_codes_help();
   for (int i = 0; i < argc; ++i) {
     command.text += (i == 0 ? "" : " ") + shell_quote(argv[i]);
+  }
+  if (argc >= 2 && std::string(argv[1]) == "compare") {
+    return parse_compare(std::vector<std::string>(argv + 2, argv + argc), std::move(command));
   }
   if (argc >= 2 && std::string(argv[1]) == "merge") {
     if (argc != 3 || std::string(argv[2]).empty() || argv[2][0] == '-') {

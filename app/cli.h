@@ -2,16 +2,18 @@
 
 #include <string>
 
+#include "l2sweep/compare/report.h"
 #include "l2sweep/config/sweep_config.h"
 
 namespace l2sweep::cli {
 
 /// What the command line asks for.
 struct CommandLine {
-  enum class Action { kRun, kMerge, kHelp, kVersion };
+  enum class Action { kRun, kMerge, kCompare, kHelp, kVersion };
   Action action = Action::kRun;
   SweepConfig config;
   std::string merge_dir;  ///< for `l2sweep merge OUT`
+  compare::CompareOptions compare;  ///< for `l2sweep compare`
   std::string help;       ///< the --help text
   std::string text;       ///< the command line itself, shell-quoted, for summary.json
 };

@@ -65,9 +65,9 @@ std::string resume_command(const l2sweep::cli::CommandLine& command,
 
 /// For scripts that act on the results (scripts/run.sh plots them): the folder the sweep
 /// wrote, into the file named by L2SWEEP_OUT_DIR_FILE when that is set.
-void tell_scripts_the_output_folder(const l2sweep::ExperimentResult& result) {
+void tell_scripts_the_output_folder(const std::filesystem::path& out_dir) {
   if (const char* file = std::getenv("L2SWEEP_OUT_DIR_FILE"); file != nullptr && *file != '\0') {
-    l2sweep::write_file_atomically(file, result.out_dir.string() + "\n");
+    l2sweep::write_file_atomically(file, out_dir.string() + "\n");
   }
 }
 
@@ -83,13 +83,18 @@ int run(const l2sweep::cli::CommandLine& command) {
       return l2sweep::merge_sweep(command.merge_dir, command.text, stdout).complete
                  ? l2sweep::kExitOk
                  : l2sweep::kExitIncomplete;
+    case l2sweep::cli::CommandLine::Action::kCompare:
+      std::signal(SIGPIPE, SIG_IGN);
+      tell_scripts_the_output_folder(
+          l2sweep::compare::run_compare(command.compare, command.text, stdout).out_dir);
+      return l2sweep::kExitOk;
     case l2sweep::cli::CommandLine::Action::kRun:
       break;
   }
   install_signal_handlers();
   const auto result =
       l2sweep::run_experiment(command.config, command.text, stdout, stop_signal.token());
-  tell_scripts_the_output_folder(result);
+  tell_scripts_the_output_folder(result.out_dir);
   if (result.interrupted) {
     std::fputs(("to continue: " + resume_command(command, result) + "\n").c_str(), stderr);
     return l2sweep::kExitInterrupted;

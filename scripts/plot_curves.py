@@ -1,7 +1,12 @@
 #!/usr/bin/python3
 """Plots an l2sweep output folder: OUT/curves.png and OUT/curves.svg.
 
-usage: scripts/plot_curves.py OUT
+usage: scripts/plot_curves.py OUT | scripts/plot_curves.py --compare COMPARE_OUT
+
+With --compare, plots the folder `l2sweep compare` wrote: COMPARE_OUT/compare.png (and .svg),
+one column per L2 strength and one row per metric (val_accuracy, val_loss, accuracy, loss),
+each source's curve overlaid, the line the mean across its seeds and the band mean ± std
+where it has several. Reads only curves.csv and compare.json.
 
 Per-epoch panels for loss, val_loss, data_loss against val_data_loss, w1_norm, accuracy and
 val_accuracy, with one colour per L2 strength. The line is the mean across seeds and the
@@ -89,7 +94,66 @@ def final_accuracy_panel(ax, summary, colours):
     ax.grid(alpha=0.3)
 
 
+def compare_main(out):
+    """compare.png: the sources overlaid per strength, from curves.csv."""
+    try:
+        with open(os.path.join(out, "curves.csv"), newline="") as f:
+            rows = list(csv.DictReader(f))
+        with open(os.path.join(out, "compare.json")) as f:
+            info = json.load(f)
+    except (OSError, ValueError) as error:
+        print(f"error: {out}: cannot read curves.csv and compare.json ({error})", file=sys.stderr)
+        return 3
+    sources = [s["name"] for s in info["sources"]]
+    paired = sorted({v["l2"] for v in info["verdicts"]})
+    strengths = paired or sorted({float(r["l2"]) for r in rows})
+    verdicts = {(v["l2"], v["source"]): v["verdict"] for v in info["verdicts"]}
+    metrics = ["val_accuracy", "val_loss", "accuracy", "loss"]
+    palette = plt.get_cmap("tab10")
+    colours = {name: palette(i % 10) for i, name in enumerate(sources)}
+    fig, axes = plt.subplots(len(metrics), len(strengths), squeeze=False,
+                             figsize=(4.6 * len(strengths) + 1, 3.2 * len(metrics)))
+    for column, l2 in enumerate(strengths):
+        for row, metric in enumerate(metrics):
+            ax = axes[row, column]
+            for name in sources:
+                epochs = collections.defaultdict(list)
+                for r in rows:
+                    if r["source"] == name and float(r["l2"]) == l2 and r[metric] != "":
+                        value = float(r[metric])
+                        if math.isfinite(value):
+                            epochs[int(r["epoch"])].append(value)
+                if not epochs:
+                    continue
+                runs = max(len(v) for v in epochs.values())
+                xs = sorted(e for e, v in epochs.items() if len(v) == runs)
+                stats = [mean_std(epochs[e]) for e in xs]
+                means = [m for m, _ in stats]
+                label = name if name == info["reference"] else \
+                    f"{name}: {verdicts.get((l2, name), 'unpaired')}"
+                ax.plot(xs, means, color=colours[name], lw=1.8,
+                        label=f"{label} ({runs} run{'s' if runs > 1 else ''})")
+                if runs > 1:
+                    ax.fill_between(xs, [m - s for m, s in stats], [m + s for m, s in stats],
+                                    color=colours[name], alpha=0.2, lw=0)
+            ax.set_title(f"L2 = {l2:g}: {metric}", fontsize=10)
+            ax.set_xlabel("epoch")
+            ax.grid(alpha=0.3)
+            if row == 0:
+                ax.legend(fontsize=8)
+    fig.suptitle(f"l2sweep compare: {', '.join(sources[1:])} against {info['reference']} "
+                 f"(verdicts on the final {info['metric']}; band: mean ± std across seeds)",
+                 fontsize=12)
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    for extension in ("png", "svg"):
+        fig.savefig(os.path.join(out, f"compare.{extension}"), dpi=100)
+    print(f"wrote {os.path.join(out, 'compare.png')} and compare.svg")
+    return 0
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--compare":
+        return compare_main(sys.argv[2])
     if len(sys.argv) != 2:
         print(__doc__.strip().splitlines()[2], file=sys.stderr)
         return 2

@@ -17,6 +17,20 @@ if [[ "${1:-}" == merge ]]; then
   exit "$status"
 fi
 
+# `scripts/run.sh compare ...`: compare sweeps and Keras runs, then plot compare.png.
+if [[ "${1:-}" == compare ]]; then
+  out_file="$(mktemp)"
+  trap 'rm -f "$out_file"' EXIT
+  status=0
+  L2SWEEP_OUT_DIR_FILE="$out_file" "${L2SWEEP_BUILD_DIR:-$root/build}/bin/l2sweep" "$@" || status=$?
+  out="$(cat "$out_file")"
+  if [[ $status == 0 && -n "$out" ]]; then
+    /usr/bin/python3 "$root/scripts/plot_curves.py" --compare "$out" ||
+      echo "run.sh: plotting failed; the comparison in $out is complete" >&2
+  fi
+  exit "$status"
+fi
+
 # l2sweep names the output folder (runs/<UTC timestamp> without --out) and tells us which.
 out_file="$(mktemp)"
 trap 'rm -f "$out_file"' EXIT

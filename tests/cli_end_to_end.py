@@ -252,8 +252,63 @@ def check_closed_pipe(tmp):
           "sweep into a closed pipe did not finish its files")
 
 
+def check_compare(tmp):
+    """`l2sweep compare`: a sweep against itself run with other --jobs says identical; against
+    its own TensorBoard logs (float32) and real Keras files it pairs by strength; bad sources
+    and a used folder are refused with one line and nothing written."""
+    keras = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "keras")
+    sweeps = []
+    for jobs in ("1", "2"):
+        out = os.path.join(tmp, f"compare-jobs{jobs}")
+        result = run(SMALL + ["--l2", "0.001,0.01", "--seeds", "2", "--jobs", jobs, "--out", out])
+        check(result.returncode == 0, f"compare sweep --jobs {jobs}: {result.stderr}")
+        sweeps.append(out)
+    out = os.path.join(tmp, "cmp-identical")
+    result = run(["compare", sweeps[0], sweeps[1], "--out", out])
+    check(result.returncode == 0, f"compare identical: exit {result.returncode} {result.stderr}")
+    with open(os.path.join(out, "compare.json")) as f:
+        verdicts = json.load(f)["verdicts"]
+    check([v["verdict"] for v in verdicts] == ["identical", "identical"],
+          f"--jobs 1 against --jobs 2 should be identical: {verdicts}")
+    check(result.stdout.count(" identical ") == 2, f"console: {result.stdout}")
+    with open(os.path.join(out, "compare.md")) as f:
+        check("2 identical, 0 consistent, 0 differ" in f.read(), "compare.md headline")
+
+    out = os.path.join(tmp, "cmp-formats")
+    tb = os.path.join(sweeps[0], "tensorboard", "l2-{l2}_seed-{seed}")
+    result = run(["compare", sweeps[0], "--source", "own-tensorboard", tb,
+                  "--source", "keras-csv", os.path.join(keras, "csv", "l2-{l2}_seed-{seed}.csv"),
+                  "--source", "keras-json", os.path.join(keras, "history", "l2-{l2}_seed-{seed}.json"),
+                  "--source", "keras-tb", os.path.join(keras, "tensorboard", "l2-{l2}_seed-{seed}"),
+                  "--out", out])
+    check(result.returncode == 0, f"compare formats: exit {result.returncode} {result.stderr}")
+    with open(os.path.join(out, "compare.json")) as f:
+        verdicts = json.load(f)["verdicts"]
+    check(len(verdicts) == 8, f"4 sources x 2 strengths expected, got {len(verdicts)}")
+    own = [v for v in verdicts if v["source"] == "own-tensorboard"]
+    check(all(v["verdict"] == "consistent" and abs(v["difference"]) < 1e-6 for v in own),
+          f"the sweep's own float32 TensorBoard logs should be consistent with it: {own}")
+    by_source = {}
+    for v in verdicts:
+        by_source.setdefault(v["source"], []).append(v["difference"])
+    check(by_source["keras-csv"] == by_source["keras-json"] == by_source["keras-tb"],
+          f"Keras' three formats should give the same numbers: {by_source}")
+
+    bad = os.path.join(tmp, "bad.csv")
+    with open(bad, "w") as f:
+        f.write("step,value\n0,1\n")
+    check_error(tmp, ["compare", sweeps[0], "--label", "l2=0.001", bad], 3,
+                "bad.csv: header 'step,value' lacks the CSVLogger columns", "compare bad csv")
+    check_error(tmp, ["compare", sweeps[0], "--label", "l2=0.5", os.path.join(keras, "csv", "l2-0.001_seed-0.csv")],
+                2, "shares no strength", "compare unpaired")
+    check_error(tmp, ["compare", sweeps[0]], 2, "expected two or more sources", "compare one source")
+    check_error(tmp, ["compare", sweeps[0], sweeps[1], "--out", out], 4, "not empty",
+                "compare into a used folder")
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="l2sweep-e2e-") as tmp:
+        check_compare(tmp)
         _, rows, summary = check_small_sweep(tmp)
         check_determinism(tmp, rows, summary)
         check_seeds_and_report(tmp)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CTest: scripts/plot_curves.py draws curves.png and curves.svg for a real (small) sweep with
-# a control and two seeds, using Debian's python3-matplotlib as scripts/run.sh does (or, on a
+# a control and two seeds, and compare.png for `l2sweep compare` of that sweep with itself, using Debian's python3-matplotlib as scripts/run.sh does (or, on a
 # machine without it such as the GPU image, a python3 on the PATH that has matplotlib).
 # Exit 77 (skipped) when no Python has matplotlib.
 set -euo pipefail
@@ -29,6 +29,14 @@ for file in curves.png curves.svg; do
   fi
 done
 head -c 8 "$tmp/out/curves.png" | od -An -c | grep -q 'P   N   G' || { echo "not a PNG" >&2; exit 1; }
+# --compare: the folder `l2sweep compare` writes (the sweep against itself).
+"$binary" compare "$tmp/out" "$tmp/out" --out "$tmp/cmp" >/dev/null
+"$python" "$plot" --compare "$tmp/cmp"
+size=$(stat -c %s "$tmp/cmp/compare.png")
+if ((size < 20000)); then
+  echo "plot_smoke: compare.png is only $size bytes" >&2
+  exit 1
+fi
 # A missing folder gets a one-line error and exit code 3, not a traceback.
 if "$python" "$plot" "$tmp/nowhere" 2>"$tmp/err"; then exit 1; fi
 grep -q '^error: ' "$tmp/err" && ! grep -q Traceback "$tmp/err"

@@ -36,6 +36,27 @@ def read_idx(directory, name):
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
+def seed_splits(data_dir, val_size, train_size=None):
+    """The seed's data: pixels / 255, validation_data the last `val_size` training images, the
+    first `train_size` (default: all the others) to train on."""
+    images = read_idx(data_dir, "train-images-idx3-ubyte") / 255.0
+    labels = read_idx(data_dir, "train-labels-idx1-ubyte")
+    n = images.shape[0] - val_size
+    return images[:train_size or n], labels[:train_size or n], images[n:], labels[n:]
+
+
+def seed_model(l2v):
+    """The seed's model, compiled as the seed compiles it."""
+    model = models.Sequential([
+        layers.Input(shape=(28, 28)),  # Keras 3 spelling of Flatten(input_shape=...)
+        layers.Flatten(),
+        layers.Dense(128, activation="relu", kernel_regularizer=regularizers.l2(l2v)),
+        layers.Dense(10, activation="softmax")
+    ])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
 class EpochLog(callbacks.Callback):
     def __init__(self, l2, rows):
         super().__init__()
@@ -65,23 +86,12 @@ def main():
     parser.add_argument("--csv", help="write every epoch's metrics here")
     args = parser.parse_args()
 
-    images = read_idx(args.data_dir, "train-images-idx3-ubyte") / 255.0
-    labels = read_idx(args.data_dir, "train-labels-idx1-ubyte")
-    n = images.shape[0] - args.val_size
-    x_train, y_train = images[:args.train_size or n], labels[:args.train_size or n]
-    x_val, y_val = images[n:], labels[n:]
+    x_train, y_train, x_val, y_val = seed_splits(args.data_dir, args.val_size, args.train_size)
 
     rows = []
     l2_values = [float(v) for v in args.l2.split(",")]
     for l2v in l2_values:  # the seed's loop, as written
-        model = models.Sequential([
-            layers.Input(shape=(28, 28)),  # Keras 3 spelling of Flatten(input_shape=...)
-            layers.Flatten(),
-            layers.Dense(128, activation="relu", kernel_regularizer=regularizers.l2(l2v)),
-            layers.Dense(10, activation="softmax")
-        ])
-        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
-                      metrics=["accuracy"])
+        model = seed_model(l2v)
         model.fit(x_train, y_train, epochs=args.epochs, validation_data=(x_val, y_val),
                   verbose=0, callbacks=[EpochLog(l2v, rows)])
     if args.csv:

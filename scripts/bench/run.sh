@@ -17,6 +17,6 @@ if [[ " $* " != *" --skip-keras "* ]] && ! "$root/.venv-bench/bin/python" -c 'im
     apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
   fi
   python3 -m venv "$root/.venv-bench"
-  "$root/.venv-bench/bin/pip" install -q tensorflow-cpu keras
+  "$root/.venv-bench/bin/pip" install -q tensorflow-cpu keras tensorboard
 fi
 exec /usr/bin/python3 "$root/scripts/bench/bench.py" "$@"

@@ -1,0 +1,465 @@
+#include "l2sweep/compare/readers.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <system_error>
+
+#include "l2sweep/base/error.h"
+#include "l2sweep/base/files.h"
+#include "l2sweep/base/json.h"
+#include "l2sweep/base/parse.h"
+#include "l2sweep/compare/tfevents.h"
+
+namespace l2sweep::compare {
+namespace fs = std::filesystem;
+namespace {
+
+/// Far above any real history (an l2sweep grid of 1,000 runs x 1,000 epochs is ~150 MB).
+constexpr uintmax_t kMaxFileBytes = uintmax_t{1} << 30;
+
+/// The content of `file`, or a data Error naming it.
+std::string read_whole(const fs::path& file) {
+  std::error_code error;
+  const auto size = fs::file_size(file, error);
+  if (error) throw data_error("{}: cannot read it ({})", file.string(), error.message());
+  if (size > kMaxFileBytes) {
+    throw data_error("{}: {} bytes, more than the {} a history can plausibly take", file.string(),
+                     size, kMaxFileBytes);
+  }
+  auto content = read_text_file(file);
+  if (!content) throw data_error("{}: cannot read it", file.string());
+  return std::move(*content);
+}
+
+/// `text` as an error message may quote it: at most 60 characters, bytes outside printable
+/// ASCII written as \xNN.
+std::string excerpt(const std::string& text) {
+  std::string shown;
+  for (size_t i = 0; i < text.size() && i < 60; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    shown +=
+        c >= 0x20 && c < 0x7f ? std::string(1, static_cast<char>(c)) : fmt::format("\\x{:02x}", c);
+  }
+  return text.size() > 60 ? shown + "..." : shown;
+}
+
+/// The lines of `text`, without their "\n" or "\r\n" and without a UTF-8 byte-order mark
+/// (spreadsheets save one); a final empty line is dropped.
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  size_t start = text.compare(0, 3, "\xef\xbb\xbf") == 0 ? 3 : 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(start, end - start);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    lines.push_back(std::move(line));
+    start = end + 1;
+  }
+  return lines;
+}
+
+std::vector<std::string> split_commas(const std::string& line) {
+  std::vector<std::string> cells;
+  size_t start = 0;
+  while (true) {
+    const size_t end = line.find(',', start);
+    cells.push_back(line.substr(start, end == std::string::npos ? std::string::npos : end - start));
+    if (end == std::string::npos) return cells;
+    start = end + 1;
+  }
+}
+
+/// A metric cell: a number, or NaN for what Keras writes when a value is missing ("NA", "").
+std::optional<double> metric_cell(const std::string& cell) {
+  if (cell.empty() || cell == "NA") return std::numeric_limits<double>::quiet_NaN();
+  return parse_double(cell);
+}
+
+/// Keras' older names of its metrics.
+std::string keras_metric_name(const std::string& name) {
+  if (name == "acc") return "accuracy";
+  if (name == "val_acc") return "val_accuracy";
+  return name;
+}
+
+/// `text` with the tokens Python's json.dump writes for non-finite floats (NaN, Infinity,
+/// -Infinity), which JSON lacks, replaced by null outside strings: a diverged Keras run's
+/// History reads as NaN values.
+std::string python_json_to_json(const std::string& text, const fs::path& file) {
+  constexpr int kMaxDepth = 64;  // a History is two deep
+  std::string out;
+  out.reserve(text.size());
+  bool in_string = false;
+  int depth = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (!in_string && (c == '[' || c == '{') && ++depth > kMaxDepth) {
+      throw data_error(
+          "{}: nested more than {} deep at byte {}; expected History.history as a "
+          "JSON object of lists",
+          file.string(), kMaxDepth, i + 1);
+    }
+    if (!in_string && (c == ']' || c == '}')) --depth;
+    if (in_string) {
+      out += c;
+      if (c == '\\' && i + 1 < text.size()) {
+        out += text[++i];
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') in_string = true;
+    bool replaced = false;
+    for (const std::string token : {"-Infinity", "Infinity", "NaN"}) {
+      if (text.compare(i, token.size(), token) == 0) {
+        out += "null";
+        i += token.size() - 1;
+        replaced = true;
+        break;
+      }
+    }
+    if (!replaced) out += c;
+  }
+  return out;
+}
+
+std::string known_metrics_text() {
+  std::string text;
+  for (const char* metric : kCurveMetrics) text += (text.empty() ? "" : ", ") + std::string(metric);
+  return text;
+}
+
+/// A Keras run's settings from its label, or a usage Error naming the file.
+RunCurves labelled_run(const fs::path& path, const RunLabel& label) {
+  if (!label.l2) {
+    throw usage_error(
+        "{}: a Keras run needs its strength: put --label l2=STRENGTH[,seed=N] before it, or give "
+        "a path pattern with {{l2}} (and {{seed}}) in it",
+        path.string());
+  }
+  RunCurves run;
+  run.l2 = *label.l2;
+  run.seed = label.seed;
+  run.origin = path.string();
+  return run;
+}
+
+/// Refuses a run that holds none of the metrics l2sweep compares.
+void check_has_metrics(const RunCurves& run, const std::string& what) {
+  const bool any = std::any_of(std::begin(kCurveMetrics), std::end(kCurveMetrics),
+                               [&](const char* metric) { return run.find(metric) != nullptr; });
+  if (!any) {
+    throw data_error("{}: {} has none of the metrics {}", run.origin, what, known_metrics_text());
+  }
+  if (run.epochs() == 0) throw data_error("{}: {} holds no epoch", run.origin, what);
+}
+
+bool folder_has_event_files(const fs::path& folder) {
+  std::error_code error;
+  for (fs::directory_iterator it(folder, error), end; !error && it != end; it.increment(error)) {
+    if (it->is_regular_file(error) && is_event_file_name(it->path().filename().string())) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/// The event files of `folder`, in name order (TensorBoard's, which is their creation order).
+std::vector<fs::path> event_files(const fs::path& folder) {
+  std::vector<fs::path> files;
+  std::error_code error;
+  for (fs::directory_iterator it(folder, error), end; !error && it != end; it.increment(error)) {
+    if (it->is_regular_file(error) && is_event_file_name(it->path().filename().string())) {
+      files.push_back(it->path());
+    }
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+/// Copies `tag`'s values into `run.metrics[metric]`, one per epoch from step 0; a data Error
+/// when a step is missing.
+void take_series(const EventScalars& scalars, const std::string& tag, const std::string& metric,
+                 const fs::path& folder, RunCurves& run) {
+  const auto found = scalars.find(tag);
+  if (found == scalars.end() || run.metrics.count(metric) > 0) return;
+  std::vector<double> values;
+  for (const auto& [step, value] : found->second) {
+    if (step != static_cast<int64_t>(values.size())) {
+      throw data_error(
+          "{}: '{}' has no value for epoch {} (step {}), expected one per epoch from "
+          "step 0",
+          folder.string(), tag, values.size() + 1, values.size());
+    }
+    values.push_back(value);
+  }
+  run.metrics[metric] = std::move(values);
+}
+
+}  // namespace
+
+const char* format_name(Format format) {
+  switch (format) {
+    case Format::kL2sweepFolder:
+      return "l2sweep folder";
+    case Format::kKerasCsv:
+      return "Keras CSVLogger file";
+    case Format::kKerasHistory:
+      return "Keras History JSON";
+    case Format::kKerasTensorBoard:
+      return "Keras TensorBoard log folder";
+  }
+  return "?";
+}
+
+Format detect_format(const fs::path& path) {
+  std::error_code error;
+  const auto status = fs::status(path, error);
+  if (!fs::exists(status)) throw data_error("{}: no such file or folder", path.string());
+  if (fs::is_directory(status)) {
+    if (fs::exists(path / "metrics.csv", error)) return Format::kL2sweepFolder;
+    if (fs::exists(path / "sweep.cfg", error)) {
+      throw data_error(
+          "{}: an l2sweep folder without metrics.csv (a sharded sweep: run l2sweep "
+          "merge {} first)",
+          path.string(), path.string());
+    }
+    if (folder_has_event_files(path / "train") || folder_has_event_files(path / "validation") ||
+        folder_has_event_files(path)) {
+      return Format::kKerasTensorBoard;
+    }
+    throw data_error(
+        "{}: a folder that is neither an l2sweep output folder (metrics.csv) nor a Keras "
+        "TensorBoard log folder (train/ or validation/ with event files)",
+        path.string());
+  }
+  const std::string extension = path.extension().string();
+  if (extension == ".csv") return Format::kKerasCsv;
+  if (extension == ".json") return Format::kKerasHistory;
+  throw data_error(
+      "{}: expected an l2sweep folder, a Keras CSVLogger .csv, a History .json or a "
+      "TensorBoard log folder",
+      path.string());
+}
+
+std::vector<RunCurves> read_l2sweep_folder(const fs::path& folder) {
+  const fs::path file = folder / "metrics.csv";
+  const std::vector<std::string> lines = lines_of(read_whole(file));
+  if (lines.empty()) throw data_error("{}: empty, expected a header line", file.string());
+  const std::vector<std::string> header = split_commas(lines.front());
+  for (const char* required :
+       {"l2", "seed", "epoch", "loss", "accuracy", "val_loss", "val_accuracy"}) {
+    if (std::find(header.begin(), header.end(), required) == header.end()) {
+      throw data_error("{}: no '{}' column in its header '{}'", file.string(), required,
+                       excerpt(lines.front()));
+    }
+  }
+  std::vector<RunCurves> runs;
+  std::map<std::pair<double, int64_t>, size_t> index;
+  for (size_t line = 1; line < lines.size(); ++line) {
+    const std::vector<std::string> cells = split_commas(lines[line]);
+    if (cells.size() != header.size()) {
+      throw data_error("{} line {}: {} values, expected {} as in the header", file.string(),
+                       line + 1, cells.size(), header.size());
+    }
+    std::optional<double> l2;
+    std::optional<int64_t> seed, epoch;
+    for (size_t c = 0; c < header.size(); ++c) {
+      if (header[c] == "l2") l2 = parse_double(cells[c]);
+      if (header[c] == "seed") seed = parse_int64(cells[c]);
+      if (header[c] == "epoch") epoch = parse_int64(cells[c]);
+    }
+    if (!l2 || !seed || !epoch) {
+      throw data_error("{} line {}: l2, seed or epoch is not a number", file.string(), line + 1);
+    }
+    auto [slot, added] = index.try_emplace({*l2, *seed}, runs.size());
+    if (added) {
+      runs.emplace_back();
+      runs.back().l2 = *l2;
+      runs.back().seed = *seed;
+      runs.back().origin = file.string();
+    }
+    RunCurves& run = runs[slot->second];
+    if (*epoch != run.epochs() + 1) {
+      throw data_error("{} line {}: epoch {} of l2={} seed={} follows epoch {}; expected {}",
+                       file.string(), line + 1, *epoch, *l2, *seed, run.epochs(), run.epochs() + 1);
+    }
+    for (size_t c = 0; c < header.size(); ++c) {
+      if (header[c] == "l2" || header[c] == "seed" || header[c] == "epoch" ||
+          header[c] == "epoch_seconds") {
+        continue;
+      }
+      const auto value = metric_cell(cells[c]);
+      if (!value) {
+        throw data_error("{} line {}: {} '{}' is not a number", file.string(), line + 1,
+                         excerpt(header[c]), excerpt(cells[c]));
+      }
+      run.metrics[header[c]].push_back(*value);
+    }
+  }
+  if (runs.empty())
+    throw data_error("{}: no rows: the sweep has no completed epoch", file.string());
+  for (const RunCurves& run : runs) check_has_metrics(run, "metrics.csv");
+  // The planned epochs, to tell unfinished runs apart; summary.json is optional here (a sweep
+  // killed early may not have one), so an unreadable one only loses that.
+  if (const auto summary = read_text_file(folder / "summary.json")) {
+    const Json json = Json::parse(*summary, nullptr, /*allow_exceptions=*/false);
+    if (json.is_object() && json.contains("config") && json["config"].is_object() &&
+        json["config"].contains("epochs") && json["config"]["epochs"].is_number_integer()) {
+      for (RunCurves& run : runs) run.planned_epochs = json["config"]["epochs"].get<int64_t>();
+    }
+  }
+  return runs;
+}
+
+RunCurves read_keras_csv(const fs::path& file, const RunLabel& label) {
+  const std::vector<std::string> lines = lines_of(read_whole(file));
+  if (lines.empty()) throw data_error("{}: empty, expected CSVLogger's header line", file.string());
+  std::vector<std::string> header = split_commas(lines.front());
+  for (std::string& name : header) name = keras_metric_name(name);
+  if (std::find(header.begin(), header.end(), "l2") != header.end() &&
+      std::find(header.begin(), header.end(), "seed") != header.end()) {
+    throw usage_error("{}: an l2sweep metrics.csv; give its folder ({}) as a source of its own",
+                      file.string(), file.parent_path().string());
+  }
+  RunCurves run = labelled_run(file, label);
+  if (std::find(header.begin(), header.end(), "epoch") == header.end() ||
+      std::none_of(header.begin(), header.end(), is_curve_metric)) {
+    throw data_error("{}: header '{}' lacks the CSVLogger columns: expected epoch and any of {}",
+                     file.string(), excerpt(lines.front()), known_metrics_text());
+  }
+  for (size_t line = 1; line < lines.size(); ++line) {
+    if (lines[line].empty()) continue;
+    const std::vector<std::string> cells = split_commas(lines[line]);
+    if (cells.size() != header.size()) {
+      throw data_error("{} line {}: {} values, expected {} as in the header", file.string(),
+                       line + 1, cells.size(), header.size());
+    }
+    for (size_t c = 0; c < header.size(); ++c) {
+      if (header[c] == "epoch") {
+        const auto epoch = parse_int64(cells[c]);
+        if (!epoch || *epoch != run.epochs()) {
+          throw data_error(
+              "{} line {}: epoch '{}', expected {} (CSVLogger counts epochs from 0, "
+              "once each)",
+              file.string(), line + 1, cells[c], run.epochs());
+        }
+      }
+    }
+    for (size_t c = 0; c < header.size(); ++c) {
+      if (!is_curve_metric(header[c])) continue;
+      const auto value = metric_cell(cells[c]);
+      if (!value) {
+        throw data_error("{} line {}: {} '{}' is not a number", file.string(), line + 1,
+                         excerpt(header[c]), excerpt(cells[c]));
+      }
+      run.metrics[header[c]].push_back(*value);
+    }
+  }
+  check_has_metrics(run, "the CSV");
+  return run;
+}
+
+RunCurves read_keras_history(const fs::path& file, const RunLabel& label) {
+  RunCurves run = labelled_run(file, label);
+  Json json;
+  try {
+    json = Json::parse(python_json_to_json(read_whole(file), file));
+  } catch (const Json::parse_error& e) {
+    throw data_error(
+        "{}: not valid JSON at byte {}; expected History.history as a JSON object "
+        "of lists",
+        file.string(), e.byte);
+  } catch (const Json::exception& e) {  // a number out of range (1e400)
+    throw data_error("{}: {}; expected History.history as a JSON object of finite numbers",
+                     file.string(), excerpt(e.what()));
+  }
+  if (!json.is_object()) {
+    throw data_error("{}: expected a JSON object of lists, as json.dump(history.history) writes",
+                     file.string());
+  }
+  size_t length = 0;
+  std::string first;
+  for (const auto& [key, values] : json.items()) {
+    const std::string metric = keras_metric_name(key);
+    if (!values.is_array()) {
+      throw data_error("{}: '{}' is not a list of per-epoch values", file.string(), excerpt(key));
+    }
+    if (first.empty()) {
+      first = key;
+      length = values.size();
+    } else if (values.size() != length) {
+      throw data_error("{}: '{}' has {} values but '{}' has {}; expected one per epoch in each",
+                       file.string(), excerpt(key), values.size(), excerpt(first), length);
+    }
+    if (!is_curve_metric(metric)) continue;
+    std::vector<double> series;
+    for (const Json& value : values) {
+      if (value.is_null()) {
+        series.push_back(std::numeric_limits<double>::quiet_NaN());
+      } else if (value.is_number()) {
+        series.push_back(value.get<double>());
+      } else {
+        throw data_error("{}: '{}' holds '{}', expected numbers", file.string(), excerpt(key),
+                         excerpt(value.dump()));
+      }
+    }
+    run.metrics[metric] = std::move(series);
+  }
+  check_has_metrics(run, "the History");
+  return run;
+}
+
+RunCurves read_keras_tensorboard(const fs::path& folder, const RunLabel& label) {
+  RunCurves run = labelled_run(folder, label);
+  EventScalars train, validation;
+  for (const fs::path& file : event_files(folder / "train")) read_event_scalars(file, train);
+  for (const fs::path& file : event_files(folder / "validation")) {
+    read_event_scalars(file, validation);
+  }
+  if (!train.empty() || !validation.empty()) {
+    for (const char* tag : {"epoch_accuracy", "epoch_acc"}) {
+      take_series(train, tag, "accuracy", folder, run);
+      take_series(validation, tag, "val_accuracy", folder, run);
+    }
+    take_series(train, "epoch_loss", "loss", folder, run);
+    take_series(validation, "epoch_loss", "val_loss", folder, run);
+  } else {
+    // TF1 Keras: one folder, tags named as in its History.
+    EventScalars scalars;
+    for (const fs::path& file : event_files(folder)) read_event_scalars(file, scalars);
+    for (const auto& [tag, values] : scalars) {
+      const std::string metric =
+          keras_metric_name(tag.rfind("epoch_", 0) == 0 ? tag.substr(6) : tag);
+      if (is_curve_metric(metric)) take_series(scalars, tag, metric, folder, run);
+    }
+  }
+  if (std::none_of(std::begin(kCurveMetrics), std::end(kCurveMetrics),
+                   [&](const char* metric) { return run.find(metric) != nullptr; })) {
+    throw data_error("{}: its event files hold no epoch_loss or epoch_accuracy scalars",
+                     folder.string());
+  }
+  return run;
+}
+
+std::vector<RunCurves> read_runs(const fs::path& path, Format format, const RunLabel& label) {
+  switch (format) {
+    case Format::kL2sweepFolder:
+      return read_l2sweep_folder(path);
+    case Format::kKerasCsv:
+      return {read_keras_csv(path, label)};
+    case Format::kKerasHistory:
+      return {read_keras_history(path, label)};
+    case Format::kKerasTensorBoard:
+      return {read_keras_tensorboard(path, label)};
+  }
+  return {};
+}
+
+}  // namespace l2sweep::compare

@@ -1,0 +1,406 @@
+#include "l2sweep/compare/report.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <set>
+#include <system_error>
+
+#include "l2sweep/base/clock.h"
+#include "l2sweep/base/error.h"
+#include "l2sweep/base/files.h"
+#include "l2sweep/base/json.h"
+
+namespace l2sweep::compare {
+namespace fs = std::filesystem;
+namespace {
+
+/// A number in a CSV or JSON: shortest text that reads back the same, empty for NaN.
+std::string csv_number(double value) { return std::isnan(value) ? "" : fmt::format("{}", value); }
+
+Json json_number(double value) { return std::isfinite(value) ? Json(value) : Json(nullptr); }
+
+std::string p_text(double p) {
+  if (std::isnan(p)) return "n/a";
+  if (p < 0.001) return "p < 0.001";
+  return fmt::format("p = {:.3f}", p);
+}
+
+std::string statistic_text(double value) {
+  if (std::isinf(value)) return value > 0 ? "+inf" : "-inf";
+  return fmt::format("{:+.2f}", value);
+}
+
+/// "0.8771 ± 0.0021 (3)" with the number of runs.
+std::string group_cell(const SeedStats& stats, int precision = 4) {
+  if (stats.n == 0) return "n/a";
+  return fmt::format("{} ({})", mean_std_text(stats, precision), stats.n);
+}
+
+std::string seeds_text(const std::vector<const RunCurves*>& runs) {
+  std::set<int64_t> seeds;
+  bool unseeded = false;
+  for (const RunCurves* run : runs) {
+    if (run->seed) {
+      seeds.insert(*run->seed);
+    } else {
+      unseeded = true;
+    }
+  }
+  std::string text;
+  for (const int64_t seed : seeds) text += (text.empty() ? "" : ", ") + std::to_string(seed);
+  if (unseeded) text += text.empty() ? "-" : ", (none)";
+  return text;
+}
+
+std::string test_text(const StrengthVerdict& verdict) {
+  if (verdict.verdict == Verdict::kIdentical) return "every metric, every epoch, same bits";
+  if (!verdict.tested) return verdict.method;
+  if (verdict.method == "Welch's t-test") {
+    return fmt::format("Welch t = {}, df {:.1f}, {}", statistic_text(verdict.test.statistic),
+                       verdict.test.df, p_text(verdict.test.p));
+  }
+  return fmt::format("z = {}, {}", statistic_text(verdict.test.statistic), p_text(verdict.test.p));
+}
+
+std::string seeds_needed_text(const StrengthVerdict& verdict) {
+  if (verdict.verdict == Verdict::kIdentical || verdict.verdict == Verdict::kDiffers ||
+      std::isnan(verdict.difference)) {
+    return "";
+  }
+  if (verdict.difference == 0) return "no difference to detect";
+  if (!verdict.seeds_needed) {
+    return verdict.verdict == Verdict::kCannotTell ? "unknown: run 3 seeds per side to measure "
+                                                     "the spread"
+                                                   : "";
+  }
+  if (*verdict.seeds_needed > 1000000) return "more than a million per side";
+  return fmt::format("{} per side", *verdict.seeds_needed);
+}
+
+const char* statistic_title(const std::string& name) {
+  static const std::pair<const char*, const char*> kTitles[] = {
+      {"final_loss", "loss"},
+      {"final_accuracy", "accuracy"},
+      {"final_val_loss", "val_loss"},
+      {"final_val_accuracy", "val_accuracy"},
+      {"best_val_accuracy", "best val_accuracy"},
+      {"best_val_accuracy_epoch", "at epoch"},
+      {"lowest_val_loss", "lowest val_loss"},
+      {"lowest_val_loss_epoch", "at epoch"},
+  };
+  for (const auto& [key, title] : kTitles) {
+    if (name == key) return title;
+  }
+  return "?";
+}
+
+void sources_section(const Comparison& c, std::string& md) {
+  md +=
+      "## Sources\n\n| source | read from | runs | l2 | seeds | epochs |\n"
+      "|---|---|---|---|---|---|\n";
+  for (size_t s = 0; s < c.sources.size(); ++s) {
+    std::string strengths;
+    std::vector<const RunCurves*> runs;
+    int64_t low = -1, high = -1;
+    for (const Group& group : c.groups) {
+      if (group.source != s) continue;
+      strengths += (strengths.empty() ? "" : ", ") + fmt::format("{}", group.l2);
+      runs.insert(runs.end(), group.runs.begin(), group.runs.end());
+      low = low < 0 ? group.min_epochs : std::min(low, group.min_epochs);
+      high = std::max(high, group.max_epochs);
+    }
+    md += fmt::format("| **{}**{} | {} | {} | {} | {} | {} |\n", c.sources[s].name,
+                      s == 0 ? " (reference)" : "", c.sources[s].description,
+                      c.sources[s].runs.size(), strengths, seeds_text(runs),
+                      low == high ? std::to_string(low) : fmt::format("{}-{}", low, high));
+  }
+  md += "\n";
+}
+
+void verdicts_section(const Comparison& c, std::string& md) {
+  md += fmt::format("## Verdicts: final {}\n\n", c.metric);
+  md +=
+      "Mean ± standard deviation across seeds, with the number of runs in brackets; the "
+      "difference is the source's mean minus the reference's.\n\n";
+  md +=
+      "| l2 | source | source's | reference's | difference | test | verdict | seeds to "
+      "detect it |\n|---|---|---|---|---|---|---|---|\n";
+  for (const StrengthVerdict& v : c.verdicts) {
+    const Group& a = c.groups[v.reference];
+    const Group& b = c.groups[v.other];
+    md += fmt::format("| {} | {} | {} | {} | {} | {} | **{}** | {} |\n", v.l2,
+                      c.sources[b.source].name, group_cell(b.statistic(c.statistic)),
+                      group_cell(a.statistic(c.statistic)), fixed(v.difference, 4, true),
+                      test_text(v), verdict_name(v.verdict), seeds_needed_text(v));
+  }
+  md += "\n";
+  for (const StrengthVerdict& v : c.verdicts) {
+    if (v.verdict != Verdict::kCannotTell || !v.seeds_needed) continue;
+    md += fmt::format(
+        "- l2 {}: one run on each side cannot separate a difference of {} from "
+        "seed-to-seed variation; with a spread of {} ({}), about {} seeds per side "
+        "would.\n",
+        v.l2, fixed(std::fabs(v.difference), 4), fixed(v.planning_std, 4), v.planning_basis,
+        *v.seeds_needed);
+  }
+  md += "\n";
+}
+
+void rules_section(const Comparison& c, std::string& md) {
+  md += fmt::format(
+      "## How the verdicts are decided\n\n"
+      "- **identical**: both sources have the same seeds at this strength and every metric of "
+      "every epoch has the same bits. The same sweep run with another `--jobs`, in shards or "
+      "resumed gives this.\n"
+      "- Several seeds on both sides: Welch's two-sample t-test on the final {0}. **differs** "
+      "when p < {1}, otherwise **consistent**: the difference is within what the seed spread "
+      "explains.\n"
+      "- Several seeds on one side, one run on the other: the run's z-score against those seeds, "
+      "z = (x - mean) / std, judged by the prediction interval t = (x - mean) / (std sqrt(1 + "
+      "1/n)) with n - 1 degrees of freedom. **differs** when p < {1}.\n"
+      "- One run on each side, or seeds that all tie: **cannot tell**: there is no spread to "
+      "judge the difference against (a tie with a difference within float32 rounding is "
+      "**consistent**). A side whose runs all diverged **differs** from one whose runs did "
+      "not.\n"
+      "- Seeds to detect it: per side, for a two-sample test at {1} to detect the difference "
+      "seen with {2:.0f}% power, n = 2 (1.96 + 0.84)^2 s^2 / d^2 + 0.96 (Guenther's "
+      "correction), where s is the seed spread of the two sides (with one run each: of the "
+      "other strengths, else the epoch-to-epoch noise of the second half of training). "
+      "**consistent** is not proof of equality: with few seeds only large differences show.\n"
+      "- Each strength is its own test at {1}: with three strengths, about one comparison in "
+      "seven shows a **differs** somewhere by chance when nothing differs (1 - 0.95^3).\n"
+      "- A seed names the same draw only within one program: Keras' seed 0 and l2sweep's seed 0 "
+      "start from different weights, so runs from different programs are compared as groups, "
+      "never pairwise.\n\n",
+      c.metric, kAlpha, kPower * 100);
+}
+
+void metrics_section(const Comparison& c, std::string& md) {
+  const std::vector<std::string> names = group_statistic_names();
+  md += "## Final and best-epoch metrics\n\n";
+  std::vector<double> strengths;
+  for (const Group& group : c.groups) {
+    if (std::find(strengths.begin(), strengths.end(), group.l2) == strengths.end()) {
+      strengths.push_back(group.l2);
+    }
+  }
+  std::sort(strengths.begin(), strengths.end());
+  for (const double l2 : strengths) {
+    md += fmt::format("### l2 = {}\n\n| source | runs | epochs |", l2);
+    for (const std::string& name : names) md += fmt::format(" {} |", statistic_title(name));
+    md += "\n|---|---|---|";
+    for (size_t k = 0; k < names.size(); ++k) md += "---|";
+    md += "\n";
+    const Group* reference = nullptr;
+    for (const Group& group : c.groups) {
+      if (group.source == 0 && group.l2 == l2) reference = &group;
+    }
+    for (const Group& group : c.groups) {
+      if (group.l2 != l2) continue;
+      md += fmt::format("| {} | {} | {} |", c.sources[group.source].name, group.runs.size(),
+                        epochs_text(group));
+      for (const std::string& name : names) {
+        const bool epoch = name.find("_epoch") != std::string::npos;
+        md += " " + mean_std_text(group.statistic(name), epoch ? 1 : 4) + " |";
+      }
+      md += "\n";
+      if (reference == nullptr || group.source == 0) continue;
+      md += fmt::format("| difference from {} | | |", c.sources[0].name);
+      for (const std::string& name : names) {
+        const bool epoch = name.find("_epoch") != std::string::npos;
+        md += " " +
+              fixed(group.statistic(name).mean - reference->statistic(name).mean, epoch ? 1 : 4,
+                    true) +
+              " |";
+      }
+      md += "\n";
+    }
+    md += "\n";
+  }
+}
+
+fs::path claim_output_folder(const fs::path& requested) {
+  if (requested.empty()) {
+    return claim_new_folder(fs::path("runs") / ("compare-" + utc_now("%Y%m%dT%H%M%SZ")));
+  }
+  std::error_code error;
+  const auto status = fs::status(requested, error);
+  if (fs::exists(status)) {
+    if (!fs::is_directory(status)) {
+      throw output_error("--out {}: exists and is not a folder", requested.string());
+    }
+    const bool empty = fs::is_empty(requested, error);
+    if (error) {
+      throw output_error("--out {}: cannot read it ({})", requested.string(), error.message());
+    }
+    if (!empty) {
+      throw output_error("--out {}: not empty; give a new or empty folder", requested.string());
+    }
+    return requested;
+  }
+  create_folder(requested);
+  return requested;
+}
+
+}  // namespace
+
+std::string compare_markdown(const Comparison& c, const std::string& command) {
+  std::string title;
+  for (size_t s = 1; s < c.sources.size(); ++s) {
+    title += (s == 1 ? "" : ", ") + c.sources[s].name;
+  }
+  std::string md = fmt::format("# Did it reproduce? {} against {}\n\n", title, c.sources[0].name);
+  md += fmt::format("`{}`\n\n", command);
+  int64_t counts[4] = {0, 0, 0, 0};
+  for (const StrengthVerdict& v : c.verdicts) ++counts[static_cast<int>(v.verdict)];
+  md += fmt::format(
+      "Final {} at {} strength pair{}: {} identical, {} consistent, {} differ, {} "
+      "cannot tell.\n\n",
+      c.metric, c.verdicts.size(), c.verdicts.size() == 1 ? "" : "s", counts[0], counts[1],
+      counts[2], counts[3]);
+  sources_section(c, md);
+  verdicts_section(c, md);
+  rules_section(c, md);
+  metrics_section(c, md);
+  if (!c.notes.empty()) {
+    md += "## Notes\n\n";
+    for (const std::string& note : c.notes) md += "- " + note + "\n";
+    md += "\n";
+  }
+  md +=
+      "## Files\n\n- `compare.csv`: every statistic above, per strength and source, with its "
+      "difference from the reference.\n- `curves.csv`: every run's metrics per epoch.\n"
+      "- `compare.json`: the verdicts and statistics, for scripts.\n"
+      "- `compare.png`: the curves per strength, drawn by `scripts/plot_curves.py --compare "
+      "OUT` (`scripts/run.sh compare ...` draws it).\n";
+  return md;
+}
+
+std::string compare_csv(const Comparison& c) {
+  std::string text = "l2,source,runs,statistic,mean,std,difference\n";
+  for (const Group& group : c.groups) {
+    const Group* reference = nullptr;
+    for (const Group& other : c.groups) {
+      if (other.source == 0 && other.l2 == group.l2) reference = &other;
+    }
+    for (const GroupStatistic& s : group.statistics) {
+      const double difference = reference == nullptr || group.source == 0
+                                    ? std::nan("")
+                                    : s.stats.mean - reference->statistic(s.name).mean;
+      text += fmt::format("{},{},{},{},{},{},{}\n", group.l2, c.sources[group.source].name,
+                          group.runs.size(), s.name, csv_number(s.stats.mean),
+                          csv_number(s.stats.std), csv_number(difference));
+    }
+  }
+  return text;
+}
+
+std::string curves_csv(const Comparison& c) {
+  std::string text = "source,l2,seed,epoch";
+  for (const char* metric : kCurveMetrics) text += std::string(",") + metric;
+  text += "\n";
+  for (const Group& group : c.groups) {
+    for (const RunCurves* run : group.runs) {
+      for (int64_t epoch = 0; epoch < run->epochs(); ++epoch) {
+        text += fmt::format("{},{},{},{}", c.sources[group.source].name, group.l2,
+                            run->seed ? std::to_string(*run->seed) : "", epoch + 1);
+        for (const char* metric : kCurveMetrics) {
+          const std::vector<double>* series = run->find(metric);
+          text += "," + (series != nullptr && epoch < static_cast<int64_t>(series->size())
+                             ? csv_number((*series)[static_cast<size_t>(epoch)])
+                             : std::string());
+        }
+        text += "\n";
+      }
+    }
+  }
+  return text;
+}
+
+std::string compare_json(const Comparison& c, const std::string& command) {
+  Json json;
+  json["command"] = command;
+  json["metric"] = c.metric;
+  json["alpha"] = kAlpha;
+  json["reference"] = c.sources[0].name;
+  json["sources"] = Json::array();
+  for (const Source& source : c.sources) {
+    json["sources"].push_back(
+        {{"name", source.name}, {"description", source.description}, {"runs", source.runs.size()}});
+  }
+  json["verdicts"] = Json::array();
+  for (const StrengthVerdict& v : c.verdicts) {
+    Json item = {{"l2", v.l2},
+                 {"source", c.sources[c.groups[v.other].source].name},
+                 {"verdict", verdict_name(v.verdict)},
+                 {"method", v.method},
+                 {"difference", json_number(v.difference)}};
+    if (v.tested) {
+      item["statistic"] = json_number(v.test.statistic);
+      item["df"] = json_number(v.test.df);
+      item["p"] = json_number(v.test.p);
+    }
+    item["seeds_needed"] = v.seeds_needed ? Json(*v.seeds_needed) : Json(nullptr);
+    if (v.seeds_needed) {
+      item["planning_std"] = v.planning_std;
+      item["planning_basis"] = v.planning_basis;
+    }
+    json["verdicts"].push_back(item);
+  }
+  json["groups"] = Json::array();
+  for (const Group& group : c.groups) {
+    Json statistics = Json::object();
+    for (const GroupStatistic& s : group.statistics) {
+      statistics[s.name] = {
+          {"n", s.stats.n}, {"mean", json_number(s.stats.mean)}, {"std", json_number(s.stats.std)}};
+    }
+    Json seeds = Json::array();
+    for (const RunCurves* run : group.runs) seeds.push_back(run->seed ? Json(*run->seed) : Json());
+    json["groups"].push_back({{"source", c.sources[group.source].name},
+                              {"l2", group.l2},
+                              {"seeds", seeds},
+                              {"epochs", group.max_epochs},
+                              {"statistics", statistics}});
+  }
+  json["notes"] = c.notes;
+  return json_text(json);
+}
+
+CompareResult run_compare(const CompareOptions& options, const std::string& command,
+                          std::FILE* console) {
+  // Everything that can be refused is decided before the folder is created.
+  const Comparison comparison = compare_sources(read_sources(options.arguments), options.metric);
+  const std::pair<const char*, std::string> files[] = {
+      {"compare.csv", compare_csv(comparison)},
+      {"curves.csv", curves_csv(comparison)},
+      {"compare.json", compare_json(comparison, command)},
+      {"compare.md", compare_markdown(comparison, command)},
+  };
+  CompareResult result;
+  std::error_code error;
+  const bool existed = !options.out.empty() && fs::exists(options.out, error);
+  result.out_dir = claim_output_folder(options.out);
+  try {
+    for (const auto& [name, content] : files) write_file_atomically(result.out_dir / name, content);
+  } catch (const Error&) {
+    // A full disk mid-way: take back what was written, so the same command can be rerun.
+    for (const auto& [name, content] : files) fs::remove(result.out_dir / name, error);
+    if (!existed) fs::remove(result.out_dir, error);
+    throw;
+  }
+
+  std::string text = fmt::format("compare: final {}, reference {}\n", comparison.metric,
+                                 comparison.sources[0].name);
+  for (const StrengthVerdict& v : comparison.verdicts) {
+    text += fmt::format("  l2 {:<8} {:<12} {:<12} {:>8}  {}\n", fmt::format("{}", v.l2),
+                        comparison.sources[comparison.groups[v.other].source].name,
+                        verdict_name(v.verdict), fixed(v.difference, 4, true), test_text(v));
+  }
+  text += fmt::format("wrote {}: compare.md, compare.csv, curves.csv, compare.json\n",
+                      result.out_dir.string());
+  std::fputs(text.c_str(), console);
+  return result;
+}
+
+}  // namespace l2sweep::compare

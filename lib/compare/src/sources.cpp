@@ -1,0 +1,265 @@
+#include "l2sweep/compare/sources.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <regex>
+#include <system_error>
+
+#include "l2sweep/base/error.h"
+#include "l2sweep/base/parse.h"
+#include "l2sweep/compare/readers.h"
+
+namespace l2sweep::compare {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr const char* kL2Placeholder = "{l2}";
+constexpr const char* kSeedPlaceholder = "{seed}";
+
+/// One component of a pattern as a regular expression, and which placeholder each of its
+/// groups captures (true: l2, false: seed).
+struct ComponentPattern {
+  std::regex regex;
+  std::vector<bool> groups_are_l2;
+};
+
+ComponentPattern component_pattern(const std::string& component, const std::string& pattern) {
+  std::string regex;
+  ComponentPattern result;
+  for (size_t i = 0; i < component.size();) {
+    if (component[i] == '{') {
+      const size_t close = component.find('}', i);
+      const std::string placeholder =
+          component.substr(i, close == std::string::npos ? std::string::npos : close - i + 1);
+      if (placeholder == kL2Placeholder) {
+        regex += "([^/]+?)";
+        result.groups_are_l2.push_back(true);
+      } else if (placeholder == kSeedPlaceholder) {
+        regex += "(-?[0-9]+)";
+        result.groups_are_l2.push_back(false);
+      } else {
+        throw usage_error("pattern '{}': unknown placeholder '{}'; expected {{l2}} or {{seed}}",
+                          pattern, placeholder);
+      }
+      i += placeholder.size();
+      continue;
+    }
+    if (std::string("\\^$.|?*+()[]{}").find(component[i]) != std::string::npos) regex += '\\';
+    regex += component[i++];
+  }
+  result.regex = std::regex(regex);
+  return result;
+}
+
+/// Adds what `text` says `is_l2`'s placeholder stands for to `label`; false when it is not a
+/// number or contradicts an earlier occurrence.
+bool bind_placeholder(RunLabel& label, bool is_l2, const std::string& text) {
+  if (is_l2) {
+    const auto l2 = parse_double(text);
+    if (!l2 || !(*l2 >= 0) || std::isinf(*l2) || (label.l2 && *label.l2 != *l2)) return false;
+    label.l2 = *l2;
+  } else {
+    const auto seed = parse_int64(text);
+    if (!seed || (label.seed && *label.seed != *seed)) return false;
+    label.seed = *seed;
+  }
+  return true;
+}
+
+/// A sweep folder's source name: its folder's name, with the characters that would break
+/// compare.csv and the tables (commas, bars, line breaks) replaced.
+std::string default_source_name(const fs::path& folder) {
+  fs::path normal = folder.lexically_normal();
+  if (normal.filename().empty()) normal = normal.parent_path();
+  if (normal.filename() == "." || normal.filename() == ".." || normal.empty()) {
+    normal = fs::absolute(folder).lexically_normal();
+    if (normal.filename().empty()) normal = normal.parent_path();
+  }
+  std::string name = normal.filename().string();
+  for (char& c : name) {
+    if (c == ',' || c == '|' || c == '\n' || c == '\r') c = '_';
+  }
+  return name.empty() ? "l2sweep" : name;
+}
+
+/// "l2 0.0001, 0.001 x seeds 0-2" style summary of a set of runs, for the description.
+std::string run_count_text(const std::vector<RunCurves>& runs) {
+  return fmt::format("{} run{}", runs.size(), runs.size() == 1 ? "" : "s");
+}
+
+}  // namespace
+
+bool is_pattern(const std::string& path) {
+  return path.find(kL2Placeholder) != std::string::npos ||
+         path.find(kSeedPlaceholder) != std::string::npos;
+}
+
+std::vector<std::pair<fs::path, RunLabel>> expand_pattern(const std::string& pattern) {
+  if (pattern.find(kL2Placeholder) == std::string::npos) {
+    throw usage_error("pattern '{}': needs {{l2}} where the file names hold the strength", pattern);
+  }
+  const fs::path as_path(pattern);
+  std::vector<std::pair<fs::path, RunLabel>> matches = {
+      {as_path.is_absolute() ? as_path.root_path() : fs::path(), RunLabel{}}};
+  for (const fs::path& part : as_path.relative_path()) {
+    const std::string component = part.string();
+    std::vector<std::pair<fs::path, RunLabel>> next;
+    if (!is_pattern(component)) {
+      if (component.find('{') != std::string::npos) component_pattern(component, pattern);
+      for (auto& [path, label] : matches) next.emplace_back(path / component, label);
+    } else {
+      const ComponentPattern compiled = component_pattern(component, pattern);
+      for (const auto& [path, label] : matches) {
+        const fs::path folder = path.empty() ? fs::path(".") : path;
+        std::vector<std::string> names;
+        std::error_code error;
+        for (fs::directory_iterator it(folder, error), end; !error && it != end;
+             it.increment(error)) {
+          names.push_back(it->path().filename().string());
+        }
+        std::sort(names.begin(), names.end());
+        for (const std::string& name : names) {
+          std::smatch match;
+          if (!std::regex_match(name, match, compiled.regex)) continue;
+          RunLabel bound = label;
+          bool ok = true;
+          for (size_t g = 0; g < compiled.groups_are_l2.size() && ok; ++g) {
+            ok = bind_placeholder(bound, compiled.groups_are_l2[g], match[g + 1].str());
+          }
+          if (ok) next.emplace_back(path / name, bound);
+        }
+      }
+    }
+    matches = std::move(next);
+  }
+  std::vector<std::pair<fs::path, RunLabel>> existing;
+  for (auto& [path, label] : matches) {
+    std::error_code error;
+    if (fs::exists(path, error)) existing.emplace_back(path, label);
+  }
+  return existing;
+}
+
+std::vector<Source> read_sources(const std::vector<SourceArgument>& arguments) {
+  std::vector<Source> sources;
+  std::vector<bool> is_sweep;
+  const auto source_named = [&](const std::string& name) -> Source* {
+    for (Source& source : sources) {
+      if (source.name == name) return &source;
+    }
+    return nullptr;
+  };
+  std::map<std::string, std::vector<std::string>> keras_origins;  // formats per source
+  std::vector<std::pair<fs::path, std::string>> keras_paths;      // canonical, as given
+  // Names given with --source, or taken by Keras runs given without one: a sweep folder's
+  // default name steers clear of them.
+  std::vector<std::string> claimed;
+  for (const SourceArgument& argument : arguments) {
+    claimed.push_back(argument.source);
+    if (argument.source.empty() && !fs::is_directory(argument.path)) claimed.emplace_back("keras");
+  }
+  const auto taken = [&](const std::string& name) {
+    return source_named(name) != nullptr ||
+           std::find(claimed.begin(), claimed.end(), name) != claimed.end();
+  };
+  for (const SourceArgument& argument : arguments) {
+    std::vector<std::pair<fs::path, RunLabel>> paths;
+    if (is_pattern(argument.path)) {
+      if (argument.label) {
+        throw usage_error("--label before the pattern '{}': a pattern labels its runs itself",
+                          argument.path);
+      }
+      paths = expand_pattern(argument.path);
+      if (paths.empty()) {
+        throw usage_error(
+            "pattern '{}' matches no file or folder (placeholders: {{l2}} a "
+            "number, {{seed}} an integer)",
+            argument.path);
+      }
+    } else {
+      paths.emplace_back(argument.path, argument.label.value_or(RunLabel{}));
+    }
+    for (const auto& [path, label] : paths) {
+      const Format format = detect_format(path);
+      if (format == Format::kL2sweepFolder) {
+        if (argument.label || is_pattern(argument.path)) {
+          throw usage_error(
+              "{}: an l2sweep folder labels its own runs; --label and patterns are "
+              "for Keras runs",
+              path.string());
+        }
+        std::string name = argument.source;
+        if (name.empty()) {
+          name = default_source_name(path);
+          for (int n = 2; taken(name); ++n)
+            name = default_source_name(path) + "-" + std::to_string(n);
+        } else if (source_named(name) != nullptr) {
+          throw usage_error(
+              "--source {}: already has runs; an l2sweep folder is a source of "
+              "its own",
+              name);
+        }
+        sources.push_back(Source{name, fmt::format("l2sweep folder {}", path.string()),
+                                 read_l2sweep_folder(path)});
+        is_sweep.push_back(true);
+        continue;
+      }
+      // One Keras run read twice (under two labels) would count as two seeds.
+      std::error_code error;
+      const fs::path canonical = fs::weakly_canonical(path, error);
+      for (const auto& [seen, origin] : keras_paths) {
+        if (seen == canonical) {
+          throw usage_error("{}: the same Keras run as {}; each run can be read once",
+                            path.string(), origin);
+        }
+      }
+      keras_paths.emplace_back(canonical, path.string());
+      const std::string name = argument.source.empty() ? "keras" : argument.source;
+      Source* source = source_named(name);
+      if (source == nullptr) {
+        sources.push_back(Source{name, "", {}});
+        is_sweep.push_back(false);
+        source = &sources.back();
+      } else if (is_sweep[static_cast<size_t>(source - sources.data())]) {
+        throw usage_error(
+            "{}: source '{}' is an l2sweep folder; put --source NAME before the "
+            "Keras runs",
+            path.string(), name);
+      }
+      for (RunCurves& run : read_runs(path, format, label)) source->runs.push_back(std::move(run));
+      auto& formats = keras_origins[name];
+      if (std::find(formats.begin(), formats.end(), format_name(format)) == formats.end()) {
+        formats.push_back(format_name(format));
+      }
+    }
+  }
+  for (Source& source : sources) {
+    if (source.description.empty()) {
+      std::string formats;
+      for (const std::string& format : keras_origins[source.name]) {
+        formats += (formats.empty() ? "" : " and ") + format + "s";
+      }
+      source.description = fmt::format("{} from {}", run_count_text(source.runs), formats);
+    }
+    for (size_t i = 0; i < source.runs.size(); ++i) {
+      for (size_t j = 0; j < i; ++j) {
+        const RunCurves& a = source.runs[j];
+        const RunCurves& b = source.runs[i];
+        if (a.l2 != b.l2 || (a.seed && b.seed && *a.seed != *b.seed)) continue;
+        if (a.seed && b.seed) {
+          throw usage_error("source '{}' has two runs with l2={} seed={}: {} and {}", source.name,
+                            a.l2, *a.seed, a.origin, b.origin);
+        }
+        throw usage_error(
+            "source '{}' has two runs with l2={} and no seed to tell them apart: {} "
+            "and {}; label them --label l2={},seed=N or use {{seed}} in a pattern",
+            source.name, a.l2, a.origin, b.origin, a.l2);
+      }
+    }
+  }
+  return sources;
+}
+
+}  // namespace l2sweep::compare
