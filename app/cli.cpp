@@ -226,8 +226,14 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
     if (result.count(option.name) == 0) continue;
     option.parse(command.config, option.is_flag ? "" : result[option.name].as<std::string>());
   }
-  command.config.shard = resolve_shard(command.config.shard, shard_count(result),
-                                       [](const char* name) { return std::getenv(name); });
+  // --l2 auto measures noise across seeds: three unless told otherwise.
+  if (command.config.l2_search && result.count("seeds") == 0) command.config.seeds = 3;
+  // A search is one job: a Slurm array task's environment does not make it a shard (an
+  // explicit --shard is refused with it).
+  if (!command.config.l2_search) {
+    command.config.shard = resolve_shard(command.config.shard, shard_count(result),
+                                         [](const char* name) { return std::getenv(name); });
+  }
   return command;
 }
 

@@ -17,6 +17,7 @@
 #include "l2sweep/base/version.h"
 #include "l2sweep/experiment/experiment.h"
 #include "l2sweep/experiment/merge.h"
+#include "l2sweep/tune/tune.h"
 
 namespace {
 
@@ -56,9 +57,9 @@ void install_signal_handlers() {
 }
 
 std::string resume_command(const l2sweep::cli::CommandLine& command,
-                           const l2sweep::ExperimentResult& result) {
+                           const std::filesystem::path& out_dir) {
   std::string text = command.text;
-  if (command.config.out_dir.empty()) text += " --out " + result.out_dir.string();
+  if (command.config.out_dir.empty()) text += " --out " + out_dir.string();
   if (!command.config.resume) text += " --resume";
   return text;
 }
@@ -92,11 +93,29 @@ int run(const l2sweep::cli::CommandLine& command) {
       break;
   }
   install_signal_handlers();
+  if (command.config.l2_search) {
+    const auto tuned =
+        l2sweep::tune::tune_l2(command.config, command.text, stdout, stop_signal.token());
+    tell_scripts_the_output_folder(tuned.out_dir);
+    if (tuned.interrupted) {
+      std::fputs(("to continue: " + resume_command(command, tuned.out_dir) + "\n").c_str(), stderr);
+      return l2sweep::kExitInterrupted;
+    }
+    if (tuned.all_diverged) {
+      std::fputs(("error: --l2 auto: every run of the first round diverged (non-finite loss); "
+                  "expected a learning rate and range that train (see " +
+                  tuned.out_dir.string() + "/round-1)\n")
+                     .c_str(),
+                 stderr);
+      return l2sweep::kExitDiverged;
+    }
+    return l2sweep::kExitOk;
+  }
   const auto result =
       l2sweep::run_experiment(command.config, command.text, stdout, stop_signal.token());
   tell_scripts_the_output_folder(result.out_dir);
   if (result.interrupted) {
-    std::fputs(("to continue: " + resume_command(command, result) + "\n").c_str(), stderr);
+    std::fputs(("to continue: " + resume_command(command, result.out_dir) + "\n").c_str(), stderr);
     return l2sweep::kExitInterrupted;
   }
   return result.any_diverged() ? l2sweep::kExitDiverged : l2sweep::kExitOk;

@@ -3,6 +3,12 @@
 
 usage: scripts/plot_curves.py OUT | scripts/plot_curves.py --compare COMPARE_OUT
 
+For the folder of an `--l2 auto` search (summary.json with a "tuning" object), draws
+OUT/tuning.png (and .svg) instead: final validation accuracy and cross-entropy against L2 on
+a log axis, every candidate of every round (one colour per round) with error bars of one
+standard error over seeds, the best and 1se strengths marked and the interval of strengths
+indistinguishable from the best shaded.
+
 With --compare, plots the folder `l2sweep compare` wrote: COMPARE_OUT/compare.png (and .svg),
 one column per L2 strength and one row per metric (val_accuracy, val_loss, accuracy, loss),
 each source's curve overlaid, the line the mean across its seeds and the band mean ± std
@@ -27,6 +33,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the non-interactive backend)
+
+
+def save(fig, out, name, top, dpi):
+    """Lays `fig` out below its title and writes OUT/NAME.png and .svg."""
+    fig.tight_layout(rect=(0, 0, 1, top))
+    for extension in ("png", "svg"):
+        fig.savefig(os.path.join(out, f"{name}.{extension}"), dpi=dpi)
+    print(f"wrote {os.path.join(out, name + '.png')} and {name}.svg")
+    return 0
 
 
 def mean_std(values):
@@ -94,6 +109,45 @@ def final_accuracy_panel(ax, summary, colours):
     ax.grid(alpha=0.3)
 
 
+def tuning_main(out, summary):
+    """tuning.png: the search's candidates against L2."""
+    tuning = summary["tuning"]
+    candidates = tuning["candidates"]
+    rounds = sorted({c["round"] for c in candidates})
+    palette = plt.get_cmap("viridis")
+    fig, axes = plt.subplots(1, 2, figsize=(14, 5.2))
+    for ax, key, title in ((axes[0], "val_accuracy", "final validation accuracy"),
+                           (axes[1], "val_data_loss", "final validation cross-entropy")):
+        if "interval" in tuning:
+            ax.axvspan(tuning["interval"][0], tuning["interval"][1], color="0.85",
+                       label="indistinguishable from the best")
+        for r in rounds:
+            pts = sorted((c["l2"], c[key]["mean"], c[key]["se"]) for c in candidates
+                         if c["round"] == r and c[key]["mean"] is not None)
+            if not pts:
+                continue
+            colour = palette((r - 1) / max(1, len(rounds) - 1) * 0.85)
+            ax.errorbar([p[0] for p in pts], [p[1] for p in pts],
+                        yerr=[p[2] or 0.0 for p in pts], fmt="o", color=colour, capsize=3,
+                        label=f"round {r}")
+        for name, marker in (("best", "*"), ("one_se", "D")):
+            if name in tuning:
+                l2 = tuning[name]["l2"]
+                match = [c for c in candidates if c["l2"] == l2][0]
+                ax.plot([l2], [match[key]["mean"]], marker, color="crimson", ms=14 if marker == "*" else 9,
+                        mfc="none" if marker == "D" else "crimson",
+                        label="best" if name == "best" else "1se")
+        ax.set_xscale("log")
+        ax.set_xlabel("L2 strength (log scale)")
+        ax.set_title(title + " (mean ± standard error over seeds)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    metric = "accuracy" if tuning["metric"] == "val_accuracy" else "cross-entropy"
+    fig.suptitle(f"--l2 auto: {len(candidates)} strengths in {len(tuning['rounds'])} rounds, "
+                 f"{tuning['seeds']} seeds each; optimised: validation {metric}", fontsize=13)
+    return save(fig, out, "tuning", top=0.94, dpi=100)
+
+
 def compare_main(out):
     """compare.png: the sources overlaid per strength, from curves.csv."""
     try:
@@ -144,11 +198,7 @@ def compare_main(out):
     fig.suptitle(f"l2sweep compare: {', '.join(sources[1:])} against {info['reference']} "
                  f"(verdicts on the final {info['metric']}; band: mean ± std across seeds)",
                  fontsize=12)
-    fig.tight_layout(rect=(0, 0, 1, 0.96))
-    for extension in ("png", "svg"):
-        fig.savefig(os.path.join(out, f"compare.{extension}"), dpi=100)
-    print(f"wrote {os.path.join(out, 'compare.png')} and compare.svg")
-    return 0
+    return save(fig, out, "compare", top=0.96, dpi=100)
 
 
 def main():
@@ -158,6 +208,13 @@ def main():
         print(__doc__.strip().splitlines()[2], file=sys.stderr)
         return 2
     out = sys.argv[1]
+    try:
+        with open(os.path.join(out, "summary.json")) as f:
+            if "tuning" in json.load(f):
+                with open(os.path.join(out, "summary.json")) as g:
+                    return tuning_main(out, json.load(g))
+    except (OSError, ValueError):
+        pass
     try:
         rows, summary = load(out)
     except (OSError, ValueError, KeyError) as error:
@@ -203,11 +260,7 @@ def main():
     fig.suptitle(f"l2sweep: {data['train_examples']} train / {data['val_examples']} val examples, "
                  f"{summary['config']['epochs']} epochs, {seeds} seed(s) per strength, "
                  f"device {summary['device']}", fontsize=14)
-    fig.tight_layout(rect=(0, 0, 1, 0.96))
-    for extension in ("png", "svg"):
-        fig.savefig(os.path.join(out, f"curves.{extension}"), dpi=110)
-    print(f"wrote {os.path.join(out, 'curves.png')} and curves.svg")
-    return 0
+    return save(fig, out, "curves", top=0.96, dpi=110)
 
 
 if __name__ == "__main__":

@@ -12,11 +12,14 @@ import gzip
 import json
 import math
 import os
+import shlex
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 BINARY, FIXTURE = sys.argv[1], sys.argv[2]
 REQUIRED_COLUMNS = ("l2,seed,epoch,loss,accuracy,val_loss,val_accuracy,data_loss,val_data_loss,"
@@ -306,8 +309,56 @@ def check_compare(tmp):
                 "compare into a used folder")
 
 
+def tuning_answer(out):
+    """The parts of an --l2 auto summary that must not depend on interruptions or timing."""
+    with open(os.path.join(out, "summary.json")) as f:
+        tuning = json.load(f)["tuning"]
+    return ([(c["l2"], c["round"], c["score"]["per_seed"]) for c in tuning["candidates"]],
+            tuning["best"], tuning["one_se"], tuning["interval"], tuning["final"])
+
+
+def check_tuning(tmp):
+    """--l2 auto as a user runs it: the answer and its files, no test score before the final
+    runs, and a Ctrl-C'd search resumed with the printed command giving the same answer."""
+    args = SMALL + ["--l2", "auto:1e-5:0.1", "--train-size", "400", "--epochs", "3"]
+    out = os.path.join(tmp, "tune")
+    result = run(args + ["--out", out])
+    check(result.returncode == 0, f"--l2 auto: exit {result.returncode} {result.stderr}")
+    check("--l2 auto: best" in result.stdout, "--l2 auto: no answer on the console")
+    best, one_se, interval = tuning_answer(out)[1:4]
+    check(1e-5 <= best["l2"] <= 0.1 and best["l2"] <= one_se["l2"], f"best {best} 1se {one_se}")
+    check(interval[0] <= best["l2"] <= interval[1], f"interval {interval} around {best}")
+    with open(os.path.join(out, "round-1", "summary.json")) as f:
+        check(all(r["test_accuracy"] is None for r in json.load(f)["runs"]),
+              "a search round scored the test set")
+    with open(os.path.join(out, "final", "summary.json")) as f:
+        check(all(r["test_accuracy"] is not None for r in json.load(f)["runs"]),
+              "the final runs have no test score")
+    check(os.path.exists(os.path.join(out, "report.md")), "no report.md")
+    again = run(args + ["--out", out])
+    check(again.returncode == 4 and "add --resume" in again.stderr, f"rerun: {again.stderr}")
+
+    cut = os.path.join(tmp, "tune-cut")
+    process = subprocess.Popen([BINARY] + args + ["--out", cut], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    time.sleep(0.4)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    if process.returncode == 130:
+        line = [l for l in err.splitlines() if l.startswith("to continue: ")]
+        check(len(line) == 1 and "--resume" in line[0], f"no resume command: {err!r}")
+        resumed = subprocess.run(shlex.split(line[0][len("to continue: "):]),
+                                 capture_output=True, text=True, timeout=300)
+        check(resumed.returncode == 0, f"resumed search: {resumed.stderr}")
+    else:
+        check(process.returncode == 0, f"interrupted search: exit {process.returncode} {err}")
+    check(tuning_answer(cut) == tuning_answer(out),
+          "an interrupted and resumed search should give the uninterrupted answer")
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="l2sweep-e2e-") as tmp:
+        check_tuning(tmp)
         check_compare(tmp)
         _, rows, summary = check_small_sweep(tmp)
         check_determinism(tmp, rows, summary)

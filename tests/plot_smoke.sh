@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # CTest: scripts/plot_curves.py draws curves.png and curves.svg for a real (small) sweep with
-# a control and two seeds, and compare.png for `l2sweep compare` of that sweep with itself, using Debian's python3-matplotlib as scripts/run.sh does (or, on a
+# a control and two seeds, compare.png for `l2sweep compare` of that sweep with itself, and tuning.png for an
+# --l2 auto search, using Debian's python3-matplotlib as scripts/run.sh does (or, on a
 # machine without it such as the GPU image, a python3 on the PATH that has matplotlib).
 # Exit 77 (skipped) when no Python has matplotlib.
 set -euo pipefail
@@ -35,6 +36,15 @@ head -c 8 "$tmp/out/curves.png" | od -An -c | grep -q 'P   N   G' || { echo "not
 size=$(stat -c %s "$tmp/cmp/compare.png")
 if ((size < 20000)); then
   echo "plot_smoke: compare.png is only $size bytes" >&2
+  exit 1
+fi
+# An --l2 auto search: tuning.png.
+"$binary" --data-dir "$fixture" --val-size 200 --train-size 300 --epochs 2 --l2 auto:1e-5:0.1 \
+  --device cpu --out "$tmp/tune" >/dev/null
+"$python" "$plot" "$tmp/tune"
+size=$(stat -c %s "$tmp/tune/tuning.png")
+if ((size < 20000)); then
+  echo "plot_smoke: tuning.png is only $size bytes" >&2
   exit 1
 fi
 # A missing folder gets a one-line error and exit code 3, not a traceback.

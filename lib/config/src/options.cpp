@@ -35,6 +35,20 @@ std::string text_of(const std::vector<double>& values) {
   return text;
 }
 
+/// "auto" or "auto:LOW:HIGH" -> the search; nullopt for anything else (a list of strengths).
+std::optional<L2Search> search_of(const std::string& text) {
+  if (text.rfind("auto", 0) != 0) return std::nullopt;
+  L2Search search;
+  if (text == "auto") return search;
+  const size_t colon = text.find(':', 5);
+  if (text[4] != ':' || colon == std::string::npos) {
+    throw usage_error("--l2 '{}': expected auto or auto:LOW:HIGH, e.g. auto:1e-6:0.1", text);
+  }
+  search.low = number("l2", text.substr(5, colon - 5));
+  search.high = number("l2", text.substr(colon + 1));
+  return search;
+}
+
 std::optional<EngineKind> engine_of(const std::string& text) {
   std::string names = "auto";
   for (const EngineKind kind : kEngineKinds) {
@@ -87,10 +101,29 @@ std::vector<SweepOption> make_options() {
   using T = const std::string&;
   return {
       option(
-          "l2", "comma-separated L2 strengths (0 = unregularised control)",
-          kDecidesNumbers | kNamesRuns, "l2", [](C& c, T t) { c.l2_strengths = numbers("l2", t); },
-          [](const C& c) { return text_of(c.l2_strengths); },
-          [](const C& c) -> Json { return c.l2_strengths; }),
+          "l2",
+          "comma-separated L2 strengths (0 = unregularised control), or auto[:LOW:HIGH] to "
+          "search the best one (default range 1e-6:0.1)",
+          kDecidesNumbers | kNamesRuns, "l2",
+          [](C& c, T t) {
+            c.l2_search = search_of(t);
+            if (!c.l2_search) c.l2_strengths = numbers("l2", t);
+          },
+          [](const C& c) {
+            return c.l2_search ? fmt::format("auto:{}:{}", c.l2_search->low, c.l2_search->high)
+                               : text_of(c.l2_strengths);
+          },
+          [](const C& c) -> Json {
+            if (c.l2_search) return fmt::format("auto:{}:{}", c.l2_search->low, c.l2_search->high);
+            return c.l2_strengths;
+          }),
+      option(
+          "tune-metric",
+          "what --l2 auto optimises: val_accuracy (final, maximised) or val_data_loss (final "
+          "validation cross-entropy, minimised)",
+          kRecorded, "tune_metric", [](C& c, T t) { c.tune_metric = t; },
+          [](const C& c) { return c.tune_metric; },
+          [](const C& c) -> Json { return c.tune_metric; }),
       option(
           "epochs", "epochs per run", kDecidesNumbers, "epochs",
           [](C& c, T t) { c.epochs = integer("epochs", t); },
@@ -178,6 +211,20 @@ std::vector<SweepOption> make_options() {
           },
           [](const C& c) { return std::string(c.cuda_graphs ? "on" : "off"); },
           [](const C& c) -> Json { return c.cuda_graphs; },
+          /*unwritten_value=*/"on"),
+      option(
+          "score-test",
+          "on or off: score each run on the test set after its last epoch (--l2 auto's search "
+          "rounds are off: only its chosen strengths are scored, once)",
+          kDecidesNumbers, "score_test",
+          [](C& c, T t) {
+            if (t != "on" && t != "off") {
+              throw usage_error("--score-test '{}': expected on or off", t);
+            }
+            c.score_test = t == "on";
+          },
+          [](const C& c) { return std::string(c.score_test ? "on" : "off"); },
+          [](const C& c) -> Json { return c.score_test; },
           /*unwritten_value=*/"on"),
       option(
           "resume", "continue the sweep in --out from its checkpoints", kIsFlag, nullptr,

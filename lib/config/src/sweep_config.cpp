@@ -63,7 +63,34 @@ bool steps_members_together(EngineKind kind) {
 }
 
 void SweepConfig::validate() const {
-  validate_strengths(l2_strengths);
+  if (l2_search) {
+    const L2Search& search = *l2_search;
+    if (!std::isfinite(search.low) || !std::isfinite(search.high) || search.low <= 0 ||
+        search.high <= search.low) {
+      throw usage_error("--l2 auto:{}:{}: expected 0 < LOW < HIGH, finite", search.low,
+                        search.high);
+    }
+    if (std::log10(search.high / search.low) < kMinSearchDecades) {
+      throw usage_error(
+          "--l2 auto:{}:{}: expected a range of at least {} decades (HIGH/LOW >= "
+          "{:.3g})",
+          search.low, search.high, kMinSearchDecades, std::pow(10.0, kMinSearchDecades));
+    }
+    if (shard) {
+      throw usage_error(
+          "--l2 auto with --shard: a search decides each round from the last; run "
+          "it as one job (it uses --jobs cores), see README \"Tuning the strength\"");
+    }
+  } else {
+    validate_strengths(l2_strengths);
+    if (tune_metric != "val_accuracy") {
+      throw usage_error("--tune-metric {}: expected --l2 auto, the search it steers", tune_metric);
+    }
+  }
+  if (std::find(std::begin(kTuneMetrics), std::end(kTuneMetrics), tune_metric) ==
+      std::end(kTuneMetrics)) {
+    throw usage_error("--tune-metric '{}': expected val_accuracy or val_data_loss", tune_metric);
+  }
   require_in_range("--epochs", epochs, 1, kMaxEpochs);
   require_in_range("--batch-size", batch_size, 1, kMaxBatchSize);
   require_in_range("--seeds", seeds, 1, kMaxSeeds);

@@ -42,7 +42,7 @@ bool is_leftover(const fs::directory_entry& entry) {
   std::error_code error;
   if (entry.is_symlink(error)) return false;
   const std::string name = entry.path().filename().string();
-  if (name == kFolderLockFile || name == kSharedFilesLockFile ||
+  if (name == kFolderLockFile || name == kSharedFilesLockFile || name == kTuneLockFile ||
       is_our_temporary(name, is_folder_output)) {
     return true;
   }

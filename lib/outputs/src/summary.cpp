@@ -20,14 +20,6 @@ namespace {
 /// A number, or null for NaN and infinities (JSON has neither).
 Json number(double value) { return std::isfinite(value) ? Json(value) : Json(); }
 
-Json config_json(const SweepConfig& config) {
-  Json json = Json::object();
-  for (const SweepOption& option : sweep_options()) {
-    if (option.summary_key != nullptr) json[option.summary_key] = option.record(config);
-  }
-  return json;
-}
-
 Json experiment_json(const SweepInfo& sweep, const std::vector<RunResult>& runs) {
   // The fixed parts of the experiment, so that the output alone says what was computed.
   Json json = Json::object();
@@ -107,6 +99,14 @@ Json strength_json(const StrengthSummary& s) {
 }
 
 }  // namespace
+
+Json config_json(const SweepConfig& config) {
+  Json json = Json::object();
+  for (const SweepOption& option : sweep_options()) {
+    if (option.summary_key != nullptr) json[option.summary_key] = option.record(config);
+  }
+  return json;
+}
 
 std::string engine_description(const std::string& planned, const std::vector<RunResult>& runs) {
   std::set<std::string> engines;

@@ -203,7 +203,7 @@ class Group {
       result.engine = trainer_.engine().description();
       finished[k] = epoch == plan_.config.epochs || result.status == RunStatus::kDiverged;
     }
-    test_finished(finished);
+    if (plan_.config.score_test) test_finished(finished);
     for (size_t k = 0; k < indices_.size(); ++k) {
       if (!active_[k]) continue;
       RunResult& result = results_[indices_[k]];

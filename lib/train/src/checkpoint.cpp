@@ -242,8 +242,9 @@ RunResult read_record(torch::serialize::InputArchive& archive, int64_t version, 
 
 /// Throws a data Error unless `result`'s history agrees with its status for a sweep of
 /// `epochs` epochs: epochs 1, 2, ... in order, all of them for a completed run (with its
-/// test score), fewer for an interrupted one, at least one for a diverged one.
-void check_consistent(const RunResult& result, int64_t epochs) {
+/// test score when the sweep scores the test set), fewer for an interrupted one, at least one
+/// for a diverged one.
+void check_consistent(const RunResult& result, int64_t epochs, bool score_test) {
   const auto done = static_cast<int64_t>(result.history.size());
   for (int64_t i = 0; i < done; ++i) {
     if (result.history[static_cast<size_t>(i)].epoch != i + 1) {
@@ -256,14 +257,15 @@ void check_consistent(const RunResult& result, int64_t epochs) {
                      done, epochs);
   }
   const bool consistent = result.status == RunStatus::kCompleted
-                              ? done == epochs && result.test.has_value()
+                              ? done == epochs && result.test.has_value() == score_test
                           : result.status == RunStatus::kInterrupted ? done < epochs
                                                                      : done >= 1;
   if (!consistent) {
-    throw data_error(
-        "it says {} after {} of {} epochs{}; expected a checkpoint of this sweep",
-        to_string(result.status), done, epochs,
-        result.status == RunStatus::kCompleted && !result.test ? " without a test score" : "");
+    throw data_error("it says {} after {} of {} epochs{}; expected a checkpoint of this sweep",
+                     to_string(result.status), done, epochs,
+                     result.status != RunStatus::kCompleted || done != epochs ? ""
+                     : result.test                                            ? " with a test score"
+                                   : " without a test score");
   }
 }
 
@@ -300,7 +302,7 @@ std::optional<RunResult> CheckpointStore::read(const RunSpec& run, Trainer* trai
           "with the --engine and --device the sweep started with",
           engine, to_string(*engine_));
     }
-    check_consistent(result, sweep_.epochs);
+    check_consistent(result, sweep_.epochs, sweep_.score_test);
     if (trainer != nullptr) trainer->load_state(member, archive);
     return result;
   } catch (const Error& e) {

@@ -37,12 +37,30 @@ const char* to_string(EngineKind engine);
 /// The fused and device engines do; autograd steps members in turn.
 bool steps_members_together(EngineKind kind);
 
+/// `--l2 auto[:LOW:HIGH]`: search the validation-optimal strength in [low, high] (log scale)
+/// instead of training a given list (l2sweep/tune/search.h).
+struct L2Search {
+  double low = 1e-6;
+  double high = 1e-1;
+};
+
+/// The narrowest `--l2 auto` range: 7 strengths a round at least 0.02 decades apart.
+inline constexpr double kMinSearchDecades = 0.12;
+
+/// What `--l2 auto` optimises, by its metrics.csv column.
+inline constexpr const char* kTuneMetrics[] = {"val_accuracy", "val_data_loss"};
+
 /// Everything that decides what a sweep computes. It is the single source of truth for
 /// a run: the command line fills it in (l2sweep/config/options.h lists every field's option),
 /// and summary.json records it verbatim.
 struct SweepConfig {
   /// L2 strengths on the first Dense/Linear kernel, one training run each (Keras l2(l)).
   std::vector<double> l2_strengths{1e-4, 1e-3, 1e-2};
+  /// Set by `--l2 auto`: search the strength instead (l2_strengths is then unused).
+  std::optional<L2Search> l2_search;
+  /// What `--l2 auto` optimises: "val_accuracy" (the final validation accuracy, maximised) or
+  /// "val_data_loss" (the final validation cross-entropy, minimised).
+  std::string tune_metric = "val_accuracy";
   int64_t epochs = 15;
   int64_t batch_size = 32;
   /// Adam learning rate (Keras default).
@@ -78,6 +96,9 @@ struct SweepConfig {
   /// the data is read; sweep.cfg and every checkpoint record it, and a sweep only continues on
   /// the same data. Empty when not known yet.
   std::string data_fingerprint;
+  /// Whether each run is scored on the test set after its last epoch. The search rounds of
+  /// `--l2 auto` are not (no peeking); only its chosen strengths are, once.
+  bool score_test = true;
 
   /// Throws a usage Error naming the first option whose value is out of range, or two that
   /// do not go together. Pure: it asks no device whether it exists (resolve_plan does).

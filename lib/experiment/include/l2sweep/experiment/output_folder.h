@@ -17,6 +17,9 @@ inline constexpr const char* kFolderLockFile = ".l2sweep.lock";
 /// The lock file that guards the files every shard shares (sweep.cfg; merge's outputs).
 inline constexpr const char* kSharedFilesLockFile = ".l2sweep.shared.lock";
 
+/// The lock file of an `--l2 auto` search's folder (l2sweep/tune/tune.h).
+inline constexpr const char* kTuneLockFile = ".l2sweep.tune.lock";
+
 /// What an output folder holds, as seen before anything is written into it.
 enum class FolderState {
   kMissing,

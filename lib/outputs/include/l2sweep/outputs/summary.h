@@ -5,9 +5,13 @@
 #include <string>
 #include <vector>
 
+#include "l2sweep/base/json.h"
 #include "l2sweep/sweep/observer.h"
 
 namespace l2sweep {
+
+/// summary.json's "config": every option with a summary key, as recorded.
+Json config_json(const SweepConfig& config);
 
 /// The summary.json document for `runs`: the sweep's configuration (every option with a
 /// summary key), the fixed experiment, the dataset, each run's final metrics and the

@@ -1,0 +1,189 @@
+#include "l2sweep/tune/search.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "l2sweep/compare/statistics.h"
+#include "l2sweep/outputs/stats.h"
+
+namespace l2sweep::tune {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+/// a is better than b.
+bool better(double a, double b, bool maximise) { return maximise ? a > b : a < b; }
+
+/// Two-sided p-value of the paired t-test of `a` against `b` over the seeds both finished.
+double paired_p(const std::vector<double>& a, const std::vector<double>& b) {
+  std::vector<double> differences;
+  for (size_t s = 0; s < a.size() && s < b.size(); ++s) {
+    if (!std::isfinite(a[s]) || !std::isfinite(b[s])) return 0.0;
+    differences.push_back(a[s] - b[s]);
+  }
+  const Score d = score_of(differences);
+  if (d.n < 2) return kNaN;
+  if (d.std == 0) return d.mean == 0 ? 1.0 : 0.0;
+  return compare::student_t_two_sided_p(d.mean / d.se, static_cast<double>(d.n - 1));
+}
+
+}  // namespace
+
+Score score_of(const std::vector<double>& values) {
+  Score score;
+  score.n = static_cast<int64_t>(values.size());
+  if (values.empty() ||
+      std::any_of(values.begin(), values.end(), [](double v) { return !std::isfinite(v); })) {
+    score.mean = score.std = score.se = kNaN;
+    return score;
+  }
+  const SeedStats stats = seed_stats(values);
+  score.mean = stats.mean;
+  score.std = stats.std;
+  score.se = stats.std / std::sqrt(static_cast<double>(score.n));
+  return score;
+}
+
+std::vector<double> log_grid(double low, double high, int points) {
+  std::vector<double> grid;
+  const double a = std::log10(low), b = std::log10(high);
+  for (int i = 0; i < points; ++i) {
+    // The ends exactly as given; the rest rounded to 4 significant digits, so that the
+    // strengths read back from their own printed names.
+    const double value = i == 0            ? low
+                         : i == points - 1 ? high
+                                           : std::pow(10.0, a + (b - a) * i / (points - 1));
+    grid.push_back(std::stod(fmt::format("{:.4g}", value)));
+  }
+  return grid;
+}
+
+Analysis analyse(const std::vector<Candidate>& candidates, bool maximise) {
+  Analysis analysis;
+  std::vector<Score> scores;
+  for (const Candidate& c : candidates) scores.push_back(score_of(c.scores));
+  bool found = false;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    if (std::isnan(scores[i].mean)) continue;
+    if (!found || better(scores[i].mean, scores[analysis.best].mean, maximise) ||
+        (scores[i].mean == scores[analysis.best].mean &&
+         candidates[i].l2 > candidates[analysis.best].l2)) {
+      analysis.best = i;
+      found = true;
+    }
+  }
+  const Candidate& best = candidates[analysis.best];
+  const Score& top = scores[analysis.best];
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    const double p = i == analysis.best ? 1.0 : paired_p(best.scores, candidates[i].scores);
+    analysis.p_vs_best.push_back(p);
+    analysis.indistinguishable.push_back(std::isnan(p) || p >= compare::kAlpha);
+  }
+  // The interval: contiguous in l2 order around the best.
+  std::vector<size_t> order(candidates.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(),
+            [&](size_t x, size_t y) { return candidates[x].l2 < candidates[y].l2; });
+  const auto at =
+      static_cast<size_t>(std::find(order.begin(), order.end(), analysis.best) - order.begin());
+  size_t lo = at, hi = at;
+  while (lo > 0 && analysis.indistinguishable[order[lo - 1]]) --lo;
+  while (hi + 1 < order.size() && analysis.indistinguishable[order[hi + 1]]) ++hi;
+  analysis.interval_low = candidates[order[lo]].l2;
+  analysis.interval_high = candidates[order[hi]].l2;
+  // The 1se strength: the largest in the interval above the best within one standard error of it.
+  analysis.one_se = analysis.best;
+  const double bound = maximise ? top.mean - top.se : top.mean + top.se;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    if (std::isnan(scores[i].mean) || candidates[i].l2 <= candidates[analysis.one_se].l2 ||
+        candidates[i].l2 > analysis.interval_high) {
+      continue;
+    }
+    if (maximise ? scores[i].mean >= bound : scores[i].mean <= bound) analysis.one_se = i;
+  }
+  analysis.at_edge = at == 0 || at + 1 == order.size();
+  return analysis;
+}
+
+NextRound next_round(const std::vector<Candidate>& candidates, const Analysis& analysis,
+                     const SearchSettings& settings, int rounds_done) {
+  NextRound next;
+  if (rounds_done >= settings.max_rounds) {
+    next.stop_reason = fmt::format("reached the limit of {} rounds", settings.max_rounds);
+    return next;
+  }
+  if (std::all_of(analysis.indistinguishable.begin(), analysis.indistinguishable.end(),
+                  [](bool tied) { return tied; })) {
+    next.stop_reason =
+        "no strength tried can be told from the best: the seeds' noise cannot resolve the "
+        "optimum in this range (more seeds, more data or a wider range would)";
+    return next;
+  }
+  // The last round could not tell any of its strengths from the best: a finer grid inside
+  // the same interval would not either.
+  if (rounds_done >= 2) {
+    bool all_tied = true, any = false;
+    for (size_t i = 0; i < candidates.size(); ++i) {
+      if (candidates[i].round != rounds_done) continue;
+      any = true;
+      all_tied = all_tied && analysis.indistinguishable[i];
+    }
+    if (any && all_tied) {
+      next.stop_reason = fmt::format(
+          "every strength of round {} is indistinguishable from the best: the seeds' noise "
+          "cannot resolve a finer grid",
+          rounds_done);
+      return next;
+    }
+  }
+  // The bracket: the nearest strengths tried outside the interval (or the range's ends).
+  next.low = settings.low;
+  next.high = settings.high;
+  for (const Candidate& c : candidates) {
+    if (c.l2 < analysis.interval_low) next.low = std::max(next.low, c.l2);
+    if (c.l2 > analysis.interval_high) next.high = std::min(next.high, c.l2);
+  }
+  const double spacing =
+      std::log10(next.high / next.low) / static_cast<double>(settings.grid_points - 1);
+  if (spacing < settings.min_spacing_decades) {
+    next.stop_reason =
+        fmt::format("the bracket {:.3g} to {:.3g} is narrower than {} strengths {} decades apart",
+                    next.low, next.high, settings.grid_points, settings.min_spacing_decades);
+    return next;
+  }
+  // A strength within half the finest spacing of one already tried adds nothing.
+  const auto tried = [&](double l2) {
+    return std::any_of(candidates.begin(), candidates.end(), [&](const Candidate& c) {
+      return std::fabs(std::log10(c.l2 / l2)) < settings.min_spacing_decades / 2;
+    });
+  };
+  next.spacing = spacing;
+  for (const double l2 : log_grid(next.low, next.high, settings.grid_points)) {
+    if (!tried(l2)) next.strengths.push_back(l2);
+  }
+  if (next.strengths.empty()) {
+    // The bracket did not narrow: its grid is the one tried. Halve its steps instead.
+    std::vector<double> inside;
+    for (const Candidate& c : candidates) {
+      if (c.l2 >= next.low && c.l2 <= next.high) inside.push_back(c.l2);
+    }
+    std::sort(inside.begin(), inside.end());
+    next.spacing = INFINITY;
+    for (size_t i = 0; i + 1 < inside.size(); ++i) {
+      const double half = std::log10(inside[i + 1] / inside[i]) / 2;
+      if (half < settings.min_spacing_decades) continue;
+      const double middle = std::stod(fmt::format("{:.4g}", std::sqrt(inside[i] * inside[i + 1])));
+      if (tried(middle)) continue;
+      next.strengths.push_back(middle);
+      next.spacing = std::min(next.spacing, half);
+    }
+  }
+  if (next.strengths.empty()) next.stop_reason = "every strength of a finer grid has been tried";
+  return next;
+}
+
+}  // namespace l2sweep::tune

@@ -1,0 +1,552 @@
+#include "l2sweep/tune/tune.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <optional>
+#include <system_error>
+
+#include "l2sweep/base/clock.h"
+#include "l2sweep/base/error.h"
+#include "l2sweep/base/file_lock.h"
+#include "l2sweep/base/files.h"
+#include "l2sweep/base/json.h"
+#include "l2sweep/base/version.h"
+#include "l2sweep/config/options.h"
+#include "l2sweep/config/plan.h"
+#include "l2sweep/experiment/experiment.h"
+#include "l2sweep/experiment/output_folder.h"
+#include "l2sweep/outputs/stats.h"
+#include "l2sweep/outputs/summary.h"
+
+namespace l2sweep::tune {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr const char* kTuningConfigFile = "tuning.cfg";
+
+Json number(double value) { return std::isfinite(value) ? Json(value) : Json(); }
+
+/// The settings a search's answer depends on: the options as the command line gives them
+/// (the strengths and test scoring aside, which the search sets per round) and its own rules.
+Json settings_json(const SweepConfig& config, const SearchSettings& search) {
+  Json settings = Json::object();
+  for (const SweepOption& option : sweep_options()) {
+    const std::string name = option.name;
+    if ((option.decides_numbers && name != "score-test") || name == "tune-metric") {
+      settings[name] = option.format(config);
+    }
+  }
+  settings["grid-points"] = std::to_string(search.grid_points);
+  settings["max-rounds"] = std::to_string(search.max_rounds);
+  settings["min-spacing-decades"] = fmt::format("{}", search.min_spacing_decades);
+  return settings;
+}
+
+/// Opens the search's folder: new (or empty), or on --resume one holding tuning.cfg with the
+/// same settings (a folder that is missing or empty starts the search, so a requeued job can
+/// always rerun its command). Holds its lock for the search's lifetime.
+struct TuneFolder {
+  fs::path path;
+  FileLock lock;
+  bool created_folder = false;  ///< this process made the folder
+  bool started = false;         ///< this process wrote tuning.cfg (a new search)
+
+  /// Takes back what opening wrote, for a search refused before its first round started.
+  void undo() {
+    std::error_code error;
+    if (started) fs::remove(path / kTuningConfigFile, error);
+    lock.release_and_remove_if_created();
+    if (created_folder) fs::remove(path, error);
+  }
+};
+
+TuneFolder open_tune_folder(const SweepConfig& config, const SearchSettings& search,
+                            const std::string& command_line) {
+  const bool named = !config.out_dir.empty();
+  const bool existed = named && fs::exists(config.out_dir);
+  const fs::path folder =
+      named ? fs::path(config.out_dir) : claim_new_folder(default_output_folder());
+  const FolderState state = inspect_output_folder(folder);
+  const bool has_search = fs::exists(folder / kTuningConfigFile);
+  if (state == FolderState::kNotAFolder) {
+    throw output_error("--out {}: not a folder l2sweep can write", folder.string());
+  }
+  if (has_search && !config.resume) {
+    throw output_error(
+        "--out {}: holds an --l2 auto search; add --resume to continue it, or "
+        "choose another --out",
+        folder.string());
+  }
+  if (!has_search && state != FolderState::kMissing && state != FolderState::kEmpty) {
+    throw output_error(
+        "--out {}: not empty and not an --l2 auto search; expected a new or empty "
+        "folder",
+        folder.string());
+  }
+  if (has_search) {
+    const auto text = read_text_file(folder / kTuningConfigFile);
+    const Json saved = parse_json(text.value_or(""), folder / kTuningConfigFile);
+    const Json now = settings_json(config, search);
+    for (const auto& [name, value] : now.items()) {
+      if (!saved.contains("settings") || !saved["settings"].contains(name) ||
+          saved["settings"][name] != value) {
+        const bool recorded = saved.contains("settings") && saved["settings"].contains(name) &&
+                              saved["settings"][name].is_string();
+        throw usage_error(
+            "--resume: --{} {} differs from the search in {} ({}); expected the search's own "
+            "settings",
+            name, value.get<std::string>(), folder.string(),
+            recorded ? saved["settings"][name].get<std::string>() : "not recorded");
+      }
+    }
+  }
+  create_folder(folder);
+  auto lock = FileLock::try_lock(folder / kTuneLockFile, FileLock::Mode::kExclusive);
+  if (!lock) {
+    throw output_error("--out {}: another l2sweep is searching in it ({})", folder.string(),
+                       FileLock::holder(folder / kTuneLockFile));
+  }
+  TuneFolder opened{folder, std::move(*lock), !existed, !has_search};
+  opened.lock.record_holder(command_line);
+  if (!has_search) {
+    Json saved = Json::object();
+    saved["l2sweep"] = kVersion;
+    saved["settings"] = settings_json(config, search);
+    write_file_atomically(folder / kTuningConfigFile, json_text(saved));
+  }
+  return opened;
+}
+
+/// The value of `metric` ("val_accuracy" or "val_data_loss") after a run's last epoch, NaN
+/// when it diverged or did not finish.
+double final_value(const RunResult& run, const std::string& metric, int64_t epochs) {
+  if (run.status != RunStatus::kCompleted || static_cast<int64_t>(run.history.size()) != epochs) {
+    return std::nan("");
+  }
+  const EpochMetrics& last = run.history.back();
+  return metric == "val_accuracy" ? last.val_accuracy : last.val_data_loss;
+}
+
+Json score_json(const std::vector<double>& values) {
+  const Score s = score_of(values);
+  Json json = Json::object();
+  json["mean"] = number(s.mean);
+  json["std"] = number(s.std);
+  json["se"] = number(s.se);
+  Json per_seed = Json::array();
+  for (const double v : values) per_seed.push_back(number(v));
+  json["per_seed"] = per_seed;
+  return json;
+}
+
+/// The search's rounds added up (the final runs aside).
+struct Totals {
+  int64_t runs = 0, epochs = 0;
+  double seconds = 0;
+};
+
+Totals totals(const TuneResult& result) {
+  Totals t;
+  for (const RoundRecord& r : result.rounds) {
+    t.runs += r.runs;
+    t.epochs += r.epochs_trained;
+    t.seconds += r.seconds;
+  }
+  return t;
+}
+
+/// What a plain log grid over the whole range with the search's finest spacing would cost.
+struct PlainGrid {
+  int64_t strengths = 0, runs = 0, epochs = 0;
+  double seconds = 0;
+};
+
+PlainGrid plain_grid(const TuneResult& result, const SweepConfig& config,
+                     const SearchSettings& settings) {
+  PlainGrid grid;
+  if (result.rounds.empty()) return grid;
+  // The finest spacing the search's grids reached, in decades.
+  double spacing = INFINITY;
+  for (const RoundRecord& round : result.rounds) spacing = std::min(spacing, round.spacing);
+  grid.strengths =
+      static_cast<int64_t>(std::floor(std::log10(settings.high / settings.low) / spacing + 1e-9)) +
+      1;
+  grid.runs = grid.strengths * config.seeds;
+  grid.epochs = grid.runs * config.epochs;
+  int64_t runs = 0;
+  double seconds = 0;
+  for (const RoundRecord& round : result.rounds) {
+    if (round.seconds > 0) {
+      runs += round.runs;
+      seconds += round.seconds;
+    }
+  }
+  grid.seconds =
+      runs > 0 ? seconds / static_cast<double>(runs) * static_cast<double>(grid.runs) : 0.0;
+  return grid;
+}
+
+Json tuning_json(const TuneResult& result, const SweepConfig& config,
+                 const SearchSettings& settings) {
+  Json json = Json::object();
+  json["metric"] = config.tune_metric;
+  json["maximise"] = settings.maximise;
+  json["range"] = {settings.low, settings.high};
+  json["seeds"] = config.seeds;
+  json["grid_points"] = settings.grid_points;
+  json["finished"] = result.searched;
+  Json rounds = Json::array();
+  for (const RoundRecord& r : result.rounds) {
+    rounds.push_back({{"round", r.round},
+                      {"folder", fmt::format("round-{}", r.round)},
+                      {"low", r.low},
+                      {"high", r.high},
+                      {"spacing_decades", r.spacing},
+                      {"strengths", r.strengths},
+                      {"runs", r.runs},
+                      {"epochs_trained", r.epochs_trained},
+                      {"seconds", r.seconds},
+                      {"finished", r.finished}});
+  }
+  json["rounds"] = rounds;
+  Json candidates = Json::array();
+  for (size_t i = 0; i < result.candidates.size(); ++i) {
+    const Candidate& c = result.candidates[i];
+    Json item = {{"l2", c.l2}, {"round", c.round}};
+    item["score"] = score_json(c.scores);
+    item["val_accuracy"] = score_json(c.val_accuracy);
+    item["val_data_loss"] = score_json(c.val_data_loss);
+    if (i < result.analysis.p_vs_best.size()) {
+      item["p_vs_best"] = number(result.analysis.p_vs_best[i]);
+      item["indistinguishable_from_best"] = static_cast<bool>(result.analysis.indistinguishable[i]);
+    }
+    candidates.push_back(item);
+  }
+  json["candidates"] = candidates;
+  if (!result.candidates.empty() && !result.analysis.p_vs_best.empty()) {
+    const Candidate& best = result.candidates[result.analysis.best];
+    const Candidate& one_se = result.candidates[result.analysis.one_se];
+    json["best"] = {{"l2", best.l2}, {"score", score_json(best.scores)}};
+    json["one_se"] = {{"l2", one_se.l2}, {"score", score_json(one_se.scores)}};
+    json["interval"] = {result.analysis.interval_low, result.analysis.interval_high};
+    json["at_edge"] = result.analysis.at_edge;
+  }
+  json["stop_reason"] = result.stop_reason;
+  const PlainGrid grid = plain_grid(result, config, settings);
+  const Totals spent = totals(result);
+  json["cost"] = {{"runs", spent.runs},
+                  {"epochs", spent.epochs},
+                  {"seconds", spent.seconds},
+                  {"final",
+                   {{"runs", result.final_runs},
+                    {"epochs", result.final_epochs},
+                    {"seconds", result.final_seconds}}},
+                  {"plain_grid",
+                   {{"strengths", grid.strengths},
+                    {"runs", grid.runs},
+                    {"epochs", grid.epochs},
+                    {"seconds_estimate", grid.seconds}}}};
+  Json final_json = Json::array();
+  for (const auto& [l2, test] : result.test_accuracy) {
+    final_json.push_back({{"l2", l2}, {"test_accuracy", score_json(test)}});
+  }
+  json["final"] = {{"folder", "final"},
+                   {"strengths", final_json},
+                   {"matches_search_bit_for_bit", result.final_matches_search}};
+  return json;
+}
+
+std::string report_text(const TuneResult& result, const SweepConfig& config,
+                        const SearchSettings& settings) {
+  const bool accuracy = config.tune_metric == "val_accuracy";
+  const char* metric = accuracy ? "final validation accuracy (maximised)"
+                                : "final validation cross-entropy (minimised)";
+  std::string md = "# l2sweep: tuning the L2 strength (`--l2 auto`)\n\n";
+  md += fmt::format(
+      "Search range {} to {} (log scale), {} strengths a round, {} seeds each; "
+      "score: {}.\n\n",
+      settings.low, settings.high, settings.grid_points, config.seeds, metric);
+  if (result.candidates.empty() || result.analysis.p_vs_best.empty()) {
+    return md + "No round has finished yet.\n";
+  }
+  const Analysis& a = result.analysis;
+  const Candidate& best = result.candidates[a.best];
+  const Candidate& one_se = result.candidates[a.one_se];
+  const Score best_score = score_of(best.scores);
+  md += "## The answer\n\n";
+  md += fmt::format("- **Best strength: {:.4g}** ({} {} ± {} standard error over {} seeds).\n",
+                    best.l2, accuracy ? "validation accuracy" : "validation cross-entropy",
+                    fixed(best_score.mean, 4), fixed(best_score.se, 4), best_score.n);
+  md += fmt::format(
+      "- **1se strength: {:.4g}**: the largest strength in the interval below whose mean is "
+      "within one standard error of the best's (glmnet's lambda.1se), the more regularised "
+      "choice when the optimum is flat.\n",
+      one_se.l2);
+  md += fmt::format(
+      "- **Indistinguishable from the best: {:.4g} to {:.4g}**: the strengths "
+      "around the best whose paired t-test over seeds against it gives p >= 0.05 "
+      "(seeds pair: a cohort's members share their initial weights and batches).\n",
+      a.interval_low, a.interval_high);
+  if (a.at_edge) {
+    md +=
+        "- **The best is at the edge of the search range**: the optimum may lie beyond it; "
+        "widen the range (`--l2 auto:LOW:HIGH`).\n";
+  }
+  md += fmt::format("- Stopped because {}.\n",
+                    result.stop_reason.empty() ? "it was interrupted" : result.stop_reason);
+  if (!result.test_accuracy.empty()) {
+    md +=
+        "\nTest accuracy, scored once after the search, only for these strengths "
+        "(`final/`):\n\n| l2 | role | test accuracy |\n|---|---|---|\n";
+    for (const auto& [l2, test] : result.test_accuracy) {
+      const std::string role = l2 == best.l2 && l2 == one_se.l2 ? "best and 1se"
+                               : l2 == best.l2                  ? "best"
+                                                                : "1se";
+      md += fmt::format("| {:.4g} | {} | {} |\n", l2, role, mean_std_text(seed_stats(test)));
+    }
+    md += fmt::format(
+        "\nThe final runs reproduce the search's runs of these strengths bit for "
+        "bit: {}.\n",
+        result.final_matches_search ? "yes" : "NO");
+  }
+  const PlainGrid grid = plain_grid(result, config, settings);
+  const Totals spent = totals(result);
+  md += fmt::format(
+      "\n## Cost\n\n| | strengths | runs | epochs | seconds |\n|---|---|---|---|---|\n"
+      "| the search ({} rounds) | {} | {} | {} | {:.1f} |\n"
+      "| the final runs, scored on the test set | {} | {} | {} | {:.1f} |\n"
+      "| a plain grid at the search's finest spacing over the whole range | {} | {} | {} | "
+      "about {:.0f} |\n\n",
+      result.rounds.size(), result.candidates.size(), spent.runs, spent.epochs, spent.seconds,
+      result.test_accuracy.size(), result.final_runs, result.final_epochs, result.final_seconds,
+      grid.strengths, grid.runs, grid.epochs, grid.seconds);
+  md +=
+      "## Every candidate\n\nMean ± standard deviation over seeds; p: paired t-test against "
+      "the best (with few seeds it separates only large differences; the interval is the "
+      "strengths around the best it cannot separate from it).\n\n| l2 | round | val accuracy | val "
+      "cross-entropy | p vs best | |\n"
+      "|---|---|---|---|---|---|\n";
+  std::vector<size_t> order(result.candidates.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](size_t x, size_t y) { return result.candidates[x].l2 < result.candidates[y].l2; });
+  for (const size_t i : order) {
+    const Candidate& c = result.candidates[i];
+    const Score acc = score_of(c.val_accuracy), ce = score_of(c.val_data_loss);
+    std::string mark = i == a.best ? "best" : "";
+    if (i == a.one_se && i != a.best) mark = "1se";
+    if (c.l2 >= a.interval_low && c.l2 <= a.interval_high) {
+      mark += mark.empty() ? "in the interval" : ", in the interval";
+    }
+    md += fmt::format("| {:.4g} | {} | {} ± {} | {} ± {} | {} | {} |\n", c.l2, c.round,
+                      fixed(acc.mean, 4), fixed(acc.std, 4), fixed(ce.mean, 4), fixed(ce.std, 4),
+                      fixed(a.p_vs_best[i], 3), mark);
+  }
+  md +=
+      "\n`scripts/plot_curves.py OUT` draws `tuning.png`: validation accuracy and cross-entropy "
+      "against L2 with error bars, every candidate of every round. Each round is a sweep of "
+      "its own in `round-N/` (metrics.csv, summary.json, report.md, TensorBoard logs).\n";
+  return md;
+}
+
+void write_outputs(const TuneResult& result, const SweepConfig& config,
+                   const SearchSettings& settings, const std::string& command_line) {
+  Json summary = Json::object();
+  summary["l2sweep_version"] = kVersion;
+  summary["command_line"] = command_line;
+  summary["config"] = config_json(config);
+  summary["tuning"] = tuning_json(result, config, settings);
+  write_file_atomically(result.out_dir / "summary.json", json_text(summary));
+  write_file_atomically(result.out_dir / "report.md", report_text(result, config, settings));
+}
+
+/// A round's (or the final) sweep: the user's settings with these strengths, in `folder`.
+SweepConfig sweep_config(const SweepConfig& config, const std::vector<double>& strengths,
+                         const fs::path& folder, bool score_test) {
+  SweepConfig round = config;
+  round.l2_search.reset();
+  round.l2_strengths = strengths;
+  round.out_dir = folder.string();
+  round.resume = config.resume && fs::exists(folder);
+  round.score_test = score_test;
+  return round;
+}
+
+}  // namespace
+
+TuneResult tune_l2(const SweepConfig& config, const std::string& command_line, std::FILE* console,
+                   StopToken stop, SearchSettings settings) {
+  config.validate();
+  if (!config.l2_search) throw usage_error("tune_l2: expected --l2 auto");
+  if (config.seeds < 2) {
+    throw usage_error(
+        "--l2 auto with --seeds {}: expected 2 or more seeds (the search measures "
+        "noise across them; the default is 3)",
+        config.seeds);
+  }
+  settings.low = config.l2_search->low;
+  settings.high = config.l2_search->high;
+  settings.maximise = config.tune_metric == "val_accuracy";
+  TuneFolder folder = open_tune_folder(config, settings, command_line);
+  TuneResult result;
+  result.out_dir = folder.path;
+  // What an earlier process of this search measured: each round's seconds, and whether it
+  // finished (a finished round is only replayed from its checkpoints now).
+  std::vector<std::pair<double, bool>> earlier;
+  double earlier_final_seconds = 0;  // the final runs', when an earlier process finished them
+  if (config.resume) {
+    if (const auto text = read_text_file(result.out_dir / "summary.json")) {
+      const Json old = Json::parse(*text, nullptr, /*allow_exceptions=*/false);
+      if (old.is_object() && old.contains("tuning") && old["tuning"].contains("rounds")) {
+        for (const Json& r : old["tuning"]["rounds"]) {
+          earlier.emplace_back(r.value("seconds", 0.0), r.value("finished", false));
+        }
+        if (old["tuning"].value("finished", false)) {
+          earlier_final_seconds = old["tuning"]["cost"]["final"].value("seconds", 0.0);
+        }
+      }
+    }
+  }
+
+  std::vector<double> strengths = log_grid(settings.low, settings.high, settings.grid_points);
+  double low = settings.low, high = settings.high;
+  double spacing = std::log10(high / low) / static_cast<double>(settings.grid_points - 1);
+  for (int round = 1;; ++round) {
+    const fs::path round_dir = result.out_dir / fmt::format("round-{}", round);
+    const auto start = SteadyClock::now();
+    ExperimentResult sweep;
+    try {
+      const SweepConfig round_config = sweep_config(config, strengths, round_dir, false);
+      if (round == 1) resolve_plan(round_config);  // refuse before the banner
+      fmt::print(console,
+                 "\n=== --l2 auto, round {}: {} strengths from {:.4g} to {:.4g} x {} seeds "
+                 "===\n",
+                 round, strengths.size(), low, high, config.seeds);
+      std::fflush(console);
+      sweep = run_experiment(round_config, command_line + fmt::format(" (round {})", round),
+                             console, stop);
+    } catch (const Error&) {
+      // Refused before the search started (bad data, a device it cannot use): take back the
+      // folder's tuning.cfg and lock, so the same command can be rerun once it is fixed.
+      if (round == 1 && !fs::exists(round_dir)) folder.undo();
+      throw;
+    }
+    const size_t index = static_cast<size_t>(round - 1);
+    const bool replayed = index < earlier.size() && earlier[index].second;
+    const double before = index < earlier.size() ? earlier[index].first : 0.0;
+    RoundRecord record{round,
+                       low,
+                       high,
+                       spacing,
+                       strengths,
+                       0,
+                       0,
+                       replayed ? before : before + seconds_since(start),
+                       !sweep.interrupted};
+    std::vector<Candidate> added;
+    for (const double l2 : strengths) {
+      Candidate candidate;
+      candidate.l2 = l2;
+      candidate.round = round;
+      for (const RunResult& run : sweep.runs) {
+        if (run.spec.l2 != l2) continue;
+        candidate.scores.push_back(final_value(run, config.tune_metric, config.epochs));
+        candidate.val_accuracy.push_back(final_value(run, "val_accuracy", config.epochs));
+        candidate.val_data_loss.push_back(final_value(run, "val_data_loss", config.epochs));
+        ++record.runs;
+        record.epochs_trained += static_cast<int64_t>(run.history.size());
+      }
+      added.push_back(std::move(candidate));
+    }
+    result.rounds.push_back(record);
+    if (sweep.interrupted) {
+      // A round cut short adds no candidate: the answer so far stands on finished rounds.
+      result.interrupted = true;
+      write_outputs(result, config, settings, command_line);
+      return result;
+    }
+    result.candidates.insert(result.candidates.end(), added.begin(), added.end());
+    const bool any_finite =
+        std::any_of(result.candidates.begin(), result.candidates.end(),
+                    [](const Candidate& c) { return std::isfinite(score_of(c.scores).mean); });
+    if (!any_finite) {
+      result.stop_reason = "every run diverged";
+      result.all_diverged = true;
+      write_outputs(result, config, settings, command_line);
+      return result;
+    }
+    result.analysis = analyse(result.candidates, settings.maximise);
+    const NextRound next = next_round(result.candidates, result.analysis, settings, round);
+    result.stop_reason = next.stop_reason;
+    write_outputs(result, config, settings, command_line);
+    if (next.strengths.empty()) break;
+    strengths = next.strengths;
+    low = next.low;
+    high = next.high;
+    spacing = next.spacing;
+  }
+
+  // No peeking: the test set is scored once, after the search, for the chosen strengths only.
+  const Candidate& best = result.candidates[result.analysis.best];
+  const Candidate& one_se = result.candidates[result.analysis.one_se];
+  std::vector<double> chosen{best.l2};
+  if (one_se.l2 != best.l2) chosen.push_back(one_se.l2);
+  fmt::print(console,
+             "\n=== --l2 auto: best {:.4g}, 1se {:.4g}; scoring them on the test set "
+             "===\n",
+             best.l2, one_se.l2);
+  std::fflush(console);
+  const auto final_start = SteadyClock::now();
+  const ExperimentResult final_sweep =
+      run_experiment(sweep_config(config, chosen, result.out_dir / "final", true),
+                     command_line + " (final)", console, stop);
+  result.final_seconds =
+      earlier_final_seconds > 0 ? earlier_final_seconds : seconds_since(final_start);
+  if (final_sweep.interrupted) {
+    result.interrupted = true;
+    write_outputs(result, config, settings, command_line);
+    return result;
+  }
+  result.final_matches_search = true;
+  const auto same_bits = [](const std::vector<double>& a, const std::vector<double>& b) {
+    return a.size() == b.size() &&
+           std::equal(a.begin(), a.end(), b.begin(), [](double x, double y) {
+             return x == y || (std::isnan(x) && std::isnan(y));
+           });
+  };
+  for (const double l2 : chosen) {
+    std::vector<double> test, accuracy, cross_entropy;
+    for (const RunResult& run : final_sweep.runs) {
+      if (run.spec.l2 != l2) continue;
+      test.push_back(run.test ? run.test->accuracy : std::nan(""));
+      accuracy.push_back(final_value(run, "val_accuracy", config.epochs));
+      cross_entropy.push_back(final_value(run, "val_data_loss", config.epochs));
+      ++result.final_runs;
+      result.final_epochs += static_cast<int64_t>(run.history.size());
+    }
+    const Candidate& searched = l2 == best.l2 ? best : one_se;
+    result.final_matches_search = result.final_matches_search &&
+                                  same_bits(accuracy, searched.val_accuracy) &&
+                                  same_bits(cross_entropy, searched.val_data_loss);
+    result.test_accuracy.emplace_back(l2, test);
+  }
+  result.searched = true;
+  write_outputs(result, config, settings, command_line);
+
+  const Score score = score_of(best.scores);
+  fmt::print(console,
+             "\n--l2 auto: best {:.4g} ({} {} ± {} se), 1se {:.4g}, indistinguishable from the "
+             "best: {:.4g} to {:.4g}{}\n  {} rounds, {} strengths, {}; test accuracy of the best: "
+             "{}\n  {}/report.md, summary.json (\"tuning\")\n",
+             best.l2, config.tune_metric, fixed(score.mean, 4), fixed(score.se, 4), one_se.l2,
+             result.analysis.interval_low, result.analysis.interval_high,
+             result.analysis.at_edge ? " (at the edge of the range: widen it)" : "",
+             result.rounds.size(), result.candidates.size(), result.stop_reason,
+             mean_std_text(seed_stats(result.test_accuracy.front().second)),
+             result.out_dir.string());
+  return result;
+}
+
+}  // namespace l2sweep::tune

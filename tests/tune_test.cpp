@@ -1,0 +1,305 @@
+// `--l2 auto`: the search's rules on constructed scores with known answers (scipy's p-values),
+// and the search end to end on the fixture: its folders, no test scores before the final
+// sweep, the final runs equal to the searched ones, --resume, and its refusals.
+#include "l2sweep/tune/tune.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <thread>
+
+#include "cli.h"
+#include "l2sweep/base/error.h"
+#include "l2sweep/base/files.h"
+#include "l2sweep/base/json.h"
+#include "l2sweep/base/stop_token.h"
+#include "l2sweep/experiment/experiment.h"
+#include "l2sweep/tune/search.h"
+#include "test_support.h"
+
+namespace l2sweep::tune {
+namespace {
+namespace fs = std::filesystem;
+using l2sweep::testing::TempDir;
+
+Candidate candidate(double l2, std::vector<double> scores, int round = 1) {
+  Candidate c;
+  c.l2 = l2;
+  c.round = round;
+  c.scores = scores;
+  c.val_accuracy = scores;
+  c.val_data_loss = scores;
+  return c;
+}
+
+/// Four strengths, 3 seeds: 1e-3 is best; 1e-2 is within noise of it (paired p = 2/3);
+/// 1e-4 is clearly worse (paired t = 16, p = 0.0039); 1e-1 much worse.
+std::vector<Candidate> four() {
+  return {candidate(1e-4, {0.80, 0.81, 0.82}), candidate(1e-3, {0.83, 0.835, 0.845}),
+          candidate(1e-2, {0.825, 0.84, 0.84}), candidate(1e-1, {0.70, 0.71, 0.69})};
+}
+
+TEST(TuneSearch, LogGridKeepsItsEndsAndReadableSteps) {
+  const std::vector<double> grid = log_grid(1e-6, 1e-1, 7);
+  ASSERT_EQ(grid.size(), 7u);
+  EXPECT_EQ(grid.front(), 1e-6);
+  EXPECT_EQ(grid.back(), 1e-1);
+  EXPECT_EQ(grid[3], 0.0003162);  // 10^-3.5, four significant digits
+  for (size_t i = 1; i < grid.size(); ++i) {
+    EXPECT_NEAR(std::log10(grid[i] / grid[i - 1]), 5.0 / 6.0, 1e-3);
+  }
+}
+
+TEST(TuneSearch, BestOneStandardErrorAndTheInterval) {
+  const Analysis a = analyse(four(), /*maximise=*/true);
+  EXPECT_EQ(a.best, 1u);
+  EXPECT_NEAR(a.p_vs_best[2], 0.6666666666666667, 1e-9);  // scipy.stats.t, paired
+  EXPECT_NEAR(a.p_vs_best[0], 0.0038835098164954666, 1e-9);
+  EXPECT_EQ(a.p_vs_best[1], 1.0);
+  EXPECT_EQ(a.indistinguishable, (std::vector<bool>{false, true, true, false}));
+  EXPECT_EQ(a.interval_low, 1e-3);
+  EXPECT_EQ(a.interval_high, 1e-2);
+  // Best mean 0.83667, standard error 0.00441: 1e-2's 0.835 is within it, and larger.
+  EXPECT_EQ(a.one_se, 2u);
+  EXPECT_FALSE(a.at_edge);
+
+  // Minimising (a loss): the same numbers negated give the same answer.
+  std::vector<Candidate> losses = four();
+  for (Candidate& c : losses) {
+    for (double& v : c.scores) v = -v;
+  }
+  const Analysis b = analyse(losses, /*maximise=*/false);
+  EXPECT_EQ(b.best, 1u);
+  EXPECT_EQ(b.one_se, 2u);
+  EXPECT_EQ(b.interval_high, 1e-2);
+}
+
+TEST(TuneSearch, ADivergedStrengthIsNeverBestNorTied) {
+  std::vector<Candidate> c = four();
+  c.push_back(candidate(3e-3, {0.9, NAN, 0.9}));
+  const Analysis a = analyse(c, true);
+  EXPECT_EQ(a.best, 1u);
+  EXPECT_EQ(a.p_vs_best[4], 0.0);
+  EXPECT_FALSE(a.indistinguishable[4]);
+  // The diverged strength sits between the best and 1e-2: the interval stops at it.
+  EXPECT_EQ(a.interval_high, 1e-3);
+}
+
+TEST(TuneSearch, TheNextRoundNarrowsAroundTheInterval) {
+  const std::vector<Candidate> c = four();
+  SearchSettings settings;
+  settings.low = 1e-4;
+  settings.high = 1e-1;
+  const NextRound next = next_round(c, analyse(c, true), settings, 1);
+  // Between the nearest strengths outside [1e-3, 1e-2]: 1e-4 and 1e-1, half a decade apart;
+  // the grid's points already tried are left out.
+  EXPECT_EQ(next.low, 1e-4);
+  EXPECT_EQ(next.high, 1e-1);
+  EXPECT_EQ(next.strengths, (std::vector<double>{0.0003162, 0.003162, 0.03162}));
+  EXPECT_TRUE(next.stop_reason.empty());
+}
+
+TEST(TuneSearch, ItStopsWhenTheNoiseCannotResolveMore) {
+  SearchSettings settings;
+  settings.low = 1e-4;
+  settings.high = 1e-1;
+  // The round limit.
+  EXPECT_NE(next_round(four(), analyse(four(), true), settings, settings.max_rounds)
+                .stop_reason.find("limit of 4 rounds"),
+            std::string::npos);
+  // Every strength tied with the best.
+  std::vector<Candidate> flat = {candidate(1e-4, {0.8, 0.81, 0.79}),
+                                 candidate(1e-3, {0.81, 0.80, 0.80}),
+                                 candidate(1e-2, {0.79, 0.82, 0.80})};
+  EXPECT_NE(next_round(flat, analyse(flat, true), settings, 1).stop_reason.find("cannot resolve"),
+            std::string::npos);
+  // Round 2's new strengths all tied with the best, though round 1 had clear losers.
+  std::vector<Candidate> c = four();
+  c.push_back(candidate(3.162e-3, {0.832, 0.838, 0.84}, 2));
+  c.push_back(candidate(5e-3, {0.829, 0.84, 0.843}, 2));
+  EXPECT_NE(next_round(c, analyse(c, true), settings, 2)
+                .stop_reason.find("round 2 is "
+                                  "indistinguishable"),
+            std::string::npos);
+  // A bracket too narrow for the grid.
+  std::vector<Candidate> tight = {candidate(1e-3, {0.5, 0.5, 0.5}),
+                                  candidate(1.01e-3, {0.9, 0.91, 0.92}),
+                                  candidate(1.02e-3, {0.5, 0.5, 0.5})};
+  settings.low = 1e-3;
+  settings.high = 1.02e-3;
+  EXPECT_NE(next_round(tight, analyse(tight, true), settings, 1).stop_reason.find("narrower than"),
+            std::string::npos);
+}
+
+TEST(TuneCommand, ReadsAutoWithItsRangeAndDefaultsToThreeSeeds) {
+  const auto parse = [](std::vector<const char*> args) {
+    args.insert(args.begin(), "l2sweep");
+    return cli::parse_command_line(static_cast<int>(args.size()), args.data());
+  };
+  const cli::CommandLine plain = parse({"--l2", "auto"});
+  ASSERT_TRUE(plain.config.l2_search);
+  EXPECT_EQ(plain.config.l2_search->low, 1e-6);
+  EXPECT_EQ(plain.config.l2_search->high, 0.1);
+  EXPECT_EQ(plain.config.seeds, 3);
+  const cli::CommandLine ranged =
+      parse({"--l2", "auto:1e-5:0.01", "--seeds", "4", "--tune-metric", "val_data_loss"});
+  EXPECT_EQ(ranged.config.l2_search->low, 1e-5);
+  EXPECT_EQ(ranged.config.l2_search->high, 0.01);
+  EXPECT_EQ(ranged.config.seeds, 4);
+  EXPECT_EQ(ranged.config.tune_metric, "val_data_loss");
+  EXPECT_THROW_WITH(parse({"--l2", "auto:1e-3"}), Error, "expected auto or auto:LOW:HIGH");
+  EXPECT_THROW_WITH(parse({"--l2", "auto:x:1"}), Error, "--l2 'x': expected a number");
+  EXPECT_THROW_WITH(parse({"--l2", "auto:0.1:0.01"}).config.validate(), Error,
+                    "expected 0 < LOW < HIGH");
+  EXPECT_THROW_WITH(parse({"--l2", "auto", "--tune-metric", "loss"}).config.validate(), Error,
+                    "--tune-metric 'loss'");
+  EXPECT_THROW_WITH(parse({"--l2", "auto", "--shard", "0/2", "--out", "x"}).config.validate(),
+                    Error, "run it as one job");
+}
+
+/// A small search on the fixture: 4 strengths a round, at most 2 rounds.
+SweepConfig small_search(const fs::path& out) {
+  SweepConfig config;
+  config.data_dir = l2sweep::testing::fixture_dir().string();
+  config.val_size = 200;
+  config.train_size = 300;
+  config.epochs = 2;
+  config.seeds = 3;
+  config.device = "cpu";
+  config.l2_search = L2Search{1e-5, 10.0};
+  config.out_dir = out.string();
+  return config;
+}
+
+SearchSettings small_settings() {
+  SearchSettings settings;
+  settings.grid_points = 4;
+  settings.max_rounds = 2;
+  return settings;
+}
+
+TEST(TuneEndToEnd, SearchesScoresTheTestSetOnlyAtTheEndAndResumes) {
+  TempDir dir;
+  std::FILE* sink = std::tmpfile();
+  const TuneResult first = tune_l2(small_search(dir / "a"), "test", sink, {}, small_settings());
+  ASSERT_TRUE(first.searched);
+  EXPECT_GE(first.rounds.size(), 1u);
+  EXPECT_EQ(first.rounds[0].strengths, (std::vector<double>{1e-5, 0.001, 0.1, 10.0}));
+  ASSERT_EQ(first.rounds.size(), 2u) << first.stop_reason;
+  EXPECT_TRUE(first.final_matches_search);
+  ASSERT_FALSE(first.test_accuracy.empty());
+  EXPECT_EQ(first.test_accuracy.front().first, first.candidates[first.analysis.best].l2);
+
+  // No peeking: the rounds' runs have no test score; the final runs have one.
+  const Json round = parse_json(*read_text_file(dir / "a" / "round-1" / "summary.json"), "x");
+  for (const Json& run : round["runs"]) EXPECT_TRUE(run["test_accuracy"].is_null());
+  const Json final_runs = parse_json(*read_text_file(dir / "a" / "final" / "summary.json"), "x");
+  for (const Json& run : final_runs["runs"]) EXPECT_TRUE(run["test_accuracy"].is_number());
+  const Json summary = parse_json(*read_text_file(dir / "a" / "summary.json"), "x");
+  EXPECT_EQ(summary["tuning"]["candidates"].size(), first.candidates.size());
+  EXPECT_EQ(summary["tuning"]["best"]["l2"], first.candidates[first.analysis.best].l2);
+  EXPECT_TRUE(summary["tuning"]["final"]["matches_search_bit_for_bit"].get<bool>());
+  EXPECT_NE(read_text_file(dir / "a" / "report.md")->find("## Every candidate"), std::string::npos);
+
+  // --resume on the finished search replays it: the same candidates, bit for bit.
+  SweepConfig again = small_search(dir / "a");
+  again.resume = true;
+  const TuneResult replayed = tune_l2(again, "test", sink, {}, small_settings());
+  ASSERT_EQ(replayed.candidates.size(), first.candidates.size());
+  for (size_t i = 0; i < first.candidates.size(); ++i) {
+    EXPECT_EQ(replayed.candidates[i].l2, first.candidates[i].l2);
+    EXPECT_EQ(replayed.candidates[i].scores, first.candidates[i].scores);
+  }
+  EXPECT_EQ(replayed.analysis.best, first.analysis.best);
+
+  // Interrupted once round 2 has begun, then resumed: the same answer as the uninterrupted
+  // search, bit for bit.
+  StopSource stop;
+  std::atomic<bool> done{false};
+  std::thread stopper([&] {
+    while (!done && !fs::exists(dir / "b" / "round-2" / "checkpoints")) {
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    stop.request_stop();
+  });
+  const TuneResult cut =
+      tune_l2(small_search(dir / "b"), "test", sink, stop.token(), small_settings());
+  done = true;
+  stopper.join();
+  ASSERT_TRUE(cut.interrupted);
+  ASSERT_EQ(cut.rounds.size(), 2u);
+  EXPECT_FALSE(cut.rounds[1].finished);
+  EXPECT_EQ(cut.candidates.size(), first.rounds[0].strengths.size());  // round 1's only
+  const std::string partial = *read_text_file(dir / "b" / "report.md");
+  EXPECT_NE(partial.find("## Every candidate"), std::string::npos);
+  SweepConfig resume_b = small_search(dir / "b");
+  resume_b.resume = true;
+  const TuneResult resumed = tune_l2(resume_b, "test", sink, {}, small_settings());
+  ASSERT_EQ(resumed.candidates.size(), first.candidates.size());
+  for (size_t i = 0; i < first.candidates.size(); ++i) {
+    EXPECT_EQ(resumed.candidates[i].l2, first.candidates[i].l2);
+    EXPECT_EQ(resumed.candidates[i].scores, first.candidates[i].scores);
+  }
+  EXPECT_EQ(resumed.test_accuracy, first.test_accuracy);
+  EXPECT_GT(resumed.rounds[1].seconds, 0.0);
+
+  // A round is an ordinary sweep: it resumes on its own with its recorded settings.
+  SweepConfig round_one = small_search(dir / "a" / "round-1");
+  round_one.l2_search.reset();
+  round_one.l2_strengths = first.rounds[0].strengths;
+  round_one.score_test = false;
+  round_one.resume = true;
+  const ExperimentResult again_round = run_experiment(round_one, "test", sink);
+  EXPECT_EQ(again_round.runs.size(), first.rounds[0].strengths.size() * 3);
+  std::fclose(sink);
+}
+
+TEST(TuneEndToEnd, Refusals) {
+  TempDir dir;
+  std::FILE* sink = std::tmpfile();
+  SweepConfig one_seed = small_search(dir / "x");
+  one_seed.seeds = 1;
+  EXPECT_THROW_WITH(tune_l2(one_seed, "t", sink, {}, small_settings()), Error,
+                    "expected 2 or more seeds");
+  EXPECT_FALSE(fs::exists(dir / "x"));
+
+  SweepConfig config = small_search(dir / "s");
+  config.epochs = 1;
+  tune_l2(config, "t", sink, {}, small_settings());
+  EXPECT_THROW_WITH(tune_l2(config, "t", sink, {}, small_settings()), Error,
+                    "holds an --l2 auto search; add --resume");
+  config.resume = true;
+  config.epochs = 2;
+  EXPECT_THROW_WITH(tune_l2(config, "t", sink, {}, small_settings()), Error,
+                    "--resume: --epochs 2 differs from the search");
+
+  fs::create_directories(dir / "foreign");
+  write_file_atomically(dir / "foreign" / "notes.txt", "mine");
+  SweepConfig foreign = small_search(dir / "foreign");
+  EXPECT_THROW_WITH(tune_l2(foreign, "t", sink, {}, small_settings()), Error,
+                    "not empty and not an --l2 auto search");
+
+  // Refused before its first round (no data here): nothing is left, so the same command
+  // runs once the data is there.
+  SweepConfig no_data = small_search(dir / "nodata");
+  no_data.data_dir = (dir / "missing").string();
+  EXPECT_THROW(tune_l2(no_data, "t", sink, {}, small_settings()), Error);
+  EXPECT_FALSE(fs::exists(dir / "nodata"));
+  fs::create_directories(dir / "empty");
+  SweepConfig into_empty = small_search(dir / "empty");
+  into_empty.data_dir = (dir / "missing").string();
+  EXPECT_THROW(tune_l2(into_empty, "t", sink, {}, small_settings()), Error);
+  EXPECT_TRUE(fs::is_empty(dir / "empty"));
+
+  SweepConfig narrow = small_search(dir / "narrow");
+  narrow.l2_search = L2Search{1e-6, 1.0001e-6};
+  EXPECT_THROW_WITH(tune_l2(narrow, "t", sink, {}, small_settings()), Error,
+                    "expected a range of at least 0.12 decades");
+  EXPECT_FALSE(fs::exists(dir / "narrow"));
+  std::fclose(sink);
+}
+
+}  // namespace
+}  // namespace l2sweep::tune
