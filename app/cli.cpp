@@ -233,6 +233,8 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
   if (!command.config.l2_search) {
     command.config.shard = resolve_shard(command.config.shard, shard_count(result),
                                          [](const char* name) { return std::getenv(name); });
+  } else if (result.count("shard-count") > 0) {
+    throw usage_error("--shard-count with --l2 auto: a search runs as one job, not as shards");
   }
   return command;
 }

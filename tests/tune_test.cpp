@@ -150,13 +150,24 @@ TEST(TuneCommand, ReadsAutoWithItsRangeAndDefaultsToThreeSeeds) {
   EXPECT_EQ(ranged.config.seeds, 4);
   EXPECT_EQ(ranged.config.tune_metric, "val_data_loss");
   EXPECT_THROW_WITH(parse({"--l2", "auto:1e-3"}), Error, "expected auto or auto:LOW:HIGH");
-  EXPECT_THROW_WITH(parse({"--l2", "auto:x:1"}), Error, "--l2 'x': expected a number");
+  EXPECT_THROW_WITH(parse({"--l2", "auto:x:1"}), Error,
+                    "--l2 'auto:x:1': expected auto or auto:LOW:HIGH");
   EXPECT_THROW_WITH(parse({"--l2", "auto:0.1:0.01"}).config.validate(), Error,
-                    "expected 0 < LOW < HIGH");
+                    "expected 1e-12 <= LOW < HIGH <= 100");
   EXPECT_THROW_WITH(parse({"--l2", "auto", "--tune-metric", "loss"}).config.validate(), Error,
                     "--tune-metric 'loss'");
   EXPECT_THROW_WITH(parse({"--l2", "auto", "--shard", "0/2", "--out", "x"}).config.validate(),
                     Error, "run it as one job");
+  EXPECT_THROW_WITH(parse({"--l2", "auto", "--shard-count", "2"}), Error,
+                    "--shard-count with --l2 auto");
+  EXPECT_THROW_WITH(parse({"--l2", "0.1,auto"}), Error, "auto is the whole value");
+  EXPECT_THROW_WITH(parse({"--l2", "auto:1e-300:1"}).config.validate(), Error, "1e-12 <= LOW");
+  EXPECT_THROW_WITH(parse({"--l2", "auto", "--score-test", "off"}).config.validate(), Error,
+                    "--score-test off with --l2 auto");
+  EXPECT_THROW_WITH(parse({"--l2", "0.1", "--tune-metric", "val_data_loss"}).config.validate(),
+                    Error, "expected --l2 auto");
+  EXPECT_THROW_WITH(parse({"--l2", "0.1", "--tune-metric", "bogus"}).config.validate(), Error,
+                    "--tune-metric 'bogus': expected val_accuracy or val_data_loss");
 }
 
 /// A small search on the fixture: 4 strengths a round, at most 2 rounds.
@@ -256,6 +267,24 @@ TEST(TuneEndToEnd, SearchesScoresTheTestSetOnlyAtTheEndAndResumes) {
   std::fclose(sink);
 }
 
+TEST(TuneEndToEnd, MinimisesTheValidationCrossEntropy) {
+  TempDir dir;
+  std::FILE* sink = std::tmpfile();
+  SweepConfig config = small_search(dir / "ce");
+  config.tune_metric = "val_data_loss";
+  const TuneResult result = tune_l2(config, "t", sink, {}, small_settings());
+  std::fclose(sink);
+  ASSERT_TRUE(result.searched);
+  const Score best = score_of(result.candidates[result.analysis.best].scores);
+  for (const Candidate& c : result.candidates) {
+    const Score s = score_of(c.scores);
+    if (!std::isnan(s.mean)) {
+      EXPECT_GE(s.mean, best.mean) << c.l2;
+    }
+    EXPECT_EQ(c.scores, c.val_data_loss);
+  }
+}
+
 TEST(TuneEndToEnd, Refusals) {
   TempDir dir;
   std::FILE* sink = std::tmpfile();
@@ -292,6 +321,11 @@ TEST(TuneEndToEnd, Refusals) {
   into_empty.data_dir = (dir / "missing").string();
   EXPECT_THROW(tune_l2(into_empty, "t", sink, {}, small_settings()), Error);
   EXPECT_TRUE(fs::is_empty(dir / "empty"));
+
+  SweepConfig deep = small_search(dir / "deep" / "er" / "o");
+  deep.data_dir = (dir / "missing").string();
+  EXPECT_THROW(tune_l2(deep, "t", sink, {}, small_settings()), Error);
+  EXPECT_FALSE(fs::exists(dir / "deep"));
 
   SweepConfig narrow = small_search(dir / "narrow");
   narrow.l2_search = L2Search{1e-6, 1.0001e-6};

@@ -37,15 +37,30 @@ std::string text_of(const std::vector<double>& values) {
 
 /// "auto" or "auto:LOW:HIGH" -> the search; nullopt for anything else (a list of strengths).
 std::optional<L2Search> search_of(const std::string& text) {
-  if (text.rfind("auto", 0) != 0) return std::nullopt;
+  if (text.rfind("auto", 0) != 0) {
+    if (text.find("auto") != std::string::npos) {
+      throw usage_error(
+          "--l2 '{}': auto is the whole value (auto or auto:LOW:HIGH), not part of "
+          "a list",
+          text);
+    }
+    return std::nullopt;
+  }
   L2Search search;
   if (text == "auto") return search;
   const size_t colon = text.find(':', 5);
-  if (text[4] != ':' || colon == std::string::npos) {
-    throw usage_error("--l2 '{}': expected auto or auto:LOW:HIGH, e.g. auto:1e-6:0.1", text);
+  const auto low =
+      colon == std::string::npos ? std::nullopt : parse_double(text.substr(5, colon - 5));
+  const auto high =
+      colon == std::string::npos ? std::nullopt : parse_double(text.substr(colon + 1));
+  if (text[4] != ':' || !low || !high) {
+    throw usage_error(
+        "--l2 '{}': expected auto or auto:LOW:HIGH with two numbers, e.g. "
+        "auto:1e-6:0.1",
+        text);
   }
-  search.low = number("l2", text.substr(5, colon - 5));
-  search.high = number("l2", text.substr(colon + 1));
+  search.low = *low;
+  search.high = *high;
   return search;
 }
 

@@ -63,12 +63,17 @@ bool steps_members_together(EngineKind kind) {
 }
 
 void SweepConfig::validate() const {
+  if (std::find(std::begin(kTuneMetrics), std::end(kTuneMetrics), tune_metric) ==
+      std::end(kTuneMetrics)) {
+    throw usage_error("--tune-metric '{}': expected val_accuracy or val_data_loss", tune_metric);
+  }
   if (l2_search) {
     const L2Search& search = *l2_search;
-    if (!std::isfinite(search.low) || !std::isfinite(search.high) || search.low <= 0 ||
+    if (!std::isfinite(search.low) || !std::isfinite(search.high) ||
+        search.low < kMinSearchStrength || search.high > kMaxSearchStrength ||
         search.high <= search.low) {
-      throw usage_error("--l2 auto:{}:{}: expected 0 < LOW < HIGH, finite", search.low,
-                        search.high);
+      throw usage_error("--l2 auto:{}:{}: expected {} <= LOW < HIGH <= {}", search.low, search.high,
+                        kMinSearchStrength, kMaxSearchStrength);
     }
     if (std::log10(search.high / search.low) < kMinSearchDecades) {
       throw usage_error(
@@ -81,15 +86,16 @@ void SweepConfig::validate() const {
           "--l2 auto with --shard: a search decides each round from the last; run "
           "it as one job (it uses --jobs cores), see README \"Tuning the strength\"");
     }
+    if (!score_test) {
+      throw usage_error(
+          "--score-test off with --l2 auto: the search decides what is scored (only its chosen "
+          "strengths, once, after the search)");
+    }
   } else {
     validate_strengths(l2_strengths);
     if (tune_metric != "val_accuracy") {
       throw usage_error("--tune-metric {}: expected --l2 auto, the search it steers", tune_metric);
     }
-  }
-  if (std::find(std::begin(kTuneMetrics), std::end(kTuneMetrics), tune_metric) ==
-      std::end(kTuneMetrics)) {
-    throw usage_error("--tune-metric '{}': expected val_accuracy or val_data_loss", tune_metric);
   }
   require_in_range("--epochs", epochs, 1, kMaxEpochs);
   require_in_range("--batch-size", batch_size, 1, kMaxBatchSize);

@@ -47,74 +47,103 @@ Json settings_json(const SweepConfig& config, const SearchSettings& search) {
 /// Opens the search's folder: new (or empty), or on --resume one holding tuning.cfg with the
 /// same settings (a folder that is missing or empty starts the search, so a requeued job can
 /// always rerun its command). Holds its lock for the search's lifetime.
+/// The highest folder of `folder`'s path that does not exist yet (`folder` itself when its
+/// parent exists), or empty when `folder` exists: what creating it would add.
+fs::path first_missing(const fs::path& folder) {
+  std::error_code error;
+  fs::path missing;
+  for (fs::path at = fs::absolute(folder).lexically_normal(); !at.empty() && at != at.parent_path();
+       at = at.parent_path()) {
+    if (fs::exists(at, error)) break;
+    missing = at;
+  }
+  return missing;
+}
+
 struct TuneFolder {
   fs::path path;
-  FileLock lock;
-  bool created_folder = false;  ///< this process made the folder
-  bool started = false;         ///< this process wrote tuning.cfg (a new search)
+  std::optional<FileLock> lock;
+  fs::path created;      ///< the highest folder this process created ("" when none)
+  bool started = false;  ///< this process wrote tuning.cfg (a new search)
 
-  /// Takes back what opening wrote, for a search refused before its first round started.
+  /// Takes back what opening wrote, for a search refused before its first round started:
+  /// tuning.cfg, the lock file and the folders created for it (when empty).
   void undo() {
     std::error_code error;
     if (started) fs::remove(path / kTuningConfigFile, error);
-    lock.release_and_remove_if_created();
-    if (created_folder) fs::remove(path, error);
+    if (lock) lock->release_and_remove_if_created();
+    if (created.empty()) return;
+    for (fs::path at = fs::absolute(path).lexically_normal();; at = at.parent_path()) {
+      if (!fs::remove(at, error) || at == created || at == at.parent_path()) break;
+    }
   }
 };
 
 TuneFolder open_tune_folder(const SweepConfig& config, const SearchSettings& search,
                             const std::string& command_line) {
+  TuneFolder opened;
   const bool named = !config.out_dir.empty();
-  const bool existed = named && fs::exists(config.out_dir);
-  const fs::path folder =
-      named ? fs::path(config.out_dir) : claim_new_folder(default_output_folder());
-  const FolderState state = inspect_output_folder(folder);
-  const bool has_search = fs::exists(folder / kTuningConfigFile);
-  if (state == FolderState::kNotAFolder) {
-    throw output_error("--out {}: not a folder l2sweep can write", folder.string());
+  opened.path = named ? fs::path(config.out_dir) : default_output_folder();
+  opened.created = first_missing(opened.path);
+  if (named) {
+    const FolderState before = inspect_output_folder(opened.path);
+    if (before == FolderState::kNotAFolder) {
+      throw output_error("--out {}: not a folder l2sweep can write", opened.path.string());
+    }
+    create_folder(opened.path);
+  } else {
+    opened.path = claim_new_folder(opened.path);
   }
-  if (has_search && !config.resume) {
-    throw output_error(
-        "--out {}: holds an --l2 auto search; add --resume to continue it, or "
-        "choose another --out",
-        folder.string());
-  }
-  if (!has_search && state != FolderState::kMissing && state != FolderState::kEmpty) {
-    throw output_error(
-        "--out {}: not empty and not an --l2 auto search; expected a new or empty "
-        "folder",
-        folder.string());
-  }
-  if (has_search) {
-    const auto text = read_text_file(folder / kTuningConfigFile);
-    const Json saved = parse_json(text.value_or(""), folder / kTuningConfigFile);
-    const Json now = settings_json(config, search);
-    for (const auto& [name, value] : now.items()) {
-      if (!saved.contains("settings") || !saved["settings"].contains(name) ||
-          saved["settings"][name] != value) {
-        const bool recorded = saved.contains("settings") && saved["settings"].contains(name) &&
-                              saved["settings"][name].is_string();
-        throw usage_error(
-            "--resume: --{} {} differs from the search in {} ({}); expected the search's own "
-            "settings",
-            name, value.get<std::string>(), folder.string(),
-            recorded ? saved["settings"][name].get<std::string>() : "not recorded");
+  try {
+    // The lock first: of two searches started at once, the second is told who holds it.
+    opened.lock = FileLock::try_lock(opened.path / kTuneLockFile, FileLock::Mode::kExclusive);
+    if (!opened.lock) {
+      throw output_error("--out {}: another l2sweep is searching in it ({})", opened.path.string(),
+                         FileLock::holder(opened.path / kTuneLockFile));
+    }
+    const fs::path& folder = opened.path;
+    const FolderState state = inspect_output_folder(folder);
+    const bool has_search = fs::exists(folder / kTuningConfigFile);
+    if (has_search && !config.resume) {
+      throw output_error(
+          "--out {}: holds an --l2 auto search; add --resume to continue it, or choose another "
+          "--out",
+          folder.string());
+    }
+    if (!has_search && state != FolderState::kMissing && state != FolderState::kEmpty) {
+      throw output_error(
+          "--out {}: not empty and not an --l2 auto search (no tuning.cfg); expected a new or "
+          "empty folder",
+          folder.string());
+    }
+    if (has_search) {
+      const auto text = read_text_file(folder / kTuningConfigFile);
+      const Json saved = parse_json(text.value_or(""), folder / kTuningConfigFile);
+      const Json now = settings_json(config, search);
+      for (const auto& [name, value] : now.items()) {
+        if (!saved.contains("settings") || !saved["settings"].contains(name) ||
+            saved["settings"][name] != value) {
+          const bool recorded = saved.contains("settings") && saved["settings"].contains(name) &&
+                                saved["settings"][name].is_string();
+          throw usage_error(
+              "--resume: --{} {} differs from the search in {} ({}); expected the search's own "
+              "settings",
+              name, value.get<std::string>(), folder.string(),
+              recorded ? saved["settings"][name].get<std::string>() : "not recorded");
+        }
       }
     }
-  }
-  create_folder(folder);
-  auto lock = FileLock::try_lock(folder / kTuneLockFile, FileLock::Mode::kExclusive);
-  if (!lock) {
-    throw output_error("--out {}: another l2sweep is searching in it ({})", folder.string(),
-                       FileLock::holder(folder / kTuneLockFile));
-  }
-  TuneFolder opened{folder, std::move(*lock), !existed, !has_search};
-  opened.lock.record_holder(command_line);
-  if (!has_search) {
-    Json saved = Json::object();
-    saved["l2sweep"] = kVersion;
-    saved["settings"] = settings_json(config, search);
-    write_file_atomically(folder / kTuningConfigFile, json_text(saved));
+    opened.lock->record_holder(command_line);
+    if (!has_search) {
+      Json saved = Json::object();
+      saved["l2sweep"] = kVersion;
+      saved["settings"] = settings_json(config, search);
+      write_file_atomically(folder / kTuningConfigFile, json_text(saved));
+      opened.started = true;
+    }
+  } catch (const Error&) {
+    opened.undo();
+    throw;
   }
   return opened;
 }
@@ -171,7 +200,7 @@ PlainGrid plain_grid(const TuneResult& result, const SweepConfig& config,
   double spacing = INFINITY;
   for (const RoundRecord& round : result.rounds) spacing = std::min(spacing, round.spacing);
   grid.strengths =
-      static_cast<int64_t>(std::floor(std::log10(settings.high / settings.low) / spacing + 1e-9)) +
+      static_cast<int64_t>(std::ceil(std::log10(settings.high / settings.low) / spacing - 1e-9)) +
       1;
   grid.runs = grid.strengths * config.seeds;
   grid.epochs = grid.runs * config.epochs;
@@ -218,9 +247,12 @@ Json tuning_json(const TuneResult& result, const SweepConfig& config,
     item["score"] = score_json(c.scores);
     item["val_accuracy"] = score_json(c.val_accuracy);
     item["val_data_loss"] = score_json(c.val_data_loss);
+    const bool diverged = std::isnan(score_of(c.scores).mean);
+    item["diverged"] = diverged;
     if (i < result.analysis.p_vs_best.size()) {
-      item["p_vs_best"] = number(result.analysis.p_vs_best[i]);
-      item["indistinguishable_from_best"] = static_cast<bool>(result.analysis.indistinguishable[i]);
+      item["p_vs_best"] = diverged ? Json() : number(result.analysis.p_vs_best[i]);
+      item["in_interval"] = !diverged && c.l2 >= result.analysis.interval_low &&
+                            c.l2 <= result.analysis.interval_high;
     }
     candidates.push_back(item);
   }
@@ -252,9 +284,10 @@ Json tuning_json(const TuneResult& result, const SweepConfig& config,
   for (const auto& [l2, test] : result.test_accuracy) {
     final_json.push_back({{"l2", l2}, {"test_accuracy", score_json(test)}});
   }
-  json["final"] = {{"folder", "final"},
-                   {"strengths", final_json},
-                   {"matches_search_bit_for_bit", result.final_matches_search}};
+  json["final"] = {
+      {"folder", "final"},
+      {"strengths", final_json},
+      {"matches_search_bit_for_bit", result.searched ? Json(result.final_matches_search) : Json()}};
   return json;
 }
 
@@ -268,8 +301,13 @@ std::string report_text(const TuneResult& result, const SweepConfig& config,
       "Search range {} to {} (log scale), {} strengths a round, {} seeds each; "
       "score: {}.\n\n",
       settings.low, settings.high, settings.grid_points, config.seeds, metric);
+  if (result.all_diverged) {
+    return md +
+           "**No answer: every run of the first round diverged** (a non-finite loss). "
+           "Try a smaller learning rate or range; the runs are in `round-1/`.\n";
+  }
   if (result.candidates.empty() || result.analysis.p_vs_best.empty()) {
-    return md + "No round has finished yet.\n";
+    return md + "No round has finished yet (interrupted; `--resume` continues it).\n";
   }
   const Analysis& a = result.analysis;
   const Candidate& best = result.candidates[a.best];
@@ -296,6 +334,16 @@ std::string report_text(const TuneResult& result, const SweepConfig& config,
   }
   md += fmt::format("- Stopped because {}.\n",
                     result.stop_reason.empty() ? "it was interrupted" : result.stop_reason);
+  if (result.interrupted && !result.rounds.empty() && result.rounds.back().finished) {
+    md +=
+        "- **Interrupted while the chosen strengths were retrained for the test set**; "
+        "`--resume` finishes it.\n";
+  } else if (result.interrupted) {
+    md += fmt::format(
+        "- **Interrupted in round {}**: the answer so far stands on the rounds "
+        "before it; `--resume` continues it.\n",
+        result.rounds.size());
+  }
   if (!result.test_accuracy.empty()) {
     md +=
         "\nTest accuracy, scored once after the search, only for these strengths "
@@ -315,13 +363,14 @@ std::string report_text(const TuneResult& result, const SweepConfig& config,
   const Totals spent = totals(result);
   md += fmt::format(
       "\n## Cost\n\n| | strengths | runs | epochs | seconds |\n|---|---|---|---|---|\n"
-      "| the search ({} rounds) | {} | {} | {} | {:.1f} |\n"
+      "| the search ({} round{}) | {} | {} | {} | {:.1f} |\n"
       "| the final runs, scored on the test set | {} | {} | {} | {:.1f} |\n"
       "| a plain grid at the search's finest spacing over the whole range | {} | {} | {} | "
-      "about {:.0f} |\n\n",
-      result.rounds.size(), result.candidates.size(), spent.runs, spent.epochs, spent.seconds,
-      result.test_accuracy.size(), result.final_runs, result.final_epochs, result.final_seconds,
-      grid.strengths, grid.runs, grid.epochs, grid.seconds);
+      "about {:.1f} |\n\n",
+      result.rounds.size(), result.rounds.size() == 1 ? "" : "s", result.candidates.size(),
+      spent.runs, spent.epochs, spent.seconds, result.test_accuracy.size(), result.final_runs,
+      result.final_epochs, result.final_seconds, grid.strengths, grid.runs, grid.epochs,
+      grid.seconds);
   md +=
       "## Every candidate\n\nMean ± standard deviation over seeds; p: paired t-test against "
       "the best (with few seeds it separates only large differences; the interval is the "
@@ -335,14 +384,16 @@ std::string report_text(const TuneResult& result, const SweepConfig& config,
   for (const size_t i : order) {
     const Candidate& c = result.candidates[i];
     const Score acc = score_of(c.val_accuracy), ce = score_of(c.val_data_loss);
+    const bool diverged = std::isnan(score_of(c.scores).mean);
     std::string mark = i == a.best ? "best" : "";
     if (i == a.one_se && i != a.best) mark = "1se";
-    if (c.l2 >= a.interval_low && c.l2 <= a.interval_high) {
+    if (diverged) mark = "diverged (a seed's loss went non-finite): left out";
+    if (!diverged && c.l2 >= a.interval_low && c.l2 <= a.interval_high) {
       mark += mark.empty() ? "in the interval" : ", in the interval";
     }
     md += fmt::format("| {:.4g} | {} | {} ± {} | {} ± {} | {} | {} |\n", c.l2, c.round,
                       fixed(acc.mean, 4), fixed(acc.std, 4), fixed(ce.mean, 4), fixed(ce.std, 4),
-                      fixed(a.p_vs_best[i], 3), mark);
+                      diverged ? "n/a" : fixed(a.p_vs_best[i], 3), mark);
   }
   md +=
       "\n`scripts/plot_curves.py OUT` draws `tuning.png`: validation accuracy and cross-entropy "
@@ -367,6 +418,7 @@ SweepConfig sweep_config(const SweepConfig& config, const std::vector<double>& s
                          const fs::path& folder, bool score_test) {
   SweepConfig round = config;
   round.l2_search.reset();
+  round.tune_metric = "val_accuracy";  // a plain sweep's; the search reads what it needs
   round.l2_strengths = strengths;
   round.out_dir = folder.string();
   round.resume = config.resume && fs::exists(folder);
@@ -480,7 +532,10 @@ TuneResult tune_l2(const SweepConfig& config, const std::string& command_line, s
     result.analysis = analyse(result.candidates, settings.maximise);
     const NextRound next = next_round(result.candidates, result.analysis, settings, round);
     result.stop_reason = next.stop_reason;
-    write_outputs(result, config, settings, command_line);
+    // A round an earlier process finished is only replayed: the folder's summary.json and
+    // report.md already say at least this much, and stay as they are until this process adds
+    // something (a refusal found in a later round then changes nothing there).
+    if (!replayed) write_outputs(result, config, settings, command_line);
     if (next.strengths.empty()) break;
     strengths = next.strengths;
     low = next.low;

@@ -46,6 +46,9 @@ struct L2Search {
 
 /// The narrowest `--l2 auto` range: 7 strengths a round at least 0.02 decades apart.
 inline constexpr double kMinSearchDecades = 0.12;
+/// The strengths an `--l2 auto` range may span (beyond 100 every run is all penalty).
+inline constexpr double kMinSearchStrength = 1e-12;
+inline constexpr double kMaxSearchStrength = 100;
 
 /// What `--l2 auto` optimises, by its metrics.csv column.
 inline constexpr const char* kTuneMetrics[] = {"val_accuracy", "val_data_loss"};
