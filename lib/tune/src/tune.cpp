@@ -593,13 +593,13 @@ TuneResult tune_l2(const SweepConfig& config, const std::string& command_line, s
   const Score score = score_of(best.scores);
   fmt::print(console,
              "\n--l2 auto: best {:.4g} ({} {} ± {} se), 1se {:.4g}, indistinguishable from the "
-             "best: {:.4g} to {:.4g}{}\n  {} rounds, {} strengths, {}; test accuracy of the best: "
+             "best: {:.4g} to {:.4g}{}\n  {} round{}, {} strengths, {}; test accuracy of the best: "
              "{}\n  {}/report.md, summary.json (\"tuning\")\n",
              best.l2, config.tune_metric, fixed(score.mean, 4), fixed(score.se, 4), one_se.l2,
              result.analysis.interval_low, result.analysis.interval_high,
              result.analysis.at_edge ? " (at the edge of the range: widen it)" : "",
-             result.rounds.size(), result.candidates.size(), result.stop_reason,
-             mean_std_text(seed_stats(result.test_accuracy.front().second)),
+             result.rounds.size(), result.rounds.size() == 1 ? "" : "s", result.candidates.size(),
+             result.stop_reason, mean_std_text(seed_stats(result.test_accuracy.front().second)),
              result.out_dir.string());
   return result;
 }
