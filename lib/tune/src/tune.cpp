@@ -15,10 +15,13 @@
 #include "l2sweep/base/version.h"
 #include "l2sweep/config/options.h"
 #include "l2sweep/config/plan.h"
+#include "l2sweep/config/sweep_file.h"
+#include "l2sweep/data/data.h"
 #include "l2sweep/experiment/experiment.h"
 #include "l2sweep/experiment/output_folder.h"
 #include "l2sweep/outputs/stats.h"
 #include "l2sweep/outputs/summary.h"
+#include "l2sweep/train/checkpoint.h"
 
 namespace l2sweep::tune {
 namespace fs = std::filesystem;
@@ -426,6 +429,28 @@ SweepConfig sweep_config(const SweepConfig& config, const std::vector<double>& s
   return round;
 }
 
+/// A sweep an earlier process of this search finished, read back from its checkpoints without
+/// writing anything (each verified: checksum, settings, data, history); nullopt when one of
+/// its runs is not finished, so that the sweep is resumed instead. Throws as --resume does
+/// when the folder is not this sweep's.
+std::optional<ExperimentResult> read_finished_sweep(const SweepConfig& sweep,
+                                                    const std::string& fingerprint) {
+  Plan plan = resolve_plan(sweep);
+  plan.config.data_fingerprint = fingerprint;
+  check_resume_config(sweep.out_dir, plan.config);
+  const CheckpointStore checkpoints(fs::path(sweep.out_dir) / "checkpoints", plan.config,
+                                    plan.engine);
+  ExperimentResult result;
+  result.out_dir = sweep.out_dir;
+  for (const RunSpec& run : plan.runs) {
+    auto progress = checkpoints.progress(run);
+    if (!progress || progress->status == RunStatus::kInterrupted) return std::nullopt;
+    progress->spec = run;
+    result.runs.push_back(std::move(*progress));
+  }
+  return result;
+}
+
 }  // namespace
 
 TuneResult tune_l2(const SweepConfig& config, const std::string& command_line, std::FILE* console,
@@ -462,6 +487,28 @@ TuneResult tune_l2(const SweepConfig& config, const std::string& command_line, s
     }
   }
 
+  // The data's fingerprint, read only when a finished sweep is to be read back.
+  std::optional<std::string> fingerprint;
+  const auto data_fingerprint = [&] {
+    if (!fingerprint) {
+      fingerprint =
+          load_datasets({config.data_dir, config.val_size, config.train_size}).fingerprint;
+    }
+    return *fingerprint;
+  };
+  // A sweep an earlier process finished is read back, not run again: nothing is rewritten,
+  // and a refusal found later changes nothing.
+  const auto run_or_read = [&](const SweepConfig& sweep, const std::string& label,
+                               bool finished_before) {
+    if (finished_before && fs::exists(sweep.out_dir)) {
+      if (auto done = read_finished_sweep(sweep, data_fingerprint())) {
+        fmt::print(console, "read back from {}: finished earlier\n", sweep.out_dir);
+        return *done;
+      }
+    }
+    return run_experiment(sweep, command_line + label, console, stop);
+  };
+
   std::vector<double> strengths = log_grid(settings.low, settings.high, settings.grid_points);
   double low = settings.low, high = settings.high;
   double spacing = std::log10(high / low) / static_cast<double>(settings.grid_points - 1);
@@ -477,8 +524,9 @@ TuneResult tune_l2(const SweepConfig& config, const std::string& command_line, s
                  "===\n",
                  round, strengths.size(), low, high, config.seeds);
       std::fflush(console);
-      sweep = run_experiment(round_config, command_line + fmt::format(" (round {})", round),
-                             console, stop);
+      const size_t before = static_cast<size_t>(round - 1);
+      sweep = run_or_read(round_config, fmt::format(" (round {})", round),
+                          before < earlier.size() && earlier[before].second);
     } catch (const Error&) {
       // Refused before the search started (bad data, a device it cannot use): take back the
       // folder's tuning.cfg and lock, so the same command can be rerun once it is fixed.
@@ -555,8 +603,8 @@ TuneResult tune_l2(const SweepConfig& config, const std::string& command_line, s
   std::fflush(console);
   const auto final_start = SteadyClock::now();
   const ExperimentResult final_sweep =
-      run_experiment(sweep_config(config, chosen, result.out_dir / "final", true),
-                     command_line + " (final)", console, stop);
+      run_or_read(sweep_config(config, chosen, result.out_dir / "final", true), " (final)",
+                  earlier_final_seconds > 0);
   result.final_seconds =
       earlier_final_seconds > 0 ? earlier_final_seconds : seconds_since(final_start);
   if (final_sweep.interrupted) {
