@@ -6,17 +6,8 @@
 # Exit 77 (skipped) when no Python has matplotlib.
 set -euo pipefail
 binary="$1" fixture="$2" plot="$3"
-python=""
-for candidate in /usr/bin/python3 python3; do
-  if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import matplotlib' 2>/dev/null; then
-    python="$candidate"
-    break
-  fi
-done
-if [[ -z "$python" ]]; then
-  echo "plot_smoke: no python3 with matplotlib here; skipped" >&2
-  exit 77
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/support/find_python.sh"
+find_python plot_smoke matplotlib /usr/bin/python3 python3
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 "$binary" --data-dir "$fixture" --val-size 200 --train-size 400 --epochs 3 --l2 0,0.001,0.01 \

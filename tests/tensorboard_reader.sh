@@ -7,18 +7,9 @@
 # Python has tensorboard.
 set -euo pipefail
 binary="$1" fixture="$2" check="$3" root="$4"
-python=""
-for candidate in "${L2SWEEP_TENSORBOARD_PYTHON:-}" "$root/.venv-cuda/bin/python" python3; do
-  [[ -n "$candidate" ]] || continue
-  if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import tensorboard' 2>/dev/null; then
-    python="$candidate"
-    break
-  fi
-done
-if [[ -z "$python" ]]; then
-  echo "tensorboard_reader: no Python with the tensorboard package here; skipped" >&2
-  exit 77
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/support/find_python.sh"
+find_python tensorboard_reader tensorboard "${L2SWEEP_TENSORBOARD_PYTHON:-}" \
+  "$root/.venv-cuda/bin/python" python3
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 "$binary" --data-dir "$fixture" --val-size 200 --train-size 400 --epochs 3 --l2 0,0.001 \

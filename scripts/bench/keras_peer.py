@@ -23,7 +23,7 @@ On a GPU (`--device cuda`) the data is moved to the GPU once and the loop is unc
 straightforward PyTorch script, one .item() per metric per step as above.
 """
 import argparse
-import csv
+from rows_csv import write_rows_csv  # beside this script
 import gzip
 import math
 import os
@@ -173,10 +173,7 @@ def main():
     for l2 in (float(v) for v in args.l2.split(",")):
         rows += train_run(l2, args, train, val, test, classes)
     if args.csv:
-        with open(args.csv, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+        write_rows_csv(args.csv, rows)
     return 0
 
 

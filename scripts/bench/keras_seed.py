@@ -14,7 +14,7 @@ usage: .venv-bench/bin/python scripts/bench/keras_seed.py [--l2 0.0001,0.001,0.0
        [--epochs 15] [--val-size 10000] [--train-size N] [--data-dir DIR] [--csv OUT.csv]
 """
 import argparse
-import csv
+from rows_csv import write_rows_csv  # beside this script
 import gzip
 import os
 import sys
@@ -95,10 +95,7 @@ def main():
         model.fit(x_train, y_train, epochs=args.epochs, validation_data=(x_val, y_val),
                   verbose=0, callbacks=[EpochLog(l2v, rows)])
     if args.csv:
-        with open(args.csv, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+        write_rows_csv(args.csv, rows)
     return 0
 
 

@@ -1,5 +1,7 @@
 #include "l2sweep/base/json.h"
 
+#include <cmath>
+
 #include "l2sweep/base/error.h"
 
 namespace l2sweep {
@@ -8,6 +10,8 @@ std::string json_text(const Json& json) {
   return json.dump(/*indent=*/2, ' ', /*ensure_ascii=*/false, Json::error_handler_t::replace) +
          "\n";
 }
+
+Json json_number(double value) { return std::isfinite(value) ? Json(value) : Json(); }
 
 Json parse_json(const std::string& text, const std::filesystem::path& path) {
   try {

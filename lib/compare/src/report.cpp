@@ -18,8 +18,6 @@ namespace {
 /// A number in a CSV or JSON: shortest text that reads back the same, empty for NaN.
 std::string csv_number(double value) { return std::isnan(value) ? "" : fmt::format("{}", value); }
 
-Json json_number(double value) { return std::isfinite(value) ? Json(value) : Json(nullptr); }
-
 std::string p_text(double p) {
   if (std::isnan(p)) return "n/a";
   if (p < 0.001) return "p < 0.001";

@@ -17,9 +17,6 @@
 namespace l2sweep {
 namespace {
 
-/// A number, or null for NaN and infinities (JSON has neither).
-Json number(double value) { return std::isfinite(value) ? Json(value) : Json(); }
-
 Json experiment_json(const SweepInfo& sweep, const std::vector<RunResult>& runs) {
   // The fixed parts of the experiment, so that the output alone says what was computed.
   Json json = Json::object();
@@ -64,19 +61,19 @@ Json run_json(const RunResult& run) {
   if (!run.history.empty()) {
     const EpochMetrics& last = run.history.back();
     for (const EpochMetricField& field : kEpochMetricFields) {
-      if (field.in_summary) json[field.name] = number(last.*field.member);
+      if (field.in_summary) json[field.name] = json_number(last.*field.member);
     }
-    json["train_minus_val_accuracy"] = number(last.accuracy - last.val_accuracy);
+    json["train_minus_val_accuracy"] = json_number(last.accuracy - last.val_accuracy);
   }
   if (const EpochMetrics* best = run.best_epoch()) {
-    json["best_val_accuracy"] = number(best->val_accuracy);
+    json["best_val_accuracy"] = json_number(best->val_accuracy);
     json["best_val_accuracy_epoch"] = best->epoch;
   }
   const EvalMetrics test = run.test.value_or(EvalMetrics{});
-  json["test_loss"] = number(test.loss);
-  json["test_data_loss"] = number(test.data_loss);
-  json["test_accuracy"] = number(test.accuracy);
-  json["train_seconds"] = number(run.train_seconds);
+  json["test_loss"] = json_number(test.loss);
+  json["test_data_loss"] = json_number(test.data_loss);
+  json["test_accuracy"] = json_number(test.accuracy);
+  json["train_seconds"] = json_number(run.train_seconds);
   json["engine"] = run.engine;
   return json;
 }
@@ -90,8 +87,8 @@ Json strength_json(const StrengthSummary& s) {
   for (const StrengthStatField& field : kStrengthStatFields) {
     const SeedStats& stats = s.*field.member;
     Json entry = Json::object();
-    entry["mean"] = number(stats.mean);
-    entry["std"] = number(stats.std);
+    entry["mean"] = json_number(stats.mean);
+    entry["std"] = json_number(stats.std);
     entry["n"] = stats.n;
     json[field.name] = entry;
   }
@@ -128,7 +125,7 @@ std::string summary_json(const SweepInfo& sweep, const std::vector<RunResult>& r
   json["command_line"] = sweep.command_line;
   json["started_at"] = sweep.started_at;
   json["finished"] = finished;
-  json["sweep_seconds"] = sweep_seconds ? number(*sweep_seconds) : Json();
+  json["sweep_seconds"] = sweep_seconds ? json_number(*sweep_seconds) : Json();
   json["config"] = config_json(sweep.config);
   json["experiment"] = experiment_json(sweep, runs);
   json["dataset"] = dataset_json(sweep.data);

@@ -29,8 +29,6 @@ namespace {
 
 constexpr const char* kTuningConfigFile = "tuning.cfg";
 
-Json number(double value) { return std::isfinite(value) ? Json(value) : Json(); }
-
 /// The settings a search's answer depends on: the options as the command line gives them
 /// (the strengths and test scoring aside, which the search sets per round) and its own rules.
 Json settings_json(const SweepConfig& config, const SearchSettings& search) {
@@ -164,11 +162,11 @@ double final_value(const RunResult& run, const std::string& metric, int64_t epoc
 Json score_json(const std::vector<double>& values) {
   const Score s = score_of(values);
   Json json = Json::object();
-  json["mean"] = number(s.mean);
-  json["std"] = number(s.std);
-  json["se"] = number(s.se);
+  json["mean"] = json_number(s.mean);
+  json["std"] = json_number(s.std);
+  json["se"] = json_number(s.se);
   Json per_seed = Json::array();
-  for (const double v : values) per_seed.push_back(number(v));
+  for (const double v : values) per_seed.push_back(json_number(v));
   json["per_seed"] = per_seed;
   return json;
 }
@@ -253,7 +251,7 @@ Json tuning_json(const TuneResult& result, const SweepConfig& config,
     const bool diverged = std::isnan(score_of(c.scores).mean);
     item["diverged"] = diverged;
     if (i < result.analysis.p_vs_best.size()) {
-      item["p_vs_best"] = diverged ? Json() : number(result.analysis.p_vs_best[i]);
+      item["p_vs_best"] = diverged ? Json() : json_number(result.analysis.p_vs_best[i]);
       item["in_interval"] = !diverged && c.l2 >= result.analysis.interval_low &&
                             c.l2 <= result.analysis.interval_high;
     }

@@ -14,6 +14,9 @@ using Json = nlohmann::ordered_json;
 /// by U+FFFD rather than failing.
 std::string json_text(const Json& json);
 
+/// `value` as l2sweep's JSON records a number: null for NaN and infinities (JSON has neither).
+Json json_number(double value);
+
 /// The JSON document in `text`, read from `path`; a data Error naming the file and where the
 /// text stops being JSON.
 Json parse_json(const std::string& text, const std::filesystem::path& path);
