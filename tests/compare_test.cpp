@@ -679,6 +679,12 @@ TEST(CompareCommand, WritesItsFilesAndRefusesAFolderInUse) {
   // A folder in use is refused before anything is written; so is a source that cannot be read,
   // which leaves no folder behind.
   EXPECT_THROW_WITH(run_compare(options, "again", stdout), Error, "not empty");
+  for (const char* name : {"compare.md", "compare.csv", "curves.csv"}) {
+    EXPECT_EQ(*read_text_file(dir / "out" / name), std::string(name) == "compare.md"    ? md
+                                                   : std::string(name) == "compare.csv" ? csv
+                                                                                        : curves)
+        << name << " changed by a refused compare";
+  }
   options.out = dir / "never";
   options.arguments.push_back({"", (dir / "missing").string(), std::nullopt});
   EXPECT_THROW_WITH(run_compare(options, "missing", stdout), Error, "missing: no such file");

@@ -225,6 +225,32 @@ TEST(TuneEndToEnd, SearchesScoresTheTestSetOnlyAtTheEndAndResumes) {
   }
   EXPECT_EQ(replayed.analysis.best, first.analysis.best);
 
+  // A --resume refused in round 2 (a damaged checkpoint) leaves the search's files byte for
+  // byte as they were: finished rounds are read back, never rewritten.
+  fs::copy(dir / "a", dir / "damaged", fs::copy_options::recursive);
+  fs::path damaged_checkpoint;
+  for (const auto& entry : fs::directory_iterator(dir / "damaged" / "round-2" / "checkpoints")) {
+    damaged_checkpoint = entry.path();
+  }
+  std::vector<uint8_t> bytes = l2sweep::testing::read_bytes(damaged_checkpoint);
+  bytes[bytes.size() / 2] ^= 0x40;
+  l2sweep::testing::write_bytes(damaged_checkpoint, bytes);
+  const std::vector<fs::path> kept = {"summary.json",
+                                      "report.md",
+                                      "tuning.cfg",
+                                      fs::path("round-1") / "summary.json",
+                                      fs::path("round-1") / "metrics.csv",
+                                      fs::path("final") / "summary.json"};
+  std::vector<std::string> before;
+  for (const fs::path& file : kept) before.push_back(*read_text_file(dir / "damaged" / file));
+  SweepConfig damaged = small_search(dir / "damaged");
+  damaged.resume = true;
+  EXPECT_THROW_WITH(tune_l2(damaged, "test", sink, {}, small_settings()), Error,
+                    "damaged checkpoint");
+  for (size_t i = 0; i < kept.size(); ++i) {
+    EXPECT_EQ(*read_text_file(dir / "damaged" / kept[i]), before[i]) << kept[i];
+  }
+
   // Interrupted once round 2 has begun, then resumed: the same answer as the uninterrupted
   // search, bit for bit.
   StopSource stop;
