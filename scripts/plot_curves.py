@@ -14,12 +14,14 @@ one column per L2 strength and one row per metric (val_accuracy, val_loss, accur
 each source's curve overlaid, the line the mean across its seeds and the band mean ± std
 where it has several. Reads only curves.csv and compare.json.
 
-Per-epoch panels for loss, val_loss, data_loss against val_data_loss, w1_norm, accuracy and
-val_accuracy, with one colour per L2 strength. The line is the mean across seeds and the
-shaded band is mean ± standard deviation when there are several seeds. A last panel plots
-final validation and test accuracy against L2 on a log axis, with an l2 = 0 control drawn
-at the left edge. Reads only metrics.csv and summary.json. Needs Debian's
-python3-matplotlib, which scripts/setup.sh installs.
+Per-epoch panels for loss, val_loss, data_loss against val_data_loss, w1_norm, accuracy,
+val_accuracy, and what the regularisers did to the weights (the share of W1 below 1e-3 and of
+hidden units dead on the validation set), one line per setting: a colour per L2 strength and
+a line style per Dropout rate and weight decay. The line is the mean across seeds and the
+shaded band is mean ± standard deviation when there are several seeds. Another panel plots
+final validation (and, for L2 alone, test) accuracy against L2 on a log axis, one line per
+Dropout rate and weight decay, with l2 = 0 drawn at the left edge. Reads only metrics.csv and
+summary.json. Needs Debian's python3-matplotlib, which scripts/setup.sh installs.
 """
 import collections
 import csv
@@ -58,11 +60,28 @@ def load(out):
     return rows, summary
 
 
+def setting(row):
+    """A run's setting (l2, dropout, weight decay); files from before Dropout have l2 only."""
+    return (row["l2"], row.get("dropout", 0.0), row.get("weight_decay", 0.0))
+
+
+def label(key):
+    l2, dropout, decay = key
+    text = f"L2 = {l2:g}"
+    if dropout:
+        text += f", dropout {dropout:g}"
+    if decay:
+        text += f", wd {decay:g}"
+    return text + (" (control)" if key == (0.0, 0.0, 0.0) else "")
+
+
 def curves(rows, column):
-    """{l2: (epochs, means, stds)} of `column` across seeds, over the epochs all seeds reached."""
+    """{setting: (epochs, means, stds)} of `column` across seeds, over the epochs all seeds
+    reached."""
     by_l2 = collections.defaultdict(lambda: collections.defaultdict(list))
     for row in rows:
-        by_l2[row["l2"]][int(row["epoch"])].append(row[column])
+        if column in row:
+            by_l2[setting(row)][int(row["epoch"])].append(row[column])
     result = {}
     for l2, epochs in by_l2.items():
         runs = max(len(v) for v in epochs.values())
@@ -72,31 +91,50 @@ def curves(rows, column):
     return result
 
 
-def draw(ax, data, colours, style="-", label_suffix=""):
-    for l2, (epochs, means, stds) in sorted(data.items()):
-        ax.plot(epochs, means, style, color=colours[l2], lw=1.8,
-                label=f"L2 = {l2:g}{label_suffix}")
+STYLES = ["-", "--", ":", "-.", (0, (5, 1, 1, 1)), (0, (1, 3))]
+
+
+def style_of(key, others):
+    """The line style of a setting: one per Dropout rate and weight decay pair."""
+    return STYLES[others.index(key[1:]) % len(STYLES)]
+
+
+def draw(ax, data, colours, style=None, label_suffix=""):
+    others = sorted({key[1:] for key in data})
+    for key, (epochs, means, stds) in sorted(data.items()):
+        ax.plot(epochs, means, style or style_of(key, others), color=colours[key[0]], lw=1.8,
+                label=label(key) + label_suffix)
         if any(stds):
             low = [m - s for m, s in zip(means, stds)]
             high = [m + s for m, s in zip(means, stds)]
-            ax.fill_between(epochs, low, high, color=colours[l2], alpha=0.18, lw=0)
+            ax.fill_between(epochs, low, high, color=colours[key[0]], alpha=0.12, lw=0)
 
 
 def final_accuracy_panel(ax, summary, colours):
     strengths = [s for s in summary.get("strengths", []) if s["completed"] > 0]
     positive = [s["l2"] for s in strengths if s["l2"] > 0]
     control_x = min(positive) / 10 if positive else 1e-5
-    xs = [s["l2"] if s["l2"] > 0 else control_x for s in strengths]
-    for key, marker, name in (("val_accuracy", "o", "validation"), ("test_accuracy", "s", "test")):
-        means = [s[key]["mean"] for s in strengths]
-        stds = [s[key]["std"] or 0.0 for s in strengths]
+    others = sorted({(s.get("dropout", 0.0), s.get("weight_decay", 0.0)) for s in strengths})
+    keys = (("val_accuracy", "o", "validation"),)
+    if others == [(0.0, 0.0)]:
+        keys += (("test_accuracy", "s", "test"),)
+    for other in others:
+        group = [s for s in strengths
+                 if (s.get("dropout", 0.0), s.get("weight_decay", 0.0)) == other]
+        xs = [s["l2"] if s["l2"] > 0 else control_x for s in group]
         order = sorted(range(len(xs)), key=lambda i: xs[i])
-        ax.errorbar([xs[i] for i in order], [means[i] for i in order],
-                    yerr=[stds[i] for i in order], fmt=marker + ("-" if name == "validation" else "--"),
-                    color="0.25",
-                    mfc="white" if name == "test" else "0.25", capsize=3, label=f"final {name}")
-        for x, m, s in zip(xs, means, strengths):
-            ax.plot([x], [m], marker, color=colours[s["l2"]], ms=7, zorder=3)
+        for key, marker, name in keys:
+            means = [group[i][key]["mean"] for i in order]
+            stds = [group[i][key]["std"] or 0.0 for i in order]
+            what = label((1.0,) + other)[len("L2 = 1"):].lstrip(", ") or "L2 alone"
+            ax.errorbar([xs[i] for i in order], means, yerr=stds, fmt=marker,
+                        linestyle=STYLES[others.index(other) % len(STYLES)]
+                        if name == "validation" else "--",
+                        color="0.25", mfc="white" if name == "test" else "0.25", capsize=3,
+                        label=f"final {name}" + ("" if len(others) == 1 else f", {what}"))
+            for x, m, i in zip([xs[i] for i in order], means, order):
+                ax.plot([x], [m], marker, color=colours[group[i]["l2"]], ms=7, zorder=3)
+    xs = [s["l2"] if s["l2"] > 0 else control_x for s in strengths]
     ax.set_xscale("log")
     ticks = sorted(set(xs))
     ax.set_xticks(ticks)
@@ -228,13 +266,15 @@ def main():
     colours = {l2: palette(i / max(1, len(strengths) - 1) * 0.9) for i, l2 in enumerate(strengths)}
     seeds = summary["config"].get("seeds", 1)
 
-    fig, axes = plt.subplots(2, 4, figsize=(20, 9.5))
+    fig, axes = plt.subplots(3, 4, figsize=(20, 14))
     panels = [
         (axes[0, 0], "loss", "train loss (with penalty)"),
         (axes[0, 1], "val_loss", "validation loss (with penalty)"),
         (axes[0, 3], "w1_norm", "||W1|| (first-layer kernel norm)"),
         (axes[1, 0], "accuracy", "train accuracy"),
         (axes[1, 1], "val_accuracy", "validation accuracy"),
+        (axes[2, 0], "w1_small", "share of W1 with |w| < 1e-3"),
+        (axes[2, 1], "dead_units", "share of hidden units dead on the validation set"),
     ]
     for ax, column, title in panels:
         draw(ax, curves(rows, column), colours)
@@ -249,18 +289,21 @@ def main():
         ax.grid(alpha=0.3)
     final_accuracy_panel(axes[1, 2], summary, colours)
 
-    legend_ax = axes[1, 3]
-    legend_ax.axis("off")
-    handles = [plt.Line2D([], [], color=colours[l2], lw=3,
-                          label=f"L2 = {l2:g}" + (" (control)" if l2 == 0 else ""))
-               for l2 in strengths]
-    band = "band: mean ± std across seeds" if seeds > 1 else "one seed per strength"
-    legend_ax.legend(handles=handles, loc="center", fontsize=12, title=band, frameon=False)
+    keys = sorted({setting(row) for row in rows})
+    others = sorted({key[1:] for key in keys})
+    for ax in (axes[1, 3], axes[2, 2], axes[2, 3]):
+        ax.axis("off")
+    handles = [plt.Line2D([], [], color=colours[key[0]], lw=2.5, linestyle=style_of(key, others),
+                          label=label(key)) for key in keys]
+    band = "band: mean ± std across seeds" if seeds > 1 else "one seed per setting"
+    fig.legend(handles=handles, loc="lower right", bbox_to_anchor=(0.98, 0.03),
+               fontsize=11 if len(keys) <= 12 else 9, title=band, frameon=False,
+               ncol=1 if len(keys) <= 12 else 2)
     data = summary["dataset"]
     fig.suptitle(f"l2sweep: {data['train_examples']} train / {data['val_examples']} val examples, "
-                 f"{summary['config']['epochs']} epochs, {seeds} seed(s) per strength, "
+                 f"{summary['config']['epochs']} epochs, {seeds} seed(s) per setting, "
                  f"device {summary['device']}", fontsize=14)
-    return save(fig, out, "curves", top=0.96, dpi=110)
+    return save(fig, out, "curves", top=0.97, dpi=100)
 
 
 if __name__ == "__main__":

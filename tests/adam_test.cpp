@@ -69,6 +69,89 @@ TEST(KerasAdam, MatchesAdamByHandOverSeveralSteps) {
   }
 }
 
+/// Keras' Adam by hand in float32, as keras/src/optimizers/adam.py writes it, with AdamW's
+/// decoupled decay before the update.
+struct HandKerasAdam {
+  float lr, decay = 0;
+  float m = 0, v = 0;
+  int t = 0;
+  float step(float p, float g) {
+    ++t;
+    const float alpha = lr * std::sqrt(1.0f - std::pow(0.999f, static_cast<float>(t))) /
+                        (1.0f - std::pow(0.9f, static_cast<float>(t)));
+    p = p - p * decay * lr;
+    m = m + (g - m) * 0.1f;
+    v = v + (g * g - v) * 0.001f;
+    return p - m * alpha / (std::sqrt(v) + 1e-7f);
+  }
+};
+
+TEST(KerasAdamUpdate, MatchesKerasByHandInFloat32WithAndWithoutWeightDecay) {
+  for (const float decay : {0.0f, 0.5f}) {
+    auto p = torch::tensor({1.5f, -0.25f, 3e-4f}, torch::requires_grad(true));
+    std::vector<torch::optim::OptimizerParamGroup> groups;
+    auto options = std::make_unique<torch::optim::AdamOptions>(keras_adam_options(0.01));
+    options->weight_decay(decay);
+    groups.emplace_back(std::vector<torch::Tensor>{p}, std::move(options));
+    KerasAdam adam(std::move(groups), keras_adam_options(0.01));
+    std::vector<HandKerasAdam> hand(3, HandKerasAdam{0.01f, decay});
+    std::vector<float> expected = {1.5f, -0.25f, 3e-4f};
+    for (int step = 0; step < 6; ++step) {
+      p.mutable_grad() = torch::Tensor();
+      (p * p * p).sum().backward();  // gradient 3 p^2: a different size every step
+      const torch::Tensor g = p.grad().clone();
+      for (size_t i = 0; i < 3; ++i) {
+        expected[i] = hand[i].step(expected[i], g[static_cast<int64_t>(i)].item<float>());
+      }
+      adam.step();
+      for (size_t i = 0; i < 3; ++i) {
+        EXPECT_NEAR(p[static_cast<int64_t>(i)].item<float>(), expected[i],
+                    2e-7f * std::abs(expected[i]))
+            << "decay " << decay << " step " << step + 1 << " element " << i;
+      }
+    }
+  }
+}
+
+TEST(KerasAdamUpdate, PutsEpsilonWhereKerasDoesSoItDiffersFromTorchAdamForTinyGradients) {
+  // With |g| near eps, eps inside or outside the bias correction changes the first step:
+  // Keras' is lr * g / (|g| + eps / sqrt(1 - beta_2)), torch's lr * g / (|g| + eps).
+  const auto step_with = [](bool keras) {
+    auto p = torch::zeros({1}, torch::requires_grad(true));
+    auto adam = make_adam({p}, p, /*learning_rate=*/1.0, /*weight_decay=*/0,
+                          keras ? AdamVariant::kKeras : AdamVariant::kTorch);
+    (p * 1e-7f).sum().backward();
+    adam->step();
+    return p.item<double>();
+  };
+  EXPECT_NEAR(step_with(false), -0.5, 1e-6);
+  EXPECT_NEAR(step_with(true), -1e-7 / (1e-7 + 1e-7 / std::sqrt(0.001)), 1e-6);
+}
+
+TEST(MakeAdam, DecaysOnlyTheFirstKernelByLearningRateTimesWeightDecay) {
+  for (const AdamVariant variant : {AdamVariant::kTorch, AdamVariant::kKeras}) {
+    torch::nn::Linear first(4, 3), second(3, 2);
+    std::vector<torch::Tensor> parameters = first->parameters();
+    for (const auto& p : second->parameters()) parameters.push_back(p);
+    std::vector<torch::Tensor> before;
+    for (const auto& p : parameters) before.push_back(p.detach().clone());
+    auto adam =
+        make_adam(parameters, first->weight, /*learning_rate=*/0.1, /*weight_decay=*/2, variant);
+    // Zero gradients: Adam's own step is 0, so only the decay moves a weight.
+    for (auto& p : parameters) p.mutable_grad() = torch::zeros_like(p);
+    adam->step();
+    EXPECT_TRUE(torch::allclose(first->weight, before[0] * 0.8, 1e-6, 0)) << to_string(variant);
+    for (size_t i = 1; i < parameters.size(); ++i) {
+      EXPECT_TRUE(torch::equal(parameters[i], before[i])) << to_string(variant) << " " << i;
+    }
+  }
+  // Without weight decay, the torch variant is torch::optim::Adam itself.
+  torch::nn::Linear plain(2, 2);
+  auto adam = make_adam(plain->parameters(), plain->weight, 1e-3, 0, AdamVariant::kTorch);
+  EXPECT_NE(dynamic_cast<torch::optim::Adam*>(adam.get()), nullptr);
+  EXPECT_EQ(dynamic_cast<KerasAdam*>(adam.get()), nullptr);
+}
+
 TEST(ClearGradients, LeavesEveryGradientUndefined) {
   torch::nn::Linear linear(3, 2);
   linear->forward(torch::ones({1, 3})).sum().backward();

@@ -122,7 +122,7 @@ TEST(CheckpointStore, RejectsTheCheckpointOfAnotherRun) {
   store.save({1e-3, 4, 0, 1}, progress, *trainer);
   fs::rename(store.path_for({1e-3, 4, 0, 1}), store.path_for({1e-2, 4, 0, 1}));
   EXPECT_THROW_WITH(store.load({1e-2, 4, 0, 1}, *trainer), Error,
-                    "checkpoint of another run; expected l2 0.01 seed 4");
+                    "checkpoint of another run; expected l2=0.01 seed 4");
 }
 
 TEST(CheckpointStore, RefusesToContinueWithAnotherEngineNamingBoth) {

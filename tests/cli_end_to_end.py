@@ -22,8 +22,9 @@ import tempfile
 import time
 
 BINARY, FIXTURE = sys.argv[1], sys.argv[2]
-REQUIRED_COLUMNS = ("l2,seed,epoch,loss,accuracy,val_loss,val_accuracy,data_loss,val_data_loss,"
-                    "penalty,w1_norm,epoch_seconds").split(",")
+REQUIRED_COLUMNS = ("l2,dropout,weight_decay,seed,epoch,loss,accuracy,val_loss,val_accuracy,"
+                    "data_loss,val_data_loss,penalty,w1_norm,w1_small,w1_zero,dead_units,"
+                    "epoch_seconds").split(",")
 SMALL = ["--data-dir", FIXTURE, "--val-size", "200", "--train-size", "600", "--epochs", "3",
          "--device", "cpu"]
 failures = []
@@ -45,7 +46,8 @@ def read_metrics(out):
     with open(os.path.join(out, "metrics.csv"), newline="") as f:
         reader = csv.DictReader(f)
         rows = [{k: float(v) for k, v in row.items()} for row in reader]
-    return reader.fieldnames, sorted(rows, key=lambda r: (r["l2"], r["seed"], r["epoch"]))
+    return reader.fieldnames, sorted(rows, key=lambda r: (r["l2"], r["dropout"], r["weight_decay"],
+                                                          r["seed"], r["epoch"]))
 
 
 def check_small_sweep(tmp):
@@ -341,7 +343,12 @@ def check_tuning(tmp):
     cut = os.path.join(tmp, "tune-cut")
     process = subprocess.Popen([BINARY] + args + ["--out", cut], stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True)
-    time.sleep(0.4)
+    # Ctrl-C once the search has begun: its folder exists only after l2sweep's signal handler
+    # is in place (before that, a loaded machine may still be starting the process).
+    deadline = time.time() + 60
+    while time.time() < deadline and process.poll() is None and not os.path.isdir(cut):
+        time.sleep(0.02)
+    time.sleep(0.2)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=120)
     if process.returncode == 130:
@@ -356,8 +363,75 @@ def check_tuning(tmp):
           "an interrupted and resumed search should give the uninterrupted answer")
 
 
+def check_regularisers(tmp):
+    """--l2 x --dropout x --weight-decay: every combination per seed, each run named by all of
+    its settings in every output, the report's comparison of the kinds, and a resume after
+    Ctrl-C that gives the uninterrupted numbers bit for bit."""
+    out = os.path.join(tmp, "regularisers")
+    grid = ["--l2", "0,0.01", "--dropout", "0,0.5", "--weight-decay", "0,1", "--seeds", "2",
+            "--epochs", "2"] + SMALL[:-4] + ["--device", "cpu"]
+    result = run(grid + ["--out", out])
+    check(result.returncode == 0, f"regulariser grid failed: {result.stderr}")
+    header, rows = read_metrics(out)
+    settings = {(r["l2"], r["dropout"], r["weight_decay"]) for r in rows}
+    check(len(settings) == 8 and len(rows) == 8 * 2 * 2,
+          f"expected 8 settings x 2 seeds x 2 epochs, got {len(settings)} settings, {len(rows)} rows")
+    with open(os.path.join(out, "summary.json")) as f:
+        summary = json.load(f)
+    names = [r["name"] for r in summary["runs"]]
+    check(len(set(names)) == 16, f"run names not unique: {names}")
+    check("l2-0.01_dropout-0.5_wd-1_seed-1" in names and "l2-0_seed-0" in names,
+          f"run names: {names}")
+    for name in names:
+        check(os.path.isdir(os.path.join(out, "tensorboard", name, "train")),
+              f"no TensorBoard run {name}")
+        check(os.path.exists(os.path.join(out, "checkpoints", name + ".pt")),
+              f"no checkpoint {name}.pt")
+    check(len(summary["strengths"]) == 8 and
+          {(s["l2"], s["dropout"], s["weight_decay"]) for s in summary["strengths"]} == settings,
+          "summary.json strengths should be the 8 settings")
+    check(summary["config"]["dropout"] == [0, 0.5] and summary["config"]["weight_decay"] == [0, 1],
+          f"config: {summary['config']}")
+    for r in rows:
+        check(0 <= r["w1_small"] <= 1 and 0 <= r["dead_units"] <= 1 and 0 <= r["w1_zero"] <= 1,
+              f"weight statistics out of range: {r}")
+    decayed = [r for r in rows if r["weight_decay"] == 1 and r["l2"] == 0 and r["dropout"] == 0]
+    plain = [r for r in rows if r["weight_decay"] == 0 and r["l2"] == 0 and r["dropout"] == 0]
+    check(all(d["w1_norm"] < p["w1_norm"] for d, p in zip(decayed, plain)),
+          "weight decay should shrink W1 below the control's")
+    with open(os.path.join(out, "report.md")) as f:
+        report = f.read()
+    for needle in ("## L2, Dropout and weight decay", "| Dropout | L2 = 0, dropout = 0.5 |",
+                   "| decoupled weight decay | L2 = 0, weight decay = 1 |",
+                   "**L2 against Dropout:**", "**L2 in the loss against decoupled weight decay",
+                   "\"Sparse, efficient weight patterns\"?"):
+        check(needle in report, f"report.md lacks {needle!r}")
+
+    # Interrupted after the first epoch, then resumed: the same numbers.
+    cut = os.path.join(tmp, "regularisers-cut")
+    process = subprocess.Popen([BINARY] + grid + ["--out", cut, "--jobs", "1"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and process.poll() is None:
+        if os.path.exists(os.path.join(cut, "metrics.csv")):
+            with open(os.path.join(cut, "metrics.csv")) as f:
+                if len(f.readlines()) > 3:
+                    process.send_signal(signal.SIGINT)
+                    break
+        time.sleep(0.05)
+    process.communicate(timeout=120)
+    resumed = run(grid + ["--out", cut, "--resume"])
+    check(resumed.returncode == 0, f"resume of the grid failed: {resumed.stderr}")
+    _, again = read_metrics(cut)
+    strip = lambda table: [{k: v for k, v in r.items() if k != "epoch_seconds"} for r in table]  # noqa: E731
+    key = lambda r: (r["l2"], r["dropout"], r["weight_decay"], r["seed"], r["epoch"])  # noqa: E731
+    check(sorted(strip(again), key=key) == sorted(strip(rows), key=key),
+          "an interrupted and resumed grid should give the uninterrupted numbers")
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="l2sweep-e2e-") as tmp:
+        check_regularisers(tmp)
         check_tuning(tmp)
         check_compare(tmp)
         _, rows, summary = check_small_sweep(tmp)

@@ -113,6 +113,23 @@ INSTANTIATE_TEST_SUITE_P(
         BadOption{{"--l2", "-0.1"}, "--l2 -0.1: expected finite strengths >= 0"},
         BadOption{{"--l2", "inf"}, "--l2 inf: expected finite strengths >= 0"},
         BadOption{{"--l2", "0.1,0.1"}, "--l2: 0.1 is listed twice; expected each strength once"},
+        BadOption{{"--dropout", "1"}, "--dropout 1: expected rates from 0 up to (not including) 1"},
+        BadOption{{"--dropout", "-0.2"},
+                  "--dropout -0.2: expected rates from 0 up to (not including) 1"},
+        BadOption{{"--dropout", "0.2,0.2"},
+                  "--dropout: 0.2 is listed twice; expected each rate once"},
+        BadOption{{"--dropout", "half"}, "--dropout 'half': expected a number"},
+        BadOption{{"--weight-decay", "-1"},
+                  "--weight-decay -1: expected finite weight decays >= 0"},
+        BadOption{
+            {"--weight-decay", "1000", "--lr", "0.001"},
+            "--weight-decay 1000 with --lr 0.001: expected lr * weight decay below 1 (each step "
+            "multiplies the kernel by 1 - lr * weight decay)"},
+        BadOption{{"--adam", "tf"}, "--adam 'tf': expected torch or keras"},
+        BadOption{
+            {"--l2", "auto", "--dropout", "0,0.5"},
+            "--l2 auto with a list of --dropout: the search tunes the L2 strength alone; expected "
+            "one --dropout and one --weight-decay value, held fixed during the search"},
         BadOption{{"--seed", "-1"}, "--seed '-1': expected an integer from 0 to 2^64-1"},
         BadOption{{"--jobs", "-1"}, "--jobs -1: expected an integer from 0 to 1024"},
         BadOption{{"--seeds", "0"}, "--seeds 0: expected an integer from 1 to 10000"},

@@ -27,6 +27,8 @@ SweepConfig small_config(EngineKind engine) {
 /// Every number of two runs' results, bit for bit (timings aside).
 void expect_identical(const RunResult& a, const RunResult& b) {
   EXPECT_EQ(a.spec.l2, b.spec.l2);
+  EXPECT_EQ(a.spec.dropout, b.spec.dropout);
+  EXPECT_EQ(a.spec.weight_decay, b.spec.weight_decay);
   EXPECT_EQ(a.status, b.status);
   ASSERT_EQ(a.history.size(), b.history.size()) << "l2 " << a.spec.l2;
   for (size_t e = 0; e < a.history.size(); ++e) {
@@ -34,7 +36,7 @@ void expect_identical(const RunResult& a, const RunResult& b) {
     for (const EpochMetricField& field : kEpochMetricFields) {
       if (std::string(field.name) == "epoch_seconds") continue;
       EXPECT_EQ(a.history[e].*field.member, b.history[e].*field.member)
-          << field.name << " of l2 " << a.spec.l2 << " at epoch " << e + 1;
+          << field.name << " of " << run_name(a.spec) << " at epoch " << e + 1;
     }
   }
   ASSERT_EQ(a.test.has_value(), b.test.has_value());
@@ -51,17 +53,17 @@ const RunResult& find(const std::vector<RunResult>& runs, double l2) {
   throw std::logic_error("no such run");
 }
 
-/// Asks the sweep to stop once `run_l2` has completed `epochs` epochs.
-class StopAfter : public SweepObserver {
+/// Asks the sweep to stop once the run with plan index `index` has completed `epochs` epochs.
+class StopAfterRun : public SweepObserver {
  public:
-  StopAfter(double run_l2, int64_t epochs) : l2_(run_l2), epochs_(epochs) {}
+  StopAfterRun(int64_t index, int64_t epochs) : index_(index), epochs_(epochs) {}
   void on_epoch_end(const RunSpec& run, const EpochMetrics& m) override {
-    if (run.l2 == l2_ && m.epoch == epochs_) source.request_stop();
+    if (run.index == index_ && m.epoch == epochs_) source.request_stop();
   }
   StopSource source;
 
  private:
-  double l2_;
+  int64_t index_;
   int64_t epochs_;
 };
 
@@ -120,7 +122,7 @@ TEST_P(CohortMembers, ResumesMembersThatReachedDifferentEpochsBitForBit) {
   // l2 = 0 finishes; l2 = 1e-3 stops after its first epoch; l2 = 1e-2 never starts.
   const auto finished = train_together(config, {0.0}, quiet, options);
   ASSERT_EQ(finished.at(0).status, RunStatus::kCompleted);
-  StopAfter stop(1e-3, 1);
+  StopAfterRun stop(/*index=*/0, 1);  // the strength trained alone is its plan's first run
   RunnerOptions stopping = options;
   stopping.stop = stop.source.token();
   const auto stopped = train_together(config, {1e-3}, stop, stopping);
@@ -141,6 +143,49 @@ TEST_P(CohortMembers, TheSweepGivesEachRunTheSameNumbersWithAnyJobs) {
   const auto sweep = testing::sweep(config, testing::small_fixture(), torch::kCPU, quiet);
   ASSERT_EQ(sweep.size(), 3u);
   for (size_t r = 0; r < sweep.size(); ++r) expect_identical(sweep[r], together[r]);
+}
+
+TEST_P(CohortMembers, DropoutAndWeightDecayMembersHaveTheirNumbersAloneAndAfterAResume) {
+  SweepObserver quiet;
+  SweepConfig config = small_config(GetParam());
+  config.l2_strengths = {0.0, 1e-3};
+  config.dropout_rates = {0.0, 0.5};
+  config.weight_decays = {0.0, 0.5};
+  const Plan plan = make_plan(config, torch::kCPU);
+  const Cohort cohort = cohorts_of(plan.runs).at(0);
+  ASSERT_EQ(cohort.members.size(), 8u);
+  const Datasets& data = testing::small_fixture();
+  const auto together = train_cohort(cohort, plan, data, quiet, {});
+  ASSERT_EQ(together.size(), 8u);
+  // Dropout and weight decay did something: each changes the control's numbers.
+  EXPECT_NE(together[0].history.back().val_loss, together[1].history.back().val_loss);  // wd
+  EXPECT_NE(together[0].history.back().val_loss, together[2].history.back().val_loss);  // dropout
+  EXPECT_LT(together[1].history.back().w1_norm, together[0].history.back().w1_norm);
+  for (size_t k = 1; k < together.size(); ++k) {
+    const Cohort alone{cohort.seed, {cohort.members[k]}};
+    const auto single = train_cohort(alone, plan, data, quiet, {});
+    expect_identical(single.at(0), together[k]);
+  }
+
+  // Stop the dropout-and-decay member with L2 after its first epoch and the rest after their
+  // second, then resume: the same numbers as uninterrupted.
+  testing::TempDir dir;
+  const CheckpointStore store(dir / "checkpoints", config);
+  RunnerOptions options;
+  options.checkpoints = &store;
+  const Cohort last{cohort.seed, {cohort.members.back()}};
+  StopAfterRun first(cohort.members.back().index, 1);
+  RunnerOptions stopping = options;
+  stopping.stop = first.source.token();
+  ASSERT_EQ(train_cohort(last, plan, data, first, stopping).at(0).history.size(), 1u);
+  Cohort rest{cohort.seed, {}};
+  for (size_t k = 0; k + 1 < cohort.members.size(); ++k) rest.members.push_back(cohort.members[k]);
+  StopAfterRun second(cohort.members.front().index, 2);
+  stopping.stop = second.source.token();
+  ASSERT_EQ(train_cohort(rest, plan, data, second, stopping).at(0).history.size(), 2u);
+  const auto resumed = train_cohort(cohort, plan, data, quiet, options);
+  ASSERT_EQ(resumed.size(), together.size());
+  for (size_t k = 0; k < together.size(); ++k) expect_identical(resumed[k], together[k]);
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryEngine, CohortMembers,

@@ -65,6 +65,10 @@ TEST(DeviceStep, TracksAutogradAndTorchAdamOverManyStepsAndAPartialBatch) {
   testing::expect_engine_tracks_autograd(EngineKind::kDevice, testing::small_fixture());
 }
 
+TEST(DeviceStep, AppliesTorchsOrKerasAdamAsAsked) {
+  testing::expect_engine_applies_the_chosen_adam(EngineKind::kDevice, testing::small_fixture());
+}
+
 TEST(DeviceStep, FirstStepMeasuresEachMembersBatchBeforeItsUpdate) {
   // A split of exactly one batch, in order 0..31.
   Split train;

@@ -5,9 +5,10 @@ usage: events_with_protobuf.py PATH/TO/l2sweep PATH/TO/fashion-mnist-mini
 
 A second, independent decoder for the files the C++ test reads with its own decoder: the
 tensorflow.Event, Summary and Summary.Value messages are declared here field by field (only
-the fields TensorBoard's scalar reader uses; no .proto is copied), and Debian's
+the fields TensorBoard's scalar and histogram readers use; no .proto is copied), and Debian's
 python3-protobuf parses every record. Every scalar must equal metrics.csv rounded to
-float32, at step = epoch - 1, and every record's length and data CRC-32C must verify.
+float32, at step = epoch - 1, W1's histogram must count all of W1 at every step, and every
+record's length and data CRC-32C must verify.
 Exits 77 (CTest: skipped) when python3-protobuf is not installed.
 """
 import csv
@@ -30,9 +31,17 @@ F = descriptor_pb2.FieldDescriptorProto
 def event_class():
     proto = descriptor_pb2.FileDescriptorProto(name="l2sweep_event_check.proto",
                                                package="tensorflow", syntax="proto3")
+    histo = proto.message_type.add(name="HistogramProto")
+    for number, field in enumerate(("min", "max", "num", "sum", "sum_squares"), start=1):
+        histo.field.add(name=field, number=number, type=F.TYPE_DOUBLE, label=F.LABEL_OPTIONAL)
+    for number, field in ((6, "bucket_limit"), (7, "bucket")):
+        histo.field.add(name=field, number=number, type=F.TYPE_DOUBLE, label=F.LABEL_REPEATED,
+                        options=descriptor_pb2.FieldOptions(packed=True))
     value = proto.message_type.add(name="SummaryValue")
     value.field.add(name="tag", number=1, type=F.TYPE_STRING, label=F.LABEL_OPTIONAL)
     value.field.add(name="simple_value", number=2, type=F.TYPE_FLOAT, label=F.LABEL_OPTIONAL)
+    value.field.add(name="histo", number=5, type=F.TYPE_MESSAGE, label=F.LABEL_OPTIONAL,
+                    type_name=".tensorflow.HistogramProto")
     summary = proto.message_type.add(name="Summary")
     summary.field.add(name="value", number=1, type=F.TYPE_MESSAGE, label=F.LABEL_REPEATED,
                       type_name=".tensorflow.SummaryValue")
@@ -94,9 +103,10 @@ def main():
             rows = {(float(r["l2"]), int(r["epoch"]) - 1): r for r in csv.DictReader(f)}
         columns = {"train": {"epoch_loss": "loss", "epoch_accuracy": "accuracy",
                              "epoch_data_loss": "data_loss", "epoch_penalty": "penalty",
-                             "w1_norm": "w1_norm"},
+                             "w1_norm": "w1_norm", "w1_small": "w1_small", "w1_zero": "w1_zero"},
                    "validation": {"epoch_loss": "val_loss", "epoch_accuracy": "val_accuracy",
-                                  "epoch_data_loss": "val_data_loss"}}
+                                  "epoch_data_loss": "val_data_loss", "dead_units": "dead_units"}}
+        histograms = 0
         for l2 in (0.0, 0.01):
             for writer, tags in columns.items():
                 folder = os.path.join(out, "tensorboard", f"l2-{l2:g}_seed-0", writer)
@@ -112,6 +122,16 @@ def main():
                             problems.append(f"{folder}: first event is not the file version")
                         continue
                     for value in event.summary.value:
+                        if value.HasField("histo"):
+                            h = value.histo
+                            norm = float(rows[(l2, event.step)]["w1_norm"])
+                            histograms += 1
+                            if (writer != "train" or value.tag != "dense/kernel/histogram"
+                                    or h.num != 784 * 128 or sum(h.bucket) != h.num
+                                    or len(h.bucket_limit) != 30 or h.bucket_limit[-1] != h.max
+                                    or abs(h.sum_squares ** 0.5 - norm) > 1e-4 * norm):
+                                problems.append(f"{folder} step {event.step}: histogram {h}")
+                            continue
                         want = f32(float(rows[(l2, event.step)][tags[value.tag]]))
                         scalars += 1
                         seen.add((value.tag, event.step))
@@ -122,8 +142,10 @@ def main():
                     problems.append(f"{folder}: tags/steps {sorted(seen)}")
     for problem in problems:
         print("FAIL:", problem)
-    print(f"{'FAILED' if problems else 'passed'}: {scalars} scalars parsed with protobuf, "
-          f"{len(problems)} problem(s)")
+        if histograms != 2 * 3:
+            problems.append(f"{histograms} W1 histograms, expected one per run and epoch")
+    print(f"{'FAILED' if problems else 'passed'}: {scalars} scalars and {histograms} "
+          f"histograms parsed with protobuf, {len(problems)} problem(s)")
     return 1 if problems or scalars == 0 else 0
 
 

@@ -54,6 +54,10 @@ TEST(FusedCpuStep, TracksAutogradAndTorchAdamOverManyStepsAndAPartialBatch) {
   testing::expect_engine_tracks_autograd(EngineKind::kFused, testing::small_fixture());
 }
 
+TEST(FusedCpuStep, AppliesTorchsOrKerasAdamAsAsked) {
+  testing::expect_engine_applies_the_chosen_adam(EngineKind::kFused, testing::small_fixture());
+}
+
 TEST(FusedCpuStep, ReportsThePenaltyOfTheWeightsBeforeTheUpdate) {
   at::Generator generator = make_cpu_generator(2);
   auto model = make_model(784, kHiddenUnits, 10, generator);

@@ -62,5 +62,45 @@ TEST(Model, SameSeedGivesSameWeightsAndAnotherSeedDifferent) {
   EXPECT_FALSE(torch::equal(wa, wc));
 }
 
+TEST(Dropout, NoiseDependsOnTheSeedAndTheEpochOnly) {
+  const torch::Tensor noise = dropout_noise(3, 1, 50, 8);
+  EXPECT_EQ(noise.sizes(), torch::IntArrayRef({50, 8}));
+  EXPECT_TRUE(torch::equal(noise, dropout_noise(3, 1, 50, 8)));
+  EXPECT_FALSE(torch::equal(noise, dropout_noise(3, 2, 50, 8)));
+  EXPECT_FALSE(torch::equal(noise, dropout_noise(4, 1, 50, 8)));
+  EXPECT_GE(noise.min().item<float>(), 0.0f);
+  EXPECT_LT(noise.max().item<float>(), 1.0f);
+}
+
+TEST(Dropout, KeepsUnitsWhoseNoiseReachesTheRateScaledAsKerasDoes) {
+  KerasDropout dropout(0.25);
+  const torch::Tensor noise = dropout_noise(0, 1, 400, 50);
+  dropout->set_noise(noise);
+  const torch::Tensor x = torch::rand({400, 50}) + 0.5;
+  const torch::Tensor y = dropout->forward(x);
+  const float scale = 1.0f / 0.75f;
+  EXPECT_TRUE(torch::equal(y, torch::where(noise >= 0.25f, x * scale, torch::zeros_like(x))));
+  EXPECT_NEAR(y.ne(0).to(torch::kFloat64).mean().item<double>(), 0.75, 0.01);
+  EXPECT_NEAR(y.mean().item<double>(), x.mean().item<double>(), 0.01);  // inverted dropout
+  dropout->eval();
+  EXPECT_TRUE(torch::equal(dropout->forward(x), x));  // off when evaluating
+}
+
+TEST(Dropout, FollowsTheReluAndChangesNoInitialWeight) {
+  at::Generator a = make_cpu_generator(6);
+  at::Generator b = make_cpu_generator(6);
+  const auto plain = make_model(784, kHiddenUnits, 10, a);
+  auto dropped = make_model(784, kHiddenUnits, 10, b, 0.5);
+  ASSERT_EQ(dropped->size(), plain->size() + 1);
+  ASSERT_TRUE(dropped[3]->as<KerasDropout>() != nullptr);
+  EXPECT_TRUE(dropped[2]->as<torch::nn::ReLU>() != nullptr);
+  EXPECT_EQ(find_dropout(dropped)->rate(), 0.5);
+  EXPECT_TRUE(find_dropout(plain).is_empty());
+  const auto want = plain->parameters();
+  const auto got = dropped->parameters();
+  ASSERT_EQ(want.size(), got.size());
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_TRUE(torch::equal(want[i], got[i]));
+}
+
 }  // namespace
 }  // namespace l2sweep

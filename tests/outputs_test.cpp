@@ -80,17 +80,24 @@ TEST(MetricsCsv, WritesTheHeaderThenOneFlushedRowPerEpoch) {
   m.val_data_loss = 0.375;
   m.penalty = 0.25;
   m.w1_norm = 5;
+  m.w1_small = 0.125;
+  m.w1_zero = 0;
+  m.dead_units = 0.0625;
   m.epoch_seconds = 1.5;
-  writer.on_epoch_end({0.01, 7, 0, 1}, m);
+  RunSpec run{0.01, 7, 0, 1};
+  run.dropout = 0.5;
+  run.weight_decay = 0.25;
+  writer.on_epoch_end(run, m);
   // Read while the writer is still open: the row is already on disk.
   EXPECT_EQ(read_text(dir / "metrics.csv"),
-            metrics_csv_header() + "0.01,7,3,0.5,0.875,0.625,0.75,0.25,0.375,0.25,5,1.5\n");
+            metrics_csv_header() +
+                "0.01,0.5,0.25,7,3,0.5,0.875,0.625,0.75,0.25,0.375,0.25,5,0.125,0,0.0625,1.5\n");
 }
 
 TEST(MetricsCsv, HeaderUsesKerasNamesAndTheRequiredColumns) {
   EXPECT_EQ(metrics_csv_header(),
-            "l2,seed,epoch,loss,accuracy,val_loss,val_accuracy,data_loss,val_data_loss,penalty,"
-            "w1_norm,epoch_seconds\n");
+            "l2,dropout,weight_decay,seed,epoch,loss,accuracy,val_loss,val_accuracy,data_loss,"
+            "val_data_loss,penalty,w1_norm,w1_small,w1_zero,dead_units,epoch_seconds\n");
 }
 
 TEST(MetricsCsv, ReportsAFileThatCannotBeCreated) {

@@ -104,6 +104,39 @@ TEST(Plan, CutsCohortsIntoEqualUnitsThatKeepEveryCoreBusy) {
   EXPECT_EQ(units.size(), 10u);
 }
 
+TEST(Plan, TrainsEveryCombinationOfTheListsWithEverySeed) {
+  SweepConfig config;
+  config.l2_strengths = {0, 1e-3};
+  config.dropout_rates = {0, 0.5};
+  config.weight_decays = {0, 0.01};
+  config.seeds = 2;
+  config.seed = 7;
+  const std::vector<RunSpec> runs = plan_runs(config);
+  ASSERT_EQ(runs.size(), 16u);
+  std::vector<std::string> names;
+  for (const RunSpec& run : runs) {
+    EXPECT_EQ(run.index, static_cast<int64_t>(names.size()));
+    EXPECT_EQ(run.count, 16);
+    names.push_back(run_name(run));
+  }
+  // l2, then dropout, then weight decay, each setting with every seed in turn.
+  EXPECT_EQ(names[0], "l2-0_seed-7");
+  EXPECT_EQ(names[1], "l2-0_seed-8");
+  EXPECT_EQ(names[2], "l2-0_wd-0.01_seed-7");
+  EXPECT_EQ(names[4], "l2-0_dropout-0.5_seed-7");
+  EXPECT_EQ(names[6], "l2-0_dropout-0.5_wd-0.01_seed-7");
+  EXPECT_EQ(names[15], "l2-0.001_dropout-0.5_wd-0.01_seed-8");
+  EXPECT_EQ(std::set<std::string>(names.begin(), names.end()).size(), names.size());
+  EXPECT_EQ(setting_label(runs[15]), "l2=0.001 dropout=0.5 wd=0.01");
+  EXPECT_TRUE(same_setting(runs[14], runs[15]));
+  EXPECT_FALSE(same_setting(runs[13], runs[15]));
+  // A seed's runs form one cohort: they differ only by their regularisation.
+  const std::vector<Cohort> cohorts = cohorts_of(runs);
+  ASSERT_EQ(cohorts.size(), 2u);
+  EXPECT_EQ(cohorts[0].members.size(), 8u);
+  for (const RunSpec& member : cohorts[1].members) EXPECT_EQ(member.seed, 8u);
+}
+
 TEST(Cohorts, GroupTheRunsOfASeedInPlanOrder) {
   SweepConfig config;
   config.l2_strengths = {0.0, 1e-3, 1e-2};

@@ -3,10 +3,13 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <numeric>
 
 #include "l2sweep/base/crc32c.h"
 #include "l2sweep/base/files.h"
@@ -31,9 +34,18 @@ struct Scalar {
   float value = 0;
 };
 
+/// A HistogramProto as written (Summary.Value.histo).
+struct Histogram {
+  int64_t step = 0;
+  std::string tag;
+  double min = 0, max = 0, num = 0, sum = 0, sum_squares = 0;
+  std::vector<double> limits, counts;
+};
+
 struct EventFile {
   std::string file_version;
   std::vector<Scalar> scalars;
+  std::vector<Histogram> histograms;
 };
 
 template <typename T>
@@ -41,6 +53,12 @@ T little_endian(const std::string& bytes, size_t at) {
   T value;
   std::memcpy(&value, bytes.data() + at, sizeof(T));
   return value;
+}
+
+std::vector<double> packed_doubles(const std::string& bytes) {
+  std::vector<double> values(bytes.size() / 8);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = little_endian<double>(bytes, 8 * i);
+  return values;
 }
 
 uint64_t read_varint(const std::string& bytes, size_t& at) {
@@ -101,21 +119,37 @@ EventFile read_event_file(const fs::path& path) {
     at += 12 + length + 4;
 
     Scalar scalar;
+    Histogram histogram;
     bool has_summary = false;
+    bool has_histogram = false;
     for_each_field(payload, [&](int number, int, const std::string& value) {
-      if (number == 2) scalar.step = little_endian<int64_t>(value, 0);
+      if (number == 2) scalar.step = histogram.step = little_endian<int64_t>(value, 0);
       if (number == 3) file.file_version = value;
       if (number == 5) {
         has_summary = true;
         for_each_field(value, [&](int, int, const std::string& summary_value) {
           for_each_field(summary_value, [&](int field, int, const std::string& v) {
-            if (field == 1) scalar.tag = v;
+            if (field == 1) scalar.tag = histogram.tag = v;
             if (field == 2) scalar.value = little_endian<float>(v, 0);
+            if (field == 5) {
+              has_histogram = true;
+              for_each_field(v, [&](int h, int, const std::string& x) {
+                double* head[] = {&histogram.min, &histogram.max, &histogram.num, &histogram.sum,
+                                  &histogram.sum_squares};
+                if (h >= 1 && h <= 5) *head[h - 1] = little_endian<double>(x, 0);
+                if (h == 6) histogram.limits = packed_doubles(x);
+                if (h == 7) histogram.counts = packed_doubles(x);
+              });
+            }
           });
         });
       }
     });
-    if (has_summary) file.scalars.push_back(scalar);
+    if (has_histogram) {
+      file.histograms.push_back(histogram);
+    } else if (has_summary) {
+      file.scalars.push_back(scalar);
+    }
   }
   EXPECT_EQ(at, bytes.size()) << "trailing partial record";
   return file;
@@ -194,8 +228,8 @@ TEST(TensorBoardWriter, WritesKerasLayoutWithEveryEpochsScalars) {
     std::map<std::pair<std::string, int64_t>, float> train_values, validation_values;
     for (const auto& s : train.scalars) train_values[{s.tag, s.step}] = s.value;
     for (const auto& s : validation.scalars) validation_values[{s.tag, s.step}] = s.value;
-    EXPECT_EQ(train_values.size(), 5u * 3);
-    EXPECT_EQ(validation_values.size(), 3u * 3);
+    EXPECT_EQ(train_values.size(), 7u * 3);
+    EXPECT_EQ(validation_values.size(), 4u * 3);
     for (const EpochMetrics& m : run.history) {
       const int64_t step = m.epoch - 1;  // Keras counts epochs from 0
       EXPECT_EQ(train_values.at({"epoch_loss", step}), static_cast<float>(m.loss));
@@ -203,6 +237,22 @@ TEST(TensorBoardWriter, WritesKerasLayoutWithEveryEpochsScalars) {
       EXPECT_EQ(train_values.at({"epoch_data_loss", step}), static_cast<float>(m.data_loss));
       EXPECT_EQ(train_values.at({"epoch_penalty", step}), static_cast<float>(m.penalty));
       EXPECT_EQ(train_values.at({"w1_norm", step}), static_cast<float>(m.w1_norm));
+      EXPECT_EQ(train_values.at({"w1_small", step}), static_cast<float>(m.w1_small));
+      EXPECT_EQ(train_values.at({"w1_zero", step}), static_cast<float>(m.w1_zero));
+      EXPECT_EQ(validation_values.at({"dead_units", step}), static_cast<float>(m.dead_units));
+      // W1's histogram, as Keras' histogram_freq=1 logs the first Dense kernel.
+      const Histogram& h = train.histograms.at(static_cast<size_t>(step));
+      EXPECT_EQ(h.tag, "dense/kernel/histogram");
+      EXPECT_EQ(h.step, step);
+      EXPECT_EQ(h.num, 784.0 * 128);
+      ASSERT_EQ(h.counts.size(), 30u);
+      ASSERT_EQ(h.limits.size(), 30u);
+      EXPECT_EQ(std::accumulate(h.counts.begin(), h.counts.end(), 0.0), h.num);
+      EXPECT_LT(h.min, 0);
+      EXPECT_GT(h.max, 0);
+      EXPECT_EQ(h.limits.back(), h.max);
+      EXPECT_TRUE(std::is_sorted(h.limits.begin(), h.limits.end()));
+      EXPECT_NEAR(std::sqrt(h.sum_squares), m.w1_norm, 1e-4 * m.w1_norm);
       EXPECT_EQ(validation_values.at({"epoch_loss", step}), static_cast<float>(m.val_loss));
       EXPECT_EQ(validation_values.at({"epoch_accuracy", step}), static_cast<float>(m.val_accuracy));
       EXPECT_EQ(validation_values.at({"epoch_data_loss", step}),

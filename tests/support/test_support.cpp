@@ -1,5 +1,6 @@
 #include "test_support.h"
 
+#include <fmt/format.h>
 #include <torch/torch.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -151,36 +152,81 @@ void expect_same_run_up_to_rounding(const EpochMetrics& a, const EpochMetrics& b
 
 void expect_engine_tracks_autograd(EngineKind engine, const Datasets& data) {
   const int64_t examples = data.train.size();
-  for (const double l2 : {0.0, 1e-4, 1e-2}) {
-    at::Generator a = make_cpu_generator(1);
-    at::Generator b = make_cpu_generator(1);
-    auto reference_model = make_model(784, kHiddenUnits, 10, a);
-    auto model = make_model(784, kHiddenUnits, 10, b);
-    TrainOptions options;
-    options.shuffle_seed = 9;
-    Trainer reference(reference_model, l2, options, torch::kCPU);
-    options.engine = engine;
-    Trainer trainer(model, l2, options, torch::kCPU);
-    for (int epoch = 0; epoch < 6; ++epoch) {
-      const TrainMetrics want = reference.train_epoch(data.train)[0];
-      const TrainMetrics got = trainer.train_epoch(data.train)[0];
-      EXPECT_NEAR(got.loss, want.loss, 1e-4 * want.loss) << "l2 " << l2 << " epoch " << epoch;
-      EXPECT_NEAR(got.data_loss, want.data_loss, 1e-4 * want.data_loss);
-      EXPECT_NEAR(got.accuracy, want.accuracy, 2.0 / static_cast<double>(examples));
+  struct Setting {
+    double l2, dropout, weight_decay;
+  };
+  // L2 alone, Dropout alone, decoupled weight decay alone (strong, so that it shows within a
+  // few epochs), and all three together; each with torch's and Keras' Adam.
+  const Setting settings[] = {{0, 0, 0},   {1e-4, 0, 0}, {1e-2, 0, 0},
+                              {0, 0.5, 0}, {0, 0, 2.0},  {1e-3, 0.2, 0.5}};
+  for (const AdamVariant adam : {AdamVariant::kTorch, AdamVariant::kKeras}) {
+    for (const Setting& s : settings) {
+      const std::string what = fmt::format("adam {} l2 {} dropout {} weight decay {}",
+                                           to_string(adam), s.l2, s.dropout, s.weight_decay);
+      at::Generator a = make_cpu_generator(1);
+      at::Generator b = make_cpu_generator(1);
+      auto reference_model = make_model(784, kHiddenUnits, 10, a, s.dropout);
+      auto model = make_model(784, kHiddenUnits, 10, b, s.dropout);
+      TrainOptions options;
+      options.shuffle_seed = 9;
+      options.adam = adam;
+      Trainer reference({{reference_model, s.l2, s.dropout, s.weight_decay}}, options, torch::kCPU);
+      options.engine = engine;
+      Trainer trainer({{model, s.l2, s.dropout, s.weight_decay}}, options, torch::kCPU);
+      for (int epoch = 0; epoch < 6; ++epoch) {
+        const TrainMetrics want = reference.train_epoch(data.train)[0];
+        const TrainMetrics got = trainer.train_epoch(data.train)[0];
+        EXPECT_NEAR(got.loss, want.loss, 1e-4 * want.loss) << what << " epoch " << epoch;
+        EXPECT_NEAR(got.data_loss, want.data_loss, 1e-4 * want.data_loss) << what;
+        EXPECT_NEAR(got.accuracy, want.accuracy, 2.0 / static_cast<double>(examples)) << what;
+      }
+      // The model's own parameters carry the updates.
+      const auto expected = reference_model->parameters();
+      const auto actual = model->parameters();
+      for (size_t i = 0; i < expected.size(); ++i) {
+        EXPECT_TRUE(all_close(actual[i], expected[i], 1e-3, 1e-4)) << what << " parameter " << i;
+      }
+      EXPECT_NEAR(trainer.w1_norm(0), reference.w1_norm(0), 1e-4 * reference.w1_norm(0)) << what;
+      const WeightStatistics want_weights = reference.weight_statistics(0);
+      const WeightStatistics got_weights = trainer.weight_statistics(0);
+      EXPECT_NEAR(got_weights.small, want_weights.small, 1e-3) << what;
+      const EvalMetrics want = reference.evaluate(data.val)[0];
+      const EvalMetrics got = trainer.evaluate(data.val)[0];
+      EXPECT_NEAR(got.loss, want.loss, 1e-3 * want.loss) << what;
+      EXPECT_NEAR(got.penalty, want.penalty, 1e-3 * want.penalty + 1e-12) << what;
+      EXPECT_NEAR(got.accuracy, want.accuracy, 0.011) << what;
+      EXPECT_NEAR(got.dead_units, want.dead_units, 1.5 / kHiddenUnits) << what;
     }
-    // The model's own parameters carry the updates.
-    const auto expected = reference_model->parameters();
-    const auto actual = model->parameters();
-    for (size_t i = 0; i < expected.size(); ++i) {
-      EXPECT_TRUE(all_close(actual[i], expected[i], 1e-3, 1e-4))
-          << "l2 " << l2 << " parameter " << i;
+  }
+}
+
+void expect_engine_applies_the_chosen_adam(EngineKind engine, const Datasets& data) {
+  // The largest difference of W1 after two epochs from the autograd engine with `reference`'s
+  // update, when `engine` runs `variant`'s.
+  const auto distance = [&](AdamVariant variant, AdamVariant reference) {
+    std::vector<torch::Tensor> w1;
+    for (const auto& [kind, adam] :
+         {std::pair{EngineKind::kAutograd, reference}, std::pair{engine, variant}}) {
+      at::Generator generator = make_cpu_generator(3);
+      auto model = make_model(784, kHiddenUnits, 10, generator);
+      TrainOptions options;
+      options.shuffle_seed = 4;
+      options.engine = kind;
+      options.adam = adam;
+      Trainer trainer({{model, 1e-4, 0, 0.1}}, options, torch::kCPU);
+      trainer.train_epoch(data.train);
+      trainer.train_epoch(data.train);
+      w1.push_back(first_linear(model)->weight.detach().clone());
     }
-    EXPECT_NEAR(trainer.w1_norm(0), reference.w1_norm(0), 1e-4 * reference.w1_norm(0));
-    const EvalMetrics want = reference.evaluate(data.val)[0];
-    const EvalMetrics got = trainer.evaluate(data.val)[0];
-    EXPECT_NEAR(got.loss, want.loss, 1e-3 * want.loss);
-    EXPECT_NEAR(got.penalty, want.penalty, 1e-3 * want.penalty + 1e-12);
-    EXPECT_NEAR(got.accuracy, want.accuracy, 0.011);
+    return (w1[0] - w1[1]).abs().max().item<double>();
+  };
+  for (const AdamVariant variant : {AdamVariant::kTorch, AdamVariant::kKeras}) {
+    const AdamVariant other =
+        variant == AdamVariant::kTorch ? AdamVariant::kKeras : AdamVariant::kTorch;
+    const double same = distance(variant, variant);
+    const double crossed = distance(variant, other);
+    // Rounding alone is far smaller than where epsilon goes.
+    EXPECT_LT(same * 10, crossed) << to_string(engine) << " with --adam " << to_string(variant);
   }
 }
 

@@ -105,4 +105,8 @@ void expect_same_run_up_to_rounding(const EpochMetrics& a, const EpochMetrics& b
 /// metrics to agree up to float rounding.
 void expect_engine_tracks_autograd(EngineKind engine, const Datasets& data);
 
+/// Expects `engine` with --adam torch and --adam keras to follow the autograd engine with the
+/// same update far more closely than with the other one: it applies the update it was asked for.
+void expect_engine_applies_the_chosen_adam(EngineKind engine, const Datasets& data);
+
 }  // namespace l2sweep::testing

@@ -274,6 +274,14 @@ std::vector<RunCurves> read_l2sweep_folder(const fs::path& folder) {
       if (header[c] == "l2") l2 = parse_double(cells[c]);
       if (header[c] == "seed") seed = parse_int64(cells[c]);
       if (header[c] == "epoch") epoch = parse_int64(cells[c]);
+      // compare pairs runs by strength and seed: a run that differs by more is not its peer.
+      if ((header[c] == "dropout" || header[c] == "weight_decay") &&
+          parse_double(cells[c]).value_or(1) != 0) {
+        throw usage_error(
+            "{} line {}: a run with {} {}; compare pairs runs by L2 strength alone, expected a "
+            "sweep without --dropout or --weight-decay (its report.md compares those)",
+            file.string(), line + 1, header[c], excerpt(cells[c]));
+      }
     }
     if (!l2 || !seed || !epoch) {
       throw data_error("{} line {}: l2, seed or epoch is not a number", file.string(), line + 1);
@@ -292,7 +300,7 @@ std::vector<RunCurves> read_l2sweep_folder(const fs::path& folder) {
     }
     for (size_t c = 0; c < header.size(); ++c) {
       if (header[c] == "l2" || header[c] == "seed" || header[c] == "epoch" ||
-          header[c] == "epoch_seconds") {
+          header[c] == "dropout" || header[c] == "weight_decay" || header[c] == "epoch_seconds") {
         continue;
       }
       const auto value = metric_cell(cells[c]);

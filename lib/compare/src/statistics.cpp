@@ -11,57 +11,7 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kZAlpha = 1.959963984540054;
 constexpr double kZPower = 0.8416212335729143;
 
-/// The continued fraction of I_x(a, b) (modified Lentz), converging for x < (a+1)/(a+b+2).
-double beta_continued_fraction(double a, double b, double x) {
-  constexpr double kTiny = 1e-300;
-  constexpr double kEpsilon = 1e-15;
-  double c = 1.0;
-  double d = 1.0 - (a + b) * x / (a + 1.0);
-  if (std::fabs(d) < kTiny) d = kTiny;
-  d = 1.0 / d;
-  double fraction = d;
-  for (int m = 1; m <= 10000; ++m) {
-    const double m2 = 2.0 * m;
-    // Even step: m (b - m) x / ((a + 2m - 1)(a + 2m)).
-    double numerator = m * (b - m) * x / ((a + m2 - 1.0) * (a + m2));
-    d = 1.0 + numerator * d;
-    c = 1.0 + numerator / c;
-    if (std::fabs(d) < kTiny) d = kTiny;
-    if (std::fabs(c) < kTiny) c = kTiny;
-    d = 1.0 / d;
-    fraction *= d * c;
-    // Odd step: -(a + m)(a + b + m) x / ((a + 2m)(a + 2m + 1)).
-    numerator = -(a + m) * (a + b + m) * x / ((a + m2) * (a + m2 + 1.0));
-    d = 1.0 + numerator * d;
-    c = 1.0 + numerator / c;
-    if (std::fabs(d) < kTiny) d = kTiny;
-    if (std::fabs(c) < kTiny) c = kTiny;
-    d = 1.0 / d;
-    const double delta = d * c;
-    fraction *= delta;
-    if (std::fabs(delta - 1.0) < kEpsilon) break;
-  }
-  return fraction;
-}
-
 }  // namespace
-
-double regularized_incomplete_beta(double a, double b, double x) {
-  if (x <= 0) return 0;
-  if (x >= 1) return 1;
-  const double log_front =
-      std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) + a * std::log(x) + b * std::log1p(-x);
-  if (x < (a + 1.0) / (a + b + 2.0)) {
-    return std::exp(log_front) * beta_continued_fraction(a, b, x) / a;
-  }
-  return 1.0 - std::exp(log_front) * beta_continued_fraction(b, a, 1.0 - x) / b;
-}
-
-double student_t_two_sided_p(double t, double df) {
-  if (std::isnan(t) || !(df > 0)) return kNaN;
-  if (std::isinf(t)) return 0;
-  return regularized_incomplete_beta(df / 2.0, 0.5, df / (df + t * t));
-}
 
 TestResult welch_t_test(const SeedStats& a, const SeedStats& b) {
   TestResult result;

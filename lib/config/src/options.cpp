@@ -133,6 +133,35 @@ std::vector<SweepOption> make_options() {
             return c.l2_strengths;
           }),
       option(
+          "dropout",
+          "comma-separated Keras Dropout rates after the hidden layer (0 = none); the sweep "
+          "trains every combination of --l2, --dropout and --weight-decay",
+          kDecidesNumbers | kNamesRuns, "dropout",
+          [](C& c, T t) { c.dropout_rates = numbers("dropout", t); },
+          [](const C& c) { return text_of(c.dropout_rates); },
+          [](const C& c) -> Json { return c.dropout_rates; }, /*unwritten_value=*/"0"),
+      option(
+          "weight-decay",
+          "comma-separated decoupled weight decays on the first layer's kernel, as AdamW's "
+          "(0 = none): an alternative to the L2 term in the loss",
+          kDecidesNumbers | kNamesRuns, "weight_decay",
+          [](C& c, T t) { c.weight_decays = numbers("weight-decay", t); },
+          [](const C& c) { return text_of(c.weight_decays); },
+          [](const C& c) -> Json { return c.weight_decays; }, /*unwritten_value=*/"0"),
+      option(
+          "adam",
+          "torch or keras: torch::optim::Adam's update, or Keras' (epsilon added to the "
+          "uncorrected sqrt(v), \"epsilon hat\")",
+          kDecidesNumbers, "adam",
+          [](C& c, T t) {
+            if (t != "torch" && t != "keras") {
+              throw usage_error("--adam '{}': expected torch or keras", t);
+            }
+            c.adam = t == "keras" ? AdamVariant::kKeras : AdamVariant::kTorch;
+          },
+          [](const C& c) { return std::string(to_string(c.adam)); },
+          [](const C& c) -> Json { return to_string(c.adam); }, /*unwritten_value=*/"torch"),
+      option(
           "tune-metric",
           "what --l2 auto optimises: val_accuracy (final, maximised) or val_data_loss (final "
           "validation cross-entropy, minimised)",

@@ -23,16 +23,44 @@ EngineKind resolve_engine(const SweepConfig& config, const torch::Device& device
 
 }  // namespace
 
-std::string run_name(const RunSpec& run) { return fmt::format("l2-{}_seed-{}", run.l2, run.seed); }
+std::string run_name(const RunSpec& run) {
+  std::string name = fmt::format("l2-{}", run.l2);
+  if (run.dropout != 0) name += fmt::format("_dropout-{}", run.dropout);
+  if (run.weight_decay != 0) name += fmt::format("_wd-{}", run.weight_decay);
+  return name + fmt::format("_seed-{}", run.seed);
+}
+
+std::string setting_label(const RunSpec& run) {
+  std::string label = fmt::format("l2={}", run.l2);
+  if (run.dropout != 0) label += fmt::format(" dropout={}", run.dropout);
+  if (run.weight_decay != 0) label += fmt::format(" wd={}", run.weight_decay);
+  return label;
+}
+
+bool same_setting(const RunSpec& a, const RunSpec& b) {
+  return a.l2 == b.l2 && a.dropout == b.dropout && a.weight_decay == b.weight_decay;
+}
 
 std::vector<RunSpec> plan_runs(const SweepConfig& config) {
   std::vector<RunSpec> runs;
-  const auto count = static_cast<int64_t>(config.l2_strengths.size()) * config.seeds;
+  const auto count = static_cast<int64_t>(config.l2_strengths.size() * config.dropout_rates.size() *
+                                          config.weight_decays.size()) *
+                     config.seeds;
   for (const double l2 : config.l2_strengths) {
-    for (int64_t offset = 0; offset < config.seeds; ++offset) {
-      const auto index = static_cast<int64_t>(runs.size());
-      // + 0.0: -0 is the unregularised control, 0.
-      runs.push_back({l2 + 0.0, config.seed + static_cast<uint64_t>(offset), index, count});
+    for (const double dropout : config.dropout_rates) {
+      for (const double decay : config.weight_decays) {
+        for (int64_t offset = 0; offset < config.seeds; ++offset) {
+          RunSpec run;
+          // + 0.0: -0 is the unregularised control, 0.
+          run.l2 = l2 + 0.0;
+          run.dropout = dropout + 0.0;
+          run.weight_decay = decay + 0.0;
+          run.seed = config.seed + static_cast<uint64_t>(offset);
+          run.index = static_cast<int64_t>(runs.size());
+          run.count = count;
+          runs.push_back(run);
+        }
+      }
     }
   }
   return runs;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <regex>
 
 #include "l2sweep/base/error.h"
@@ -22,17 +23,24 @@ void require_in_range(const char* option, int64_t value, int64_t low, int64_t hi
   }
 }
 
-void validate_strengths(const std::vector<double>& strengths) {
-  if (strengths.empty()) {
-    throw usage_error("--l2: expected at least one strength");
+/// A list option's values: at least one, each once, each finite, >= 0 and below `below`
+/// (when given).
+void validate_list(const char* option, const std::vector<double>& values, const char* what,
+                   std::optional<double> below = std::nullopt) {
+  if (values.empty()) {
+    throw usage_error("--{}: expected at least one {}", option, what);
   }
-  for (size_t i = 0; i < strengths.size(); ++i) {
-    const double l2 = strengths[i];
-    if (!std::isfinite(l2) || l2 < 0) {
-      throw usage_error("--l2 {}: expected finite strengths >= 0", l2);
+  for (size_t i = 0; i < values.size(); ++i) {
+    const double value = values[i];
+    if (!std::isfinite(value) || value < 0 || (below && value >= *below)) {
+      if (below) {
+        throw usage_error("--{} {}: expected {}s from 0 up to (not including) {}", option, value,
+                          what, *below);
+      }
+      throw usage_error("--{} {}: expected finite {}s >= 0", option, value, what);
     }
-    if (std::find(strengths.begin(), strengths.begin() + i, l2) != strengths.begin() + i) {
-      throw usage_error("--l2: {} is listed twice; expected each strength once", l2);
+    if (std::find(values.begin(), values.begin() + i, value) != values.begin() + i) {
+      throw usage_error("--{}: {} is listed twice; expected each {} once", option, value, what);
     }
   }
 }
@@ -49,6 +57,10 @@ const char* to_string(EngineKind engine) {
       return "device";
   }
   return "unknown";
+}
+
+const char* to_string(AdamVariant variant) {
+  return variant == AdamVariant::kKeras ? "keras" : "torch";
 }
 
 bool steps_members_together(EngineKind kind) {
@@ -91,12 +103,20 @@ void SweepConfig::validate() const {
           "--score-test off with --l2 auto: the search decides what is scored (only its chosen "
           "strengths, once, after the search)");
     }
+    if (dropout_rates.size() > 1 || weight_decays.size() > 1) {
+      throw usage_error(
+          "--l2 auto with a list of --{}: the search tunes the L2 strength alone; expected one "
+          "--dropout and one --weight-decay value, held fixed during the search",
+          dropout_rates.size() > 1 ? "dropout" : "weight-decay");
+    }
   } else {
-    validate_strengths(l2_strengths);
+    validate_list("l2", l2_strengths, "strength");
     if (tune_metric != "val_accuracy") {
       throw usage_error("--tune-metric {}: expected --l2 auto, the search it steers", tune_metric);
     }
   }
+  validate_list("dropout", dropout_rates, "rate", /*below=*/1.0);
+  validate_list("weight-decay", weight_decays, "weight decay");
   require_in_range("--epochs", epochs, 1, kMaxEpochs);
   require_in_range("--batch-size", batch_size, 1, kMaxBatchSize);
   require_in_range("--seeds", seeds, 1, kMaxSeeds);
@@ -107,6 +127,14 @@ void SweepConfig::validate() const {
   }
   if (!std::isfinite(learning_rate) || learning_rate <= 0) {
     throw usage_error("--lr {}: expected a finite learning rate > 0", learning_rate);
+  }
+  for (const double decay : weight_decays) {
+    if (decay * learning_rate >= 1) {
+      throw usage_error(
+          "--weight-decay {} with --lr {}: expected lr * weight decay below 1 (each step "
+          "multiplies the kernel by 1 - lr * weight decay)",
+          decay, learning_rate);
+    }
   }
   if (val_size < 1) {
     throw usage_error("--val-size {}: expected at least 1 validation example", val_size);

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "l2sweep/base/version.h"
@@ -35,8 +36,8 @@ void ConsoleReporter::on_sweep_begin(const SweepInfo& sweep) {
 
 void ConsoleReporter::on_run_start(const RunSpec& run, int64_t epochs) {
   erase_bar();
-  print("== run {}/{}: l2={} seed={} ({} epochs) ==\n", run.index + 1, run.count, run.l2, run.seed,
-        epochs);
+  print("== run {}/{}: {} seed={} ({} epochs) ==\n", run.index + 1, run.count, setting_label(run),
+        run.seed, epochs);
   std::fflush(out_);
 }
 
@@ -68,8 +69,8 @@ void ConsoleReporter::erase_bar() {
 void ConsoleReporter::on_epoch_end(const RunSpec& run, const EpochMetrics& m) {
   erase_bar();
   const int64_t epochs = sweep_.config.epochs;
-  std::string line = fmt::format("  l2={} seed={} epoch {:>{}}/{}", run.l2, run.seed, m.epoch,
-                                 digits(epochs), epochs);
+  std::string line = fmt::format("  {} seed={} epoch {:>{}}/{}", setting_label(run), run.seed,
+                                 m.epoch, digits(epochs), epochs);
   for (const EpochMetricField& field : kEpochMetricFields) {
     if (field.console_format == nullptr) continue;
     // A value that rounds to zero prints as 0, not -0.
@@ -82,13 +83,13 @@ void ConsoleReporter::on_epoch_end(const RunSpec& run, const EpochMetrics& m) {
 void ConsoleReporter::on_run_end(const RunResult& result) {
   erase_bar();
   if (result.status == RunStatus::kInterrupted) {
-    print("  l2={} seed={} interrupted after epoch {}\n", result.spec.l2, result.spec.seed,
+    print("  {} seed={} interrupted after epoch {}\n", setting_label(result.spec), result.spec.seed,
           result.history.size());
   } else if (result.status == RunStatus::kDiverged) {
-    print("  l2={} DIVERGED at epoch {}: a loss, W1 or Adam's state is not finite; run stopped\n",
-          result.spec.l2, result.history.back().epoch);
+    print("  {} DIVERGED at epoch {}: a loss, W1 or Adam's state is not finite; run stopped\n",
+          setting_label(result.spec), result.history.back().epoch);
   } else if (result.test) {
-    print("  l2={} test_loss {}  test_accuracy {}  ({:.1f}s)\n", result.spec.l2,
+    print("  {} test_loss {}  test_accuracy {}  ({:.1f}s)\n", setting_label(result.spec),
           fixed(result.test->loss, 4), fixed(result.test->accuracy, 4), result.train_seconds);
   }
   std::fflush(out_);
@@ -113,6 +114,25 @@ void ConsoleReporter::on_sweep_end(const SweepOutcome& outcome) {
   std::fflush(out_);
 }
 
+namespace {
+
+/// The tables' first column: the strength alone ("l2") when every run differs by its L2 only,
+/// else each run's setting_label ("setting").
+struct SettingColumn {
+  explicit SettingColumn(const std::vector<RunSpec>& runs) {
+    for (const RunSpec& run : runs) labels = labels || run.dropout != 0 || run.weight_decay != 0;
+    for (const RunSpec& run : runs) width = std::max(width, text(run).size());
+  }
+  const char* title() const { return labels ? "setting" : "l2"; }
+  std::string text(const RunSpec& run) const {
+    return labels ? setting_label(run) : fmt::format("{}", run.l2);
+  }
+  bool labels = false;
+  size_t width = 10;
+};
+
+}  // namespace
+
 std::string comparison_table(const std::vector<RunResult>& results) {
   const RunResult* best = nullptr;
   for (const auto& result : results) {
@@ -123,33 +143,41 @@ std::string comparison_table(const std::vector<RunResult>& results) {
     }
   }
   constexpr const char* kRow =
-      "{:>10} {:>5} {:>9} {:>7} {:>9} {:>9} {:>9} {:>8} {:>10} {:>10} {:>9}  {}\n";
-  std::string table = fmt::format(kRow, "l2", "seed", "status", "epochs", "loss", "accuracy",
-                                  "val_loss", "val_acc", "train-val", "test_acc", "w1_norm", "");
+      "{:>{}} {:>5} {:>9} {:>7} {:>9} {:>9} {:>9} {:>8} {:>10} {:>10} {:>9}  {}\n";
+  std::vector<RunSpec> specs;
+  for (const auto& result : results) specs.push_back(result.spec);
+  const SettingColumn column(specs);
+  std::string table =
+      fmt::format(kRow, column.title(), column.width, "seed", "status", "epochs", "loss",
+                  "accuracy", "val_loss", "val_acc", "train-val", "test_acc", "w1_norm", "");
   for (const auto& result : results) {
     if (result.history.empty()) {
       continue;
     }
     const EpochMetrics& last = result.history.back();
     const double test_accuracy = result.test ? result.test->accuracy : std::nan("");
-    table += fmt::format(kRow, result.spec.l2, result.spec.seed, to_string(result.status),
-                         last.epoch, fixed(last.loss, 4), fixed(last.accuracy, 4),
-                         fixed(last.val_loss, 4), fixed(last.val_accuracy, 4),
-                         fixed(last.accuracy - last.val_accuracy, 4, true), fixed(test_accuracy, 4),
-                         fixed(last.w1_norm, 3), &result == best ? "* best val_accuracy" : "");
+    table +=
+        fmt::format(kRow, column.text(result.spec), column.width, result.spec.seed,
+                    to_string(result.status), last.epoch, fixed(last.loss, 4),
+                    fixed(last.accuracy, 4), fixed(last.val_loss, 4), fixed(last.val_accuracy, 4),
+                    fixed(last.accuracy - last.val_accuracy, 4, true), fixed(test_accuracy, 4),
+                    fixed(last.w1_norm, 3), &result == best ? "* best val_accuracy" : "");
   }
   return table;
 }
 
 std::string strength_table(const std::vector<StrengthSummary>& strengths) {
-  constexpr const char* kRow = "{:>10} {:>6} {:>17} {:>17} {:>17} {:>17} {:>15}\n";
-  std::string table =
-      fmt::format(kRow, "l2", "seeds", "train acc", "val acc", "test acc", "train-val", "w1_norm");
+  constexpr const char* kRow = "{:>{}} {:>6} {:>17} {:>17} {:>17} {:>17} {:>15}\n";
+  std::vector<RunSpec> specs;
+  for (const auto& s : strengths) specs.push_back(s.setting());
+  const SettingColumn column(specs);
+  std::string table = fmt::format(kRow, column.title(), column.width, "seeds", "train acc",
+                                  "val acc", "test acc", "train-val", "w1_norm");
   for (const auto& s : strengths) {
-    table += fmt::format(kRow, s.l2, fmt::format("{}/{}", s.completed, s.runs),
-                         mean_std_text(s.accuracy), mean_std_text(s.val_accuracy),
-                         mean_std_text(s.test_accuracy), mean_std_text(s.train_minus_val_accuracy),
-                         mean_std_text(s.w1_norm, 3));
+    table += fmt::format(kRow, column.text(s.setting()), column.width,
+                         fmt::format("{}/{}", s.completed, s.runs), mean_std_text(s.accuracy),
+                         mean_std_text(s.val_accuracy), mean_std_text(s.test_accuracy),
+                         mean_std_text(s.train_minus_val_accuracy), mean_std_text(s.w1_norm, 3));
   }
   return table;
 }

@@ -8,13 +8,14 @@ namespace l2sweep {
 namespace fs = std::filesystem;
 
 std::string metrics_csv_header() {
-  std::string header = "l2,seed,epoch";
+  std::string header = "l2,dropout,weight_decay,seed,epoch";
   for (const EpochMetricField& field : kEpochMetricFields) header += std::string(",") + field.name;
   return header + "\n";
 }
 
 std::string metrics_csv_row(const RunSpec& run, const EpochMetrics& m) {
-  std::string row = fmt::format("{},{},{}", run.l2, run.seed, m.epoch);
+  std::string row =
+      fmt::format("{},{},{},{},{}", run.l2, run.dropout, run.weight_decay, run.seed, m.epoch);
   for (const EpochMetricField& field : kEpochMetricFields)
     row += fmt::format(",{}", m.*field.member);
   return row + "\n";

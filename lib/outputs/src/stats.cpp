@@ -4,8 +4,45 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace l2sweep {
+namespace {
+
+/// The continued fraction of I_x(a, b) (modified Lentz), converging for x < (a+1)/(a+b+2).
+double beta_continued_fraction(double a, double b, double x) {
+  constexpr double kTiny = 1e-300;
+  constexpr double kEpsilon = 1e-15;
+  double c = 1.0;
+  double d = 1.0 - (a + b) * x / (a + 1.0);
+  if (std::fabs(d) < kTiny) d = kTiny;
+  d = 1.0 / d;
+  double fraction = d;
+  for (int m = 1; m <= 10000; ++m) {
+    const double m2 = 2.0 * m;
+    // Even step: m (b - m) x / ((a + 2m - 1)(a + 2m)).
+    double numerator = m * (b - m) * x / ((a + m2 - 1.0) * (a + m2));
+    d = 1.0 + numerator * d;
+    c = 1.0 + numerator / c;
+    if (std::fabs(d) < kTiny) d = kTiny;
+    if (std::fabs(c) < kTiny) c = kTiny;
+    d = 1.0 / d;
+    fraction *= d * c;
+    // Odd step: -(a + m)(a + b + m) x / ((a + 2m)(a + 2m + 1)).
+    numerator = -(a + m) * (a + b + m) * x / ((a + m2) * (a + m2 + 1.0));
+    d = 1.0 + numerator * d;
+    c = 1.0 + numerator / c;
+    if (std::fabs(d) < kTiny) d = kTiny;
+    if (std::fabs(c) < kTiny) c = kTiny;
+    d = 1.0 / d;
+    const double delta = d * c;
+    fraction *= delta;
+    if (std::fabs(delta - 1.0) < kEpsilon) break;
+  }
+  return fraction;
+}
+
+}  // namespace
 
 SeedStats seed_stats(const std::vector<double>& values) {
   SeedStats stats;
@@ -61,21 +98,59 @@ double relative_trend_of_second_half(const std::vector<double>& values) {
   return slope * static_cast<double>(n - 1) / mean_y;
 }
 
+double regularized_incomplete_beta(double a, double b, double x) {
+  if (x <= 0) return 0;
+  if (x >= 1) return 1;
+  const double log_front =
+      std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) + a * std::log(x) + b * std::log1p(-x);
+  if (x < (a + 1.0) / (a + b + 2.0)) {
+    return std::exp(log_front) * beta_continued_fraction(a, b, x) / a;
+  }
+  return 1.0 - std::exp(log_front) * beta_continued_fraction(b, a, 1.0 - x) / b;
+}
+
+double student_t_two_sided_p(double t, double df) {
+  if (std::isnan(t) || !(df > 0)) return std::numeric_limits<double>::quiet_NaN();
+  if (std::isinf(t)) return 0;
+  return regularized_incomplete_beta(df / 2.0, 0.5, df / (df + t * t));
+}
+
+double paired_t_p(const std::vector<double>& a, const std::vector<double>& b) {
+  std::vector<double> differences;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) differences.push_back(a[i] - b[i]);
+  const SeedStats d = seed_stats(differences);
+  if (d.n < 2 || std::isnan(d.std)) return std::numeric_limits<double>::quiet_NaN();
+  if (d.std == 0) return d.mean == 0 ? 1.0 : 0.0;
+  return student_t_two_sided_p(d.mean / (d.std / std::sqrt(static_cast<double>(d.n))),
+                               static_cast<double>(d.n - 1));
+}
+
+RunSpec StrengthSummary::setting() const {
+  RunSpec spec;
+  spec.l2 = l2;
+  spec.dropout = dropout;
+  spec.weight_decay = weight_decay;
+  return spec;
+}
+
 std::vector<StrengthSummary> summarize_strengths(const std::vector<RunResult>& runs) {
-  std::vector<double> order;
+  std::vector<RunSpec> order;
   for (const RunResult& run : runs) {
-    if (std::find(order.begin(), order.end(), run.spec.l2) == order.end()) {
-      order.push_back(run.spec.l2);
+    if (std::none_of(order.begin(), order.end(),
+                     [&](const RunSpec& seen) { return same_setting(seen, run.spec); })) {
+      order.push_back(run.spec);
     }
   }
   std::vector<StrengthSummary> summaries;
-  for (const double l2 : order) {
+  for (const RunSpec& setting : order) {
     StrengthSummary summary;
-    summary.l2 = l2;
-    std::vector<double> accuracy, val_accuracy, test_accuracy, gap, w1_norm, data_loss,
-        val_data_loss, val_trend, train_trend;
+    summary.l2 = setting.l2;
+    summary.dropout = setting.dropout;
+    summary.weight_decay = setting.weight_decay;
+    std::vector<double> accuracy, val_accuracy, test_accuracy, gap, w1_norm, w1_small, w1_zero,
+        dead_units, data_loss, val_data_loss, val_trend, train_trend;
     for (const RunResult& run : runs) {
-      if (run.spec.l2 != l2) continue;
+      if (!same_setting(run.spec, setting)) continue;
       ++summary.runs;
       if (run.status != RunStatus::kCompleted || run.history.empty()) {
         summary.diverged += run.status == RunStatus::kDiverged ? 1 : 0;
@@ -93,16 +168,24 @@ std::vector<StrengthSummary> summarize_strengths(const std::vector<RunResult>& r
       test_accuracy.push_back(run.test ? run.test->accuracy : std::nan(""));
       gap.push_back(last.accuracy - last.val_accuracy);
       w1_norm.push_back(last.w1_norm);
+      w1_small.push_back(last.w1_small);
+      w1_zero.push_back(last.w1_zero);
+      dead_units.push_back(last.dead_units);
       data_loss.push_back(last.data_loss);
       val_data_loss.push_back(last.val_data_loss);
       val_trend.push_back(relative_trend_of_second_half(val_curve));
       train_trend.push_back(relative_trend_of_second_half(train_curve));
+      summary.seeds.push_back(run.spec.seed);
     }
+    summary.final_val_accuracy = val_accuracy;
     summary.accuracy = seed_stats(accuracy);
     summary.val_accuracy = seed_stats(val_accuracy);
     summary.test_accuracy = seed_stats(test_accuracy);
     summary.train_minus_val_accuracy = seed_stats(gap);
     summary.w1_norm = seed_stats(w1_norm);
+    summary.w1_small = seed_stats(w1_small);
+    summary.w1_zero = seed_stats(w1_zero);
+    summary.dead_units = seed_stats(dead_units);
     summary.data_loss = seed_stats(data_loss);
     summary.val_data_loss = seed_stats(val_data_loss);
     summary.val_data_loss_trend = seed_stats(val_trend);

@@ -52,7 +52,10 @@ Json dataset_json(const DatasetInfo& data) {
 
 Json run_json(const RunResult& run) {
   Json json = Json::object();
+  json["name"] = run_name(run.spec);
   json["l2"] = run.spec.l2;
+  json["dropout"] = run.spec.dropout;
+  json["weight_decay"] = run.spec.weight_decay;
   json["seed"] = run.spec.seed;
   json["status"] = to_string(run.status);
   json["epochs_completed"] = run.history.size();
@@ -80,7 +83,10 @@ Json run_json(const RunResult& run) {
 
 Json strength_json(const StrengthSummary& s) {
   Json json = Json::object();
+  json["setting"] = setting_label(s.setting());
   json["l2"] = s.l2;
+  json["dropout"] = s.dropout;
+  json["weight_decay"] = s.weight_decay;
   json["runs"] = s.runs;
   json["completed"] = s.completed;
   json["diverged"] = s.diverged;
@@ -131,8 +137,8 @@ std::string summary_json(const SweepInfo& sweep, const std::vector<RunResult>& r
   json["dataset"] = dataset_json(sweep.data);
   json["runs"] = Json::array();
   for (const RunResult& run : runs) json["runs"].push_back(run_json(run));
-  // Final-epoch statistics across seeds, per strength; std is the sample standard deviation
-  // (n - 1), null with fewer than two completed seeds.
+  // Final-epoch statistics across seeds, per setting (l2, dropout, weight decay); std is the sample
+  // standard deviation (n - 1), null with fewer than two completed seeds.
   json["strengths"] = Json::array();
   for (const StrengthSummary& strength : summarize_strengths(runs)) {
     json["strengths"].push_back(strength_json(strength));

@@ -93,6 +93,35 @@ std::string scalar_event(double wall_time, int64_t step, std::string_view tag, f
   return event;
 }
 
+std::string histogram_event(double wall_time, int64_t step, std::string_view tag,
+                            const WeightHistogram& histogram) {
+  // HistogramProto: min = 1, max = 2, num = 3, sum = 4, sum_squares = 5 (doubles),
+  // bucket_limit = 6 and bucket = 7 (packed doubles); bucket_limit[i] is bucket i's right edge.
+  std::string histo;
+  const double head[5] = {histogram.min, histogram.max, histogram.num, histogram.sum,
+                          histogram.sum_squares};
+  for (uint32_t field = 1; field <= 5; ++field) {
+    put_key(histo, field, kFixed64);
+    put_little_endian(histo, head[field - 1]);
+  }
+  std::string limits, counts;
+  for (int i = 0; i < kHistogramBuckets; ++i) {
+    put_little_endian(limits, histogram.limit(i));
+    put_little_endian(counts, histogram.counts[static_cast<size_t>(i)]);
+  }
+  put_bytes(histo, 6, limits);
+  put_bytes(histo, 7, counts);
+  // Summary.Value: tag = 1, histo = 5.
+  std::string summary_value;
+  put_bytes(summary_value, 1, tag);
+  put_bytes(summary_value, 5, histo);
+  std::string summary;
+  put_bytes(summary, 1, summary_value);
+  std::string event = event_prefix(wall_time, step);
+  put_bytes(event, 5, summary);
+  return event;
+}
+
 fs::path EventFileWriter::new_file_path(const fs::path& folder) {
   // Two writers created in the same second in one process still get distinct names.
   static std::atomic<int> counter{0};
@@ -108,6 +137,11 @@ EventFileWriter::EventFileWriter(const fs::path& folder) : file_(new_file_path(f
 
 void EventFileWriter::add_scalar(std::string_view tag, int64_t step, double value) {
   file_.append(tf_record(scalar_event(unix_seconds(), step, tag, static_cast<float>(value))));
+}
+
+void EventFileWriter::add_histogram(std::string_view tag, int64_t step,
+                                    const WeightHistogram& histogram) {
+  file_.append(tf_record(histogram_event(unix_seconds(), step, tag, histogram)));
 }
 
 TensorBoardWriter::TensorBoardWriter(fs::path root) : root_(std::move(root)) {}
@@ -132,6 +166,11 @@ void TensorBoardWriter::on_epoch_end(const RunSpec& run, const EpochMetrics& m) 
     EventFileWriter& writer =
         std::strcmp(field.tensorboard_writer, "train") == 0 ? *writers.train : *writers.validation;
     writer.add_scalar(field.tensorboard_tag, step, m.*field.member);
+  }
+  // Keras' TensorBoard(histogram_freq=1) logs each weight at every epoch under its path; the
+  // first Dense layer's kernel is "dense/kernel".
+  if (m.w1_histogram.num > 0) {
+    writers.train->add_histogram(kW1HistogramTag, step, m.w1_histogram);
   }
 }
 

@@ -8,7 +8,7 @@ SweepInfo describe_sweep(const Plan& plan, const DatasetInfo& data) {
   SweepInfo info;
   info.config = plan.config;
   info.device = plan.device.str();
-  info.engine = describe_engine(plan.engine, plan.cuda_graphs);
+  info.engine = describe_engine(plan.engine, plan.cuda_graphs, plan.config.adam);
   info.jobs = plan.jobs;
   info.data = data;
   return info;

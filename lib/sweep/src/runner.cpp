@@ -133,9 +133,9 @@ class Group {
       // seed, so differences between runs come from the penalty alone.
       at::Generator init = make_cpu_generator(run.seed);
       torch::nn::Sequential model =
-          make_model(data.input_features(), kHiddenUnits, data.num_classes, init);
+          make_model(data.input_features(), kHiddenUnits, data.num_classes, init, run.dropout);
       model->to(plan.device);
-      members.push_back({model, run.l2});
+      members.push_back({model, run.l2, run.dropout, run.weight_decay});
     }
     return members;
   }
@@ -146,6 +146,7 @@ class Group {
     options.batch_size = plan.config.batch_size;
     options.shuffle_seed = cohort.seed;
     options.engine = plan.engine;
+    options.adam = plan.config.adam;
     options.cuda_graphs = plan.cuda_graphs;
     return options;
   }
@@ -194,7 +195,12 @@ class Group {
       m.val_accuracy = val[k].accuracy;
       m.val_data_loss = val[k].data_loss;
       m.penalty = val[k].penalty;
-      m.w1_norm = trainer_.w1_norm(k);
+      const WeightStatistics weights = trainer_.weight_statistics(k);
+      m.w1_norm = weights.norm;
+      m.w1_small = weights.small;
+      m.w1_zero = weights.zero;
+      m.w1_histogram = weights.histogram;
+      m.dead_units = val[k].dead_units;
       m.epoch_seconds = seconds;
       RunResult& result = results_[indices_[k]];
       result.history.push_back(m);

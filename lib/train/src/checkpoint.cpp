@@ -48,6 +48,42 @@ std::vector<std::string> split_columns(const std::string& text) {
   return names;
 }
 
+/// Each epoch's W1 histogram: min, max, num, sum, sum_squares, then the bucket counts.
+constexpr int64_t kHistogramColumns = 5 + kHistogramBuckets;
+
+torch::Tensor histogram_tensor(const std::vector<EpochMetrics>& history) {
+  auto table =
+      torch::zeros({static_cast<int64_t>(history.size()), kHistogramColumns}, torch::kFloat64);
+  auto rows = table.accessor<double, 2>();
+  for (size_t i = 0; i < history.size(); ++i) {
+    const auto row = static_cast<int64_t>(i);
+    const WeightHistogram& h = history[i].w1_histogram;
+    const double head[5] = {h.min, h.max, h.num, h.sum, h.sum_squares};
+    for (int64_t c = 0; c < 5; ++c) rows[row][c] = head[c];
+    for (int b = 0; b < kHistogramBuckets; ++b) rows[row][5 + b] = h.counts[static_cast<size_t>(b)];
+  }
+  return table;
+}
+
+/// Puts the histograms of `table` (histogram_tensor's) into `history`.
+void read_histograms(const torch::Tensor& table, std::vector<EpochMetrics>& history) {
+  TORCH_CHECK(table.dim() == 2 && table.scalar_type() == torch::kFloat64 &&
+                  table.size(0) == static_cast<int64_t>(history.size()) &&
+                  table.size(1) == kHistogramColumns,
+              "the weight histograms have the wrong shape");
+  const auto rows = table.accessor<double, 2>();
+  for (size_t i = 0; i < history.size(); ++i) {
+    const auto row = static_cast<int64_t>(i);
+    WeightHistogram& h = history[i].w1_histogram;
+    h.min = rows[row][0];
+    h.max = rows[row][1];
+    h.num = rows[row][2];
+    h.sum = rows[row][3];
+    h.sum_squares = rows[row][4];
+    for (int b = 0; b < kHistogramBuckets; ++b) h.counts[static_cast<size_t>(b)] = rows[row][5 + b];
+  }
+}
+
 torch::Tensor history_tensor(const std::vector<EpochMetrics>& history) {
   const auto columns = static_cast<int64_t>(std::size(kEpochMetricFields)) + 1;
   auto table = torch::empty({static_cast<int64_t>(history.size()), columns}, torch::kFloat64);
@@ -172,10 +208,13 @@ void CheckpointStore::save(const RunSpec& run, const RunResult& progress, const 
   archive.write("format", torch::tensor({kCheckpointFormat}, torch::kInt64));
   archive.write("run.l2", torch::tensor({run.l2}, torch::kFloat64));
   archive.write("run.seed", torch::tensor({static_cast<int64_t>(run.seed)}, torch::kInt64));
+  archive.write("run.dropout", torch::tensor({run.dropout}, torch::kFloat64));
+  archive.write("run.weight_decay", torch::tensor({run.weight_decay}, torch::kFloat64));
   archive.write("settings", c10::IValue(run_settings_text(sweep_)));
   archive.write("status", torch::tensor({static_cast<int64_t>(progress.status)}, torch::kInt64));
   archive.write("history", history_tensor(progress.history));
   archive.write("history_columns", c10::IValue(history_columns()));
+  archive.write("w1_histograms", histogram_tensor(progress.history));
   archive.write("train_seconds", torch::tensor({progress.train_seconds}, torch::kFloat64));
   archive.write("device", c10::IValue(progress.device));
   archive.write("engine_description", c10::IValue(progress.engine));
@@ -208,9 +247,16 @@ RunResult read_record(torch::serialize::InputArchive& archive, int64_t version, 
                       const SweepConfig& sweep) {
   torch::Tensor l2;
   archive.read("run.l2", l2);
+  // Checkpoints from before --dropout and --weight-decay existed hold neither: both were 0.
+  torch::Tensor dropout = torch::zeros({1}, torch::kFloat64);
+  torch::Tensor decay = torch::zeros({1}, torch::kFloat64);
+  archive.try_read("run.dropout", dropout);
+  archive.try_read("run.weight_decay", decay);
   if (l2.item<double>() != run.l2 ||
-      read_integer(archive, "run.seed") != static_cast<int64_t>(run.seed)) {
-    throw data_error("checkpoint of another run; expected l2 {} seed {}", run.l2, run.seed);
+      read_integer(archive, "run.seed") != static_cast<int64_t>(run.seed) ||
+      dropout.item<double>() != run.dropout || decay.item<double>() != run.weight_decay) {
+    throw data_error("checkpoint of another run; expected {} seed {}", setting_label(run),
+                     run.seed);
   }
   if (version >= 3) {
     if (const auto difference = run_settings_difference(read_string(archive, "settings"), sweep)) {
@@ -227,6 +273,8 @@ RunResult read_record(torch::serialize::InputArchive& archive, int64_t version, 
   archive.read("history", history);
   result.history = history_rows(
       history, version > 1 ? read_string(archive, "history_columns") : kFormat1Columns);
+  torch::Tensor histograms;
+  if (archive.try_read("w1_histograms", histograms)) read_histograms(histograms, result.history);
   archive.read("train_seconds", train_seconds);
   result.train_seconds = train_seconds.item<double>();
   result.device = read_string(archive, "device");

@@ -54,7 +54,7 @@ std::vector<TrainMetrics> Engine::train_members_in_turn(const torch::Tensor& ord
       if (control.stop.stop_requested()) throw StopRequested();
       const int64_t begin = batch * batch_size;
       const int64_t count = std::min(batch_size, examples - begin);
-      step(i, order.slice(0, begin, begin + count), count, meters);
+      step(i, order.slice(0, begin, begin + count), begin, count, meters);
       if (control.on_batch) control.on_batch(++done, steps);
     }
     results[i] = meters.value();
@@ -75,17 +75,19 @@ std::unique_ptr<Engine> make_engine(std::vector<Member> members, const TrainOpti
   throw std::invalid_argument("unknown engine");
 }
 
-std::string describe_engine(EngineKind kind, bool cuda_graphs) {
+std::string describe_engine(EngineKind kind, bool cuda_graphs, AdamVariant adam) {
+  const bool keras = adam == AdamVariant::kKeras;
+  const std::string update =
+      keras ? "Keras' Adam update, epsilon hat" : "torch::optim::Adam's update";
   switch (kind) {
     case EngineKind::kAutograd:
-      return "torch::optim::Adam";
+      return keras ? "KerasAdam (Keras' Adam update, epsilon hat), autograd" : "torch::optim::Adam";
     case EngineKind::kFused:
-      return "Adam, fused CPU step (torch::optim::Adam's update in one pass)";
+      return "Adam, fused CPU step (" + update + " in one pass)";
     case EngineKind::kDevice:
-      return cuda_graphs
-                 ? "Adam, device step replayed from a CUDA graph (torch::optim::Adam's update, "
-                   "step count on the device)"
-                 : "Adam, device step (torch::optim::Adam's update, step count on the device)";
+      return cuda_graphs ? "Adam, device step replayed from a CUDA graph (" + update +
+                               ", step count on the device)"
+                         : "Adam, device step (" + update + ", step count on the device)";
   }
   return "unknown";
 }

@@ -1,6 +1,7 @@
 #include "l2sweep/train/loss.h"
 
 #include <torch/nn/functional/loss.h>
+#include <torch/nn/modules/activation.h>
 #include <torch/utils.h>
 
 #include <algorithm>
@@ -35,11 +36,20 @@ EvalMetrics evaluate_model(const torch::nn::Sequential& holder, double l2, const
   model->eval();
   MeanMeter data_loss;
   MeanMeter accuracy;
+  torch::Tensor fired;  // per hidden unit: whether its ReLU was positive on any example
   const int64_t examples = split.size();
   for (int64_t begin = 0; begin < examples; begin += kEvalBatchSize) {
     const int64_t end = std::min(examples, begin + kEvalBatchSize);
     const torch::Tensor labels = split.labels.slice(0, begin, end);
-    const torch::Tensor logits = model->forward(pixels(split.images.slice(0, begin, end)));
+    // Layer by layer, to see the hidden layer on its way.
+    torch::Tensor logits = pixels(split.images.slice(0, begin, end));
+    for (auto& layer : *model) {
+      logits = layer.forward(logits);
+      if (layer.ptr()->as<torch::nn::ReLU>() != nullptr) {
+        const torch::Tensor positive = logits.gt(0).any(0);
+        fired = fired.defined() ? fired.logical_or(positive) : positive;
+      }
+    }
     data_loss.add_sum(
         F::cross_entropy(logits, labels, F::CrossEntropyFuncOptions().reduction(torch::kSum)),
         end - begin);
@@ -49,6 +59,9 @@ EvalMetrics evaluate_model(const torch::nn::Sequential& holder, double l2, const
   EvalMetrics metrics;
   metrics.data_loss = data_loss.value();
   metrics.accuracy = accuracy.value();
+  if (fired.defined()) {
+    metrics.dead_units = 1.0 - fired.to(torch::kFloat64).mean().item<double>();
+  }
   metrics.penalty = l2_penalty(first_linear(model)->weight, l2).item<double>();
   metrics.loss = metrics.data_loss + metrics.penalty;
   return metrics;

@@ -25,11 +25,13 @@ void glorot_uniform_(torch::Tensor weight, at::Generator& generator) {
 }
 
 torch::nn::Sequential make_model(int64_t input_features, int64_t hidden_units, int64_t classes,
-                                 at::Generator& generator) {
+                                 at::Generator& generator, double dropout) {
   torch::nn::Sequential model(
       torch::nn::Flatten(),
       torch::nn::Linear(/*in_features=*/input_features, /*out_features=*/hidden_units),
-      torch::nn::ReLU(), torch::nn::Linear(/*in_features=*/hidden_units, /*out_features=*/classes));
+      torch::nn::ReLU());
+  if (dropout > 0) model->push_back(KerasDropout(dropout));
+  model->push_back(torch::nn::Linear(/*in_features=*/hidden_units, /*out_features=*/classes));
   for (const auto& module : model->modules(/*include_self=*/false)) {
     if (auto* linear = module->as<torch::nn::Linear>()) {
       glorot_uniform_(linear->weight, generator);
@@ -47,6 +49,15 @@ torch::nn::Linear first_linear(const torch::nn::Sequential& model) {
     }
   }
   throw Error(ErrorKind::kInternal, "model has no Linear layer to regularise");
+}
+
+KerasDropout find_dropout(const torch::nn::Sequential& model) {
+  for (const auto& module : model->modules(/*include_self=*/false)) {
+    if (auto dropout = std::dynamic_pointer_cast<KerasDropoutImpl>(module)) {
+      return KerasDropout(dropout);
+    }
+  }
+  return KerasDropout(nullptr);
 }
 
 torch::nn::Linear second_linear(const torch::nn::Sequential& model) {

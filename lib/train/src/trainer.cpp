@@ -2,9 +2,11 @@
 
 #include <torch/utils.h>
 
+#include <algorithm>
 #include <string>
 
 #include "l2sweep/base/error.h"
+#include "l2sweep/train/dropout.h"
 #include "l2sweep/train/loss.h"
 #include "l2sweep/train/model.h"
 
@@ -19,10 +21,25 @@ Trainer::Trainer(torch::nn::Sequential model, double l2, const TrainOptions& opt
                  const torch::Device& device)
     : Trainer(std::vector<Member>{{std::move(model), l2}}, options, device) {}
 
+torch::Tensor epoch_order(at::Generator& generator, int64_t examples) {
+  return torch::randperm(examples, generator, torch::kInt64);
+}
+
 std::vector<TrainMetrics> Trainer::train_epoch(const Split& train, const EpochControl& control) {
   // Drawn on the CPU so that CPU and CUDA runs see the same batches.
-  const torch::Tensor order = torch::randperm(train.size(), shuffle_generator_, torch::kInt64);
-  return engine_->train_epoch(train, order, control);
+  const torch::Tensor order = epoch_order(shuffle_generator_, train.size());
+  const std::vector<Member>& members = engine_->members();
+  EpochControl epoch = control;
+  const bool dropout = std::any_of(members.begin(), members.end(),
+                                   [](const Member& member) { return member.dropout > 0; });
+  if (dropout && !epoch.dropout_noise.defined()) {
+    epoch.dropout_noise =
+        dropout_noise(engine_->options().shuffle_seed, epochs_trained_ + 1, train.size(),
+                      first_linear(members.front().model)->weight.size(0));
+  }
+  std::vector<TrainMetrics> metrics = engine_->train_epoch(train, order, epoch);
+  ++epochs_trained_;
+  return metrics;
 }
 
 std::vector<EvalMetrics> Trainer::evaluate(const Split& split, const std::vector<bool>& active) {
@@ -30,6 +47,10 @@ std::vector<EvalMetrics> Trainer::evaluate(const Split& split, const std::vector
 }
 
 double Trainer::w1_norm(size_t member) const { return l2sweep::w1_norm(model(member)); }
+
+WeightStatistics Trainer::weight_statistics(size_t member) const {
+  return l2sweep::weight_statistics(first_linear(model(member))->weight);
+}
 
 void Trainer::save_state(size_t member, torch::serialize::OutputArchive& archive) const {
   for (const auto& item : model(member)->named_parameters()) {
@@ -40,6 +61,7 @@ void Trainer::save_state(size_t member, torch::serialize::OutputArchive& archive
                                                   /*non_blocking=*/false, /*copy=*/true));
   }
   archive.write("shuffle_generator", shuffle_generator_.get_state());
+  archive.write("epochs_trained", torch::tensor({epochs_trained_}, torch::kInt64));
   // Each engine keeps Adam's state in its own form; a resume must use the same one.
   archive.write("engine", c10::IValue(std::string(to_string(engine_->kind()))));
   engine_->save_state(member, archive);
@@ -74,6 +96,9 @@ void Trainer::load_state(size_t member, torch::serialize::InputArchive& archive)
         "expected a checkpoint of this sweep",
         engine_->options().shuffle_seed);
   }
+  torch::Tensor epochs;
+  // Checkpoints from before dropout existed hold none: their runs had no dropout to draw.
+  if (archive.try_read("epochs_trained", epochs)) epochs_trained_ = epochs.item<int64_t>();
   engine_->load_state(member, archive);
 }
 

@@ -1,5 +1,7 @@
 #include "l2sweep/train/engines/autograd.h"
 
+#include <torch/optim/adamw.h>
+
 #include "l2sweep/train/adam.h"
 #include "l2sweep/train/loss.h"
 #include "l2sweep/train/model.h"
@@ -10,8 +12,8 @@ AutogradEngine::AutogradEngine(std::vector<Member> members, const TrainOptions& 
                                const torch::Device& device)
     : Engine(std::move(members), options, device) {
   for (const Member& member : members_) {
-    optimizers_.push_back(std::make_unique<torch::optim::Adam>(
-        member.model->parameters(), keras_adam_options(options.learning_rate)));
+    optimizers_.push_back(make_adam(member.model->parameters(), first_linear(member.model)->weight,
+                                    options.learning_rate, member.weight_decay, options.adam));
   }
 }
 
@@ -20,8 +22,12 @@ std::vector<TrainMetrics> AutogradEngine::train_epoch(const Split& train,
                                                       const EpochControl& control) {
   return train_members_in_turn(
       order.to(device_), control,
-      [&](size_t i, const torch::Tensor& indices, int64_t count, EpochMeters& meters) {
+      [&](size_t i, const torch::Tensor& indices, int64_t begin, int64_t count,
+          EpochMeters& meters) {
         torch::nn::Sequential& model = members_[i].model;
+        if (KerasDropout dropout = find_dropout(model)) {
+          dropout->set_noise(control.dropout_noise.slice(0, begin, begin + count));
+        }
         const torch::Tensor labels = train.labels.index_select(0, indices);
         const torch::Tensor logits = model->forward(pixels(train.images.index_select(0, indices)));
         const LossTerms terms =
@@ -42,10 +48,16 @@ bool AutogradEngine::finite(size_t member) const {
   if (!Engine::finite(member)) return false;
   torch::NoGradGuard no_grad;
   for (const auto& entry : optimizers_.at(member)->state()) {
-    const auto& state = static_cast<const torch::optim::AdamParamState&>(*entry.second);
-    if (!torch::isfinite(state.exp_avg_sq()).all().item<bool>() ||
-        !torch::isfinite(state.exp_avg()).all().item<bool>()) {
-      return false;
+    // Adam and KerasAdam keep AdamParamState, AdamW its own.
+    const torch::optim::OptimizerParamState* state = entry.second.get();
+    std::vector<torch::Tensor> moments;
+    if (const auto* adam = dynamic_cast<const torch::optim::AdamParamState*>(state)) {
+      moments = {adam->exp_avg(), adam->exp_avg_sq()};
+    } else if (const auto* adamw = dynamic_cast<const torch::optim::AdamWParamState*>(state)) {
+      moments = {adamw->exp_avg(), adamw->exp_avg_sq()};
+    }
+    for (const torch::Tensor& moment : moments) {
+      if (!torch::isfinite(moment).all().item<bool>()) return false;
     }
   }
   return true;
@@ -64,7 +76,7 @@ void AutogradEngine::load_state(size_t member, torch::serialize::InputArchive& a
 }
 
 std::string AutogradEngine::description() const {
-  return describe_engine(EngineKind::kAutograd, /*cuda_graphs=*/false);
+  return describe_engine(EngineKind::kAutograd, /*cuda_graphs=*/false, options_.adam);
 }
 
 }  // namespace l2sweep

@@ -9,6 +9,7 @@
 
 #include "l2sweep/base/error.h"
 #include "l2sweep/train/adam.h"
+#include "l2sweep/train/dropout.h"
 #include "l2sweep/train/model.h"
 
 namespace l2sweep {
@@ -20,11 +21,12 @@ constexpr int64_t kFusedAdamChunks = 32;
 }  // namespace
 
 DeviceAdam::DeviceAdam(const torch::Tensor& like, double learning_rate, double beta1, double beta2,
-                       double eps)
+                       double eps, AdamVariant variant)
     : learning_rate_(learning_rate),
       beta1_(beta1),
       beta2_(beta2),
       eps_value_(eps),
+      variant_(variant),
       exp_avg_(at::zeros_like(like)),
       exp_avg_sq_(at::zeros_like(like)),
       // 0-dim, float32 as LibTorch's fused Adam wants it (exact up to 2^24 steps); 0-dim
@@ -37,6 +39,19 @@ DeviceAdam::DeviceAdam(const torch::Tensor& like, double learning_rate, double b
 void DeviceAdam::step(torch::Tensor& param, const torch::Tensor& grad) {
   torch::NoGradGuard no_grad;
   step_.add_(1);
+  if (variant_ == AdamVariant::kKeras) {
+    // Keras' update (KerasAdam), in float32 with the step count on the device:
+    // alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t).
+    const at::Tensor powers = at::pow(betas_.to(at::kFloat), step_);
+    const at::Tensor alpha = at::rsub(powers.select(0, 1), 1)
+                                 .sqrt()
+                                 .mul(static_cast<float>(learning_rate_))
+                                 .div(at::rsub(powers.select(0, 0), 1));
+    exp_avg_.add_(grad.sub(exp_avg_).mul(static_cast<float>(1 - beta1_)));
+    exp_avg_sq_.add_(grad.square().sub(exp_avg_sq_).mul(static_cast<float>(1 - beta2_)));
+    param.sub_(exp_avg_.mul(alpha).div(exp_avg_sq_.sqrt().add(eps_)));
+    return;
+  }
 #if defined(L2SWEEP_HAVE_FUSED_ADAM)
   // On CUDA, the same update in one kernel that reads the step count from the device, as
   // torch.optim.Adam(fused=True, capturable=True) does. cmake/Dependencies.cmake checks that
@@ -92,12 +107,14 @@ torch::Tensor stacked_copy(const std::vector<Member>& members) {
 
 }  // namespace
 
-DeviceStep::DeviceStep(const std::vector<Member>& members, double learning_rate, int64_t batch_size)
+DeviceStep::DeviceStep(const std::vector<Member>& members, double learning_rate, int64_t batch_size,
+                       AdamVariant adam)
     : members_(static_cast<int64_t>(members.size())),
       batch_size_(batch_size),
       params_(stacked_copy(members)),
       grads_(at::zeros_like(params_)),
-      adam_(params_, learning_rate, kAdamBeta1, kAdamBeta2, kAdamEpsilon) {
+      keras_adam_(adam == AdamVariant::kKeras),
+      adam_(params_, learning_rate, kAdamBeta1, kAdamBeta2, kAdamEpsilon, adam) {
   torch::NoGradGuard no_grad;
   TORCH_CHECK(!members.empty(), "a DeviceStep needs at least one member");
   const std::vector<torch::Tensor> shapes = model_parameters(members.front().model);
@@ -123,12 +140,35 @@ DeviceStep::DeviceStep(const std::vector<Member>& members, double learning_rate,
   l2_double_ = at::tensor(l2, options.dtype(at::kDouble));
   two_l2_ = (l2_double_ * 2).to(options.dtype()).view({members_, 1, 1});
   penalty_sum_ = at::zeros({members_}, options.dtype(at::kDouble));
+  std::vector<double> shrink, decay, rates, scales;
+  bool decays = false, drops = false;
+  for (const Member& member : members) {
+    shrink.push_back(1 - learning_rate * member.weight_decay);
+    decay.push_back(member.weight_decay);
+    rates.push_back(member.dropout);
+    scales.push_back(member.dropout > 0 ? dropout_scale(member.dropout) : 1.0);
+    decays = decays || member.weight_decay != 0;
+    drops = drops || member.dropout > 0;
+  }
+  if (decays) {
+    // As float32 numbers, the way AdamW and Keras multiply a float32 kernel by them.
+    shrink_ = at::tensor(shrink, options.dtype(at::kDouble)).to(options.dtype()).view({-1, 1, 1});
+    decay_ = at::tensor(decay, options.dtype(at::kDouble)).to(options.dtype()).view({-1, 1, 1});
+    decay_lr_ = at::full({}, static_cast<float>(learning_rate), options);
+  }
+  if (drops) {
+    dropout_rates_ =
+        at::tensor(rates, options.dtype(at::kDouble)).to(options.dtype()).view({-1, 1, 1});
+    dropout_scales_ =
+        at::tensor(scales, options.dtype(at::kDouble)).to(options.dtype()).view({-1, 1, 1});
+  }
   batch_index_ = at::zeros({1}, options.dtype(at::kLong));
   minus_ones_ = at::full({members_, batch_size_, 1}, -1.0, options);
   batch_scale_ = at::full({batch_size_}, 1.0 / static_cast<double>(batch_size_), options);
 }
 
-void DeviceStep::begin_epoch(const Split& train, const torch::Tensor& order) {
+void DeviceStep::begin_epoch(const Split& train, const torch::Tensor& order,
+                             const torch::Tensor& noise) {
   torch::NoGradGuard no_grad;
   const int64_t examples = train.size();
   TORCH_CHECK(order.numel() == examples, "the order has ", order.numel(), " entries, the split ",
@@ -156,6 +196,16 @@ void DeviceStep::begin_epoch(const Split& train, const torch::Tensor& order) {
   TORCH_CHECK(train.images.data_ptr() == source_images_.data_ptr() && examples == examples_,
               "DeviceStep trains one split; it was given another");
   order_.copy_(order);
+  if (dropout_rates_.defined()) {
+    TORCH_CHECK(noise.defined() && noise.size(0) == examples && noise.size(1) == w1_.size(1),
+                "a Dropout member trained without the epoch's noise");
+    if (!noise_.defined()) {
+      noise_ = at::empty({examples, w1_.size(1)}, params_.options());
+      batch_noise_ = noise_.narrow(0, 0, full_batches_ * batch_size_)
+                         .view({full_batches_, batch_size_, w1_.size(1)});
+    }
+    noise_.copy_(noise);
+  }
   batch_index_.zero_();
   penalty_sum_.zero_();
 }
@@ -163,7 +213,10 @@ void DeviceStep::begin_epoch(const Split& train, const torch::Tensor& order) {
 void DeviceStep::step_full_batch() {
   torch::NoGradGuard no_grad;
   const torch::Tensor rows = batch_rows_.index_select(0, batch_index_).view({-1});
-  const torch::Tensor logits = step_on(rows, batch_scale_);
+  const torch::Tensor noise =
+      batch_noise_.defined() ? batch_noise_.index_select(0, batch_index_).view({batch_size_, -1})
+                             : torch::Tensor();
+  const torch::Tensor logits = step_on(rows, batch_scale_, noise);
   batch_logits_.index_copy_(1, batch_index_, logits.unsqueeze(1));
   batch_index_.add_(1);
 }
@@ -171,7 +224,8 @@ void DeviceStep::step_full_batch() {
 void DeviceStep::step_tail() {
   torch::NoGradGuard no_grad;
   const int64_t begin = full_batches_ * batch_size_;
-  const torch::Tensor logits = step_on(order_.narrow(0, begin, tail_), tail_scale_);
+  const torch::Tensor noise = noise_.defined() ? noise_.narrow(0, begin, tail_) : torch::Tensor();
+  const torch::Tensor logits = step_on(order_.narrow(0, begin, tail_), tail_scale_, noise);
   epoch_logits_.narrow(1, begin, tail_).copy_(logits);
 }
 
@@ -197,7 +251,8 @@ void batched_addmm(torch::Tensor& out, const torch::Tensor& self, const torch::T
 
 }  // namespace
 
-torch::Tensor DeviceStep::step_on(const torch::Tensor& rows, const torch::Tensor& scale) {
+torch::Tensor DeviceStep::step_on(const torch::Tensor& rows, const torch::Tensor& scale,
+                                  const torch::Tensor& noise) {
   const int64_t count = rows.size(0);
   const int64_t inputs = images_.size(1);
   const auto options = params_.options();
@@ -213,8 +268,15 @@ torch::Tensor DeviceStep::step_on(const torch::Tensor& rows, const torch::Tensor
   torch::Tensor hidden = at::empty({members_, count, w1_.size(1)}, options);
   batched_addmm(hidden, b1_.unsqueeze(1), x, w1_.transpose(1, 2));
   hidden.relu_();
+  // Keras' Dropout: hidden * scale * keep (KerasDropout), the same masks as every engine.
+  torch::Tensor keep;
+  torch::Tensor dropped = hidden;
+  if (noise.defined()) {
+    keep = noise.unsqueeze(0).ge(dropout_rates_).to(options.dtype());
+    dropped = hidden.mul(dropout_scales_).mul(keep);
+  }
   torch::Tensor logits = at::empty({members_, count, w2_.size(1)}, options);
-  batched_addmm(logits, b2_.unsqueeze(1), hidden, w2_.transpose(1, 2));
+  batched_addmm(logits, b2_.unsqueeze(1), dropped, w2_.transpose(1, 2));
   const torch::Tensor log_probs = at::log_softmax(logits, 2);
   // Each member's penalty l2 * sum(W1^2) before the update, weighted by the batch size as
   // Keras' epoch mean weights each batch.
@@ -230,11 +292,12 @@ torch::Tensor DeviceStep::step_on(const torch::Tensor& rows, const torch::Tensor
       log_probs.exp().scatter_add_(2, y, minus_ones_.narrow(1, 0, count));
   const double mean = 1.0 / static_cast<double>(count);
   const torch::Tensor d_logits_t = d_logits.transpose(1, 2);
-  batched_addmm(grad_w2_, grad_w2_, d_logits_t, hidden, /*beta=*/0, /*alpha=*/mean);
+  batched_addmm(grad_w2_, grad_w2_, d_logits_t, dropped, /*beta=*/0, /*alpha=*/mean);
   torch::Tensor grad_b2 = grad_b2_.unsqueeze(2);
   batched_addmm(grad_b2, grad_b2, d_logits_t, means, /*beta=*/0);
   torch::Tensor d_hidden = at::empty({members_, count, w2_.size(2)}, options);
   batched_addmm(d_hidden, d_hidden, d_logits, w2_, /*beta=*/0);
+  if (keep.defined()) d_hidden = d_hidden.mul(keep).mul(dropout_scales_);
   d_hidden = at::threshold_backward(d_hidden, hidden, 0);
   const torch::Tensor d_hidden_t = d_hidden.transpose(1, 2);
   // The penalty's gradient 2 * l2 * W1, each member's own, plus the data's.
@@ -243,6 +306,14 @@ torch::Tensor DeviceStep::step_on(const torch::Tensor& rows, const torch::Tensor
   torch::Tensor grad_b1 = grad_b1_.unsqueeze(2);
   batched_addmm(grad_b1, grad_b1, d_hidden_t, means, /*beta=*/0);
 
+  if (shrink_.defined()) {
+    // Decoupled weight decay before the update, as AdamW and Keras apply it.
+    if (keras_adam_) {
+      w1_.sub_(w1_.mul(decay_).mul(decay_lr_));
+    } else {
+      w1_.mul_(shrink_);
+    }
+  }
   adam_.step(params_, grads_);
   return logits;
 }
@@ -332,7 +403,8 @@ void DeviceStep::load_state(int64_t r, torch::serialize::InputArchive& archive) 
 DeviceEngine::DeviceEngine(std::vector<Member> members, const TrainOptions& options,
                            const torch::Device& device)
     : Engine(std::move(members), options, device),
-      step_(std::make_unique<DeviceStep>(members_, options.learning_rate, options.batch_size)) {
+      step_(std::make_unique<DeviceStep>(members_, options.learning_rate, options.batch_size,
+                                         options.adam)) {
   TORCH_CHECK(!options.cuda_graphs || device.is_cuda(), "CUDA graphs need a CUDA device");
 }
 
@@ -341,7 +413,7 @@ DeviceEngine::~DeviceEngine() = default;
 std::vector<TrainMetrics> DeviceEngine::train_epoch(const Split& train, const torch::Tensor& order,
                                                     const EpochControl& control) {
   DeviceStep& step = *step_;
-  step.begin_epoch(train, order);
+  step.begin_epoch(train, order, control.dropout_noise);
   const int64_t full = step.full_batches();
   if (options_.cuda_graphs && !graph_ && full > 0) {
     try {
@@ -400,7 +472,7 @@ void DeviceEngine::load_state(size_t member, torch::serialize::InputArchive& arc
 }
 
 std::string DeviceEngine::description() const {
-  return describe_engine(EngineKind::kDevice, options_.cuda_graphs);
+  return describe_engine(EngineKind::kDevice, options_.cuda_graphs, options_.adam);
 }
 
 }  // namespace l2sweep

@@ -12,6 +12,7 @@
 #include <map>
 
 #include "l2sweep/train/adam.h"
+#include "l2sweep/train/dropout.h"
 #include "l2sweep/train/loss.h"
 #include "l2sweep/train/model.h"
 
@@ -33,19 +34,46 @@ constexpr int kSquareLanes = 8;
 
 struct AdamCoefficients {
   float beta1, beta2, one_minus_beta1, one_minus_beta2, step_size, inverse_sqrt_bias2, eps, decay;
+  /// Decoupled weight decay, torch::optim::AdamW's: p *= shrink (1 - lr * wd) before the update;
+  /// 1 without weight decay, which changes no bit.
+  float shrink = 1.0f;
+  /// Keras' update (--adam keras): its step size alpha, and its decoupled decay
+  /// p -= p * keras_decay * keras_lr.
+  float keras_alpha = 0, keras_decay = 0, keras_lr = 0;
 };
 
-// torch::optim::Adam's update in one pass:
+/// The loop of both Adam kernels: `update(i, p)` updates element i from its parameter p as it
+/// was before the step. With `squares`, also the sum of squares of the parameters before the
+/// update (the penalty of the weights the batch was measured with), in kSquareLanes float lanes
+/// added in order.
+template <typename Update>
+__attribute__((always_inline)) inline void adam_loop(const float* __restrict param, int64_t size,
+                                                     double* squares, Update update) {
+  int64_t i = 0;
+  if (squares != nullptr) {  // one pass: each parameter is read once
+    float lanes[kSquareLanes] = {};
+    for (; i + kSquareLanes <= size; i += kSquareLanes) {
+      for (int l = 0; l < kSquareLanes; ++l) lanes[l] += param[i + l] * param[i + l];
+      for (int l = 0; l < kSquareLanes; ++l) update(i + l);
+    }
+    double sum = 0;
+    for (int l = 0; l < kSquareLanes; ++l) sum += lanes[l];
+    for (int64_t k = i; k < size; ++k) sum += static_cast<double>(param[k] * param[k]);
+    *squares = sum;
+  }
+  for (; i < size; ++i) update(i);
+}
+
+// torch::optim::Adam's update in one pass (AdamW's with shrink != 1):
 //   grad = gradient + 2 * l2 * param                      (W1 only: the penalty's gradient)
 //   exp_avg = exp_avg * beta1 + grad * (1 - beta1)
 //   exp_avg_sq = exp_avg_sq * beta2 + grad * grad * (1 - beta2)
-//   param -= lr / (1 - beta1^t) * exp_avg / (sqrt(exp_avg_sq) * (1 / sqrt(1 - beta2^t)) + eps)
+//   param = param * shrink
+//           - lr / (1 - beta1^t) * exp_avg / (sqrt(exp_avg_sq) * (1 / sqrt(1 - beta2^t)) + eps)
 // torch::optim::Adam divides by sqrt(1 - beta2^t) where this multiplies by its reciprocal:
 // within an ulp of it, and one division fewer per element (a square root and two divisions
 // are most of this loop's time).
-// With `squares`, also the sum of squares of the parameters before the update (the penalty of
-// the weights the batch was measured with), in kSquareLanes float lanes added in order. The
-// loop has no other reduction and restrict pointers so the compiler vectorises it; on x86-64
+// The loop has no other reduction and restrict pointers so the compiler vectorises it; on x86-64
 // an AVX2 clone is picked at load time where the CPU has it (an AVX-512 clone was slower). This
 // file is built with -O3 -fno-math-errno -ffp-contract=off (lib/train/CMakeLists.txt): no fused
 // multiply-adds, and square roots and divisions are correctly rounded in every instruction set, so
@@ -56,30 +84,57 @@ __attribute__((target_clones("arch=x86-64-v3", "default")))
 void adam_kernel(float* __restrict param, float* __restrict m, float* __restrict v,
                  const float* __restrict gradient, int64_t size, AdamCoefficients c,
                  double* squares) {
-  const auto adam = [&](int64_t i) {
-    const float g = gradient[i] + c.decay * param[i];
+  adam_loop(param, size, squares, [&](int64_t i) {
+    const float p = param[i];
+    const float g = gradient[i] + c.decay * p;
     m[i] = m[i] * c.beta1 + g * c.one_minus_beta1;
     v[i] = v[i] * c.beta2 + g * g * c.one_minus_beta2;
-    param[i] = param[i] - c.step_size * (m[i] / (std::sqrt(v[i]) * c.inverse_sqrt_bias2 + c.eps));
-  };
-  int64_t i = 0;
-  if (squares != nullptr) {  // one pass: each parameter is read once
-    float lanes[kSquareLanes] = {};
-    for (; i + kSquareLanes <= size; i += kSquareLanes) {
-      for (int l = 0; l < kSquareLanes; ++l) lanes[l] += param[i + l] * param[i + l];
-      for (int l = 0; l < kSquareLanes; ++l) adam(i + l);
-    }
-    double sum = 0;
-    for (int l = 0; l < kSquareLanes; ++l) sum += lanes[l];
-    for (int64_t k = i; k < size; ++k) sum += static_cast<double>(param[k] * param[k]);
-    *squares = sum;
-  }
-  for (; i < size; ++i) adam(i);
+    param[i] =
+        p * c.shrink - c.step_size * (m[i] / (std::sqrt(v[i]) * c.inverse_sqrt_bias2 + c.eps));
+  });
+}
+
+// Keras' Adam (keras/src/optimizers/adam.py, KerasAdam), in one pass:
+//   param = param - param * weight_decay * lr             (AdamW's decoupled decay)
+//   m += (grad - m) * (1 - beta_1);  v += (grad^2 - v) * (1 - beta_2)
+//   param -= m * alpha / (sqrt(v) + eps)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("arch=x86-64-v3", "default")))
+#endif
+void keras_adam_kernel(float* __restrict param, float* __restrict m, float* __restrict v,
+                       const float* __restrict gradient, int64_t size, AdamCoefficients c,
+                       double* squares) {
+  adam_loop(param, size, squares, [&](int64_t i) {
+    const float p = param[i];
+    const float g = gradient[i] + c.decay * p;
+    m[i] = m[i] + (g - m[i]) * c.one_minus_beta1;
+    v[i] = v[i] + (g * g - v[i]) * c.one_minus_beta2;
+    const float decayed = c.keras_decay != 0.0f ? p - p * c.keras_decay * c.keras_lr : p;
+    param[i] = decayed - m[i] * c.keras_alpha / (std::sqrt(v[i]) + c.eps);
+  });
 }
 
 /// g = 0 where the ReLU's output h was not positive (its gradient), for `size` elements.
 void mask_by_relu(float* __restrict g, const float* __restrict h, int64_t size) {
   for (int64_t i = 0; i < size; ++i) g[i] = h[i] > 0.0f ? g[i] : 0.0f;
+}
+
+/// Keras' Dropout on one member's hidden layer h^T ([units, n]): h = h * scale where the
+/// batch's `noise` ([n, units], row e for example e) is >= rate, else 0.
+void apply_dropout(float* __restrict h, const float* __restrict noise, int64_t units, int64_t n,
+                   float rate, float scale) {
+  for (int64_t k = 0; k < units; ++k) {
+    for (int64_t e = 0; e < n; ++e) {
+      h[k * n + e] = noise[e * units + k] >= rate ? h[k * n + e] * scale : 0.0f;
+    }
+  }
+}
+
+/// The gradient through Dropout and the ReLU: g = g * scale where the dropped-out output h was
+/// positive (kept and active), else 0.
+void mask_by_dropout_relu(float* __restrict g, const float* __restrict h, int64_t size,
+                          float scale) {
+  for (int64_t i = 0; i < size; ++i) g[i] = h[i] > 0.0f ? g[i] * scale : 0.0f;
 }
 
 /// out[k] = the sum of row k of `rows` rows of `n` values: in kSquareLanes lanes added in
@@ -209,8 +264,9 @@ struct FusedCpuEngine::Impl {
   };
 
   int64_t members = 0, hidden = 0, inputs = 0, classes = 0;
-  std::vector<double> l2;
+  std::vector<double> l2, dropout, weight_decay;
   double learning_rate = 0;
+  bool keras_adam = false;  ///< Keras' update rather than torch::optim::Adam's
   int64_t step = 0;
   /// Parameters, gradients and Adam's moments, each one flat buffer laid out as every
   /// member's W1 ([members * hidden, inputs], member after member), then b1, W2 and b2.
@@ -227,7 +283,7 @@ struct FusedCpuEngine::Impl {
   std::vector<float> gradient_scratch;
 
   Impl(const std::vector<Member>& cohort, const TrainOptions& options)
-      : learning_rate(options.learning_rate) {
+      : learning_rate(options.learning_rate), keras_adam(options.adam == AdamVariant::kKeras) {
     const auto first = first_linear(cohort.front().model);
     const auto second = second_linear(cohort.front().model);
     members = static_cast<int64_t>(cohort.size());
@@ -254,7 +310,11 @@ struct FusedCpuEngine::Impl {
     take(b1, grad_b1, {members * hidden});
     take(w2, grad_w2, {members, classes, hidden});
     take(b2, grad_b2, {members, classes});
-    for (const Member& member : cohort) l2.push_back(member.l2);
+    for (const Member& member : cohort) {
+      l2.push_back(member.l2);
+      dropout.push_back(member.dropout);
+      weight_decay.push_back(member.weight_decay);
+    }
     for (int64_t r = 0; r < members; ++r) {
       for (int64_t row = 0; row < hidden; row += kRowBlock) {
         row_blocks.emplace_back(r * hidden + row, std::min(kRowBlock, hidden - row));
@@ -348,16 +408,22 @@ struct FusedCpuEngine::Impl {
     gemm(true, true, rows, n, classes, w2[r].data_ptr<float>() + (begin - r * hidden), hidden,
          b.d_logits[r].data_ptr<float>(), classes, dh, n);
     const float* h = b.hidden_t.data_ptr<float>() + begin * n;
-    mask_by_relu(dh, h, rows * n);
+    if (dropout[static_cast<size_t>(r)] > 0) {
+      mask_by_dropout_relu(dh, h, rows * n, dropout_scale(dropout[static_cast<size_t>(r)]));
+    } else {
+      mask_by_relu(dh, h, rows * n);
+    }
     sum_rows(dh, rows, n, grad_b1.data_ptr<float>() + begin);
     gemm(false, false, rows, inputs, n, dh, n, b.x.data_ptr<float>(), inputs, scratch, inputs);
 
     AdamCoefficients decayed = c;
-    decayed.decay = static_cast<float>(2 * l2[static_cast<size_t>(r)]);
+    const auto member = static_cast<size_t>(r);
+    decayed.decay = static_cast<float>(2 * l2[member]);
+    decayed.shrink = static_cast<float>(1 - learning_rate * weight_decay[member]);
+    decayed.keras_decay = static_cast<float>(weight_decay[member]);
     const int64_t offset = begin * inputs;
-    adam_kernel(params.data_ptr<float>() + offset, exp_avg.data_ptr<float>() + offset,
-                exp_avg_sq.data_ptr<float>() + offset, scratch, rows * inputs, decayed,
-                &block_squares[i]);
+    adam(params.data_ptr<float>() + offset, exp_avg.data_ptr<float>() + offset,
+         exp_avg_sq.data_ptr<float>() + offset, scratch, rows * inputs, decayed, &block_squares[i]);
     update(b1.data_ptr<float>() - params.data_ptr<float>() + begin, rows, c, nullptr);
   }
 
@@ -369,9 +435,18 @@ struct FusedCpuEngine::Impl {
 
   /// Adam on `size` elements of the flat buffers from `offset`.
   void update(int64_t offset, int64_t size, const AdamCoefficients& c, double* squares) {
-    adam_kernel(params.data_ptr<float>() + offset, exp_avg.data_ptr<float>() + offset,
-                exp_avg_sq.data_ptr<float>() + offset, grads.data_ptr<float>() + offset, size, c,
-                squares);
+    adam(params.data_ptr<float>() + offset, exp_avg.data_ptr<float>() + offset,
+         exp_avg_sq.data_ptr<float>() + offset, grads.data_ptr<float>() + offset, size, c, squares);
+  }
+
+  /// The update the cohort trains with, torch's or Keras'.
+  void adam(float* param, float* m, float* v, const float* gradient, int64_t size,
+            const AdamCoefficients& c, double* squares) const {
+    if (keras_adam) {
+      keras_adam_kernel(param, m, v, gradient, size, c, squares);
+    } else {
+      adam_kernel(param, m, v, gradient, size, c, squares);
+    }
   }
 
   AdamCoefficients coefficients() const {
@@ -385,18 +460,28 @@ struct FusedCpuEngine::Impl {
     c.inverse_sqrt_bias2 = static_cast<float>(1 / std::sqrt(1 - std::pow(kAdamBeta2, t)));
     c.eps = static_cast<float>(kAdamEpsilon);
     c.decay = 0.0f;
+    c.keras_alpha = keras_adam_alpha(learning_rate, step);
+    c.keras_lr = static_cast<float>(learning_rate);
     return c;
   }
 
-  /// One Adam step of every member on the examples `rows` of `images`/`labels`; adds each
-  /// member's batch loss, cross-entropy and accuracy (measured before the update) to `meters`.
+  /// One Adam step of every member on the examples `rows` of `images`/`labels`, whose dropout
+  /// noise is `noise` ([n, hidden]; null when no member has Dropout); adds each member's batch
+  /// loss, cross-entropy and accuracy (measured before the update) to `meters`.
   void step_on(const torch::Tensor& images, const int64_t* labels, const int64_t* rows, int64_t n,
-               std::vector<EpochMeters>& meters) {
+               const float* noise, std::vector<EpochMeters>& meters) {
     torch::NoGradGuard no_grad;
     Buffers& b = buffers_for(n);
     ++step;
     gather_rows(images, rows, 0, n, inputs, b.x.data_ptr<float>());
     first_layer(b.x, b.hidden_t, n);
+    for (int64_t r = 0; r < members; ++r) {
+      const double rate = dropout[static_cast<size_t>(r)];
+      if (rate <= 0) continue;
+      TORCH_CHECK(noise != nullptr, "a Dropout member trained without the epoch's noise");
+      apply_dropout(b.hidden_t.data_ptr<float>() + r * hidden * n, noise, hidden, n,
+                    static_cast<float>(rate), dropout_scale(rate));
+    }
     for (int64_t r = 0; r < members; ++r) member_head(b, labels, rows, n, r);
     const AdamCoefficients c = coefficients();
     for (size_t i = 0; i < row_blocks.size(); ++i) {
@@ -456,6 +541,12 @@ std::vector<TrainMetrics> FusedCpuEngine::train_epoch(const Split& train,
   const torch::Tensor images = train.images.reshape({train.size(), impl_->inputs}).contiguous();
   const torch::Tensor labels = train.labels.contiguous();
   const torch::Tensor rows = order.contiguous();
+  const torch::Tensor noise_rows = control.dropout_noise.defined()
+                                       ? control.dropout_noise.to(torch::kFloat32).contiguous()
+                                       : torch::Tensor();
+  TORCH_CHECK(!noise_rows.defined() ||
+                  noise_rows.sizes() == torch::IntArrayRef({train.size(), impl_->hidden}),
+              "the dropout noise has the wrong shape");
   const int64_t examples = train.size();
   const int64_t batch_size = options_.batch_size;
   const int64_t batches = (examples + batch_size - 1) / batch_size;
@@ -466,8 +557,11 @@ std::vector<TrainMetrics> FusedCpuEngine::train_epoch(const Split& train,
     if (control.stop.stop_requested()) throw StopRequested();
     const int64_t begin = batch * batch_size;
     const int64_t count = std::min(batch_size, examples - begin);
+    const float* noise = control.dropout_noise.defined()
+                             ? noise_rows.data_ptr<float>() + begin * impl_->hidden
+                             : nullptr;
     impl_->step_on(images, labels.data_ptr<int64_t>(), rows.data_ptr<int64_t>() + begin, count,
-                   meters);
+                   noise, meters);
     if (control.on_batch) control.on_batch((batch + 1) * active, steps);
   }
   std::vector<TrainMetrics> results(members_.size());
@@ -493,6 +587,8 @@ std::vector<EvalMetrics> FusedCpuEngine::evaluate(const Split& split,
   std::vector<int64_t> rows(static_cast<size_t>(chunk));
   std::vector<double> cross_entropy(members_.size(), 0.0);
   std::vector<int64_t> correct(members_.size(), 0);
+  // Per member and hidden unit: whether its ReLU was positive on any example.
+  std::vector<uint8_t> fired(static_cast<size_t>(impl.members * impl.hidden), 0);
   for (int64_t begin = 0; begin < examples; begin += chunk) {
     const int64_t n = std::min(chunk, examples - begin);
     for (int64_t i = 0; i < n; ++i) rows[static_cast<size_t>(i)] = begin + i;
@@ -503,6 +599,11 @@ std::vector<EvalMetrics> FusedCpuEngine::evaluate(const Split& split,
     for (int64_t r = 0; r < impl.members; ++r) {
       const auto member = static_cast<size_t>(r);
       if (!active.empty() && !active[member]) continue;
+      const float* h = hs.data_ptr<float>() + r * impl.hidden * n;
+      for (int64_t k = 0; k < impl.hidden; ++k) {
+        uint8_t& unit = fired[static_cast<size_t>(r * impl.hidden + k)];
+        for (int64_t e = 0; e < n && unit == 0; ++e) unit = h[k * n + e] > 0.0f ? 1 : 0;
+      }
       torch::Tensor z_t = logits_t[r].narrow(1, 0, n);
       if (n != chunk) z_t = torch::empty({impl.classes, n}, f);
       at::addmm_out(z_t, impl.b2[r].unsqueeze(1), impl.w2[r],
@@ -523,6 +624,9 @@ std::vector<EvalMetrics> FusedCpuEngine::evaluate(const Split& split,
     m.data_loss = cross_entropy[r] / static_cast<double>(examples);
     m.accuracy = static_cast<double>(correct[r]) / static_cast<double>(examples);
     m.penalty = l2_penalty(first_linear(members_[r].model)->weight, members_[r].l2).item<double>();
+    const auto first = fired.begin() + static_cast<std::ptrdiff_t>(r) * impl.hidden;
+    m.dead_units = static_cast<double>(std::count(first, first + impl.hidden, uint8_t{0})) /
+                   static_cast<double>(impl.hidden);
     m.loss = m.data_loss + m.penalty;
   }
   return metrics;
@@ -587,7 +691,7 @@ void FusedCpuEngine::load_state(size_t member, torch::serialize::InputArchive& a
 }
 
 std::string FusedCpuEngine::description() const {
-  return describe_engine(EngineKind::kFused, /*cuda_graphs=*/false);
+  return describe_engine(EngineKind::kFused, /*cuda_graphs=*/false, options_.adam);
 }
 
 }  // namespace l2sweep

@@ -13,12 +13,10 @@ inline constexpr double kAlpha = 0.05;
 /// The power seeds_to_resolve plans for.
 inline constexpr double kPower = 0.8;
 
-/// Two-sided p-value of `t` under Student's t distribution with `df` (> 0, may be fractional)
-/// degrees of freedom: I_{df/(df+t^2)}(df/2, 1/2).
-double student_t_two_sided_p(double t, double df);
-
-/// The regularized incomplete beta function I_x(a, b), for a, b > 0 and 0 <= x <= 1.
-double regularized_incomplete_beta(double a, double b, double x);
+// Student's t and the incomplete beta function live with the seed statistics
+// (l2sweep/outputs/stats.h), which the report uses too.
+using l2sweep::regularized_incomplete_beta;
+using l2sweep::student_t_two_sided_p;
 
 /// Welch's two-sample t-test of `b` against `a` (means and sample deviations of two groups of
 /// at least two values each).

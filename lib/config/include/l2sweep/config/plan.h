@@ -14,15 +14,26 @@ namespace l2sweep {
 struct RunSpec {
   double l2 = 0;
   uint64_t seed = 0;
-  int64_t index = 0;  ///< 0-based position in the sweep's plan
-  int64_t count = 0;  ///< runs in the sweep (0 in a RunResult whose run never started)
+  int64_t index = 0;        ///< 0-based position in the sweep's plan
+  int64_t count = 0;        ///< runs in the sweep (0 in a RunResult whose run never started)
+  double dropout = 0;       ///< the Dropout rate after the hidden layer (0: no Dropout)
+  double weight_decay = 0;  ///< decoupled weight decay on the first layer's kernel
 };
 
-/// The folder and file stem of a run's own outputs, e.g. "l2-0.001_seed-0".
+/// The folder and file stem of a run's own outputs, named by every setting it has:
+/// "l2-0.001_seed-0", "l2-0_dropout-0.2_seed-0", "l2-0_wd-0.001_seed-0" (a dropout rate or
+/// weight decay of 0 is left out, so L2-only sweeps keep their names).
 std::string run_name(const RunSpec& run);
 
-/// The runs a configuration asks for, in plan order: every seed of the first strength, then
-/// every seed of the next.
+/// The run's settings besides its seed, as people read them: "l2=0.001",
+/// "l2=0 dropout=0.2", "l2=0 wd=0.001" (zero dropout and weight decay left out).
+std::string setting_label(const RunSpec& run);
+
+/// Whether two runs have the same settings (l2, dropout and weight decay), seeds aside.
+bool same_setting(const RunSpec& a, const RunSpec& b);
+
+/// The runs a configuration asks for, in plan order: every combination of the lists (l2, then
+/// dropout, then weight decay, the last varying fastest), each with every seed in turn.
 std::vector<RunSpec> plan_runs(const SweepConfig& config);
 
 /// Runs that share a data order (the same seed and data, differing only in their

@@ -50,6 +50,15 @@ inline constexpr double kMinSearchDecades = 0.12;
 inline constexpr double kMinSearchStrength = 1e-12;
 inline constexpr double kMaxSearchStrength = 100;
 
+/// Which Adam update every engine applies.
+enum class AdamVariant {
+  kTorch,  ///< torch::optim::Adam's: eps added after the bias correction of sqrt(v)
+  kKeras,  ///< Keras' Adam: eps added to the uncorrected sqrt(v) ("epsilon hat")
+};
+
+/// The --adam value of `variant`: "torch" or "keras".
+const char* to_string(AdamVariant variant);
+
 /// What `--l2 auto` optimises, by its metrics.csv column.
 inline constexpr const char* kTuneMetrics[] = {"val_accuracy", "val_data_loss"};
 
@@ -59,6 +68,14 @@ inline constexpr const char* kTuneMetrics[] = {"val_accuracy", "val_data_loss"};
 struct SweepConfig {
   /// L2 strengths on the first Dense/Linear kernel, one training run each (Keras l2(l)).
   std::vector<double> l2_strengths{1e-4, 1e-3, 1e-2};
+  /// Keras Dropout(rate) after the hidden layer's ReLU, one sweep setting each (0: none).
+  std::vector<double> dropout_rates{0};
+  /// Decoupled weight decay on the first Linear layer's kernel (AdamW's, Keras' and
+  /// torch::optim::AdamW's weight_decay), one sweep setting each (0: none). The sweep trains
+  /// every combination of l2_strengths, dropout_rates and weight_decays.
+  std::vector<double> weight_decays{0};
+  /// The Adam update: torch::optim::Adam's (default) or Keras' own.
+  AdamVariant adam = AdamVariant::kTorch;
   /// Set by `--l2 auto`: search the strength instead (l2_strengths is then unused).
   std::optional<L2Search> l2_search;
   /// What `--l2 auto` optimises: "val_accuracy" (the final validation accuracy, maximised) or

@@ -18,11 +18,15 @@ inline constexpr double kOverfitAccuracyGap = 0.02;
 inline constexpr double kOverfitValLossRise = 0.02;
 /// Final training accuracy this far below the best strength's is underfitting.
 inline constexpr double kUnderfitAccuracyDeficit = 0.03;
+/// A paired t-test between two kinds of regulariser with p below this resolves their difference.
+inline constexpr double kSignificance = 0.05;
 
 /// report.md: the comparison table (mean ± std over seeds), the strength with the best mean
 /// validation accuracy and whether its lead over the next exceeds the seed spread, which
-/// strengths overfit or underfit and why, the comparison with an l2 = 0 control when there
-/// is one, and any diverged runs. Every sentence is computed from `runs`.
+/// strengths overfit or underfit and why, the comparison with the unregularised control when
+/// there is one, what the regularisers did to W1 and the hidden units, any diverged runs, and
+/// with Dropout or weight decay in the sweep, each kind of regulariser at its best setting
+/// against the others. Every sentence is computed from `runs`.
 std::string report_markdown(const SweepInfo& sweep, const std::vector<RunResult>& runs);
 
 /// Writes report.md (atomically) when the sweep ends, unless it was interrupted.

@@ -26,9 +26,12 @@ std::string fixed(double value, int precision, bool sign = false);
 /// "0.8771 ± 0.0021", "0.8771" when there is no spread to show, "n/a" without values.
 std::string mean_std_text(const SeedStats& stats, int precision = 4);
 
-/// One L2 strength across its seeds, from the final epoch of each completed run.
+/// One setting (L2 strength, dropout rate and weight decay) across its seeds, from the final
+/// epoch of each completed run.
 struct StrengthSummary {
   double l2 = 0;
+  double dropout = 0;
+  double weight_decay = 0;
   int64_t runs = 0;
   int64_t completed = 0;
   int64_t diverged = 0;
@@ -37,6 +40,9 @@ struct StrengthSummary {
   SeedStats test_accuracy;
   SeedStats train_minus_val_accuracy;
   SeedStats w1_norm;
+  SeedStats w1_small;       ///< the fraction of W1 below kSmallWeight in magnitude
+  SeedStats w1_zero;        ///< the fraction of W1 exactly 0
+  SeedStats dead_units;     ///< the fraction of hidden units silent on the validation set
   SeedStats data_loss;      ///< final training cross-entropy
   SeedStats val_data_loss;  ///< final validation cross-entropy
   /// Trend of val_data_loss over the second half of training: the least-squares line's
@@ -44,6 +50,13 @@ struct StrengthSummary {
   SeedStats val_data_loss_trend;
   /// The same for the training data_loss, relative too (< 0: still falling).
   SeedStats data_loss_trend;
+  /// The seeds of the completed runs and their final val_accuracy, in the same order: for
+  /// tests paired by seed (settings of one seed share initial weights and batches).
+  std::vector<uint64_t> seeds;
+  std::vector<double> final_val_accuracy;
+
+  /// A RunSpec with this setting (seed 0): for run_name(), setting_label() and same_setting().
+  RunSpec setting() const;
 };
 
 /// One statistic of StrengthSummary with its name in summary.json and report.md.
@@ -59,6 +72,9 @@ inline constexpr StrengthStatField kStrengthStatFields[] = {
     {"test_accuracy", &StrengthSummary::test_accuracy},
     {"train_minus_val_accuracy", &StrengthSummary::train_minus_val_accuracy},
     {"w1_norm", &StrengthSummary::w1_norm},
+    {"w1_small", &StrengthSummary::w1_small},
+    {"w1_zero", &StrengthSummary::w1_zero},
+    {"dead_units", &StrengthSummary::dead_units},
     {"data_loss", &StrengthSummary::data_loss},
     {"val_data_loss", &StrengthSummary::val_data_loss},
 };
@@ -68,7 +84,18 @@ inline constexpr StrengthStatField kStrengthStatFields[] = {
 /// 0 when there are fewer than 2 points.
 double relative_trend_of_second_half(const std::vector<double>& values);
 
-/// One summary per strength, in the order the strengths were given.
+/// Two-sided p-value of `t` under Student's t distribution with `df` (> 0, may be fractional)
+/// degrees of freedom: I_{df/(df+t^2)}(df/2, 1/2).
+double student_t_two_sided_p(double t, double df);
+
+/// The regularized incomplete beta function I_x(a, b), for a, b > 0 and 0 <= x <= 1.
+double regularized_incomplete_beta(double a, double b, double x);
+
+/// Two-sided p-value of the paired t-test of `a` against `b` (pairs a[i], b[i] over the shorter
+/// length); NaN with fewer than two pairs.
+double paired_t_p(const std::vector<double>& a, const std::vector<double>& b);
+
+/// One summary per setting, in plan order.
 std::vector<StrengthSummary> summarize_strengths(const std::vector<RunResult>& runs);
 
 }  // namespace l2sweep

@@ -23,6 +23,15 @@ std::string file_version_event(double wall_time);
 /// A serialized tensorflow.Event holding one scalar summary value (Summary.Value.simple_value).
 std::string scalar_event(double wall_time, int64_t step, std::string_view tag, float value);
 
+/// A serialized tensorflow.Event holding one histogram (Summary.Value.histo, the
+/// HistogramProto that tf.summary.histogram's readers accept).
+std::string histogram_event(double wall_time, int64_t step, std::string_view tag,
+                            const WeightHistogram& histogram);
+
+/// The tag of W1's histogram: the path Keras gives the first Dense layer's kernel, with the
+/// suffix its TensorBoard callback adds.
+inline constexpr const char* kW1HistogramTag = "dense/kernel/histogram";
+
 /// One TensorBoard event file, `events.out.tfevents.<time>.<host>.<pid>.<n>.v2`, in `folder`.
 /// Every write is flushed so TensorBoard sees each epoch as soon as it ends.
 class EventFileWriter {
@@ -30,6 +39,7 @@ class EventFileWriter {
   explicit EventFileWriter(const std::filesystem::path& folder);
 
   void add_scalar(std::string_view tag, int64_t step, double value);
+  void add_histogram(std::string_view tag, int64_t step, const WeightHistogram& histogram);
   const std::filesystem::path& path() const { return file_.path(); }
 
  private:
@@ -41,7 +51,8 @@ class EventFileWriter {
 /// TensorBoard logs in the Keras TensorBoard callback's layout: `root/<run>/train` and
 /// `root/<run>/validation`, each metric of kEpochMetricFields under its TensorBoard tag
 /// (`epoch_loss`, `epoch_accuracy` and `epoch_data_loss` in both, `epoch_penalty` and `w1_norm`
-/// in train), with step = epoch - 1 (Keras counts from 0).
+/// in train), with step = epoch - 1 (Keras counts from 0), and W1's histogram at every epoch
+/// in train under kW1HistogramTag (Keras' histogram_freq=1).
 class TensorBoardWriter : public SweepObserver {
  public:
   explicit TensorBoardWriter(std::filesystem::path root);

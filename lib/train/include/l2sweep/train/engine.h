@@ -22,6 +22,10 @@ namespace l2sweep {
 struct Member {
   torch::nn::Sequential model;
   double l2 = 0;  ///< Keras' l2(l) on the first Linear layer's kernel
+  /// Keras' Dropout rate after the hidden layer; the model has a KerasDropout layer when > 0.
+  double dropout = 0;
+  /// Decoupled weight decay on the first Linear layer's kernel (AdamW's weight_decay).
+  double weight_decay = 0;
 };
 
 /// What every member of a cohort shares.
@@ -30,6 +34,8 @@ struct TrainOptions {
   int64_t batch_size = 32;
   uint64_t shuffle_seed = 0;  ///< seeds the per-epoch permutations
   EngineKind engine = EngineKind::kAutograd;
+  /// torch::optim::Adam's update, or Keras' (KerasAdam).
+  AdamVariant adam = AdamVariant::kTorch;
   /// With the device engine on CUDA: replay the steps from CUDA graphs captured in the first
   /// epoch.
   bool cuda_graphs = false;
@@ -44,6 +50,10 @@ struct EpochControl {
   /// The members that still train (a diverged one stops); empty means every member.
   std::vector<bool> active;
   BatchCallback on_batch;
+  /// The epoch's dropout_noise ([examples, hidden], rows in the epoch's order, on the CPU),
+  /// defined whenever a member has a Dropout rate: each such member keeps the units whose
+  /// noise is >= its rate.
+  torch::Tensor dropout_noise;
   /// Checked at every batch boundary; StopRequested is thrown when it asks to stop.
   StopToken stop;
 
@@ -95,10 +105,10 @@ class Engine {
   virtual std::string description() const = 0;
 
  protected:
-  /// One member's Adam step on the batch `indices` (`count` rows of the epoch's order),
-  /// adding the batch's metrics, measured before the update, to `meters`.
-  using MemberStep = std::function<void(size_t member, const torch::Tensor& indices, int64_t count,
-                                        EpochMeters& meters)>;
+  /// One member's Adam step on the batch `indices` (`count` rows of the epoch's order from
+  /// row `begin`), adding the batch's metrics, measured before the update, to `meters`.
+  using MemberStep = std::function<void(size_t member, const torch::Tensor& indices, int64_t begin,
+                                        int64_t count, EpochMeters& meters)>;
 
   /// The epoch of an engine whose members train one after another: every active member over
   /// every batch of `order` in turn, checking the stop token and reporting progress between
@@ -116,7 +126,9 @@ class Engine {
 std::unique_ptr<Engine> make_engine(std::vector<Member> members, const TrainOptions& options,
                                     const torch::Device& device);
 
-/// How an engine of `kind` describes itself when it runs as planned (CUDA graphs or not).
-std::string describe_engine(EngineKind kind, bool cuda_graphs);
+/// How an engine of `kind` describes itself when it runs as planned (CUDA graphs or not,
+/// torch's or Keras' Adam).
+std::string describe_engine(EngineKind kind, bool cuda_graphs,
+                            AdamVariant adam = AdamVariant::kTorch);
 
 }  // namespace l2sweep

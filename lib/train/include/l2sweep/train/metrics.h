@@ -2,6 +2,7 @@
 
 #include <torch/types.h>
 
+#include <array>
 #include <cstdint>
 #include <limits>
 
@@ -56,7 +57,38 @@ struct EvalMetrics {
   double data_loss = std::numeric_limits<double>::quiet_NaN();
   double penalty = std::numeric_limits<double>::quiet_NaN();  ///< l2 * ||W1||^2
   double accuracy = std::numeric_limits<double>::quiet_NaN();
+  /// The fraction of hidden units whose ReLU outputs 0 on every example of the split.
+  double dead_units = std::numeric_limits<double>::quiet_NaN();
 };
+
+/// A first-layer weight is "small" below this magnitude (w1_small): 1/80 of the Glorot bound
+/// sqrt(6 / (784 + 128)) = 0.081 the weights start within.
+inline constexpr double kSmallWeight = 1e-3;
+
+/// Buckets of a weight histogram: tf.summary.histogram's default, which Keras' TensorBoard
+/// callback uses.
+inline constexpr int kHistogramBuckets = 30;
+
+/// A histogram of a tensor's values in kHistogramBuckets equal buckets from min to max (the
+/// last one closed), as TensorBoard's HistogramProto holds it.
+struct WeightHistogram {
+  double min = 0, max = 0, num = 0, sum = 0, sum_squares = 0;
+  std::array<double, kHistogramBuckets> counts{};
+
+  /// The right edge of bucket `i` (the last one is max).
+  double limit(int i) const;
+};
+
+/// What a regulariser did to the first layer's kernel W1.
+struct WeightStatistics {
+  double norm = 0;   ///< ||W1||_2
+  double small = 0;  ///< the fraction of W1's entries with |w| < kSmallWeight
+  double zero = 0;   ///< the fraction of W1's entries that are exactly 0
+  WeightHistogram histogram;
+};
+
+/// The statistics of `w1` (any device; read once).
+WeightStatistics weight_statistics(const torch::Tensor& w1);
 
 /// One epoch of one run, with Keras History semantics:
 /// `loss`/`accuracy`/`data_loss` are sample-weighted means over the epoch's batches, each
@@ -73,7 +105,12 @@ struct EpochMetrics {
   double val_data_loss = 0;
   double penalty = 0;        ///< l2 * ||W1||^2 at the end of the epoch (val_loss - val_data_loss)
   double w1_norm = 0;        ///< ||W1||_2 at the end of the epoch
+  double w1_small = 0;       ///< the fraction of W1 below kSmallWeight in magnitude
+  double w1_zero = 0;        ///< the fraction of W1 that is exactly 0 (L1 would make some)
+  double dead_units = 0;     ///< the fraction of hidden units silent on all of the validation set
   double epoch_seconds = 0;  ///< wall time of the cohort's epoch: training and validation
+  /// W1's values at the end of the epoch (TensorBoard's histograms; not a metrics.csv column).
+  WeightHistogram w1_histogram;
 
   /// False when a loss or the weights stopped being finite: the run diverged.
   bool finite() const;
@@ -105,6 +142,9 @@ inline constexpr EpochMetricField kEpochMetricFields[] = {
      "val_data_loss {:.4f}", true},
     {"penalty", &EpochMetrics::penalty, "train", "epoch_penalty", nullptr, true},
     {"w1_norm", &EpochMetrics::w1_norm, "train", "w1_norm", "w1_norm {:.3f}", true},
+    {"w1_small", &EpochMetrics::w1_small, "train", "w1_small", nullptr, true},
+    {"w1_zero", &EpochMetrics::w1_zero, "train", "w1_zero", nullptr, true},
+    {"dead_units", &EpochMetrics::dead_units, "validation", "dead_units", nullptr, true},
     {"epoch_seconds", &EpochMetrics::epoch_seconds, nullptr, nullptr, "{:.1f}s", false},
 };
 

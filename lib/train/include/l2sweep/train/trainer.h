@@ -14,6 +14,10 @@
 
 namespace l2sweep {
 
+/// The order of one epoch's `examples`: a permutation drawn on the CPU from `generator`
+/// (the cohort's shuffle generator, seeded with its seed), as Keras reshuffles every epoch.
+torch::Tensor epoch_order(at::Generator& generator, int64_t examples);
+
 /// Trains one cohort: draws each epoch's order from the shuffle seed (reshuffled every epoch,
 /// on the CPU so that every device sees the same batches), hands the epoch to the engine,
 /// and evaluates. The members' models and the splits must already be on `device`.
@@ -39,6 +43,11 @@ class Trainer {
 
   /// ||W1||_2 of `member`'s regularised kernel.
   double w1_norm(size_t member) const;
+  /// What the regularisers did to `member`'s first-layer kernel W1.
+  WeightStatistics weight_statistics(size_t member) const;
+  /// Epochs trained so far (restored by load_state): the next epoch's dropout noise is the
+  /// (epochs_trained() + 1)-th.
+  int64_t epochs_trained() const { return epochs_trained_; }
 
   const torch::nn::Sequential& model(size_t member) const {
     return engine_->members().at(member).model;
@@ -57,6 +66,7 @@ class Trainer {
   std::unique_ptr<Engine> engine_;
   at::Generator shuffle_generator_;
   torch::Tensor loaded_generator_state_;  ///< the state the first loaded member brought
+  int64_t epochs_trained_ = 0;
 };
 
 }  // namespace l2sweep

@@ -1,6 +1,6 @@
 #pragma once
 
-#include <torch/optim/adam.h>
+#include <torch/optim/optimizer.h>
 
 #include <memory>
 #include <vector>
@@ -27,7 +27,8 @@ class AutogradEngine : public Engine {
   std::string description() const override;
 
  private:
-  std::vector<std::unique_ptr<torch::optim::Adam>> optimizers_;
+  /// torch::optim::Adam, AdamW (with weight decay) or KerasAdam (make_adam).
+  std::vector<std::unique_ptr<torch::optim::Optimizer>> optimizers_;
 };
 
 }  // namespace l2sweep

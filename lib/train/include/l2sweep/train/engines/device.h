@@ -30,7 +30,7 @@ class DeviceAdam {
  public:
   /// Moments for a parameter buffer shaped like `like`, on its device.
   DeviceAdam(const torch::Tensor& like, double learning_rate, double beta1, double beta2,
-             double eps);
+             double eps, AdamVariant variant = AdamVariant::kTorch);
 
   /// One update of `param` from `grad` (both flat, on the moments' device).
   void step(torch::Tensor& param, const torch::Tensor& grad);
@@ -45,6 +45,7 @@ class DeviceAdam {
 
  private:
   double learning_rate_, beta1_, beta2_, eps_value_;
+  AdamVariant variant_;
   torch::Tensor exp_avg_, exp_avg_sq_, step_;
   torch::Tensor betas_;      ///< float64 {beta1, beta2}
   torch::Tensor exponents_;  ///< float64 {-1, -0.5}: (1 - beta^t)^e gives both corrections
@@ -73,12 +74,14 @@ class DeviceStep {
  public:
   /// A step for `members` (Keras-initialised models on one device), whose parameters become
   /// views of the step's buffers.
-  DeviceStep(const std::vector<Member>& members, double learning_rate, int64_t batch_size);
+  DeviceStep(const std::vector<Member>& members, double learning_rate, int64_t batch_size,
+             AdamVariant adam = AdamVariant::kTorch);
 
   /// Starts an epoch over `train` (on the models' device) in the order `order` (int64, any
   /// device): copies the order into the step's own buffer, rewinds the batch position and
   /// zeroes the metric sums. `train` must be the same split every epoch.
-  void begin_epoch(const Split& train, const torch::Tensor& order);
+  /// `noise` is the epoch's dropout_noise, defined when a member has Dropout.
+  void begin_epoch(const Split& train, const torch::Tensor& order, const torch::Tensor& noise = {});
 
   /// Batches of batch_size in the epoch, and whether a last partial batch follows them.
   int64_t full_batches() const { return full_batches_; }
@@ -107,7 +110,8 @@ class DeviceStep {
  private:
   /// The step on the examples `rows`, `scale` holding 1/count each; returns every member's
   /// logits [R, count, classes] (before the update), for the caller to store.
-  torch::Tensor step_on(const torch::Tensor& rows, const torch::Tensor& scale);
+  torch::Tensor step_on(const torch::Tensor& rows, const torch::Tensor& scale,
+                        const torch::Tensor& noise);
   /// Member `r`'s four pieces of `flat` (laid out like params_), each flattened.
   std::vector<torch::Tensor> member_pieces(const torch::Tensor& flat, int64_t r) const;
 
@@ -120,7 +124,15 @@ class DeviceStep {
   torch::Tensor params_, grads_;
   torch::Tensor w1_, b1_, w2_, b2_;  ///< [R,H,D], [R,H], [R,C,H], [R,C] views of params_
   torch::Tensor grad_w1_, grad_b1_, grad_w2_, grad_b2_;
-  torch::Tensor two_l2_;     ///< [R,1,1]: the penalty's gradient is 2 * l2 * W1
+  torch::Tensor two_l2_;  ///< [R,1,1]: the penalty's gradient is 2 * l2 * W1
+  /// Decoupled weight decay, when a member has it: [R,1,1] factors 1 - lr * wd (torch's
+  /// AdamW: W1 *= factor), or wd and lr as float (Keras': W1 -= W1 * wd * lr).
+  torch::Tensor shrink_, decay_, decay_lr_;
+  bool keras_adam_ = false;
+  /// Dropout, when a member has it: [R,1,1] rates and scales 1 / (1 - rate) (1 for members
+  /// without), and the epoch's noise on the device, [examples, hidden] and its full batches
+  /// [batches, batch, hidden].
+  torch::Tensor dropout_rates_, dropout_scales_, noise_, batch_noise_;
   torch::Tensor l2_double_;  ///< [R], float64: the penalty's sum is l2 * sum(W1^2)
   DeviceAdam adam_;
   // The epoch: the training split flattened, its order and the next full batch's index;

@@ -1,0 +1,179 @@
+// l2sweep_trace: one run's first epoch, exported for a peer to replay step by step.
+//
+// scripts/keras_check.py feeds what this writes (the initial weights, the epoch's batch order
+// and the weights after each step) to real Keras and checks that Keras' own Adam, AdamW and
+// L2 updates land on the same weights; and, for Dropout, whose masks come from another
+// generator in Keras, the weights after the epoch under several mask streams, to compare as
+// distributions. It trains with the library's Trainer and engines, as a sweep does.
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <cstdio>
+#include <cxxopts.hpp>
+#include <exception>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "l2sweep/base/error.h"
+#include "l2sweep/base/exit_codes.h"
+#include "l2sweep/base/files.h"
+#include "l2sweep/base/json.h"
+#include "l2sweep/config/sweep_config.h"
+#include "l2sweep/data/data.h"
+#include "l2sweep/train/dropout.h"
+#include "l2sweep/train/model.h"
+#include "l2sweep/train/trainer.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using l2sweep::Json;
+
+/// The model's four parameters (W1, b1, W2, b2, LibTorch's layout) as one float32 buffer.
+torch::Tensor flat_parameters(const torch::nn::Sequential& model) {
+  std::vector<torch::Tensor> pieces;
+  for (const auto& p :
+       {l2sweep::first_linear(model)->weight, l2sweep::first_linear(model)->bias,
+        l2sweep::second_linear(model)->weight, l2sweep::second_linear(model)->bias}) {
+    pieces.push_back(p.detach().to(torch::kCPU, torch::kFloat32).reshape({-1}));
+  }
+  return torch::cat(pieces);
+}
+
+void write_raw(const fs::path& path, const torch::Tensor& tensor) {
+  const torch::Tensor t = tensor.contiguous();
+  l2sweep::write_file_atomically(path,
+                                 std::string(static_cast<const char*>(t.data_ptr()),
+                                             static_cast<size_t>(t.numel()) * t.element_size()));
+}
+
+int run(int argc, char** argv) {
+  cxxopts::Options options("l2sweep_trace",
+                           "Exports one run's first epoch for scripts/keras_check.py");
+  options.add_options()("out", "new folder to write", cxxopts::value<std::string>())(
+      "data-dir", "IDX folder",
+      cxxopts::value<std::string>()->default_value(l2sweep::kDefaultDataDir))(
+      "train-size", "training examples", cxxopts::value<int64_t>()->default_value("2000"))(
+      "val-size", "validation examples", cxxopts::value<int64_t>()->default_value("10000"))(
+      "seed", "initial weights and order", cxxopts::value<uint64_t>()->default_value("0"))(
+      "l2", "L2 strength", cxxopts::value<double>()->default_value("0"))(
+      "dropout", "Dropout rate", cxxopts::value<double>()->default_value("0"))(
+      "weight-decay", "decoupled weight decay", cxxopts::value<double>()->default_value("0"))(
+      "adam", "torch or keras", cxxopts::value<std::string>()->default_value("keras"))(
+      "engine", "autograd, fused or device", cxxopts::value<std::string>()->default_value("fused"))(
+      "lr", "learning rate", cxxopts::value<double>()->default_value("0.001"))(
+      "batch-size", "batch size", cxxopts::value<int64_t>()->default_value("32"))(
+      "record-steps", "weights after each of the first N steps",
+      cxxopts::value<int64_t>()->default_value("0"))(
+      "mask-seeds", "with Dropout: one epoch under each of N other mask streams",
+      cxxopts::value<int64_t>()->default_value("0"));
+  const auto args = options.parse(argc, argv);
+  if (args.count("out") == 0) throw l2sweep::usage_error("--out: expected a new folder");
+
+  l2sweep::SweepConfig config;  // for validation and defaults only
+  config.l2_strengths = {args["l2"].as<double>()};
+  config.dropout_rates = {args["dropout"].as<double>()};
+  config.weight_decays = {args["weight-decay"].as<double>()};
+  config.learning_rate = args["lr"].as<double>();
+  config.batch_size = args["batch-size"].as<int64_t>();
+  config.adam = args["adam"].as<std::string>() == "keras" ? l2sweep::AdamVariant::kKeras
+                                                          : l2sweep::AdamVariant::kTorch;
+  config.validate();
+  const std::string engine = args["engine"].as<std::string>();
+  l2sweep::TrainOptions train;
+  train.learning_rate = config.learning_rate;
+  train.batch_size = config.batch_size;
+  train.shuffle_seed = args["seed"].as<uint64_t>();
+  train.adam = config.adam;
+  train.engine = engine == "autograd" ? l2sweep::EngineKind::kAutograd
+                 : engine == "device" ? l2sweep::EngineKind::kDevice
+                                      : l2sweep::EngineKind::kFused;
+
+  const l2sweep::Datasets data =
+      l2sweep::load_datasets({args["data-dir"].as<std::string>(), args["val-size"].as<int64_t>(),
+                              args["train-size"].as<int64_t>()});
+  const fs::path out = args["out"].as<std::string>();
+  l2sweep::create_folder(out);
+
+  const auto make = [&] {
+    at::Generator init = l2sweep::make_cpu_generator(train.shuffle_seed);
+    return l2sweep::make_model(data.input_features(), l2sweep::kHiddenUnits, data.num_classes, init,
+                               config.dropout_rates[0]);
+  };
+  const auto member = [&](const torch::nn::Sequential& model) {
+    return std::vector<l2sweep::Member>{
+        {model, config.l2_strengths[0], config.dropout_rates[0], config.weight_decays[0]}};
+  };
+  const int64_t examples = data.train.size();
+  at::Generator order_generator = l2sweep::make_cpu_generator(train.shuffle_seed);
+  const torch::Tensor order = l2sweep::epoch_order(order_generator, examples);
+
+  // The epoch as a sweep trains it, with the weights after each of the first steps.
+  torch::nn::Sequential model = make();
+  write_raw(out / "initial.f32", flat_parameters(model));
+  write_raw(out / "order.i64", order);
+  const int64_t record = args["record-steps"].as<int64_t>();
+  std::vector<torch::Tensor> steps;
+  l2sweep::Trainer trainer(member(model), train, torch::kCPU);
+  l2sweep::EpochControl control;
+  control.on_batch = [&](int64_t done, int64_t) {
+    if (done <= record) steps.push_back(flat_parameters(model));
+  };
+  const l2sweep::TrainMetrics metrics = trainer.train_epoch(data.train, control).at(0);
+  write_raw(out / "steps.f32", steps.empty() ? torch::empty({0}) : torch::stack(steps));
+  write_raw(out / "final.f32", flat_parameters(model));
+
+  // Dropout under other mask streams, from the same weights and order.
+  const int64_t mask_seeds = config.dropout_rates[0] > 0 ? args["mask-seeds"].as<int64_t>() : 0;
+  std::vector<torch::Tensor> finals;
+  for (int64_t m = 0; m < mask_seeds; ++m) {
+    torch::nn::Sequential replica = make();
+    l2sweep::Trainer again(member(replica), train, torch::kCPU);
+    l2sweep::EpochControl masks;
+    masks.dropout_noise = l2sweep::dropout_noise(
+        train.shuffle_seed + 1000 + static_cast<uint64_t>(m), 1, examples, l2sweep::kHiddenUnits);
+    again.train_epoch(data.train, masks);
+    finals.push_back(flat_parameters(replica));
+  }
+  if (!finals.empty()) write_raw(out / "mask_finals.f32", torch::stack(finals));
+
+  Json manifest = Json::object();
+  manifest["train_examples"] = examples;
+  manifest["val_examples"] = data.val.size();
+  manifest["input_features"] = data.input_features();
+  manifest["hidden_units"] = l2sweep::kHiddenUnits;
+  manifest["classes"] = data.num_classes;
+  manifest["seed"] = train.shuffle_seed;
+  manifest["l2"] = config.l2_strengths[0];
+  manifest["dropout"] = config.dropout_rates[0];
+  manifest["weight_decay"] = config.weight_decays[0];
+  manifest["adam"] = l2sweep::to_string(config.adam);
+  manifest["engine"] = engine;
+  manifest["lr"] = config.learning_rate;
+  manifest["batch_size"] = config.batch_size;
+  manifest["recorded_steps"] = static_cast<int64_t>(steps.size());
+  manifest["mask_seeds"] = mask_seeds;
+  manifest["epoch_loss"] = metrics.loss;
+  manifest["epoch_accuracy"] = metrics.accuracy;
+  manifest["layout"] =
+      "float32 W1 [hidden, inputs], b1 [hidden], W2 [classes, hidden], b2 [classes], "
+      "concatenated; order.i64: the epoch's example indices";
+  l2sweep::write_file_atomically(out / "manifest.json", l2sweep::json_text(manifest));
+  std::printf("wrote %s\n", out.c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const l2sweep::Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return l2sweep::exit_code(e.kind());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+}
