@@ -67,9 +67,24 @@ int run(int argc, char** argv) {
       "record-steps", "weights after each of the first N steps",
       cxxopts::value<int64_t>()->default_value("0"))(
       "mask-seeds", "with Dropout: one epoch under each of N other mask streams",
-      cxxopts::value<int64_t>()->default_value("0"));
-  const auto args = options.parse(argc, argv);
+      cxxopts::value<int64_t>()->default_value("0"))("help", "print this and exit");
+  cxxopts::ParseResult args;
+  try {
+    args = options.parse(argc, argv);
+  } catch (const std::exception& e) {
+    throw l2sweep::usage_error("{}; see l2sweep_trace --help", e.what());
+  }
+  if (args.count("help") != 0) {
+    std::fputs(options.help().c_str(), stdout);
+    return 0;
+  }
   if (args.count("out") == 0) throw l2sweep::usage_error("--out: expected a new folder");
+  for (const char* count : {"record-steps", "mask-seeds"}) {
+    if (args[count].as<int64_t>() < 0) {
+      throw l2sweep::usage_error("--{} {}: expected a count >= 0", count,
+                                 args[count].as<int64_t>());
+    }
+  }
 
   l2sweep::SweepConfig config;  // for validation and defaults only
   config.l2_strengths = {args["l2"].as<double>()};
@@ -77,10 +92,16 @@ int run(int argc, char** argv) {
   config.weight_decays = {args["weight-decay"].as<double>()};
   config.learning_rate = args["lr"].as<double>();
   config.batch_size = args["batch-size"].as<int64_t>();
-  config.adam = args["adam"].as<std::string>() == "keras" ? l2sweep::AdamVariant::kKeras
-                                                          : l2sweep::AdamVariant::kTorch;
+  const std::string adam = args["adam"].as<std::string>();
+  if (adam != "torch" && adam != "keras") {
+    throw l2sweep::usage_error("--adam '{}': expected torch or keras", adam);
+  }
+  config.adam = adam == "keras" ? l2sweep::AdamVariant::kKeras : l2sweep::AdamVariant::kTorch;
   config.validate();
   const std::string engine = args["engine"].as<std::string>();
+  if (engine != "autograd" && engine != "fused" && engine != "device") {
+    throw l2sweep::usage_error("--engine '{}': expected autograd, fused or device", engine);
+  }
   l2sweep::TrainOptions train;
   train.learning_rate = config.learning_rate;
   train.batch_size = config.batch_size;
@@ -94,6 +115,11 @@ int run(int argc, char** argv) {
       l2sweep::load_datasets({args["data-dir"].as<std::string>(), args["val-size"].as<int64_t>(),
                               args["train-size"].as<int64_t>()});
   const fs::path out = args["out"].as<std::string>();
+  std::error_code error;
+  if (fs::exists(out, error) && !fs::is_empty(out, error)) {
+    throw l2sweep::output_error("{}: the folder is not empty; expected a new or empty --out",
+                                out.string());
+  }
   l2sweep::create_folder(out);
 
   const auto make = [&] {

@@ -3,11 +3,13 @@
 
 usage: python3 scripts/check_tensorboard.py OUT
 
-Every run folder OUT/tensorboard/l2-<l2>_seed-<seed>/{train,validation} is loaded with
-TensorBoard's own EventAccumulator. This is the reader behind `tensorboard --logdir`, and it
-verifies record framing as it reads. The script then checks that every scalar equals the
-matching metrics.csv value rounded to float32, at step = epoch - 1 (Keras' convention),
-and that no epoch is missing or extra. Exit code 0 when everything matches, 1 on a
+Every run folder OUT/tensorboard/<run>/{train,validation} (the run's name, e.g.
+l2-0.001_seed-0 or l2-0_dropout-0.5_wd-1_seed-2) is loaded with TensorBoard's own
+EventAccumulator. This is the reader behind `tensorboard --logdir`, and it verifies record
+framing as it reads. The script then checks that every scalar equals the matching
+metrics.csv value rounded to float32, at step = epoch - 1 (Keras' convention), that no epoch
+is missing or extra, and that W1's histogram (dense/kernel/histogram, in train) is there at
+every epoch, counts every weight once and has sqrt(sum of squares) = w1_norm. Exit code 0 when everything matches, 1 on a
 mismatch, 2 when the tensorboard package is missing.
 
 The tensorboard package is not in Debian 12; the GPU machine's Python has it, or use
@@ -15,7 +17,6 @@ The tensorboard package is not in Debian 12; the GPU machine's Python has it, or
 """
 import csv
 import os
-import re
 import struct
 import sys
 
@@ -26,10 +27,22 @@ except ImportError:
     sys.exit(2)
 
 TRAIN = {"epoch_loss": "loss", "epoch_accuracy": "accuracy", "epoch_data_loss": "data_loss",
-         "epoch_penalty": "penalty", "w1_norm": "w1_norm"}
+         "epoch_penalty": "penalty", "w1_norm": "w1_norm", "w1_small": "w1_small",
+         "w1_zero": "w1_zero"}
 VALIDATION = {"epoch_loss": "val_loss", "epoch_accuracy": "val_accuracy",
-              "epoch_data_loss": "val_data_loss"}
-RUN_FOLDER = re.compile(r"^l2-(?P<l2>[^_]+)_seed-(?P<seed>\d+)$")
+              "epoch_data_loss": "val_data_loss", "dead_units": "dead_units"}
+HISTOGRAM = "dense/kernel/histogram"
+
+
+def run_name(row):
+    """The run's folder, as l2sweep names it: every setting but zeros, then the seed (the CSV
+    spells the numbers as the name does)."""
+    name = "l2-" + row["l2"]
+    if float(row.get("dropout", "0")) != 0:
+        name += "_dropout-" + row["dropout"]
+    if float(row.get("weight_decay", "0")) != 0:
+        name += "_wd-" + row["weight_decay"]
+    return name + "_seed-" + row["seed"]
 
 
 def float32(value):
@@ -45,25 +58,43 @@ def main():
         rows = list(csv.DictReader(f))
     expected = {}
     for row in rows:
-        expected.setdefault((float(row["l2"]), int(row["seed"])), {})[int(row["epoch"]) - 1] = row
+        expected.setdefault(run_name(row), {})[int(row["epoch"]) - 1] = row
     root = os.path.join(out, "tensorboard")
-    problems, checked, runs = [], 0, 0
+    problems, checked, runs, histograms = [], 0, 0, 0
     for name in sorted(os.listdir(root)):
-        match = RUN_FOLDER.match(name)
-        if not match or not os.path.isdir(os.path.join(root, name)):
+        if not os.path.isdir(os.path.join(root, name)):
             continue
         runs += 1
-        key = (float(match["l2"]), int(match["seed"]))
-        epochs = expected.pop(key, None)
+        epochs = expected.pop(name, None)
         if epochs is None:
             problems.append(f"{name}: no rows in metrics.csv")
             continue
+        columns = set(next(iter(epochs.values())).keys())
         for writer, tags in (("train", TRAIN), ("validation", VALIDATION)):
             accumulator = EventAccumulator(os.path.join(root, name, writer),
-                                           size_guidance={"scalars": 0})
+                                           size_guidance={"scalars": 0, "histograms": 0})
             accumulator.Reload()
             present = set(accumulator.Tags().get("scalars", []))
+            if writer == "train" and "w1_small" in columns:  # written since histograms were
+                if HISTOGRAM not in accumulator.Tags().get("histograms", []):
+                    problems.append(f"{name}/train: no {HISTOGRAM}")
+                else:
+                    events = accumulator.Histograms(HISTOGRAM)
+                    if sorted(e.step for e in events) != sorted(epochs):
+                        problems.append(f"{name}/train/{HISTOGRAM}: steps differ from metrics.csv")
+                    for event in events:
+                        h = event.histogram_value
+                        norm = float(epochs[event.step]["w1_norm"]) if event.step in epochs else 0
+                        histograms += 1
+                        if (sum(h.bucket) != h.num or h.num <= 0 or h.bucket_limit[-1] != h.max
+                                or abs(h.sum_squares ** 0.5 - norm) > 1e-4 * max(norm, 1e-12)):
+                            problems.append(f"{name}/train/{HISTOGRAM} step {event.step}: "
+                                            f"num {h.num}, counts {sum(h.bucket)}, "
+                                            f"sqrt(sum_squares) {h.sum_squares ** 0.5} "
+                                            f"against w1_norm {norm}")
             for tag, column in tags.items():
+                if column not in columns:  # a metrics.csv from before that metric existed
+                    continue
                 if tag not in present:
                     problems.append(f"{name}/{writer}: tag {tag} missing")
                     continue
@@ -80,11 +111,12 @@ def main():
                     if event.value != want:
                         problems.append(f"{name}/{writer}/{tag} step {event.step}: "
                                         f"{event.value!r} != metrics.csv {column} {want!r}")
-    for key in expected:
-        problems.append(f"run l2={key[0]} seed={key[1]} has rows in metrics.csv but no TensorBoard folder")
+    for name in expected:
+        problems.append(f"run {name} has rows in metrics.csv but no TensorBoard folder")
     for problem in problems[:50]:
         print("MISMATCH:", problem)
-    print(f"check_tensorboard: {runs} runs, {checked} scalars compared, {len(problems)} problem(s)")
+    print(f"check_tensorboard: {runs} runs, {checked} scalars and {histograms} histograms "
+          f"compared, {len(problems)} problem(s)")
     return 1 if problems or checked == 0 else 0
 
 

@@ -197,6 +197,15 @@ TEST(CheckpointStore, RejectsACheckpointTrainedWithOtherSettings) {
   }
 }
 
+TEST(ResumeConfig, ACheckpointFromBeforeAnOptionExistedTrainedWithItsOldValue) {
+  SweepConfig config;
+  Json settings = Json::parse(run_settings_text(config));
+  ASSERT_EQ(settings.erase("adam"), 1u);  // as written before --adam existed
+  EXPECT_EQ(run_settings_difference(settings.dump(), config), std::nullopt);
+  config.adam = AdamVariant::kKeras;
+  EXPECT_EQ(run_settings_difference(settings.dump(), config), "--adam torch, this sweep keras");
+}
+
 TEST(CheckpointStore, NeverCallsARunCompletedThatLacksEpochs) {
   testing::TempDir dir;
   SweepConfig four;
@@ -262,7 +271,7 @@ TEST(CheckpointStore, ReadsTheFirstFormatWithItsFixedColumns) {
                     "damaged checkpoint (format 1 without its checksummed header, in a sweep");
 }
 
-TEST(CheckpointStore, RefusesTheThirdFormatWithoutItsHeader) {
+TEST(CheckpointStore, RefusesACurrentFormatWithoutItsHeader) {
   testing::TempDir dir;
   const CheckpointStore store(dir / "checkpoints");
   const RunSpec spec{1e-3, 4, 0, 1};
@@ -272,7 +281,7 @@ TEST(CheckpointStore, RefusesTheThirdFormatWithoutItsHeader) {
   ASSERT_NE(archive, std::string::npos);
   std::ofstream(store.path_for(spec), std::ios::binary) << bytes.substr(archive);
   EXPECT_THROW_WITH(store.progress(spec), Error,
-                    "damaged checkpoint (format 3 without its checksummed header)");
+                    "damaged checkpoint (format 4 without its checksummed header)");
 }
 
 TEST(CheckpointStore, RecordsWhatTrainedTheRun) {

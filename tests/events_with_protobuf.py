@@ -140,10 +140,10 @@ def main():
                                             f"{value.simple_value} != {want}")
                 if seen != {(t, s) for t in tags for s in range(3)}:
                     problems.append(f"{folder}: tags/steps {sorted(seen)}")
+    if histograms != 2 * 3:
+        problems.append(f"{histograms} W1 histograms, expected one per run and epoch")
     for problem in problems:
         print("FAIL:", problem)
-        if histograms != 2 * 3:
-            problems.append(f"{histograms} W1 histograms, expected one per run and epoch")
     print(f"{'FAILED' if problems else 'passed'}: {scalars} scalars and {histograms} "
           f"histograms parsed with protobuf, {len(problems)} problem(s)")
     return 1 if problems or scalars == 0 else 0

@@ -174,5 +174,80 @@ TEST(Fixed, NeverPrintsMinusZero) {
   EXPECT_EQ(fixed(std::nan(""), 2), "n/a");
 }
 
+/// A completed one-epoch run of a setting, with its final weight statistics.
+RunResult setting_run(double l2, double dropout, double decay, uint64_t seed, double val_accuracy,
+                      double w1_norm, double small, double dead, double zero = 0) {
+  RunResult run = make_run(l2, seed, {{val_accuracy + 0.02, val_accuracy, 0.3, 0.35}}, w1_norm);
+  run.spec.dropout = dropout;
+  run.spec.weight_decay = decay;
+  EpochMetrics& last = run.history.back();
+  last.w1_small = small;
+  last.dead_units = dead;
+  last.w1_zero = zero;
+  return run;
+}
+
+TEST(RegulariserReport, ComparesEachKindAtItsBestWithPairedTestsOverSharedSeeds) {
+  std::vector<RunResult> runs;
+  const double control[] = {0.80, 0.81, 0.82};
+  const double dropout[] = {0.85, 0.87, 0.86};  // +0.05, +0.06, +0.04 over the control
+  for (uint64_t seed = 0; seed < 3; ++seed) {
+    runs.push_back(setting_run(0, 0, 0, seed, control[seed], 60, 0.006, 0.06));
+    runs.push_back(setting_run(1e-3, 0, 0, seed, 0.79, 8, 0.45, 0.38, 1e-4));
+    runs.push_back(setting_run(0, 0.2, 0, seed, dropout[seed], 58, 0.006, 0.08));
+  }
+  const std::string md = report_markdown(SweepInfo{}, runs);
+  EXPECT_TRUE(contains(md, "## L2, Dropout and weight decay")) << md;
+  EXPECT_TRUE(contains(md, "| Dropout | L2 = 0, dropout = 0.2 | 0.8600 ± 0.0100 |")) << md;
+  // scipy.stats.ttest_rel([0.85, 0.87, 0.86], [0.80, 0.81, 0.82]).pvalue = 0.013072457560346413
+  EXPECT_TRUE(contains(md, "**Generalises best:** Dropout at L2 = 0, dropout = 0.2")) << md;
+  EXPECT_TRUE(contains(md,
+                       "none (control) (L2 = 0) -5.0 points, paired t-test over the 3 shared "
+                       "seeds p = 0.0131: larger than the seed spread"))
+      << md;
+  EXPECT_TRUE(contains(md, "L2 keeps the weights smaller, while Dropout switches units off")) << md;
+  EXPECT_TRUE(contains(md, "With Dropout, train accuracy is measured with units dropped")) << md;
+  // The sparsity claim, from the numbers: small weights and dead units, few exact zeros.
+  EXPECT_TRUE(contains(md, "at most 0.010% of W1 with L2 alone")) << md;
+  EXPECT_TRUE(contains(md,
+                       "So the sparsity L2 brings here is more near-zero weights and more "
+                       "silent units, not zeros in W1."))
+      << md;
+}
+
+TEST(RegulariserReport, SaysWhenItCannotTell) {
+  // One seed each: no paired test; the Dropout setting diverged; no L2-only setting.
+  std::vector<RunResult> runs = {setting_run(0, 0, 0, 0, 0.80, 60, 0.006, 0.06),
+                                 setting_run(0, 0, 0.1, 0, 0.81, 30, 0.02, 0.09)};
+  RunResult lost = setting_run(0, 0.5, 0, 0, 0.5, 60, 0, 0);
+  lost.status = RunStatus::kDiverged;
+  runs.push_back(lost);
+  const std::string md = report_markdown(SweepInfo{}, runs);
+  EXPECT_TRUE(contains(md,
+                       "with fewer than two shared seeds, whether this is more than seed "
+                       "noise cannot be told"))
+      << md;
+  EXPECT_TRUE(contains(md, "**Not compared, no run completed:** L2 = 0, dropout = 0.5.")) << md;
+  EXPECT_TRUE(contains(md, "The sweep has no setting with L2 alone")) << md;
+  EXPECT_FALSE(contains(md, "**L2 against Dropout:**")) << md;
+
+  // Weight statistics missing (runs restored from checkpoints older than them).
+  std::vector<RunResult> old = {make_run(0, 0, {{0.9, 0.85, 0.3, 0.4}}),
+                                make_run(0.01, 0, {{0.85, 0.84, 0.4, 0.4}})};
+  for (RunResult& run : old) run.history.back().w1_small = std::nan("");
+  EXPECT_TRUE(contains(report_markdown(SweepInfo{}, old), "Cannot be answered from these runs"));
+  // An L2-only sweep has no regulariser section.
+  EXPECT_FALSE(contains(report_markdown(SweepInfo{}, old), "## L2, Dropout and weight decay"));
+}
+
+TEST(RegulariserReport, PairedTestHasNoAnswerWithoutSpread) {
+  EXPECT_TRUE(std::isnan(paired_t_p({1, 2, 3}, {0, 1, 2})));  // every difference 1
+  // Two seeds that each differ by 2 of 200 images: equal up to rounding, no spread.
+  EXPECT_TRUE(std::isnan(paired_t_p({0.62, 0.695}, {0.61, 0.685})));
+  EXPECT_EQ(paired_t_p({1, 2, 3}, {1, 2, 3}), 1.0);
+  EXPECT_TRUE(std::isnan(paired_t_p({1}, {0})));
+  EXPECT_NEAR(paired_t_p({0.85, 0.87, 0.86}, {0.80, 0.81, 0.82}), 0.013072457560346413, 1e-9);
+}
+
 }  // namespace
 }  // namespace l2sweep

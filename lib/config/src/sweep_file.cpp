@@ -219,6 +219,12 @@ std::optional<std::string> run_settings_difference(const std::string& saved,
       data->second != config.data_fingerprint) {
     return fmt::format("data {}, this sweep's data {}", data->second, config.data_fingerprint);
   }
+  // An option added after the checkpoint was written: it trained with that option's old value.
+  for (const SweepOption& option : sweep_options()) {
+    if (decides_each_run(option) && option.unwritten_value != nullptr) {
+      settings.emplace(option.name, option.unwritten_value);
+    }
+  }
   const auto difference = first_difference(settings, settings_of(config), decides_each_run);
   if (!difference) return std::nullopt;
   const auto& [name, was, wanted] = *difference;

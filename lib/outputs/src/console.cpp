@@ -86,11 +86,14 @@ void ConsoleReporter::on_run_end(const RunResult& result) {
     print("  {} seed={} interrupted after epoch {}\n", setting_label(result.spec), result.spec.seed,
           result.history.size());
   } else if (result.status == RunStatus::kDiverged) {
-    print("  {} DIVERGED at epoch {}: a loss, W1 or Adam's state is not finite; run stopped\n",
-          setting_label(result.spec), result.history.back().epoch);
+    print(
+        "  {} seed={} DIVERGED at epoch {}: a loss, W1 or Adam's state is not finite; run "
+        "stopped\n",
+        setting_label(result.spec), result.spec.seed, result.history.back().epoch);
   } else if (result.test) {
-    print("  {} test_loss {}  test_accuracy {}  ({:.1f}s)\n", setting_label(result.spec),
-          fixed(result.test->loss, 4), fixed(result.test->accuracy, 4), result.train_seconds);
+    print("  {} seed={} test_loss {}  test_accuracy {}  ({:.1f}s)\n", setting_label(result.spec),
+          result.spec.seed, fixed(result.test->loss, 4), fixed(result.test->accuracy, 4),
+          result.train_seconds);
   }
   std::fflush(out_);
 }

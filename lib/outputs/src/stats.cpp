@@ -120,7 +120,11 @@ double paired_t_p(const std::vector<double>& a, const std::vector<double>& b) {
   for (size_t i = 0; i < a.size() && i < b.size(); ++i) differences.push_back(a[i] - b[i]);
   const SeedStats d = seed_stats(differences);
   if (d.n < 2 || std::isnan(d.std)) return std::numeric_limits<double>::quiet_NaN();
-  if (d.std == 0) return d.mean == 0 ? 1.0 : 0.0;
+  // Differences all alike (up to the rounding of values such as counts / N, where equal counts
+  // give differences a few ulps apart): no spread to test against.
+  if (d.std <= 1e-12 * std::max(1.0, std::fabs(d.mean))) {
+    return std::fabs(d.mean) <= 1e-12 ? 1.0 : std::numeric_limits<double>::quiet_NaN();
+  }
   return student_t_two_sided_p(d.mean / (d.std / std::sqrt(static_cast<double>(d.n))),
                                static_cast<double>(d.n - 1));
 }

@@ -1,5 +1,7 @@
 #include "l2sweep/sweep/observer.h"
 
+#include <algorithm>
+
 #include "l2sweep/train/engine.h"
 
 namespace l2sweep {
@@ -8,7 +10,10 @@ SweepInfo describe_sweep(const Plan& plan, const DatasetInfo& data) {
   SweepInfo info;
   info.config = plan.config;
   info.device = plan.device.str();
-  info.engine = describe_engine(plan.engine, plan.cuda_graphs, plan.config.adam);
+  info.engine = describe_engine(
+      plan.engine, plan.cuda_graphs, plan.config.adam,
+      std::any_of(plan.config.weight_decays.begin(), plan.config.weight_decays.end(),
+                  [](double decay) { return decay != 0; }));
   info.jobs = plan.jobs;
   info.data = data;
   return info;

@@ -28,7 +28,8 @@ constexpr int kKeepFreedBlocksBytes = 256 << 20;
 /// Settings of the calling thread that training relies on.
 void tune_this_thread() {
   // As L2 shrinks the weights, gradients and Adam's moments reach denormal floats, which
-  // x86 CPUs process tens of times slower; flushing them to zero changes no reported digit.
+  // x86 CPUs process tens of times slower; flushing them to zero (as TensorFlow does on the CPU)
+  // changes no reported digit but w1_zero, which counts the weights flushed so.
   at::globalContext().setFlushDenormal(true);
 }
 
@@ -175,6 +176,7 @@ class Group {
     EpochControl control;
     control.active = active_;
     control.stop = options_.stop;
+    control.epoch = epoch;  // the run's history decides the epoch, and so its Dropout masks
     control.on_batch = [&](int64_t step, int64_t steps) {
       observer_.on_batch_end(cohort_, epoch, step, steps);
     };

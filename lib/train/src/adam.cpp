@@ -33,10 +33,10 @@ torch::optim::AdamOptions keras_adam_options(double learning_rate) {
       .eps(kAdamEpsilon);
 }
 
-float keras_adam_alpha(double learning_rate, int64_t step) {
+float keras_adam_alpha(double learning_rate, int64_t step, double beta1, double beta2) {
   const auto t = static_cast<float>(step);
-  const float beta1_power = std::pow(static_cast<float>(kAdamBeta1), t);
-  const float beta2_power = std::pow(static_cast<float>(kAdamBeta2), t);
+  const float beta1_power = std::pow(static_cast<float>(beta1), t);
+  const float beta2_power = std::pow(static_cast<float>(beta2), t);
   return static_cast<float>(learning_rate) * std::sqrt(1.0f - beta2_power) / (1.0f - beta1_power);
 }
 
@@ -74,7 +74,8 @@ torch::Tensor KerasAdam::step(LossClosure closure) {
       torch::Tensor& v = state.exp_avg_sq();
       m.add_(grad.sub(m).mul(one_minus_beta1));
       v.add_(grad.square().sub(v).mul(one_minus_beta2));
-      const float alpha = keras_adam_alpha(options.lr(), state.step());
+      const float alpha = keras_adam_alpha(options.lr(), state.step(), std::get<0>(options.betas()),
+                                           std::get<1>(options.betas()));
       p.sub_(m.mul(alpha).div(v.sqrt().add(eps)));
     }
   }

@@ -20,10 +20,13 @@ namespace l2sweep {
 namespace fs = std::filesystem;
 namespace {
 
-/// Bumped whenever the layout of a checkpoint changes. 3 wraps the archive in a checksummed
-/// header and records the run's settings; 2 named the history's columns; 1 had the fixed
-/// columns kFormat1Columns. Formats 1 and 2 (no checksum) are still read.
-constexpr int64_t kCheckpointFormat = 3;
+/// Bumped whenever the layout of a checkpoint changes. 4 records the run's Dropout rate and
+/// weight decay, the epochs trained (the next epoch's dropout noise) and W1's histograms, and
+/// may hold --adam keras state, which an older l2sweep must not continue with torch's update;
+/// 3 wraps the archive in a checksummed header and records the run's settings; 2 named the
+/// history's columns; 1 had the fixed columns kFormat1Columns. Formats 1 to 3 are still read
+/// (their runs had no Dropout or weight decay).
+constexpr int64_t kCheckpointFormat = 4;
 constexpr const char* kFormat1Columns =
     "epoch,loss,accuracy,data_loss,val_loss,val_accuracy,val_data_loss,penalty,w1_norm,"
     "epoch_seconds";

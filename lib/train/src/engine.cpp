@@ -1,11 +1,15 @@
 #include "l2sweep/train/engine.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
+#include "l2sweep/base/error.h"
 #include "l2sweep/train/engines/autograd.h"
 #include "l2sweep/train/engines/device.h"
 #include "l2sweep/train/engines/fused_cpu.h"
 #include "l2sweep/train/loss.h"
+#include "l2sweep/train/model.h"
 
 namespace l2sweep {
 
@@ -17,7 +21,17 @@ int64_t EpochControl::count_active(size_t members) const {
 
 Engine::Engine(std::vector<Member> members, const TrainOptions& options,
                const torch::Device& device)
-    : members_(std::move(members)), options_(options), device_(device) {}
+    : members_(std::move(members)), options_(options), device_(device) {
+  for (const Member& member : members_) {
+    const KerasDropout layer = find_dropout(member.model);
+    const double rate = layer.is_empty() ? 0.0 : layer->rate();
+    if (rate != member.dropout) {
+      throw Error(
+          ErrorKind::kInternal,
+          fmt::format("a member's Dropout rate {} is not its model's ({})", member.dropout, rate));
+    }
+  }
+}
 
 std::vector<EvalMetrics> Engine::evaluate(const Split& split, const std::vector<bool>& active) {
   std::vector<EvalMetrics> metrics(members_.size());
@@ -75,13 +89,15 @@ std::unique_ptr<Engine> make_engine(std::vector<Member> members, const TrainOpti
   throw std::invalid_argument("unknown engine");
 }
 
-std::string describe_engine(EngineKind kind, bool cuda_graphs, AdamVariant adam) {
+std::string describe_engine(EngineKind kind, bool cuda_graphs, AdamVariant adam,
+                            bool weight_decay) {
   const bool keras = adam == AdamVariant::kKeras;
-  const std::string update =
-      keras ? "Keras' Adam update, epsilon hat" : "torch::optim::Adam's update";
+  std::string update = keras ? "Keras' Adam update, epsilon hat" : "torch::optim::Adam's update";
+  if (weight_decay) update += keras ? ", Keras' AdamW decay on W1" : ", AdamW's decay on W1";
   switch (kind) {
     case EngineKind::kAutograd:
-      return keras ? "KerasAdam (Keras' Adam update, epsilon hat), autograd" : "torch::optim::Adam";
+      if (keras) return "KerasAdam (" + update + "), autograd";
+      return weight_decay ? "torch::optim::AdamW (decay on W1 only)" : "torch::optim::Adam";
     case EngineKind::kFused:
       return "Adam, fused CPU step (" + update + " in one pass)";
     case EngineKind::kDevice:
@@ -90,6 +106,11 @@ std::string describe_engine(EngineKind kind, bool cuda_graphs, AdamVariant adam)
                          : "Adam, device step (" + update + ", step count on the device)";
   }
   return "unknown";
+}
+
+bool any_weight_decay(const std::vector<Member>& members) {
+  return std::any_of(members.begin(), members.end(),
+                     [](const Member& member) { return member.weight_decay != 0; });
 }
 
 }  // namespace l2sweep

@@ -19,7 +19,10 @@ Trainer::Trainer(std::vector<Member> members, const TrainOptions& options,
 
 Trainer::Trainer(torch::nn::Sequential model, double l2, const TrainOptions& options,
                  const torch::Device& device)
-    : Trainer(std::vector<Member>{{std::move(model), l2}}, options, device) {}
+    : Trainer(
+          std::vector<Member>{
+              {model, l2, find_dropout(model).is_empty() ? 0.0 : find_dropout(model)->rate()}},
+          options, device) {}
 
 torch::Tensor epoch_order(at::Generator& generator, int64_t examples) {
   return torch::randperm(examples, generator, torch::kInt64);
@@ -30,15 +33,15 @@ std::vector<TrainMetrics> Trainer::train_epoch(const Split& train, const EpochCo
   const torch::Tensor order = epoch_order(shuffle_generator_, train.size());
   const std::vector<Member>& members = engine_->members();
   EpochControl epoch = control;
+  if (epoch.epoch <= 0) epoch.epoch = epochs_trained_ + 1;
   const bool dropout = std::any_of(members.begin(), members.end(),
                                    [](const Member& member) { return member.dropout > 0; });
   if (dropout && !epoch.dropout_noise.defined()) {
-    epoch.dropout_noise =
-        dropout_noise(engine_->options().shuffle_seed, epochs_trained_ + 1, train.size(),
-                      first_linear(members.front().model)->weight.size(0));
+    epoch.dropout_noise = dropout_noise(engine_->options().shuffle_seed, epoch.epoch, train.size(),
+                                        first_linear(members.front().model)->weight.size(0));
   }
   std::vector<TrainMetrics> metrics = engine_->train_epoch(train, order, epoch);
-  ++epochs_trained_;
+  epochs_trained_ = epoch.epoch;
   return metrics;
 }
 

@@ -300,8 +300,16 @@ std::string report_text(const TuneResult& result, const SweepConfig& config,
   std::string md = "# l2sweep: tuning the L2 strength (`--l2 auto`)\n\n";
   md += fmt::format(
       "Search range {} to {} (log scale), {} strengths a round, {} seeds each; "
-      "score: {}.\n\n",
-      settings.low, settings.high, settings.grid_points, config.seeds, metric);
+      "score: {}.{}\n\n",
+      settings.low, settings.high, settings.grid_points, config.seeds, metric,
+      fmt::format("{}{}{}",
+                  config.dropout_rates.at(0) != 0
+                      ? fmt::format(" Held fixed: Dropout {}.", config.dropout_rates[0])
+                      : "",
+                  config.weight_decays.at(0) != 0
+                      ? fmt::format(" Held fixed: weight decay {}.", config.weight_decays[0])
+                      : "",
+                  config.adam == AdamVariant::kKeras ? " Adam: Keras' update (epsilon hat)." : ""));
   if (result.all_diverged) {
     return md +
            "**No answer: every run of the first round diverged** (a non-finite loss). "

@@ -76,7 +76,8 @@ void AutogradEngine::load_state(size_t member, torch::serialize::InputArchive& a
 }
 
 std::string AutogradEngine::description() const {
-  return describe_engine(EngineKind::kAutograd, /*cuda_graphs=*/false, options_.adam);
+  return describe_engine(EngineKind::kAutograd, /*cuda_graphs=*/false, options_.adam,
+                         any_weight_decay(members_));
 }
 
 }  // namespace l2sweep

@@ -472,7 +472,8 @@ void DeviceEngine::load_state(size_t member, torch::serialize::InputArchive& arc
 }
 
 std::string DeviceEngine::description() const {
-  return describe_engine(EngineKind::kDevice, options_.cuda_graphs, options_.adam);
+  return describe_engine(EngineKind::kDevice, options_.cuda_graphs, options_.adam,
+                         any_weight_decay(members_));
 }
 
 }  // namespace l2sweep

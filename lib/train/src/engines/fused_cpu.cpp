@@ -42,10 +42,9 @@ struct AdamCoefficients {
   float keras_alpha = 0, keras_decay = 0, keras_lr = 0;
 };
 
-/// The loop of both Adam kernels: `update(i, p)` updates element i from its parameter p as it
-/// was before the step. With `squares`, also the sum of squares of the parameters before the
-/// update (the penalty of the weights the batch was measured with), in kSquareLanes float lanes
-/// added in order.
+/// The loop of both Adam kernels: `update(i)` updates element i of the buffers. With
+/// `squares`, also the sum of squares of the parameters before the update (the penalty of the
+/// weights the batch was measured with), in kSquareLanes float lanes added in order.
 template <typename Update>
 __attribute__((always_inline)) inline void adam_loop(const float* __restrict param, int64_t size,
                                                      double* squares, Update update) {
@@ -691,7 +690,8 @@ void FusedCpuEngine::load_state(size_t member, torch::serialize::InputArchive& a
 }
 
 std::string FusedCpuEngine::description() const {
-  return describe_engine(EngineKind::kFused, /*cuda_graphs=*/false, options_.adam);
+  return describe_engine(EngineKind::kFused, /*cuda_graphs=*/false, options_.adam,
+                         any_weight_decay(members_));
 }
 
 }  // namespace l2sweep

@@ -92,7 +92,8 @@ double student_t_two_sided_p(double t, double df);
 double regularized_incomplete_beta(double a, double b, double x);
 
 /// Two-sided p-value of the paired t-test of `a` against `b` (pairs a[i], b[i] over the shorter
-/// length); NaN with fewer than two pairs.
+/// length); NaN with fewer than two pairs, or when every difference is the same non-zero value
+/// (no spread to test against); 1 when every difference is 0.
 double paired_t_p(const std::vector<double>& a, const std::vector<double>& b);
 
 /// One summary per setting, in plan order.

@@ -20,7 +20,8 @@ torch::optim::AdamOptions keras_adam_options(double learning_rate);
 
 /// Keras' step size at step `step` (1-based), in float32 as Keras computes it:
 /// lr * sqrt(1 - beta_2^t) / (1 - beta_1^t).
-float keras_adam_alpha(double learning_rate, int64_t step);
+float keras_adam_alpha(double learning_rate, int64_t step, double beta1 = kAdamBeta1,
+                       double beta2 = kAdamBeta2);
 
 /// Keras' Adam (keras/src/optimizers/adam.py), as a torch::optim::Adam with the same state,
 /// options, save() and load(), and Keras' update in float32:

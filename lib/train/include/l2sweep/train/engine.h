@@ -50,6 +50,9 @@ struct EpochControl {
   /// The members that still train (a diverged one stops); empty means every member.
   std::vector<bool> active;
   BatchCallback on_batch;
+  /// The 1-based number of this epoch, whose dropout noise the members get; 0: the one after
+  /// the last epoch the trainer trained (or restored).
+  int64_t epoch = 0;
   /// The epoch's dropout_noise ([examples, hidden], rows in the epoch's order, on the CPU),
   /// defined whenever a member has a Dropout rate: each such member keeps the units whose
   /// noise is >= its rate.
@@ -122,13 +125,16 @@ class Engine {
   torch::Device device_;
 };
 
+/// Whether any of `members` has decoupled weight decay (for describe_engine).
+bool any_weight_decay(const std::vector<Member>& members);
+
 /// The engine `options.engine` over `members`, whose models are already on `device`.
 std::unique_ptr<Engine> make_engine(std::vector<Member> members, const TrainOptions& options,
                                     const torch::Device& device);
 
 /// How an engine of `kind` describes itself when it runs as planned (CUDA graphs or not,
-/// torch's or Keras' Adam).
+/// torch's or Keras' Adam, and whether runs have decoupled weight decay).
 std::string describe_engine(EngineKind kind, bool cuda_graphs,
-                            AdamVariant adam = AdamVariant::kTorch);
+                            AdamVariant adam = AdamVariant::kTorch, bool weight_decay = false);
 
 }  // namespace l2sweep
