@@ -83,9 +83,11 @@ const Datasets& small_fixture();
 /// Path of the built l2sweep executable.
 std::filesystem::path l2sweep_binary();
 
-/// Every element of `actual` within atol + rtol * |expected| of `expected`.
+/// Every element of `actual` within atol + rtol * |expected| of `expected`, except at most
+/// `max_outside_share` of them.
 ::testing::AssertionResult all_close(const torch::Tensor& actual, const torch::Tensor& expected,
-                                     double rtol = 1e-6, double atol = 1e-7);
+                                     double rtol = 1e-6, double atol = 1e-7,
+                                     double max_outside_share = 0);
 
 /// The runs of `config`'s sweep on `device` (make_plan, then run_sweep): a sweep as the
 /// tests start one, without checkpoints, on data already on `device`.
