@@ -80,10 +80,12 @@ int run(const l2sweep::cli::CommandLine& command) {
     case l2sweep::cli::CommandLine::Action::kVersion:
       fmt::print("l2sweep {} (LibTorch {})\n", l2sweep::kVersion, l2sweep::libtorch_version());
       return l2sweep::kExitOk;
-    case l2sweep::cli::CommandLine::Action::kMerge:
-      return l2sweep::merge_sweep(command.merge_dir, command.text, stdout).complete
-                 ? l2sweep::kExitOk
-                 : l2sweep::kExitIncomplete;
+    case l2sweep::cli::CommandLine::Action::kMerge: {
+      const auto merged = l2sweep::merge_sweep(command.merge_dir, command.text, stdout);
+      if (!merged.complete) return l2sweep::kExitIncomplete;
+      // As the sweep on one machine: every run finished, but one diverged.
+      return merged.any_diverged ? l2sweep::kExitDiverged : l2sweep::kExitOk;
+    }
     case l2sweep::cli::CommandLine::Action::kCompare:
       std::signal(SIGPIPE, SIG_IGN);
       tell_scripts_the_output_folder(

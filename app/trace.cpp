@@ -19,6 +19,8 @@
 #include "l2sweep/base/exit_codes.h"
 #include "l2sweep/base/files.h"
 #include "l2sweep/base/json.h"
+#include "l2sweep/base/parse.h"
+#include "l2sweep/config/options.h"
 #include "l2sweep/config/sweep_config.h"
 #include "l2sweep/data/data.h"
 #include "l2sweep/train/dropout.h"
@@ -49,25 +51,27 @@ void write_raw(const fs::path& path, const torch::Tensor& tensor) {
 }
 
 int run(int argc, char** argv) {
+  // The options a sweep has too are read by the sweep's own table (l2sweep/config/options.h):
+  // the same parsing, messages and ranges.
+  const char* shared[] = {"l2",         "dropout",    "weight-decay", "adam",     "lr",    "seed",
+                          "batch-size", "train-size", "val-size",     "data-dir", "engine"};
+  l2sweep::SweepConfig config;  // this tool's defaults: one run, 2,000 images, Keras' Adam
+  config.l2_strengths = {0};
+  config.train_size = 2000;
+  config.adam = l2sweep::AdamVariant::kKeras;
+  config.engine = l2sweep::EngineKind::kFused;
   cxxopts::Options options("l2sweep_trace",
                            "Exports one run's first epoch for scripts/keras_check.py");
-  options.add_options()("out", "new folder to write", cxxopts::value<std::string>())(
-      "data-dir", "IDX folder",
-      cxxopts::value<std::string>()->default_value(l2sweep::kDefaultDataDir))(
-      "train-size", "training examples", cxxopts::value<int64_t>()->default_value("2000"))(
-      "val-size", "validation examples", cxxopts::value<int64_t>()->default_value("10000"))(
-      "seed", "initial weights and order", cxxopts::value<uint64_t>()->default_value("0"))(
-      "l2", "L2 strength", cxxopts::value<double>()->default_value("0"))(
-      "dropout", "Dropout rate", cxxopts::value<double>()->default_value("0"))(
-      "weight-decay", "decoupled weight decay", cxxopts::value<double>()->default_value("0"))(
-      "adam", "torch or keras", cxxopts::value<std::string>()->default_value("keras"))(
-      "engine", "autograd, fused or device", cxxopts::value<std::string>()->default_value("fused"))(
-      "lr", "learning rate", cxxopts::value<double>()->default_value("0.001"))(
-      "batch-size", "batch size", cxxopts::value<int64_t>()->default_value("32"))(
+  auto adder = options.add_options();
+  for (const char* name : shared) {
+    const l2sweep::SweepOption* option = l2sweep::find_sweep_option(name);
+    adder(name, option->help, cxxopts::value<std::string>()->default_value(option->format(config)));
+  }
+  adder("out", "new or empty folder to write", cxxopts::value<std::string>())(
       "record-steps", "weights after each of the first N steps",
-      cxxopts::value<int64_t>()->default_value("0"))(
+      cxxopts::value<std::string>()->default_value("0"))(
       "mask-seeds", "with Dropout: one epoch under each of N other mask streams",
-      cxxopts::value<int64_t>()->default_value("0"))("help", "print this and exit");
+      cxxopts::value<std::string>()->default_value("0"))("help", "print this and exit");
   cxxopts::ParseResult args;
   try {
     args = options.parse(argc, argv);
@@ -78,42 +82,48 @@ int run(int argc, char** argv) {
     std::fputs(options.help().c_str(), stdout);
     return 0;
   }
-  if (args.count("out") == 0) throw l2sweep::usage_error("--out: expected a new folder");
-  for (const char* count : {"record-steps", "mask-seeds"}) {
-    if (args[count].as<int64_t>() < 0) {
-      throw l2sweep::usage_error("--{} {}: expected a count >= 0", count,
-                                 args[count].as<int64_t>());
+  if (!args.unmatched().empty()) {
+    throw l2sweep::usage_error("'{}': expected options only; see l2sweep_trace --help",
+                               args.unmatched().front());
+  }
+  if (args.count("out") == 0 || args["out"].as<std::string>().empty()) {
+    throw l2sweep::usage_error("--out: expected a new or empty folder");
+  }
+  for (const char* name : shared) {
+    if (args.count(name) != 0) {
+      l2sweep::find_sweep_option(name)->parse(config, args[name].as<std::string>());
     }
   }
-
-  l2sweep::SweepConfig config;  // for validation and defaults only
-  config.l2_strengths = {args["l2"].as<double>()};
-  config.dropout_rates = {args["dropout"].as<double>()};
-  config.weight_decays = {args["weight-decay"].as<double>()};
-  config.learning_rate = args["lr"].as<double>();
-  config.batch_size = args["batch-size"].as<int64_t>();
-  const std::string adam = args["adam"].as<std::string>();
-  if (adam != "torch" && adam != "keras") {
-    throw l2sweep::usage_error("--adam '{}': expected torch or keras", adam);
+  const auto count = [&](const char* name) {
+    const std::string text = args[name].as<std::string>();
+    const auto value = l2sweep::parse_int64(text);
+    if (!value || *value < 0) {
+      throw l2sweep::usage_error("--{} '{}': expected a count >= 0", name, text);
+    }
+    return *value;
+  };
+  const int64_t record = count("record-steps");
+  const int64_t mask_seeds_asked = count("mask-seeds");
+  for (const auto& [name, values] :
+       {std::pair{"l2", &config.l2_strengths}, std::pair{"dropout", &config.dropout_rates},
+        std::pair{"weight-decay", &config.weight_decays}}) {
+    if (values->size() != 1) {
+      throw l2sweep::usage_error("--{}: expected one value (this tool traces one run)", name);
+    }
   }
-  config.adam = adam == "keras" ? l2sweep::AdamVariant::kKeras : l2sweep::AdamVariant::kTorch;
+  if (config.l2_search) throw l2sweep::usage_error("--l2 auto: expected one strength");
+  if (!config.engine) config.engine = l2sweep::EngineKind::kFused;  // auto: the CPU's engine
   config.validate();
-  const std::string engine = args["engine"].as<std::string>();
-  if (engine != "autograd" && engine != "fused" && engine != "device") {
-    throw l2sweep::usage_error("--engine '{}': expected autograd, fused or device", engine);
-  }
+  const std::string engine = l2sweep::to_string(*config.engine);
   l2sweep::TrainOptions train;
   train.learning_rate = config.learning_rate;
   train.batch_size = config.batch_size;
-  train.shuffle_seed = args["seed"].as<uint64_t>();
+  train.shuffle_seed = config.seed;
   train.adam = config.adam;
-  train.engine = engine == "autograd" ? l2sweep::EngineKind::kAutograd
-                 : engine == "device" ? l2sweep::EngineKind::kDevice
-                                      : l2sweep::EngineKind::kFused;
+  train.engine = *config.engine;
 
   const l2sweep::Datasets data =
-      l2sweep::load_datasets({args["data-dir"].as<std::string>(), args["val-size"].as<int64_t>(),
-                              args["train-size"].as<int64_t>()});
+      l2sweep::load_datasets({config.data_dir, config.val_size, config.train_size});
   const fs::path out = args["out"].as<std::string>();
   std::error_code error;
   if (fs::exists(out, error) && !fs::is_empty(out, error)) {
@@ -139,7 +149,6 @@ int run(int argc, char** argv) {
   torch::nn::Sequential model = make();
   write_raw(out / "initial.f32", flat_parameters(model));
   write_raw(out / "order.i64", order);
-  const int64_t record = args["record-steps"].as<int64_t>();
   std::vector<torch::Tensor> steps;
   l2sweep::Trainer trainer(member(model), train, torch::kCPU);
   l2sweep::EpochControl control;
@@ -151,7 +160,7 @@ int run(int argc, char** argv) {
   write_raw(out / "final.f32", flat_parameters(model));
 
   // Dropout under other mask streams, from the same weights and order.
-  const int64_t mask_seeds = config.dropout_rates[0] > 0 ? args["mask-seeds"].as<int64_t>() : 0;
+  const int64_t mask_seeds = config.dropout_rates[0] > 0 ? mask_seeds_asked : 0;
   std::vector<torch::Tensor> finals;
   for (int64_t m = 0; m < mask_seeds; ++m) {
     torch::nn::Sequential replica = make();

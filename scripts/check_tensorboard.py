@@ -8,14 +8,17 @@ l2-0.001_seed-0 or l2-0_dropout-0.5_wd-1_seed-2) is loaded with TensorBoard's ow
 EventAccumulator. This is the reader behind `tensorboard --logdir`, and it verifies record
 framing as it reads. The script then checks that every scalar equals the matching
 metrics.csv value rounded to float32, at step = epoch - 1 (Keras' convention), that no epoch
-is missing or extra, and that W1's histogram (dense/kernel/histogram, in train) is there at
-every epoch, counts every weight once and has sqrt(sum of squares) = w1_norm. Exit code 0 when everything matches, 1 on a
+is missing or extra (NaN matches NaN: a diverged run logs it), and that W1's histogram
+(dense/kernel/histogram, in train) is there at every epoch whose W1 was finite, counts every
+weight of W1 once and has sqrt(sum of squares) = w1_norm. Exit code 0 when everything matches, 1 on a
 mismatch, 2 when the tensorboard package is missing.
 
 The tensorboard package is not in Debian 12; the GPU machine's Python has it, or use
 `pip install tensorboard` anywhere pip works.
 """
 import csv
+import json
+import math
 import os
 import struct
 import sys
@@ -32,6 +35,7 @@ TRAIN = {"epoch_loss": "loss", "epoch_accuracy": "accuracy", "epoch_data_loss": 
 VALIDATION = {"epoch_loss": "val_loss", "epoch_accuracy": "val_accuracy",
               "epoch_data_loss": "val_data_loss", "dead_units": "dead_units"}
 HISTOGRAM = "dense/kernel/histogram"
+HIDDEN_UNITS = 128  # the seed's Dense(128): W1 has image pixels x 128 weights
 
 
 def run_name(row):
@@ -56,6 +60,8 @@ def main():
     out = sys.argv[1]
     with open(os.path.join(out, "metrics.csv"), newline="") as f:
         rows = list(csv.DictReader(f))
+    with open(os.path.join(out, "summary.json")) as f:
+        weights = math.prod(json.load(f)["dataset"]["image_shape"]) * HIDDEN_UNITS
     expected = {}
     for row in rows:
         expected.setdefault(run_name(row), {})[int(row["epoch"]) - 1] = row
@@ -76,17 +82,24 @@ def main():
             accumulator.Reload()
             present = set(accumulator.Tags().get("scalars", []))
             if writer == "train" and "w1_small" in columns:  # written since histograms were
+                # One per epoch whose W1 was finite and measured (epochs restored from a sweep
+                # begun before the statistics existed have none, nor has a diverged W1).
+                measured = sorted(step for step, row in epochs.items()
+                                  if math.isfinite(float(row["w1_norm"]))
+                                  and math.isfinite(float(row["w1_small"])))
                 if HISTOGRAM not in accumulator.Tags().get("histograms", []):
-                    problems.append(f"{name}/train: no {HISTOGRAM}")
+                    if measured:
+                        problems.append(f"{name}/train: no {HISTOGRAM}")
                 else:
                     events = accumulator.Histograms(HISTOGRAM)
-                    if sorted(e.step for e in events) != sorted(epochs):
-                        problems.append(f"{name}/train/{HISTOGRAM}: steps differ from metrics.csv")
+                    if sorted(e.step for e in events) != measured:
+                        problems.append(f"{name}/train/{HISTOGRAM}: steps "
+                                        f"{sorted(e.step for e in events)}, expected {measured}")
                     for event in events:
                         h = event.histogram_value
                         norm = float(epochs[event.step]["w1_norm"]) if event.step in epochs else 0
                         histograms += 1
-                        if (sum(h.bucket) != h.num or h.num <= 0 or h.bucket_limit[-1] != h.max
+                        if (sum(h.bucket) != h.num or h.num != weights or h.bucket_limit[-1] != h.max
                                 or abs(h.sum_squares ** 0.5 - norm) > 1e-4 * max(norm, 1e-12)):
                             problems.append(f"{name}/train/{HISTOGRAM} step {event.step}: "
                                             f"num {h.num}, counts {sum(h.bucket)}, "
@@ -108,7 +121,7 @@ def main():
                         continue
                     want = float32(float(row[column]))
                     checked += 1
-                    if event.value != want:
+                    if event.value != want and not (math.isnan(event.value) and math.isnan(want)):
                         problems.append(f"{name}/{writer}/{tag} step {event.step}: "
                                         f"{event.value!r} != metrics.csv {column} {want!r}")
     for name in expected:

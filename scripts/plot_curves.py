@@ -103,6 +103,7 @@ def draw(ax, data, colours, style=None, label_suffix=""):
     others = sorted({key[1:] for key in data})
     for key, (epochs, means, stds) in sorted(data.items()):
         ax.plot(epochs, means, style or style_of(key, others), color=colours[key[0]], lw=1.8,
+                marker="o" if len(epochs) <= 2 else None,  # one or two epochs: points
                 label=label(key) + label_suffix)
         if any(stds):
             low = [m - s for m, s in zip(means, stds)]
@@ -138,8 +139,10 @@ def final_accuracy_panel(ax, summary, colours):
     ax.set_xscale("log")
     ticks = sorted(set(xs))
     ax.set_xticks(ticks)
-    ax.set_xticklabels(["0\n(control)" if x == control_x and 0 in [s["l2"] for s in strengths]
-                        else f"{x:g}" for x in ticks])
+    control = any(s["l2"] == 0 and not s.get("dropout") and not s.get("weight_decay")
+                  for s in strengths)
+    ax.set_xticklabels([("0\n(control)" if control else "0") if x == control_x
+                        and 0 in [s["l2"] for s in strengths] else f"{x:g}" for x in ticks])
     ax.minorticks_off()
     ax.set_xlabel("L2 strength (log scale)")
     ax.set_title("final accuracy vs L2")

@@ -157,7 +157,8 @@ TEST_F(Report, ComparesWithTheControlAndListsDivergedRuns) {
       "points, train − val gap -7.0 points, w1_norm x0.40."))
       << md;
   EXPECT_TRUE(contains(md,
-                       "**Diverged** (non-finite loss; left out of the statistics): L2 = 1 "
+                       "**Diverged** (a loss, W1 or Adam's state not finite; left out of the "
+                       "statistics): L2 = 1 "
                        "seed 0 at epoch 1."))
       << md;
   // A strength with no completed run has no numbers to show, not NaNs.
@@ -228,7 +229,7 @@ TEST(RegulariserReport, SaysWhenItCannotTell) {
                        "noise cannot be told"))
       << md;
   EXPECT_TRUE(contains(md, "**Not compared, no run completed:** L2 = 0, dropout = 0.5.")) << md;
-  EXPECT_TRUE(contains(md, "The sweep has no setting with L2 alone")) << md;
+  EXPECT_TRUE(contains(md, "No setting with L2 alone completed")) << md;
   EXPECT_FALSE(contains(md, "**L2 against Dropout:**")) << md;
 
   // Weight statistics missing (runs restored from checkpoints older than them).
@@ -238,6 +239,23 @@ TEST(RegulariserReport, SaysWhenItCannotTell) {
   EXPECT_TRUE(contains(report_markdown(SweepInfo{}, old), "Cannot be answered from these runs"));
   // An L2-only sweep has no regulariser section.
   EXPECT_FALSE(contains(report_markdown(SweepInfo{}, old), "## L2, Dropout and weight decay"));
+}
+
+TEST(RegulariserReport, ComparesNothingWhenOneKindRanAndSaysWhenSeedsAgreeExactly) {
+  std::vector<RunResult> dropout_only = {setting_run(0, 0.2, 0, 0, 0.80, 60, 0.006, 0.06),
+                                         setting_run(0, 0.5, 0, 0, 0.79, 58, 0.006, 0.07)};
+  const std::string alone = report_markdown(SweepInfo{}, dropout_only);
+  EXPECT_TRUE(contains(alone, "**Nothing to compare:** only one kind of regulariser")) << alone;
+  EXPECT_FALSE(contains(alone, "**Generalises best:**")) << alone;
+
+  std::vector<RunResult> same;
+  for (uint64_t seed = 0; seed < 2; ++seed) {
+    same.push_back(setting_run(0, 0, 0, seed, 0.80 + 0.01 * seed, 60, 0.006, 0.06));
+    same.push_back(setting_run(0, 0.2, 0, seed, 0.80 + 0.01 * seed, 59, 0.006, 0.06));
+  }
+  const std::string md = report_markdown(SweepInfo{}, same);
+  EXPECT_TRUE(contains(md, "identical on each of the 2 shared seeds")) << md;
+  EXPECT_FALSE(contains(md, "p = 1")) << md;
 }
 
 TEST(RegulariserReport, PairedTestHasNoAnswerWithoutSpread) {

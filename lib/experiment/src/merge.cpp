@@ -55,6 +55,7 @@ MergeResult merge_sweep(const fs::path& out_dir, const std::string& command_line
       continue;
     }
     saved->spec = run;
+    merge.any_diverged = merge.any_diverged || saved->status == RunStatus::kDiverged;
     if (saved->status == RunStatus::kInterrupted) {
       merge.incomplete.push_back(
           fmt::format("{} ({} of {} epochs)", run_name(run), saved->history.size(), config.epochs));

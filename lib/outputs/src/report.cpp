@@ -185,7 +185,9 @@ std::string against_control(const std::vector<StrengthSummary>& strengths) {
       "- **Against the unregularised control** (no L2, Dropout or weight decay: validation "
       "accuracy {}, gap {}): {}.\n",
       mean_std_text(control->val_accuracy), points(control->train_minus_val_accuracy.mean),
-      changes.empty() ? "no regularised strength completed" : join(changes));
+      changes.empty() ? (strengths.size() > 1 ? "no regularised setting completed"
+                                              : "the sweep has no regularised setting")
+                      : join(changes));
 }
 
 /// The settings' final validation accuracies paired by seed (settings of one seed share their
@@ -202,12 +204,27 @@ std::pair<double, size_t> paired_by_seed(const StrengthSummary& a, const Strengt
   return {paired_t_p(x, y), x.size()};
 }
 
+/// Whether the two settings ended with the same validation accuracy on every shared seed.
+bool identical_by_seed(const StrengthSummary& a, const StrengthSummary& b) {
+  for (size_t i = 0; i < a.seeds.size(); ++i) {
+    for (size_t j = 0; j < b.seeds.size(); ++j) {
+      if (a.seeds[i] == b.seeds[j] && a.final_val_accuracy[i] != b.final_val_accuracy[j]) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
 /// "p = 0.012 over 3 seeds: larger than the seed spread" and the like.
 std::string significance(const StrengthSummary& a, const StrengthSummary& b) {
   const auto [p, pairs] = paired_by_seed(a, b);
   if (pairs < 2) {
     return "with fewer than two shared seeds, whether this is more than seed noise cannot be "
            "told (rerun with `--seeds 3` or more)";
+  }
+  if (identical_by_seed(a, b)) {
+    return fmt::format("identical on each of the {} shared seeds", pairs);
   }
   if (std::isnan(p)) {
     return fmt::format(
@@ -260,7 +277,7 @@ std::string weight_findings(const std::vector<StrengthSummary>& strengths) {
   }
   if (strongest_l2 == nullptr) {
     return md + claim +
-           "The sweep has no setting with L2 alone, so it cannot say what L2 does to the "
+           "No setting with L2 alone completed, so the sweep cannot say what L2 does to the "
            "weights (add L2 strengths with --dropout 0 and --weight-decay 0).\n";
   }
   if (most_zero == 0) {
@@ -357,6 +374,11 @@ std::string regulariser_section(const std::vector<StrengthSummary>& strengths) {
   if (!lost.empty()) {
     md += "- **Not compared, no run completed:** " + join(lost) + ".\n";
   }
+  if (best.size() < 2) {
+    return md +
+           "- **Nothing to compare:** only one kind of regulariser completed a run in "
+           "this sweep (add an unregularised control or another kind).\n";
+  }
   // The highest mean validation accuracy of all, the control included.
   const auto top = std::max_element(best.begin(), best.end(), [](const auto& a, const auto& b) {
     return a.second->val_accuracy.mean < b.second->val_accuracy.mean;
@@ -444,7 +466,8 @@ std::string diverged_runs(const std::vector<RunResult>& runs) {
     }
   }
   if (diverged.empty()) return "";
-  return "- **Diverged** (non-finite loss; left out of the statistics): " + join(diverged) + ".\n";
+  return "- **Diverged** (a loss, W1 or Adam's state not finite; left out of the statistics): " +
+         join(diverged) + ".\n";
 }
 
 std::string how_decided() {
@@ -455,7 +478,10 @@ std::string how_decided() {
       "training while the training cross-entropy (`data_loss`) falls. A rise or fall is the "
       "change along the least-squares line through those epochs, relative to their mean and "
       "averaged over seeds, so one noisy epoch does not decide.\n"
-      "- Underfitting: final training accuracy more than {} below the best strength's.\n"
+      "- Underfitting: final training accuracy more than {} below the highest final training "
+      "accuracy of any setting. With Dropout, training accuracy is measured with units dropped "
+      "(as Keras does), which lowers it: a Dropout setting may be called underfitting while "
+      "it validates well.\n"
       "- A lead is larger than the seed spread when the difference of the mean validation "
       "accuracies exceeds the larger of the two standard deviations; between kinds of "
       "regulariser, when a paired t-test over the seeds both settings ran (they share initial "

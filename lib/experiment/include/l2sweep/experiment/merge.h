@@ -10,6 +10,7 @@ namespace l2sweep {
 /// What `l2sweep merge` found.
 struct MergeResult {
   bool complete = false;                ///< every planned run finished
+  bool any_diverged = false;            ///< a run diverged (exit 5, as the sweep would)
   std::vector<std::string> missing;     ///< runs with no checkpoint
   std::vector<std::string> incomplete;  ///< runs with some epochs still to train
 };
