@@ -30,7 +30,9 @@ class KerasDropoutImpl : public torch::nn::Cloneable<KerasDropoutImpl> {
   void reset() override {}
   /// Sets the batch's mask from its rows of the epoch's dropout_noise ([batch, units]).
   void set_noise(const torch::Tensor& noise);
+  /// In training, x * dropout_scale(rate) * keep; in evaluation, or at rate 0, x itself.
   torch::Tensor forward(const torch::Tensor& x);
+  /// The Dropout rate the layer was built with.
   double rate() const { return rate_; }
 
  private:

@@ -28,7 +28,9 @@ namespace l2sweep {
 /// torch::optim::Adam for thousands of steps.
 class DeviceAdam {
  public:
-  /// Moments for a parameter buffer shaped like `like`, on its device.
+  /// Moments for a parameter buffer shaped like `like`, on its device; `variant` picks
+  /// torch::optim::Adam's update (fused into one kernel on CUDA where LibTorch has it) or
+  /// Keras' (KerasAdam's, as tensor operations).
   DeviceAdam(const torch::Tensor& like, double learning_rate, double beta1, double beta2,
              double eps, AdamVariant variant = AdamVariant::kTorch);
 
