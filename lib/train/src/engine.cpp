@@ -23,8 +23,7 @@ Engine::Engine(std::vector<Member> members, const TrainOptions& options,
                const torch::Device& device)
     : members_(std::move(members)), options_(options), device_(device) {
   for (const Member& member : members_) {
-    const KerasDropout layer = find_dropout(member.model);
-    const double rate = layer.is_empty() ? 0.0 : layer->rate();
+    const double rate = dropout_rate(member.model);
     if (rate != member.dropout) {
       throw Error(
           ErrorKind::kInternal,

@@ -60,6 +60,11 @@ KerasDropout find_dropout(const torch::nn::Sequential& model) {
   return KerasDropout(nullptr);
 }
 
+double dropout_rate(const torch::nn::Sequential& model) {
+  const KerasDropout layer = find_dropout(model);
+  return layer.is_empty() ? 0.0 : layer->rate();
+}
+
 torch::nn::Linear second_linear(const torch::nn::Sequential& model) {
   int found = 0;
   for (const auto& module : model->modules(/*include_self=*/false)) {

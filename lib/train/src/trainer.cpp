@@ -19,10 +19,7 @@ Trainer::Trainer(std::vector<Member> members, const TrainOptions& options,
 
 Trainer::Trainer(torch::nn::Sequential model, double l2, const TrainOptions& options,
                  const torch::Device& device)
-    : Trainer(
-          std::vector<Member>{
-              {model, l2, find_dropout(model).is_empty() ? 0.0 : find_dropout(model)->rate()}},
-          options, device) {}
+    : Trainer(std::vector<Member>{{model, l2, dropout_rate(model)}}, options, device) {}
 
 torch::Tensor epoch_order(at::Generator& generator, int64_t examples) {
   return torch::randperm(examples, generator, torch::kInt64);

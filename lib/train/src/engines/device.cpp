@@ -33,6 +33,7 @@ DeviceAdam::DeviceAdam(const torch::Tensor& like, double learning_rate, double b
       // tensors take part in arithmetic without promoting the result.
       step_(at::zeros({}, like.options().dtype(at::kFloat))),
       betas_(at::tensor({beta1, beta2}, like.options().dtype(at::kDouble))),
+      float_betas_(betas_.to(at::kFloat)),
       exponents_(at::tensor({-1.0, -0.5}, like.options().dtype(at::kDouble))),
       eps_(at::full({}, eps, like.options())) {}
 
@@ -42,7 +43,7 @@ void DeviceAdam::step(torch::Tensor& param, const torch::Tensor& grad) {
   if (variant_ == AdamVariant::kKeras) {
     // Keras' update (KerasAdam), in float32 with the step count on the device:
     // alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t).
-    const at::Tensor powers = at::pow(betas_.to(at::kFloat), step_);
+    const at::Tensor powers = at::pow(float_betas_, step_);
     const at::Tensor alpha = at::rsub(powers.select(0, 1), 1)
                                  .sqrt()
                                  .mul(static_cast<float>(learning_rate_))

@@ -34,6 +34,9 @@ torch::nn::Linear second_linear(const torch::nn::Sequential& model);
 /// `model`'s Dropout layer, or an empty holder when it has none.
 KerasDropout find_dropout(const torch::nn::Sequential& model);
 
+/// The rate of `model`'s Dropout layer; 0 when it has none.
+double dropout_rate(const torch::nn::Sequential& model);
+
 /// A CPU generator seeded with `seed`, for reproducible initialisation and shuffles.
 at::Generator make_cpu_generator(uint64_t seed);
 

@@ -49,9 +49,10 @@ class DeviceAdam {
   double learning_rate_, beta1_, beta2_, eps_value_;
   AdamVariant variant_;
   torch::Tensor exp_avg_, exp_avg_sq_, step_;
-  torch::Tensor betas_;      ///< float64 {beta1, beta2}
-  torch::Tensor exponents_;  ///< float64 {-1, -0.5}: (1 - beta^t)^e gives both corrections
-  torch::Tensor eps_;        ///< 0-dim, the parameters' dtype
+  torch::Tensor betas_;        ///< float64 {beta1, beta2}
+  torch::Tensor float_betas_;  ///< float32 {beta1, beta2}, as Keras' update raises them
+  torch::Tensor exponents_;    ///< float64 {-1, -0.5}: (1 - beta^t)^e gives both corrections
+  torch::Tensor eps_;          ///< 0-dim, the parameters' dtype
 };
 
 /// One training step of a whole cohort as a fixed sequence of tensor operations on the
