@@ -407,6 +407,29 @@ def check_regularisers(tmp):
                    "\"Sparse, efficient weight patterns\"?"):
         check(needle in report, f"report.md lacks {needle!r}")
 
+    # A --resume with another --dropout list or --adam is refused naming the option, and
+    # leaves every file byte for byte as it was (the lock's holder record aside).
+    def snapshot(folder):
+        files = {}
+        for base, _, names in os.walk(folder):
+            for name in names:
+                if name.startswith(".l2sweep"):
+                    continue
+                with open(os.path.join(base, name), "rb") as f:
+                    files[os.path.relpath(os.path.join(base, name), folder)] = f.read()
+        return files
+    before = snapshot(out)
+    for changed, option in ((["--dropout", "0,0.2"], "--dropout"), (["--adam", "keras"], "--adam")):
+        args = [a for a in grid]
+        if changed[0] in args:
+            args[args.index(changed[0]) + 1] = changed[1]
+        else:
+            args += changed
+        refused = run(args + ["--out", out, "--resume"])
+        check(refused.returncode == 2 and option in refused.stderr,
+              f"--resume with another {option}: exit {refused.returncode} {refused.stderr}")
+    check(snapshot(out) == before, "a refused --resume changed the sweep's files")
+
     # Interrupted after the first epoch, then resumed: the same numbers.
     cut = os.path.join(tmp, "regularisers-cut")
     process = subprocess.Popen([BINARY] + grid + ["--out", cut, "--jobs", "1"],
