@@ -2,6 +2,7 @@
 // not on which other members share its cohort, nor on jobs, nor on resuming members that had
 // reached different epochs.
 #include <gtest/gtest.h>
+#include <torch/cuda.h>
 
 #include "l2sweep/base/stop_token.h"
 #include "l2sweep/config/plan.h"
@@ -12,13 +13,32 @@
 namespace l2sweep {
 namespace {
 
-SweepConfig small_config(EngineKind engine) {
+/// An engine on a device: every engine on the CPU, and the device engine on a GPU (with its
+/// CUDA graphs), where cuBLAS could pick kernels by batch count (issue 22).
+struct EngineOnDevice {
+  EngineKind engine;
+  bool cuda;
+};
+
+torch::Device device_of(const EngineOnDevice& param) {
+  return param.cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+}
+
+/// The small fixture on the case's device.
+const Datasets& data_for(const EngineOnDevice& param) {
+  if (!param.cuda) return testing::small_fixture();
+  static const Datasets on_gpu = testing::small_fixture().to(torch::Device(torch::kCUDA, 0));
+  return on_gpu;
+}
+
+SweepConfig small_config(const EngineOnDevice& param) {
+  const EngineKind engine = param.engine;
   SweepConfig config;
   config.l2_strengths = {0.0, 1e-3, 1e-2};
   config.epochs = 3;
   config.val_size = 200;
   config.train_size = 500;
-  config.device = "cpu";
+  config.device = param.cuda ? "cuda" : "cpu";
   config.engine = engine;
   config.jobs = 1;
   return config;
@@ -67,20 +87,26 @@ class StopAfterRun : public SweepObserver {
   int64_t epochs_;
 };
 
-class CohortMembers : public ::testing::TestWithParam<EngineKind> {
+class CohortMembers : public ::testing::TestWithParam<EngineOnDevice> {
  protected:
   // train_cohort on this thread with run_sweep's CPU settings (one BLAS thread).
-  void SetUp() override { prepare_cpu_training(); }
+  void SetUp() override {
+    if (GetParam().cuda && !torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+    prepare_cpu_training();
+  }
+  const Datasets& data() const { return data_for(GetParam()); }
+  torch::Device device() const { return device_of(GetParam()); }
 };
 
-/// Trains `strengths` (seed 0) as one cohort, through train_cohort, with `options`.
+/// Trains `strengths` (seed 0) as one cohort, through train_cohort, with `options`, on the
+/// device `config` names.
 std::vector<RunResult> train_together(const SweepConfig& config, std::vector<double> strengths,
                                       SweepObserver& observer, const RunnerOptions& options = {}) {
   SweepConfig part = config;
   part.l2_strengths = std::move(strengths);
-  const Plan plan = make_plan(part, torch::kCPU);
-  return train_cohort(cohorts_of(plan.runs).at(0), plan, testing::small_fixture(), observer,
-                      options);
+  const EngineOnDevice where{*config.engine, config.device == "cuda"};
+  const Plan plan = make_plan(part, device_of(where));
+  return train_cohort(cohorts_of(plan.runs).at(0), plan, data_for(where), observer, options);
 }
 
 TEST_P(CohortMembers, AMembersNumbersDoNotDependOnTheOtherMembers) {
@@ -140,7 +166,7 @@ TEST_P(CohortMembers, TheSweepGivesEachRunTheSameNumbersWithAnyJobs) {
   SweepConfig config = small_config(GetParam());
   const auto together = train_together(config, config.l2_strengths, quiet);
   config.jobs = 3;
-  const auto sweep = testing::sweep(config, testing::small_fixture(), torch::kCPU, quiet);
+  const auto sweep = testing::sweep(config, data(), device(), quiet);
   ASSERT_EQ(sweep.size(), 3u);
   for (size_t r = 0; r < sweep.size(); ++r) expect_identical(sweep[r], together[r]);
 }
@@ -151,10 +177,10 @@ TEST_P(CohortMembers, DropoutAndWeightDecayMembersHaveTheirNumbersAloneAndAfterA
   config.l2_strengths = {0.0, 1e-3};
   config.dropout_rates = {0.0, 0.5};
   config.weight_decays = {0.0, 0.5};
-  const Plan plan = make_plan(config, torch::kCPU);
+  const Plan plan = make_plan(config, device());
   const Cohort cohort = cohorts_of(plan.runs).at(0);
   ASSERT_EQ(cohort.members.size(), 8u);
-  const Datasets& data = testing::small_fixture();
+  const Datasets& data = this->data();
   const auto together = train_cohort(cohort, plan, data, quiet, {});
   ASSERT_EQ(together.size(), 8u);
   // Dropout and weight decay did something: each changes the control's numbers.
@@ -189,9 +215,14 @@ TEST_P(CohortMembers, DropoutAndWeightDecayMembersHaveTheirNumbersAloneAndAfterA
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryEngine, CohortMembers,
-                         ::testing::Values(EngineKind::kAutograd, EngineKind::kFused,
-                                           EngineKind::kDevice),
-                         [](const auto& test) { return std::string(to_string(test.param)); });
+                         ::testing::Values(EngineOnDevice{EngineKind::kAutograd, false},
+                                           EngineOnDevice{EngineKind::kFused, false},
+                                           EngineOnDevice{EngineKind::kDevice, false},
+                                           EngineOnDevice{EngineKind::kDevice, true}),
+                         [](const auto& test) {
+                           return std::string(to_string(test.param.engine)) +
+                                  (test.param.cuda ? "_cuda" : "");
+                         });
 
 }  // namespace
 }  // namespace l2sweep

@@ -5,6 +5,7 @@
 #include <torch/utils.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <utility>
 
 #include "l2sweep/base/error.h"
@@ -232,21 +233,50 @@ void DeviceStep::step_tail() {
 
 namespace {
 
+/// Alignment, in bytes, of every operand a member's product sees. A BLAS picks its code path
+/// by the operands' shapes, strides and alignment, and rounds differently on another path:
+/// MKL's gemv kernels (a product with one output column: a bias gradient, W1's sum of squares)
+/// do on some CPUs and instruction sets (e.g. MKL_ENABLE_INSTRUCTIONS=SSE4_2 on Intel, and the
+/// AMD EPYC machines of issue 22), and cuBLAS chooses kernels by alignment. A member's piece
+/// of a stacked buffer starts at an offset that depends on its place in the cohort (member 1's
+/// b2 starts 40 bytes after member 0's), so pieces that are not aligned are copied to fresh
+/// buffers, whose alignment every allocator guarantees: 64 bytes on the CPU (c10's
+/// alignment), 256 on CUDA (the caching allocator's blocks start on 512 bytes).
+size_t product_alignment(const torch::Tensor& t) { return t.is_cpu() ? 64 : 256; }
+
+bool is_aligned(const torch::Tensor& t) {
+  return reinterpret_cast<uintptr_t>(t.data_ptr()) % product_alignment(t) == 0;
+}
+
+/// `t`, or a copy of it with the same sizes and strides (so that the product is computed the
+/// same way) in a freshly allocated, aligned buffer.
+torch::Tensor aligned(const torch::Tensor& t) {
+  if (is_aligned(t)) return t;
+  torch::Tensor copy = at::empty_strided(t.sizes(), t.strides(), t.options());
+  copy.copy_(t);
+  return copy;
+}
+
 /// out[r] = beta * self[r] + alpha * a[r] @ b[r] for every member r (`self` may broadcast, or
-/// be `out`). On a GPU one batched product, so the kernel count does not grow with the cohort;
-/// on the CPU one product per member, because a CPU BLAS's batched product (MKL's, in
-/// PyTorch's wheels) may round a member differently in cohorts of other sizes, and a member's
-/// numbers must not depend on its cohort.
-void batched_addmm(torch::Tensor& out, const torch::Tensor& self, const torch::Tensor& a,
-                   const torch::Tensor& b, double beta = 1, double alpha = 1) {
-  if (!out.is_cpu()) {
-    at::baddbmm_out(out, self, a, b, beta, alpha);
-    return;
-  }
+/// be `out`), one product per member on every device. A batched product (bmm, baddbmm) would
+/// take fewer kernels, but MKL and cuBLAS may choose another kernel, blocking or split of the
+/// sum for another batch count, and a member's numbers must not depend on its cohort (issue
+/// 22): each member's product has the same shapes, strides and alignment in any cohort.
+void member_addmm(torch::Tensor& out, const torch::Tensor& self, const torch::Tensor& a,
+                  const torch::Tensor& b, double beta = 1, double alpha = 1) {
   const torch::Tensor selves = self.expand({out.size(0), out.size(1), out.size(2)});
   for (int64_t r = 0; r < out.size(0); ++r) {
     torch::Tensor target = out[r];
-    at::addmm_out(target, selves[r], a[r], b[r], beta, alpha);
+    const torch::Tensor a_r = aligned(a[r]);
+    const torch::Tensor b_r = aligned(b[r]);
+    if (is_aligned(target)) {
+      at::addmm_out(target, selves[r], a_r, b_r, beta, alpha);
+    } else {
+      // `self` is only read (copied into the result first), so it may stay where it is.
+      torch::Tensor result = at::empty_strided(target.sizes(), target.strides(), target.options());
+      at::addmm_out(result, selves[r], a_r, b_r, beta, alpha);
+      target.copy_(result);
+    }
   }
 }
 
@@ -267,7 +297,7 @@ torch::Tensor DeviceStep::step_on(const torch::Tensor& rows, const torch::Tensor
 
   // Forward.
   torch::Tensor hidden = at::empty({members_, count, w1_.size(1)}, options);
-  batched_addmm(hidden, b1_.unsqueeze(1), x, w1_.transpose(1, 2));
+  member_addmm(hidden, b1_.unsqueeze(1), x, w1_.transpose(1, 2));
   hidden.relu_();
   // Keras' Dropout: hidden * scale * keep (KerasDropout), the same masks as every engine.
   torch::Tensor keep;
@@ -277,13 +307,13 @@ torch::Tensor DeviceStep::step_on(const torch::Tensor& rows, const torch::Tensor
     dropped = hidden.mul(dropout_scales_).mul(keep);
   }
   torch::Tensor logits = at::empty({members_, count, w2_.size(1)}, options);
-  batched_addmm(logits, b2_.unsqueeze(1), dropped, w2_.transpose(1, 2));
+  member_addmm(logits, b2_.unsqueeze(1), dropped, w2_.transpose(1, 2));
   const torch::Tensor log_probs = at::log_softmax(logits, 2);
   // Each member's penalty l2 * sum(W1^2) before the update, weighted by the batch size as
   // Keras' epoch mean weights each batch.
   const torch::Tensor w1_rows = w1_.view({members_, 1, -1});
   torch::Tensor squares = at::empty({members_, 1, 1}, options);
-  batched_addmm(squares, squares, w1_rows, w1_rows.transpose(1, 2), /*beta=*/0);
+  member_addmm(squares, squares, w1_rows, w1_rows.transpose(1, 2), /*beta=*/0);
   penalty_sum_.addcmul_(squares.view({members_}).to(at::kDouble), l2_double_,
                         static_cast<double>(count));
 
@@ -293,19 +323,19 @@ torch::Tensor DeviceStep::step_on(const torch::Tensor& rows, const torch::Tensor
       log_probs.exp().scatter_add_(2, y, minus_ones_.narrow(1, 0, count));
   const double mean = 1.0 / static_cast<double>(count);
   const torch::Tensor d_logits_t = d_logits.transpose(1, 2);
-  batched_addmm(grad_w2_, grad_w2_, d_logits_t, dropped, /*beta=*/0, /*alpha=*/mean);
+  member_addmm(grad_w2_, grad_w2_, d_logits_t, dropped, /*beta=*/0, /*alpha=*/mean);
   torch::Tensor grad_b2 = grad_b2_.unsqueeze(2);
-  batched_addmm(grad_b2, grad_b2, d_logits_t, means, /*beta=*/0);
+  member_addmm(grad_b2, grad_b2, d_logits_t, means, /*beta=*/0);
   torch::Tensor d_hidden = at::empty({members_, count, w2_.size(2)}, options);
-  batched_addmm(d_hidden, d_hidden, d_logits, w2_, /*beta=*/0);
+  member_addmm(d_hidden, d_hidden, d_logits, w2_, /*beta=*/0);
   if (keep.defined()) d_hidden = d_hidden.mul(keep).mul(dropout_scales_);
   d_hidden = at::threshold_backward(d_hidden, hidden, 0);
   const torch::Tensor d_hidden_t = d_hidden.transpose(1, 2);
   // The penalty's gradient 2 * l2 * W1, each member's own, plus the data's.
   at::mul_out(grad_w1_, w1_, two_l2_);
-  batched_addmm(grad_w1_, grad_w1_, d_hidden_t, x, /*beta=*/1, /*alpha=*/mean);
+  member_addmm(grad_w1_, grad_w1_, d_hidden_t, x, /*beta=*/1, /*alpha=*/mean);
   torch::Tensor grad_b1 = grad_b1_.unsqueeze(2);
-  batched_addmm(grad_b1, grad_b1, d_hidden_t, means, /*beta=*/0);
+  member_addmm(grad_b1, grad_b1, d_hidden_t, means, /*beta=*/0);
 
   if (shrink_.defined()) {
     // Decoupled weight decay before the update, as AdamW and Keras apply it.
@@ -327,9 +357,14 @@ std::vector<TrainMetrics> DeviceStep::epoch_means() const {
                                    .to(at::kDouble);
   const torch::Tensor correct =
       epoch_logits_.argmax(2).eq(labels.view({1, examples_})).sum(1).to(at::kDouble);
+  // Each member's cross-entropy summed on its own: a reduction over [R, examples] may split
+  // the sum differently for another member count (CUDA's reduction plans by the number of
+  // outputs), and a member's numbers must not depend on its cohort.
+  std::vector<torch::Tensor> cross_entropy;
+  for (int64_t r = 0; r < members_; ++r) cross_entropy.push_back(picked[r].sum().neg());
   // [3, R]: cross-entropy sums, penalty sums, correct counts.
   const torch::Tensor sums =
-      at::stack({picked.sum({1, 2}).neg(), penalty_sum_, correct}).cpu().contiguous();
+      at::stack({at::stack(cross_entropy), penalty_sum_, correct}).cpu().contiguous();
   const auto examples = static_cast<double>(examples_);
   std::vector<TrainMetrics> means(static_cast<size_t>(members_));
   for (int64_t r = 0; r < members_; ++r) {

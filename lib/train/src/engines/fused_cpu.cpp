@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <map>
 
@@ -167,11 +168,44 @@ Sgemm find_sgemm() {
   return sgemm;
 }
 
+/// Alignment of every operand the BLAS sees. A BLAS may pick its code path, and so its
+/// rounding, by the operands' alignment (MKL's gemv paths do on some CPUs: issue 22), and a
+/// member's pieces of the stacked buffers (its logits, its rows of a tail batch) start at
+/// offsets that depend on its place in the cohort. tests/support/alignment_sensitive_blas.c
+/// is a BLAS that rounds by alignment, for the cohort tests.
+constexpr uintptr_t kOperandAlignment = 64;
+
+bool is_aligned(const float* p) {
+  return reinterpret_cast<uintptr_t>(p) % kOperandAlignment == 0;
+}
+
+/// Floats a row-major array of `rows` rows of `cols` with row stride `ld` spans.
+int64_t span(int64_t rows, int64_t cols, int64_t ld) { return rows == 0 ? 0 : (rows - 1) * ld + cols; }
+
+/// This thread's buffer `which` of at least `size` floats, 64-byte aligned (c10's allocator).
+float* scratch_buffer(int which, int64_t size) {
+  thread_local std::array<torch::Tensor, 3> buffers;
+  torch::Tensor& buffer = buffers[static_cast<size_t>(which)];
+  if (!buffer.defined() || buffer.numel() < size) {
+    buffer = torch::empty({std::max<int64_t>(size, 1)}, torch::TensorOptions().dtype(torch::kFloat32));
+  }
+  return buffer.data_ptr<float>();
+}
+
+void unaligned_gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k,
+                    const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
+                    int64_t ldc);
+
 /// Row-major C[m, n] = op(A)[m, k] op(B)[k, n], op transposing when asked; `lda`, `ldb` and
 /// `ldc` are the row strides of the arrays as stored. One BLAS call, the same one for the same
-/// shapes, whatever else the step computes.
+/// shapes and strides, on operands that start on 64-byte boundaries, whatever else the step
+/// computes: an operand that does not is computed from (or into) an aligned copy.
 void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, const float* a,
           int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc) {
+  if (!is_aligned(a) || !is_aligned(b) || !is_aligned(c)) {
+    unaligned_gemm(transpose_a, transpose_b, m, n, k, a, lda, b, ldb, c, ldc);
+    return;
+  }
   if (const Sgemm sgemm = find_sgemm()) {
     // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T.
     const int mm = static_cast<int>(n), nn = static_cast<int>(m), kk = static_cast<int>(k);
@@ -191,6 +225,27 @@ void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, c
   };
   torch::Tensor out = torch::from_blob(c, {m, n}, {ldc, 1}, f);
   at::mm_out(out, view(a, transpose_a, m, k, lda), view(b, transpose_b, k, n, ldb));
+}
+
+void unaligned_gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k,
+                    const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
+                    int64_t ldc) {
+  // Each misaligned operand moves to a buffer of its own, with its row stride kept, so that
+  // the BLAS sees the same strides as for an aligned one.
+  const auto place = [](int which, const float* data, int64_t size) -> const float* {
+    if (is_aligned(data)) return data;
+    float* copy = scratch_buffer(which, size);
+    std::copy(data, data + size, copy);
+    return copy;
+  };
+  const float* aa = place(0, a, transpose_a ? span(k, m, lda) : span(m, k, lda));
+  const float* bb = place(1, b, transpose_b ? span(n, k, ldb) : span(k, n, ldb));
+  const int64_t c_size = span(m, n, ldc);
+  float* cc = is_aligned(c) ? c : scratch_buffer(2, c_size);
+  gemm(transpose_a, transpose_b, m, n, k, aa, lda, bb, ldb, cc, ldc);
+  if (cc != c) {
+    for (int64_t row = 0; row < m; ++row) std::copy(cc + row * ldc, cc + row * ldc + n, c + row * ldc);
+  }
 }
 
 /// Rows `rows` of `images` (uint8 pixels, or float32 already scaled) as float32 pixel / 255
@@ -582,7 +637,9 @@ std::vector<EvalMetrics> FusedCpuEngine::evaluate(const Split& split,
   const int64_t chunk = std::min(kEvalChunk, std::max<int64_t>(examples, 1));
   torch::Tensor x = torch::empty({chunk, impl.inputs}, f);
   torch::Tensor hidden_t = torch::empty({impl.members * impl.hidden, chunk}, f);
-  torch::Tensor logits_t = torch::empty({impl.members, impl.classes, chunk}, f);
+  // One member's logits at a time, in a buffer of their own: a member's place in a stacked
+  // buffer would give its product another alignment in another cohort (see gemm).
+  torch::Tensor logits_t = torch::empty({impl.classes, chunk}, f);
   std::vector<int64_t> rows(static_cast<size_t>(chunk));
   std::vector<double> cross_entropy(members_.size(), 0.0);
   std::vector<int64_t> correct(members_.size(), 0);
@@ -603,8 +660,7 @@ std::vector<EvalMetrics> FusedCpuEngine::evaluate(const Split& split,
         uint8_t& unit = fired[static_cast<size_t>(r * impl.hidden + k)];
         for (int64_t e = 0; e < n && unit == 0; ++e) unit = h[k * n + e] > 0.0f ? 1 : 0;
       }
-      torch::Tensor z_t = logits_t[r].narrow(1, 0, n);
-      if (n != chunk) z_t = torch::empty({impl.classes, n}, f);
+      torch::Tensor z_t = n == chunk ? logits_t : torch::empty({impl.classes, n}, f);
       at::addmm_out(z_t, impl.b2[r].unsqueeze(1), impl.w2[r],
                     hs.narrow(0, r * impl.hidden, impl.hidden));
       const float* z = z_t.data_ptr<float>();

@@ -58,18 +58,24 @@ class DeviceAdam {
 /// One training step of a whole cohort as a fixed sequence of tensor operations on the
 /// device, with every piece of state there: the batch position, the epoch's order, the metric
 /// sums and Adam's step count. The members are stacked on a leading dimension (W1
-/// [R,128,784], b1 [R,128], W2 [R,10,128], b2 [R,10]) and trained with batched products
-/// (bmm/baddbmm) on the one batch they share, each with its own L2 strength ([R,1,1]), then
-/// one Adam update over all of them: the number of kernels does not grow with the cohort. No
+/// [R,128,784], b1 [R,128], W2 [R,10,128], b2 [R,10]) and trained on the one batch they
+/// share, each with its own L2 strength ([R,1,1]): the element-wise operations and Adam's
+/// update run once over all of them, the matrix products once per member (below). No
 /// operation reads a value back to the host, so step_full_batch() can be captured as a CUDA
 /// graph and replayed (StepGraph); on the CPU, or uncaptured on a GPU, it runs eagerly.
 ///
 /// The loss is the autograd path's (mean cross-entropy + l2 * sum(W1^2)), with explicit
 /// gradients written straight into one flat gradient buffer; the members' parameters are
 /// views of one flat parameter buffer, so each member's model sees every update. Equal to
-/// autograd with torch::optim::Adam up to float rounding. Each batched product computes every
-/// member's matrix on its own, so on the CPU a member's numbers are the same bits whatever the
-/// other members (tests/cohort_test.cpp). Epoch metrics follow Keras' History: each batch is
+/// autograd with torch::optim::Adam up to float rounding.
+///
+/// A member's numbers are the same bits whatever the other members, on the CPU and on a GPU
+/// (tests/cohort_test.cpp): every product and reduction that mixes elements is computed per
+/// member, with the same shapes, strides and operand alignment in any cohort (a BLAS or cuBLAS
+/// may pick another kernel, and round differently, for another batch count or alignment:
+/// issue 22), and the element-wise operations compute each element on its own. The price on a
+/// GPU is one launch per member and product instead of one batched launch per product.
+/// Epoch metrics follow Keras' History: each batch is
 /// measured before its own update; to keep reductions off the step, each batch's logits are
 /// stored in an epoch-long buffer and the cross-entropy and accuracy are computed from it once
 /// per epoch.
