@@ -178,14 +178,27 @@ def tuning_main(out, summary):
                 ax.plot([l2], [match[key]["mean"]], marker, color="crimson", ms=14 if marker == "*" else 9,
                         mfc="none" if marker == "D" else "crimson",
                         label="best" if name == "best" else "1se")
-        ax.set_xscale("log")
-        ax.set_xlabel("L2 strength (log scale)")
+        positive = [c["l2"] for c in candidates if c["l2"] > 0]
+        if positive and any(c["l2"] == 0 for c in candidates):
+            # l2 = 0, the unregularised control, sits left of the log axis on a linear stretch.
+            ax.set_xscale("symlog", linthresh=min(positive))
+            low, high = math.floor(math.log10(min(positive))), math.ceil(math.log10(max(positive)))
+            ax.set_xticks([0.0] + [10.0 ** k for k in range(low, high + 1)])
+            ax.set_xlabel("L2 strength (log scale; 0: no L2)")
+        else:
+            ax.set_xscale("log")
+            ax.set_xlabel("L2 strength (log scale)")
         ax.set_title(title + " (mean ± standard error over seeds)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     metric = "accuracy" if tuning["metric"] == "val_accuracy" else "cross-entropy"
+    answer = ""
+    if "use" in tuning:
+        answer = ("; answer: use l2 = 0 (no L2)" if tuning["use"]["no_l2"]
+                  else f"; answer: use l2 = {tuning['use']['l2']:.4g}")
     fig.suptitle(f"--l2 auto: {len(candidates)} strengths in {len(tuning['rounds'])} rounds, "
-                 f"{tuning['seeds']} seeds each; optimised: validation {metric}", fontsize=13)
+                 f"{tuning['seeds']} seeds each; optimised: validation {metric}{answer}",
+                 fontsize=13)
     return save(fig, out, "tuning", top=0.94, dpi=100)
 
 

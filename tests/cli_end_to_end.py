@@ -54,7 +54,8 @@ def check_small_sweep(tmp):
     out = os.path.join(tmp, "sweep")
     result = run(SMALL + ["--l2", "0,0.001,0.01", "--out", out])
     check(result.returncode == 0, f"small sweep exit {result.returncode}: {result.stderr}")
-    check("best val_accuracy" in result.stdout, "console table missing")
+    check("Recommendation: " in result.stdout and "l2  seed" in result.stdout,
+          "console table or recommendation missing")
     header, rows = read_metrics(out)
     check(header[:len(REQUIRED_COLUMNS)] == REQUIRED_COLUMNS, f"metrics.csv header {header}")
     check(len(rows) == 9, f"expected 9 rows, got {len(rows)}")

@@ -66,6 +66,17 @@ def same_as_reference(out, reference, label):
             check(a.read() == b.read(), f"{label}: Keras CSV {name} differs")
 
 
+def hashes(folder):
+    """Every file under `folder` (lock files included) by its relative path: its bytes."""
+    found = {}
+    for root, _, files in os.walk(folder):
+        for name in files:
+            path = os.path.join(root, name)
+            with open(path, "rb") as f:
+                found[os.path.relpath(path, folder)] = f.read()
+    return found
+
+
 def wait_for_rows(out, count, limit=60):
     path = os.path.join(out, "metrics.csv")
     deadline = time.time() + limit
@@ -115,6 +126,18 @@ def main():
         check(result.returncode == 0, f"resume of a finished sweep failed: {result.stderr}")
         same_as_reference(killed, reference, "after rebuilding lost outputs")
 
+        # A resume of a finished sweep whose outputs are whole trains nothing and changes no
+        # file, byte for byte (nor the lock files, nor any timestamp inside summary.json).
+        before = hashes(killed)
+        result = run(SWEEP + ["--out", killed, "--resume"])
+        check(result.returncode == 0, f"no-op resume exit {result.returncode}: {result.stderr}")
+        check("are complete: nothing to train" in result.stdout
+              and "no file changed" in result.stdout and "Recommendation: " in result.stdout,
+              f"no-op resume console: {result.stdout[:300]!r}")
+        check(hashes(killed) == before, "a resume of a finished sweep changed files: " +
+              ", ".join(sorted(k for k in set(before) | set(hashes(killed))
+                               if before.get(k) != hashes(killed).get(k))))
+
         # SIGINT: stop at a batch, say how to resume, resume identically.
         stopped = os.path.join(tmp, "stopped")
         process = subprocess.Popen([BINARY] + SWEEP + ["--out", stopped], stdout=subprocess.PIPE,
@@ -127,11 +150,30 @@ def main():
         check(len(lines) == 1 and "--resume" in lines[0], f"no resume command in {err!r}")
         summary, _ = runs(stopped)
         check(summary["finished"] is False, "an interrupted sweep claims to be finished")
+        first_seconds = summary["sweep_seconds"]
+        check(isinstance(first_seconds, float) and first_seconds > 0,
+              f"an interrupted sweep records no training time: {first_seconds!r}")
         if lines:
             resumed = subprocess.run(shlex.split(lines[0][len("to continue: "):]),
                                      capture_output=True, text=True, timeout=300)
             check(resumed.returncode == 0, f"printed resume command failed: {resumed.stderr}")
             same_as_reference(stopped, reference, "after SIGINT")
+            # It said what it resumes, and printed no restored epoch as if it trained it.
+            check("resuming l2=0 seed 0 at epoch " in resumed.stdout,
+                  f"resume does not say what it resumes: {resumed.stdout[:400]!r}")
+            restored_lines = [l for l in resumed.stdout.splitlines()
+                              if l.strip().startswith("l2=0 seed=0 epoch 1/")]
+            check(not restored_lines, f"a restored epoch printed as trained: {restored_lines}")
+            # summary.json keeps the first start, lists both processes, sums their seconds.
+            after, _ = runs(stopped)
+            check(after["started_at"] == summary["started_at"],
+                  f"started_at {summary['started_at']} became {after['started_at']}")
+            check(len(after["command_lines"]) == 2 and after["command_lines"][1].endswith("--resume")
+                  and after["command_line"] == after["command_lines"][0],
+                  f"command lines: {after['command_lines']!r}")
+            check(after["sweep_seconds"] > first_seconds,
+                  f"sweep_seconds {after['sweep_seconds']} is not the sum over processes "
+                  f"(the first trained {first_seconds})")
 
         # Options that differ from the folder's sweep are refused, naming the option.
         result = run(SWEEP[:-6] + ["--seeds", "3", "--batch-size", "8", "--device", "cpu",

@@ -184,10 +184,14 @@ SweepConfig small_search(const fs::path& out) {
   return config;
 }
 
+/// 4 strengths a round, at most 2 rounds, and no l2 = 0 candidate: on the fixture L2 does not
+/// help, so with the control the search answers "no L2" after round 1, and these tests are
+/// about the rounds (TheControlWinsAndTheAnswerIsNoL2 searches with it).
 SearchSettings small_settings() {
   SearchSettings settings;
   settings.grid_points = 4;
   settings.max_rounds = 2;
+  settings.try_control = false;
   return settings;
 }
 
@@ -291,6 +295,70 @@ TEST(TuneEndToEnd, SearchesScoresTheTestSetOnlyAtTheEndAndResumes) {
   const ExperimentResult again_round = run_experiment(round_one, "test", sink);
   EXPECT_EQ(again_round.runs.size(), first.rounds[0].strengths.size() * 3);
   std::fclose(sink);
+}
+
+TEST(TuneEndToEnd, TheControlWinsAndTheAnswerIsNoL2) {
+  TempDir dir;
+  const fs::path console_file = dir / "console.txt";
+  std::FILE* console = std::fopen(console_file.c_str(), "w");
+  SearchSettings settings = small_settings();
+  settings.try_control = true;
+  const TuneResult result = tune_l2(small_search(dir / "a"), "test", console, {}, settings);
+  std::fclose(console);
+  ASSERT_TRUE(result.searched);
+  EXPECT_EQ(result.rounds[0].strengths, (std::vector<double>{0, 1e-5, 0.001, 0.1, 10.0}));
+  // On the fixture, two epochs of 300 images: no strength beats no L2 beyond the seeds' noise.
+  ASSERT_TRUE(result.analysis.no_l2) << result.stop_reason;
+  EXPECT_EQ(result.analysis.use, 0.0);
+  EXPECT_EQ(result.rounds.size(), 1u) << "the search stops at no L2 instead of narrowing";
+  EXPECT_NE(result.stop_reason.find("l2 = 0 (no L2)"), std::string::npos) << result.stop_reason;
+  // No "widen the range" for an answer no range of positive strengths holds.
+  const std::string printed = *read_text_file(console_file);
+  EXPECT_NE(printed.find("--l2 auto: use l2 = 0: no L2"), std::string::npos) << printed;
+  EXPECT_EQ(printed.find("widen"), std::string::npos) << printed;
+  const Json summary = parse_json(*read_text_file(dir / "a" / "summary.json"), "x");
+  EXPECT_EQ(summary["tuning"]["use"]["l2"].get<double>(), 0.0);
+  EXPECT_TRUE(summary["tuning"]["use"]["no_l2"].get<bool>());
+  EXPECT_NE(read_text_file(dir / "a" / "report.md")->find("**Use l2 = 0: no L2.**"),
+            std::string::npos);
+  // l2 = 0 is scored on the test set with the best.
+  EXPECT_EQ(result.test_accuracy.front().first, 0.0);
+  EXPECT_TRUE(result.final_matches_search);
+}
+
+TEST(TuneSearch, NoL2WhenTheControlIsBestOrCannotBeToldFromTheBest) {
+  // The control is the best.
+  std::vector<Candidate> c = four();
+  c.insert(c.begin(), candidate(0, {0.84, 0.845, 0.85}));
+  Analysis a = analyse(c, true);
+  EXPECT_EQ(a.best, 0u);
+  EXPECT_TRUE(a.no_l2);
+  EXPECT_EQ(a.use, 0.0);
+  EXPECT_FALSE(a.at_edge) << "0 is no edge to widen past";
+  SearchSettings settings;
+  NextRound next = next_round(c, a, settings, 1);
+  EXPECT_TRUE(next.strengths.empty());
+  EXPECT_NE(next.stop_reason.find("l2 = 0 (no L2) is the best"), std::string::npos);
+  // The control within the seeds' noise of the best (1e-3): still no L2.
+  c[0] = candidate(0, {0.829, 0.836, 0.843});
+  a = analyse(c, true);
+  EXPECT_EQ(a.best, 2u);
+  EXPECT_TRUE(a.indistinguishable[0]);
+  EXPECT_TRUE(a.no_l2);
+  EXPECT_EQ(a.use, 0.0);
+  next = next_round(c, a, settings, 1);
+  EXPECT_NE(next.stop_reason.find("cannot be told from the best, 0.001"), std::string::npos)
+      << next.stop_reason;
+  // The control clearly worse: use the best, and the lowest positive strength is the edge.
+  c[0] = candidate(0, {0.70, 0.705, 0.71});
+  a = analyse(c, true);
+  EXPECT_FALSE(a.no_l2);
+  EXPECT_EQ(a.use, 1e-3);
+  EXPECT_FALSE(a.at_edge);
+  std::vector<Candidate> low_best = {candidate(0, {0.70, 0.705, 0.71}),
+                                     candidate(1e-4, {0.85, 0.851, 0.852}),
+                                     candidate(1e-3, {0.80, 0.81, 0.80})};
+  EXPECT_TRUE(analyse(low_best, true).at_edge);
 }
 
 TEST(TuneEndToEnd, MinimisesTheValidationCrossEntropy) {

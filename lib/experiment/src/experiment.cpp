@@ -8,6 +8,8 @@
 
 #include "l2sweep/base/clock.h"
 #include "l2sweep/base/error.h"
+#include "l2sweep/base/files.h"
+#include "l2sweep/base/json.h"
 #include "l2sweep/base/memory.h"
 #include "l2sweep/config/plan.h"
 #include "l2sweep/experiment/output_folder.h"
@@ -121,6 +123,123 @@ class Writers {
   ConsoleReporter console_;
 };
 
+/// What an earlier process of a resumed sweep left in summary.json: when the sweep started,
+/// every command line so far, and the seconds trained. Nothing when there is no readable one
+/// (a shard's folder, a process killed before its first run ended).
+void carry_over_earlier_processes(const fs::path& out_dir, SweepInfo& info) {
+  const std::optional<std::string> text = read_text_file(out_dir / "summary.json");
+  if (!text) return;
+  Json earlier;
+  try {
+    earlier = parse_json(*text, out_dir / "summary.json");
+  } catch (const Error&) {
+    return;  // a damaged summary is rewritten from the checkpoints; its history is lost
+  }
+  if (!earlier.is_object()) return;
+  if (earlier.contains("started_at") && earlier["started_at"].is_string()) {
+    info.started_at = earlier["started_at"].get<std::string>();
+  }
+  std::vector<std::string> lines;
+  if (earlier.contains("command_lines") && earlier["command_lines"].is_array()) {
+    for (const Json& line : earlier["command_lines"]) {
+      if (line.is_string()) lines.push_back(line.get<std::string>());
+    }
+  } else if (earlier.contains("command_line") && earlier["command_line"].is_string()) {
+    lines.push_back(earlier["command_line"].get<std::string>());
+  }
+  if (!lines.empty()) info.command_line = lines.front();
+  lines.push_back(info.command_lines.back());
+  info.command_lines = lines;
+  if (earlier.contains("sweep_seconds") && earlier["sweep_seconds"].is_number()) {
+    info.earlier_seconds = earlier["sweep_seconds"].get<double>();
+  }
+}
+
+/// Whether a sweep whose runs are all complete still has every output whole, so that a
+/// resume has nothing to do: metrics.csv exactly as the checkpoints give it, a finished
+/// summary.json, report.md, and each run's TensorBoard folder and Keras CSV (a shard has only
+/// those). A lost or cut output is rebuilt by the resume instead.
+bool outputs_are_whole(const Plan& plan, const fs::path& out_dir,
+                       const std::vector<RunResult>& restored) {
+  for (const RunSpec& run : plan.runs) {
+    const fs::path board = out_dir / "tensorboard" / run_name(run);
+    std::error_code error;
+    if (!fs::is_directory(board, error) ||
+        !fs::is_regular_file(board.string() + ".csv", error)) {
+      return false;
+    }
+  }
+  if (plan.config.shard) return true;
+  // The same rows in any order: units trained side by side (--jobs) interleave theirs.
+  const auto sorted_lines = [](const std::string& text) {
+    std::vector<std::string> lines;
+    size_t start = 0;
+    while (start < text.size()) {
+      const size_t end = text.find('\n', start);
+      if (end == std::string::npos) {
+        lines.push_back(text.substr(start) + "(no newline)");
+        break;
+      }
+      lines.push_back(text.substr(start, end - start));
+      start = end + 1;
+    }
+    if (!lines.empty()) std::sort(lines.begin() + 1, lines.end());  // the header stays first
+    return lines;
+  };
+  const std::optional<std::string> metrics = read_text_file(out_dir / "metrics.csv");
+  if (!metrics || sorted_lines(*metrics) !=
+                      sorted_lines(metrics_csv_text(restored, training_order(plan)))) {
+    return false;
+  }
+  std::error_code error;
+  if (!fs::is_regular_file(out_dir / "report.md", error)) return false;
+  const std::optional<std::string> summary = read_text_file(out_dir / "summary.json");
+  if (!summary) return false;
+  try {
+    const Json json = parse_json(*summary, out_dir / "summary.json");
+    return json.is_object() && json.value("finished", false);
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+/// Says before training what a resumed sweep holds: one line per run that resumes or starts,
+/// one for those already complete. True when every run of this process is complete (or
+/// diverged): there is nothing to train.
+bool announce_resume(const Plan& plan, const std::vector<RunResult>& restored,
+                     std::FILE* console) {
+  int64_t complete = 0;
+  std::string lines;
+  for (const RunSpec& run : plan.runs) {
+    const auto saved = std::find_if(restored.begin(), restored.end(), [&](const RunResult& r) {
+      return r.spec.index == run.index;
+    });
+    if (saved == restored.end()) {
+      lines += fmt::format("starting {} seed {}: no checkpoint yet\n", setting_label(run),
+                           run.seed);
+    } else if (saved->status == RunStatus::kInterrupted) {
+      const auto done = static_cast<int64_t>(saved->history.size());
+      lines += fmt::format("resuming {} seed {} at epoch {}/{} ({} restored)\n",
+                           setting_label(run), run.seed, done + 1, plan.config.epochs, done);
+    } else {
+      ++complete;
+    }
+  }
+  const auto runs = static_cast<int64_t>(plan.runs.size());
+  if (complete == runs) {
+    fmt::print(console, "all {} run{} {} complete: nothing to train\n", runs,
+               runs == 1 ? "" : "s", runs == 1 ? "is" : "are");
+  } else {
+    if (complete > 0) {
+      fmt::print(console, "{} of {} runs complete, restored from their checkpoints\n", complete,
+                 runs);
+    }
+    fmt::print(console, "{}", lines);
+  }
+  std::fflush(console);
+  return complete == runs;
+}
+
 }  // namespace
 
 ExperimentResult run_experiment(const SweepConfig& config, const std::string& command_line,
@@ -140,6 +259,22 @@ ExperimentResult run_experiment(const SweepConfig& config, const std::string& co
   const CheckpointStore checkpoints(experiment.out_dir / "checkpoints", plan.config, plan.engine);
   std::optional<std::vector<RunResult>> restored;
   if (folder.existed()) restored = checkpointed_progress(plan, checkpoints);
+  if (restored && announce_resume(plan, *restored, console) &&
+      outputs_are_whole(plan, experiment.out_dir, *restored)) {
+    // A resume that trains nothing changes nothing: no lock holder recorded, no file
+    // rewritten. The tables and the recommendation come from the checkpoints.
+    fmt::print(console, "every output is whole: no file changed\n");
+    experiment.runs = *restored;
+    std::fputs(("\n" + final_tables(experiment.runs, plan.config)).c_str(), console);
+    std::fflush(console);
+    return experiment;
+  }
+  if (restored && restored->size() == plan.runs.size() &&
+      std::none_of(restored->begin(), restored->end(), [](const RunResult& r) {
+        return r.status == RunStatus::kInterrupted;
+      })) {
+    fmt::print(console, "an output is missing or cut short: rebuilding them from the checkpoints\n");
+  }
   folder.claim(command_line);
   Writers writers(plan, experiment.out_dir, restored, console);
   ObserverList observers = writers.observers();
@@ -149,7 +284,9 @@ ExperimentResult run_experiment(const SweepConfig& config, const std::string& co
   options.stop = stop;
   options.info = describe_sweep(plan, host_data.info());
   options.info->command_line = command_line;
+  options.info->command_lines = {command_line};
   options.info->started_at = utc_now("%Y-%m-%dT%H:%M:%SZ");
+  if (restored) carry_over_earlier_processes(experiment.out_dir, *options.info);
   const SweepOutcome outcome = run_sweep(plan, host_data.to(plan.device), observers, options);
   experiment.runs = outcome.runs;
   experiment.interrupted = outcome.interrupted;

@@ -106,7 +106,7 @@ void ConsoleReporter::on_sweep_end(const SweepOutcome& outcome) {
     std::fflush(out_);
     return;
   }
-  print("\n{}", final_tables(outcome.runs, sweep_.config.seeds));
+  print("\n{}", final_tables(outcome.runs, sweep_.config));
   print("trained {} run(s) in {:.2f} s\n", outcome.runs.size(), outcome.seconds);
   if (const auto& shard = sweep_.config.shard) {
     print("shard {}/{} done; once every shard is: l2sweep merge {}\n", shard->index, shard->count,
@@ -137,14 +137,6 @@ struct SettingColumn {
 }  // namespace
 
 std::string comparison_table(const std::vector<RunResult>& results) {
-  const RunResult* best = nullptr;
-  for (const auto& result : results) {
-    if (result.status == RunStatus::kCompleted &&
-        (best == nullptr ||
-         result.history.back().val_accuracy > best->history.back().val_accuracy)) {
-      best = &result;
-    }
-  }
   constexpr const char* kRow =
       "{:>{}} {:>5} {:>9} {:>7} {:>9} {:>9} {:>9} {:>8} {:>10} {:>10} {:>9}  {}\n";
   std::vector<RunSpec> specs;
@@ -164,33 +156,38 @@ std::string comparison_table(const std::vector<RunResult>& results) {
                     to_string(result.status), last.epoch, fixed(last.loss, 4),
                     fixed(last.accuracy, 4), fixed(last.val_loss, 4), fixed(last.val_accuracy, 4),
                     fixed(last.accuracy - last.val_accuracy, 4, true), fixed(test_accuracy, 4),
-                    fixed(last.w1_norm, 3), &result == best ? "* best val_accuracy" : "");
+                    fixed(last.w1_norm, 3), "");
   }
   return table;
 }
 
-std::string strength_table(const std::vector<StrengthSummary>& strengths) {
-  constexpr const char* kRow = "{:>{}} {:>6} {:>17} {:>17} {:>17} {:>17} {:>15}\n";
+std::string strength_table(const std::vector<StrengthSummary>& strengths,
+                           const Recommendation& recommendation) {
+  constexpr const char* kRow = "{:>{}} {:>6} {:>17} {:>17} {:>17} {:>17} {:>15}  {}\n";
   std::vector<RunSpec> specs;
   for (const auto& s : strengths) specs.push_back(s.setting());
   const SettingColumn column(specs);
   std::string table = fmt::format(kRow, column.title(), column.width, "seeds", "train acc",
-                                  "val acc", "test acc", "train-val", "w1_norm");
-  for (const auto& s : strengths) {
+                                  "val acc", "test acc", "train-val", "w1_norm", "");
+  for (size_t i = 0; i < strengths.size(); ++i) {
+    const StrengthSummary& s = strengths[i];
     table += fmt::format(kRow, column.text(s.setting()), column.width,
                          fmt::format("{}/{}", s.completed, s.runs), mean_std_text(s.accuracy),
                          mean_std_text(s.val_accuracy), mean_std_text(s.test_accuracy),
-                         mean_std_text(s.train_minus_val_accuracy), mean_std_text(s.w1_norm, 3));
+                         mean_std_text(s.train_minus_val_accuracy), mean_std_text(s.w1_norm, 3),
+                         i == recommendation.recommended ? recommendation.mark : "");
   }
   return table;
 }
 
-std::string final_tables(const std::vector<RunResult>& runs, int64_t seeds) {
+std::string final_tables(const std::vector<RunResult>& runs, const SweepConfig& config) {
   std::string text = comparison_table(runs);
-  if (seeds > 1) {
-    text += "\nacross seeds (mean ± std):\n" + strength_table(summarize_strengths(runs));
+  const std::vector<StrengthSummary> strengths = summarize_strengths(runs);
+  const Recommendation recommendation = recommend(strengths, config);
+  if (config.seeds > 1) {
+    text += "\nacross seeds (mean ± std):\n" + strength_table(strengths, recommendation);
   }
-  return text;
+  return text + "\n" + recommendation_text(recommendation) + "\n";
 }
 
 }  // namespace l2sweep

@@ -7,6 +7,7 @@
 
 #include "l2sweep/base/files.h"
 #include "l2sweep/base/version.h"
+#include "l2sweep/outputs/recommendation.h"
 
 namespace l2sweep {
 namespace {
@@ -84,7 +85,8 @@ std::string header(const SweepInfo& sweep) {
       sweep.device, kVersion);
 }
 
-std::string table(const std::vector<StrengthSummary>& strengths) {
+std::string table(const std::vector<StrengthSummary>& strengths,
+                  const Recommendation& recommendation) {
   const bool l2_only = std::all_of(strengths.begin(), strengths.end(), [](const auto& s) {
     return s.dropout == 0 && s.weight_decay == 0;
   });
@@ -93,10 +95,14 @@ std::string table(const std::vector<StrengthSummary>& strengths) {
       "dead units | val_data_loss | its trend, 2nd half | data_loss trend, 2nd half |\n"
       "|---|---|---|---|---|---|---|---|---|---|---|---|\n",
       l2_only ? "L2" : "Setting", kSmallWeight);
-  for (const auto& s : strengths) {
+  for (size_t i = 0; i < strengths.size(); ++i) {
+    const StrengthSummary& s = strengths[i];
+    const std::string mark =
+        i == recommendation.recommended ? " **" + recommendation.mark.substr(3) + "**" : "";
     md += fmt::format(
-        "| {}{} | {}/{} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
-        l2_only ? fmt::format("{}", s.l2) : name(s), is_control(s) ? " (control)" : "", s.completed,
+        "| {}{}{} | {}/{} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+        l2_only ? fmt::format("{}", s.l2) : name(s), is_control(s) ? " (control)" : "", mark,
+        s.completed,
         s.runs, mean_std_text(s.accuracy), mean_std_text(s.val_accuracy),
         mean_std_text(s.test_accuracy), mean_std_text(s.train_minus_val_accuracy),
         mean_std_text(s.w1_norm, 3), share(s.w1_small), share(s.dead_units),
@@ -498,7 +504,9 @@ std::string how_decided() {
 
 std::string report_markdown(const SweepInfo& sweep, const std::vector<RunResult>& runs) {
   const std::vector<StrengthSummary> strengths = summarize_strengths(runs);
-  std::string md = header(sweep) + table(strengths) + "\n## Findings\n\n";
+  const Recommendation recommendation = recommend(strengths, sweep.config);
+  std::string md = header(sweep) + recommendation_markdown(recommendation) + "## Settings\n\n" +
+                   table(strengths, recommendation) + "\n## Findings\n\n";
   const StrengthSummary* best = best_by(strengths, &StrengthSummary::val_accuracy);
   if (best == nullptr) {
     md += "- No run completed, so there is nothing to compare.\n";

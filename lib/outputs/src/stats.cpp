@@ -129,6 +129,19 @@ double paired_t_p(const std::vector<double>& a, const std::vector<double>& b) {
                                static_cast<double>(d.n - 1));
 }
 
+std::optional<int64_t> paired_seeds_to_resolve(double difference, double std) {
+  // Standard normal quantiles for α = 0.05 (two-sided) and 80% power.
+  constexpr double kZAlpha = 1.959963984540054;
+  constexpr double kZPower = 0.8416212335729143;
+  if (!std::isfinite(difference) || !std::isfinite(std) || difference == 0 || std <= 0) {
+    return std::nullopt;
+  }
+  const double ratio = (kZAlpha + kZPower) * std / difference;
+  const double n = ratio * ratio + kZAlpha * kZAlpha / 2.0;
+  if (n > 1e9) return std::nullopt;
+  return std::max<int64_t>(2, static_cast<int64_t>(std::ceil(n)));
+}
+
 RunSpec StrengthSummary::setting() const {
   RunSpec spec;
   spec.l2 = l2;

@@ -10,6 +10,7 @@
 #include "l2sweep/base/json.h"
 #include "l2sweep/base/version.h"
 #include "l2sweep/config/options.h"
+#include "l2sweep/outputs/recommendation.h"
 #include "l2sweep/outputs/stats.h"
 #include "l2sweep/train/adam.h"
 #include "l2sweep/train/model.h"
@@ -101,6 +102,37 @@ Json strength_json(const StrengthSummary& s) {
   return json;
 }
 
+/// The recommendation for scripts: the answer, the setting to use, and the test behind it.
+Json recommendation_json(const Recommendation& r, const std::vector<StrengthSummary>& strengths) {
+  const auto setting = [&](size_t index) -> Json {
+    if (index == Recommendation::kNone) return Json();
+    Json json = Json::object();
+    json["l2"] = json_number(strengths[index].l2);
+    json["dropout"] = json_number(strengths[index].dropout);
+    json["weight_decay"] = json_number(strengths[index].weight_decay);
+    json["name"] = setting_label(strengths[index].setting());
+    return json;
+  };
+  Json json = Json::object();
+  json["answer"] = answer_name(r.answer);
+  json["headline"] = r.headline;
+  json["use"] = setting(r.recommended);
+  json["best"] = setting(r.best);
+  json["one_se"] = setting(r.one_se);
+  json["control"] = setting(r.control);
+  json["compared_with"] = setting(r.other);
+  Json test = Json::object();
+  test["metric"] = "final val_accuracy, paired by seed";
+  test["pairs"] = static_cast<int64_t>(r.test.pairs);
+  test["difference"] = json_number(r.test.mean);
+  test["p"] = json_number(r.test.p);
+  test["seeds_needed"] = r.test.seeds_needed ? Json(*r.test.seeds_needed) : Json();
+  json["test"] = test;
+  json["evidence"] = r.evidence;
+  json["command_with_control"] = r.command.empty() ? Json() : Json(r.command);
+  return json;
+}
+
 }  // namespace
 
 Json config_json(const SweepConfig& config) {
@@ -129,6 +161,8 @@ std::string summary_json(const SweepInfo& sweep, const std::vector<RunResult>& r
   json["libtorch_version"] = libtorch_version();
   json["device"] = sweep.device;
   json["command_line"] = sweep.command_line;
+  json["command_lines"] =
+      sweep.command_lines.empty() ? std::vector<std::string>{sweep.command_line} : sweep.command_lines;
   json["started_at"] = sweep.started_at;
   json["finished"] = finished;
   json["sweep_seconds"] = sweep_seconds ? json_number(*sweep_seconds) : Json();
@@ -140,9 +174,11 @@ std::string summary_json(const SweepInfo& sweep, const std::vector<RunResult>& r
   // Final-epoch statistics across seeds, per setting (l2, dropout, weight decay); std is the sample
   // standard deviation (n - 1), null with fewer than two completed seeds.
   json["strengths"] = Json::array();
-  for (const StrengthSummary& strength : summarize_strengths(runs)) {
+  const std::vector<StrengthSummary> strengths = summarize_strengths(runs);
+  for (const StrengthSummary& strength : strengths) {
     json["strengths"].push_back(strength_json(strength));
   }
+  json["recommendation"] = recommendation_json(recommend(strengths, sweep.config), strengths);
   return json_text(json);
 }
 
@@ -163,8 +199,9 @@ void SummaryJsonWriter::on_run_end(const RunResult& result) {
 }
 
 void SummaryJsonWriter::on_sweep_end(const SweepOutcome& outcome) {
-  if (outcome.interrupted) return;
-  write_file_atomically(path_, summary_json(sweep_, runs_, /*finished=*/true, outcome.seconds));
+  // Interrupted too: the training time so far, which a --resume adds its own to.
+  write_file_atomically(path_, summary_json(sweep_, runs_, /*finished=*/!outcome.interrupted,
+                                            sweep_.earlier_seconds + outcome.seconds));
 }
 
 }  // namespace l2sweep

@@ -105,13 +105,35 @@ Analysis analyse(const std::vector<Candidate>& candidates, bool maximise) {
     }
     if (maximise ? scores[i].mean >= bound : scores[i].mean <= bound) analysis.one_se = i;
   }
-  analysis.at_edge = at == 0 || at + 1 == order.size();
+  // The edges of the searched range are its positive strengths: l2 = 0 is the control.
+  size_t first_positive = 0;
+  while (first_positive < order.size() && candidates[order[first_positive]].l2 <= 0) {
+    ++first_positive;
+  }
+  analysis.at_edge = best.l2 > 0 && (at == first_positive || at + 1 == order.size());
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    if (candidates[i].l2 == 0 && std::isfinite(scores[i].mean) &&
+        (i == analysis.best || analysis.indistinguishable[i])) {
+      analysis.no_l2 = true;
+    }
+  }
+  analysis.use = analysis.no_l2 ? 0.0 : best.l2;
   return analysis;
 }
 
 NextRound next_round(const std::vector<Candidate>& candidates, const Analysis& analysis,
                      const SearchSettings& settings, int rounds_done) {
   NextRound next;
+  if (analysis.no_l2) {
+    const Candidate& best = candidates[analysis.best];
+    next.stop_reason =
+        best.l2 == 0 ? "l2 = 0 (no L2) is the best: regularisation does not help here"
+                     : fmt::format(
+                           "l2 = 0 (no L2) cannot be told from the best, {:.4g}: L2 does not "
+                           "help measurably here",
+                           best.l2);
+    return next;
+  }
   if (rounds_done >= settings.max_rounds) {
     next.stop_reason = fmt::format("reached the limit of {} rounds", settings.max_rounds);
     return next;

@@ -265,6 +265,8 @@ Json tuning_json(const TuneResult& result, const SweepConfig& config,
     json["one_se"] = {{"l2", one_se.l2}, {"score", score_json(one_se.scores)}};
     json["interval"] = {result.analysis.interval_low, result.analysis.interval_high};
     json["at_edge"] = result.analysis.at_edge;
+    // The answer: the strength to use, 0 when l2 = 0 is the best or cannot be told from it.
+    json["use"] = {{"l2", result.analysis.use}, {"no_l2", result.analysis.no_l2}};
   }
   json["stop_reason"] = result.stop_reason;
   const PlainGrid grid = plain_grid(result, config, settings);
@@ -323,6 +325,29 @@ std::string report_text(const TuneResult& result, const SweepConfig& config,
   const Candidate& one_se = result.candidates[a.one_se];
   const Score best_score = score_of(best.scores);
   md += "## The answer\n\n";
+  if (a.no_l2) {
+    const Candidate* control = nullptr;
+    for (const Candidate& c : result.candidates) {
+      if (c.l2 == 0) control = &c;
+    }
+    const Score control_score = score_of(control->scores);
+    md += fmt::format(
+        "- **Use l2 = 0: no L2.** {} ({} {} ± {} standard error){}.\n", 
+        best.l2 == 0 ? "The unregularised control is the best strength tried"
+                     : "The paired t-test over seeds cannot tell the unregularised control from "
+                       "the best",
+        accuracy ? "validation accuracy" : "validation cross-entropy",
+        fixed(control_score.mean, 4), fixed(control_score.se, 4),
+        best.l2 == 0 ? ""
+                     : fmt::format("; the best, {:.4g}, is not resolved from it (p = {:.3g})",
+                                   best.l2,
+                                   a.p_vs_best[static_cast<size_t>(control - result.candidates.data())]));
+  } else {
+    const bool control_tried = std::any_of(result.candidates.begin(), result.candidates.end(),
+                                           [](const Candidate& c) { return c.l2 == 0; });
+    md += fmt::format("- **Use l2 = {:.4g}**: the best strength{}.\n", a.use,
+                      control_tried ? ", which the paired test tells from l2 = 0 (no L2)" : "");
+  }
   md += fmt::format("- **Best strength: {:.4g}** ({} {} ± {} standard error over {} seeds).\n",
                     best.l2, accuracy ? "validation accuracy" : "validation cross-entropy",
                     fixed(best_score.mean, 4), fixed(best_score.se, 4), best_score.n);
@@ -515,7 +540,10 @@ TuneResult tune_l2(const SweepConfig& config, const std::string& command_line, s
     return run_experiment(sweep, command_line + label, console, stop);
   };
 
+  // The first round tries the unregularised control beside the log grid, so that the search
+  // can answer "no L2", which no range of positive strengths contains.
   std::vector<double> strengths = log_grid(settings.low, settings.high, settings.grid_points);
+  if (settings.try_control) strengths.insert(strengths.begin(), 0.0);
   double low = settings.low, high = settings.high;
   double spacing = std::log10(high / low) / static_cast<double>(settings.grid_points - 1);
   for (int round = 1;; ++round) {
@@ -602,6 +630,7 @@ TuneResult tune_l2(const SweepConfig& config, const std::string& command_line, s
   const Candidate& one_se = result.candidates[result.analysis.one_se];
   std::vector<double> chosen{best.l2};
   if (one_se.l2 != best.l2) chosen.push_back(one_se.l2);
+  if (result.analysis.no_l2 && best.l2 != 0) chosen.insert(chosen.begin(), 0.0);
   fmt::print(console,
              "\n=== --l2 auto: best {:.4g}, 1se {:.4g}; scoring them on the test set "
              "===\n",
@@ -635,7 +664,9 @@ TuneResult tune_l2(const SweepConfig& config, const std::string& command_line, s
       ++result.final_runs;
       result.final_epochs += static_cast<int64_t>(run.history.size());
     }
-    const Candidate& searched = l2 == best.l2 ? best : one_se;
+    const Candidate& searched = *std::find_if(
+        result.candidates.begin(), result.candidates.end(),
+        [l2 = l2](const Candidate& c) { return c.l2 == l2; });
     result.final_matches_search = result.final_matches_search &&
                                   same_bits(accuracy, searched.val_accuracy) &&
                                   same_bits(cross_entropy, searched.val_data_loss);
@@ -645,15 +676,27 @@ TuneResult tune_l2(const SweepConfig& config, const std::string& command_line, s
   write_outputs(result, config, settings, command_line);
 
   const Score score = score_of(best.scores);
+  const double use = result.analysis.use;
+  const auto use_test = std::find_if(result.test_accuracy.begin(), result.test_accuracy.end(),
+                                     [&](const auto& entry) { return entry.first == use; });
+  const std::string answer =
+      result.analysis.no_l2
+          ? fmt::format("use l2 = 0: no L2 ({})", result.stop_reason)
+          : fmt::format("use l2 = {:.4g}{}", use,
+                        result.analysis.at_edge
+                            ? " (the best is at the edge of the range: widen it, e.g. "
+                              "--l2 auto:LOW:HIGH)"
+                            : "");
   fmt::print(console,
-             "\n--l2 auto: best {:.4g} ({} {} ± {} se), 1se {:.4g}, indistinguishable from the "
-             "best: {:.4g} to {:.4g}{}\n  {} round{}, {} strengths, {}; test accuracy of the best: "
-             "{}\n  {}/report.md, summary.json (\"tuning\")\n",
-             best.l2, config.tune_metric, fixed(score.mean, 4), fixed(score.se, 4), one_se.l2,
-             result.analysis.interval_low, result.analysis.interval_high,
-             result.analysis.at_edge ? " (at the edge of the range: widen it)" : "",
+             "\n--l2 auto: {}\n  best {:.4g} ({} {} ± {} se), 1se {:.4g}, indistinguishable from "
+             "the best: {:.4g} to {:.4g}\n  {} round{}, {} strengths, stopped because {}; test "
+             "accuracy of l2 = {:.4g}: {}\n  {}/report.md, summary.json (\"tuning\")\n",
+             answer, best.l2, config.tune_metric, fixed(score.mean, 4), fixed(score.se, 4),
+             one_se.l2, result.analysis.interval_low, result.analysis.interval_high,
              result.rounds.size(), result.rounds.size() == 1 ? "" : "s", result.candidates.size(),
-             result.stop_reason, mean_std_text(seed_stats(result.test_accuracy.front().second)),
+             result.stop_reason, use,
+             use_test == result.test_accuracy.end() ? std::string("n/a")
+                                                    : mean_std_text(seed_stats(use_test->second)),
              result.out_dir.string());
   return result;
 }

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "l2sweep/outputs/recommendation.h"
 #include "l2sweep/outputs/stats.h"
 #include "l2sweep/sweep/observer.h"
 
@@ -24,6 +25,9 @@ class ConsoleReporter : public SweepObserver {
   void on_run_start(const RunSpec& run, int64_t epochs) override;
   void on_batch_end(const Cohort& cohort, int64_t epoch, int64_t step, int64_t steps) override;
   void on_epoch_end(const RunSpec& run, const EpochMetrics& metrics) override;
+  /// Epochs restored from a checkpoint are not printed as if trained: run_experiment says
+  /// before training which runs resume at which epoch.
+  void on_epoch_restored(const RunSpec& /*run*/, const EpochMetrics& /*metrics*/) override {}
   void on_run_end(const RunResult& result) override;
   void on_sweep_end(const SweepOutcome& outcome) override;
 
@@ -46,14 +50,16 @@ class ConsoleReporter : public SweepObserver {
 };
 
 /// The end-of-sweep table comparing the runs: final train and validation loss and accuracy,
-/// train minus validation accuracy, test accuracy and ||W1||; the run with the best final
-/// validation accuracy is marked with '*'.
+/// train minus validation accuracy, test accuracy and ||W1||. No run is marked: a single
+/// run's luck is no recommendation (the per-setting table and the recommendation are).
 std::string comparison_table(const std::vector<RunResult>& results);
 
-/// The end-of-sweep table of mean ± std per strength.
-std::string strength_table(const std::vector<StrengthSummary>& strengths);
+/// The end-of-sweep table of mean ± std per setting, the recommended one marked.
+std::string strength_table(const std::vector<StrengthSummary>& strengths,
+                           const Recommendation& recommendation);
 
-/// The comparison table, and with several seeds per strength the strength table.
-std::string final_tables(const std::vector<RunResult>& runs, int64_t seeds);
+/// The comparison table, with several seeds per setting the per-setting table, and the
+/// recommendation block (recommend()).
+std::string final_tables(const std::vector<RunResult>& runs, const SweepConfig& config);
 
 }  // namespace l2sweep

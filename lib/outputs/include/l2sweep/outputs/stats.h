@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -95,6 +96,12 @@ double regularized_incomplete_beta(double a, double b, double x);
 /// length); NaN with fewer than two pairs, or when every difference is the same non-zero value
 /// (no spread to test against); 1 when every difference is 0.
 double paired_t_p(const std::vector<double>& a, const std::vector<double>& b);
+
+/// Seeds a paired t-test at α = 0.05 would need to detect a mean per-seed difference
+/// `difference` with 80% power when the per-seed differences spread by `std`:
+/// ((z_{1-α/2} + z_{power}) std / d)^2 + z_{1-α/2}^2 / 2, rounded up, at least 2. nullopt when the
+/// difference or the spread is 0 or not finite.
+std::optional<int64_t> paired_seeds_to_resolve(double difference, double std);
 
 /// One summary per setting, in plan order.
 std::vector<StrengthSummary> summarize_strengths(const std::vector<RunResult>& runs);

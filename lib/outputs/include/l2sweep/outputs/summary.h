@@ -30,7 +30,7 @@ class SummaryJsonWriter : public SweepObserver {
 
   void on_sweep_begin(const SweepInfo& sweep) override;
   void on_run_end(const RunResult& result) override;
-  /// The final document, unless the sweep was interrupted (it then stays unfinished).
+  /// The final document; interrupted, it stays unfinished but records the seconds trained.
   void on_sweep_end(const SweepOutcome& outcome) override;
 
  private:

@@ -18,8 +18,12 @@ struct SweepInfo {
   std::string device;  ///< "cpu", "cuda:0", or "mixed" when merged shards trained on several
   std::string engine;  ///< the planned engine's description (runs record what actually ran)
   int64_t jobs = 1;
-  std::string command_line;
-  std::string started_at;
+  std::string command_line;  ///< the process that started the sweep
+  std::string started_at;    ///< when that process started it
+  /// Every process that trained the sweep, the first and each --resume, in order.
+  std::vector<std::string> command_lines;
+  /// Training seconds of the earlier processes (sweep_seconds of the summary they left).
+  double earlier_seconds = 0;
   DatasetInfo data;
 };
 

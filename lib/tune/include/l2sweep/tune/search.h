@@ -26,6 +26,9 @@ struct SearchSettings {
   int max_rounds = 4;
   /// A round whose grid would be finer than this (decades between strengths) is not run.
   double min_spacing_decades = 0.02;
+  /// The first round tries l2 = 0 (the unregularised control) beside the log grid, so that the
+  /// search can answer "no L2". Off only where a test needs rounds on data L2 does not help.
+  bool try_control = true;
 };
 
 /// Mean, sample standard deviation (seed_stats') and standard error of `values`; all NaN when
@@ -50,15 +53,23 @@ struct Analysis {
   std::vector<bool> indistinguishable;  ///< p_vs_best >= 0.05
   /// The strengths indistinguishable from the best, contiguous around it in l2 order.
   double interval_low = 0, interval_high = 0;
-  /// The best is the lowest or the highest strength of the searched range.
+  /// The best is the lowest or the highest positive strength of the searched range.
   bool at_edge = false;
+  /// l2 = 0 (no L2) was tried and is the best, or the paired test cannot tell it from the
+  /// best: the answer is "no L2", and the search stops (widening the range towards 0 can
+  /// never reach 0 itself).
+  bool no_l2 = false;
+  /// The strength to use: 0 when no_l2, else the best.
+  double use = 0;
 };
 
 /// `points` strengths spaced evenly in log10 from `low` to `high`: the ends exactly, the
 /// others rounded to 4 significant digits so that they read well in names and tables.
 std::vector<double> log_grid(double low, double high, int points);
 
-/// Best, 1se and the interval. Needs at least one candidate with a finite score and two seeds.
+/// Best, 1se, the interval and whether the answer is "no L2" (a candidate of l2 = 0, the
+/// unregularised control, tried next to the log grid). Needs at least one candidate with a
+/// finite score and two seeds.
 Analysis analyse(const std::vector<Candidate>& candidates, bool maximise);
 
 /// The next round: new strengths between the nearest candidates outside the interval, or

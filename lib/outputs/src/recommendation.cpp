@@ -1,0 +1,347 @@
+#include "l2sweep/outputs/recommendation.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "l2sweep/config/options.h"
+#include "l2sweep/outputs/report.h"
+
+namespace l2sweep {
+namespace {
+
+constexpr size_t kNone = Recommendation::kNone;
+
+/// "L2 = 0.001", "L2 = 0, dropout = 0.2" (report.md's names).
+std::string name(const StrengthSummary& s) {
+  std::string text = fmt::format("L2 = {}", s.l2);
+  if (s.dropout != 0) text += fmt::format(", dropout = {}", s.dropout);
+  if (s.weight_decay != 0) text += fmt::format(", weight decay = {}", s.weight_decay);
+  return text;
+}
+
+bool is_control(const StrengthSummary& s) {
+  return s.l2 == 0 && s.dropout == 0 && s.weight_decay == 0;
+}
+
+bool usable(const StrengthSummary& s) {
+  return s.completed > 0 && std::isfinite(s.val_accuracy.mean);
+}
+
+std::string points(double fraction, bool sign = true) {
+  return fixed(100 * fraction, 2, sign) + " points";
+}
+
+/// Which regulariser a setting uses, and how strongly: the one-standard-error rule moves
+/// along one kind at a time (the control is the weakest setting of every kind). A setting
+/// with two kinds at once has no single order: kind -1.
+std::pair<int, double> kind_and_strength(const StrengthSummary& s) {
+  const int kinds = (s.l2 > 0 ? 1 : 0) + (s.dropout > 0 ? 1 : 0) + (s.weight_decay > 0 ? 1 : 0);
+  if (kinds == 0) return {0, 0.0};
+  if (kinds > 1) return {-1, 0.0};
+  if (s.l2 > 0) return {1, s.l2};
+  if (s.dropout > 0) return {2, s.dropout};
+  return {3, s.weight_decay};
+}
+
+/// The most regularised setting of the best's kind (of L2, the experiment's subject, when the
+/// control is the best) whose mean is within one standard error of the best's: the simplest
+/// model the seeds cannot tell from the best (glmnet's lambda.1se). kNone with one seed, for a
+/// best that combines kinds, or when no stronger setting qualifies.
+size_t one_standard_error(const std::vector<StrengthSummary>& strengths, size_t best) {
+  const StrengthSummary& b = strengths[best];
+  if (b.val_accuracy.n < 2 || !std::isfinite(b.val_accuracy.std)) return kNone;
+  const double floor =
+      b.val_accuracy.mean - b.val_accuracy.std / std::sqrt(static_cast<double>(b.val_accuracy.n));
+  const auto [best_kind, best_strength] = kind_and_strength(b);
+  if (best_kind < 0) return kNone;
+  const int along = best_kind == 0 ? 1 : best_kind;
+  size_t pick = kNone;
+  double pick_strength = best_strength;
+  for (size_t i = 0; i < strengths.size(); ++i) {
+    const StrengthSummary& s = strengths[i];
+    if (i == best || !usable(s) || s.val_accuracy.mean < floor) continue;
+    const auto [kind, strength] = kind_and_strength(s);
+    if (kind == along && strength > pick_strength) {
+      pick = i;
+      pick_strength = strength;
+    }
+  }
+  return pick;
+}
+
+/// "paired t-test over 3 seeds, p = 0.012" and the like, for `d` of `a` against `b`.
+std::string test_text(const PairedDifference& d) {
+  if (d.pairs < 2) return fmt::format("{} shared seed: no spread to test against", d.pairs);
+  if (d.identical) return fmt::format("identical on each of the {} shared seeds", d.pairs);
+  if (std::isnan(d.p)) {
+    return fmt::format("the same difference on each of the {} shared seeds, no spread to test",
+                       d.pairs);
+  }
+  return fmt::format("paired t-test over {} seeds, p = {:.3g}", d.pairs, d.p);
+}
+
+/// How many seeds would resolve `d`, as a clause; empty when it cannot be planned.
+std::string seeds_clause(const PairedDifference& d) {
+  if (d.pairs < 2) return "rerun with `--seeds 3` or more to measure the seed spread";
+  if (d.seeds_needed) {
+    return fmt::format(
+        "about {} seeds would resolve a difference this size (paired, 80% power, α = {})",
+        *d.seeds_needed, kSignificance);
+  }
+  return "no difference to resolve";
+}
+
+/// The sweep's command with the unregularised control added to --l2, naming every option that
+/// decides its numbers and differs from the default.
+std::string command_with_control(const SweepConfig& config) {
+  SweepConfig with = config;
+  if (std::find(with.l2_strengths.begin(), with.l2_strengths.end(), 0.0) ==
+      with.l2_strengths.end()) {
+    with.l2_strengths.insert(with.l2_strengths.begin(), 0.0);
+  }
+  with.dropout_rates = {0.0};
+  with.weight_decays = {0.0};
+  for (double rate : config.dropout_rates) {
+    if (rate != 0) with.dropout_rates.push_back(rate);
+  }
+  for (double decay : config.weight_decays) {
+    if (decay != 0) with.weight_decays.push_back(decay);
+  }
+  const SweepConfig defaults;
+  std::string command = "l2sweep";
+  for (const SweepOption& option : sweep_options()) {
+    if (option.is_flag) continue;
+    const std::string option_name = option.name;
+    if (!option.decides_numbers && option_name != "data-dir") continue;
+    const std::string value = option.format(with);
+    if (option_name != "l2" && value == option.format(defaults)) continue;
+    command += fmt::format(" --{} {}", option_name, value);
+  }
+  return command;
+}
+
+}  // namespace
+
+const char* answer_name(Recommendation::Answer answer) {
+  switch (answer) {
+    case Recommendation::Answer::kUseBest:
+      return "use_best";
+    case Recommendation::Answer::kNoRegularisation:
+      return "no_regularisation";
+    case Recommendation::Answer::kNotResolved:
+      return "not_resolved";
+    case Recommendation::Answer::kNoControl:
+      return "no_control";
+    case Recommendation::Answer::kNothing:
+      break;
+  }
+  return "nothing";
+}
+
+bool PairedDifference::resolved() const { return std::isfinite(p) && p < kSignificance; }
+
+PairedDifference paired_difference(const StrengthSummary& a, const StrengthSummary& b) {
+  std::vector<double> x, y, differences;
+  for (size_t i = 0; i < a.seeds.size(); ++i) {
+    for (size_t j = 0; j < b.seeds.size(); ++j) {
+      if (a.seeds[i] != b.seeds[j]) continue;
+      x.push_back(a.final_val_accuracy[i]);
+      y.push_back(b.final_val_accuracy[j]);
+      differences.push_back(x.back() - y.back());
+    }
+  }
+  PairedDifference d;
+  d.pairs = x.size();
+  const SeedStats stats = seed_stats(differences);
+  d.mean = stats.mean;
+  d.std = stats.std;
+  d.identical = d.pairs > 0 && std::all_of(differences.begin(), differences.end(),
+                                           [](double v) { return v == 0; });
+  d.p = paired_t_p(x, y);
+  // A paired difference of a few ulps (equal counts divided by N) is no difference.
+  if (d.identical || (std::isfinite(d.p) && d.p >= 1.0)) {
+    d.p = d.pairs >= 2 ? 1.0 : d.p;
+  }
+  if (!d.resolved()) d.seeds_needed = paired_seeds_to_resolve(d.mean, d.std);
+  return d;
+}
+
+Recommendation recommend(const std::vector<StrengthSummary>& strengths,
+                         const SweepConfig& config) {
+  Recommendation r;
+  for (size_t i = 0; i < strengths.size(); ++i) {
+    if (!usable(strengths[i])) continue;
+    if (r.best == kNone || strengths[i].val_accuracy.mean > strengths[r.best].val_accuracy.mean) {
+      r.best = i;
+    }
+    if (is_control(strengths[i])) r.control = i;
+  }
+  if (r.best == kNone) {
+    r.headline = "No run completed, so there is nothing to recommend.";
+    return r;
+  }
+  const StrengthSummary& best = strengths[r.best];
+  r.one_se = one_standard_error(strengths, r.best);
+  const auto next_best = [&](bool regularised_only) {
+    size_t next = kNone;
+    for (size_t i = 0; i < strengths.size(); ++i) {
+      if (i == r.best || !usable(strengths[i]) || (regularised_only && is_control(strengths[i])))
+        continue;
+      if (next == kNone || strengths[i].val_accuracy.mean > strengths[next].val_accuracy.mean) {
+        next = i;
+      }
+    }
+    return next;
+  };
+  r.evidence.push_back(fmt::format(
+      "Best mean final validation accuracy: {} ({} over {} seed{}).", name(best),
+      mean_std_text(best.val_accuracy), best.val_accuracy.n, best.val_accuracy.n == 1 ? "" : "s"));
+
+  if (r.control == kNone) {
+    r.answer = Recommendation::Answer::kNoControl;
+    r.other = next_best(false);
+    r.headline = fmt::format(
+        "Best of the settings tried: {}. Whether regularisation helps at all was not asked: "
+        "the sweep has no unregularised control (l2 = 0).",
+        name(best));
+    if (r.other != kNone) {
+      r.test = paired_difference(best, strengths[r.other]);
+      r.evidence.push_back(fmt::format(
+          "Against the next best, {}: {} ({}){}.", name(strengths[r.other]), points(r.test.mean),
+          test_text(r.test),
+          r.test.resolved() ? ": a real lead" : fmt::format(": not resolved; {}", seeds_clause(r.test))));
+    }
+    r.command = command_with_control(config);
+  } else if (r.best == r.control) {
+    r.answer = Recommendation::Answer::kNoRegularisation;
+    r.other = next_best(true);
+    r.headline =
+        "Regularisation does not help this model on this data: use l2 = 0 (no L2, Dropout or "
+        "weight decay).";
+    if (r.other == kNone) {
+      r.evidence.push_back("No regularised setting completed a run to compare with.");
+    } else {
+      r.test = paired_difference(strengths[r.other], best);
+      r.evidence.push_back(fmt::format(
+          "The best regularised setting, {} ({}), is {} against the control ({}){}.",
+          name(strengths[r.other]), mean_std_text(strengths[r.other].val_accuracy),
+          points(r.test.mean), test_text(r.test),
+          r.test.resolved() ? ": the control is better beyond the seed spread"
+                            : ": no setting does better than the control"));
+    }
+  } else {
+    r.other = r.control;
+    r.test = paired_difference(best, strengths[r.control]);
+    const std::string against = fmt::format(
+        "{} against the unregularised control ({}): {} ({})", name(best),
+        mean_std_text(strengths[r.control].val_accuracy), points(r.test.mean), test_text(r.test));
+    if (r.test.resolved() && r.test.mean > 0) {
+      r.answer = Recommendation::Answer::kUseBest;
+      r.headline = fmt::format("Use {}: it beats the unregularised control beyond the seed spread.",
+                               name(best));
+      r.evidence.push_back(against + ".");
+    } else {
+      r.answer = Recommendation::Answer::kNotResolved;
+      r.headline = fmt::format(
+          "Not resolved: {} leads the unregularised control by less than these seeds can tell "
+          "apart. Until more seeds resolve it, use l2 = 0: the simpler model, which the numbers "
+          "cannot tell from it.",
+          name(best));
+      r.evidence.push_back(fmt::format("{}; {}.", against, seeds_clause(r.test)));
+    }
+  }
+  switch (r.answer) {
+    case Recommendation::Answer::kUseBest:
+      r.recommended = r.best;
+      r.mark = "<- recommended";
+      break;
+    case Recommendation::Answer::kNoRegularisation:
+      r.recommended = r.control;
+      r.mark = "<- recommended";
+      break;
+    case Recommendation::Answer::kNotResolved:
+      r.recommended = r.control;
+      r.mark = "<- recommended (not resolved)";
+      break;
+    case Recommendation::Answer::kNoControl:
+      r.recommended = r.best;
+      r.mark = "<- best tried (no control)";
+      break;
+    case Recommendation::Answer::kNothing:
+      break;
+  }
+  if (r.one_se != kNone) {
+    const StrengthSummary& alternative = strengths[r.one_se];
+    r.evidence.push_back(fmt::format(
+        "One-standard-error alternative: {} ({}), the most regularised setting of its kind "
+        "within one standard error of the best ({}).",
+        name(alternative), mean_std_text(alternative.val_accuracy),
+        fixed(best.val_accuracy.std / std::sqrt(static_cast<double>(best.val_accuracy.n)), 4)));
+  } else if (best.val_accuracy.n < 2) {
+    r.evidence.push_back(
+        "One seed per setting: no seed spread, so neither a standard error nor a test (rerun "
+        "with `--seeds 3` or more).");
+  }
+  return r;
+}
+
+std::string recommendation_markdown(const Recommendation& r) {
+  std::string md = "## Recommendation\n\n**" + r.headline + "**\n\n";
+  for (const std::string& line : r.evidence) md += "- " + line + "\n";
+  if (!r.command.empty()) {
+    md += "- To ask whether regularisation helps, rerun with the control (l2 = 0) added:\n\n  ```\n  " +
+          r.command + "\n  ```\n";
+  }
+  return md + "\n";
+}
+
+namespace {
+
+/// `text` broken at spaces into lines of at most `width` columns (a longer word stays whole),
+/// the first line after `first`, the others after `rest`; backquotes (markdown's) dropped.
+std::string wrapped(const std::string& text, const std::string& first, const std::string& rest,
+                    size_t width = 100) {
+  std::string plain = text;
+  plain.erase(std::remove(plain.begin(), plain.end(), '`'), plain.end());
+  std::string out = first;
+  size_t column = first.size();
+  bool line_empty = true;
+  size_t start = 0;
+  while (start < plain.size()) {
+    size_t end = plain.find(' ', start);
+    if (end == std::string::npos) end = plain.size();
+    const std::string word = plain.substr(start, end - start);
+    start = end + 1;
+    if (word.empty()) continue;
+    if (!line_empty && column + 1 + word.size() > width) {
+      out += "\n" + rest;
+      column = rest.size();
+      line_empty = true;
+    }
+    if (!line_empty) {
+      out += ' ';
+      ++column;
+    }
+    out += word;
+    column += word.size();
+    line_empty = false;
+  }
+  return out + "\n";
+}
+
+}  // namespace
+
+std::string recommendation_text(const Recommendation& r) {
+  std::string text = wrapped(r.headline, "Recommendation: ", "  ");
+  for (const std::string& line : r.evidence) text += wrapped(line, "  - ", "    ");
+  if (!r.command.empty()) {
+    // On a line of its own, unbroken, to copy.
+    text += "  - To ask whether regularisation helps, rerun with the control (l2 = 0) added:\n    " +
+            r.command + "\n";
+  }
+  return text;
+}
+
+}  // namespace l2sweep
