@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <cxxopts.hpp>
+#include <map>
 #include <optional>
 #include <vector>
 
@@ -95,8 +96,19 @@ constexpr const char* kCompareHelp =
     "  --metric NAME    the final metric the verdicts judge: val_accuracy (default),\n"
     "                   val_loss, accuracy or loss\n"
     "  --source NAME    name the source the following paths form\n"
-    "  --label l2=X[,seed=N]\n"
+    "  --label l2=X[,seed=N][,KEY=VALUE...]\n"
     "                   the settings of the Keras run that follows\n"
+    "  --setup KEY=VALUE[,KEY=VALUE...]\n"
+    "                   settings of every Keras run of the current --source (a --label\n"
+    "                   overrides them); KEY: data, train_size, val_size, batch_size, lr,\n"
+    "                   adam, dropout, weight_decay, engine, device, jobs, shards. What a\n"
+    "                   Keras source does not state is assumed to be the seed experiment's\n"
+    "                   (train_size 50000, val_size 10000, batch_size 32, lr 0.001, adam\n"
+    "                   keras), and the assumption is printed\n"
+    "  --ignore KEY[,KEY...]\n"
+    "                   test sources whose KEY differs anyway (data, train_size, val_size,\n"
+    "                   batch_size, lr or adam); their verdicts say they were forced.\n"
+    "                   Otherwise such verdicts read 'not comparable'\n"
     "  -h, --help       print this help and exit\n"
     "\n"
     "Example: l2sweep compare runs/20261126T120000Z --source keras "
@@ -110,6 +122,7 @@ CommandLine parse_compare(const std::vector<std::string>& args, CommandLine comm
   std::string source;
   bool source_used = true;  // the last --source named at least one path
   std::optional<std::string> pending_label;
+  std::map<std::string, std::string> setup;  // --setup of the current --source
   const auto value_of = [&](size_t& i, const std::string& option) {
     if (i + 1 >= args.size() || args[i + 1].empty()) {
       throw usage_error("compare: {} needs a value; see l2sweep compare --help", option);
@@ -144,6 +157,7 @@ CommandLine parse_compare(const std::vector<std::string>& args, CommandLine comm
       }
       source = value();
       source_used = false;
+      setup.clear();
       if (source.empty() || source.find_first_of(",\n\r|") != std::string::npos) {
         throw usage_error(
             "compare: --source '{}': expected a name without commas, bars or line "
@@ -152,12 +166,22 @@ CommandLine parse_compare(const std::vector<std::string>& args, CommandLine comm
       }
     } else if (arg == "--label") {
       pending_label = value();
+    } else if (arg == "--setup") {
+      for (const auto& [key, given] : compare::parse_setup(value())) setup[key] = given;
+    } else if (arg == "--ignore") {
+      const std::string keys = value();
+      size_t start = 0;
+      while (start <= keys.size()) {
+        const size_t end = std::min(keys.find(',', start), keys.size());
+        command.compare.ignore.push_back(keys.substr(start, end - start));
+        start = end + 1;
+      }
     } else if (arg.rfind("-", 0) == 0 && arg.size() > 1) {
       throw usage_error("compare: unknown option '{}'; see l2sweep compare --help", args[i]);
     } else {
       if (arg.empty()) throw usage_error("compare: an empty path");
       source_used = true;
-      compare::SourceArgument argument{source, arg, std::nullopt};
+      compare::SourceArgument argument{source, arg, std::nullopt, setup};
       if (pending_label) argument.label = compare::parse_label(*pending_label);
       pending_label.reset();
       command.compare.arguments.push_back(std::move(argument));

@@ -282,18 +282,25 @@ def check_compare(tmp):
 
     out = os.path.join(tmp, "cmp-formats")
     tb = os.path.join(sweeps[0], "tensorboard", "l2-{l2}_seed-{seed}")
-    result = run(["compare", sweeps[0], "--source", "own-tensorboard", tb,
+    # The sweep's own logs state its setup; the Keras fixtures' setup differs (another size),
+    # so their tests are forced: this case is about reading the formats.
+    result = run(["compare", sweeps[0], "--source", "own-tensorboard",
+                  "--setup", "train_size=600,val_size=200,adam=torch", tb,
                   "--source", "keras-csv", os.path.join(keras, "csv", "l2-{l2}_seed-{seed}.csv"),
                   "--source", "keras-json", os.path.join(keras, "history", "l2-{l2}_seed-{seed}.json"),
                   "--source", "keras-tb", os.path.join(keras, "tensorboard", "l2-{l2}_seed-{seed}"),
-                  "--out", out])
+                  "--ignore", "train_size,val_size,adam", "--out", out])
     check(result.returncode == 0, f"compare formats: exit {result.returncode} {result.stderr}")
     with open(os.path.join(out, "compare.json")) as f:
         verdicts = json.load(f)["verdicts"]
     check(len(verdicts) == 8, f"4 sources x 2 strengths expected, got {len(verdicts)}")
     own = [v for v in verdicts if v["source"] == "own-tensorboard"]
-    check(all(v["verdict"] == "consistent" and abs(v["difference"]) < 1e-6 for v in own),
+    check(all(v["verdict"] == "consistent" and abs(v["difference"]) < 1e-6 and not v["conditions"]
+              for v in own),
           f"the sweep's own float32 TensorBoard logs should be consistent with it: {own}")
+    forced = [v for v in verdicts if v["source"] == "keras-csv"]
+    check(all(any(c.startswith("forced: train_size ") for c in v["conditions"]) for v in forced),
+          f"forced verdicts should say so: {forced}")
     by_source = {}
     for v in verdicts:
         by_source.setdefault(v["source"], []).append(v["difference"])
@@ -306,8 +313,34 @@ def check_compare(tmp):
     check_error(tmp, ["compare", sweeps[0], "--label", "l2=0.001", bad], 3,
                 "bad.csv: header 'step,value' lacks the CSVLogger columns", "compare bad csv")
     check_error(tmp, ["compare", sweeps[0], "--label", "l2=0.5", os.path.join(keras, "csv", "l2-0.001_seed-0.csv")],
-                2, "shares no strength", "compare unpaired")
+                2, "shares no setting", "compare unpaired")
     check_error(tmp, ["compare", sweeps[0]], 2, "expected two or more sources", "compare one source")
+
+    # Setups that differ, as a new user meets them. Another training size and fewer epochs:
+    # not comparable, naming the setting and both values; forced, tested at the last epoch both
+    # trained, and each verdict line says so.
+    other = os.path.join(tmp, "compare-small")
+    result = run(["--data-dir", FIXTURE, "--val-size", "200", "--train-size", "300", "--epochs", "2",
+                  "--device", "cpu", "--l2", "0.001,0.01", "--seeds", "2", "--out", other])
+    check(result.returncode == 0, f"small sweep for compare: {result.stderr}")
+    result = run(["compare", sweeps[0], other, "--out", os.path.join(tmp, "cmp-setups")])
+    lines = [l for l in result.stdout.splitlines() if "not comparable" in l]
+    check(result.returncode == 0 and len(lines) == 2 and all(
+        "train_size 300 (compare-small) vs 600 (compare-jobs1)" in l for l in lines),
+          f"different train sizes should be not comparable: {result.stdout}")
+    check("! train_size" in result.stdout and "~ epochs" in result.stdout,
+          f"the setups table should mark what differs: {result.stdout}")
+    result = run(["compare", sweeps[0], other, "--ignore", "train_size",
+                  "--out", os.path.join(tmp, "cmp-forced")])
+    lines = [l for l in result.stdout.splitlines() if l.strip().startswith("l2=")]
+    check(len(lines) == 2 and all("at epoch 2, the last both trained" in l and "forced: train_size" in l
+                                  for l in lines), f"forced verdict lines: {lines}")
+    # Keras logs that state nothing: the seed experiment's setup is assumed and printed.
+    result = run(["compare", sweeps[0], "--source", "keras",
+                  os.path.join(keras, "csv", "l2-{l2}_seed-{seed}.csv"),
+                  "--out", os.path.join(tmp, "cmp-assumed")])
+    check("assumed for 'keras'" in result.stdout and "train_size 50000" in result.stdout
+          and "not comparable" in result.stdout, f"Keras assumptions: {result.stdout}")
     check_error(tmp, ["compare", sweeps[0], sweeps[1], "--out", out], 4, "not empty",
                 "compare into a used folder")
 

@@ -18,6 +18,7 @@
 #include "l2sweep/compare/sources.h"
 #include "l2sweep/compare/statistics.h"
 #include "l2sweep/compare/tfevents.h"
+#include "l2sweep/experiment/experiment.h"
 #include "l2sweep/outputs/tensorboard.h"
 #include "test_support.h"
 
@@ -213,7 +214,7 @@ TEST(CompareReaders, ASweepFolderGivesEveryRunAndColumn) {
   const Comparison c = compare_sources(sweeps({dir / "done", dir / "sweep"}), "val_accuracy");
   ASSERT_EQ(c.notes.size(), 2u);
   EXPECT_EQ(c.notes[0],
-            "'sweep' at l2 0.001: 2 of 2 runs unfinished (4 of 10 planned epochs); "
+            "'sweep' at l2=0.001: 2 of 2 runs unfinished (4 of 10 planned epochs); "
             "each run's last epoch is taken as its final one.");
 }
 
@@ -388,7 +389,7 @@ TEST(ComparePairing, KerasRunsGroupIntoSourcesAndPairByStrength) {
   ASSERT_EQ(c.verdicts.size(), 2u);  // 0.001 and 0.01; the sweep's 0.1 pairs nothing
   EXPECT_EQ(c.verdicts[0].l2, 0.001);
   ASSERT_EQ(c.notes.size(), 1u);
-  EXPECT_NE(c.notes[0].find("l2 0.1 of 'sweep' has no counterpart in 'k'"), std::string::npos);
+  EXPECT_NE(c.notes[0].find("l2=0.1 of 'sweep' has no counterpart in 'k'"), std::string::npos);
 }
 
 TEST(ComparePairing, RefusesWhatPairsNothingOrTwice) {
@@ -399,7 +400,7 @@ TEST(ComparePairing, RefusesWhatPairsNothingOrTwice) {
           read_sources({{"", (dir / "sweep").string(), std::nullopt},
                         {"", (kKeras / "csv" / "l2-{l2}_seed-{seed}.csv").string(), std::nullopt}}),
           "val_accuracy"),
-      Error, "source 'keras' (l2 0.001, 0.01) shares no strength with 'sweep' (l2 0.5)");
+      Error, "source 'keras' (l2=0.001, l2=0.01) shares no setting with 'sweep' (l2=0.5)");
   EXPECT_THROW_WITH(
       read_sources({{"", (kKeras / "csv" / "l2-0.001_seed-0.csv").string(), label(1)},
                     {"", (kKeras / "csv" / "l2-0.001_seed-1.csv").string(), label(1)}}),
@@ -603,8 +604,12 @@ TEST(CompareVerdicts, OtherMetricsAndMissingOnes) {
                                                      {"", (dir / "k.csv").string(), label(0.001)}}),
                                        "loss");
   EXPECT_EQ(c.statistic, "final_loss");
-  // 0.5 against 1/3, but the reference's two seeds tie (loss 1/epoch in both): no spread.
-  EXPECT_EQ(c.verdicts[0].verdict, Verdict::kCannotTell);
+  // The Keras run has 2 epochs, the sweep 3: compared at epoch 2, where both have loss 0.5
+  // (the sweep's two seeds tie on 1/epoch).
+  EXPECT_EQ(c.verdicts[0].at_epoch, 2);
+  EXPECT_EQ(c.verdicts[0].verdict, Verdict::kConsistent);
+  ASSERT_EQ(c.verdicts[0].conditions.size(), 1u);
+  EXPECT_EQ(c.verdicts[0].conditions[0], "at epoch 2, the last both trained (a 3, keras 2)");
   EXPECT_THROW_WITH(compare_sources(sweeps({dir / "a", dir / "a"}), "w1_norm"), Error,
                     "--metric w1_norm");
 }
@@ -638,7 +643,16 @@ TEST(CompareCommand, ParsesSourcesLabelsAndOptions) {
                     "must come right before");
   EXPECT_THROW_WITH(parse({"a", "--label", "seed=1", "b"}), Error, "expected l2=STRENGTH");
   EXPECT_THROW_WITH(parse({"a", "--label", "l2=-1", "b"}), Error, "not a non-negative number");
-  EXPECT_THROW_WITH(parse({"a", "--label", "l2=1,lr=2", "b"}), Error, "expected l2=STRENGTH");
+  EXPECT_THROW_WITH(parse({"a", "--label", "l2=1,bogus=2", "b"}), Error,
+                    "unknown setting 'bogus'; expected l2, seed, data, train_size");
+  EXPECT_THROW_WITH(parse({"a", "--label", "l2=1,epochs=2", "b"}), Error, "unknown setting 'epochs'");
+  EXPECT_THROW_WITH(parse({"a", "--label", "l2=1,adam=sgd", "b"}), Error,
+                    "adam 'sgd'; expected torch or keras");
+  EXPECT_THROW_WITH(parse({"a", "--setup", "train_size=0", "b"}), Error,
+                    "train_size '0'; expected a positive integer");
+  EXPECT_THROW_WITH(parse({"a", "--setup", "l2=1", "b"}), Error, "l2 is each run's own");
+  EXPECT_THROW_WITH(parse({"a", "--setup", "lr=0.001, adam=keras", "b"}), Error,
+                    "unknown setting ' adam'");
   EXPECT_THROW_WITH(parse({"a"}), Error, "expected two or more sources");
   EXPECT_THROW_WITH(parse({"a", "b", "--jobs", "2"}), Error, "unknown option '--jobs'");
   EXPECT_THROW_WITH(parse({"a", "b", "--metric", "w1_norm"}), Error, "--metric w1_norm");
@@ -671,7 +685,10 @@ TEST(CompareCommand, WritesItsFilesAndRefusesAFolderInUse) {
   EXPECT_NE(md.find("## How the verdicts are decided"), std::string::npos);
   EXPECT_NE(md.find("p < 0.05"), std::string::npos);
   const std::string curves = *read_text_file(dir / "out" / "curves.csv");
-  EXPECT_EQ(curves.rfind("source,l2,seed,epoch,loss,accuracy,val_loss,val_accuracy\n", 0), 0u);
+  EXPECT_EQ(curves.rfind("source,l2,seed,epoch,loss,accuracy,val_loss,val_accuracy,dropout,"
+                         "weight_decay\n",
+                         0),
+            0u);
   EXPECT_NE(curves.find("\nkeras,0.01,1,3,"), std::string::npos);
   const std::string csv = *read_text_file(dir / "out" / "compare.csv");
   EXPECT_NE(csv.find("0.001,a,2,final_val_accuracy,0.605,"), std::string::npos) << csv;
@@ -689,6 +706,150 @@ TEST(CompareCommand, WritesItsFilesAndRefusesAFolderInUse) {
   options.arguments.push_back({"", (dir / "missing").string(), std::nullopt});
   EXPECT_THROW_WITH(run_compare(options, "missing", stdout), Error, "missing: no such file");
   EXPECT_FALSE(fs::exists(dir / "never"));
+}
+
+// --- setups: what each source trained with ---
+
+/// A real sweep on the fixture, with sweep.cfg and summary.json: `train` images, `epochs`.
+fs::path fixture_sweep(const fs::path& out, int64_t train, int64_t epochs,
+                       std::vector<double> dropout = {0.0}) {
+  SweepConfig config;
+  config.data_dir = l2sweep::testing::fixture_dir().string();
+  config.val_size = 200;
+  config.train_size = train;
+  config.epochs = epochs;
+  config.seeds = 2;
+  config.l2_strengths = {0.001, 0.01};
+  config.dropout_rates = std::move(dropout);
+  config.device = "cpu";
+  config.out_dir = out.string();
+  std::FILE* sink = std::tmpfile();
+  run_experiment(config, "l2sweep (test)", sink);
+  std::fclose(sink);
+  return out;
+}
+
+const SetupRow& row_of(const Comparison& c, const std::string& key) {
+  for (const SetupRow& row : c.setups) {
+    if (row.key == key) return row;
+  }
+  throw std::runtime_error("no setup row " + key);
+}
+
+TEST(CompareSetups, SweepsWithOtherTrainingSizesAreNotComparableUnlessForced) {
+  TempDir dir;
+  const fs::path big = fixture_sweep(dir / "big", 600, 2);
+  const fs::path small = fixture_sweep(dir / "small", 300, 1);
+  const Comparison c = compare_sources(sweeps({big, small}), "val_accuracy");
+  EXPECT_EQ(row_of(c, "train_size").values[0].value, "600");
+  EXPECT_EQ(row_of(c, "train_size").values[1].value, "300");
+  EXPECT_TRUE(row_of(c, "train_size").differs);
+  EXPECT_TRUE(row_of(c, "epochs").differs);
+  EXPECT_FALSE(row_of(c, "data").differs) << "the same files";
+  EXPECT_FALSE(row_of(c, "lr").differs);
+  ASSERT_EQ(c.verdicts.size(), 2u);
+  for (const StrengthVerdict& v : c.verdicts) {
+    EXPECT_EQ(v.verdict, Verdict::kNotComparable);
+    EXPECT_FALSE(v.tested);
+    ASSERT_EQ(v.conditions.size(), 1u);
+    EXPECT_EQ(v.conditions[0], "train_size 300 (small) vs 600 (big)");
+  }
+  const std::string md = compare_markdown(c, "cmd");
+  EXPECT_NE(md.find("## Setups"), std::string::npos);
+  EXPECT_NE(md.find("**not comparable**: train_size 300 (small) vs 600 (big)"), std::string::npos)
+      << md;
+  EXPECT_NE(md.find("--ignore train_size"), std::string::npos);
+
+  // Forced: tested at the last epoch both trained, and the verdict says both.
+  const Comparison forced = compare_sources(sweeps({big, small}), "val_accuracy", {"train_size"});
+  for (const StrengthVerdict& v : forced.verdicts) {
+    EXPECT_NE(v.verdict, Verdict::kNotComparable);
+    EXPECT_TRUE(v.tested);
+    EXPECT_EQ(v.at_epoch, 1);
+    ASSERT_EQ(v.conditions.size(), 2u);
+    EXPECT_EQ(v.conditions[0], "at epoch 1, the last both trained (big 2, small 1)");
+    EXPECT_EQ(v.conditions[1], "forced: train_size 300 (small) vs 600 (big) ignored");
+    // The statistic is the first epoch's, not the big sweep's final one.
+    const SeedStats at_one = seed_stats({c.groups[v.reference].runs[0]->find("val_accuracy")->at(0),
+                                         c.groups[v.reference].runs[1]->find("val_accuracy")->at(0)});
+    const SeedStats other = forced.groups[v.other].statistic("final_val_accuracy");
+    EXPECT_DOUBLE_EQ(v.difference, other.mean - at_one.mean);
+  }
+  EXPECT_THROW_WITH(compare_sources(sweeps({big, small}), "val_accuracy", {"engine"}), Error,
+                    "--ignore engine: expected a setting that can block a verdict");
+}
+
+TEST(CompareSetups, KerasAssumptionsArePrintedAndBlockWhatDiffers) {
+  TempDir dir;
+  const fs::path sweep = fixture_sweep(dir / "sweep", 300, 3);
+  const std::string keras = (kKeras / "csv" / "l2-{l2}_seed-{seed}.csv").string();
+  // Nothing stated for the Keras runs: the seed experiment's setup is assumed, and its 50,000
+  // training images and Keras' Adam are not this sweep's.
+  Comparison c = compare_sources(read_sources({{"", sweep.string(), std::nullopt},
+                                               {"keras", keras, std::nullopt}}),
+                                 "val_accuracy");
+  EXPECT_EQ(row_of(c, "train_size").values[1].value, "50000");
+  EXPECT_EQ(row_of(c, "train_size").values[1].origin, SettingOrigin::kAssumed);
+  EXPECT_EQ(row_of(c, "data").values[1].origin, SettingOrigin::kUnknown) << "never assumed";
+  EXPECT_NE(c.assumptions[1].find("train_size 50000"), std::string::npos);
+  for (const StrengthVerdict& v : c.verdicts) {
+    EXPECT_EQ(v.verdict, Verdict::kNotComparable);
+    EXPECT_EQ(v.conditions,
+              (std::vector<std::string>{"train_size 50000 (keras, assumed) vs 300 (sweep)",
+                                        "val_size 10000 (keras, assumed) vs 200 (sweep)",
+                                        "adam keras (keras, assumed) vs torch (sweep)"}));
+  }
+  EXPECT_NE(compare_markdown(c, "cmd").find("Assumed for 'keras'"), std::string::npos);
+  // Stated with --setup (and a --label that overrides it for one run): comparable, at the
+  // common epochs (the Keras runs have 3, as the sweep).
+  std::map<std::string, std::string> setup = {
+      {"train_size", "300"}, {"val_size", "200"}, {"adam", "torch"}};
+  c = compare_sources(read_sources({{"", sweep.string(), std::nullopt},
+                                    {"keras", keras, std::nullopt, setup}}),
+                      "val_accuracy");
+  EXPECT_EQ(row_of(c, "train_size").values[1].origin, SettingOrigin::kGiven);
+  for (const StrengthVerdict& v : c.verdicts) {
+    EXPECT_NE(v.verdict, Verdict::kNotComparable);
+    EXPECT_TRUE(v.conditions.empty());
+  }
+  RunLabel other = label(0.01, 5);
+  other.setup["train_size"] = "999";
+  fs::copy_file(kKeras / "csv" / "l2-0.01_seed-1.csv", dir / "another.csv");
+  c = compare_sources(read_sources({{"", sweep.string(), std::nullopt},
+                                    {"keras", keras, std::nullopt, setup},
+                                    {"keras", (dir / "another.csv").string(), other, setup}}),
+                      "val_accuracy");
+  EXPECT_EQ(row_of(c, "train_size").values[1].value, "mixed (300, 999)");
+  EXPECT_EQ(c.verdicts[0].verdict, Verdict::kNotComparable);
+  // An l2sweep folder states its own setup.
+  EXPECT_THROW_WITH(read_sources({{"", sweep.string(), std::nullopt, setup}}), Error,
+                    "an l2sweep folder records its own setup");
+}
+
+TEST(CompareSetups, RunsPairByTheirWholeSetting) {
+  TempDir dir;
+  const fs::path sweep = fixture_sweep(dir / "sweep", 300, 2, {0.0, 0.5});
+  // Keras runs with Dropout 0.5 pair only with the sweep's Dropout 0.5 runs.
+  std::map<std::string, std::string> setup = {
+      {"train_size", "300"}, {"val_size", "200"}, {"adam", "torch"}, {"dropout", "0.5"}};
+  const Comparison c = compare_sources(
+      read_sources({{"", sweep.string(), std::nullopt},
+                    {"keras", (kKeras / "csv" / "l2-{l2}_seed-{seed}.csv").string(), std::nullopt,
+                     setup}}),
+      "val_accuracy");
+  ASSERT_EQ(c.verdicts.size(), 2u);
+  for (const StrengthVerdict& v : c.verdicts) {
+    EXPECT_EQ(v.dropout, 0.5);
+    EXPECT_EQ(c.groups[v.reference].dropout, 0.5);
+    EXPECT_EQ(c.groups[v.reference].runs.size(), 2u);  // its two seeds, not the dropout-0 runs
+  }
+  EXPECT_EQ(c.groups.size(), 6u);  // 2 strengths x 2 rates in the sweep, 2 in Keras
+  bool noted = false;
+  for (const std::string& note : c.notes) {
+    noted = noted || note.find("l2=0.001, l2=0.01 of 'sweep' has no counterpart") == 0;
+  }
+  EXPECT_TRUE(noted) << "the sweep's Dropout-0 settings pair nothing";
+  EXPECT_NE(compare_markdown(c, "cmd").find("### l2=0.001 dropout=0.5"), std::string::npos);
 }
 
 }  // namespace

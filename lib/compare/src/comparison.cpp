@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <tuple>
 
 #include "l2sweep/base/error.h"
 
@@ -47,31 +48,42 @@ bool identical(const Group& a, const Group& b) {
 
 /// A run whose loss or validation loss stopped being finite in any epoch, or whose judged
 /// metric ends non-finite: it diverged, and its last values mean nothing.
-bool diverged(const RunCurves& run, const std::string& metric) {
+bool diverged(const RunCurves& run, const std::string& metric, int64_t epochs = 0) {
+  const auto length = [&](const std::vector<double>& series) {
+    return epochs > 0 ? std::min(series.size(), static_cast<size_t>(epochs)) : series.size();
+  };
   for (const char* name : {"loss", "val_loss"}) {
     if (const std::vector<double>* series = run.find(name)) {
-      for (const double value : *series) {
-        if (!std::isfinite(value)) return true;
+      for (size_t i = 0; i < length(*series); ++i) {
+        if (!std::isfinite((*series)[i])) return true;
       }
     }
   }
-  return !std::isfinite(run.find(metric)->back());
+  const std::vector<double>& judged = *run.find(metric);
+  return length(judged) == 0 || !std::isfinite(judged[length(judged) - 1]);
 }
+
 
 /// Per run: the final value of each curve metric, the best val_accuracy and lowest val_loss
 /// with their epochs (1-based; the first on ties). NaN where the run lacks the metric.
-std::vector<double> run_statistics(const RunCurves& run) {
+/// With `epochs` > 0, over the run's first `epochs` epochs only (the common epochs of two
+/// sources that trained different numbers).
+std::vector<double> run_statistics(const RunCurves& run, int64_t epochs = 0) {
+  const auto length = [&](const std::vector<double>& series) {
+    return epochs > 0 ? std::min(series.size(), static_cast<size_t>(epochs)) : series.size();
+  };
   std::vector<double> values;
   for (const char* metric : kCurveMetrics) {
     const std::vector<double>* series = run.find(metric);
-    values.push_back(series != nullptr && !series->empty() ? series->back() : kNaN);
+    values.push_back(series != nullptr && length(*series) > 0 ? (*series)[length(*series) - 1]
+                                                              : kNaN);
   }
   for (const auto& [metric, higher_is_better] :
        {std::pair<const char*, bool>{"val_accuracy", true}, {"val_loss", false}}) {
     const std::vector<double>* series = run.find(metric);
     double best = kNaN, epoch = kNaN;
     if (series != nullptr) {
-      for (size_t i = 0; i < series->size(); ++i) {
+      for (size_t i = 0; i < length(*series); ++i) {
         const double v = (*series)[i];
         if (!std::isfinite(v)) continue;
         if (std::isnan(best) || (higher_is_better ? v > best : v < best)) {
@@ -84,6 +96,21 @@ std::vector<double> run_statistics(const RunCurves& run) {
     values.push_back(epoch);
   }
   return values;
+}
+
+/// The statistic `name` of `group`'s runs over their first `epochs` epochs (diverged runs
+/// left out, as in the group's own statistics).
+SeedStats statistic_at(const Group& group, const std::string& metric, const std::string& name,
+                       int64_t epochs) {
+  const std::vector<std::string> names = group_statistic_names();
+  const auto k = static_cast<size_t>(std::find(names.begin(), names.end(), name) - names.begin());
+  std::vector<double> values;
+  for (const RunCurves* run : group.runs) {
+    if (diverged(*run, metric, epochs)) continue;
+    const double value = run_statistics(*run, epochs).at(k);
+    if (!std::isnan(value)) values.push_back(value);
+  }
+  return seed_stats(values);
 }
 
 /// The spread to plan seeds with when the two sides give none: the pooled seed spread of the
@@ -133,17 +160,25 @@ double float_rounding(double a, double b) {
   return 1e-6 * std::max({1.0, std::fabs(a), std::fabs(b)});
 }
 
-StrengthVerdict decide(const Comparison& comparison, size_t reference, size_t other) {
+StrengthVerdict decide(const Comparison& comparison, size_t reference, size_t other,
+                       int64_t at_epoch) {
   const Group& a = comparison.groups[reference];
   const Group& b = comparison.groups[other];
-  const SeedStats& sa = a.statistic(comparison.statistic);
-  const SeedStats& sb = b.statistic(comparison.statistic);
+  const SeedStats sa = at_epoch > 0
+                           ? statistic_at(a, comparison.metric, comparison.statistic, at_epoch)
+                           : a.statistic(comparison.statistic);
+  const SeedStats sb = at_epoch > 0
+                           ? statistic_at(b, comparison.metric, comparison.statistic, at_epoch)
+                           : b.statistic(comparison.statistic);
   StrengthVerdict verdict;
   verdict.l2 = a.l2;
+  verdict.dropout = a.dropout;
+  verdict.weight_decay = a.weight_decay;
   verdict.reference = reference;
   verdict.other = other;
+  verdict.at_epoch = at_epoch;
   verdict.difference = sb.mean - sa.mean;
-  if (identical(a, b)) {
+  if (at_epoch == 0 && identical(a, b)) {
     verdict.verdict = Verdict::kIdentical;
     verdict.method = "bit for bit";
     verdict.difference = 0;
@@ -208,15 +243,6 @@ std::string epochs_text(const Group& group) {
              : fmt::format("{} to {}", group.min_epochs, group.max_epochs);
 }
 
-namespace {
-
-std::string strengths_text(const std::vector<double>& strengths) {
-  std::string text;
-  for (const double l2 : strengths) text += (text.empty() ? "" : ", ") + fmt::format("{}", l2);
-  return text;
-}
-
-}  // namespace
 
 const char* verdict_name(Verdict verdict) {
   switch (verdict) {
@@ -228,6 +254,8 @@ const char* verdict_name(Verdict verdict) {
       return "differs";
     case Verdict::kCannotTell:
       return "cannot tell";
+    case Verdict::kNotComparable:
+      return "not comparable";
   }
   return "?";
 }
@@ -256,16 +284,104 @@ void check_metric(const std::string& metric) {
   }
 }
 
-Comparison compare_sources(std::vector<Source> sources, const std::string& metric) {
+std::string difference_text(const std::string& key, const SettingValue& reference,
+                            const std::string& reference_name, const SettingValue& other,
+                            const std::string& other_name) {
+  const auto shown = [](const SettingValue& v, const std::string& name) {
+    return fmt::format("{} ({}{})", v.value, name,
+                       v.origin == SettingOrigin::kAssumed ? ", assumed" : "");
+  };
+  return fmt::format("{} {} vs {}", key, shown(other, other_name),
+                     shown(reference, reference_name));
+}
+
+namespace {
+
+/// The setups table, and per source the blocking settings that differ from the reference's.
+void compare_setups(Comparison& comparison) {
+  const size_t count = comparison.sources.size();
+  comparison.blocking.assign(count, {});
+  comparison.forced.assign(count, {});
+  comparison.assumptions.assign(count, "");
+  for (const SetupKey& key : kSetupKeys) {
+    SetupRow row;
+    row.key = key.name;
+    row.blocks = key.blocks;
+    bool any = false;
+    for (const Source& source : comparison.sources) {
+      const auto found = source.setup.find(key.name);
+      row.values.push_back(found == source.setup.end() ? SettingValue{} : found->second);
+      any = any || found != source.setup.end();
+    }
+    if (!any) continue;
+    const SettingValue& reference = row.values[0];
+    for (size_t s = 1; s < count; ++s) {
+      const SettingValue& value = row.values[s];
+      if (reference.value.empty() || value.value.empty()) continue;
+      if (same_value(reference.value, value.value)) continue;
+      row.differs = true;
+      if (!key.blocks) continue;
+      const std::string text =
+          difference_text(key.name, reference, comparison.sources[0].name, value,
+                          comparison.sources[s].name);
+      const bool ignored = std::find(comparison.ignored.begin(), comparison.ignored.end(),
+                                     key.name) != comparison.ignored.end();
+      (ignored ? comparison.forced : comparison.blocking)[s].push_back(text);
+    }
+    comparison.setups.push_back(std::move(row));
+  }
+  for (size_t s = 0; s < count; ++s) {
+    std::string assumed;
+    for (const auto& [key, value] : comparison.sources[s].setup) {
+      if (value.origin == SettingOrigin::kAssumed) {
+        assumed += (assumed.empty() ? "" : ", ") + key + " " + value.value;
+      }
+    }
+    comparison.assumptions[s] = assumed;
+  }
+}
+
+/// The most epochs any run of source `s` has.
+int64_t source_epochs(const Comparison& comparison, size_t s) {
+  int64_t most = 0;
+  for (const Group& group : comparison.groups) {
+    if (group.source == s) most = std::max(most, group.max_epochs);
+  }
+  return most;
+}
+
+bool same_setting(const Group& a, const Group& b) {
+  return same_strength(a.l2, b.l2) && a.dropout == b.dropout && a.weight_decay == b.weight_decay;
+}
+
+std::string group_setting(const Group& group) {
+  return setting_name(group.l2, group.dropout, group.weight_decay);
+}
+
+}  // namespace
+
+Comparison compare_sources(std::vector<Source> sources, const std::string& metric,
+                           const std::vector<std::string>& ignore) {
   check_metric(metric);
   if (sources.size() < 2) {
     throw usage_error("compare: {} source{} given, expected two or more to compare", sources.size(),
                       sources.size() == 1 ? "" : "s");
   }
+  for (const std::string& key : ignore) {
+    const SetupKey* known = find_setup_key(key);
+    if (known == nullptr || !known->blocks) {
+      std::string keys;
+      for (const SetupKey& k : kSetupKeys) {
+        if (k.blocks) keys += (keys.empty() ? "" : ", ") + std::string(k.name);
+      }
+      throw usage_error("--ignore {}: expected a setting that can block a verdict: {}", key, keys);
+    }
+  }
   Comparison comparison;
   comparison.metric = metric;
   comparison.statistic = "final_" + metric;
   comparison.sources = std::move(sources);
+  comparison.ignored = ignore;
   static const std::vector<std::string> kNames = group_statistic_names();
   // One value per strength across sources (the first source's spelling wins), so that
   // strengths that pair are the same number everywhere after this.
@@ -288,20 +404,26 @@ Comparison compare_sources(std::vector<Source> sources, const std::string& metri
             run.origin, run_name(run), source.name, metric);
       }
     }
-    std::vector<double> strengths;
+    // Its settings (l2, Dropout, weight decay), in that order.
+    std::vector<std::tuple<double, double, double>> settings;
     for (const RunCurves& run : source.runs) {
-      const double l2 = canonical_of(run.l2);
-      if (std::find(strengths.begin(), strengths.end(), l2) == strengths.end()) {
-        strengths.push_back(l2);
+      const std::tuple setting{canonical_of(run.l2), run.dropout, run.weight_decay};
+      if (std::find(settings.begin(), settings.end(), setting) == settings.end()) {
+        settings.push_back(setting);
       }
     }
-    std::sort(strengths.begin(), strengths.end());
-    for (const double l2 : strengths) {
+    std::sort(settings.begin(), settings.end());
+    for (const auto& [l2, dropout, weight_decay] : settings) {
       Group group;
       group.source = s;
       group.l2 = l2;
+      group.dropout = dropout;
+      group.weight_decay = weight_decay;
       for (const RunCurves& run : source.runs) {
-        if (same_strength(run.l2, l2)) group.runs.push_back(&run);
+        if (same_strength(run.l2, l2) && run.dropout == dropout &&
+            run.weight_decay == weight_decay) {
+          group.runs.push_back(&run);
+        }
       }
       std::sort(group.runs.begin(), group.runs.end(), [](const RunCurves* x, const RunCurves* y) {
         return x->seed.value_or(-1) < y->seed.value_or(-1);
@@ -327,46 +449,94 @@ Comparison compare_sources(std::vector<Source> sources, const std::string& metri
       comparison.groups.push_back(std::move(group));
     }
   }
+  compare_setups(comparison);
 
+  const int64_t reference_epochs = source_epochs(comparison, 0);
   for (size_t s = 1; s < comparison.sources.size(); ++s) {
-    std::vector<double> unpaired_here, unpaired_there;
+    std::vector<std::string> unpaired_here, unpaired_there;
     size_t paired = 0;
+    const int64_t epochs = source_epochs(comparison, s);
+    const int64_t at_epoch = epochs == reference_epochs ? 0 : std::min(epochs, reference_epochs);
     for (size_t g = 0; g < comparison.groups.size(); ++g) {
       if (comparison.groups[g].source != s) continue;
       bool found = false;
       for (size_t r = 0; r < comparison.groups.size(); ++r) {
-        if (comparison.groups[r].source == 0 &&
-            same_strength(comparison.groups[r].l2, comparison.groups[g].l2)) {
-          comparison.verdicts.push_back(decide(comparison, r, g));
-          found = true;
-          ++paired;
+        if (comparison.groups[r].source != 0 ||
+            !same_setting(comparison.groups[r], comparison.groups[g])) {
+          continue;
         }
+        found = true;
+        ++paired;
+        StrengthVerdict verdict;
+        if (!comparison.blocking[s].empty()) {
+          // Different data or optimiser settings: a test would compare two experiments.
+          verdict.l2 = comparison.groups[r].l2;
+          verdict.dropout = comparison.groups[r].dropout;
+          verdict.weight_decay = comparison.groups[r].weight_decay;
+          verdict.reference = r;
+          verdict.other = g;
+          verdict.verdict = Verdict::kNotComparable;
+          verdict.method = "not tested";
+          verdict.difference = comparison.groups[g].statistic(comparison.statistic).mean -
+                               comparison.groups[r].statistic(comparison.statistic).mean;
+          verdict.conditions = comparison.blocking[s];
+        } else {
+          verdict = decide(comparison, r, g, at_epoch);
+          if (at_epoch > 0) {
+            verdict.conditions.push_back(fmt::format(
+                "at epoch {}, the last both trained ({} {}, {} {})", at_epoch,
+                comparison.sources[0].name, reference_epochs, comparison.sources[s].name, epochs));
+          }
+          for (const std::string& forced : comparison.forced[s]) {
+            verdict.conditions.push_back("forced: " + forced + " ignored");
+          }
+        }
+        comparison.verdicts.push_back(std::move(verdict));
       }
-      if (!found) unpaired_here.push_back(comparison.groups[g].l2);
+      if (!found) unpaired_here.push_back(group_setting(comparison.groups[g]));
     }
     for (const Group& group : comparison.groups) {
       if (group.source != 0) continue;
       const bool found =
           std::any_of(comparison.groups.begin(), comparison.groups.end(), [&](const Group& other) {
-            return other.source == s && same_strength(other.l2, group.l2);
+            return other.source == s && same_setting(other, group);
           });
-      if (!found) unpaired_there.push_back(group.l2);
+      if (!found) unpaired_there.push_back(group_setting(group));
     }
     const std::string& name = comparison.sources[s].name;
     const std::string& reference = comparison.sources[0].name;
+    const auto list = [](const std::vector<std::string>& items) {
+      std::string text;
+      for (const std::string& item : items) text += (text.empty() ? "" : ", ") + item;
+      return text;
+    };
     if (paired == 0) {
       throw usage_error(
-          "source '{}' (l2 {}) shares no strength with '{}' (l2 {}): the labels "
+          "source '{}' ({}) shares no setting with '{}' ({}): the labels "
           "pair nothing",
-          name, strengths_text(unpaired_here), reference, strengths_text(unpaired_there));
+          name, list(unpaired_here), reference, list(unpaired_there));
     }
     if (!unpaired_here.empty()) {
-      comparison.notes.push_back(fmt::format("l2 {} of '{}' has no counterpart in '{}'.",
-                                             strengths_text(unpaired_here), name, reference));
+      comparison.notes.push_back(fmt::format("{} of '{}' has no counterpart in '{}'.",
+                                             list(unpaired_here), name, reference));
     }
     if (!unpaired_there.empty()) {
-      comparison.notes.push_back(fmt::format("l2 {} of '{}' has no counterpart in '{}'.",
-                                             strengths_text(unpaired_there), reference, name));
+      comparison.notes.push_back(fmt::format("{} of '{}' has no counterpart in '{}'.",
+                                             list(unpaired_there), reference, name));
+    }
+    if (!comparison.blocking[s].empty()) {
+      std::string keys;
+      for (const SetupRow& row : comparison.setups) {
+        if (row.blocks && row.differs &&
+            std::any_of(comparison.blocking[s].begin(), comparison.blocking[s].end(),
+                        [&](const std::string& text) { return text.rfind(row.key + " ", 0) == 0; })) {
+          keys += (keys.empty() ? "" : ",") + row.key;
+        }
+      }
+      comparison.notes.push_back(fmt::format(
+          "'{}' against '{}': not comparable ({}); no test was run. Rerun with matching "
+          "settings, or force the tests with --ignore {}.",
+          name, reference, list(comparison.blocking[s]), keys));
     }
   }
   for (const Group& group : comparison.groups) {
@@ -375,8 +545,8 @@ Comparison compare_sources(std::vector<Source> sources, const std::string& metri
                                       [](const RunCurves* run) { return run->planned_epochs; });
     if (group.min_epochs != group.max_epochs && !has_plan) {
       comparison.notes.push_back(fmt::format(
-          "'{}' at l2 {}: its runs have {} to {} epochs; each run's last epoch is its final one.",
-          name, group.l2, group.min_epochs, group.max_epochs));
+          "'{}' at {}: its runs have {} to {} epochs; each run's last epoch is its final one.",
+          name, group_setting(group), group.min_epochs, group.max_epochs));
     }
     for (const RunCurves* run : group.diverged) {
       comparison.notes.push_back(
@@ -392,19 +562,9 @@ Comparison compare_sources(std::vector<Source> sources, const std::string& metri
     }
     if (unfinished > 0) {
       comparison.notes.push_back(fmt::format(
-          "'{}' at l2 {}: {} of {} runs unfinished ({} of {} planned epochs); each run's last "
+          "'{}' at {}: {} of {} runs unfinished ({} of {} planned epochs); each run's last "
           "epoch is taken as its final one.",
-          name, group.l2, unfinished, group.runs.size(), epochs_text(group), planned));
-    }
-  }
-  for (const StrengthVerdict& verdict : comparison.verdicts) {
-    const Group& a = comparison.groups[verdict.reference];
-    const Group& b = comparison.groups[verdict.other];
-    if (a.max_epochs != b.max_epochs || a.min_epochs != b.min_epochs) {
-      comparison.notes.push_back(fmt::format(
-          "l2 {}: '{}' trained {} epochs and '{}' {}; the final values are compared anyway.",
-          verdict.l2, comparison.sources[a.source].name, epochs_text(a),
-          comparison.sources[b.source].name, epochs_text(b)));
+          name, group_setting(group), unfinished, group.runs.size(), epochs_text(group), planned));
     }
   }
   return comparison;

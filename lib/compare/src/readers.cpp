@@ -7,6 +7,7 @@
 #include <limits>
 #include <map>
 #include <system_error>
+#include <tuple>
 
 #include "l2sweep/base/error.h"
 #include "l2sweep/base/files.h"
@@ -146,6 +147,7 @@ RunCurves labelled_run(const fs::path& path, const RunLabel& label) {
   RunCurves run;
   run.l2 = *label.l2;
   run.seed = label.seed;
+  run.given = label.setup;
   run.origin = path.string();
   return run;
 }
@@ -261,7 +263,7 @@ std::vector<RunCurves> read_l2sweep_folder(const fs::path& folder) {
     }
   }
   std::vector<RunCurves> runs;
-  std::map<std::pair<double, int64_t>, size_t> index;
+  std::map<std::tuple<double, double, double, int64_t>, size_t> index;
   for (size_t line = 1; line < lines.size(); ++line) {
     const std::vector<std::string> cells = split_commas(lines[line]);
     if (cells.size() != header.size()) {
@@ -269,34 +271,35 @@ std::vector<RunCurves> read_l2sweep_folder(const fs::path& folder) {
                        line + 1, cells.size(), header.size());
     }
     std::optional<double> l2;
+    // Sweeps written before --dropout and --weight-decay have neither column: 0.
+    std::optional<double> dropout = 0.0, weight_decay = 0.0;
     std::optional<int64_t> seed, epoch;
     for (size_t c = 0; c < header.size(); ++c) {
       if (header[c] == "l2") l2 = parse_double(cells[c]);
       if (header[c] == "seed") seed = parse_int64(cells[c]);
       if (header[c] == "epoch") epoch = parse_int64(cells[c]);
-      // compare pairs runs by strength and seed: a run that differs by more is not its peer.
-      if ((header[c] == "dropout" || header[c] == "weight_decay") &&
-          parse_double(cells[c]).value_or(1) != 0) {
-        throw usage_error(
-            "{} line {}: a run with {} {}; compare pairs runs by L2 strength alone, expected a "
-            "sweep without --dropout or --weight-decay (its report.md compares those)",
-            file.string(), line + 1, header[c], excerpt(cells[c]));
-      }
+      // Runs pair by their whole setting: Dropout and weight decay beside the strength.
+      if (header[c] == "dropout") dropout = parse_double(cells[c]);
+      if (header[c] == "weight_decay") weight_decay = parse_double(cells[c]);
     }
-    if (!l2 || !seed || !epoch) {
-      throw data_error("{} line {}: l2, seed or epoch is not a number", file.string(), line + 1);
+    if (!l2 || !seed || !epoch || !dropout || !weight_decay) {
+      throw data_error("{} line {}: l2, dropout, weight_decay, seed or epoch is not a number",
+                       file.string(), line + 1);
     }
-    auto [slot, added] = index.try_emplace({*l2, *seed}, runs.size());
+    auto [slot, added] =
+        index.try_emplace(std::tuple{*l2, *dropout, *weight_decay, *seed}, runs.size());
     if (added) {
       runs.emplace_back();
       runs.back().l2 = *l2;
+      runs.back().dropout = *dropout;
+      runs.back().weight_decay = *weight_decay;
       runs.back().seed = *seed;
       runs.back().origin = file.string();
     }
     RunCurves& run = runs[slot->second];
     if (*epoch != run.epochs() + 1) {
-      throw data_error("{} line {}: epoch {} of l2={} seed={} follows epoch {}; expected {}",
-                       file.string(), line + 1, *epoch, *l2, *seed, run.epochs(), run.epochs() + 1);
+      throw data_error("{} line {}: epoch {} of {} follows epoch {}; expected {}", file.string(),
+                       line + 1, *epoch, run_name(run), run.epochs(), run.epochs() + 1);
     }
     for (size_t c = 0; c < header.size(); ++c) {
       if (header[c] == "l2" || header[c] == "seed" || header[c] == "epoch" ||

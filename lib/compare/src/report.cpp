@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <algorithm>
 #include <set>
+#include <tuple>
 #include <system_error>
 
 #include "l2sweep/base/clock.h"
@@ -61,7 +63,15 @@ std::string test_text(const StrengthVerdict& verdict) {
   return fmt::format("z = {}, {}", statistic_text(verdict.test.statistic), p_text(verdict.test.p));
 }
 
+/// ": at epoch 3, the last both trained (...)" and the like, after the verdict's name.
+std::string conditions_text(const StrengthVerdict& verdict) {
+  std::string text;
+  for (const std::string& condition : verdict.conditions) text += (text.empty() ? "" : "; ") + condition;
+  return text.empty() ? "" : ": " + text;
+}
+
 std::string seeds_needed_text(const StrengthVerdict& verdict) {
+  if (verdict.verdict == Verdict::kNotComparable) return "";
   if (verdict.verdict == Verdict::kIdentical || verdict.verdict == Verdict::kDiffers ||
       std::isnan(verdict.difference)) {
     return "";
@@ -93,6 +103,86 @@ const char* statistic_title(const std::string& name) {
   return "?";
 }
 
+/// A setting's value as the setups table shows it.
+std::string setting_cell(const SettingValue& value) {
+  switch (value.origin) {
+    case SettingOrigin::kAssumed:
+      return value.value + " (assumed)";
+    case SettingOrigin::kUnknown:
+      return "not stated";
+    case SettingOrigin::kGiven:
+      return value.value + " (given)";
+    case SettingOrigin::kRecorded:
+      break;
+  }
+  return value.value;
+}
+
+/// The setups table as plain text for the console: one row per setting, one column per source,
+/// a mark on the rows whose values differ ("!" where it blocks a verdict, "~" otherwise).
+std::string setups_text(const Comparison& c) {
+  std::vector<size_t> widths{12};
+  for (const Source& source : c.sources) widths.push_back(std::max<size_t>(source.name.size(), 8));
+  for (const SetupRow& row : c.setups) {
+    for (size_t s = 0; s < row.values.size(); ++s) {
+      widths[s + 1] = std::min<size_t>(std::max(widths[s + 1], setting_cell(row.values[s]).size()), 44);
+    }
+  }
+  const auto cell = [](std::string text, size_t width) {
+    if (text.size() > width) text = text.substr(0, width - 3) + "...";
+    return text + std::string(width - text.size(), ' ');
+  };
+  std::string text = "setups (! differs and blocks a verdict, ~ differs):\n    " + cell("setting", widths[0]);
+  for (size_t s = 0; s < c.sources.size(); ++s) text += "  " + cell(c.sources[s].name, widths[s + 1]);
+  text += "\n";
+  for (const SetupRow& row : c.setups) {
+    text += fmt::format("  {} ", row.differs ? (row.blocks ? "!" : "~") : " ") + cell(row.key, widths[0]);
+    for (size_t s = 0; s < row.values.size(); ++s) {
+      text += "  " + cell(setting_cell(row.values[s]), widths[s + 1]);
+    }
+    text += "\n";
+  }
+  for (size_t s = 0; s < c.sources.size(); ++s) {
+    if (c.assumptions[s].empty()) continue;
+    text += fmt::format(
+        "  assumed for '{}' (not stated; the seed experiment's setup): {}; give them with "
+        "--setup KEY=VALUE,... before its runs\n",
+        c.sources[s].name, c.assumptions[s]);
+  }
+  return text;
+}
+
+void setups_section(const Comparison& c, std::string& md) {
+  md += "## Setups\n\n| setting |";
+  for (size_t s = 0; s < c.sources.size(); ++s) {
+    md += fmt::format(" {}{} |", c.sources[s].name, s == 0 ? " (reference)" : "");
+  }
+  md += " |\n|---|";
+  for (size_t s = 0; s < c.sources.size(); ++s) md += "---|";
+  md += "---|\n";
+  for (const SetupRow& row : c.setups) {
+    md += fmt::format("| {} |", row.differs ? "**" + row.key + "**" : row.key);
+    for (const SettingValue& value : row.values) md += " " + setting_cell(value) + " |";
+    md += row.differs ? (row.blocks ? " **differs: blocks the verdicts** |"
+                                    : " differs (informational, or paired per run) |")
+                      : " |";
+    md += "\n";
+  }
+  md += "\n";
+  for (size_t s = 0; s < c.sources.size(); ++s) {
+    if (c.assumptions[s].empty()) continue;
+    md += fmt::format(
+        "- Assumed for '{}' (not stated; the seed experiment's setup): {}. Give them with "
+        "`--setup KEY=VALUE,...` before its runs (or in each run's `--label`).\n",
+        c.sources[s].name, c.assumptions[s]);
+  }
+  md +=
+      "- Data and optimiser settings that differ (data, train_size, val_size, batch_size, lr, "
+      "adam) make a source's verdicts **not comparable** unless `--ignore KEY` forces the "
+      "tests; epochs that differ are compared at the last epoch both trained; engine, device, "
+      "jobs and shards never block a verdict.\n\n";
+}
+
 void sources_section(const Comparison& c, std::string& md) {
   md +=
       "## Sources\n\n| source | read from | runs | l2 | seeds | epochs |\n"
@@ -122,15 +212,16 @@ void verdicts_section(const Comparison& c, std::string& md) {
       "Mean ± standard deviation across seeds, with the number of runs in brackets; the "
       "difference is the source's mean minus the reference's.\n\n";
   md +=
-      "| l2 | source | source's | reference's | difference | test | verdict | seeds to "
+      "| setting | source | source's | reference's | difference | test | verdict | seeds to "
       "detect it |\n|---|---|---|---|---|---|---|---|\n";
   for (const StrengthVerdict& v : c.verdicts) {
     const Group& a = c.groups[v.reference];
     const Group& b = c.groups[v.other];
-    md += fmt::format("| {} | {} | {} | {} | {} | {} | **{}** | {} |\n", v.l2,
-                      c.sources[b.source].name, group_cell(b.statistic(c.statistic)),
-                      group_cell(a.statistic(c.statistic)), fixed(v.difference, 4, true),
-                      test_text(v), verdict_name(v.verdict), seeds_needed_text(v));
+    md += fmt::format("| {} | {} | {} | {} | {} | {} | **{}**{} | {} |\n",
+                      setting_name(v.l2, v.dropout, v.weight_decay), c.sources[b.source].name,
+                      group_cell(b.statistic(c.statistic)), group_cell(a.statistic(c.statistic)),
+                      fixed(v.difference, 4, true), test_text(v), verdict_name(v.verdict),
+                      conditions_text(v), seeds_needed_text(v));
   }
   md += "\n";
   for (const StrengthVerdict& v : c.verdicts) {
@@ -174,28 +265,43 @@ void rules_section(const Comparison& c, std::string& md) {
       c.metric, kAlpha, kPower * 100);
 }
 
+/// Whether two groups hold the same setting (l2, Dropout, weight decay).
+bool same_setting(const Group& a, const Group& b) {
+  return a.l2 == b.l2 && a.dropout == b.dropout && a.weight_decay == b.weight_decay;
+}
+
+/// The reference source's group of `group`'s setting, or nullptr.
+const Group* reference_of(const Comparison& c, const Group& group) {
+  for (const Group& other : c.groups) {
+    if (other.source == 0 && same_setting(other, group)) return &other;
+  }
+  return nullptr;
+}
+
 void metrics_section(const Comparison& c, std::string& md) {
   const std::vector<std::string> names = group_statistic_names();
   md += "## Final and best-epoch metrics\n\n";
-  std::vector<double> strengths;
+  std::vector<const Group*> settings;  // one group per setting, in setting order
   for (const Group& group : c.groups) {
-    if (std::find(strengths.begin(), strengths.end(), group.l2) == strengths.end()) {
-      strengths.push_back(group.l2);
+    if (std::none_of(settings.begin(), settings.end(),
+                     [&](const Group* seen) { return same_setting(*seen, group); })) {
+      settings.push_back(&group);
     }
   }
-  std::sort(strengths.begin(), strengths.end());
-  for (const double l2 : strengths) {
-    md += fmt::format("### l2 = {}\n\n| source | runs | epochs |", l2);
+  std::sort(settings.begin(), settings.end(), [](const Group* a, const Group* b) {
+    return std::tuple{a->l2, a->dropout, a->weight_decay} <
+           std::tuple{b->l2, b->dropout, b->weight_decay};
+  });
+  for (const Group* setting : settings) {
+    md += fmt::format("### {}\n\n| source | runs | epochs |",
+                      setting_name(setting->l2, setting->dropout, setting->weight_decay));
     for (const std::string& name : names) md += fmt::format(" {} |", statistic_title(name));
     md += "\n|---|---|---|";
     for (size_t k = 0; k < names.size(); ++k) md += "---|";
     md += "\n";
-    const Group* reference = nullptr;
+    const Group* reference = reference_of(c, *setting);
     for (const Group& group : c.groups) {
-      if (group.source == 0 && group.l2 == l2) reference = &group;
-    }
-    for (const Group& group : c.groups) {
-      if (group.l2 != l2) continue;
+      if (!same_setting(group, *setting)) continue;
       md += fmt::format("| {} | {} | {} |", c.sources[group.source].name, group.runs.size(),
                         epochs_text(group));
       for (const std::string& name : names) {
@@ -250,13 +356,14 @@ std::string compare_markdown(const Comparison& c, const std::string& command) {
   }
   std::string md = fmt::format("# Did it reproduce? {} against {}\n\n", title, c.sources[0].name);
   md += fmt::format("`{}`\n\n", command);
-  int64_t counts[4] = {0, 0, 0, 0};
+  int64_t counts[5] = {0, 0, 0, 0, 0};
   for (const StrengthVerdict& v : c.verdicts) ++counts[static_cast<int>(v.verdict)];
   md += fmt::format(
-      "Final {} at {} strength pair{}: {} identical, {} consistent, {} differ, {} "
-      "cannot tell.\n\n",
+      "Final {} at {} setting pair{}: {} identical, {} consistent, {} differ, {} "
+      "cannot tell, {} not comparable.\n\n",
       c.metric, c.verdicts.size(), c.verdicts.size() == 1 ? "" : "s", counts[0], counts[1],
-      counts[2], counts[3]);
+      counts[2], counts[3], counts[4]);
+  setups_section(c, md);
   sources_section(c, md);
   verdicts_section(c, md);
   rules_section(c, md);
@@ -276,19 +383,17 @@ std::string compare_markdown(const Comparison& c, const std::string& command) {
 }
 
 std::string compare_csv(const Comparison& c) {
-  std::string text = "l2,source,runs,statistic,mean,std,difference\n";
+  std::string text = "l2,source,runs,statistic,mean,std,difference,dropout,weight_decay\n";
   for (const Group& group : c.groups) {
-    const Group* reference = nullptr;
-    for (const Group& other : c.groups) {
-      if (other.source == 0 && other.l2 == group.l2) reference = &other;
-    }
+    const Group* reference = reference_of(c, group);
     for (const GroupStatistic& s : group.statistics) {
       const double difference = reference == nullptr || group.source == 0
                                     ? std::nan("")
                                     : s.stats.mean - reference->statistic(s.name).mean;
-      text += fmt::format("{},{},{},{},{},{},{}\n", group.l2, c.sources[group.source].name,
+      text += fmt::format("{},{},{},{},{},{},{},{},{}\n", group.l2, c.sources[group.source].name,
                           group.runs.size(), s.name, csv_number(s.stats.mean),
-                          csv_number(s.stats.std), csv_number(difference));
+                          csv_number(s.stats.std), csv_number(difference), group.dropout,
+                          group.weight_decay);
     }
   }
   return text;
@@ -297,7 +402,7 @@ std::string compare_csv(const Comparison& c) {
 std::string curves_csv(const Comparison& c) {
   std::string text = "source,l2,seed,epoch";
   for (const char* metric : kCurveMetrics) text += std::string(",") + metric;
-  text += "\n";
+  text += ",dropout,weight_decay\n";
   for (const Group& group : c.groups) {
     for (const RunCurves* run : group.runs) {
       for (int64_t epoch = 0; epoch < run->epochs(); ++epoch) {
@@ -309,7 +414,7 @@ std::string curves_csv(const Comparison& c) {
                              ? csv_number((*series)[static_cast<size_t>(epoch)])
                              : std::string());
         }
-        text += "\n";
+        text += fmt::format(",{},{}\n", group.dropout, group.weight_decay);
       }
     }
   }
@@ -330,6 +435,8 @@ std::string compare_json(const Comparison& c, const std::string& command) {
   json["verdicts"] = Json::array();
   for (const StrengthVerdict& v : c.verdicts) {
     Json item = {{"l2", v.l2},
+                 {"dropout", v.dropout},
+                 {"weight_decay", v.weight_decay},
                  {"source", c.sources[c.groups[v.other].source].name},
                  {"verdict", verdict_name(v.verdict)},
                  {"method", v.method},
@@ -339,6 +446,8 @@ std::string compare_json(const Comparison& c, const std::string& command) {
       item["df"] = json_number(v.test.df);
       item["p"] = json_number(v.test.p);
     }
+    item["at_epoch"] = v.at_epoch > 0 ? Json(v.at_epoch) : Json(nullptr);
+    item["conditions"] = v.conditions;
     item["seeds_needed"] = v.seeds_needed ? Json(*v.seeds_needed) : Json(nullptr);
     if (v.seeds_needed) {
       item["planning_std"] = v.planning_std;
@@ -357,10 +466,26 @@ std::string compare_json(const Comparison& c, const std::string& command) {
     for (const RunCurves* run : group.runs) seeds.push_back(run->seed ? Json(*run->seed) : Json());
     json["groups"].push_back({{"source", c.sources[group.source].name},
                               {"l2", group.l2},
+                              {"dropout", group.dropout},
+                              {"weight_decay", group.weight_decay},
                               {"seeds", seeds},
                               {"epochs", group.max_epochs},
                               {"statistics", statistics}});
   }
+  Json setups = Json::array();
+  for (const SetupRow& row : c.setups) {
+    Json values = Json::object();
+    for (size_t s = 0; s < row.values.size(); ++s) {
+      const SettingValue& value = row.values[s];
+      static const char* kOrigins[] = {"recorded", "given", "assumed", "unknown"};
+      values[c.sources[s].name] = {{"value", value.value.empty() ? Json() : Json(value.value)},
+                                   {"origin", kOrigins[static_cast<int>(value.origin)]}};
+    }
+    setups.push_back(
+        {{"setting", row.key}, {"differs", row.differs}, {"blocks", row.blocks}, {"values", values}});
+  }
+  json["setups"] = setups;
+  json["ignored"] = c.ignored;
   json["notes"] = c.notes;
   return json_text(json);
 }
@@ -368,7 +493,8 @@ std::string compare_json(const Comparison& c, const std::string& command) {
 CompareResult run_compare(const CompareOptions& options, const std::string& command,
                           std::FILE* console) {
   // Everything that can be refused is decided before the folder is created.
-  const Comparison comparison = compare_sources(read_sources(options.arguments), options.metric);
+  const Comparison comparison =
+      compare_sources(read_sources(options.arguments), options.metric, options.ignore);
   const std::pair<const char*, std::string> files[] = {
       {"compare.csv", compare_csv(comparison)},
       {"curves.csv", curves_csv(comparison)},
@@ -388,12 +514,15 @@ CompareResult run_compare(const CompareOptions& options, const std::string& comm
     throw;
   }
 
-  std::string text = fmt::format("compare: final {}, reference {}\n", comparison.metric,
-                                 comparison.sources[0].name);
+  std::string text = setups_text(comparison) + "\n";
+  text += fmt::format("compare: final {}, reference {}\n", comparison.metric,
+                      comparison.sources[0].name);
   for (const StrengthVerdict& v : comparison.verdicts) {
-    text += fmt::format("  l2 {:<8} {:<12} {:<12} {:>8}  {}\n", fmt::format("{}", v.l2),
+    text += fmt::format("  {:<10} {:<12} {:<14} {:>8}  {}{}\n",
+                        setting_name(v.l2, v.dropout, v.weight_decay),
                         comparison.sources[comparison.groups[v.other].source].name,
-                        verdict_name(v.verdict), fixed(v.difference, 4, true), test_text(v));
+                        verdict_name(v.verdict), fixed(v.difference, 4, true), test_text(v),
+                        conditions_text(v));
   }
   text += fmt::format("wrote {}: compare.md, compare.csv, curves.csv, compare.json\n",
                       result.out_dir.string());

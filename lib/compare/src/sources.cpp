@@ -89,6 +89,31 @@ std::string run_count_text(const std::vector<RunCurves>& runs) {
   return fmt::format("{} run{}", runs.size(), runs.size() == 1 ? "" : "s");
 }
 
+/// A Keras source's setup: each setting as its runs give it (--setup, --label), else the seed
+/// experiment's assumed value; its epochs from the logs.
+Setup keras_setup(const std::vector<RunCurves>& runs) {
+  Setup setup;
+  int64_t low = -1, high = 0;
+  for (const RunCurves& run : runs) {
+    low = low < 0 ? run.epochs() : std::min(low, run.epochs());
+    high = std::max(high, run.epochs());
+  }
+  setup["epochs"] = SettingValue{low == high ? std::to_string(high)
+                                             : fmt::format("{} to {}", low, high),
+                                 SettingOrigin::kRecorded};
+  for (const SetupKey& key : kSetupKeys) {
+    if (std::string(key.name) == "epochs") continue;
+    std::vector<std::string> per_run;
+    for (const RunCurves& run : runs) {
+      const auto found = run.given.find(key.name);
+      per_run.push_back(found == run.given.end() ? "" : found->second);
+    }
+    SettingValue value = fold_given(key, per_run);
+    if (!value.value.empty()) setup[key.name] = value;
+  }
+  return setup;
+}
+
 }  // namespace
 
 bool is_pattern(const std::string& path) {
@@ -184,6 +209,11 @@ std::vector<Source> read_sources(const std::vector<SourceArgument>& arguments) {
     for (const auto& [path, label] : paths) {
       const Format format = detect_format(path);
       if (format == Format::kL2sweepFolder) {
+        if (!argument.setup.empty()) {
+          throw usage_error(
+              "{}: an l2sweep folder records its own setup; --setup is for Keras runs",
+              path.string());
+        }
         if (argument.label || is_pattern(argument.path)) {
           throw usage_error(
               "{}: an l2sweep folder labels its own runs; --label and patterns are "
@@ -202,7 +232,7 @@ std::vector<Source> read_sources(const std::vector<SourceArgument>& arguments) {
               name);
         }
         sources.push_back(Source{name, fmt::format("l2sweep folder {}", path.string()),
-                                 read_l2sweep_folder(path)});
+                                 read_l2sweep_folder(path), read_sweep_setup(path), true});
         is_sweep.push_back(true);
         continue;
       }
@@ -219,7 +249,7 @@ std::vector<Source> read_sources(const std::vector<SourceArgument>& arguments) {
       const std::string name = argument.source.empty() ? "keras" : argument.source;
       Source* source = source_named(name);
       if (source == nullptr) {
-        sources.push_back(Source{name, "", {}});
+        sources.push_back(Source{name, "", {}, {}, false});
         is_sweep.push_back(false);
         source = &sources.back();
       } else if (is_sweep[static_cast<size_t>(source - sources.data())]) {
@@ -228,7 +258,18 @@ std::vector<Source> read_sources(const std::vector<SourceArgument>& arguments) {
             "Keras runs",
             path.string(), name);
       }
-      for (RunCurves& run : read_runs(path, format, label)) source->runs.push_back(std::move(run));
+      for (RunCurves& run : read_runs(path, format, label)) {
+        // The source's --setup, then the run's own --label over it.
+        std::map<std::string, std::string> given = argument.setup;
+        for (const auto& [key, value] : run.given) given[key] = value;
+        run.given = std::move(given);
+        for (const auto& [key, field] :
+             {std::pair{"dropout", &RunCurves::dropout}, {"weight_decay", &RunCurves::weight_decay}}) {
+          const auto found = run.given.find(key);
+          if (found != run.given.end()) run.*field = parse_double(found->second).value_or(0);
+        }
+        source->runs.push_back(std::move(run));
+      }
       auto& formats = keras_origins[name];
       if (std::find(formats.begin(), formats.end(), format_name(format)) == formats.end()) {
         formats.push_back(format_name(format));
@@ -247,17 +288,21 @@ std::vector<Source> read_sources(const std::vector<SourceArgument>& arguments) {
       for (size_t j = 0; j < i; ++j) {
         const RunCurves& a = source.runs[j];
         const RunCurves& b = source.runs[i];
-        if (a.l2 != b.l2 || (a.seed && b.seed && *a.seed != *b.seed)) continue;
+        if (a.l2 != b.l2 || a.dropout != b.dropout || a.weight_decay != b.weight_decay ||
+            (a.seed && b.seed && *a.seed != *b.seed)) {
+          continue;
+        }
         if (a.seed && b.seed) {
-          throw usage_error("source '{}' has two runs with l2={} seed={}: {} and {}", source.name,
-                            a.l2, *a.seed, a.origin, b.origin);
+          throw usage_error("source '{}' has two runs with {}: {} and {}", source.name,
+                            run_name(a), a.origin, b.origin);
         }
         throw usage_error(
-            "source '{}' has two runs with l2={} and no seed to tell them apart: {} "
+            "source '{}' has two runs with {} and no seed to tell them apart: {} "
             "and {}; label them --label l2={},seed=N or use {{seed}} in a pattern",
-            source.name, a.l2, a.origin, b.origin, a.l2);
+            source.name, run_name(a), a.origin, b.origin, a.l2);
       }
     }
+    if (!source.is_sweep) source.setup = keras_setup(source.runs);
   }
   return sources;
 }

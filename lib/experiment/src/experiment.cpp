@@ -263,6 +263,8 @@ ExperimentResult run_experiment(const SweepConfig& config, const std::string& co
       outputs_are_whole(plan, experiment.out_dir, *restored)) {
     // A resume that trains nothing changes nothing: no lock holder recorded, no file
     // rewritten. The tables and the recommendation come from the checkpoints.
+    // Only the temporary files of killed writes go, as every writer removes them.
+    folder.remove_stale_temporaries();
     fmt::print(console, "every output is whole: no file changed\n");
     experiment.runs = *restored;
     std::fputs(("\n" + final_tables(experiment.runs, plan.config)).c_str(), console);

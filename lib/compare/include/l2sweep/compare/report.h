@@ -14,6 +14,7 @@ namespace l2sweep::compare {
 struct CompareOptions {
   std::vector<SourceArgument> arguments;
   std::string metric = "val_accuracy";  ///< the final metric the verdicts judge
+  std::vector<std::string> ignore;      ///< --ignore: blocking settings to test anyway
   std::filesystem::path out;            ///< empty: runs/compare-<UTC timestamp>
 };
 

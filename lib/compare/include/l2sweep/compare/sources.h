@@ -1,6 +1,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -15,6 +16,9 @@ struct SourceArgument {
   std::string source;             ///< the --source NAME in effect; empty when none was given
   std::string path;               ///< a file, a folder, or a pattern with {l2} and {seed}
   std::optional<RunLabel> label;  ///< --label given just before it
+  /// --setup given for its source (before it): settings of all its Keras runs, which a
+  /// --label's override.
+  std::map<std::string, std::string> setup;
 };
 
 /// Whether `path` holds a {l2} or {seed} placeholder.
