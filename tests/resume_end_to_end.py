@@ -18,6 +18,7 @@ import csv
 import json
 import os
 import random
+import re
 import resource
 import shlex
 import signal
@@ -150,6 +151,7 @@ def main():
         check(len(lines) == 1 and "--resume" in lines[0], f"no resume command in {err!r}")
         summary, _ = runs(stopped)
         check(summary["finished"] is False, "an interrupted sweep claims to be finished")
+        restored_rows = len(rows(stopped))
         first_seconds = summary["sweep_seconds"]
         check(isinstance(first_seconds, float) and first_seconds > 0,
               f"an interrupted sweep records no training time: {first_seconds!r}")
@@ -158,12 +160,15 @@ def main():
                                      capture_output=True, text=True, timeout=300)
             check(resumed.returncode == 0, f"printed resume command failed: {resumed.stderr}")
             same_as_reference(stopped, reference, "after SIGINT")
-            # It said what it resumes, and printed no restored epoch as if it trained it.
-            check("resuming l2=0 seed 0 at epoch " in resumed.stdout,
+            # It said what it resumes, and printed no restored epoch as if it trained it: one
+            # epoch line for each epoch that was not in the checkpoints.
+            check(re.search(r"^resuming l2=\S+ seed \d+ at epoch \d+/5 \(\d+ restored\)$",
+                            resumed.stdout, re.M) is not None or "runs complete" in resumed.stdout,
                   f"resume does not say what it resumes: {resumed.stdout[:400]!r}")
-            restored_lines = [l for l in resumed.stdout.splitlines()
-                              if l.strip().startswith("l2=0 seed=0 epoch 1/")]
-            check(not restored_lines, f"a restored epoch printed as trained: {restored_lines}")
+            epoch_lines = re.findall(r"^\s+l2=\S+ seed=\d+ epoch \d+/5 ", resumed.stdout, re.M)
+            check(len(epoch_lines) == total - restored_rows,
+                  f"{len(epoch_lines)} epoch lines printed by the resume; {total - restored_rows} "
+                  f"epochs were left to train ({restored_rows} restored)")
             # summary.json keeps the first start, lists both processes, sums their seconds.
             after, _ = runs(stopped)
             check(after["started_at"] == summary["started_at"],

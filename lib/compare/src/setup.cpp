@@ -9,6 +9,7 @@
 #include "l2sweep/base/files.h"
 #include "l2sweep/base/json.h"
 #include "l2sweep/base/parse.h"
+#include "l2sweep/config/options.h"
 
 namespace l2sweep::compare {
 namespace fs = std::filesystem;
@@ -125,6 +126,16 @@ Setup read_sweep_setup(const fs::path& folder) {
                                command.rfind("merge ", 0) == 0
                            ? "merged"
                            : "1");
+  }
+  // Sweeps written before an option existed ran with its old value (the option table's
+  // unwritten_value: torch's Adam, no Dropout, no decay).
+  for (const auto& [key, option] : {std::pair{"adam", "adam"}, std::pair{"dropout", "dropout"},
+                                    std::pair{"weight_decay", "weight-decay"}}) {
+    const SweepOption* known = find_sweep_option(option);
+    if (setup.count(key) == 0 && !setup.empty() && known != nullptr &&
+        known->unwritten_value != nullptr) {
+      recorded(key, known->unwritten_value);
+    }
   }
   return setup;
 }
