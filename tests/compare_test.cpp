@@ -774,6 +774,8 @@ TEST(CompareSetups, SweepsWithOtherTrainingSizesAreNotComparableUnlessForced) {
                                          c.groups[v.reference].runs[1]->find("val_accuracy")->at(0)});
     const SeedStats other = forced.groups[v.other].statistic("final_val_accuracy");
     EXPECT_DOUBLE_EQ(v.difference, other.mean - at_one.mean);
+    EXPECT_DOUBLE_EQ(v.reference_stats.mean, at_one.mean) << "the table shows what was tested";
+    EXPECT_DOUBLE_EQ(v.other_stats.mean, other.mean);
   }
   EXPECT_THROW_WITH(compare_sources(sweeps({big, small}), "val_accuracy", {"engine"}), Error,
                     "--ignore engine: expected a setting that can block a verdict");
@@ -824,6 +826,20 @@ TEST(CompareSetups, KerasAssumptionsArePrintedAndBlockWhatDiffers) {
   // An l2sweep folder states its own setup.
   EXPECT_THROW_WITH(read_sources({{"", sweep.string(), std::nullopt, setup}}), Error,
                     "an l2sweep folder records its own setup");
+}
+
+TEST(CompareSetups, TheSameSweepCutShortIsIdenticalOverTheCommonEpochs) {
+  TempDir dir;
+  const fs::path longer = fixture_sweep(dir / "longer", 300, 2);
+  const fs::path shorter = fixture_sweep(dir / "shorter", 300, 1);
+  const Comparison c = compare_sources(sweeps({longer, shorter}), "val_accuracy");
+  ASSERT_EQ(c.verdicts.size(), 2u);
+  for (const StrengthVerdict& v : c.verdicts) {
+    EXPECT_EQ(v.verdict, Verdict::kIdentical);
+    EXPECT_EQ(v.at_epoch, 1);
+    EXPECT_EQ(v.conditions,
+              (std::vector<std::string>{"at epoch 1, the last both trained (longer 2, shorter 1)"}));
+  }
 }
 
 TEST(CompareSetups, RunsPairByTheirWholeSetting) {

@@ -112,14 +112,72 @@ TEST(Recommendation, ATieWithTheControlRecommendsTheControl) {
 TEST(Recommendation, TheOneStandardErrorAlternativeIsTheStrongestL2WithinOneSeOfTheBest) {
   // Best 1e-4: mean 0.880, std 0.01, se 0.00577; 1e-3 at 0.876 is within, 1e-2 is not.
   const std::vector<StrengthSummary> s = {
-      setting(0, {0.860, 0.862, 0.861}), setting(1e-4, {0.870, 0.880, 0.890}),
+      setting(0, {0.850, 0.852, 0.851}), setting(1e-4, {0.870, 0.880, 0.890}),
       setting(1e-3, {0.874, 0.876, 0.878}), setting(1e-2, {0.850, 0.852, 0.851})};
   const Recommendation r = recommend(s, config_of({0, 1e-4, 1e-3, 1e-2}, 3));
+  EXPECT_EQ(r.answer, Answer::kUseBest);
   EXPECT_EQ(r.best, 1u);
   EXPECT_EQ(r.one_se, 2u);
   bool named = false;
   for (const auto& line : r.evidence) named = named || line.find("One-standard-error") == 0;
   EXPECT_TRUE(named);
+}
+
+TEST(Recommendation, RunsThatLearnedNothingRecommendNothing) {
+  // 10 classes: 0.10 to 0.13 is chance, whatever the paired test says.
+  const std::vector<StrengthSummary> s = {setting(0, {0.10, 0.11, 0.12}),
+                                          setting(1e-3, {0.12, 0.13, 0.13})};
+  const Recommendation r = recommend(s, config_of({0, 1e-3}, 3), 10);
+  EXPECT_EQ(r.answer, Answer::kNothing);
+  EXPECT_EQ(r.recommended, Recommendation::kNone);
+  EXPECT_NE(r.headline.find("no setting learned"), std::string::npos) << r.headline;
+}
+
+TEST(Recommendation, EveryRegularisedRunDivergedCannotTell) {
+  StrengthSummary diverged = setting(100, {});
+  diverged.runs = 2;
+  diverged.diverged = 2;
+  const Recommendation r =
+      recommend({setting(0, {0.85, 0.86}), diverged}, config_of({0, 100}, 2));
+  EXPECT_EQ(r.answer, Answer::kNotResolved);
+  EXPECT_EQ(r.recommended, 0u);
+  EXPECT_NE(r.headline.find("Cannot tell whether regularisation helps"), std::string::npos);
+}
+
+TEST(Recommendation, TheSameDifferenceOnEverySeedIsNotResolved) {
+  // +0.03 on both seeds: no spread, so no test can call it real (p would be 0 from zero
+  // variance), and no seed count can be planned from it.
+  const std::vector<StrengthSummary> s = {setting(0, {0.65, 0.665}), setting(1e-2, {0.68, 0.695})};
+  const Recommendation r = recommend(s, config_of({0, 1e-2}, 2));
+  EXPECT_EQ(r.answer, Answer::kNotResolved);
+  EXPECT_FALSE(r.test.resolved());
+  EXPECT_FALSE(r.test.seeds_needed.has_value());
+}
+
+TEST(Recommendation, ASettingThatDivergedOnASeedIsNeverRecommended) {
+  // 1e-2 is best on the two seeds it survived, but diverged on the third.
+  StrengthSummary partly = setting(1e-2, {0.90, 0.91});
+  partly.runs = 3;
+  partly.diverged = 1;
+  const std::vector<StrengthSummary> s = {setting(0, {0.850, 0.852, 0.851}),
+                                          setting(1e-3, {0.870, 0.874, 0.872}), partly};
+  const Recommendation r = recommend(s, config_of({0, 1e-3, 1e-2}, 3));
+  EXPECT_EQ(r.best, 1u);
+  EXPECT_EQ(r.answer, Answer::kUseBest);
+  bool named = false;
+  for (const auto& line : r.evidence) {
+    named = named || line.find("L2 = 0.01 (2 of 3 runs completed, 1 diverged)") != std::string::npos;
+  }
+  EXPECT_TRUE(named) << recommendation_markdown(r);
+}
+
+TEST(Recommendation, APartOfAnL2AutoSearchLeavesTheAnswerToTheSearch) {
+  SweepConfig config = config_of({1e-3, 1e-2}, 3);
+  config.part_of_search = true;
+  const Recommendation r =
+      recommend({setting(1e-3, {0.87, 0.874, 0.872}), setting(1e-2, {0.85, 0.851, 0.852})}, config);
+  EXPECT_EQ(r.answer, Answer::kNothing);
+  EXPECT_NE(r.headline.find("--l2 auto search"), std::string::npos);
 }
 
 TEST(Recommendation, NothingCompletedRecommendsNothing) {

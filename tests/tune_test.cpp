@@ -361,6 +361,18 @@ TEST(TuneSearch, NoL2WhenTheControlIsBestOrCannotBeToldFromTheBest) {
   EXPECT_TRUE(analyse(low_best, true).at_edge);
 }
 
+TEST(TuneSearch, TheSameDifferenceOnEverySeedIsNoEvidence) {
+  // Two seeds, the control 0.03 behind 0.01 on both: zero variance is untestable, so l2 = 0
+  // cannot be told from the best and the answer is no L2 (not a p of 1e-15 for 0.01).
+  const std::vector<Candidate> c = {candidate(0, {0.65, 0.665}), candidate(1e-2, {0.68, 0.695}),
+                                    candidate(1, {0.40, 0.42})};
+  const Analysis a = analyse(c, true);
+  EXPECT_EQ(a.best, 1u);
+  EXPECT_TRUE(std::isnan(a.p_vs_best[0]));
+  EXPECT_TRUE(a.indistinguishable[0]);
+  EXPECT_TRUE(a.no_l2);
+}
+
 TEST(TuneEndToEnd, MinimisesTheValidationCrossEntropy) {
   TempDir dir;
   std::FILE* sink = std::tmpfile();

@@ -27,18 +27,27 @@ bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
   return true;
 }
 
-/// Runs of two groups pair by seed, and every metric both record has the same bits.
-bool identical(const Group& a, const Group& b) {
+/// Runs of two groups pair by seed, and every metric both record has the same bits (over
+/// their first `epochs` epochs when that is not 0: the common epochs of two sources).
+bool identical(const Group& a, const Group& b, int64_t epochs = 0) {
   if (a.runs.size() != b.runs.size() || a.runs.empty()) return false;
+  const auto head = [&](const std::vector<double>& values) {
+    return epochs > 0 && static_cast<size_t>(epochs) < values.size()
+               ? std::vector<double>(values.begin(), values.begin() + epochs)
+               : values;
+  };
   for (size_t i = 0; i < a.runs.size(); ++i) {
     const RunCurves& x = *a.runs[i];
     const RunCurves& y = *b.runs[i];
-    if (!x.seed || !y.seed || *x.seed != *y.seed || x.epochs() != y.epochs()) return false;
+    if (!x.seed || !y.seed || *x.seed != *y.seed) return false;
+    if (epochs > 0 ? (x.epochs() < epochs || y.epochs() < epochs) : x.epochs() != y.epochs()) {
+      return false;
+    }
     int64_t shared = 0;
     for (const auto& [name, values] : x.metrics) {
       const std::vector<double>* other = y.find(name);
       if (other == nullptr) continue;
-      if (!same_bits(values, *other)) return false;
+      if (!same_bits(head(values), head(*other))) return false;
       ++shared;
     }
     if (shared == 0) return false;
@@ -177,8 +186,10 @@ StrengthVerdict decide(const Comparison& comparison, size_t reference, size_t ot
   verdict.reference = reference;
   verdict.other = other;
   verdict.at_epoch = at_epoch;
+  verdict.reference_stats = sa;
+  verdict.other_stats = sb;
   verdict.difference = sb.mean - sa.mean;
-  if (at_epoch == 0 && identical(a, b)) {
+  if (identical(a, b, at_epoch)) {
     verdict.verdict = Verdict::kIdentical;
     verdict.method = "bit for bit";
     verdict.difference = 0;
@@ -341,13 +352,20 @@ void compare_setups(Comparison& comparison) {
   }
 }
 
-/// The most epochs any run of source `s` has.
-int64_t source_epochs(const Comparison& comparison, size_t s) {
-  int64_t most = 0;
+/// The fewest and the most epochs the runs of source `s` have.
+std::pair<int64_t, int64_t> source_epochs(const Comparison& comparison, size_t s) {
+  int64_t fewest = -1, most = 0;
   for (const Group& group : comparison.groups) {
-    if (group.source == s) most = std::max(most, group.max_epochs);
+    if (group.source != s) continue;
+    fewest = fewest < 0 ? group.min_epochs : std::min(fewest, group.min_epochs);
+    most = std::max(most, group.max_epochs);
   }
-  return most;
+  return {std::max<int64_t>(fewest, 0), most};
+}
+
+std::string epochs_range(const std::pair<int64_t, int64_t>& epochs) {
+  return epochs.first == epochs.second ? std::to_string(epochs.second)
+                                       : fmt::format("{} to {}", epochs.first, epochs.second);
 }
 
 bool same_setting(const Group& a, const Group& b) {
@@ -451,12 +469,16 @@ Comparison compare_sources(std::vector<Source> sources, const std::string& metri
   }
   compare_setups(comparison);
 
-  const int64_t reference_epochs = source_epochs(comparison, 0);
+  const std::pair<int64_t, int64_t> reference_epochs = source_epochs(comparison, 0);
   for (size_t s = 1; s < comparison.sources.size(); ++s) {
     std::vector<std::string> unpaired_here, unpaired_there;
     size_t paired = 0;
-    const int64_t epochs = source_epochs(comparison, s);
-    const int64_t at_epoch = epochs == reference_epochs ? 0 : std::min(epochs, reference_epochs);
+    // Runs of different lengths (between the sources, or within one: an unfinished run) are
+    // compared at the last epoch every run of both trained.
+    const std::pair<int64_t, int64_t> epochs = source_epochs(comparison, s);
+    const int64_t common = std::min(epochs.first, reference_epochs.first);
+    const int64_t longest = std::max(epochs.second, reference_epochs.second);
+    const int64_t at_epoch = common < longest ? common : 0;
     for (size_t g = 0; g < comparison.groups.size(); ++g) {
       if (comparison.groups[g].source != s) continue;
       bool found = false;
@@ -477,15 +499,17 @@ Comparison compare_sources(std::vector<Source> sources, const std::string& metri
           verdict.other = g;
           verdict.verdict = Verdict::kNotComparable;
           verdict.method = "not tested";
-          verdict.difference = comparison.groups[g].statistic(comparison.statistic).mean -
-                               comparison.groups[r].statistic(comparison.statistic).mean;
+          verdict.reference_stats = comparison.groups[r].statistic(comparison.statistic);
+          verdict.other_stats = comparison.groups[g].statistic(comparison.statistic);
+          verdict.difference = verdict.other_stats.mean - verdict.reference_stats.mean;
           verdict.conditions = comparison.blocking[s];
         } else {
           verdict = decide(comparison, r, g, at_epoch);
           if (at_epoch > 0) {
             verdict.conditions.push_back(fmt::format(
                 "at epoch {}, the last both trained ({} {}, {} {})", at_epoch,
-                comparison.sources[0].name, reference_epochs, comparison.sources[s].name, epochs));
+                comparison.sources[0].name, epochs_range(reference_epochs),
+                comparison.sources[s].name, epochs_range(epochs)));
           }
           for (const std::string& forced : comparison.forced[s]) {
             verdict.conditions.push_back("forced: " + forced + " ignored");

@@ -215,11 +215,10 @@ void verdicts_section(const Comparison& c, std::string& md) {
       "| setting | source | source's | reference's | difference | test | verdict | seeds to "
       "detect it |\n|---|---|---|---|---|---|---|---|\n";
   for (const StrengthVerdict& v : c.verdicts) {
-    const Group& a = c.groups[v.reference];
     const Group& b = c.groups[v.other];
     md += fmt::format("| {} | {} | {} | {} | {} | {} | **{}**{} | {} |\n",
                       setting_name(v.l2, v.dropout, v.weight_decay), c.sources[b.source].name,
-                      group_cell(b.statistic(c.statistic)), group_cell(a.statistic(c.statistic)),
+                      group_cell(v.other_stats), group_cell(v.reference_stats),
                       fixed(v.difference, 4, true), test_text(v), verdict_name(v.verdict),
                       conditions_text(v), seeds_needed_text(v));
   }

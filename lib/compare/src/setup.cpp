@@ -75,6 +75,12 @@ std::string given_setting(const std::string& key, const std::string& value,
     if (!number || !std::isfinite(*number) || *number < 0) {
       throw usage_error("{}: {} '{}'; expected a non-negative number", context, key, value);
     }
+    if (key == "lr" && *number == 0) {
+      throw usage_error("{}: lr '{}'; expected a learning rate above 0", context, value);
+    }
+    if (key == "dropout" && *number >= 1) {
+      throw usage_error("{}: dropout '{}'; expected a rate in [0, 1)", context, value);
+    }
   }
   return value;
 }
@@ -141,27 +147,35 @@ Setup read_sweep_setup(const fs::path& folder) {
 }
 
 SettingValue fold_given(const SetupKey& key, const std::vector<std::string>& per_run) {
-  std::vector<std::string> values;
+  // Each distinct value, and whether any run that has it had it assumed.
+  std::vector<std::pair<std::string, bool>> values;
   bool any_given = false;
   for (const std::string& given : per_run) {
     std::string value = given;
-    if (value.empty()) {
+    const bool assumed = value.empty();
+    if (assumed) {
       if (key.keras_default == nullptr) continue;
       value = key.keras_default;
     } else {
       any_given = true;
     }
-    if (std::none_of(values.begin(), values.end(),
-                     [&](const std::string& seen) { return same_value(seen, value); })) {
-      values.push_back(value);
+    const auto seen = std::find_if(values.begin(), values.end(), [&](const auto& known) {
+      return same_value(known.first, value);
+    });
+    if (seen == values.end()) {
+      values.emplace_back(value, assumed);
+    } else {
+      seen->second = seen->second || assumed;
     }
   }
   if (values.empty()) return {};
   if (values.size() == 1) {
-    return {values.front(), any_given ? SettingOrigin::kGiven : SettingOrigin::kAssumed};
+    return {values.front().first, any_given ? SettingOrigin::kGiven : SettingOrigin::kAssumed};
   }
   std::string text;
-  for (const std::string& value : values) text += (text.empty() ? "" : ", ") + value;
+  for (const auto& [value, assumed] : values) {
+    text += (text.empty() ? "" : ", ") + value + (assumed ? " assumed" : "");
+  }
   return {"mixed (" + text + ")", SettingOrigin::kGiven};
 }
 

@@ -164,8 +164,18 @@ bool outputs_are_whole(const Plan& plan, const fs::path& out_dir,
   for (const RunSpec& run : plan.runs) {
     const fs::path board = out_dir / "tensorboard" / run_name(run);
     std::error_code error;
-    if (!fs::is_directory(board, error) ||
-        !fs::is_regular_file(board.string() + ".csv", error)) {
+    if (!fs::is_directory(board / "train", error) ||
+        !fs::is_directory(board / "validation", error)) {
+      return false;
+    }
+    // The run's Keras CSV: a header and one row per epoch its checkpoint holds.
+    const std::optional<std::string> csv = read_text_file(board.string() + ".csv");
+    const auto saved = std::find_if(restored.begin(), restored.end(), [&](const RunResult& r) {
+      return r.spec.index == run.index;
+    });
+    if (!csv || saved == restored.end() ||
+        std::count(csv->begin(), csv->end(), '\n') !=
+            static_cast<std::ptrdiff_t>(saved->history.size()) + 1) {
       return false;
     }
   }
@@ -191,8 +201,13 @@ bool outputs_are_whole(const Plan& plan, const fs::path& out_dir,
                       sorted_lines(metrics_csv_text(restored, training_order(plan)))) {
     return false;
   }
-  std::error_code error;
-  if (!fs::is_regular_file(out_dir / "report.md", error)) return false;
+  // report.md as l2sweep writes it: its title first and its last section at the end.
+  const std::optional<std::string> report = read_text_file(out_dir / "report.md");
+  if (!report || report->rfind("# l2sweep report\n", 0) != 0 ||
+      report->find("\n## How the verdicts are decided\n") == std::string::npos ||
+      report->back() != '\n') {
+    return false;
+  }
   const std::optional<std::string> summary = read_text_file(out_dir / "summary.json");
   if (!summary) return false;
   try {
@@ -267,7 +282,7 @@ ExperimentResult run_experiment(const SweepConfig& config, const std::string& co
     folder.remove_stale_temporaries();
     fmt::print(console, "every output is whole: no file changed\n");
     experiment.runs = *restored;
-    std::fputs(("\n" + final_tables(experiment.runs, plan.config)).c_str(), console);
+    std::fputs(("\n" + final_tables(experiment.runs, plan.config, host_data.info().num_classes)).c_str(), console);
     std::fflush(console);
     return experiment;
   }

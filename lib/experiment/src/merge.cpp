@@ -82,7 +82,7 @@ MergeResult merge_sweep(const fs::path& out_dir, const std::string& command_line
   });
   // fputs, not fmt::print: a closed pipe (`l2sweep merge OUT | head`) silences the report
   // without turning a finished merge into an error.
-  std::string report = final_tables(runs, config);
+  std::string report = final_tables(runs, config, data.info().num_classes);
   report += fmt::format("merged {} of {} runs into {}: metrics.csv, summary.json, report.md\n",
                         runs.size() - merge.incomplete.size(), planned.size(), out_dir.string());
   for (const auto& name : merge.missing) report += fmt::format("missing: {}\n", name);

@@ -35,10 +35,21 @@ void ConsoleReporter::on_sweep_begin(const SweepInfo& sweep) {
 }
 
 void ConsoleReporter::on_run_start(const RunSpec& run, int64_t epochs) {
+  pending_headers_[run.index] = fmt::format("== run {}/{}: {} seed={} ({} epochs) ==\n",
+                                            run.index + 1, run.count, setting_label(run), run.seed,
+                                            epochs);
+}
+
+void ConsoleReporter::print_header(int64_t index) {
+  const auto pending = pending_headers_.find(index);
+  if (pending == pending_headers_.end()) return;
   erase_bar();
-  print("== run {}/{}: {} seed={} ({} epochs) ==\n", run.index + 1, run.count, setting_label(run),
-        run.seed, epochs);
-  std::fflush(out_);
+  print("{}", pending->second);
+  pending_headers_.erase(pending);
+}
+
+void ConsoleReporter::on_epoch_restored(const RunSpec& run, const EpochMetrics& /*metrics*/) {
+  ++restored_epochs_[run.index];
 }
 
 void ConsoleReporter::on_batch_end(const Cohort& /*cohort*/, int64_t epoch, int64_t step,
@@ -67,6 +78,7 @@ void ConsoleReporter::erase_bar() {
 }
 
 void ConsoleReporter::on_epoch_end(const RunSpec& run, const EpochMetrics& m) {
+  print_header(run.index);
   erase_bar();
   const int64_t epochs = sweep_.config.epochs;
   std::string line = fmt::format("  {} seed={} epoch {:>{}}/{}", setting_label(run), run.seed,
@@ -82,6 +94,18 @@ void ConsoleReporter::on_epoch_end(const RunSpec& run, const EpochMetrics& m) {
 
 void ConsoleReporter::on_run_end(const RunResult& result) {
   erase_bar();
+  const int64_t restored = restored_epochs_[result.spec.index];
+  if (pending_headers_.count(result.spec.index) > 0 && restored > 0 &&
+      result.status != RunStatus::kInterrupted) {
+    // Finished in an earlier process: one line, nothing printed as if trained now.
+    pending_headers_.erase(result.spec.index);
+    print("  {} seed={}: restored from its checkpoint ({} epochs, {}){}\n",
+          setting_label(result.spec), result.spec.seed, restored, to_string(result.status),
+          result.test ? fmt::format(", test_accuracy {}", fixed(result.test->accuracy, 4)) : "");
+    std::fflush(out_);
+    return;
+  }
+  print_header(result.spec.index);
   if (result.status == RunStatus::kInterrupted) {
     print("  {} seed={} interrupted after epoch {}\n", setting_label(result.spec), result.spec.seed,
           result.history.size());
@@ -106,7 +130,7 @@ void ConsoleReporter::on_sweep_end(const SweepOutcome& outcome) {
     std::fflush(out_);
     return;
   }
-  print("\n{}", final_tables(outcome.runs, sweep_.config));
+  print("\n{}", final_tables(outcome.runs, sweep_.config, sweep_.data.num_classes));
   print("trained {} run(s) in {:.2f} s\n", outcome.runs.size(), outcome.seconds);
   if (const auto& shard = sweep_.config.shard) {
     print("shard {}/{} done; once every shard is: l2sweep merge {}\n", shard->index, shard->count,
@@ -180,10 +204,11 @@ std::string strength_table(const std::vector<StrengthSummary>& strengths,
   return table;
 }
 
-std::string final_tables(const std::vector<RunResult>& runs, const SweepConfig& config) {
+std::string final_tables(const std::vector<RunResult>& runs, const SweepConfig& config,
+                         int64_t classes) {
   std::string text = comparison_table(runs);
   const std::vector<StrengthSummary> strengths = summarize_strengths(runs);
-  const Recommendation recommendation = recommend(strengths, config);
+  const Recommendation recommendation = recommend(strengths, config, classes);
   if (config.seeds > 1) {
     text += "\nacross seeds (mean ± std):\n" + strength_table(strengths, recommendation);
   }

@@ -25,8 +25,10 @@ bool is_control(const StrengthSummary& s) {
   return s.l2 == 0 && s.dropout == 0 && s.weight_decay == 0;
 }
 
+/// A setting every run of which completed: one that diverged on a seed is never recommended
+/// (its mean over the surviving seeds would flatter it), nor one with unfinished runs.
 bool usable(const StrengthSummary& s) {
-  return s.completed > 0 && std::isfinite(s.val_accuracy.mean);
+  return s.completed > 0 && s.completed == s.runs && std::isfinite(s.val_accuracy.mean);
 }
 
 std::string points(double fraction, bool sign = true) {
@@ -85,6 +87,9 @@ std::string test_text(const PairedDifference& d) {
 /// How many seeds would resolve `d`, as a clause; empty when it cannot be planned.
 std::string seeds_clause(const PairedDifference& d) {
   if (d.pairs < 2) return "rerun with `--seeds 3` or more to measure the seed spread";
+  if (!std::isfinite(d.p) && !d.identical) {
+    return "more seeds would measure the spread this difference needs to be tested against";
+  }
   if (d.seeds_needed) {
     return fmt::format(
         "about {} seeds would resolve a difference this size (paired, 80% power, α = {})",
@@ -164,25 +169,55 @@ PairedDifference paired_difference(const StrengthSummary& a, const StrengthSumma
   if (d.identical || (std::isfinite(d.p) && d.p >= 1.0)) {
     d.p = d.pairs >= 2 ? 1.0 : d.p;
   }
-  if (!d.resolved()) d.seeds_needed = paired_seeds_to_resolve(d.mean, d.std);
+  // Planned only from a measured spread, and never fewer seeds than already ran.
+  if (!d.resolved() && std::isfinite(d.p)) {
+    d.seeds_needed = paired_seeds_to_resolve(d.mean, d.std);
+    if (d.seeds_needed && *d.seeds_needed <= static_cast<int64_t>(d.pairs)) {
+      d.seeds_needed = static_cast<int64_t>(d.pairs) + 1;
+    }
+  }
   return d;
 }
 
-Recommendation recommend(const std::vector<StrengthSummary>& strengths,
-                         const SweepConfig& config) {
+Recommendation recommend(const std::vector<StrengthSummary>& strengths, const SweepConfig& config,
+                         int64_t classes) {
   Recommendation r;
+  if (config.part_of_search) {
+    r.headline =
+        "This sweep is one part of an --l2 auto search: the search's answer (its report.md and "
+        "summary.json's tuning.use) is the recommendation.";
+    return r;
+  }
   for (size_t i = 0; i < strengths.size(); ++i) {
     if (!usable(strengths[i])) continue;
-    if (r.best == kNone || strengths[i].val_accuracy.mean > strengths[r.best].val_accuracy.mean) {
-      r.best = i;
-    }
     if (is_control(strengths[i])) r.control = i;
+  }
+  for (size_t i = 0; i < strengths.size(); ++i) {
+    if (!usable(strengths[i])) continue;
+    // A tie goes to the control (the simpler model), else to the first listed.
+    const bool better =
+        r.best == kNone || strengths[i].val_accuracy.mean > strengths[r.best].val_accuracy.mean ||
+        (strengths[i].val_accuracy.mean == strengths[r.best].val_accuracy.mean &&
+         i == r.control);
+    if (better) r.best = i;
   }
   if (r.best == kNone) {
     r.headline = "No run completed, so there is nothing to recommend.";
     return r;
   }
   const StrengthSummary& best = strengths[r.best];
+  // Chance is 1 / classes; a best that is not clearly above it learned nothing, and which
+  // setting "wins" among such runs means nothing either.
+  const double chance = 1.0 / static_cast<double>(std::max<int64_t>(classes, 1));
+  if (classes > 1 && best.val_accuracy.mean <= 1.5 * chance) {
+    r.best = kNone;
+    r.control = kNone;
+    r.headline = fmt::format(
+        "Nothing to recommend: no setting learned (the best mean validation accuracy, {}, is "
+        "near chance, {}). Check the learning rate and the strengths.",
+        fixed(best.val_accuracy.mean, 4), fixed(chance, 2));
+    return r;
+  }
   r.one_se = one_standard_error(strengths, r.best);
   const auto next_best = [&](bool regularised_only) {
     size_t next = kNone;
@@ -204,7 +239,7 @@ Recommendation recommend(const std::vector<StrengthSummary>& strengths,
     r.other = next_best(false);
     r.headline = fmt::format(
         "Best of the settings tried: {}. Whether regularisation helps at all was not asked: "
-        "the sweep has no unregularised control (l2 = 0).",
+        "the sweep has no unregularised control (l2 = 0 without Dropout or weight decay).",
         name(best));
     if (r.other != kNone) {
       r.test = paired_difference(best, strengths[r.other]);
@@ -215,13 +250,13 @@ Recommendation recommend(const std::vector<StrengthSummary>& strengths,
     }
     r.command = command_with_control(config);
   } else if (r.best == r.control) {
-    r.answer = Recommendation::Answer::kNoRegularisation;
     r.other = next_best(true);
-    r.headline =
-        "Regularisation does not help this model on this data: use l2 = 0 (no L2, Dropout or "
-        "weight decay).";
     if (r.other == kNone) {
-      r.evidence.push_back("No regularised setting completed a run to compare with.");
+      // Every regularised setting diverged or is unfinished: nothing was compared.
+      r.answer = Recommendation::Answer::kNotResolved;
+      r.headline =
+          "Cannot tell whether regularisation helps: no regularised setting completed a run. "
+          "Use l2 = 0 (no L2, Dropout or weight decay), the only setting that trained.";
     } else {
       r.test = paired_difference(strengths[r.other], best);
       r.evidence.push_back(fmt::format(
@@ -229,7 +264,20 @@ Recommendation recommend(const std::vector<StrengthSummary>& strengths,
           name(strengths[r.other]), mean_std_text(strengths[r.other].val_accuracy),
           points(r.test.mean), test_text(r.test),
           r.test.resolved() ? ": the control is better beyond the seed spread"
-                            : ": no setting does better than the control"));
+                            : fmt::format(": within what these seeds can tell apart; {}",
+                                          seeds_clause(r.test))));
+      if (r.test.resolved()) {
+        r.answer = Recommendation::Answer::kNoRegularisation;
+        r.headline =
+            "Regularisation does not help this model on this data: use l2 = 0 (no L2, "
+            "Dropout or weight decay).";
+      } else {
+        r.answer = Recommendation::Answer::kNoRegularisation;
+        r.headline =
+            "No regularised setting beats the unregularised control here (the differences are "
+            "within what these seeds can tell apart): use l2 = 0 (no L2, Dropout or weight "
+            "decay), the simpler model.";
+      }
     }
   } else {
     r.other = r.control;
@@ -237,7 +285,15 @@ Recommendation recommend(const std::vector<StrengthSummary>& strengths,
     const std::string against = fmt::format(
         "{} against the unregularised control ({}): {} ({})", name(best),
         mean_std_text(strengths[r.control].val_accuracy), points(r.test.mean), test_text(r.test));
-    if (r.test.resolved() && r.test.mean > 0) {
+    if (r.test.resolved() && r.test.mean < 0) {
+      // Better on its own seeds, worse on those it shares with the control.
+      r.answer = Recommendation::Answer::kNoRegularisation;
+      r.other = r.control;
+      r.headline =
+          "Regularisation does not help this model on this data: use l2 = 0 (no L2, Dropout or "
+          "weight decay).";
+      r.evidence.push_back(against + ": the control is better on the seeds both completed.");
+    } else if (r.test.resolved() && r.test.mean > 0) {
       r.answer = Recommendation::Answer::kUseBest;
       r.headline = fmt::format("Use {}: it beats the unregularised control beyond the seed spread.",
                                name(best));
@@ -271,6 +327,24 @@ Recommendation recommend(const std::vector<StrengthSummary>& strengths,
       break;
     case Recommendation::Answer::kNothing:
       break;
+  }
+  // The alternative is to the best; it says nothing where the control is what to use.
+  if (r.answer != Recommendation::Answer::kUseBest &&
+      r.answer != Recommendation::Answer::kNoControl) {
+    r.one_se = kNone;
+  }
+  std::vector<std::string> left_out;
+  for (const StrengthSummary& s : strengths) {
+    if (s.runs > 0 && !usable(s)) {
+      left_out.push_back(fmt::format("{} ({} of {} runs completed{})", name(s), s.completed,
+                                     s.runs,
+                                     s.diverged > 0 ? fmt::format(", {} diverged", s.diverged) : ""));
+    }
+  }
+  if (!left_out.empty()) {
+    std::string text;
+    for (const std::string& item : left_out) text += (text.empty() ? "" : "; ") + item;
+    r.evidence.push_back("Not considered, not every run completed: " + text + ".");
   }
   if (r.one_se != kNone) {
     const StrengthSummary& alternative = strengths[r.one_se];

@@ -504,7 +504,7 @@ std::string how_decided() {
 
 std::string report_markdown(const SweepInfo& sweep, const std::vector<RunResult>& runs) {
   const std::vector<StrengthSummary> strengths = summarize_strengths(runs);
-  const Recommendation recommendation = recommend(strengths, sweep.config);
+  const Recommendation recommendation = recommend(strengths, sweep.config, sweep.data.num_classes);
   std::string md = header(sweep) + recommendation_markdown(recommendation) + "## Settings\n\n" +
                    table(strengths, recommendation) + "\n## Findings\n\n";
   const StrengthSummary* best = best_by(strengths, &StrengthSummary::val_accuracy);

@@ -178,14 +178,20 @@ std::string summary_json(const SweepInfo& sweep, const std::vector<RunResult>& r
   for (const StrengthSummary& strength : strengths) {
     json["strengths"].push_back(strength_json(strength));
   }
-  json["recommendation"] = recommendation_json(recommend(strengths, sweep.config), strengths);
+  json["recommendation"] = recommendation_json(recommend(strengths, sweep.config, sweep.data.num_classes), strengths);
   return json_text(json);
+}
+
+std::optional<double> SummaryJsonWriter::earlier() const {
+  // While a resumed sweep trains, the seconds of the processes before it, so that a process
+  // killed outright loses only its own.
+  return sweep_.earlier_seconds > 0 ? std::optional<double>(sweep_.earlier_seconds) : std::nullopt;
 }
 
 void SummaryJsonWriter::on_sweep_begin(const SweepInfo& sweep) {
   sweep_ = sweep;
   runs_.clear();
-  write_file_atomically(path_, summary_json(sweep_, runs_, /*finished=*/false));
+  write_file_atomically(path_, summary_json(sweep_, runs_, /*finished=*/false, earlier()));
 }
 
 void SummaryJsonWriter::on_run_end(const RunResult& result) {
@@ -195,7 +201,7 @@ void SummaryJsonWriter::on_run_end(const RunResult& result) {
                                   return a.spec.index < b.spec.index;
                                 }),
                result);
-  write_file_atomically(path_, summary_json(sweep_, runs_, /*finished=*/false));
+  write_file_atomically(path_, summary_json(sweep_, runs_, /*finished=*/false, earlier()));
 }
 
 void SummaryJsonWriter::on_sweep_end(const SweepOutcome& outcome) {

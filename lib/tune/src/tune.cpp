@@ -383,9 +383,11 @@ std::string report_text(const TuneResult& result, const SweepConfig& config,
         "\nTest accuracy, scored once after the search, only for these strengths "
         "(`final/`):\n\n| l2 | role | test accuracy |\n|---|---|---|\n";
     for (const auto& [l2, test] : result.test_accuracy) {
-      const std::string role = l2 == best.l2 && l2 == one_se.l2 ? "best and 1se"
-                               : l2 == best.l2                  ? "best"
-                                                                : "1se";
+      std::string role = l2 == best.l2 && l2 == one_se.l2 ? "best and 1se"
+                         : l2 == best.l2                  ? "best"
+                         : l2 == one_se.l2                ? "1se"
+                                                          : "";
+      if (a.no_l2 && l2 == 0) role = role.empty() ? "the answer: no L2" : role + "; the answer: no L2";
       md += fmt::format("| {:.4g} | {} | {} |\n", l2, role, mean_std_text(seed_stats(test)));
     }
     md += fmt::format(
@@ -457,6 +459,7 @@ SweepConfig sweep_config(const SweepConfig& config, const std::vector<double>& s
   round.out_dir = folder.string();
   round.resume = config.resume && fs::exists(folder);
   round.score_test = score_test;
+  round.part_of_search = true;
   return round;
 }
 

@@ -361,7 +361,8 @@ std::vector<TrainMetrics> DeviceStep::epoch_means() const {
   // the sum differently for another member count (CUDA's reduction plans by the number of
   // outputs), and a member's numbers must not depend on its cohort.
   std::vector<torch::Tensor> cross_entropy;
-  for (int64_t r = 0; r < members_; ++r) cross_entropy.push_back(picked[r].sum().neg());
+  // Each member's piece aligned first: CUDA's reduction treats a misaligned start apart.
+  for (int64_t r = 0; r < members_; ++r) cross_entropy.push_back(aligned(picked[r]).sum().neg());
   // [3, R]: cross-entropy sums, penalty sums, correct counts.
   const torch::Tensor sums =
       at::stack({at::stack(cross_entropy), penalty_sum_, correct}).cpu().contiguous();

@@ -74,6 +74,9 @@ struct StrengthVerdict {
   /// The epoch the final values are taken at: the last both sources trained when their
   /// epochs differ (0: each run's own last epoch).
   int64_t at_epoch = 0;
+  /// The judged statistic of each side at that epoch (their final one when at_epoch is 0):
+  /// the numbers the difference and the test are computed from.
+  SeedStats reference_stats, other_stats;
   /// What qualifies the verdict, for its line: "at epoch 3, the last both trained (keras: 15)",
   /// "forced: train_size 5000 vs 50000 ignored", or for kNotComparable the settings that
   /// differ ("train_size 5000 vs 50000 (assumed)").

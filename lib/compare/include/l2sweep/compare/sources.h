@@ -18,7 +18,7 @@ struct SourceArgument {
   std::optional<RunLabel> label;  ///< --label given just before it
   /// --setup given for its source (before it): settings of all its Keras runs, which a
   /// --label's override.
-  std::map<std::string, std::string> setup;
+  std::map<std::string, std::string> setup = {};
 };
 
 /// Whether `path` holds a {l2} or {seed} placeholder.

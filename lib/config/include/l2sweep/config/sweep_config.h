@@ -119,6 +119,10 @@ struct SweepConfig {
   /// Whether each run is scored on the test set after its last epoch. The search rounds of
   /// `--l2 auto` are not (no peeking); only its chosen strengths are, once.
   bool score_test = true;
+  /// One sweep of an `--l2 auto` search (a round, or its final runs): not an option (never
+  /// in sweep.cfg); the sweep prints and writes no Recommendation of its own, since the
+  /// search's answer supersedes it.
+  bool part_of_search = false;
 
   /// Throws a usage Error naming the first option whose value is out of range, or two that
   /// do not go together. Pure: it asks no device whether it exists (resolve_plan does).

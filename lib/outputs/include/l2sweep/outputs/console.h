@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -27,12 +28,14 @@ class ConsoleReporter : public SweepObserver {
   void on_epoch_end(const RunSpec& run, const EpochMetrics& metrics) override;
   /// Epochs restored from a checkpoint are not printed as if trained: run_experiment says
   /// before training which runs resume at which epoch.
-  void on_epoch_restored(const RunSpec& /*run*/, const EpochMetrics& /*metrics*/) override {}
+  void on_epoch_restored(const RunSpec& run, const EpochMetrics& metrics) override;
   void on_run_end(const RunResult& result) override;
   void on_sweep_end(const SweepOutcome& outcome) override;
 
  private:
   void erase_bar();
+  /// Prints run `index`'s "== run" header if it has not been printed yet.
+  void print_header(int64_t index);
 
   /// Prints to out_, ignoring a failed write (a closed pipe, `l2sweep | head`): the console
   /// only reports, and the sweep and its files go on without it.
@@ -46,6 +49,10 @@ class ConsoleReporter : public SweepObserver {
   bool progress_bar_;
   SweepInfo sweep_;
   bool bar_drawn_ = false;
+  /// Each run's header, printed with its first trained epoch (a run restored whole from its
+  /// checkpoint gets one line instead), and how many of its epochs were restored.
+  std::map<int64_t, std::string> pending_headers_;
+  std::map<int64_t, int64_t> restored_epochs_;
   std::chrono::steady_clock::time_point last_draw_{};
 };
 
@@ -60,6 +67,7 @@ std::string strength_table(const std::vector<StrengthSummary>& strengths,
 
 /// The comparison table, with several seeds per setting the per-setting table, and the
 /// recommendation block (recommend()).
-std::string final_tables(const std::vector<RunResult>& runs, const SweepConfig& config);
+std::string final_tables(const std::vector<RunResult>& runs, const SweepConfig& config,
+                         int64_t classes = 10);
 
 }  // namespace l2sweep

@@ -68,8 +68,10 @@ struct Recommendation {
 const char* answer_name(Recommendation::Answer answer);
 
 /// The recommendation for a sweep's settings (summarize_strengths' output, in plan order).
-/// `config` is the sweep's, for the command that adds a control when it has none.
-Recommendation recommend(const std::vector<StrengthSummary>& strengths, const SweepConfig& config);
+/// `config` is the sweep's, for the command that adds a control when it has none; `classes`
+/// sets chance (1 / classes): a best not clearly above it recommends nothing.
+Recommendation recommend(const std::vector<StrengthSummary>& strengths, const SweepConfig& config,
+                         int64_t classes = 10);
 
 /// The block as report.md opens with it ("## Recommendation", the headline in bold, the
 /// evidence as a list).

@@ -34,6 +34,7 @@ class SummaryJsonWriter : public SweepObserver {
   void on_sweep_end(const SweepOutcome& outcome) override;
 
  private:
+  std::optional<double> earlier() const;
   std::filesystem::path path_;
   SweepInfo sweep_;
   std::vector<RunResult> runs_;
