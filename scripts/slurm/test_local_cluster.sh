@@ -95,8 +95,9 @@ L2SWEEP_ROOT="$root" sbatch --wait --array=0-3 --chdir="$work" --output="$work/t
 python3 - "$work/cluster" "$work/local" <<'PY'
 import csv, json, sys
 cluster, local = sys.argv[1], sys.argv[2]
-timing = {"epoch_seconds", "train_seconds", "sweep_seconds", "started_at", "command_line", "out",
-          "jobs"}
+# What may differ between two processes' sweeps: timings, who ran them and where.
+timing = {"epoch_seconds", "train_seconds", "sweep_seconds", "started_at", "command_line",
+          "command_lines", "out", "jobs"}
 def rows(out):
     with open(f"{out}/metrics.csv", newline="") as f:
         return [{k: v for k, v in r.items() if k not in timing} for r in csv.DictReader(f)]
