@@ -218,10 +218,18 @@ TEST(TuneEndToEnd, SearchesScoresTheTestSetOnlyAtTheEndAndResumes) {
   EXPECT_TRUE(summary["tuning"]["final"]["matches_search_bit_for_bit"].get<bool>());
   EXPECT_NE(read_text_file(dir / "a" / "report.md")->find("## Every candidate"), std::string::npos);
 
-  // --resume on the finished search replays it: the same candidates, bit for bit.
+  // --resume on the finished search replays it: the same candidates, bit for bit, and no file
+  // of the search changes (its lock file included: nothing was trained, so nothing is claimed).
+  const std::vector<fs::path> outputs = {"summary.json", "report.md", ".l2sweep.tune.lock",
+                                         "tuning.cfg"};
+  std::vector<std::optional<std::string>> finished;
+  for (const fs::path& file : outputs) finished.push_back(read_text_file(dir / "a" / file));
   SweepConfig again = small_search(dir / "a");
   again.resume = true;
-  const TuneResult replayed = tune_l2(again, "test", sink, {}, small_settings());
+  const TuneResult replayed = tune_l2(again, "resumed", sink, {}, small_settings());
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    EXPECT_EQ(read_text_file(dir / "a" / outputs[i]), finished[i]) << outputs[i];
+  }
   ASSERT_EQ(replayed.candidates.size(), first.candidates.size());
   for (size_t i = 0; i < first.candidates.size(); ++i) {
     EXPECT_EQ(replayed.candidates[i].l2, first.candidates[i].l2);

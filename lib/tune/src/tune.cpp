@@ -66,6 +66,16 @@ struct TuneFolder {
   std::optional<FileLock> lock;
   fs::path created;      ///< the highest folder this process created ("" when none)
   bool started = false;  ///< this process wrote tuning.cfg (a new search)
+  std::string command_line;
+  bool claimed = false;  ///< this process is recorded as the lock's holder
+
+  /// Records this process as the lock's holder, once, before its first write: a --resume that
+  /// finds the search finished writes nothing, the lock file included.
+  void claim() {
+    if (claimed || !lock) return;
+    lock->record_holder(command_line);
+    claimed = true;
+  }
 
   /// Takes back what opening wrote, for a search refused before its first round started:
   /// tuning.cfg, the lock file and the folders created for it (when empty).
@@ -134,8 +144,9 @@ TuneFolder open_tune_folder(const SweepConfig& config, const SearchSettings& sea
         }
       }
     }
-    opened.lock->record_holder(command_line);
+    opened.command_line = command_line;
     if (!has_search) {
+      opened.claim();
       Json saved = Json::object();
       saved["l2sweep"] = kVersion;
       saved["settings"] = settings_json(config, search);
@@ -463,6 +474,17 @@ SweepConfig sweep_config(const SweepConfig& config, const std::vector<double>& s
   return round;
 }
 
+/// Whether a finished search's own files are whole: a finished summary.json with its tuning
+/// object, and report.md. A --resume that trained nothing then leaves them as they are.
+bool search_outputs_whole(const fs::path& folder) {
+  const std::optional<std::string> summary = read_text_file(folder / "summary.json");
+  const std::optional<std::string> report = read_text_file(folder / "report.md");
+  if (!summary || !report || report->empty() || report->back() != '\n') return false;
+  const Json json = Json::parse(*summary, nullptr, /*allow_exceptions=*/false);
+  return json.is_object() && json.contains("tuning") && json["tuning"].is_object() &&
+         json["tuning"].value("finished", false);
+}
+
 /// A sweep an earlier process of this search finished, read back from its checkpoints without
 /// writing anything (each verified: checksum, settings, data, history); nullopt when one of
 /// its runs is not finished, so that the sweep is resumed instead. Throws as --resume does
@@ -501,6 +523,12 @@ TuneResult tune_l2(const SweepConfig& config, const std::string& command_line, s
   settings.high = config.l2_search->high;
   settings.maximise = config.tune_metric == "val_accuracy";
   TuneFolder folder = open_tune_folder(config, settings, command_line);
+  // Whether this process trained anything: a --resume of a finished search only reads.
+  bool trained = false;
+  const auto write = [&](const TuneResult& outputs) {
+    folder.claim();
+    write_outputs(outputs, config, settings, command_line);
+  };
   TuneResult result;
   result.out_dir = folder.path;
   // What an earlier process of this search measured: each round's seconds, and whether it
@@ -540,6 +568,8 @@ TuneResult tune_l2(const SweepConfig& config, const std::string& command_line, s
         return *done;
       }
     }
+    folder.claim();
+    trained = true;
     return run_experiment(sweep, command_line + label, console, stop);
   };
 
@@ -601,7 +631,7 @@ TuneResult tune_l2(const SweepConfig& config, const std::string& command_line, s
     if (sweep.interrupted) {
       // A round cut short adds no candidate: the answer so far stands on finished rounds.
       result.interrupted = true;
-      write_outputs(result, config, settings, command_line);
+      write(result);
       return result;
     }
     result.candidates.insert(result.candidates.end(), added.begin(), added.end());
@@ -611,7 +641,7 @@ TuneResult tune_l2(const SweepConfig& config, const std::string& command_line, s
     if (!any_finite) {
       result.stop_reason = "every run diverged";
       result.all_diverged = true;
-      write_outputs(result, config, settings, command_line);
+      write(result);
       return result;
     }
     result.analysis = analyse(result.candidates, settings.maximise);
@@ -620,7 +650,7 @@ TuneResult tune_l2(const SweepConfig& config, const std::string& command_line, s
     // A round an earlier process finished is only replayed: the folder's summary.json and
     // report.md already say at least this much, and stay as they are until this process adds
     // something (a refusal found in a later round then changes nothing there).
-    if (!replayed) write_outputs(result, config, settings, command_line);
+    if (!replayed) write(result);
     if (next.strengths.empty()) break;
     strengths = next.strengths;
     low = next.low;
@@ -647,7 +677,7 @@ TuneResult tune_l2(const SweepConfig& config, const std::string& command_line, s
       earlier_final_seconds > 0 ? earlier_final_seconds : seconds_since(final_start);
   if (final_sweep.interrupted) {
     result.interrupted = true;
-    write_outputs(result, config, settings, command_line);
+    write(result);
     return result;
   }
   result.final_matches_search = true;
@@ -676,7 +706,11 @@ TuneResult tune_l2(const SweepConfig& config, const std::string& command_line, s
     result.test_accuracy.emplace_back(l2, test);
   }
   result.searched = true;
-  write_outputs(result, config, settings, command_line);
+  if (trained || !search_outputs_whole(result.out_dir)) {
+    write(result);
+  } else {
+    fmt::print(console, "\n--l2 auto: the search is complete: nothing to train, no file changed\n");
+  }
 
   const Score score = score_of(best.scores);
   const double use = result.analysis.use;
