@@ -180,6 +180,12 @@ TEST(Recommendation, APartOfAnL2AutoSearchLeavesTheAnswerToTheSearch) {
   EXPECT_NE(r.headline.find("--l2 auto search"), std::string::npos);
 }
 
+TEST(Recommendation, AControlAloneAsksNothing) {
+  const Recommendation r = recommend({setting(0, {0.85, 0.86})}, config_of({0}, 2));
+  EXPECT_EQ(r.answer, Answer::kNotResolved);
+  EXPECT_NE(r.headline.find("trains only the unregularised control"), std::string::npos);
+}
+
 TEST(Recommendation, NothingCompletedRecommendsNothing) {
   StrengthSummary diverged = setting(1, {});
   diverged.runs = 3;

@@ -251,7 +251,14 @@ Recommendation recommend(const std::vector<StrengthSummary>& strengths, const Sw
     r.command = command_with_control(config);
   } else if (r.best == r.control) {
     r.other = next_best(true);
-    if (r.other == kNone) {
+    const bool any_regularised = std::any_of(
+        strengths.begin(), strengths.end(), [](const StrengthSummary& s) { return !is_control(s); });
+    if (r.other == kNone && !any_regularised) {
+      r.answer = Recommendation::Answer::kNotResolved;
+      r.headline =
+          "The sweep trains only the unregularised control (l2 = 0): whether regularisation "
+          "helps was not asked. Add strengths to --l2 (or --dropout, --weight-decay) to ask it.";
+    } else if (r.other == kNone) {
       // Every regularised setting diverged or is unfinished: nothing was compared.
       r.answer = Recommendation::Answer::kNotResolved;
       r.headline =
