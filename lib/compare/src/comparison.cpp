@@ -295,6 +295,10 @@ void check_metric(const std::string& metric) {
   }
 }
 
+bool same_setting(const Group& a, const Group& b) {
+  return same_strength(a.l2, b.l2) && a.dropout == b.dropout && a.weight_decay == b.weight_decay;
+}
+
 std::string difference_text(const std::string& key, const SettingValue& reference,
                             const std::string& reference_name, const SettingValue& other,
                             const std::string& other_name) {
@@ -366,10 +370,6 @@ std::pair<int64_t, int64_t> source_epochs(const Comparison& comparison, size_t s
 std::string epochs_range(const std::pair<int64_t, int64_t>& epochs) {
   return epochs.first == epochs.second ? std::to_string(epochs.second)
                                        : fmt::format("{} to {}", epochs.first, epochs.second);
-}
-
-bool same_setting(const Group& a, const Group& b) {
-  return same_strength(a.l2, b.l2) && a.dropout == b.dropout && a.weight_decay == b.weight_decay;
 }
 
 std::string group_setting(const Group& group) {

@@ -264,11 +264,6 @@ void rules_section(const Comparison& c, std::string& md) {
       c.metric, kAlpha, kPower * 100);
 }
 
-/// Whether two groups hold the same setting (l2, Dropout, weight decay).
-bool same_setting(const Group& a, const Group& b) {
-  return a.l2 == b.l2 && a.dropout == b.dropout && a.weight_decay == b.weight_decay;
-}
-
 /// The reference source's group of `group`'s setting, or nullptr.
 const Group* reference_of(const Comparison& c, const Group& group) {
   for (const Group& other : c.groups) {

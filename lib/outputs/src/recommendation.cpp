@@ -14,16 +14,7 @@ namespace {
 constexpr size_t kNone = Recommendation::kNone;
 
 /// "L2 = 0.001", "L2 = 0, dropout = 0.2" (report.md's names).
-std::string name(const StrengthSummary& s) {
-  std::string text = fmt::format("L2 = {}", s.l2);
-  if (s.dropout != 0) text += fmt::format(", dropout = {}", s.dropout);
-  if (s.weight_decay != 0) text += fmt::format(", weight decay = {}", s.weight_decay);
-  return text;
-}
-
-bool is_control(const StrengthSummary& s) {
-  return s.l2 == 0 && s.dropout == 0 && s.weight_decay == 0;
-}
+std::string name(const StrengthSummary& s) { return setting_title(s.setting()); }
 
 /// A setting every run of which completed: one that diverged on a seed is never recommended
 /// (its mean over the surviving seeds would flatter it), nor one with unfinished runs.

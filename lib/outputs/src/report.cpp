@@ -14,21 +14,9 @@ namespace {
 
 std::string points(double fraction) { return fixed(100 * fraction, 1) + " points"; }
 
-/// A setting as the report names it: "L2 = 0.001", "L2 = 0, dropout = 0.2",
-/// "L2 = 0, weight decay = 0.001".
-std::string name(const RunSpec& run) {
-  std::string text = fmt::format("L2 = {}", run.l2);
-  if (run.dropout != 0) text += fmt::format(", dropout = {}", run.dropout);
-  if (run.weight_decay != 0) text += fmt::format(", weight decay = {}", run.weight_decay);
-  return text;
-}
+std::string name(const RunSpec& run) { return setting_title(run); }
 
-std::string name(const StrengthSummary& s) { return name(s.setting()); }
-
-/// The unregularised control: no L2, no Dropout, no weight decay.
-bool is_control(const StrengthSummary& s) {
-  return s.l2 == 0 && s.dropout == 0 && s.weight_decay == 0;
-}
+std::string name(const StrengthSummary& s) { return setting_title(s.setting()); }
 
 /// A fraction as a percentage with its spread: "12.3% ± 0.4%".
 std::string share(const SeedStats& stats) {
@@ -196,40 +184,16 @@ std::string against_control(const std::vector<StrengthSummary>& strengths) {
                       : join(changes));
 }
 
-/// The settings' final validation accuracies paired by seed (settings of one seed share their
-/// initial weights and batches): the two-sided p of a paired t-test and the number of pairs.
-std::pair<double, size_t> paired_by_seed(const StrengthSummary& a, const StrengthSummary& b) {
-  std::vector<double> x, y;
-  for (size_t i = 0; i < a.seeds.size(); ++i) {
-    for (size_t j = 0; j < b.seeds.size(); ++j) {
-      if (a.seeds[i] != b.seeds[j]) continue;
-      x.push_back(a.final_val_accuracy[i]);
-      y.push_back(b.final_val_accuracy[j]);
-    }
-  }
-  return {paired_t_p(x, y), x.size()};
-}
-
-/// Whether the two settings ended with the same validation accuracy on every shared seed.
-bool identical_by_seed(const StrengthSummary& a, const StrengthSummary& b) {
-  for (size_t i = 0; i < a.seeds.size(); ++i) {
-    for (size_t j = 0; j < b.seeds.size(); ++j) {
-      if (a.seeds[i] == b.seeds[j] && a.final_val_accuracy[i] != b.final_val_accuracy[j]) {
-        return false;
-      }
-    }
-  }
-  return true;
-}
-
 /// "p = 0.012 over 3 seeds: larger than the seed spread" and the like.
 std::string significance(const StrengthSummary& a, const StrengthSummary& b) {
-  const auto [p, pairs] = paired_by_seed(a, b);
+  const PairedDifference d = paired_difference(a, b);
+  const size_t pairs = d.pairs;
+  const double p = d.p;
   if (pairs < 2) {
     return "with fewer than two shared seeds, whether this is more than seed noise cannot be "
            "told (rerun with `--seeds 3` or more)";
   }
-  if (identical_by_seed(a, b)) {
+  if (d.identical) {
     return fmt::format("identical on each of the {} shared seeds", pairs);
   }
   if (std::isnan(p)) {

@@ -142,6 +142,17 @@ std::optional<int64_t> paired_seeds_to_resolve(double difference, double std) {
   return std::max<int64_t>(2, static_cast<int64_t>(std::ceil(n)));
 }
 
+std::string setting_title(const RunSpec& run) {
+  std::string text = fmt::format("L2 = {}", run.l2);
+  if (run.dropout != 0) text += fmt::format(", dropout = {}", run.dropout);
+  if (run.weight_decay != 0) text += fmt::format(", weight decay = {}", run.weight_decay);
+  return text;
+}
+
+bool is_control(const StrengthSummary& s) {
+  return s.l2 == 0 && s.dropout == 0 && s.weight_decay == 0;
+}
+
 RunSpec StrengthSummary::setting() const {
   RunSpec spec;
   spec.l2 = l2;

@@ -115,6 +115,10 @@ struct Comparison {
   std::vector<std::string> assumptions;
 };
 
+/// Whether two groups hold the same setting: l2 (as compare pairs strengths), Dropout and
+/// weight decay.
+bool same_setting(const Group& a, const Group& b);
+
 /// "train_size 5000 (b) vs 50000 (a)": the other source's value first, each with its
 /// source, and ", assumed" for an assumed value.
 std::string difference_text(const std::string& key, const SettingValue& reference,

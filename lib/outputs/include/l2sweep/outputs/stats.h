@@ -60,6 +60,13 @@ struct StrengthSummary {
   RunSpec setting() const;
 };
 
+/// A setting as report.md and the recommendation name it: "L2 = 0.001", "L2 = 0, dropout =
+/// 0.2", "L2 = 0, weight decay = 0.001".
+std::string setting_title(const RunSpec& run);
+
+/// The unregularised control: no L2, no Dropout, no weight decay.
+bool is_control(const StrengthSummary& s);
+
 /// One statistic of StrengthSummary with its name in summary.json and report.md.
 struct StrengthStatField {
   const char* name;
