@@ -1,8 +1,9 @@
-// l2sweep_trace: one run's first epoch, exported for a peer to replay step by step.
+// l2sweep_trace: one run's first epochs, exported for a peer to replay step by step.
 //
-// scripts/keras_check.py feeds what this writes (the initial weights, the epoch's batch order
-// and the weights after each step) to real Keras and checks that Keras' own Adam, AdamW and
-// L2 updates land on the same weights; and, for Dropout, whose masks come from another
+// scripts/keras_check.py feeds what this writes (the initial weights, each epoch's batch order,
+// the weights after each of the first steps and after each epoch, and the epochs' metrics) to
+// real Keras and checks that Keras' own Adam, AdamW and L2 updates land on the same weights,
+// through train_on_batch step by step and through fit() epoch by epoch; and, for Dropout, whose masks come from another
 // generator in Keras, the weights after the epoch under several mask streams, to compare as
 // distributions. It trains with the library's Trainer and engines, as a sweep does.
 #include <fmt/format.h>
@@ -24,6 +25,7 @@
 #include "l2sweep/config/sweep_config.h"
 #include "l2sweep/data/data.h"
 #include "l2sweep/train/dropout.h"
+#include "l2sweep/train/data_order.h"
 #include "l2sweep/train/model.h"
 #include "l2sweep/train/trainer.h"
 
@@ -53,15 +55,18 @@ void write_raw(const fs::path& path, const torch::Tensor& tensor) {
 int run(int argc, char** argv) {
   // The options a sweep has too are read by the sweep's own table (l2sweep/config/options.h):
   // the same parsing, messages and ranges.
-  const char* shared[] = {"l2",         "dropout",    "weight-decay", "adam",     "lr",    "seed",
-                          "batch-size", "train-size", "val-size",     "data-dir", "engine"};
+  const char* shared[] = {"l2",         "dropout",    "weight-decay", "adam",
+                          "lr",         "seed",       "batch-size",   "train-size",
+                          "val-size",   "data-dir",   "engine",       "epochs",
+                          "shuffle"};
   l2sweep::SweepConfig config;  // this tool's defaults: one run, 2,000 images, Keras' Adam
   config.l2_strengths = {0};
   config.train_size = 2000;
   config.adam = l2sweep::AdamVariant::kKeras;
   config.engine = l2sweep::EngineKind::kFused;
+  config.epochs = 1;
   cxxopts::Options options("l2sweep_trace",
-                           "Exports one run's first epoch for scripts/keras_check.py");
+                           "Exports one run's first epochs for scripts/keras_check.py");
   auto adder = options.add_options();
   for (const char* name : shared) {
     const l2sweep::SweepOption* option = l2sweep::find_sweep_option(name);
@@ -119,6 +124,7 @@ int run(int argc, char** argv) {
   train.learning_rate = config.learning_rate;
   train.batch_size = config.batch_size;
   train.shuffle_seed = config.seed;
+  train.shuffle = config.shuffle;
   train.adam = config.adam;
   train.engine = *config.engine;
 
@@ -142,21 +148,34 @@ int run(int argc, char** argv) {
         {model, config.l2_strengths[0], config.dropout_rates[0], config.weight_decays[0]}};
   };
   const int64_t examples = data.train.size();
-  at::Generator order_generator = l2sweep::make_cpu_generator(train.shuffle_seed);
-  const torch::Tensor order = l2sweep::epoch_order(order_generator, examples);
+  // The orders the Trainer draws, from a DataOrder of its own with the same seed and mode.
+  l2sweep::DataOrder data_order(train.shuffle_seed, train.shuffle);
+  std::vector<torch::Tensor> orders;
+  for (int64_t epoch = 0; epoch < config.epochs; ++epoch) orders.push_back(data_order.next(examples));
 
-  // The epoch as a sweep trains it, with the weights after each of the first steps.
+  // The epochs as a sweep trains them, with the weights after each of the first steps of the
+  // first epoch and after every epoch.
   torch::nn::Sequential model = make();
   write_raw(out / "initial.f32", flat_parameters(model));
-  write_raw(out / "order.i64", order);
+  write_raw(out / "order.i64", torch::cat(orders));
   std::vector<torch::Tensor> steps;
+  std::vector<torch::Tensor> after_epochs;
+  Json epoch_metrics = Json::array();
   l2sweep::Trainer trainer(member(model), train, torch::kCPU);
-  l2sweep::EpochControl control;
-  control.on_batch = [&](int64_t done, int64_t) {
-    if (done <= record) steps.push_back(flat_parameters(model));
-  };
-  const l2sweep::TrainMetrics metrics = trainer.train_epoch(data.train, control).at(0);
+  for (int64_t epoch = 1; epoch <= config.epochs; ++epoch) {
+    l2sweep::EpochControl control;
+    control.on_batch = [&](int64_t done, int64_t) {
+      if (epoch == 1 && done <= record) steps.push_back(flat_parameters(model));
+    };
+    const l2sweep::TrainMetrics metrics = trainer.train_epoch(data.train, control).at(0);
+    after_epochs.push_back(flat_parameters(model));
+    Json row = Json::object();
+    row["loss"] = metrics.loss;
+    row["accuracy"] = metrics.accuracy;
+    epoch_metrics.push_back(row);
+  }
   write_raw(out / "steps.f32", steps.empty() ? torch::empty({0}) : torch::stack(steps));
+  write_raw(out / "epochs.f32", torch::stack(after_epochs));
   write_raw(out / "final.f32", flat_parameters(model));
 
   // Dropout under other mask streams, from the same weights and order.
@@ -189,11 +208,15 @@ int run(int argc, char** argv) {
   manifest["batch_size"] = config.batch_size;
   manifest["recorded_steps"] = static_cast<int64_t>(steps.size());
   manifest["mask_seeds"] = mask_seeds;
-  manifest["epoch_loss"] = metrics.loss;
-  manifest["epoch_accuracy"] = metrics.accuracy;
+  manifest["epochs"] = config.epochs;
+  manifest["shuffle"] = l2sweep::to_string(config.shuffle);
+  manifest["epoch_metrics"] = epoch_metrics;  // per epoch: the running loss and accuracy
+  manifest["epoch_loss"] = epoch_metrics.front()["loss"];
+  manifest["epoch_accuracy"] = epoch_metrics.front()["accuracy"];
   manifest["layout"] =
       "float32 W1 [hidden, inputs], b1 [hidden], W2 [classes, hidden], b2 [classes], "
-      "concatenated; order.i64: the epoch's example indices";
+      "concatenated; order.i64: each epoch's example indices, epoch after epoch; epochs.f32: "
+      "the weights after each epoch";
   l2sweep::write_file_atomically(out / "manifest.json", l2sweep::json_text(manifest));
   std::printf("wrote %s\n", out.c_str());
   return 0;

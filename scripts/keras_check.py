@@ -12,7 +12,16 @@ train_on_batch, and compares the weights after every step:
 
 each with l2sweep's `--adam keras` (Keras' own update, which must match) and, as the check's
 control, `--adam torch` (torch::optim::Adam's, which must not match as closely: epsilon sits
-elsewhere). Dropout masks come from different generators in the two, so Dropout(0.5) is
+elsewhere).
+
+Then the data order, through fit() over 2 epochs (the l2 case, `--adam keras`), for each
+--shuffle mode: l2sweep_trace --epochs 2 exports both epochs' orders; Keras' fit() trains the
+same initial weights on the data in those orders (fit(shuffle=False) per epoch, continuing
+with initial_epoch), and the weights after each epoch and fit()'s logged loss and accuracy
+must match l2sweep's. And which order fit(shuffle=True) itself gives
+(scripts/keras_data_order.py, learning rate 0): seeded with keras.utils.set_random_seed it
+must replay epoch 1's batches as --shuffle once replays its order, and unseeded it must draw
+new ones as --shuffle each-epoch does. Dropout masks come from different generators in the two, so Dropout(0.5) is
 checked as a distribution instead: from the same weights and batches, one epoch under
 --mask-seeds different mask streams in l2sweep and as many Keras seeds, both scored by
 Keras' model.evaluate on the validation set, compared with Welch's t-test.
@@ -24,7 +33,6 @@ Exits 1 when a `--adam keras` case leaves the tolerance or the Dropout distribut
 """
 import argparse
 import json
-import math
 import os
 import subprocess
 import sys
@@ -36,6 +44,7 @@ import numpy as np  # noqa: E402
 import keras  # noqa: E402
 from keras import layers, models, optimizers, regularizers  # noqa: E402
 from keras_seed import seed_splits  # noqa: E402  (the seed's data, as the benchmark reads it)
+from welch import welch  # noqa: E402
 
 CASES = {"adam": (0.0, 0.0), "l2": (1e-3, 0.0), "adamw": (0.0, 0.5), "combined": (1e-3, 0.5)}
 # A step matches when every weight is within ATOL + RTOL * |w| of Keras' (float32 rounding of
@@ -82,12 +91,14 @@ def keras_params(dense1, dense2):
             dense2.bias.numpy()]
 
 
-def trace(args, folder, l2, dropout, weight_decay, adam, engine, record, mask_seeds=0):
+def trace(args, folder, l2, dropout, weight_decay, adam, engine, record, mask_seeds=0,
+          epochs=1, shuffle="each-epoch"):
     subprocess.run([args.trace, "--out", folder, "--data-dir", args.data_dir, "--train-size",
                     str(args.train_size), "--val-size", str(args.val_size), "--seed",
                     str(args.seed), "--l2", str(l2), "--dropout", str(dropout), "--weight-decay",
                     str(weight_decay), "--adam", adam, "--engine", engine, "--record-steps",
-                    str(record), "--mask-seeds", str(mask_seeds)],
+                    str(record), "--mask-seeds", str(mask_seeds), "--epochs", str(epochs),
+                    "--shuffle", shuffle],
                    check=True, capture_output=True)
     with open(os.path.join(folder, "manifest.json")) as f:
         manifest = json.load(f)
@@ -110,30 +121,88 @@ def step_by_step(args, data, case, adam, engine, tmp):
     for step in range(manifest["recorded_steps"]):
         rows = order[step * 32:(step + 1) * 32]
         model.train_on_batch(x_train[rows], y_train[rows])
-        ours = split(recorded[step], manifest)
-        for name, a, b in zip(("W1", "b1", "W2", "b2"), ours, keras_params(dense1, dense2)):
-            excess = np.abs(a - b) - RTOL * np.abs(b)
-            worst = max(worst, float(np.abs(a - b).max()))
-            quantile = float(np.quantile(excess, 0.999))
-            worst_quantile = max(worst_quantile, quantile)
-            if quantile > ATOL and len(failing) < 3:
-                failing.append(f"step {step + 1} {name}")
+        w, q, bad = weight_differences(split(recorded[step], manifest), dense1, dense2,
+                                       f"step {step + 1}")
+        worst, worst_quantile = max(worst, w), max(worst_quantile, q)
+        failing += bad[:3 - len(failing)]
     return {"case": case, "adam": adam, "engine": engine, "steps": manifest["recorded_steps"],
             "max_abs_difference": worst, "p99.9_excess": worst_quantile,
             "matches": not failing, "first_mismatches": failing}
 
 
-def welch(a, b):
-    """Welch's t statistic, its degrees of freedom and a two-sided p-value (Student's t by
-    numerical integration of its density, enough for a pass/fail at 0.01)."""
-    ma, mb, va, vb = np.mean(a), np.mean(b), np.var(a, ddof=1), np.var(b, ddof=1)
-    se2 = va / len(a) + vb / len(b)
-    t = (mb - ma) / math.sqrt(se2)
-    df = se2 ** 2 / ((va / len(a)) ** 2 / (len(a) - 1) + (vb / len(b)) ** 2 / (len(b) - 1))
-    xs = np.linspace(abs(t), abs(t) + 200, 200001)
-    density = (math.gamma((df + 1) / 2) / (math.sqrt(df * math.pi) * math.gamma(df / 2))
-               * (1 + xs ** 2 / df) ** (-(df + 1) / 2))
-    return t, df, float(min(1.0, 2 * np.trapezoid(density, xs)))
+def weight_differences(ours, dense1, dense2, where):
+    """The largest |difference| between l2sweep's weights and Keras', the 99.9th percentile of
+    the excess over RTOL * |w|, and the tensors whose percentile leaves ATOL."""
+    worst, worst_quantile, failing = 0.0, 0.0, []
+    for name, a, b in zip(("W1", "b1", "W2", "b2"), ours, keras_params(dense1, dense2)):
+        excess = np.abs(a - b) - RTOL * np.abs(b)
+        worst = max(worst, float(np.abs(a - b).max()))
+        quantile = float(np.quantile(excess, 0.999))
+        worst_quantile = max(worst_quantile, quantile)
+        if quantile > ATOL:
+            failing.append(f"{where} {name}")
+    return worst, worst_quantile, failing
+
+
+def fit_check(args, data, shuffle, engine, tmp, epochs=2):
+    """Keras' fit() over `epochs` epochs in l2sweep's orders under --shuffle `shuffle`: the
+    weights after each epoch and fit()'s logged epoch loss and accuracy."""
+    l2 = CASES["l2"][0]
+    x_train, y_train = data[0], data[1]
+    folder = os.path.join(tmp, f"fit-{shuffle}-{engine}")
+    manifest, read = trace(args, folder, l2, 0.0, 0.0, "keras", engine, 0, epochs=epochs,
+                           shuffle=shuffle)
+    n = manifest["train_examples"]
+    orders = read("order.i64", np.int64).reshape(epochs, n)
+    after = read("epochs.f32", np.float32).reshape(epochs, -1)
+    keras.utils.set_random_seed(args.seed)
+    model, dense1, dense2 = keras_model(l2, 0.0, 0.0, manifest["lr"])
+    load_weights(dense1, dense2, split(read("initial.f32", np.float32), manifest))
+    worst, worst_quantile, failing, metrics = 0.0, 0.0, [], []
+    for epoch in range(epochs):
+        rows = orders[epoch]
+        history = model.fit(x_train[rows], y_train[rows], batch_size=manifest["batch_size"],
+                            epochs=epoch + 1, initial_epoch=epoch, shuffle=False, verbose=0)
+        w, q, bad = weight_differences(split(after[epoch], manifest), dense1, dense2,
+                                       f"epoch {epoch + 1}")
+        worst, worst_quantile = max(worst, w), max(worst_quantile, q)
+        failing += bad
+        ours = manifest["epoch_metrics"][epoch]
+        theirs = {"loss": history.history["loss"][-1],
+                  "accuracy": history.history["accuracy"][-1]}
+        metrics.append({"epoch": epoch + 1, "l2sweep": ours, "keras": theirs})
+        # fit()'s running mean of float32 batch losses against l2sweep's double sums; an
+        # accuracy may differ by an example or two whose top two logits nearly tie.
+        if abs(ours["loss"] - theirs["loss"]) > 1e-4 * abs(theirs["loss"]) + 1e-6:
+            failing.append(f"epoch {epoch + 1} loss")
+        if abs(ours["accuracy"] - theirs["accuracy"]) > 2.5 / n:
+            failing.append(f"epoch {epoch + 1} accuracy")
+    replays = bool(all((orders[e] == orders[0]).all() for e in range(1, epochs)))
+    if replays != (shuffle == "once"):
+        failing.append(f"--shuffle {shuffle} {'replayed' if replays else 'reshuffled'}")
+    return {"case": f"fit, --shuffle {shuffle}", "engine": engine, "epochs": epochs,
+            "replays_one_order": replays, "max_abs_difference": worst,
+            "p99.9_excess": worst_quantile, "epoch_metrics": metrics, "matches": not failing,
+            "first_mismatches": failing[:3]}
+
+
+def keras_order_check(args):
+    """Which orders Keras' own fit(shuffle=True) draws, seeded and unseeded (learning rate 0,
+    scripts/keras_data_order.py): seeded must replay (--shuffle once), unseeded must not
+    (--shuffle each-epoch)."""
+    from keras_data_order import keras_epochs, summarise
+    size = max(32, args.train_size // 32 * 32)
+    result = {"case": "fit(shuffle=True) data order", "train_size": size}
+    ok = True
+    for variant, mode in (("unseeded", "each-epoch"), ("seeded", "once")):
+        rows = summarise(keras_epochs(variant, 2, size, args.data_dir)["epochs"])
+        replays = all(r["first_differing_batch"] is None for r in rows)
+        result[variant] = {"replays_one_order": replays, "l2sweep_peer": f"--shuffle {mode}",
+                           "epoch_2_batches_as_epoch_1": rows[0]["same_as_epoch_1"],
+                           "batches": rows[0]["batches"]}
+        ok = ok and replays == (mode == "once")
+    result["consistent"] = ok
+    return result
 
 
 def dropout_check(args, data, engine, tmp):
@@ -212,6 +281,28 @@ def main():
                       f" over {args.mask_seeds} mask streams each, Welch p = {m['p']:.3f}",
                       flush=True)
             ok = ok and r["consistent"]
+            for shuffle in ("each-epoch", "once"):
+                r = fit_check(args, data, shuffle, engine, tmp)
+                results.append(r)
+                m = r["epoch_metrics"][-1]
+                print(f"{engine:8} fit() 2 epochs, --shuffle {shuffle:10}: "
+                      f"{'one order replayed' if r['replays_one_order'] else 'reshuffled'}, "
+                      f"largest |difference| {r['max_abs_difference']:.2e}, 99.9th percentile "
+                      f"beyond rtol {r['p99.9_excess']:.2e}; epoch 2 loss Keras "
+                      f"{m['keras']['loss']:.6f} l2sweep {m['l2sweep']['loss']:.6f}, accuracy "
+                      f"{m['keras']['accuracy']:.4f} / {m['l2sweep']['accuracy']:.4f}: "
+                      f"{'matches' if r['matches'] else 'differs ' + str(r['first_mismatches'])}",
+                      flush=True)
+                ok = ok and r["matches"]
+        r = keras_order_check(args)
+        results.append(r)
+        for variant in ("unseeded", "seeded"):
+            v = r[variant]
+            print(f"Keras fit(shuffle=True) {variant:8}: epoch 2 has "
+                  f"{v['epoch_2_batches_as_epoch_1']}/{v['batches']} of epoch 1's batches "
+                  f"({'one order replayed' if v['replays_one_order'] else 'reshuffled'}), as "
+                  f"l2sweep {v['l2sweep_peer']}", flush=True)
+        ok = ok and r["consistent"]
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"tolerance": {"atol": ATOL, "rtol": RTOL}, "train_size": args.train_size,

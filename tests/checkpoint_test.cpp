@@ -206,6 +206,24 @@ TEST(ResumeConfig, ACheckpointFromBeforeAnOptionExistedTrainedWithItsOldValue) {
   EXPECT_EQ(run_settings_difference(settings.dump(), config), "--adam torch, this sweep keras");
 }
 
+TEST(ResumeConfig, ASweepFromBeforeShuffleWasReshuffledEveryEpochAndContinuesOnlySo) {
+  testing::TempDir dir;
+  SweepConfig config;
+  Json settings = Json::parse(run_settings_text(config));
+  ASSERT_EQ(settings.erase("shuffle"), 1u);  // as written before --shuffle existed
+  EXPECT_EQ(run_settings_difference(settings.dump(), config), std::nullopt);
+  config.shuffle = Shuffle::kOnce;
+  EXPECT_EQ(run_settings_difference(settings.dump(), config),
+            "--shuffle each-epoch, this sweep once");
+  // A sweep started with --shuffle once resumes only with it.
+  std::ofstream(dir / kSweepConfigFile) << sweep_config_text(config);
+  EXPECT_NO_THROW(check_resume_config(dir.path(), config));
+  config.shuffle = Shuffle::kEachEpoch;
+  EXPECT_THROW_WITH(check_resume_config(dir.path(), config), Error,
+                    "--resume: --shuffle differs from the sweep in " + dir.path().string() +
+                        ": it ran with once, this command asks for each-epoch");
+}
+
 TEST(CheckpointStore, NeverCallsARunCompletedThatLacksEpochs) {
   testing::TempDir dir;
   SweepConfig four;

@@ -87,6 +87,9 @@ def check_small_sweep(tmp):
     check(summary["config"]["l2"] == [0, 0.001, 0.01], "config l2")
     check(summary["config"]["train_size"] == 600, "config train_size")
     check(summary["config"]["cuda_graphs"] is True, "config cuda_graphs")
+    check(summary["config"]["shuffle"] == "each-epoch", "config shuffle")
+    check(summary["experiment"]["shuffle"].startswith("reshuffled every epoch"),
+          "the experiment says how the data was ordered")
     check(summary["sweep_seconds"] > 0, "sweep_seconds of a finished sweep")
     check(summary["experiment"]["optimizer"]["name"].startswith("Adam, fused CPU step"),
           "optimizer names the fused step that --engine auto runs on the CPU")

@@ -126,6 +126,7 @@ INSTANTIATE_TEST_SUITE_P(
             "--weight-decay 1000 with --lr 0.001: expected lr * weight decay below 1 (each step "
             "multiplies the kernel by 1 - lr * weight decay)"},
         BadOption{{"--adam", "tf"}, "--adam 'tf': expected torch or keras"},
+        BadOption{{"--shuffle", "never"}, "--shuffle 'never': expected each-epoch or once"},
         BadOption{
             {"--l2", "auto", "--dropout", "0,0.5"},
             "--l2 auto with a list of --dropout: the search tunes the L2 strength alone; expected "

@@ -214,6 +214,40 @@ TEST_P(CohortMembers, DropoutAndWeightDecayMembersHaveTheirNumbersAloneAndAfterA
   for (size_t k = 0; k < together.size(); ++k) expect_identical(resumed[k], together[k]);
 }
 
+TEST_P(CohortMembers, ShuffleOnceHoldsForEveryMemberJobCountAndResume) {
+  SweepObserver quiet;
+  SweepConfig each = small_config(GetParam());
+  SweepConfig config = each;
+  config.shuffle = Shuffle::kOnce;
+  const auto together = train_together(config, config.l2_strengths, quiet);
+  const auto reshuffled = train_together(each, each.l2_strengths, quiet);
+  ASSERT_EQ(together.size(), 3u);
+  for (size_t r = 0; r < together.size(); ++r) {
+    // Both modes draw the same first order; from the second epoch on they see other batches.
+    EXPECT_EQ(together[r].history[0].loss, reshuffled[r].history[0].loss);
+    EXPECT_NE(together[r].history[1].loss, reshuffled[r].history[1].loss);
+    const auto alone = train_together(config, {config.l2_strengths[r]}, quiet);
+    expect_identical(alone.at(0), together[r]);
+  }
+  config.jobs = 3;
+  const auto sweep = testing::sweep(config, data(), device(), quiet);
+  ASSERT_EQ(sweep.size(), 3u);
+  for (size_t r = 0; r < sweep.size(); ++r) expect_identical(sweep[r], together[r]);
+  config.jobs = 1;
+
+  // Stopped after the second epoch and resumed: the replayed order continues bit for bit.
+  testing::TempDir dir;
+  const CheckpointStore store(dir / "checkpoints", config);
+  RunnerOptions options;
+  options.checkpoints = &store;
+  StopAfterRun stop(/*index=*/0, 2);
+  RunnerOptions stopping = options;
+  stopping.stop = stop.source.token();
+  ASSERT_EQ(train_together(config, config.l2_strengths, stop, stopping).at(0).history.size(), 2u);
+  const auto resumed = train_together(config, config.l2_strengths, quiet, options);
+  for (size_t r = 0; r < together.size(); ++r) expect_identical(resumed[r], together[r]);
+}
+
 INSTANTIATE_TEST_SUITE_P(EveryEngine, CohortMembers,
                          ::testing::Values(EngineOnDevice{EngineKind::kAutograd, false},
                                            EngineOnDevice{EngineKind::kFused, false},

@@ -712,8 +712,10 @@ TEST(CompareCommand, WritesItsFilesAndRefusesAFolderInUse) {
 
 /// A real sweep on the fixture, with sweep.cfg and summary.json: `train` images, `epochs`.
 fs::path fixture_sweep(const fs::path& out, int64_t train, int64_t epochs,
-                       std::vector<double> dropout = {0.0}) {
+                       std::vector<double> dropout = {0.0},
+                       Shuffle shuffle = Shuffle::kEachEpoch) {
   SweepConfig config;
+  config.shuffle = shuffle;
   config.data_dir = l2sweep::testing::fixture_dir().string();
   config.val_size = 200;
   config.train_size = train;
@@ -826,6 +828,47 @@ TEST(CompareSetups, KerasAssumptionsArePrintedAndBlockWhatDiffers) {
   // An l2sweep folder states its own setup.
   EXPECT_THROW_WITH(read_sources({{"", sweep.string(), std::nullopt, setup}}), Error,
                     "an l2sweep folder records its own setup");
+}
+
+TEST(CompareSetups, TheDataOrderBlocksAndKerasRunsAreAssumedReshuffledEachEpoch) {
+  TempDir dir;
+  const fs::path each = fixture_sweep(dir / "each", 300, 2);
+  const fs::path once = fixture_sweep(dir / "once", 300, 2, {0.0}, Shuffle::kOnce);
+  Comparison c = compare_sources(sweeps({each, once}), "val_accuracy");
+  EXPECT_EQ(row_of(c, "shuffle").values[0].value, "each-epoch");
+  EXPECT_EQ(row_of(c, "shuffle").values[1].value, "once");
+  EXPECT_EQ(row_of(c, "shuffle").values[1].origin, SettingOrigin::kRecorded);
+  for (const StrengthVerdict& v : c.verdicts) {
+    EXPECT_EQ(v.verdict, Verdict::kNotComparable);
+    EXPECT_EQ(v.conditions,
+              (std::vector<std::string>{"shuffle once (once) vs each-epoch (each)"}));
+  }
+  // Keras runs that do not say are assumed to be the seed script's (reshuffled each epoch);
+  // runs said to be seeded (--setup shuffle=once) pair only with --shuffle once.
+  const std::string keras = (kKeras / "csv" / "l2-{l2}_seed-{seed}.csv").string();
+  std::map<std::string, std::string> setup = {
+      {"train_size", "300"}, {"val_size", "200"}, {"adam", "torch"}};
+  c = compare_sources(read_sources({{"", each.string(), std::nullopt},
+                                    {"keras", keras, std::nullopt, setup}}),
+                      "val_accuracy");
+  EXPECT_EQ(row_of(c, "shuffle").values[1].value, "each-epoch");
+  EXPECT_EQ(row_of(c, "shuffle").values[1].origin, SettingOrigin::kAssumed);
+  for (const StrengthVerdict& v : c.verdicts) EXPECT_NE(v.verdict, Verdict::kNotComparable);
+  setup["shuffle"] = "once";
+  c = compare_sources(read_sources({{"", each.string(), std::nullopt},
+                                    {"keras", keras, std::nullopt, setup}}),
+                      "val_accuracy");
+  for (const StrengthVerdict& v : c.verdicts) {
+    EXPECT_EQ(v.verdict, Verdict::kNotComparable);
+    EXPECT_EQ(v.conditions,
+              (std::vector<std::string>{"shuffle once (keras) vs each-epoch (each)"}));
+  }
+  c = compare_sources(read_sources({{"", once.string(), std::nullopt},
+                                    {"keras", keras, std::nullopt, setup}}),
+                      "val_accuracy");
+  for (const StrengthVerdict& v : c.verdicts) EXPECT_NE(v.verdict, Verdict::kNotComparable);
+  EXPECT_THROW_WITH(given_setting("shuffle", "never", "--setup"), Error,
+                    "--setup: shuffle 'never'; expected each-epoch or once");
 }
 
 TEST(CompareSetups, TheSameSweepCutShortIsIdenticalOverTheCommonEpochs) {

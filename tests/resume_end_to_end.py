@@ -242,6 +242,31 @@ def main():
                                    "--shard", "0/3"])
         check(result.returncode == 2 and "--seeds differs" in result.stderr,
               "a shard with other options joined the sweep")
+        result = run(SWEEP + ["--shuffle", "once", "--out", sharded, "--shard", "0/3"])
+        check(result.returncode == 2 and "--shuffle differs" in result.stderr,
+              f"a --shuffle once shard joined a reshuffled sweep: {result.stderr}")
+
+        # --shuffle once: shards merged, and a sweep killed and resumed, equal one process.
+        once = SWEEP + ["--shuffle", "once"]
+        single_once = os.path.join(tmp, "single-once")
+        check(run(once + ["--out", single_once, "--jobs", "1"]).returncode == 0, "--shuffle once")
+        check(runs(single_once)[1] != runs(single)[1], "--shuffle once changed no number")
+        sharded_once = os.path.join(tmp, "sharded-once")
+        for index in (1, 0):
+            result = run(once + ["--out", sharded_once, "--shard", f"{index}/2"])
+            check(result.returncode == 0, f"--shuffle once shard {index}/2: {result.stderr}")
+        check(run(["merge", sharded_once]).returncode == 0, "merge of --shuffle once shards")
+        check(runs(sharded_once)[1] == runs(single_once)[1],
+              "merged --shuffle once shards differ from one process")
+        killed_once = os.path.join(tmp, "killed-once")
+        process = subprocess.Popen([BINARY] + once + ["--out", killed_once],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_rows(killed_once, total // 2, limit=30)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        check(run(once + ["--out", killed_once, "--resume"]).returncode == 0,
+              "resume of a killed --shuffle once sweep")
+        same_as_reference(killed_once, single_once, "--shuffle once after kill -9")
 
     print(f"{'FAILED' if failures else 'passed'}: {len(failures)} failure(s)")
     return 1 if failures else 0

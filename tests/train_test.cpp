@@ -3,6 +3,7 @@
 
 #include "l2sweep/data/data.h"
 #include "l2sweep/train/adam.h"
+#include "l2sweep/train/data_order.h"
 #include "l2sweep/train/loss.h"
 #include "l2sweep/train/model.h"
 #include "l2sweep/train/trainer.h"
@@ -33,21 +34,29 @@ class HistorySemantics : public ::testing::Test {
     options_.shuffle_seed = 11;
   }
 
+  void expect_reference_epochs(Shuffle shuffle);
+
   Split train_, val_;
   torch::nn::Sequential model_{nullptr};
   double l2_ = 0.02;
   TrainOptions options_;
 };
 
-TEST_F(HistorySemantics, EpochMetricsAreSampleWeightedMeansOfEachBatchBeforeItsUpdate) {
+/// Trains 3 epochs with `shuffle` against a hand-written loop whose orders are randperms of
+/// the shuffle seed's generator: a new one each epoch, or the first one every epoch.
+void HistorySemantics::expect_reference_epochs(Shuffle shuffle) {
+  options_.shuffle = shuffle;
   auto reference = clone_model(model_);
   const auto w1 = first_linear(reference)->weight;
   torch::optim::Adam adam(reference->parameters(), keras_adam_options(options_.learning_rate));
-  at::Generator shuffle = make_cpu_generator(options_.shuffle_seed);
+  at::Generator generator = make_cpu_generator(options_.shuffle_seed);
+  const torch::Tensor first_order = torch::randperm(5, generator, torch::kInt64);
   Trainer trainer(model_, l2_, options_, torch::kCPU);
 
-  for (int epoch = 0; epoch < 2; ++epoch) {
-    const auto order = torch::randperm(5, shuffle, torch::kInt64);
+  for (int epoch = 0; epoch < 3; ++epoch) {
+    const auto order = epoch == 0 || shuffle == Shuffle::kOnce
+                           ? first_order
+                           : torch::randperm(5, generator, torch::kInt64);
     double loss_sum = 0, data_loss_sum = 0, correct = 0, unweighted = 0, after_update = 0;
     for (int64_t begin = 0; begin < 5; begin += 2) {
       const auto index = order.slice(0, begin, std::min<int64_t>(begin + 2, 5));
@@ -93,7 +102,15 @@ TEST_F(HistorySemantics, EpochMetricsAreSampleWeightedMeansOfEachBatchBeforeItsU
   }
 }
 
-TEST_F(HistorySemantics, ReshufflesEveryEpochAndKeepsTheLastPartialBatch) {
+TEST_F(HistorySemantics, EpochMetricsAreSampleWeightedMeansOfEachBatchBeforeItsUpdate) {
+  expect_reference_epochs(Shuffle::kEachEpoch);
+}
+
+TEST_F(HistorySemantics, ShuffleOnceReplaysTheFirstEpochsOrderEveryEpoch) {
+  expect_reference_epochs(Shuffle::kOnce);
+}
+
+TEST_F(HistorySemantics, KeepsTheLastPartialBatch) {
   std::vector<int64_t> batch_counts;
   Trainer trainer(model_, l2_, options_, torch::kCPU);
   EpochControl control;
@@ -103,10 +120,27 @@ TEST_F(HistorySemantics, ReshufflesEveryEpochAndKeepsTheLastPartialBatch) {
   };
   trainer.train_epoch(train_, control);
   EXPECT_EQ(batch_counts, (std::vector<int64_t>{1, 2, 3}));
-  at::Generator shuffle = make_cpu_generator(options_.shuffle_seed);
-  const auto first = torch::randperm(5, shuffle, torch::kInt64);
-  const auto second = torch::randperm(5, shuffle, torch::kInt64);
-  EXPECT_FALSE(torch::equal(first, second));
+}
+
+TEST(DataOrder, EachEpochDrawsANewPermutationAndOnceReplaysTheFirst) {
+  at::Generator generator = make_cpu_generator(7);
+  const torch::Tensor first = epoch_order(generator, 100);
+  const torch::Tensor second = epoch_order(generator, 100);
+  ASSERT_FALSE(torch::equal(first, second));
+
+  DataOrder each(7, Shuffle::kEachEpoch);
+  EXPECT_TRUE(torch::equal(each.next(100), first));
+  EXPECT_TRUE(torch::equal(each.next(100), second));
+
+  DataOrder once(7, Shuffle::kOnce);
+  const torch::Tensor initial_state = once.state();
+  for (int epoch = 0; epoch < 3; ++epoch) EXPECT_TRUE(torch::equal(once.next(100), first));
+  // Its checkpointed state never changes, so a resume at any epoch replays the same order.
+  EXPECT_TRUE(torch::equal(once.state(), initial_state));
+  DataOrder resumed(7, Shuffle::kOnce);
+  resumed.set_state(each.state());
+  EXPECT_TRUE(torch::equal(resumed.next(100), first));
+  EXPECT_NE(DataOrder(8, Shuffle::kOnce).next(100).equal(first), true) << "the seed decides it";
 }
 
 TEST(Training, TinyModelLearnsATinyTask) {

@@ -46,9 +46,14 @@ def run_timed(command, log_path):
 
 
 def read_rows(path):
+    """The rows of a peer's CSV, numbers as floats (the Keras peer's `seeding` stays text)."""
+    def value(text):
+        try:
+            return float(text)
+        except ValueError:
+            return text
     with open(path, newline="") as f:
-        return [{k: (float(v) if k not in ("l2",) else float(v)) for k, v in row.items()}
-                for row in csv.DictReader(f)]
+        return [{k: value(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
 def machine():

@@ -7,11 +7,18 @@ network at run time) rather than keras.datasets.fashion_mnist.load_data(), and a
 records each epoch's metrics and wall time. Keras' `loss` includes the L2 penalty, as
 l2sweep's does.
 
+Like the seed script it sets no seed by default, so fit(shuffle=True) draws a new batch order
+every epoch (l2sweep's default --shuffle each-epoch). --seed N calls
+keras.utils.set_random_seed(N) first, after which Keras 3 on TensorFlow replays the first
+epoch's order every epoch (l2sweep's --shuffle once; docs/keras-data-order.md). It prints
+which, and the CSV's `seeding` column records it.
+
 Needs tensorflow-cpu and keras in a virtual environment (scripts/bench/run.sh installs them
 into .venv-bench/ unless given --skip-keras).
 
 usage: .venv-bench/bin/python scripts/bench/keras_seed.py [--l2 0.0001,0.001,0.01]
        [--epochs 15] [--val-size 10000] [--train-size N] [--data-dir DIR] [--csv OUT.csv]
+       [--seed N]
 """
 import argparse
 from rows_csv import write_rows_csv  # beside this script
@@ -22,6 +29,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
+import keras  # noqa: E402
 from keras import callbacks, layers, models, regularizers  # noqa: E402
 
 
@@ -45,6 +53,12 @@ def seed_splits(data_dir, val_size, train_size=None):
     return images[:train_size or n], labels[:train_size or n], images[n:], labels[n:]
 
 
+def seed_test(data_dir):
+    """The seed's test set: the t10k images / 255 and their labels."""
+    return read_idx(data_dir, "t10k-images-idx3-ubyte") / 255.0, \
+        read_idx(data_dir, "t10k-labels-idx1-ubyte")
+
+
 def seed_model(l2v):
     """The seed's model, compiled as the seed compiles it."""
     model = models.Sequential([
@@ -58,9 +72,9 @@ def seed_model(l2v):
 
 
 class EpochLog(callbacks.Callback):
-    def __init__(self, l2, rows):
+    def __init__(self, l2, rows, seeding):
         super().__init__()
-        self.l2, self.rows = l2, rows
+        self.l2, self.rows, self.seeding = l2, rows, seeding
 
     def on_epoch_begin(self, epoch, logs=None):
         self.start = time.perf_counter()
@@ -71,7 +85,7 @@ class EpochLog(callbacks.Callback):
                               accuracy=logs["accuracy"], val_loss=logs["val_loss"],
                               val_accuracy=logs["val_accuracy"],
                               w1_norm=float(np.linalg.norm(self.model.layers[1].kernel.numpy())),
-                              epoch_seconds=seconds))
+                              epoch_seconds=seconds, seeding=self.seeding))
         print(f"l2={self.l2} epoch {epoch + 1} loss {logs['loss']:.4f} "
               f"val_accuracy {logs['val_accuracy']:.4f} {seconds:.1f}s", flush=True)
 
@@ -84,7 +98,16 @@ def main():
     parser.add_argument("--train-size", type=int, default=None)
     parser.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
     parser.add_argument("--csv", help="write every epoch's metrics here")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="call keras.utils.set_random_seed(N) first (default: unseeded, "
+                             "as the seed script)")
     args = parser.parse_args()
+    seeding = "unseeded" if args.seed is None else f"set_random_seed({args.seed})"
+    print(f"Keras seed script, {seeding}: " + (
+        "a new batch order every epoch (l2sweep --shuffle each-epoch)" if args.seed is None
+        else "one batch order replayed every epoch (l2sweep --shuffle once)"), flush=True)
+    if args.seed is not None:
+        keras.utils.set_random_seed(args.seed)
 
     x_train, y_train, x_val, y_val = seed_splits(args.data_dir, args.val_size, args.train_size)
 
@@ -93,7 +116,7 @@ def main():
     for l2v in l2_values:  # the seed's loop, as written
         model = seed_model(l2v)
         model.fit(x_train, y_train, epochs=args.epochs, validation_data=(x_val, y_val),
-                  verbose=0, callbacks=[EpochLog(l2v, rows)])
+                  verbose=0, callbacks=[EpochLog(l2v, rows, seeding)])
     if args.csv:
         write_rows_csv(args.csv, rows)
     return 0

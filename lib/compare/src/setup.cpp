@@ -63,6 +63,9 @@ std::string given_setting(const std::string& key, const std::string& value,
   if (key == "adam" && value != "torch" && value != "keras") {
     throw usage_error("{}: adam '{}'; expected torch or keras", context, value);
   }
+  if (key == "shuffle" && value != "each-epoch" && value != "once") {
+    throw usage_error("{}: shuffle '{}'; expected each-epoch or once", context, value);
+  }
   if (key == "train_size" || key == "val_size" || key == "batch_size" || key == "jobs" ||
       key == "shards") {
     const auto number = parse_int64(value);
@@ -104,7 +107,8 @@ Setup read_sweep_setup(const fs::path& folder) {
     for (const auto& [key, option] :
          {std::pair{"batch_size", "batch-size"}, std::pair{"lr", "lr"}, std::pair{"adam", "adam"},
           std::pair{"epochs", "epochs"}, std::pair{"dropout", "dropout"},
-          std::pair{"weight_decay", "weight-decay"}, std::pair{"val_size", "val-size"}}) {
+          std::pair{"weight_decay", "weight-decay"}, std::pair{"val_size", "val-size"},
+          std::pair{"shuffle", "shuffle"}}) {
       recorded(key, text_of(at(settings, option)));
     }
     const std::string train = text_of(at(settings, "train-size"));
@@ -119,7 +123,7 @@ Setup read_sweep_setup(const fs::path& folder) {
     for (const auto& [key, field] :
          {std::pair{"batch_size", "batch_size"}, std::pair{"lr", "lr"}, std::pair{"adam", "adam"},
           std::pair{"epochs", "epochs"}, std::pair{"dropout", "dropout"},
-          std::pair{"weight_decay", "weight_decay"}}) {
+          std::pair{"weight_decay", "weight_decay"}, std::pair{"shuffle", "shuffle"}}) {
       recorded(key, text_of(at(summary, "config", field)));
     }
     const std::string engine = text_of(at(at(summary, "experiment"), "optimizer", "name"));
@@ -134,9 +138,10 @@ Setup read_sweep_setup(const fs::path& folder) {
                            : "1");
   }
   // Sweeps written before an option existed ran with its old value (the option table's
-  // unwritten_value: torch's Adam, no Dropout, no decay).
-  for (const auto& [key, option] : {std::pair{"adam", "adam"}, std::pair{"dropout", "dropout"},
-                                    std::pair{"weight_decay", "weight-decay"}}) {
+  // unwritten_value: torch's Adam, no Dropout, no decay, reshuffled every epoch).
+  for (const auto& [key, option] :
+       {std::pair{"adam", "adam"}, std::pair{"dropout", "dropout"},
+        std::pair{"weight_decay", "weight-decay"}, std::pair{"shuffle", "shuffle"}}) {
     const SweepOption* known = find_sweep_option(option);
     if (setup.count(key) == 0 && !setup.empty() && known != nullptr &&
         known->unwritten_value != nullptr) {

@@ -184,7 +184,7 @@ std::vector<SweepOption> make_options() {
           [](const C& c) { return fmt::format("{}", c.learning_rate); },
           [](const C& c) -> Json { return c.learning_rate; }),
       option(
-          "seed", "seed for the initial weights and the shuffles", kDecidesNumbers | kNamesRuns,
+          "seed", "seed for the initial weights and the batch orders", kDecidesNumbers | kNamesRuns,
           "seed",
           [](C& c, T t) {
             const auto seed = parse_uint64(t);
@@ -193,6 +193,21 @@ std::vector<SweepOption> make_options() {
           },
           [](const C& c) { return fmt::format("{}", c.seed); },
           [](const C& c) -> Json { return c.seed; }),
+      option(
+          "shuffle",
+          "each-epoch or once: a new batch order every epoch (Keras' fit as the seed script "
+          "runs it), or one order per run replayed every epoch (Keras' fit after "
+          "keras.utils.set_random_seed)",
+          kDecidesNumbers, "shuffle",
+          [](C& c, T t) {
+            if (t != to_string(Shuffle::kEachEpoch) && t != to_string(Shuffle::kOnce)) {
+              throw usage_error("--shuffle '{}': expected each-epoch or once", t);
+            }
+            c.shuffle = t == to_string(Shuffle::kOnce) ? Shuffle::kOnce : Shuffle::kEachEpoch;
+          },
+          [](const C& c) { return std::string(to_string(c.shuffle)); },
+          [](const C& c) -> Json { return to_string(c.shuffle); },
+          /*unwritten_value=*/"each-epoch"),
       option(
           "seeds", "train each strength with N seeds: seed .. seed+N-1",
           kDecidesNumbers | kNamesRuns, "seeds", [](C& c, T t) { c.seeds = integer("seeds", t); },

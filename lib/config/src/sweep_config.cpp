@@ -59,6 +59,10 @@ const char* to_string(EngineKind engine) {
   return "unknown";
 }
 
+const char* to_string(Shuffle shuffle) {
+  return shuffle == Shuffle::kOnce ? "once" : "each-epoch";
+}
+
 const char* to_string(AdamVariant variant) {
   return variant == AdamVariant::kKeras ? "keras" : "torch";
 }

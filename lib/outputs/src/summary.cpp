@@ -33,7 +33,10 @@ Json experiment_json(const SweepInfo& sweep, const std::vector<RunResult>& runs)
   optimizer["beta_2"] = kAdamBeta2;
   optimizer["epsilon"] = kAdamEpsilon;
   json["optimizer"] = optimizer;
-  json["shuffle"] = "reshuffled every epoch from the seed; last partial batch kept";
+  json["shuffle"] = sweep.config.shuffle == Shuffle::kOnce
+                        ? "one order per run drawn from the seed, replayed every epoch (as a "
+                          "seeded Keras fit does); last partial batch kept"
+                        : "reshuffled every epoch from the seed; last partial batch kept";
   json["validation"] = "the last val_size training examples";
   json["pixel_scaling"] = "x / 255";
   return json;

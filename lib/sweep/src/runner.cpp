@@ -146,6 +146,7 @@ class Group {
     options.learning_rate = plan.config.learning_rate;
     options.batch_size = plan.config.batch_size;
     options.shuffle_seed = cohort.seed;
+    options.shuffle = plan.config.shuffle;
     options.engine = plan.engine;
     options.adam = plan.config.adam;
     options.cuda_graphs = plan.cuda_graphs;

@@ -15,19 +15,14 @@ namespace l2sweep {
 Trainer::Trainer(std::vector<Member> members, const TrainOptions& options,
                  const torch::Device& device)
     : engine_(make_engine(std::move(members), options, device)),
-      shuffle_generator_(make_cpu_generator(options.shuffle_seed)) {}
+      order_(options.shuffle_seed, options.shuffle) {}
 
 Trainer::Trainer(torch::nn::Sequential model, double l2, const TrainOptions& options,
                  const torch::Device& device)
     : Trainer(std::vector<Member>{{model, l2, dropout_rate(model)}}, options, device) {}
 
-torch::Tensor epoch_order(at::Generator& generator, int64_t examples) {
-  return torch::randperm(examples, generator, torch::kInt64);
-}
-
 std::vector<TrainMetrics> Trainer::train_epoch(const Split& train, const EpochControl& control) {
-  // Drawn on the CPU so that CPU and CUDA runs see the same batches.
-  const torch::Tensor order = epoch_order(shuffle_generator_, train.size());
+  const torch::Tensor order = order_.next(train.size());
   const std::vector<Member>& members = engine_->members();
   EpochControl epoch = control;
   if (epoch.epoch <= 0) epoch.epoch = epochs_trained_ + 1;
@@ -60,7 +55,7 @@ void Trainer::save_state(size_t member, torch::serialize::OutputArchive& archive
     archive.write("model." + item.key(), value.to(torch::kCPU, value.scalar_type(),
                                                   /*non_blocking=*/false, /*copy=*/true));
   }
-  archive.write("shuffle_generator", shuffle_generator_.get_state());
+  archive.write("shuffle_generator", order_.state());
   archive.write("epochs_trained", torch::tensor({epochs_trained_}, torch::kInt64));
   // Each engine keeps Adam's state in its own form; a resume must use the same one.
   archive.write("engine", c10::IValue(std::string(to_string(engine_->kind()))));
@@ -89,7 +84,7 @@ void Trainer::load_state(size_t member, torch::serialize::InputArchive& archive)
   archive.read("shuffle_generator", generator_state);
   if (!loaded_generator_state_.defined()) {
     loaded_generator_state_ = generator_state;
-    shuffle_generator_.set_state(generator_state);
+    order_.set_state(generator_state);
   } else if (!torch::equal(generator_state, loaded_generator_state_)) {
     throw data_error(
         "its data order differs from the other runs of seed {}'s cohort at the same epoch; "

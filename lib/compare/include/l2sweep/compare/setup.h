@@ -42,6 +42,10 @@ inline constexpr SetupKey kSetupKeys[] = {
     {"batch_size", "batch size", true, "32"},
     {"lr", "Adam's learning rate", true, "0.001"},
     {"adam", "Adam's update: torch or keras (epsilon placement)", true, "keras"},
+    {"shuffle",
+     "data order: each-epoch (reshuffled each epoch: Keras' fit as the seed script runs it) or "
+     "once (one order replayed every epoch: Keras' fit after keras.utils.set_random_seed)",
+     true, "each-epoch"},
     {"dropout", "Dropout rates (each run pairs by its own)", false, "0"},
     {"weight_decay", "decoupled weight decays (each run pairs by its own)", false, "0"},
     {"engine", "what trained it (informational)", false, "keras"},

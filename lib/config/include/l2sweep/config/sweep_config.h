@@ -59,6 +59,20 @@ enum class AdamVariant {
 /// The --adam value of `variant`: "torch" or "keras".
 const char* to_string(AdamVariant variant);
 
+/// How each run orders its training examples from one epoch to the next.
+enum class Shuffle {
+  /// A new permutation every epoch, drawn from the run's seed: Keras' fit(shuffle=True) as the
+  /// seed script runs it (without a global seed).
+  kEachEpoch,
+  /// One permutation per run, drawn from its seed and replayed every epoch: what Keras 3 on
+  /// TensorFlow does once keras.utils.set_random_seed() was called (its tf.data shuffle
+  /// restarts from the same seeds each epoch; tensorflow/tensorflow#35682).
+  kOnce,
+};
+
+/// The --shuffle value of `shuffle`: "each-epoch" or "once".
+const char* to_string(Shuffle shuffle);
+
 /// What `--l2 auto` optimises, by its metrics.csv column.
 inline constexpr const char* kTuneMetrics[] = {"val_accuracy", "val_data_loss"};
 
@@ -85,8 +99,10 @@ struct SweepConfig {
   int64_t batch_size = 32;
   /// Adam learning rate (Keras default).
   double learning_rate = 1e-3;
-  /// Seeds the initial weights and the per-epoch shuffles; every strength uses the same one.
+  /// Seeds the initial weights and the shuffles; every strength uses the same one.
   uint64_t seed = 0;
+  /// A new batch order every epoch (default), or one order replayed (a seeded Keras run).
+  Shuffle shuffle = Shuffle::kEachEpoch;
   /// Each strength is trained with seeds seed, seed+1, ..., seed+seeds-1.
   int64_t seeds = 1;
   /// The last val_size training examples are held out for validation.

@@ -32,7 +32,8 @@ struct Member {
 struct TrainOptions {
   double learning_rate = 1e-3;
   int64_t batch_size = 32;
-  uint64_t shuffle_seed = 0;  ///< seeds the per-epoch permutations
+  uint64_t shuffle_seed = 0;  ///< seeds the batch orders (DataOrder)
+  Shuffle shuffle = Shuffle::kEachEpoch;  ///< a new order every epoch, or one replayed
   EngineKind engine = EngineKind::kAutograd;
   /// torch::optim::Adam's update, or Keras' (KerasAdam).
   AdamVariant adam = AdamVariant::kTorch;

@@ -9,18 +9,15 @@
 #include <vector>
 
 #include "l2sweep/data/data.h"
+#include "l2sweep/train/data_order.h"
 #include "l2sweep/train/engine.h"
 #include "l2sweep/train/metrics.h"
 
 namespace l2sweep {
 
-/// The order of one epoch's `examples`: a permutation drawn on the CPU from `generator`
-/// (the cohort's shuffle generator, seeded with its seed), as Keras reshuffles every epoch.
-torch::Tensor epoch_order(at::Generator& generator, int64_t examples);
-
-/// Trains one cohort: draws each epoch's order from the shuffle seed (reshuffled every epoch,
-/// on the CPU so that every device sees the same batches), hands the epoch to the engine,
-/// and evaluates. The members' models and the splits must already be on `device`.
+/// Trains one cohort: draws each epoch's order from the shuffle seed (DataOrder: reshuffled
+/// every epoch or replayed, on the CPU so that every device sees the same batches), hands the
+/// epoch to the engine, and evaluates. The members' models and the splits must already be on `device`.
 class Trainer {
  public:
   Trainer(std::vector<Member> members, const TrainOptions& options, const torch::Device& device);
@@ -30,7 +27,7 @@ class Trainer {
 
   size_t size() const { return engine_->members().size(); }
 
-  /// One pass over `train` in a fresh random order, one Adam step per batch and member
+  /// One pass over `train` in the epoch's order (DataOrder::next), one Adam step per batch and member
   /// (Engine::train_epoch). Returns each member's epoch means; NaN for inactive ones.
   std::vector<TrainMetrics> train_epoch(const Split& train, const EpochControl& control = {});
 
@@ -55,7 +52,7 @@ class Trainer {
   const Engine& engine() const { return *engine_; }
 
   /// Everything a resumed member needs to continue bit for bit: its parameters, the engine's
-  /// name and its optimizer state, and the shuffle generator's state (one per cohort).
+  /// name and its optimizer state, and the data order's state (one per cohort).
   void save_state(size_t member, torch::serialize::OutputArchive& archive) const;
   /// The reverse of save_state. A checkpoint of another engine is a usage Error naming both;
   /// members whose generator states disagree (they cannot share this cohort's order) are a
@@ -64,7 +61,7 @@ class Trainer {
 
  private:
   std::unique_ptr<Engine> engine_;
-  at::Generator shuffle_generator_;
+  DataOrder order_;
   torch::Tensor loaded_generator_state_;  ///< the state the first loaded member brought
   int64_t epochs_trained_ = 0;
 };
