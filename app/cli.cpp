@@ -261,6 +261,17 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
                                          [](const char* name) { return std::getenv(name); });
   } else if (result.count("shard-count") > 0) {
     throw usage_error("--shard-count with --l2 auto: a search runs as one job, not as shards");
+  } else if (const char* task = std::getenv("SLURM_ARRAY_TASK_ID")) {
+    // Every task of an array would run the whole search into the same folder.
+    const std::optional<Shard> array =
+        resolve_shard(std::nullopt, 0, [](const char* name) { return std::getenv(name); });
+    if (array && array->count > 1) {
+      throw usage_error(
+          "--l2 auto in Slurm array task {} (SLURM_ARRAY_TASK_ID={}, one of {}): a search runs "
+          "as one job; expected sbatch without --array, or a list of strengths (--l2 "
+          "0,1e-4,1e-3) to spread as shards",
+          array->index, task, array->count);
+    }
   }
   return command;
 }

@@ -30,8 +30,9 @@ METRICS = ("accuracy", "loss", "val_accuracy", "val_loss", "test_accuracy")
 NAME = re.compile(r"l2-(?P<l2>[^_]+)_seed-(?P<seed>\d+)\.(csv|json)$")
 
 
-def keras_runs(folder):
-    """{l2: [{metric: final value}]} from a keras_runs.py folder."""
+def keras_runs(folder, epochs, problems):
+    """{l2: [{metric: final value}]} from a keras_runs.py folder's runs that trained all
+    `epochs` epochs (the others are named in `problems`)."""
     runs = {}
     sources = sorted(glob.glob(os.path.join(folder, "csv", "*.csv")))
     from_history = not sources
@@ -43,10 +44,17 @@ def keras_runs(folder):
             continue
         if from_history:
             with open(path) as f:
-                final = {k: v[-1] for k, v in json.load(f).items()}
+                history = json.load(f)
+            trained = len(history.get("loss", []))
+            final = {k: v[-1] for k, v in history.items() if v}
         else:
             with open(path) as f:
-                final = {k: float(v) for k, v in list(csv.DictReader(f))[-1].items()}
+                table = list(csv.DictReader(f))
+            trained = len(table)
+            final = {k: float(v) for k, v in table[-1].items()} if table else {}
+        if trained != epochs:
+            problems.append(f"{path}: {trained} epochs, expected {epochs}; left out")
+            continue
         test = os.path.join(folder, "test", os.path.basename(path).rsplit(".", 1)[0] + ".json")
         if os.path.exists(test):
             with open(test) as f:
@@ -79,11 +87,14 @@ def main():
 
     with open(os.path.join(args.keras, "keras_runs.json")) as f:
         made = json.load(f)
-    theirs = keras_runs(args.keras)
+    problems = []
+    theirs = keras_runs(args.keras, made["epochs"], problems)
     ours, summary = sweep_runs(args.sweep)
     keras_order = "once" if made["seeding"] == "global" else "each-epoch"
     sweep_order = summary["config"].get("shuffle", "each-epoch")
-    problems = []
+    if summary["config"].get("epochs") != made["epochs"]:
+        problems.append(f"the sweep trained {summary['config'].get('epochs')} epochs, Keras "
+                        f"{made['epochs']}")
     if keras_order != sweep_order:
         problems.append(f"data orders differ: Keras seeding {made['seeding']} is --shuffle "
                         f"{keras_order}, the sweep ran --shuffle {sweep_order}")

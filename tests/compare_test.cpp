@@ -45,12 +45,13 @@ RunLabel label(double l2, std::optional<int64_t> seed = std::nullopt) {
 /// final(l2, seed), the other values follow a simple curve.
 template <typename Final>
 void write_sweep(const fs::path& folder, const std::vector<double>& strengths,
-                 const std::vector<int64_t>& seeds, int epochs, Final final_value) {
+                 const std::vector<uint64_t>& seeds, int epochs, Final final_value) {
   std::string csv = "l2,seed,epoch,loss,accuracy,val_loss,val_accuracy,w1_norm,epoch_seconds\n";
   for (int epoch = 1; epoch <= epochs; ++epoch) {
     for (const double l2 : strengths) {
-      for (const int64_t seed : seeds) {
-        const double val_accuracy = final_value(l2, seed) - 0.01 * (epochs - epoch);
+      for (const uint64_t seed : seeds) {
+        const double val_accuracy =
+            final_value(l2, static_cast<int64_t>(seed % 1000)) - 0.01 * (epochs - epoch);
         csv += fmt::format("{},{},{},{},{},{},{},{},0.5\n", l2, seed, epoch, 1.0 / epoch,
                            0.8 + 0.01 * epoch, 0.5 + l2, val_accuracy, 10.0 - epoch);
       }
@@ -193,6 +194,25 @@ TEST(CompareReaders, ClassicScalarSummaries) {
   EXPECT_EQ(*tb.find("loss"), (std::vector<double>{0.9f, 0.8f}));
   EXPECT_EQ(*tb.find("val_accuracy"), (std::vector<double>{0.75f, 0.76f}));
   EXPECT_EQ(detect_format(dir / "l2sweep"), Format::kKerasTensorBoard);
+}
+
+TEST(CompareReaders, SeedsAreUnsignedSixtyFourBitAsTheSweepsThatWroteThem) {
+  TempDir dir;
+  const std::vector<uint64_t> seeds = {9223372036854775807ULL, 9223372036854775808ULL,
+                                       18446744073709551615ULL};
+  write_sweep(dir / "sweep", {0.001}, seeds, 2, [](double, int64_t) { return 0.8; });
+  const std::vector<RunCurves> runs = read_l2sweep_folder(dir / "sweep");
+  ASSERT_EQ(runs.size(), 3u);
+  for (size_t r = 0; r < runs.size(); ++r) EXPECT_EQ(runs[r].seed, seeds[r]);
+  EXPECT_EQ(parse_label("l2=0.1,seed=18446744073709551615").seed, 18446744073709551615ULL);
+  EXPECT_THROW_WITH(parse_label("l2=0.1,seed=-1"), Error,
+                    "seed '-1'; expected an integer from 0 to 2^64-1");
+  // The same seeds on both sides pair (identical numbers read as identical).
+  fs::create_directories(dir / "copy");
+  fs::copy_file(dir / "sweep" / "metrics.csv", dir / "copy" / "metrics.csv");
+  const Comparison c = compare_sources(sweeps({dir / "sweep", dir / "copy"}), "val_accuracy");
+  ASSERT_EQ(c.verdicts.size(), 1u);
+  EXPECT_EQ(c.verdicts[0].verdict, Verdict::kIdentical);
 }
 
 TEST(CompareReaders, ASweepFolderGivesEveryRunAndColumn) {

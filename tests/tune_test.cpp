@@ -160,6 +160,22 @@ TEST(TuneCommand, ReadsAutoWithItsRangeAndDefaultsToThreeSeeds) {
                     Error, "run it as one job");
   EXPECT_THROW_WITH(parse({"--l2", "auto", "--shard-count", "2"}), Error,
                     "--shard-count with --l2 auto");
+  {
+    // A Slurm array would run the whole search once per task into one folder: refused at once;
+    // an array of one task is one job.
+    testing::ScopedEnvironment array({{"SLURM_ARRAY_TASK_ID", "3"},
+                                      {"SLURM_ARRAY_TASK_MIN", "0"},
+                                      {"SLURM_ARRAY_TASK_COUNT", "4"}});
+    EXPECT_THROW_WITH(parse({"--l2", "auto"}), Error,
+                      "--l2 auto in Slurm array task 3 (SLURM_ARRAY_TASK_ID=3, one of 4): a "
+                      "search runs as one job");
+  }
+  {
+    testing::ScopedEnvironment single({{"SLURM_ARRAY_TASK_ID", "0"},
+                                       {"SLURM_ARRAY_TASK_MIN", "0"},
+                                       {"SLURM_ARRAY_TASK_COUNT", "1"}});
+    EXPECT_FALSE(parse({"--l2", "auto"}).config.shard.has_value());
+  }
   EXPECT_THROW_WITH(parse({"--l2", "0.1,auto"}), Error, "auto is the whole value");
   EXPECT_THROW_WITH(parse({"--l2", "auto:1e-300:1"}).config.validate(), Error, "1e-12 <= LOW");
   EXPECT_THROW_WITH(parse({"--l2", "auto", "--score-test", "off"}).config.validate(), Error,

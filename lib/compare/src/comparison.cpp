@@ -444,7 +444,8 @@ Comparison compare_sources(std::vector<Source> sources, const std::string& metri
         }
       }
       std::sort(group.runs.begin(), group.runs.end(), [](const RunCurves* x, const RunCurves* y) {
-        return x->seed.value_or(-1) < y->seed.value_or(-1);
+        // Runs without a seed first, then by seed (std::optional orders them so).
+        return x->seed < y->seed;
       });
       group.min_epochs = group.runs.front()->epochs();
       group.max_epochs = group.min_epochs;

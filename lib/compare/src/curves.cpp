@@ -62,8 +62,11 @@ RunLabel parse_label(const std::string& text) {
       }
       label.l2 = *l2;
     } else if (key == "seed" && !label.seed) {
-      const auto seed = parse_int64(value);
-      if (!seed) throw usage_error("--label '{}': seed '{}' is not an integer", text, value);
+      const auto seed = parse_uint64(value);
+      if (!seed) {
+        throw usage_error("--label '{}': seed '{}'; expected an integer from 0 to 2^64-1", text,
+                          value);
+      }
       label.seed = *seed;
     } else if (key != "l2" && key != "seed" && label.setup.count(key) == 0) {
       label.setup[key] = given_setting(key, value, context);

@@ -263,7 +263,7 @@ std::vector<RunCurves> read_l2sweep_folder(const fs::path& folder) {
     }
   }
   std::vector<RunCurves> runs;
-  std::map<std::tuple<double, double, double, int64_t>, size_t> index;
+  std::map<std::tuple<double, double, double, uint64_t>, size_t> index;
   for (size_t line = 1; line < lines.size(); ++line) {
     const std::vector<std::string> cells = split_commas(lines[line]);
     if (cells.size() != header.size()) {
@@ -273,10 +273,11 @@ std::vector<RunCurves> read_l2sweep_folder(const fs::path& folder) {
     std::optional<double> l2;
     // Sweeps written before --dropout and --weight-decay have neither column: 0.
     std::optional<double> dropout = 0.0, weight_decay = 0.0;
-    std::optional<int64_t> seed, epoch;
+    std::optional<uint64_t> seed;
+    std::optional<int64_t> epoch;
     for (size_t c = 0; c < header.size(); ++c) {
       if (header[c] == "l2") l2 = parse_double(cells[c]);
-      if (header[c] == "seed") seed = parse_int64(cells[c]);
+      if (header[c] == "seed") seed = parse_uint64(cells[c]);
       if (header[c] == "epoch") epoch = parse_int64(cells[c]);
       // Runs pair by their whole setting: Dropout and weight decay beside the strength.
       if (header[c] == "dropout") dropout = parse_double(cells[c]);

@@ -38,7 +38,7 @@ std::string group_cell(const SeedStats& stats, int precision = 4) {
 }
 
 std::string seeds_text(const std::vector<const RunCurves*>& runs) {
-  std::set<int64_t> seeds;
+  std::set<uint64_t> seeds;
   bool unseeded = false;
   for (const RunCurves* run : runs) {
     if (run->seed) {
@@ -48,7 +48,7 @@ std::string seeds_text(const std::vector<const RunCurves*>& runs) {
     }
   }
   std::string text;
-  for (const int64_t seed : seeds) text += (text.empty() ? "" : ", ") + std::to_string(seed);
+  for (const uint64_t seed : seeds) text += (text.empty() ? "" : ", ") + std::to_string(seed);
   if (unseeded) text += text.empty() ? "-" : ", (none)";
   return text;
 }

@@ -61,7 +61,7 @@ bool bind_placeholder(RunLabel& label, bool is_l2, const std::string& text) {
     if (!l2 || !(*l2 >= 0) || std::isinf(*l2) || (label.l2 && *label.l2 != *l2)) return false;
     label.l2 = *l2;
   } else {
-    const auto seed = parse_int64(text);
+    const auto seed = parse_uint64(text);
     if (!seed || (label.seed && *label.seed != *seed)) return false;
     label.seed = *seed;
   }

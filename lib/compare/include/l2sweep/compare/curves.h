@@ -24,7 +24,7 @@ struct RunCurves {
   /// run's as --setup or --label give them (0 when they do not).
   double dropout = 0;
   double weight_decay = 0;
-  std::optional<int64_t> seed;  ///< none: a Keras run labelled without one
+  std::optional<uint64_t> seed;  ///< none: a Keras run labelled without one
   /// A Keras run's settings as --setup and --label give them (setup.h's keys), for its
   /// source's setup.
   std::map<std::string, std::string> given;
@@ -45,7 +45,7 @@ struct RunCurves {
 /// What a run's file does not say about it, from --label or from a file-name pattern.
 struct RunLabel {
   std::optional<double> l2;
-  std::optional<int64_t> seed;
+  std::optional<uint64_t> seed;  ///< 0 .. 2^64-1, as l2sweep's --seed
   /// Any other setting of setup.h's keys (train_size=5000, adam=keras, dropout=0.2, ...).
   std::map<std::string, std::string> setup;
 };
