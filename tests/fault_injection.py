@@ -140,6 +140,40 @@ def kills_and_full_disks(tmp, reference):
             same_results(out, reference, f"disk full at write {n}")
 
 
+def close_errors(tmp, reference):
+    # EIO at close (or at the fsync before it) of a file written by appending: exit 4 naming
+    # the file, summary.json not calling the sweep finished, and a resume finishing it. strace
+    # injects into files it can name; the LD_PRELOAD library into event files, whose names are
+    # their own.
+    cases = [("metrics.csv", lambda out: under_strace_path(
+                 SWEEP + ["--out", out], os.path.join(out, "metrics.csv"))),
+             ("l2-0.001_seed-1.csv", lambda out: under_strace_path(
+                 SWEEP + ["--out", out], os.path.join(out, "tensorboard", "l2-0.001_seed-1.csv")))]
+    library = os.environ.get("L2SWEEP_FAILING_CLOSE_LIBRARY")
+    if library:
+        cases.append(("tfevents", lambda out: subprocess.run(
+            [BINARY] + SWEEP + ["--out", out], capture_output=True, text=True, timeout=300,
+            env=dict(os.environ, LD_PRELOAD=library, L2SWEEP_FAIL_CLOSE="tfevents"))))
+    else:
+        check(False, "L2SWEEP_FAILING_CLOSE_LIBRARY is not set: event files were not tried")
+    for name, failing in cases:
+        out = os.path.join(tmp, f"close-{name}")
+        result = failing(out)
+        expect_error(result, 4, f"EIO at close of {name}", name, "Input/output error")
+        if os.path.exists(os.path.join(out, "summary.json")):
+            _, _, summary = results(out)
+            check(not summary["finished"], f"EIO at close of {name}: summary.json says finished")
+        if resume_until_done(out, f"EIO at close of {name}"):
+            same_results(out, reference, f"EIO at close of {name}")
+
+
+def under_strace_path(args, path):
+    """`args` under strace, every close() of `path` failing with EIO (the file is not closed)."""
+    command = ["strace", "-f", "-qq", "-o", "/dev/null", "-P", path, "-e", "trace=close",
+               "-e", "inject=close:error=EIO", BINARY] + args
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+
 def two_writers(tmp):
     long_sweep = SWEEP[:-10] + ["--epochs", "40", "--l2", "0,0.001", "--seeds", "2",
                                 "--batch-size", "16", "--device", "cpu", "--jobs", "1"]
@@ -398,8 +432,8 @@ def main():
         reference = os.path.join(tmp, "reference")
         result = run(SWEEP + ["--out", reference])
         check(result.returncode == 0, f"reference sweep: {result.returncode} {result.stderr}")
-        for case in (kills_and_full_disks, two_writers, shards, tampering, requeue, hostile_data,
-                     odd_values):
+        for case in (kills_and_full_disks, close_errors, two_writers, shards, tampering, requeue,
+                     hostile_data, odd_values):
             started = time.time()
             args = (tmp, reference) if case.__code__.co_argcount == 2 else (tmp,)
             case(*args)

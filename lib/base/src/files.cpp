@@ -13,6 +13,7 @@
 #include <fstream>
 #include <regex>
 #include <sstream>
+#include <utility>
 
 #include "l2sweep/base/error.h"
 #include "l2sweep/base/file_lock.h"
@@ -151,9 +152,24 @@ AppendOnlyFile::AppendOnlyFile(fs::path path, bool append) : path_(std::move(pat
   }
 }
 
-AppendOnlyFile::~AppendOnlyFile() { std::fclose(file_); }
+AppendOnlyFile::~AppendOnlyFile() {
+  if (file_ != nullptr) std::fclose(file_);
+}
+
+void AppendOnlyFile::close() {
+  if (file_ == nullptr) return;
+  std::FILE* file = std::exchange(file_, nullptr);
+  const bool synced = std::fflush(file) == 0 && ::fsync(::fileno(file)) == 0;
+  const int sync_errno = errno;
+  const bool closed = std::fclose(file) == 0;
+  if (!synced || !closed) {
+    throw output_error("{}: write failed when closing it ({})", path_.string(),
+                       std::strerror(synced ? errno : sync_errno));
+  }
+}
 
 void AppendOnlyFile::append(std::string_view chunk) {
+  if (file_ == nullptr) throw output_error("{}: written after it was closed", path_.string());
   if (std::fwrite(chunk.data(), 1, chunk.size(), file_) != chunk.size() ||
       std::fflush(file_) != 0) {
     throw output_error("{}: write failed ({})", path_.string(), std::strerror(errno));

@@ -39,6 +39,12 @@ void KerasCsvLogger::on_epoch_end(const RunSpec& run, const EpochMetrics& m) {
   files_.at(run.index)->append(row + "\n");
 }
 
-void KerasCsvLogger::on_run_end(const RunResult& result) { files_.erase(result.spec.index); }
+void KerasCsvLogger::on_run_end(const RunResult& result) {
+  const auto file = files_.find(result.spec.index);
+  if (file == files_.end()) return;
+  const std::unique_ptr<AppendOnlyFile> closing = std::move(file->second);
+  files_.erase(file);
+  closing->close();
+}
 
 }  // namespace l2sweep

@@ -61,4 +61,6 @@ void MetricsCsvWriter::on_epoch_end(const RunSpec& run, const EpochMetrics& m) {
   file_.append(metrics_csv_row(run, m));
 }
 
+void MetricsCsvWriter::on_sweep_end(const SweepOutcome& /*outcome*/) { file_.close(); }
+
 }  // namespace l2sweep

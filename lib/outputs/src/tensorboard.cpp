@@ -174,6 +174,13 @@ void TensorBoardWriter::on_epoch_end(const RunSpec& run, const EpochMetrics& m) 
   }
 }
 
-void TensorBoardWriter::on_run_end(const RunResult& result) { runs_.erase(result.spec.index); }
+void TensorBoardWriter::on_run_end(const RunResult& result) {
+  const auto run = runs_.find(result.spec.index);
+  if (run == runs_.end()) return;
+  RunWriters closing = std::move(run->second);
+  runs_.erase(run);
+  closing.train->close();
+  closing.validation->close();
+}
 
 }  // namespace l2sweep

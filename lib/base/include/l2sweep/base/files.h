@@ -60,6 +60,10 @@ class AppendOnlyFile {
   AppendOnlyFile& operator=(const AppendOnlyFile&) = delete;
 
   void append(std::string_view chunk);
+  /// Flushes the file to disk and closes it: an output Error naming it when the flush, the
+  /// fsync or the close fails (network filesystems report write-back and quota errors only
+  /// there). The destructor closes a file not closed so, ignoring errors: an error path.
+  void close();
   const std::filesystem::path& path() const { return path_; }
 
  private:

@@ -36,6 +36,9 @@ class MetricsCsvWriter : public SweepObserver {
 
   void on_epoch_end(const RunSpec& run, const EpochMetrics& metrics) override;
   void on_epoch_restored(const RunSpec& /*run*/, const EpochMetrics& /*metrics*/) override {}
+  /// Closes metrics.csv, an output Error when its last writes fail there (before summary.json,
+  /// later in the sweep's observers, calls the sweep finished).
+  void on_sweep_end(const SweepOutcome& outcome) override;
 
  private:
   AppendOnlyFile file_;

@@ -41,6 +41,8 @@ class EventFileWriter {
   void add_scalar(std::string_view tag, int64_t step, double value);
   void add_histogram(std::string_view tag, int64_t step, const WeightHistogram& histogram);
   const std::filesystem::path& path() const { return file_.path(); }
+  /// Flushes and closes the file (AppendOnlyFile::close).
+  void close() { file_.close(); }
 
  private:
   static std::filesystem::path new_file_path(const std::filesystem::path& folder);
