@@ -84,7 +84,17 @@ def main():
         "epochs": args.epochs, "train_examples": len(x_train), "val_examples": len(x_val),
         "test_examples": len(x_test), "batch_size": 32, "optimizer": "keras Adam defaults",
     }
-    with open(os.path.join(args.out, "keras_runs.json"), "w") as f:
+    # More runs into a folder of the same experiment (e.g. --first-seed 6 after --seeds 6)
+    # extend its record; another experiment's folder is refused.
+    path = os.path.join(args.out, "keras_runs.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            earlier = json.load(f)
+        differing = [k for k in record if k != "seeds" and earlier.get(k) != record[k]]
+        if differing:
+            parser.error(f"--out {args.out} holds runs made with other {', '.join(differing)}")
+        record["seeds"] = sorted(set(earlier["seeds"]) | set(record["seeds"]))
+    with open(path, "w") as f:
         json.dump(record, f, indent=2)
     print(f"seeding {args.seeding}: {record['seeded_with']}; l2sweep peer "
           f"{record['l2sweep_peer']} (Keras {keras.__version__}, TensorFlow {tf.__version__})",

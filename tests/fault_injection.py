@@ -140,6 +140,24 @@ def kills_and_full_disks(tmp, reference):
             same_results(out, reference, f"disk full at write {n}")
 
 
+def resumed_row_order(tmp):
+    # Killed where a cohort's members stand at different epochs, then resumed with --jobs 1:
+    # metrics.csv line for line as a --jobs 1 sweep never interrupted writes it.
+    def ordered(out):
+        with open(os.path.join(out, "metrics.csv"), newline="") as f:
+            return [tuple((k, v) for k, v in row.items() if k not in TIMING)
+                    for row in csv.DictReader(f)]
+    jobs1 = SWEEP + ["--jobs", "1"]
+    reference = os.path.join(tmp, "order-reference")
+    check(run(jobs1 + ["--out", reference]).returncode == 0, "--jobs 1 reference sweep")
+    for n in (3, 4, 5, 7):
+        out = os.path.join(tmp, f"order-killed-{n}")
+        under_strace(jobs1 + ["--out", out], f"signal=SIGKILL:when={n}", "rename")
+        if resume_until_done(out, f"row order after a kill at rename {n}", jobs1):
+            check(ordered(out) == ordered(reference),
+                  f"kill at rename {n} and --resume --jobs 1: metrics.csv rows in another order")
+
+
 def close_errors(tmp, reference):
     # EIO at close (or at the fsync before it) of a file written by appending: exit 4 naming
     # the file, summary.json not calling the sweep finished, and a resume finishing it. strace
@@ -432,7 +450,7 @@ def main():
         reference = os.path.join(tmp, "reference")
         result = run(SWEEP + ["--out", reference])
         check(result.returncode == 0, f"reference sweep: {result.returncode} {result.stderr}")
-        for case in (kills_and_full_disks, close_errors, two_writers, shards, tampering, requeue,
+        for case in (kills_and_full_disks, resumed_row_order, close_errors, two_writers, shards, tampering, requeue,
                      hostile_data, odd_values):
             started = time.time()
             args = (tmp, reference) if case.__code__.co_argcount == 2 else (tmp,)

@@ -54,13 +54,22 @@ MetricsCsvWriter::MetricsCsvWriter(fs::path path, const std::vector<RunResult>& 
             write_file_atomically(path, metrics_csv_text(restored, units));
             return path;
           }(),
-          /*append=*/true) {}
+          /*append=*/true),
+      resumed_units_(units) {}
 
 void MetricsCsvWriter::on_epoch_end(const RunSpec& run, const EpochMetrics& m) {
   // One whole row per write, flushed at once: a crash never leaves a partial epoch.
   file_.append(metrics_csv_row(run, m));
 }
 
-void MetricsCsvWriter::on_sweep_end(const SweepOutcome& /*outcome*/) { file_.close(); }
+void MetricsCsvWriter::on_sweep_end(const SweepOutcome& outcome) {
+  file_.close();
+  // A resume appends its rows as its units train, and members that had reached different
+  // epochs catch up first: rewritten in training order, the file is the one a sweep never
+  // interrupted (or merge) writes.
+  if (resumed_units_) {
+    write_file_atomically(file_.path(), metrics_csv_text(outcome.runs, *resumed_units_));
+  }
+}
 
 }  // namespace l2sweep

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,7 +31,8 @@ class MetricsCsvWriter : public SweepObserver {
 
   /// Rewrites `path` atomically with the header and the epochs of `restored` (the runs'
   /// progress read from their checkpoints, for --resume) in the order of `units`, then
-  /// appends to it; restored epochs replayed to the observer are not written again.
+  /// appends to it; restored epochs replayed to the observer are not written again. At the
+  /// sweep's end it is rewritten once more in the order of `units` (metrics_csv_text).
   MetricsCsvWriter(std::filesystem::path path, const std::vector<RunResult>& restored,
                    const std::vector<Cohort>& units);
 
@@ -42,6 +44,7 @@ class MetricsCsvWriter : public SweepObserver {
 
  private:
   AppendOnlyFile file_;
+  std::optional<std::vector<Cohort>> resumed_units_;  ///< a resume's units, in training order
 };
 
 }  // namespace l2sweep
