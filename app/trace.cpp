@@ -21,6 +21,7 @@
 #include "l2sweep/base/files.h"
 #include "l2sweep/base/json.h"
 #include "l2sweep/base/parse.h"
+#include "l2sweep/base/publish.h"
 #include "l2sweep/config/options.h"
 #include "l2sweep/config/sweep_config.h"
 #include "l2sweep/data/data.h"
@@ -45,11 +46,11 @@ torch::Tensor flat_parameters(const torch::nn::Sequential& model) {
   return torch::cat(pieces);
 }
 
-void write_raw(const fs::path& path, const torch::Tensor& tensor) {
+/// A tensor's bytes, as a raw file of the trace holds them.
+std::string raw_bytes(const torch::Tensor& tensor) {
   const torch::Tensor t = tensor.contiguous();
-  l2sweep::write_file_atomically(path,
-                                 std::string(static_cast<const char*>(t.data_ptr()),
-                                             static_cast<size_t>(t.numel()) * t.element_size()));
+  return std::string(static_cast<const char*>(t.data_ptr()),
+                     static_cast<size_t>(t.numel()) * t.element_size());
 }
 
 int run(int argc, char** argv) {
@@ -131,12 +132,11 @@ int run(int argc, char** argv) {
   const l2sweep::Datasets data =
       l2sweep::load_datasets({config.data_dir, config.val_size, config.train_size});
   const fs::path out = args["out"].as<std::string>();
-  std::error_code error;
-  if (fs::exists(out, error) && !fs::is_empty(out, error)) {
-    throw l2sweep::output_error("{}: the folder is not empty; expected a new or empty --out",
-                                out.string());
-  }
-  l2sweep::create_folder(out);
+  // Every file is collected first and the folder published whole (publish_folder).
+  std::vector<l2sweep::PublishedFile> files;
+  const auto write_raw = [&](const char* name, const torch::Tensor& tensor) {
+    files.emplace_back(name, raw_bytes(tensor));
+  };
 
   const auto make = [&] {
     at::Generator init = l2sweep::make_cpu_generator(train.shuffle_seed);
@@ -156,8 +156,8 @@ int run(int argc, char** argv) {
   // The epochs as a sweep trains them, with the weights after each of the first steps of the
   // first epoch and after every epoch.
   torch::nn::Sequential model = make();
-  write_raw(out / "initial.f32", flat_parameters(model));
-  write_raw(out / "order.i64", torch::cat(orders));
+  write_raw("initial.f32", flat_parameters(model));
+  write_raw("order.i64", torch::cat(orders));
   std::vector<torch::Tensor> steps;
   std::vector<torch::Tensor> after_epochs;
   Json epoch_metrics = Json::array();
@@ -174,9 +174,9 @@ int run(int argc, char** argv) {
     row["accuracy"] = metrics.accuracy;
     epoch_metrics.push_back(row);
   }
-  write_raw(out / "steps.f32", steps.empty() ? torch::empty({0}) : torch::stack(steps));
-  write_raw(out / "epochs.f32", torch::stack(after_epochs));
-  write_raw(out / "final.f32", flat_parameters(model));
+  write_raw("steps.f32", steps.empty() ? torch::empty({0}) : torch::stack(steps));
+  write_raw("epochs.f32", torch::stack(after_epochs));
+  write_raw("final.f32", flat_parameters(model));
 
   // Dropout under other mask streams, from the same weights and order.
   const int64_t mask_seeds = config.dropout_rates[0] > 0 ? mask_seeds_asked : 0;
@@ -190,7 +190,7 @@ int run(int argc, char** argv) {
     again.train_epoch(data.train, masks);
     finals.push_back(flat_parameters(replica));
   }
-  if (!finals.empty()) write_raw(out / "mask_finals.f32", torch::stack(finals));
+  if (!finals.empty()) write_raw("mask_finals.f32", torch::stack(finals));
 
   Json manifest = Json::object();
   manifest["train_examples"] = examples;
@@ -217,7 +217,10 @@ int run(int argc, char** argv) {
       "float32 W1 [hidden, inputs], b1 [hidden], W2 [classes, hidden], b2 [classes], "
       "concatenated; order.i64: each epoch's example indices, epoch after epoch; epochs.f32: "
       "the weights after each epoch";
-  l2sweep::write_file_atomically(out / "manifest.json", l2sweep::json_text(manifest));
+  files.emplace_back("manifest.json", l2sweep::json_text(manifest));
+  std::string command = "l2sweep_trace";
+  for (int i = 1; i < argc; ++i) command += std::string(" ") + argv[i];
+  l2sweep::publish_folder(out, files, command);
   std::printf("wrote %s\n", out.c_str());
   return 0;
 }

@@ -158,6 +158,55 @@ def resumed_row_order(tmp):
                   f"kill at rename {n} and --resume --jobs 1: metrics.csv rows in another order")
 
 
+def compare_folders(tmp, reference):
+    # `l2sweep compare` writes its folder whole or not at all, one writer at a time.
+    copy = os.path.join(tmp, "compare-source")
+    shutil.copytree(reference, copy, ignore=shutil.ignore_patterns(".l2sweep*"))
+    args = ["compare", reference, copy]
+    # Killed at each rename (its files' and the folder's): no partial folder, nothing left
+    # beside it once the same command is rerun, and the rerun writes the whole comparison.
+    for n in range(1, 7):
+        out = os.path.join(tmp, f"compare-killed-{n}")
+        killed = under_strace(args + ["--out", out], f"signal=SIGKILL:when={n}", "rename")
+        if killed.returncode == 0:
+            continue  # fewer renames than n
+        listed = os.listdir(out) if os.path.isdir(out) else []
+        check(not [f for f in listed if not f.startswith(".l2sweep")],
+              f"compare killed at rename {n} left a partial folder: {listed}")
+        again = run(args + ["--out", out])
+        check(again.returncode == 0, f"rerun after compare killed at rename {n}: "
+                                     f"{again.returncode} {again.stderr.strip()}")
+        check(sorted(f for f in os.listdir(out) if not f.startswith(".")) ==
+              ["compare.csv", "compare.json", "compare.md", "curves.csv"],
+              f"rerun after compare killed at rename {n}: {os.listdir(out)}")
+        check(not [f for f in os.listdir(tmp) if f.startswith(f".compare-killed-{n}.")],
+              f"compare killed at rename {n}: its staging folder is still there")
+    # Two comparisons into one folder (the first slowed down at every rename): one writes it
+    # whole, the other is refused with exit 4 naming the folder; nothing is mixed.
+    for existing in (False, True):
+        out = os.path.join(tmp, f"compare-two-{existing}")
+        if existing:
+            os.mkdir(out)
+        slow = subprocess.Popen(["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=rename",
+                                 "-e", "inject=rename:delay_enter=700000", BINARY] + args +
+                                ["--out", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        time.sleep(0.5)
+        fast = run(args + ["--metric", "loss", "--out", out])
+        slow_out, slow_err = slow.communicate(timeout=120)
+        codes = sorted([slow.returncode, fast.returncode])
+        check(codes == [0, 4], f"two compares into one folder (existing={existing}): exits "
+                               f"{slow.returncode} {slow_err.strip()!r}, {fast.returncode} "
+                               f"{fast.stderr.strip()!r}")
+        with open(os.path.join(out, "compare.json")) as f:
+            metric = json.load(f).get("metric")
+        with open(os.path.join(out, "compare.md")) as f:
+            md = f.read()
+        check(("final loss" in md) == (metric == "loss"),
+              f"two compares into one folder (existing={existing}): compare.md and "
+              f"compare.json come from different comparisons")
+
+
 def close_errors(tmp, reference):
     # EIO at close (or at the fsync before it) of a file written by appending: exit 4 naming
     # the file, summary.json not calling the sweep finished, and a resume finishing it. strace
@@ -450,7 +499,7 @@ def main():
         reference = os.path.join(tmp, "reference")
         result = run(SWEEP + ["--out", reference])
         check(result.returncode == 0, f"reference sweep: {result.returncode} {result.stderr}")
-        for case in (kills_and_full_disks, resumed_row_order, close_errors, two_writers, shards, tampering, requeue,
+        for case in (kills_and_full_disks, resumed_row_order, compare_folders, close_errors, two_writers, shards, tampering, requeue,
                      hostile_data, odd_values):
             started = time.time()
             args = (tmp, reference) if case.__code__.co_argcount == 2 else (tmp,)

@@ -12,6 +12,7 @@
 #include "l2sweep/base/error.h"
 #include "l2sweep/base/files.h"
 #include "l2sweep/base/json.h"
+#include "l2sweep/base/publish.h"
 
 namespace l2sweep::compare {
 namespace fs = std::filesystem;
@@ -318,29 +319,6 @@ void metrics_section(const Comparison& c, std::string& md) {
   }
 }
 
-fs::path claim_output_folder(const fs::path& requested) {
-  if (requested.empty()) {
-    return claim_new_folder(fs::path("runs") / ("compare-" + utc_now("%Y%m%dT%H%M%SZ")));
-  }
-  std::error_code error;
-  const auto status = fs::status(requested, error);
-  if (fs::exists(status)) {
-    if (!fs::is_directory(status)) {
-      throw output_error("--out {}: exists and is not a folder", requested.string());
-    }
-    const bool empty = fs::is_empty(requested, error);
-    if (error) {
-      throw output_error("--out {}: cannot read it ({})", requested.string(), error.message());
-    }
-    if (!empty) {
-      throw output_error("--out {}: not empty; give a new or empty folder", requested.string());
-    }
-    return requested;
-  }
-  create_folder(requested);
-  return requested;
-}
-
 }  // namespace
 
 std::string compare_markdown(const Comparison& c, const std::string& command) {
@@ -489,24 +467,20 @@ CompareResult run_compare(const CompareOptions& options, const std::string& comm
   // Everything that can be refused is decided before the folder is created.
   const Comparison comparison =
       compare_sources(read_sources(options.arguments), options.metric, options.ignore);
-  const std::pair<const char*, std::string> files[] = {
+  const std::vector<PublishedFile> files = {
       {"compare.csv", compare_csv(comparison)},
       {"curves.csv", curves_csv(comparison)},
       {"compare.json", compare_json(comparison, command)},
       {"compare.md", compare_markdown(comparison, command)},
   };
   CompareResult result;
-  std::error_code error;
-  const bool existed = !options.out.empty() && fs::exists(options.out, error);
-  result.out_dir = claim_output_folder(options.out);
-  try {
-    for (const auto& [name, content] : files) write_file_atomically(result.out_dir / name, content);
-  } catch (const Error&) {
-    // A full disk mid-way: take back what was written, so the same command can be rerun.
-    for (const auto& [name, content] : files) fs::remove(result.out_dir / name, error);
-    if (!existed) fs::remove(result.out_dir, error);
-    throw;
-  }
+  // Whole or not at all, and one writer at a time: a second comparison into the same folder
+  // is refused, a killed one leaves no partial folder (publish_folder).
+  const fs::path out = options.out.empty()
+                           ? claim_new_folder(fs::path("runs") /
+                                              ("compare-" + utc_now("%Y%m%dT%H%M%SZ")))
+                           : options.out;
+  result.out_dir = publish_folder(out, files, command);
 
   std::string text = setups_text(comparison) + "\n";
   text += fmt::format("compare: final {}, reference {}\n", comparison.metric,

@@ -7,6 +7,10 @@
 
 namespace l2sweep {
 
+/// The lock file every writer of an output folder holds: exclusively a sweep, a resume, a
+/// comparison or a trace; shared by the shards of one sweep and by `merge`.
+inline constexpr const char* kFolderLockFile = ".l2sweep.lock";
+
 /// An advisory lock (flock(2)) on a file, held while the object lives and released by the
 /// kernel if the process dies, so a crash never leaves a folder locked (after Git's
 /// index.lock, but without the stale-lock problem). Exclusive for one writer, shared for

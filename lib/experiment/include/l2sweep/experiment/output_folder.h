@@ -11,9 +11,6 @@
 
 namespace l2sweep {
 
-/// The lock file every writer of an output folder holds: exclusively a sweep or a resume,
-/// shared by the shards of one sweep and by `merge`.
-inline constexpr const char* kFolderLockFile = ".l2sweep.lock";
 /// The lock file that guards the files every shard shares (sweep.cfg; merge's outputs).
 inline constexpr const char* kSharedFilesLockFile = ".l2sweep.shared.lock";
 
