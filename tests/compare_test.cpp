@@ -196,6 +196,78 @@ TEST(CompareReaders, ClassicScalarSummaries) {
   EXPECT_EQ(detect_format(dir / "l2sweep"), Format::kKerasTensorBoard);
 }
 
+/// One Keras training's event file in `folder`: `epochs` epochs of epoch_loss (`loss` + step)
+/// and epoch_accuracy, started at `wall`, written as `name`; `restart` appends a second
+/// training of `restart` epochs to the same file (a reused writer).
+void write_training(const fs::path& folder, const std::string& name, double wall, int epochs,
+                    float loss, int restart = 0) {
+  std::string file = tf_record(file_version_event(wall));
+  for (int64_t step = 0; step < epochs; ++step) {
+    file += tf_record(scalar_event(wall + 1, step, "epoch_loss", loss + static_cast<float>(step)));
+    file += tf_record(scalar_event(wall + 1, step, "epoch_accuracy", 0.5f));
+  }
+  for (int64_t step = 0; step < restart; ++step) {
+    file += tf_record(scalar_event(wall + 50, step, "epoch_loss", 7.0f + static_cast<float>(step)));
+    file += tf_record(scalar_event(wall + 50, step, "epoch_accuracy", 0.25f));
+  }
+  fs::create_directories(folder);
+  write_text(folder / name, file);
+}
+
+TEST(CompareReaders, SeveralTrainingsInOneTensorBoardFolderAreNeverSpliced) {
+  TempDir dir;
+  // An older 4-epoch training and a newer 2-epoch one (the script run again into the same
+  // log_dir): the newer is compared, whole, and the older is named as left out.
+  for (const char* split : {"train", "validation"}) {
+    write_training(dir / "rerun" / split, "events.out.tfevents.100.host.1.v2", 100, 4, 1.0f);
+    write_training(dir / "rerun" / split, "events.out.tfevents.200.host.2.v2", 200, 2, 3.0f);
+  }
+  const RunCurves rerun = read_keras_tensorboard(dir / "rerun", label(0.01));
+  EXPECT_EQ(*rerun.find("loss"), (std::vector<double>{3.0, 4.0}));
+  EXPECT_EQ(*rerun.find("val_loss"), (std::vector<double>{3.0, 4.0}));
+  ASSERT_EQ(rerun.notes.size(), 2u);
+  EXPECT_NE(rerun.notes[0].find("holds 2 trainings: compared the newest, "
+                                "events.out.tfevents.200.host.2.v2; left out "
+                                "events.out.tfevents.100.host.1.v2"),
+            std::string::npos)
+      << rerun.notes[0];
+
+  // A second fit() through the same writer starts its steps again in the same file.
+  for (const char* split : {"train", "validation"}) {
+    write_training(dir / "refit" / split, "events.out.tfevents.300.host.3.v2", 300, 3, 1.0f, 2);
+  }
+  const RunCurves refit = read_keras_tensorboard(dir / "refit", label(0.01));
+  EXPECT_EQ(*refit.find("loss"), (std::vector<double>{7.0, 8.0}));
+  ASSERT_FALSE(refit.notes.empty());
+  EXPECT_NE(refit.notes[0].find("compared the newest, events.out.tfevents.300.host.3.v2 "
+                                "(training 2 in it)"),
+            std::string::npos)
+      << refit.notes[0];
+
+  // The newest training wrote train/ only (it stopped before validating): not spliced with
+  // an older training's validation/.
+  write_training(dir / "partial" / "train", "events.out.tfevents.100.host.1.v2", 100, 2, 1.0f);
+  write_training(dir / "partial" / "validation", "events.out.tfevents.100.host.1.v2", 100, 2,
+                 1.0f);
+  write_training(dir / "partial" / "train", "events.out.tfevents.200.host.2.v2", 200, 1, 3.0f);
+  EXPECT_THROW_WITH(read_keras_tensorboard(dir / "partial", label(0.01)), Error,
+                    "the newest training in train/ (events.out.tfevents.200.host.2.v2) has no "
+                    "validation/ events");
+
+  // The comparison's notes name what was left out.
+  const fs::path sweep = dir / "sweep";
+  write_sweep(sweep, {0.01}, {0, 1}, 2, [](double, int64_t) { return 0.8; });
+  RunLabel rerun_label = label(0.01, 0);
+  const Comparison c = compare_sources(
+      read_sources({{"", sweep.string(), std::nullopt},
+                    {"keras", (dir / "rerun").string(), rerun_label,
+                     {{"train_size", "50000"}, {"adam", "torch"}}}}),
+      "val_accuracy");
+  EXPECT_TRUE(std::any_of(c.notes.begin(), c.notes.end(), [](const std::string& note) {
+    return note.find("left out events.out.tfevents.100.host.1.v2") != std::string::npos;
+  }));
+}
+
 TEST(CompareReaders, SeedsAreUnsignedSixtyFourBitAsTheSweepsThatWroteThem) {
   TempDir dir;
   const std::vector<uint64_t> seeds = {9223372036854775807ULL, 9223372036854775808ULL,

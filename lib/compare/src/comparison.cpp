@@ -564,6 +564,14 @@ Comparison compare_sources(std::vector<Source> sources, const std::string& metri
           name, reference, list(comparison.blocking[s]), keys));
     }
   }
+  // What the readers left out (older trainings in a TensorBoard folder, ...).
+  for (const Source& source : comparison.sources) {
+    for (const RunCurves& run : source.runs) {
+      for (const std::string& note : run.notes) {
+        comparison.notes.push_back(fmt::format("'{}' {}: {}", source.name, run_name(run), note));
+      }
+    }
+  }
   for (const Group& group : comparison.groups) {
     const std::string& name = comparison.sources[group.source].name;
     const bool has_plan = std::any_of(group.runs.begin(), group.runs.end(),

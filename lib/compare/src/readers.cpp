@@ -185,6 +185,54 @@ std::vector<fs::path> event_files(const fs::path& folder) {
   return files;
 }
 
+/// The newest training (by its first event's wall time) of the event files in `folder`, as
+/// TensorBoard shows a rerun, and the others, which are left out: never spliced.
+struct NewestTraining {
+  std::optional<EventTraining> chosen;
+  EventScalars scalars;  ///< the chosen one's
+  std::vector<EventTraining> left_out;
+};
+
+NewestTraining newest_training(const fs::path& folder) {
+  NewestTraining newest;
+  std::vector<EventTraining> all;
+  for (const fs::path& file : event_files(folder)) {
+    for (EventTraining& training : read_event_trainings(file)) {
+      if (!training.scalars.empty()) all.push_back(std::move(training));
+    }
+  }
+  if (all.empty()) return newest;
+  const auto chosen = std::max_element(
+      all.begin(), all.end(), [](const EventTraining& a, const EventTraining& b) {
+        return std::tuple(a.wall_time, a.file.filename(), a.part) <
+               std::tuple(b.wall_time, b.file.filename(), b.part);
+      });
+  newest.scalars = chosen->scalars;
+  newest.chosen = *chosen;
+  for (auto it = all.begin(); it != all.end(); ++it) {
+    if (it != chosen) newest.left_out.push_back(std::move(*it));
+  }
+  return newest;
+}
+
+/// The name of a training in messages: its file, and which training in it after a restart.
+std::string training_name(const EventTraining& training) {
+  const std::string file = training.file.filename().string();
+  return training.part == 1 ? file : fmt::format("{} (training {} in it)", file, training.part);
+}
+
+/// A note on `run` naming the trainings of `folder` that were left out, if any.
+void note_left_out(const fs::path& folder, const NewestTraining& newest, RunCurves& run) {
+  if (newest.left_out.empty()) return;
+  std::string names;
+  for (const EventTraining& training : newest.left_out) {
+    names += (names.empty() ? "" : ", ") + training_name(training);
+  }
+  run.notes.push_back(fmt::format(
+      "{} holds {} trainings: compared the newest, {}; left out {}.", folder.string(),
+      newest.left_out.size() + 1, training_name(*newest.chosen), names));
+}
+
 /// Copies `tag`'s values into `run.metrics[metric]`, one per epoch from step 0; a data Error
 /// when a step is missing.
 void take_series(const EventScalars& scalars, const std::string& tag, const std::string& metric,
@@ -430,27 +478,36 @@ RunCurves read_keras_history(const fs::path& file, const RunLabel& label) {
 
 RunCurves read_keras_tensorboard(const fs::path& folder, const RunLabel& label) {
   RunCurves run = labelled_run(folder, label);
-  EventScalars train, validation;
-  for (const fs::path& file : event_files(folder / "train")) read_event_scalars(file, train);
-  for (const fs::path& file : event_files(folder / "validation")) {
-    read_event_scalars(file, validation);
-  }
-  if (!train.empty() || !validation.empty()) {
-    for (const char* tag : {"epoch_accuracy", "epoch_acc"}) {
-      take_series(train, tag, "accuracy", folder, run);
-      take_series(validation, tag, "val_accuracy", folder, run);
+  const NewestTraining train = newest_training(folder / "train");
+  const NewestTraining validation = newest_training(folder / "validation");
+  if (train.chosen || validation.chosen) {
+    // Validation events of a training come after its first training events; the newest
+    // validation training older than the newest training one belongs to an earlier training.
+    if (train.chosen && validation.chosen &&
+        validation.chosen->wall_time < train.chosen->wall_time) {
+      throw data_error(
+          "{}: the newest training in train/ ({}) has no validation/ events (the newest there, "
+          "{}, is older); expected one training per log_dir, or a complete newest one",
+          folder.string(), train.chosen->file.filename().string(),
+          validation.chosen->file.filename().string());
     }
-    take_series(train, "epoch_loss", "loss", folder, run);
-    take_series(validation, "epoch_loss", "val_loss", folder, run);
+    for (const char* tag : {"epoch_accuracy", "epoch_acc"}) {
+      take_series(train.scalars, tag, "accuracy", folder, run);
+      take_series(validation.scalars, tag, "val_accuracy", folder, run);
+    }
+    take_series(train.scalars, "epoch_loss", "loss", folder, run);
+    take_series(validation.scalars, "epoch_loss", "val_loss", folder, run);
+    note_left_out(folder / "train", train, run);
+    note_left_out(folder / "validation", validation, run);
   } else {
     // TF1 Keras: one folder, tags named as in its History.
-    EventScalars scalars;
-    for (const fs::path& file : event_files(folder)) read_event_scalars(file, scalars);
-    for (const auto& [tag, values] : scalars) {
+    const NewestTraining newest = newest_training(folder);
+    for (const auto& [tag, values] : newest.scalars) {
       const std::string metric =
           keras_metric_name(tag.rfind("epoch_", 0) == 0 ? tag.substr(6) : tag);
-      if (is_curve_metric(metric)) take_series(scalars, tag, metric, folder, run);
+      if (is_curve_metric(metric)) take_series(newest.scalars, tag, metric, folder, run);
     }
+    note_left_out(folder, newest, run);
   }
   if (std::none_of(std::begin(kCurveMetrics), std::end(kCurveMetrics),
                    [&](const char* metric) { return run.find(metric) != nullptr; })) {

@@ -1,7 +1,10 @@
 #include "l2sweep/compare/tfevents.h"
 
+#include <algorithm>
 #include <cstring>
+#include <optional>
 #include <string_view>
+#include <vector>
 
 #include "l2sweep/base/crc32c.h"
 #include "l2sweep/base/error.h"
@@ -176,8 +179,14 @@ std::optional<double> tensor_scalar(std::string_view tensor) {
   return std::nullopt;
 }
 
-/// Adds the scalars of one Summary.Value.
-void read_value(std::string_view value, int64_t step, EventScalars& scalars) {
+/// One scalar of an Event's Summary.
+struct TaggedScalar {
+  std::string tag;
+  double value = 0;
+};
+
+/// The scalar of one Summary.Value, if it holds one.
+std::optional<TaggedScalar> read_value(std::string_view value) {
   std::string tag;
   std::optional<double> scalar;
   for (WireReader reader(value); !reader.done();) {
@@ -192,17 +201,26 @@ void read_value(std::string_view value, int64_t step, EventScalars& scalars) {
       reader.skip(type);
     }
   }
-  if (scalar && !tag.empty()) scalars[tag][step] = *scalar;
+  if (!scalar || tag.empty()) return std::nullopt;
+  return TaggedScalar{tag, *scalar};
 }
 
-/// Adds the scalars of one Event.
-void read_event(std::string_view event, EventScalars& scalars) {
+/// One Event: its wall time, step and scalars.
+struct Event {
+  double wall_time = 0;
   int64_t step = 0;
+  std::vector<TaggedScalar> scalars;
+};
+
+Event read_event(std::string_view payload) {
+  Event event;
   std::vector<std::string_view> summaries;
-  for (WireReader reader(event); !reader.done();) {
+  for (WireReader reader(payload); !reader.done();) {
     const auto [field, type] = reader.next_key();
-    if (field == 2 && type == kVarint) {
-      step = static_cast<int64_t>(reader.varint());
+    if (field == 1 && type == kFixed64) {
+      event.wall_time = double_of(reader.fixed64());
+    } else if (field == 2 && type == kVarint) {
+      event.step = static_cast<int64_t>(reader.varint());
     } else if (field == 5 && type == kBytes) {
       summaries.push_back(reader.length_delimited());
     } else {
@@ -213,12 +231,15 @@ void read_event(std::string_view event, EventScalars& scalars) {
     for (WireReader reader(summary); !reader.done();) {
       const auto [field, type] = reader.next_key();
       if (field == 1 && type == kBytes) {
-        read_value(reader.length_delimited(), step, scalars);
+        if (auto scalar = read_value(reader.length_delimited())) {
+          event.scalars.push_back(std::move(*scalar));
+        }
       } else {
         reader.skip(type);
       }
     }
   }
+  return event;
 }
 
 uint32_t little_endian32(const std::string& data, size_t at) {
@@ -233,7 +254,8 @@ bool is_event_file_name(const std::string& name) {
   return name.find("tfevents") != std::string::npos;
 }
 
-void read_event_scalars(const fs::path& file, EventScalars& scalars) {
+std::vector<EventTraining> read_event_trainings(const fs::path& file) {
+  std::vector<EventTraining> trainings;
   const auto content = read_text_file(file);
   if (!content) throw data_error("{}: cannot read the event file", file.string());
   const std::string& data = *content;
@@ -259,14 +281,32 @@ void read_event_scalars(const fs::path& file, EventScalars& scalars) {
       throw data_error("{}: record {} at byte {} has a bad data CRC; the file is corrupt",
                        file.string(), record, at);
     }
+    Event event;
     try {
-      read_event(payload, scalars);
+      event = read_event(payload);
     } catch (const Malformed& e) {
       throw data_error("{}: record {} at byte {} is not an Event protocol buffer ({})",
                        file.string(), record, at, e.what);
     }
     at += 12 + length + 4;
+    // A tag whose step does not move past its last value starts another training: a script
+    // rerun into the same writer. The file's first event (its version) dates the first one.
+    const bool restarts =
+        !trainings.empty() &&
+        std::any_of(event.scalars.begin(), event.scalars.end(), [&](const TaggedScalar& s) {
+          const auto series = trainings.back().scalars.find(s.tag);
+          return series != trainings.back().scalars.end() &&
+                 series->second.rbegin()->first >= event.step;
+        });
+    if (trainings.empty() || restarts) {
+      trainings.push_back({file, event.wall_time, trainings.size() + 1, {}});
+    }
+    for (const TaggedScalar& scalar : event.scalars) {
+      trainings.back().scalars[scalar.tag][event.step] = scalar.value;
+    }
   }
+  // An empty file, or one with its version event only: one training without scalars.
+  return trainings;
 }
 
 }  // namespace l2sweep::compare

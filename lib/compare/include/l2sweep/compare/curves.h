@@ -35,6 +35,9 @@ struct RunCurves {
   /// Metric name -> one value per epoch, epoch 1 first. l2sweep folders also give their
   /// other columns (data_loss, w1_norm, ...), used to decide whether two sweeps are identical.
   std::map<std::string, std::vector<double>> metrics;
+  /// What reading it left out, for the comparison's notes (older trainings in its event
+  /// folder, ...).
+  std::vector<std::string> notes;
 
   /// The number of epochs: the length of the longest series.
   int64_t epochs() const;
