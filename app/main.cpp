@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <new>
 
 #include "cli.h"
 #include "l2sweep/base/error.h"
@@ -131,6 +132,9 @@ int main(int argc, char** argv) {
   } catch (const l2sweep::Error& e) {
     print_error("", e.what());
     return l2sweep::exit_code(e.kind());
+  } catch (const std::bad_alloc&) {
+    print_error("", "out of memory (std::bad_alloc) outside loading the data; expected a machine "
+                    "with more memory, or fewer --jobs");
   } catch (const c10::Error& e) {
     print_error("LibTorch: ", e.what_without_backtrace());
   } catch (const std::exception& e) {

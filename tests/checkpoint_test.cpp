@@ -114,6 +114,22 @@ TEST(CheckpointStore, RejectsADamagedFileNamingIt) {
   }
 }
 
+TEST(CheckpointStore, SaysTheTrueSizeOfACheckpointGrownPastItsHeaderWithoutReadingIt) {
+  testing::TempDir dir;
+  const CheckpointStore store(dir / "checkpoints");
+  const RunSpec spec{1e-3, 4, 0, 1};
+  const auto trainer = make_trainer(EngineKind::kFused);
+  RunResult progress;
+  progress.spec = spec;
+  store.save(spec, progress, *trainer);
+  const auto saved = std::filesystem::file_size(store.path_for(spec));
+  const uintmax_t grown = uintmax_t{6} << 30;  // 6 GiB, sparse: nothing is written
+  std::filesystem::resize_file(store.path_for(spec), grown);
+  EXPECT_THROW_WITH(store.load(spec, *trainer), Error,
+                    fmt::format("{}: damaged checkpoint ({} bytes, its header says {})",
+                                store.path_for(spec).string(), grown, saved));
+}
+
 TEST(CheckpointStore, RejectsTheCheckpointOfAnotherRun) {
   testing::TempDir dir;
   const CheckpointStore store(dir / "checkpoints");

@@ -268,6 +268,17 @@ TEST(CompareReaders, SeveralTrainingsInOneTensorBoardFolderAreNeverSpliced) {
   }));
 }
 
+TEST(CompareReaders, AnEventFileTooLargeToBeEpochScalarsIsRefusedBeforeItIsRead) {
+  TempDir dir;
+  write_training(dir / "huge" / "train", "events.out.tfevents.1.host.1.v2", 1, 2, 1.0f);
+  write_training(dir / "huge" / "validation", "events.out.tfevents.1.host.1.v2", 1, 2, 1.0f);
+  const fs::path big = dir / "huge" / "validation" / "events.out.tfevents.1.host.1.v2";
+  fs::resize_file(big, kMaxEventFileBytes + 1);  // sparse: nothing is written
+  EXPECT_THROW_WITH(read_keras_tensorboard(dir / "huge", label(0.01)), Error,
+                    big.string() + ": 1073741825 bytes, more than the 1073741824 bytes an event "
+                                   "file of epoch scalars can plausibly take");
+}
+
 TEST(CompareReaders, SeedsAreUnsignedSixtyFourBitAsTheSweepsThatWroteThem) {
   TempDir dir;
   const std::vector<uint64_t> seeds = {9223372036854775807ULL, 9223372036854775808ULL,

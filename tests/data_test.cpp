@@ -249,10 +249,13 @@ TEST_F(DatasetFolder, NamesAMissingFolder) {
 
 TEST_F(DatasetFolder, RejectsImagesWhoseCopiesWouldNotFit) {
   write({/*train=*/40, /*test=*/12, /*rows=*/6, /*cols=*/5, /*classes=*/4, /*gzip=*/false});
-  // 52 images of 30 pixels: 1560 bytes read, twice that with the splits' copies.
-  EXPECT_THROW_WITH(load_datasets(options(10), /*memory_limit=*/3119), Error,
-                    "3120 bytes of images as read and as split");
-  EXPECT_NO_THROW(load_datasets(options(10), /*memory_limit=*/3120));
+  // 52 images of 30 pixels: 1560 bytes read, twice that with the splits' copies; 52 labels,
+  // 9 bytes each as read and as 64-bit integers. Refused before a byte of data is read.
+  EXPECT_THROW_WITH(load_datasets(options(10), /*memory_limit=*/3587), Error,
+                    "train-images-idx3-ubyte: 3588 bytes of memory to load the four files (the "
+                    "images twice: as read and as split; the labels as 64-bit integers), more "
+                    "than the 3587 bytes of memory available");
+  EXPECT_NO_THROW(load_datasets(options(10), /*memory_limit=*/3588));
 }
 
 TEST_F(DatasetFolder, NamesAPathTheFileSystemCannotResolve) {

@@ -429,6 +429,23 @@ def hostile_data(tmp):
     check(time.time() - start < 20, f"the 1 TB file took {time.time() - start:.0f} s to refuse")
     check(not os.path.exists(out), "the 1 TB refusal created the output folder")
 
+    # 3.9 GB (sparse) under `ulimit -v 3000000`: refused before reading, naming the file,
+    # never a bare std::bad_alloc; the labels (a whole byte each) do not fit there either.
+    def four_gigabytes(path):
+        count = 3_900_000_000 // 784
+        with open(path, "wb") as f:
+            f.write(struct.pack(">IIII", 0x803, count, 28, 28))
+            f.truncate(16 + count * 784)
+
+    limited = dataset("ulimit-v", four_gigabytes)
+    out = os.path.join(tmp, "out-ulimit-v")
+    command = " ".join(["ulimit -v 3000000;", BINARY] + SWEEP[2:] +
+                       ["--data-dir", limited, "--out", out])
+    result = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=300)
+    expect_error(result, 3, "3.9 GB of images under ulimit -v 3000000",
+                 "train-images-idx3-ubyte", "bytes of memory")
+    check(not os.path.exists(out), "the ulimit -v refusal created the output folder")
+
     # A small gzip of huge images: the model would need far more memory than there is.
     def huge_images(count):
         def write(path):

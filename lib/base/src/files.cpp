@@ -45,9 +45,21 @@ fs::path claim_new_folder(const fs::path& base) {
 std::optional<std::string> read_text_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::nullopt;
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
+  // Read by size where the file has one (a stringstream stops at 2 GiB); else (a pipe, a
+  // /proc file) by chunks.
+  std::error_code error;
+  const auto size = fs::is_regular_file(path, error) ? fs::file_size(path, error) : 0;
+  std::string text;
+  if (!error && size > 0) {
+    text.resize(size);
+    in.read(text.data(), static_cast<std::streamsize>(size));
+    text.resize(static_cast<size_t>(in.gcount()));
+  }
+  char chunk[65536];
+  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
+    text.append(chunk, static_cast<size_t>(in.gcount()));
+  }
+  return text;
 }
 
 namespace {

@@ -1,47 +1,113 @@
 #include "l2sweep/base/memory.h"
 
+#include <sys/resource.h>
+
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 
 #include "l2sweep/base/parse.h"
 
 namespace l2sweep {
+namespace fs = std::filesystem;
 namespace {
 
-/// MemAvailable from /proc/meminfo, in bytes.
-std::optional<int64_t> mem_available() {
-  std::ifstream meminfo("/proc/meminfo");
-  std::string key;
-  int64_t kilobytes = 0;
-  std::string unit;
-  while (meminfo >> key >> kilobytes >> unit) {
-    if (key == "MemAvailable:") return kilobytes * 1024;
+/// v1 cgroups write "no limit" as a page-rounded 2^63 - 1.
+constexpr int64_t kUnlimitedCgroup = int64_t{1} << 62;
+
+/// A "<key> <kilobytes> kB" line of a /proc file, in bytes.
+std::optional<int64_t> proc_kilobytes(const char* file, const std::string& wanted) {
+  std::ifstream in(file);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string key;
+    int64_t kilobytes = 0;
+    if (fields >> key >> kilobytes && key == wanted) return kilobytes * 1024;
   }
   return std::nullopt;
 }
 
-/// What a cgroup v2 memory limit leaves: memory.max minus memory.current.
-std::optional<int64_t> cgroup_room() {
-  std::ifstream max_file("/sys/fs/cgroup/memory.max");
-  std::ifstream current_file("/sys/fs/cgroup/memory.current");
-  std::string max_text, current_text;
-  if (!(max_file >> max_text) || !(current_file >> current_text) || max_text == "max") {
-    return std::nullopt;
+/// The first word of a file, as a number of bytes; nullopt for "max", a missing file or text.
+std::optional<int64_t> bytes_in(const fs::path& file) {
+  std::ifstream in(file);
+  std::string text;
+  if (!(in >> text)) return std::nullopt;
+  return parse_int64(text);
+}
+
+std::optional<int64_t> least(std::optional<int64_t> a, std::optional<int64_t> b) {
+  if (a && b) return std::min(*a, *b);
+  return a ? a : b;
+}
+
+/// What the memory limits of the cgroup at `folder` and of every cgroup above it leave (limit
+/// minus usage at each level: a Slurm job's or a container's limit sits a few levels down).
+std::optional<int64_t> cgroup_levels_room(fs::path folder, const fs::path& root,
+                                          const char* limit_file, const char* usage_file) {
+  std::optional<int64_t> room;
+  for (int depth = 0; depth < 64; ++depth) {
+    const auto limit = bytes_in(folder / limit_file);
+    const auto usage = bytes_in(folder / usage_file);
+    if (limit && *limit < kUnlimitedCgroup) {
+      room = least(room, std::max<int64_t>(0, *limit - usage.value_or(0)));
+    }
+    if (folder == root || !folder.has_parent_path() || folder.parent_path() == folder) break;
+    folder = folder.parent_path();
   }
-  const auto max = parse_int64(max_text);
-  const auto current = parse_int64(current_text);
-  if (!max || !current) return std::nullopt;
-  return std::max<int64_t>(0, *max - *current);
+  return room;
+}
+
+/// The room every cgroup this process belongs to leaves: cgroup v2 (memory.max) and the v1
+/// memory controller (memory.limit_in_bytes), from the process's own cgroup up to the root.
+std::optional<int64_t> cgroup_room() {
+  std::optional<int64_t> room;
+  std::ifstream self("/proc/self/cgroup");
+  std::string line;
+  while (std::getline(self, line)) {
+    // "hierarchy-ID:controllers:path"
+    const size_t first = line.find(':');
+    const size_t second = line.find(':', first + 1);
+    if (first == std::string::npos || second == std::string::npos) continue;
+    const std::string controllers = line.substr(first + 1, second - first - 1);
+    const std::string path = line.substr(second + 1);
+    const fs::path relative = fs::path(path).relative_path();
+    if (controllers.empty()) {
+      const fs::path root = "/sys/fs/cgroup";
+      room = least(room, cgroup_levels_room(root / relative, root, "memory.max",
+                                            "memory.current"));
+    } else if (("," + controllers + ",").find(",memory,") != std::string::npos) {
+      const fs::path root = "/sys/fs/cgroup/memory";
+      room = least(room, cgroup_levels_room(root / relative, root, "memory.limit_in_bytes",
+                                            "memory.usage_in_bytes"));
+    }
+  }
+  // A container whose /proc/self/cgroup names a path outside its own view: its root.
+  room = least(room, cgroup_levels_room("/sys/fs/cgroup", "/sys/fs/cgroup", "memory.max",
+                                        "memory.current"));
+  return room;
+}
+
+/// What `resource`'s soft limit (ulimit -v, ulimit -d) leaves beyond what the process already
+/// maps (`status_key` of /proc/self/status).
+std::optional<int64_t> rlimit_room(int resource, const char* status_key) {
+  struct rlimit limit {};
+  if (::getrlimit(resource, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return std::nullopt;
+  const auto used = proc_kilobytes("/proc/self/status", status_key);
+  const auto cap = static_cast<int64_t>(std::min<rlim_t>(limit.rlim_cur, INT64_MAX));
+  return std::max<int64_t>(0, cap - used.value_or(0));
 }
 
 }  // namespace
 
 std::optional<int64_t> available_memory() {
-  const auto available = mem_available();
-  const auto room = cgroup_room();
-  if (available && room) return std::min(*available, *room);
-  return available ? available : room;
+  std::optional<int64_t> room = proc_kilobytes("/proc/meminfo", "MemAvailable:");
+  room = least(room, cgroup_room());
+  room = least(room, rlimit_room(RLIMIT_AS, "VmSize:"));
+  room = least(room, rlimit_room(RLIMIT_DATA, "VmData:"));
+  return room;
 }
 
 }  // namespace l2sweep

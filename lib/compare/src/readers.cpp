@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <new>
 #include <system_error>
 #include <tuple>
 
@@ -518,15 +519,20 @@ RunCurves read_keras_tensorboard(const fs::path& folder, const RunLabel& label) 
 }
 
 std::vector<RunCurves> read_runs(const fs::path& path, Format format, const RunLabel& label) {
-  switch (format) {
-    case Format::kL2sweepFolder:
-      return read_l2sweep_folder(path);
-    case Format::kKerasCsv:
-      return {read_keras_csv(path, label)};
-    case Format::kKerasHistory:
-      return {read_keras_history(path, label)};
-    case Format::kKerasTensorBoard:
-      return {read_keras_tensorboard(path, label)};
+  try {
+    switch (format) {
+      case Format::kL2sweepFolder:
+        return read_l2sweep_folder(path);
+      case Format::kKerasCsv:
+        return {read_keras_csv(path, label)};
+      case Format::kKerasHistory:
+        return {read_keras_history(path, label)};
+      case Format::kKerasTensorBoard:
+        return {read_keras_tensorboard(path, label)};
+    }
+  } catch (const std::bad_alloc&) {
+    throw data_error("{}: out of memory while reading it; expected a {} this machine can hold",
+                     path.string(), format_name(format));
   }
   return {};
 }

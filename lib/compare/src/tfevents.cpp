@@ -256,6 +256,14 @@ bool is_event_file_name(const std::string& name) {
 
 std::vector<EventTraining> read_event_trainings(const fs::path& file) {
   std::vector<EventTraining> trainings;
+  std::error_code error;
+  const auto size = fs::file_size(file, error);
+  if (error) throw data_error("{}: cannot read the event file ({})", file.string(), error.message());
+  if (size > kMaxEventFileBytes) {
+    throw data_error("{}: {} bytes, more than the {} bytes an event file of epoch scalars can "
+                     "plausibly take",
+                     file.string(), size, kMaxEventFileBytes);
+  }
   const auto content = read_text_file(file);
   if (!content) throw data_error("{}: cannot read the event file", file.string());
   const std::string& data = *content;

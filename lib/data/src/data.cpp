@@ -7,7 +7,10 @@
 #include <array>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <memory>
+#include <new>
+#include <string>
 
 #include "l2sweep/base/crc32c.h"
 #include "l2sweep/base/error.h"
@@ -154,10 +157,18 @@ void check_capacity(const fs::path& path, int64_t declared, int64_t file_bytes,
                    path.string(), declared, capacity);
 }
 
-/// Rejects `bytes` bytes that `limit` (default: the memory available) cannot hold.
+/// The room the data may take by default: what is available, less a tenth and 64 MiB for
+/// the rest of the process (LibTorch, the models, the engines' buffers).
+std::optional<int64_t> data_room() {
+  const auto available = available_memory();
+  if (!available) return std::nullopt;
+  return std::max<int64_t>(0, *available - *available / 10 - (int64_t{64} << 20));
+}
+
+/// Rejects `bytes` bytes that `limit` (default: data_room()) cannot hold.
 void check_fits(const fs::path& path, int64_t bytes, const char* what,
                 std::optional<int64_t> limit) {
-  if (!limit) limit = available_memory();
+  if (!limit) limit = data_room();
   if (!limit || bytes <= *limit) return;
   throw data_error(
       "{}: {} {}, more than the {} bytes of memory available; expected data this "
@@ -188,6 +199,17 @@ void read_payload(ByteSource& source, const fs::path& path, int64_t declared, in
 }
 
 }  // namespace
+
+/// The data bytes the IDX file at `path` declares (its header only is read).
+int64_t declared_bytes(const fs::path& path) {
+  const int64_t file_bytes = checked_file_size(path);
+  ByteSource source(path);
+  IdxArray array;
+  const int64_t declared = read_header(source, path, array);
+  check_capacity(path, declared, file_bytes, 4 + 4 * static_cast<int64_t>(array.dims.size()),
+                 is_gzip(path));
+  return declared;
+}
 
 IdxArray read_idx(const fs::path& path, std::optional<int64_t> memory_limit) {
   const int64_t file_bytes = checked_file_size(path);
@@ -288,9 +310,15 @@ std::string fingerprint_of(std::initializer_list<const IdxArray*> arrays) {
   return fmt::format("crc32c:{:08x}", crc);
 }
 
+/// The images and labels at two paths, read in that order; `loading` follows the file being
+/// read (load_datasets has checked that all of them fit).
 LabelledArrays read_pair(const fs::path& images_path, const fs::path& labels_path,
-                         std::optional<int64_t> memory_limit) {
-  LabelledArrays pair{read_idx(images_path, memory_limit), read_idx(labels_path, memory_limit)};
+                         const fs::path*& loading) {
+  LabelledArrays pair;
+  loading = &images_path;
+  pair.images = read_idx(images_path, std::numeric_limits<int64_t>::max());
+  loading = &labels_path;
+  pair.labels = read_idx(labels_path, std::numeric_limits<int64_t>::max());
   if (pair.images.magic != kIdxImagesMagic) {
     throw data_error("{}: magic number 0x{:08x}; expected 0x{:08x} (3-dimensional IDX images)",
                      images_path.string(), pair.images.magic, kIdxImagesMagic);
@@ -350,19 +378,12 @@ torch::Tensor labels_tensor(const IdxArray& labels, int64_t begin, int64_t end) 
   return all.slice(0, begin, end).to(torch::kInt64);
 }
 
-}  // namespace
-
-Datasets load_datasets(const DataOptions& options, std::optional<int64_t> memory_limit) {
-  std::vector<fs::path> paths;
-  for (const char* name : kIdxFileNames) {
-    paths.push_back(find_idx_file(options.dir, name));
-  }
-  const LabelledArrays train = read_pair(paths[0], paths[1], memory_limit);
-  const LabelledArrays test = read_pair(paths[2], paths[3], memory_limit);
-  // The splits copy the bytes read: two bytes a pixel in all while loading.
-  check_fits(paths[0],
-             2 * static_cast<int64_t>(train.images.values.size() + test.images.values.size()),
-             "bytes of images as read and as split", memory_limit);
+/// load_datasets once the data is known to fit: `loading` follows the file being read.
+Datasets load_checked(const DataOptions& options, const std::vector<fs::path>& paths,
+                      const fs::path*& loading) {
+  const LabelledArrays train = read_pair(paths[0], paths[1], loading);
+  const LabelledArrays test = read_pair(paths[2], paths[3], loading);
+  loading = &paths[0];  // the splits' copies
   // The magic numbers guarantee 3-dimensional images and 1-dimensional labels.
   const auto& shape = train.images.dims;
   const auto& test_shape = test.images.dims;
@@ -399,6 +420,44 @@ Datasets load_datasets(const DataOptions& options, std::optional<int64_t> memory
   }
   datasets.fingerprint = fingerprint_of({&train.images, &train.labels, &test.images, &test.labels});
   return datasets;
+}
+
+}  // namespace
+
+Datasets load_datasets(const DataOptions& options, std::optional<int64_t> memory_limit) {
+  std::vector<fs::path> paths;
+  for (const char* name : kIdxFileNames) {
+    paths.push_back(find_idx_file(options.dir, name));
+  }
+  // Before reading anything: loading takes every file's bytes as read, the images again as
+  // the splits' copies, and the labels as 64-bit integers (9 bytes a label in all).
+  int64_t needed = 0;
+  for (size_t i = 0; i < paths.size(); ++i) {
+    const int64_t declared = declared_bytes(paths[i]);
+    int64_t bytes = 0;
+    if (__builtin_mul_overflow(declared, i % 2 == 0 ? 2 : 9, &bytes) ||
+        __builtin_add_overflow(needed, bytes, &needed)) {
+      needed = std::numeric_limits<int64_t>::max();
+    }
+  }
+  check_fits(paths[0], needed,
+             "bytes of memory to load the four files (the images twice: as read and as split; "
+             "the labels as 64-bit integers)",
+             memory_limit);
+  // An allocation that fails anyway (memory taken meanwhile) names what was being loaded.
+  const fs::path* loading = &paths[0];
+  try {
+    return load_checked(options, paths, loading);
+  } catch (const std::bad_alloc&) {
+    throw data_error("{}: out of memory while loading it ({} bytes needed for the four files); "
+                     "expected data this machine can hold",
+                     loading->string(), needed);
+  } catch (const c10::Error& e) {
+    if (std::string(e.what()).find("alloc") == std::string::npos) throw;
+    throw data_error("{}: out of memory while loading it ({} bytes needed for the four files); "
+                     "expected data this machine can hold",
+                     loading->string(), needed);
+  }
 }
 
 }  // namespace l2sweep

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <fstream>
 #include <limits>
 #include <sstream>
 #include <string>
@@ -178,6 +179,28 @@ std::pair<std::string, bool> verified_payload(const std::string& bytes, const fs
   return {std::move(payload), true};
 }
 
+/// Refuses, before reading it whole, a checkpoint whose size is not the one its header
+/// announces (a file grown or cut by something else).
+void check_size_against_header(const fs::path& path) {
+  std::error_code error;
+  const auto size = fs::file_size(path, error);
+  if (error) throw data_error("{}: cannot read the checkpoint ({})", path.string(), error.message());
+  std::ifstream in(path, std::ios::binary);
+  std::string header(kHeaderBytes, '\0');
+  if (!in.read(header.data(), static_cast<std::streamsize>(kHeaderBytes)) ||
+      header.compare(0, kMagicBytes, kMagic) != 0) {
+    return;  // too short, or a format without the header: verified_payload says which
+  }
+  const auto length = read_little_endian<uint64_t>(header, kMagicBytes);
+  if (length > size || length + kHeaderBytes != size) {
+    const uint64_t announced = length > size ? length : length + kHeaderBytes;
+    throw data_error(
+        "{}: damaged checkpoint ({} bytes, its header says {}); delete it to retrain that run "
+        "from scratch",
+        path.string(), size, announced);
+  }
+}
+
 int64_t read_integer(torch::serialize::InputArchive& archive, const char* key) {
   torch::Tensor value;
   archive.read(key, value);
@@ -327,6 +350,7 @@ std::optional<RunResult> CheckpointStore::read(const RunSpec& run, Trainer* trai
   const fs::path path = path_for(run);
   std::error_code error;
   if (!fs::exists(path, error)) return std::nullopt;
+  check_size_against_header(path);
   const std::optional<std::string> bytes = read_text_file(path);
   if (!bytes) throw data_error("{}: cannot read the checkpoint", path.string());
   try {

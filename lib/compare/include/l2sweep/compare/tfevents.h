@@ -11,6 +11,10 @@ namespace l2sweep::compare {
 /// Scalars from event files: tag -> step -> value.
 using EventScalars = std::map<std::string, std::map<int64_t, double>>;
 
+/// Far above any real event file of epoch scalars (Keras' histograms of a 784x128 kernel every
+/// epoch for 1,000 epochs take ~100 MB); larger ones are refused before they are read.
+inline constexpr uintmax_t kMaxEventFileBytes = uintmax_t{1} << 30;
+
 /// One training's scalars in an event file. Keras writes a new file each time a script runs
 /// into the same log_dir, and a reused writer (a second fit()) starts its steps again in the
 /// same file: each is a training of its own, never spliced with another.
