@@ -114,22 +114,6 @@ TEST(CheckpointStore, RejectsADamagedFileNamingIt) {
   }
 }
 
-TEST(CheckpointStore, SaysTheTrueSizeOfACheckpointGrownPastItsHeaderWithoutReadingIt) {
-  testing::TempDir dir;
-  const CheckpointStore store(dir / "checkpoints");
-  const RunSpec spec{1e-3, 4, 0, 1};
-  const auto trainer = make_trainer(EngineKind::kFused);
-  RunResult progress;
-  progress.spec = spec;
-  store.save(spec, progress, *trainer);
-  const auto saved = std::filesystem::file_size(store.path_for(spec));
-  const uintmax_t grown = uintmax_t{6} << 30;  // 6 GiB, sparse: nothing is written
-  std::filesystem::resize_file(store.path_for(spec), grown);
-  EXPECT_THROW_WITH(store.load(spec, *trainer), Error,
-                    fmt::format("{}: damaged checkpoint ({} bytes, its header says {})",
-                                store.path_for(spec).string(), grown, saved));
-}
-
 TEST(CheckpointStore, RejectsTheCheckpointOfAnotherRun) {
   testing::TempDir dir;
   const CheckpointStore store(dir / "checkpoints");
@@ -178,6 +162,19 @@ void save_progress(const CheckpointStore& store, const RunSpec& spec, int64_t ep
   }
   if (status == RunStatus::kCompleted) progress.test = EvalMetrics{1, 1, 0, 0.5};
   store.save(spec, progress, *trainer);
+}
+
+TEST(CheckpointStore, SaysTheTrueSizeOfACheckpointGrownPastItsHeaderWithoutReadingIt) {
+  testing::TempDir dir;
+  const CheckpointStore store(dir / "checkpoints");
+  const RunSpec spec{1e-3, 4, 0, 1};
+  save_progress(store, spec, 1, RunStatus::kInterrupted);
+  const auto saved = std::filesystem::file_size(store.path_for(spec));
+  const uintmax_t grown = uintmax_t{6} << 30;  // 6 GiB, sparse: nothing is written
+  std::filesystem::resize_file(store.path_for(spec), grown);
+  EXPECT_THROW_WITH(store.load(spec, *make_trainer(EngineKind::kFused)), Error,
+                    fmt::format("{}: damaged checkpoint ({} bytes, its header says {})",
+                                store.path_for(spec).string(), grown, saved));
 }
 
 TEST(CheckpointStore, RejectsBitsFlippedWithoutChangingTheSize) {
