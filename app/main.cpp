@@ -7,6 +7,8 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <exception>
 #include <new>
 
@@ -73,7 +75,46 @@ void tell_scripts_the_output_folder(const std::filesystem::path& out_dir) {
   }
 }
 
+/// Refuses, before anything runs, an L2SWEEP_OUT_DIR_FILE that cannot be written or that
+/// lies inside the output folder `out` (it would overwrite a result, metrics.csv say).
+void check_out_dir_file(const std::filesystem::path& out) {
+  namespace fs = std::filesystem;
+  const char* file = std::getenv("L2SWEEP_OUT_DIR_FILE");
+  if (file == nullptr || *file == '\0') return;
+  const fs::path path(file);
+  const fs::path parent = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  std::error_code error;
+  if (fs::is_directory(path, error)) {
+    throw l2sweep::usage_error(
+        "L2SWEEP_OUT_DIR_FILE={}: a folder; expected a file to write the output folder's name "
+        "into",
+        file);
+  }
+  if (!out.empty()) {
+    const fs::path folder = fs::weakly_canonical(out, error);
+    const fs::path into = fs::weakly_canonical(parent, error);
+    const auto end = std::mismatch(folder.begin(), folder.end(), into.begin(), into.end()).first;
+    if (!folder.empty() && end == folder.end()) {
+      throw l2sweep::usage_error(
+          "L2SWEEP_OUT_DIR_FILE={}: inside --out {}, where it would overwrite a result; expected "
+          "a file outside the output folder",
+          file, out.string());
+    }
+  }
+  if (::access(parent.c_str(), W_OK) != 0 ||
+      (fs::exists(path, error) && ::access(path.c_str(), W_OK) != 0)) {
+    throw l2sweep::usage_error(
+        "L2SWEEP_OUT_DIR_FILE={}: cannot be written ({}); expected a file in a writable folder",
+        file, std::strerror(errno));
+  }
+}
+
 int run(const l2sweep::cli::CommandLine& command) {
+  check_out_dir_file(command.action == l2sweep::cli::CommandLine::Action::kCompare
+                         ? command.compare.out
+                         : command.action == l2sweep::cli::CommandLine::Action::kMerge
+                         ? std::filesystem::path()
+                         : std::filesystem::path(command.config.out_dir));
   switch (command.action) {
     case l2sweep::cli::CommandLine::Action::kHelp:
       fmt::print("{}", command.help);

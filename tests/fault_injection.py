@@ -207,6 +207,32 @@ def compare_folders(tmp, reference):
               f"compare.json come from different comparisons")
 
 
+def clear_messages(tmp, reference):
+    # What used to read as something else now says what it is.
+    out = os.path.join(tmp, "message-out")
+    env = dict(os.environ, L2SWEEP_OUT_DIR_FILE=os.path.join(reference, "metrics.csv"))
+    before = snapshot(reference)
+    result = run(SWEEP + ["--out", reference, "--resume"], env=env)
+    expect_error(result, 2, "L2SWEEP_OUT_DIR_FILE inside --out", "L2SWEEP_OUT_DIR_FILE=",
+                 "inside --out", "would overwrite a result")
+    check(snapshot(reference) == before, "L2SWEEP_OUT_DIR_FILE inside --out changed the sweep")
+    env = dict(os.environ, L2SWEEP_OUT_DIR_FILE=os.path.join(tmp, "no-such-folder", "out.txt"))
+    result = run(SWEEP + ["--out", out], env=env)
+    expect_error(result, 2, "an unwritable L2SWEEP_OUT_DIR_FILE", "cannot be written")
+    check(not os.path.exists(out), "an unwritable L2SWEEP_OUT_DIR_FILE ran the sweep first")
+    result = run(SWEEP + ["--out", os.path.join(tmp, "x" * 300)])
+    expect_error(result, 4, "an over-long --out", "cannot use it as a folder",
+                 "File name too long")
+    search = os.path.join(tmp, "a-search")
+    os.makedirs(search)
+    with open(os.path.join(search, "tuning.cfg"), "w") as f:
+        f.write("{}")
+    expect_error(run(SWEEP + ["--out", search, "--resume"]), 2, "a list --resume on a search",
+                 "holds an --l2 auto search", "--l2 auto")
+    expect_error(run(["compare", reference, search]), 3, "compare on a search folder",
+                 "an --l2 auto search", os.path.join(search, "final"))
+
+
 def close_errors(tmp, reference):
     # EIO at close (or at the fsync before it) of a file written by appending: exit 4 naming
     # the file, summary.json not calling the sweep finished, and a resume finishing it. strace
@@ -516,7 +542,8 @@ def main():
         reference = os.path.join(tmp, "reference")
         result = run(SWEEP + ["--out", reference])
         check(result.returncode == 0, f"reference sweep: {result.returncode} {result.stderr}")
-        for case in (kills_and_full_disks, resumed_row_order, compare_folders, close_errors, two_writers, shards, tampering, requeue,
+        for case in (kills_and_full_disks, resumed_row_order, compare_folders, clear_messages,
+                     close_errors, two_writers, shards, tampering, requeue,
                      hostile_data, odd_values):
             started = time.time()
             args = (tmp, reference) if case.__code__.co_argcount == 2 else (tmp,)

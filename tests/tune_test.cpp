@@ -433,6 +433,22 @@ TEST(TuneEndToEnd, Refusals) {
   config.epochs = 2;
   EXPECT_THROW_WITH(tune_l2(config, "t", sink, {}, small_settings()), Error,
                     "--resume: --epochs 2 differs from the search");
+  config.epochs = 1;
+  // The search's own rules are not options: a change names them as rules.
+  SearchSettings other_rules = small_settings();
+  other_rules.max_rounds += 1;
+  EXPECT_THROW_WITH(tune_l2(config, "t", sink, {}, other_rules), Error,
+                    "--resume: the search in " + (dir / "s").string() +
+                        " was made with other search rules (max-rounds");
+  // A tuning.cfg from before --shuffle existed reshuffled every epoch, and resumes so.
+  Json saved = parse_json(*read_text_file(dir / "s" / "tuning.cfg"), dir / "s" / "tuning.cfg");
+  ASSERT_EQ(saved["settings"].erase("shuffle"), 1u);
+  write_file_atomically(dir / "s" / "tuning.cfg", json_text(saved));
+  EXPECT_NO_THROW(tune_l2(config, "t", sink, {}, small_settings()));
+  config.shuffle = Shuffle::kOnce;
+  EXPECT_THROW_WITH(tune_l2(config, "t", sink, {}, small_settings()), Error,
+                    "--resume: --shuffle once differs from the search in " + (dir / "s").string() +
+                        " (each-epoch)");
 
   fs::create_directories(dir / "foreign");
   write_file_atomically(dir / "foreign" / "notes.txt", "mine");

@@ -285,6 +285,13 @@ Format detect_format(const fs::path& path) {
         folder_has_event_files(path)) {
       return Format::kKerasTensorBoard;
     }
+    if (fs::exists(path / "tuning.cfg", error)) {
+      // An --l2 auto search: its rounds are in round-N/, its chosen strengths in final/.
+      throw data_error(
+          "{}: an --l2 auto search; compare its final runs ({}) or one of its rounds "
+          "(round-N/)",
+          path.string(), (path / "final").string());
+    }
     throw data_error(
         "{}: a folder that is neither an l2sweep output folder (metrics.csv) nor a Keras "
         "TensorBoard log folder (train/ or validation/ with event files)",
@@ -382,8 +389,22 @@ std::vector<RunCurves> read_l2sweep_folder(const fs::path& folder) {
 RunCurves read_keras_csv(const fs::path& file, const RunLabel& label) {
   const std::vector<std::string> lines = lines_of(read_whole(file));
   if (lines.empty()) throw data_error("{}: empty, expected CSVLogger's header line", file.string());
-  std::vector<std::string> header = split_commas(lines.front());
-  for (std::string& name : header) name = keras_metric_name(name);
+  const std::vector<std::string> written = split_commas(lines.front());
+  std::vector<std::string> header;
+  for (size_t c = 0; c < written.size(); ++c) {
+    header.push_back(keras_metric_name(written[c]));
+    // A column twice, or under both its names (acc and accuracy): which one is meant?
+    for (size_t earlier = 0; earlier < c; ++earlier) {
+      if (header[earlier] == header[c] && !header[c].empty()) {
+        throw data_error("{}: header '{}' has {} twice{}; expected each column once",
+                         file.string(), excerpt(lines.front()), excerpt(header[c]),
+                         written[earlier] == written[c]
+                             ? ""
+                             : fmt::format(" (as {} and {})", excerpt(written[earlier]),
+                                           excerpt(written[c])));
+      }
+    }
+  }
   if (std::find(header.begin(), header.end(), "l2") != header.end() &&
       std::find(header.begin(), header.end(), "seed") != header.end()) {
     throw usage_error("{}: an l2sweep metrics.csv; give its folder ({}) as a source of its own",

@@ -1,7 +1,9 @@
 #include "l2sweep/compare/tfevents.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
+#include <string>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -281,8 +283,14 @@ std::vector<EventTraining> read_event_trainings(const fs::path& file) {
     uint64_t length = 0;
     std::memcpy(&length, header.data(), 8);
     if (length > data.size() - at - 12 || data.size() - at - 12 - length < 4) {
-      throw data_error("{}: record {} at byte {} is truncated ({} bytes announced, {} left)",
-                       file.string(), record, at, length, data.size() - at - 12);
+      // A record is its 12-byte header, the announced data and a 4-byte data CRC.
+      throw data_error(
+          "{}: record {} at byte {} is truncated: its header announces {} bytes of data, so "
+          "the record needs {} bytes with its CRC, and the file has {} left",
+          file.string(), record, at, length,
+          length > UINT64_MAX - 16 ? std::string("more than 2^64")
+                                   : std::to_string(length + 16),
+          data.size() - at);
     }
     const std::string_view payload(data.data() + at + 12, length);
     if (masked_crc32c(payload) != little_endian32(data, at + 12 + length)) {

@@ -56,6 +56,26 @@ bool is_leftover(const fs::directory_entry& entry) {
   return !error;
 }
 
+}  // namespace
+
+Error not_a_folder(const fs::path& folder) {
+  std::error_code error;
+  const fs::file_status status = fs::status(folder, error);
+  if (error && error != std::errc::no_such_file_or_directory) {
+    // A name too long, a loop of links, a folder without permission to look inside...
+    return output_error("--out {}: cannot use it as a folder ({}); expected a new or empty folder",
+                        folder.string(), error.message());
+  }
+  if (fs::exists(status) && !fs::is_directory(status)) {
+    return output_error("--out {}: exists and is not a folder; expected a new or empty folder",
+                        folder.string());
+  }
+  return output_error("--out {}: cannot read it as a folder; expected a new or empty folder",
+                      folder.string());
+}
+
+namespace {
+
 /// Refuses (before anything is written) what `state` does not allow for this kind of writer.
 void check_state(FolderState state, const SweepConfig& config, const fs::path& folder) {
   switch (state) {
@@ -63,8 +83,7 @@ void check_state(FolderState state, const SweepConfig& config, const fs::path& f
     case FolderState::kEmpty:
       return;
     case FolderState::kNotAFolder:
-      throw output_error("--out {}: exists and is not a folder; expected a new or empty folder",
-                         folder.string());
+      throw not_a_folder(folder);
     case FolderState::kSweep:
       if (config.resume || config.shard) return;
       throw output_error(
@@ -72,6 +91,14 @@ void check_state(FolderState state, const SweepConfig& config, const fs::path& f
           "or add --resume to continue the sweep there",
           folder.string());
     case FolderState::kForeign:
+      if (std::error_code error; fs::exists(folder / "tuning.cfg", error)) {
+        const std::string text = fmt::format(
+            "--out {}: holds an --l2 auto search, not a sweep of a list of strengths; {} with "
+            "--l2 auto and the search's own options, or choose another --out",
+            folder.string(), config.resume ? "resume it" : "a new sweep needs a new folder; resume it");
+        if (config.resume) throw usage_error("{}", text);
+        throw output_error("{}", text);
+      }
       if (config.resume) {
         throw usage_error(
             "--resume: {} holds no l2sweep sweep to resume (no {}) and is not empty; expected the "

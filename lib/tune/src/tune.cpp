@@ -98,9 +98,7 @@ TuneFolder open_tune_folder(const SweepConfig& config, const SearchSettings& sea
   opened.created = first_missing(opened.path);
   if (named) {
     const FolderState before = inspect_output_folder(opened.path);
-    if (before == FolderState::kNotAFolder) {
-      throw output_error("--out {}: not a folder l2sweep can write", opened.path.string());
-    }
+    if (before == FolderState::kNotAFolder) throw not_a_folder(opened.path);
     create_folder(opened.path);
   } else {
     opened.path = claim_new_folder(opened.path);
@@ -132,16 +130,31 @@ TuneFolder open_tune_folder(const SweepConfig& config, const SearchSettings& sea
       const Json saved = parse_json(text.value_or(""), folder / kTuningConfigFile);
       const Json now = settings_json(config, search);
       for (const auto& [name, value] : now.items()) {
-        if (!saved.contains("settings") || !saved["settings"].contains(name) ||
-            saved["settings"][name] != value) {
-          const bool recorded = saved.contains("settings") && saved["settings"].contains(name) &&
-                                saved["settings"][name].is_string();
-          throw usage_error(
-              "--resume: --{} {} differs from the search in {} ({}); expected the search's own "
-              "settings",
-              name, value.get<std::string>(), folder.string(),
-              recorded ? saved["settings"][name].get<std::string>() : "not recorded");
+        const bool present = saved.contains("settings") && saved["settings"].contains(name);
+        if (present && saved["settings"][name] == value) continue;
+        const SweepOption* option = find_sweep_option(name);
+        // A search saved before an option existed ran with its old value.
+        if (!present && option != nullptr && option->unwritten_value != nullptr &&
+            value == option->unwritten_value) {
+          continue;
         }
+        const bool recorded = present && saved["settings"][name].is_string();
+        const std::string there =
+            recorded ? saved["settings"][name].get<std::string>()
+            : !present && option != nullptr && option->unwritten_value != nullptr
+                ? option->unwritten_value
+                : "not recorded";
+        if (option == nullptr) {
+          // The search's own rules, not options: another l2sweep made it.
+          throw usage_error(
+              "--resume: the search in {} was made with other search rules ({} {} there, {} "
+              "here: another l2sweep version); expected the l2sweep that started it",
+              folder.string(), name, there, value.get<std::string>());
+        }
+        throw usage_error(
+            "--resume: --{} {} differs from the search in {} ({}); expected the search's own "
+            "settings",
+            name, value.get<std::string>(), folder.string(), there);
       }
     }
     opened.command_line = command_line;
