@@ -268,8 +268,9 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
     if (array && array->count > 1) {
       throw usage_error(
           "--l2 auto in Slurm array task {} (SLURM_ARRAY_TASK_ID={}, one of {}): a search runs "
-          "as one job; expected sbatch without --array, or a list of strengths (--l2 "
-          "0,1e-4,1e-3) to spread as shards",
+          "as one job; expected sbatch without --array, a list of strengths (--l2 0,1e-4,1e-3) "
+          "to spread as shards, or for one search per task its own --out and --seed with "
+          "SLURM_ARRAY_TASK_ID unset (env -u SLURM_ARRAY_TASK_ID l2sweep ...)",
           array->index, task, array->count);
     }
   }

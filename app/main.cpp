@@ -91,18 +91,23 @@ void check_out_dir_file(const std::filesystem::path& out) {
         file);
   }
   if (!out.empty()) {
-    const fs::path folder = fs::weakly_canonical(out, error);
-    const fs::path into = fs::weakly_canonical(parent, error);
-    const auto end = std::mismatch(folder.begin(), folder.end(), into.begin(), into.end()).first;
+    // Both as absolute paths through any links, without a trailing separator.
+    const auto resolved = [&](const fs::path& p) {
+      fs::path at = fs::weakly_canonical(fs::absolute(p, error), error);
+      return at.has_filename() ? at : at.parent_path();
+    };
+    const fs::path folder = resolved(out);
+    const fs::path target = resolved(path);
+    const auto end = std::mismatch(folder.begin(), folder.end(), target.begin(), target.end()).first;
     if (!folder.empty() && end == folder.end()) {
       throw l2sweep::usage_error(
-          "L2SWEEP_OUT_DIR_FILE={}: inside --out {}, where it would overwrite a result; expected "
-          "a file outside the output folder",
-          file, out.string());
+          "L2SWEEP_OUT_DIR_FILE={}: {} --out {}, where it would overwrite a result; expected a "
+          "file outside the output folder",
+          file, target == folder ? "is" : "inside", out.string());
     }
   }
-  if (::access(parent.c_str(), W_OK) != 0 ||
-      (fs::exists(path, error) && ::access(path.c_str(), W_OK) != 0)) {
+  // Written atomically (a new file renamed over it): its folder must take new files.
+  if (::access(parent.c_str(), W_OK) != 0) {
     throw l2sweep::usage_error(
         "L2SWEEP_OUT_DIR_FILE={}: cannot be written ({}); expected a file in a writable folder",
         file, std::strerror(errno));
@@ -110,11 +115,12 @@ void check_out_dir_file(const std::filesystem::path& out) {
 }
 
 int run(const l2sweep::cli::CommandLine& command) {
-  check_out_dir_file(command.action == l2sweep::cli::CommandLine::Action::kCompare
-                         ? command.compare.out
-                         : command.action == l2sweep::cli::CommandLine::Action::kMerge
-                         ? std::filesystem::path()
-                         : std::filesystem::path(command.config.out_dir));
+  // Only a comparison and a sweep tell scripts their folder.
+  if (command.action == l2sweep::cli::CommandLine::Action::kCompare) {
+    check_out_dir_file(command.compare.out);
+  } else if (command.action == l2sweep::cli::CommandLine::Action::kRun) {
+    check_out_dir_file(command.config.out_dir);
+  }
   switch (command.action) {
     case l2sweep::cli::CommandLine::Action::kHelp:
       fmt::print("{}", command.help);

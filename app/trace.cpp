@@ -132,7 +132,15 @@ int run(int argc, char** argv) {
   const l2sweep::Datasets data =
       l2sweep::load_datasets({config.data_dir, config.val_size, config.train_size});
   const fs::path out = args["out"].as<std::string>();
-  // Every file is collected first and the folder published whole (publish_folder).
+  // Every file is collected first and the folder published whole (publish_folder); a folder
+  // that cannot take them is refused before training.
+  l2sweep::check_publishable(out, {{"initial.f32", ""},
+                                   {"order.i64", ""},
+                                   {"steps.f32", ""},
+                                   {"epochs.f32", ""},
+                                   {"final.f32", ""},
+                                   {"mask_finals.f32", ""},
+                                   {"manifest.json", ""}});
   std::vector<l2sweep::PublishedFile> files;
   const auto write_raw = [&](const char* name, const torch::Tensor& tensor) {
     files.emplace_back(name, raw_bytes(tensor));
@@ -208,6 +216,8 @@ int run(int argc, char** argv) {
   manifest["batch_size"] = config.batch_size;
   manifest["recorded_steps"] = static_cast<int64_t>(steps.size());
   manifest["mask_seeds"] = mask_seeds;
+  // mask_finals.f32: each stream trains from the initial weights over epoch 1 only.
+  manifest["mask_epochs"] = 1;
   manifest["epochs"] = config.epochs;
   manifest["shuffle"] = l2sweep::to_string(config.shuffle);
   manifest["epoch_metrics"] = epoch_metrics;  // per epoch: the running loss and accuracy

@@ -31,6 +31,25 @@ set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
+# GoogleTest's libraries into $1, used on the GPU machine only if its image has none (its
+# headers alone are not enough to link the tests), in Debian's own layout: GTestTargets.cmake
+# finds its prefix four folders above itself (lib/x86_64-linux-gnu/cmake/GTest) and the
+# libraries in lib/x86_64-linux-gnu beneath it. The ctest device_check.gtest_fallback
+# configures against such a copy alone.
+prepare_gtest() {
+  rm -rf "$1"
+  mkdir -p "$1/include" "$1/lib/x86_64-linux-gnu/cmake"
+  cp -r /usr/include/gtest /usr/include/gmock "$1/include/"
+  cp /usr/lib/x86_64-linux-gnu/libgtest*.a /usr/lib/x86_64-linux-gnu/libgmock*.a \
+    "$1/lib/x86_64-linux-gnu/"
+  cp -r /usr/lib/x86_64-linux-gnu/cmake/GTest "$1/lib/x86_64-linux-gnu/cmake/"
+}
+
+if [[ "${1:-}" == --prepare-gtest ]]; then
+  prepare_gtest "$2"
+  exit 0
+fi
+
 if [[ "${1:-}" == --prepare ]]; then
   set -e
   mkdir -p .device-data/fashion-mnist .device-deps/include .device-deps/lib .device-deps/share/cmake
@@ -40,12 +59,7 @@ if [[ "${1:-}" == --prepare ]]; then
   cp /usr/include/zlib.h /usr/include/zconf.h .device-deps/include/
   # A plain copy (the device tool does not carry links); it links as libz.so.1, its soname.
   cp -L /usr/lib/x86_64-linux-gnu/libz.so .device-deps/lib/libz.so
-  # GoogleTest's libraries, used there only if the image has none (its headers alone are not
-  # enough to link the tests).
-  mkdir -p .device-deps/gtest/include .device-deps/gtest/lib/cmake
-  cp -r /usr/include/gtest /usr/include/gmock .device-deps/gtest/include/
-  cp /usr/lib/x86_64-linux-gnu/libgtest*.a /usr/lib/x86_64-linux-gnu/libgmock*.a .device-deps/gtest/lib/
-  cp -r /usr/lib/x86_64-linux-gnu/cmake/GTest .device-deps/gtest/lib/cmake/
+  prepare_gtest .device-deps/gtest
   du -sh .device-data .device-deps
   exit 0
 fi

@@ -90,17 +90,20 @@ def main():
     if os.path.exists(path):
         with open(path) as f:
             earlier = json.load(f)
-        differing = [k for k in record if k != "seeds" and earlier.get(k) != record[k]]
+        differing = [k for k in record
+                     if k not in ("seeds", "l2") and earlier.get(k) != record[k]]
         if differing:
             parser.error(f"--out {args.out} holds runs made with other {', '.join(differing)}")
         record["seeds"] = sorted(set(earlier["seeds"]) | set(record["seeds"]))
+        strengths = earlier["l2"].split(",")
+        record["l2"] = ",".join(strengths + [t for t in args.l2.split(",") if t not in strengths])
     with open(path, "w") as f:
         json.dump(record, f, indent=2)
     print(f"seeding {args.seeding}: {record['seeded_with']}; l2sweep peer "
           f"{record['l2sweep_peer']} (Keras {keras.__version__}, TensorFlow {tf.__version__})",
           flush=True)
 
-    for seed in record["seeds"]:
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         for text in args.l2.split(","):
             l2v = float(text)
             name = f"l2-{text}_seed-{seed}"

@@ -264,6 +264,22 @@ TEST(CompareReaders, SeveralTrainingsInOneTensorBoardFolderAreNeverSpliced) {
                     "the newest training in train/ (events.out.tfevents.200.host.2.v2) has no "
                     "validation/ events");
 
+  // The reverse: a newer training's train/ file holds only its version event (killed before
+  // its first epoch ended), or is missing while validation/ holds two trainings after the
+  // newest train/ one. Neither is paired with an older training.
+  for (const char* split : {"train", "validation"}) {
+    write_training(dir / "killed" / split, "events.out.tfevents.100.host.1.v2", 100, 2, 1.0f);
+  }
+  write_training(dir / "killed" / "train", "events.out.tfevents.200.host.2.v2", 200, 0, 1.0f);
+  write_training(dir / "killed" / "validation", "events.out.tfevents.205.host.2.v2", 205, 1,
+                 5.0f);
+  EXPECT_THROW_WITH(read_keras_tensorboard(dir / "killed", label(0.01)), Error,
+                    "the newest training there (events.out.tfevents.200.host.2.v2) holds no "
+                    "values yet");
+  fs::remove(dir / "killed" / "train" / "events.out.tfevents.200.host.2.v2");
+  EXPECT_THROW_WITH(read_keras_tensorboard(dir / "killed", label(0.01)), Error,
+                    "validation/ holds two trainings");
+
   // The comparison's notes name what was left out.
   const fs::path sweep = dir / "sweep";
   write_sweep(sweep, {0.01}, {0, 1}, 2, [](double, int64_t) { return 0.8; });

@@ -156,6 +156,17 @@ def resumed_row_order(tmp):
         if resume_until_done(out, f"row order after a kill at rename {n}", jobs1):
             check(ordered(out) == ordered(reference),
                   f"kill at rename {n} and --resume --jobs 1: metrics.csv rows in another order")
+    # A resume stopped again (SIGINT) before it reached every unit keeps every row it began
+    # with: the rows of finished runs it never touched included.
+    for n in (1, 3):
+        out = os.path.join(tmp, f"order-interrupted-{n}")
+        under_strace(SWEEP + ["--jobs", "2", "--out", out], "signal=SIGKILL:when=8", "rename")
+        before = set(ordered(out))
+        stopped = under_strace(jobs1 + ["--out", out, "--resume"], f"signal=SIGINT:when={n}",
+                               "rename")
+        after = set(ordered(out))
+        check(before <= after, f"a resume interrupted at rename {n} (exit {stopped.returncode}) "
+                               f"dropped {len(before - after)} of {len(before)} metrics.csv rows")
 
 
 def compare_folders(tmp, reference):

@@ -171,8 +171,11 @@ void expect_same_run_up_to_rounding(const EpochMetrics& a, const EpochMetrics& b
   EXPECT_NEAR(a.w1_norm, b.w1_norm, 1e-2);
 }
 
-void expect_engine_tracks_autograd(EngineKind engine, const Datasets& data) {
+void expect_engine_tracks_autograd(EngineKind engine, const Datasets& data,
+                                   const torch::Device& device) {
   const int64_t examples = data.train.size();
+  // The reference trains on the CPU; the engine on `device`, from the same weights and order.
+  const Datasets on_device = device.is_cpu() ? data : data.to(device);
   struct Setting {
     double l2, dropout, weight_decay;
   };
@@ -188,15 +191,16 @@ void expect_engine_tracks_autograd(EngineKind engine, const Datasets& data) {
       at::Generator b = make_cpu_generator(1);
       auto reference_model = make_model(784, kHiddenUnits, 10, a, s.dropout);
       auto model = make_model(784, kHiddenUnits, 10, b, s.dropout);
+      model->to(device);
       TrainOptions options;
       options.shuffle_seed = 9;
       options.adam = adam;
       Trainer reference({{reference_model, s.l2, s.dropout, s.weight_decay}}, options, torch::kCPU);
       options.engine = engine;
-      Trainer trainer({{model, s.l2, s.dropout, s.weight_decay}}, options, torch::kCPU);
+      Trainer trainer({{model, s.l2, s.dropout, s.weight_decay}}, options, device);
       for (int epoch = 0; epoch < 6; ++epoch) {
         const TrainMetrics want = reference.train_epoch(data.train)[0];
-        const TrainMetrics got = trainer.train_epoch(data.train)[0];
+        const TrainMetrics got = trainer.train_epoch(on_device.train)[0];
         EXPECT_NEAR(got.loss, want.loss, 1e-4 * want.loss) << what << " epoch " << epoch;
         EXPECT_NEAR(got.data_loss, want.data_loss, 1e-4 * want.data_loss) << what;
         EXPECT_NEAR(got.accuracy, want.accuracy, 2.0 / static_cast<double>(examples)) << what;
@@ -210,7 +214,8 @@ void expect_engine_tracks_autograd(EngineKind engine, const Datasets& data) {
         // pull on a weight with almost no data gradient), and with Dropout and decay a unit
         // can die in one and live in the other (one unit is 1/128 of each layer). Allow 2%; a
         // wrong update moves nearly every weight.
-        EXPECT_TRUE(all_close(actual[i], expected[i], 1e-3, 1e-4, /*max_outside_share=*/0.02))
+        EXPECT_TRUE(
+            all_close(actual[i].cpu(), expected[i], 1e-3, 1e-4, /*max_outside_share=*/0.02))
             << what << " parameter " << i;
       }
       EXPECT_NEAR(trainer.w1_norm(0), reference.w1_norm(0), 1e-4 * reference.w1_norm(0)) << what;
@@ -218,7 +223,7 @@ void expect_engine_tracks_autograd(EngineKind engine, const Datasets& data) {
       const WeightStatistics got_weights = trainer.weight_statistics(0);
       EXPECT_NEAR(got_weights.small, want_weights.small, 5e-3) << what;
       const EvalMetrics want = reference.evaluate(data.val)[0];
-      const EvalMetrics got = trainer.evaluate(data.val)[0];
+      const EvalMetrics got = trainer.evaluate(on_device.val)[0];
       EXPECT_NEAR(got.loss, want.loss, 1e-3 * want.loss) << what;
       EXPECT_NEAR(got.penalty, want.penalty, 1e-3 * want.penalty + 1e-12) << what;
       EXPECT_NEAR(got.accuracy, want.accuracy, 0.011) << what;

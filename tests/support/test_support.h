@@ -115,11 +115,13 @@ int64_t jobs_for(SweepConfig config, const torch::Device& device, int64_t runs);
 /// to agree up to float rounding (loss, val_loss, val_accuracy and ||W1||).
 void expect_same_run_up_to_rounding(const EpochMetrics& a, const EpochMetrics& b);
 
-/// Trains with `engine` beside autograd and torch::optim::Adam on the CPU, from the same
-/// weights and batch order, for six epochs of `data.train` (a partial last batch included)
-/// at strengths 0, 1e-4 and 1e-2; expects the epoch means, the parameters and the validation
-/// metrics to agree up to float rounding.
-void expect_engine_tracks_autograd(EngineKind engine, const Datasets& data);
+/// Trains with `engine` on `device` beside autograd and torch::optim::Adam on the CPU, from
+/// the same weights and batch order, for six epochs of `data.train` (a partial last batch
+/// included): L2 0, 1e-4 and 1e-2, Dropout, decoupled weight decay and all three together,
+/// each with torch's and Keras' Adam; expects the epoch means, the parameters and the
+/// validation metrics to agree up to float rounding.
+void expect_engine_tracks_autograd(EngineKind engine, const Datasets& data,
+                                   const torch::Device& device = torch::kCPU);
 
 /// Expects `engine` with --adam torch and --adam keras to follow the autograd engine with the
 /// same update far more closely than with the other one: it applies the update it was asked for.

@@ -43,16 +43,32 @@ std::optional<int64_t> least(std::optional<int64_t> a, std::optional<int64_t> b)
   return a ? a : b;
 }
 
+/// A "<key> <bytes>" line of a cgroup's memory.stat.
+std::optional<int64_t> stat_bytes(const fs::path& file, const std::string& wanted) {
+  std::ifstream in(file);
+  std::string key;
+  int64_t value = 0;
+  while (in >> key >> value) {
+    if (key == wanted) return value;
+  }
+  return std::nullopt;
+}
+
 /// What the memory limits of the cgroup at `folder` and of every cgroup above it leave (limit
 /// minus usage at each level: a Slurm job's or a container's limit sits a few levels down).
+/// Usage counts the page cache; its inactive part (`inactive_key` of memory.stat) is
+/// reclaimed before the limit bites, so it is left out, as `docker stats` does.
 std::optional<int64_t> cgroup_levels_room(fs::path folder, const fs::path& root,
-                                          const char* limit_file, const char* usage_file) {
+                                          const char* limit_file, const char* usage_file,
+                                          const char* inactive_key) {
   std::optional<int64_t> room;
   for (int depth = 0; depth < 64; ++depth) {
     const auto limit = bytes_in(folder / limit_file);
     const auto usage = bytes_in(folder / usage_file);
     if (limit && *limit < kUnlimitedCgroup) {
-      room = least(room, std::max<int64_t>(0, *limit - usage.value_or(0)));
+      const int64_t cache = stat_bytes(folder / "memory.stat", inactive_key).value_or(0);
+      const int64_t used = std::max<int64_t>(0, usage.value_or(0) - cache);
+      room = least(room, std::max<int64_t>(0, *limit - used));
     }
     if (folder == root || !folder.has_parent_path() || folder.parent_path() == folder) break;
     folder = folder.parent_path();
@@ -77,16 +93,16 @@ std::optional<int64_t> cgroup_room() {
     if (controllers.empty()) {
       const fs::path root = "/sys/fs/cgroup";
       room = least(room, cgroup_levels_room(root / relative, root, "memory.max",
-                                            "memory.current"));
+                                            "memory.current", "inactive_file"));
     } else if (("," + controllers + ",").find(",memory,") != std::string::npos) {
       const fs::path root = "/sys/fs/cgroup/memory";
       room = least(room, cgroup_levels_room(root / relative, root, "memory.limit_in_bytes",
-                                            "memory.usage_in_bytes"));
+                                            "memory.usage_in_bytes", "total_inactive_file"));
     }
   }
   // A container whose /proc/self/cgroup names a path outside its own view: its root.
   room = least(room, cgroup_levels_room("/sys/fs/cgroup", "/sys/fs/cgroup", "memory.max",
-                                        "memory.current"));
+                                        "memory.current", "inactive_file"));
   return room;
 }
 

@@ -6,10 +6,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
 
+#include "l2sweep/base/crc32c.h"
 #include "l2sweep/base/error.h"
 #include "l2sweep/base/file_lock.h"
 #include "l2sweep/base/files.h"
@@ -20,31 +22,42 @@ namespace {
 
 constexpr const char* kStagingMarker = ".l2sweep-staging.";
 
-/// Whether `name` in an existing output folder is l2sweep's own leftover: a lock file, or a
-/// temporary file of one of `files`.
-bool is_leftover(const std::string& name, const std::vector<PublishedFile>& files) {
-  if (name.rfind(".l2sweep", 0) == 0 && name.size() > 5 &&
-      name.compare(name.size() - 5, 5, ".lock") == 0) {
-    return true;
-  }
-  const std::optional<std::string> target = temporary_file_target(name);
-  if (!target) return false;
+bool starts_with(const std::string& text, const std::string& start) {
+  return text.rfind(start, 0) == 0;
+}
+
+bool ends_with(const std::string& text, const std::string& end) {
+  return text.size() >= end.size() && text.compare(text.size() - end.size(), end.size(), end) == 0;
+}
+
+bool is_lock_file(const std::string& name) {
+  return starts_with(name, ".l2sweep") && ends_with(name, ".lock");
+}
+
+bool is_named(const std::string& name, const std::vector<PublishedFile>& files) {
   for (const PublishedFile& file : files) {
-    if (file.first == *target) return true;
+    if (file.first == name) return true;
   }
   return false;
 }
 
-/// Removes the staging folders for `name` that dead processes of this host left in `parent`.
-void remove_stale_staging(const fs::path& parent, const std::string& name) {
-  const std::string prefix = "." + name + kStagingMarker + host_name() + ".";
+/// The pid of a staging folder of this host (`.l2sweep-staging.[...].<host>.<pid>`), or 0.
+long staging_pid_here(const std::string& name) {
+  if (!starts_with(name, kStagingMarker)) return 0;
+  const size_t dot = name.rfind('.');
+  const std::string rest = name.substr(0, dot);
+  if (dot == std::string::npos || !ends_with(rest, "." + host_name())) return 0;
+  char* end = nullptr;
+  const long pid = std::strtol(name.c_str() + dot + 1, &end, 10);
+  return pid > 0 && *end == '\0' ? pid : 0;
+}
+
+/// Removes the staging folders in `parent` that dead processes of this host left.
+void remove_dead_staging(const fs::path& parent) {
   std::error_code error;
   for (fs::directory_iterator it(parent, error), end; !error && it != end; it.increment(error)) {
-    const std::string entry = it->path().filename().string();
-    if (entry.rfind(prefix, 0) != 0 || it->is_symlink(error)) continue;
-    char* rest = nullptr;
-    const long pid = std::strtol(entry.c_str() + prefix.size(), &rest, 10);
-    if (pid <= 0 || *rest != '\0' || pid == ::getpid()) continue;
+    const long pid = staging_pid_here(it->path().filename().string());
+    if (pid == 0 || pid == ::getpid() || it->is_symlink(error)) continue;
     if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
       std::error_code ignored;
       fs::remove_all(it->path(), ignored);
@@ -59,107 +72,187 @@ Error in_use(const char* option, const fs::path& shown, const fs::path& lock) {
       option, shown.string(), FileLock::holder(lock), option);
 }
 
+Error not_empty(const char* option, const fs::path& shown) {
+  return output_error("{} {}: not empty; expected a new or empty folder (results are never "
+                      "overwritten)",
+                      option, shown.string());
+}
+
+/// What an existing folder holds that a publish may clear: l2sweep's lock files, temporary
+/// files and staging folders, and the files of a publish killed while it renamed them into
+/// place (some of `files`, never the last, which goes last). nullopt when it holds anything
+/// else: a user's file, or a whole earlier result.
+std::optional<std::vector<fs::path>> leftovers(const fs::path& folder,
+                                               const std::vector<PublishedFile>& files) {
+  std::vector<fs::path> found;
+  std::error_code error;
+  for (fs::directory_iterator it(folder, error), end; !error && it != end; it.increment(error)) {
+    const std::string name = it->path().filename().string();
+    if (it->is_symlink(error)) return std::nullopt;
+    const std::optional<std::string> target = temporary_file_target(name);
+    const bool ours = is_lock_file(name) || starts_with(name, kStagingMarker) ||
+                      (target && is_named(*target, files)) ||
+                      (is_named(name, files) && name != files.back().first);
+    if (!ours) return std::nullopt;
+    found.push_back(it->path());
+  }
+  if (error) return std::nullopt;
+  return found;
+}
+
+/// The message of an Error thrown while writing in `staging`, naming the file's final place.
+std::string without_staging(const Error& e, const fs::path& staging, const fs::path& folder) {
+  std::string text = e.what();
+  const std::string from = staging.string();
+  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at)) {
+    text.replace(at, from.size(), folder.string());
+  }
+  return text;
+}
+
+void fsync_folder(const fs::path& folder) {
+  const int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+/// A new folder, whole or not at all: a complete staging folder beside it renamed into place.
+/// False when it must be filled in place instead: the folder appeared meanwhile, or nothing
+/// can be created beside it (a parent that is not writable, a name too long to extend).
+bool publish_new(const fs::path& shown, const fs::path& folder,
+                 const std::vector<PublishedFile>& files, const std::string& command,
+                 const char* option) {
+  const fs::path parent = folder.parent_path();
+  remove_dead_staging(parent);
+  const fs::path staging =
+      parent / fmt::format("{}{:08x}.{}.{}", kStagingMarker, crc32c(folder.filename().string()),
+                           host_name(), ::getpid());
+  std::error_code error;
+  fs::remove_all(staging, error);
+  if (!fs::create_directory(staging, error)) return false;
+  try {
+    // The lock travels with the folder: a writer after the rename finds it held.
+    std::optional<FileLock> lock =
+        FileLock::try_lock(staging / kFolderLockFile, FileLock::Mode::kExclusive);
+    if (lock) lock->record_holder(command);
+    try {
+      for (const PublishedFile& file : files) {
+        write_file_atomically(staging / file.first, file.second);
+      }
+    } catch (const Error& e) {
+      throw output_error("{}", without_staging(e, staging, folder));
+    }
+    if (std::rename(staging.c_str(), folder.c_str()) != 0) {
+      const int rename_errno = errno;
+      fs::remove_all(staging, error);
+      if (rename_errno == ENOTEMPTY || rename_errno == EEXIST) return false;
+      throw output_error("{} {}: cannot move the finished files into place ({})", option,
+                         shown.string(), std::strerror(rename_errno));
+    }
+  } catch (...) {
+    fs::remove_all(staging, error);
+    throw;
+  }
+  fsync_folder(parent);
+  return true;
+}
+
+/// An existing folder, filled in place under its lock: the files are written into a staging
+/// folder inside it and renamed in, the last of `files` last, so that a folder holding it
+/// holds them all; a killed publish's files are cleared by the next one.
+void publish_existing(const fs::path& shown, const fs::path& folder,
+                      const std::vector<PublishedFile>& files, const std::string& command,
+                      const char* option) {
+  std::optional<FileLock> held =
+      FileLock::try_lock(folder / kFolderLockFile, FileLock::Mode::kExclusive);
+  if (!held) throw in_use(option, shown, folder / kFolderLockFile);
+  const std::optional<std::vector<fs::path>> found = leftovers(folder, files);
+  if (!found) {
+    held->release_and_remove_if_created();
+    throw not_empty(option, shown);
+  }
+  held->record_holder(command);
+  std::error_code error;
+  for (const fs::path& leftover : *found) {
+    if (leftover.filename() != kFolderLockFile) fs::remove_all(leftover, error);
+  }
+  const fs::path staging =
+      folder / fmt::format("{}{}.{}", kStagingMarker, host_name(), ::getpid());
+  std::vector<fs::path> placed;
+  try {
+    if (!fs::create_directory(staging, error)) {
+      throw output_error("{} {}: cannot write in it ({})", option, shown.string(),
+                         error.message());
+    }
+    try {
+      for (const PublishedFile& file : files) {
+        write_file_atomically(staging / file.first, file.second);
+      }
+    } catch (const Error& e) {
+      throw output_error("{}", without_staging(e, staging, folder));
+    }
+    for (const PublishedFile& file : files) {
+      if (std::rename((staging / file.first).c_str(), (folder / file.first).c_str()) != 0) {
+        throw output_error("{}: cannot move it into place ({})", (folder / file.first).string(),
+                           std::strerror(errno));
+      }
+      placed.push_back(folder / file.first);
+    }
+    fs::remove(staging, error);
+    fsync_folder(folder);
+  } catch (...) {
+    for (const fs::path& file : placed) fs::remove(file, error);
+    fs::remove_all(staging, error);
+    held->release_and_remove_if_created();
+    throw;
+  }
+}
+
+/// `out` as a folder path without a trailing separator.
+fs::path folder_of(const fs::path& out) {
+  std::error_code error;
+  fs::path folder = fs::absolute(out, error).lexically_normal();
+  if (!folder.has_filename()) folder = folder.parent_path();
+  return folder;
+}
+
 }  // namespace
 
-fs::path publish_folder(const fs::path& out, const std::vector<PublishedFile>& files,
-                        const std::string& command, const char* option) {
-  const fs::path shown = out;
+void check_publishable(const fs::path& out, const std::vector<PublishedFile>& files,
+                       const char* option) {
   std::error_code error;
   const fs::file_status status = fs::status(out, error);
   if (error && error != std::errc::no_such_file_or_directory) {
     throw output_error("{} {}: cannot use it as a folder ({}); expected a new or empty folder",
-                       option, shown.string(), error.message());
+                       option, out.string(), error.message());
   }
-  const bool existed = fs::exists(status);
-  fs::path folder = out;
-  std::optional<FileLock> held;
-  if (existed) {
-    if (!fs::is_directory(status)) {
-      throw output_error("{} {}: exists and is not a folder; expected a new or empty folder",
-                         option, shown.string());
-    }
-    // The folder itself (through links, without a trailing separator): renamed onto below.
-    folder = fs::canonical(out, error);
-    if (error) {
-      throw output_error("{} {}: cannot resolve it ({})", option, shown.string(),
-                         error.message());
-    }
-    held = FileLock::try_lock(folder / kFolderLockFile, FileLock::Mode::kExclusive);
-    if (!held) throw in_use(option, shown, folder / kFolderLockFile);
-    for (fs::directory_iterator it(folder, error), end; !error && it != end;
-         it.increment(error)) {
-      if (it->is_symlink(error) || !is_leftover(it->path().filename().string(), files)) {
-        held->release_and_remove_if_created();
-        throw output_error("{} {}: not empty; expected a new or empty folder (results are never "
-                           "overwritten)",
-                           option, shown.string());
-      }
-    }
-    if (error) {
-      held->release_and_remove_if_created();
-      throw output_error("{} {}: cannot read it ({})", option, shown.string(), error.message());
-    }
-  } else {
-    folder = fs::absolute(out, error).lexically_normal();
-    if (!folder.has_filename()) folder = folder.parent_path();
-    create_folder(folder.parent_path());
+  if (!fs::exists(status)) return;
+  if (!fs::is_directory(status)) {
+    throw output_error("{} {}: exists and is not a folder; expected a new or empty folder", option,
+                       out.string());
   }
+  if (!leftovers(out, files)) throw not_empty(option, out);
+  if (fs::exists(out / kFolderLockFile, error) &&
+      !FileLock::try_lock(out / kFolderLockFile, FileLock::Mode::kShared)) {
+    throw in_use(option, out, out / kFolderLockFile);
+  }
+}
 
-  const fs::path parent = folder.parent_path();
-  const std::string name = folder.filename().string();
-  remove_stale_staging(parent, name);
-  const fs::path staging =
-      parent / fmt::format(".{}{}{}.{}", name, kStagingMarker, host_name(), ::getpid());
-  fs::remove_all(staging, error);  // this process's own, from an earlier call
-  if (!fs::create_directory(staging, error)) {
-    if (held) held->release_and_remove_if_created();
-    throw output_error("{} {}: cannot create {} beside it ({})", option, shown.string(),
-                       staging.filename().string(), error.message());
+fs::path publish_folder(const fs::path& out, const std::vector<PublishedFile>& files,
+                        const std::string& command, const char* option) {
+  check_publishable(out, files, option);
+  const fs::path folder = folder_of(out);
+  std::error_code error;
+  if (!fs::exists(folder, error)) {
+    create_folder(folder.parent_path());
+    if (publish_new(out, folder, files, command, option)) return out;
+    // Filled in place instead: created here unless another writer did meanwhile.
+    if (!fs::exists(folder, error)) create_folder(folder);
   }
-  try {
-    // The staging folder carries the lock into place: a writer that comes after the rename
-    // finds the folder held by this process.
-    std::optional<FileLock> lock =
-        FileLock::try_lock(staging / kFolderLockFile, FileLock::Mode::kExclusive);
-    if (lock) lock->record_holder(command);
-    for (const PublishedFile& file : files) write_file_atomically(staging / file.first, file.second);
-    if (existed) {
-      // Keep the mode the user gave the folder; then empty it of l2sweep's leftovers, this
-      // process's lock file last, so that the rename can replace it.
-      fs::permissions(staging, fs::status(folder).permissions(), error);
-      for (fs::directory_iterator it(folder, error), end; !error && it != end;
-           it.increment(error)) {
-        if (it->path().filename() != kFolderLockFile) fs::remove(it->path(), error);
-      }
-      fs::remove(folder / kFolderLockFile, error);
-    }
-    if (std::rename(staging.c_str(), folder.c_str()) != 0) {
-      const int rename_errno = errno;
-      if (rename_errno == ENOTEMPTY || rename_errno == EEXIST) {
-        // Another writer got there first.
-        if (fs::exists(folder / kFolderLockFile, error) &&
-            !FileLock::try_lock(folder / kFolderLockFile, FileLock::Mode::kShared)) {
-          throw in_use(option, shown, folder / kFolderLockFile);
-        }
-        throw output_error("{} {}: not empty; expected a new or empty folder (results are "
-                           "never overwritten)",
-                           option, shown.string());
-      }
-      throw output_error("{} {}: cannot move the finished files into place ({})", option,
-                         shown.string(), std::strerror(rename_errno));
-    }
-    // The rename is durable once the parent folder is.
-    const int fd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-      ::fsync(fd);
-      ::close(fd);
-    }
-  } catch (...) {
-    std::error_code ignored;
-    fs::remove_all(staging, ignored);
-    throw;
-  }
-  return shown;
+  publish_existing(out, folder, files, command, option);
+  return out;
 }
 
 }  // namespace l2sweep

@@ -198,20 +198,29 @@ NewestTraining newest_training(const fs::path& folder) {
   NewestTraining newest;
   std::vector<EventTraining> all;
   for (const fs::path& file : event_files(folder)) {
-    for (EventTraining& training : read_event_trainings(file)) {
-      if (!training.scalars.empty()) all.push_back(std::move(training));
-    }
+    for (EventTraining& training : read_event_trainings(file)) all.push_back(std::move(training));
   }
-  if (all.empty()) return newest;
+  const bool any_scalars = std::any_of(all.begin(), all.end(), [](const EventTraining& t) {
+    return !t.scalars.empty();
+  });
+  if (!any_scalars) return newest;
   const auto chosen = std::max_element(
       all.begin(), all.end(), [](const EventTraining& a, const EventTraining& b) {
-        return std::tuple(a.wall_time, a.file.filename(), a.part) <
-               std::tuple(b.wall_time, b.file.filename(), b.part);
+        return std::tuple(a.wall_time, a.part, a.file.filename()) <
+               std::tuple(b.wall_time, b.part, b.file.filename());
       });
+  if (chosen->scalars.empty()) {
+    // A training newer than every one with values (its file holds only its version event):
+    // stopped before its first epoch ended. The older ones are not it.
+    throw data_error(
+        "{}: the newest training there ({}) holds no values yet (stopped before its first "
+        "epoch ended?); expected one training per log_dir, or a complete newest one",
+        folder.string(), chosen->file.filename().string());
+  }
   newest.scalars = chosen->scalars;
   newest.chosen = *chosen;
   for (auto it = all.begin(); it != all.end(); ++it) {
-    if (it != chosen) newest.left_out.push_back(std::move(*it));
+    if (it != chosen && !it->scalars.empty()) newest.left_out.push_back(std::move(*it));
   }
   return newest;
 }
@@ -512,6 +521,19 @@ RunCurves read_keras_tensorboard(const fs::path& folder, const RunLabel& label) 
           "{}, is older); expected one training per log_dir, or a complete newest one",
           folder.string(), train.chosen->file.filename().string(),
           validation.chosen->file.filename().string());
+    }
+    // And every validation training at or after the newest training one is its: two there
+    // mean a training whose train/ events are missing.
+    if (train.chosen && validation.chosen) {
+      for (const EventTraining& other : validation.left_out) {
+        if (other.wall_time >= train.chosen->wall_time) {
+          throw data_error(
+              "{}: validation/ holds two trainings ({} and {}) after the newest in train/ ({}); "
+              "expected one training per log_dir",
+              folder.string(), training_name(other), training_name(*validation.chosen),
+              training_name(*train.chosen));
+        }
+      }
     }
     for (const char* tag : {"epoch_accuracy", "epoch_acc"}) {
       take_series(train.scalars, tag, "accuracy", folder, run);

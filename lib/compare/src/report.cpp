@@ -178,8 +178,9 @@ void setups_section(const Comparison& c, std::string& md) {
         c.sources[s].name, c.assumptions[s]);
   }
   md +=
-      "- Data and optimiser settings that differ (data, train_size, val_size, batch_size, lr, "
-      "adam) make a source's verdicts **not comparable** unless `--ignore KEY` forces the "
+      "- Data, optimiser and data-order settings that differ (data, train_size, val_size, "
+      "batch_size, lr, adam, shuffle) make a source's verdicts **not comparable** unless "
+      "`--ignore KEY` forces the "
       "tests; epochs that differ are compared at the last epoch both trained; engine, device, "
       "jobs and shards never block a verdict.\n\n";
 }
@@ -476,11 +477,22 @@ CompareResult run_compare(const CompareOptions& options, const std::string& comm
   CompareResult result;
   // Whole or not at all, and one writer at a time: a second comparison into the same folder
   // is refused, a killed one leaves no partial folder (publish_folder).
-  const fs::path out = options.out.empty()
-                           ? claim_new_folder(fs::path("runs") /
-                                              ("compare-" + utc_now("%Y%m%dT%H%M%SZ")))
-                           : options.out;
-  result.out_dir = publish_folder(out, files, command);
+  if (!options.out.empty()) {
+    result.out_dir = publish_folder(options.out, files, command);
+  } else {
+    // runs/compare-<UTC timestamp>, or -2, -3, ... when another comparison took the name.
+    const fs::path base = fs::path("runs") / ("compare-" + utc_now("%Y%m%dT%H%M%SZ"));
+    std::error_code error;
+    for (int attempt = 1; result.out_dir.empty(); ++attempt) {
+      const fs::path out = attempt == 1 ? base : fs::path(fmt::format("{}-{}", base.string(), attempt));
+      if (fs::exists(out, error)) continue;
+      try {
+        result.out_dir = publish_folder(out, files, command);
+      } catch (const Error&) {
+        if (!fs::exists(out, error) || attempt >= 1000) throw;  // not a name taken meanwhile
+      }
+    }
+  }
 
   std::string text = setups_text(comparison) + "\n";
   text += fmt::format("compare: final {}, reference {}\n", comparison.metric,

@@ -157,23 +157,26 @@ void check_capacity(const fs::path& path, int64_t declared, int64_t file_bytes,
                    path.string(), declared, capacity);
 }
 
-/// The room the data may take by default: what is available, less a tenth and 64 MiB for
-/// the rest of the process (LibTorch, the models, the engines' buffers).
-std::optional<int64_t> data_room() {
-  const auto available = available_memory();
-  if (!available) return std::nullopt;
-  return std::max<int64_t>(0, *available - *available / 10 - (int64_t{64} << 20));
-}
-
-/// Rejects `bytes` bytes that `limit` (default: data_room()) cannot hold.
+/// Rejects `bytes` bytes that `limit` cannot hold; without a limit, what is available less a
+/// tenth and 64 MiB for the rest of the process (LibTorch, the models, the engines' buffers).
 void check_fits(const fs::path& path, int64_t bytes, const char* what,
                 std::optional<int64_t> limit) {
-  if (!limit) limit = data_room();
-  if (!limit || bytes <= *limit) return;
+  if (limit) {
+    if (bytes <= *limit) return;
+    throw data_error(
+        "{}: {} {}, more than the {} bytes of memory available; expected data this machine "
+        "can hold",
+        path.string(), bytes, what, *limit);
+  }
+  const auto available = available_memory();
+  if (!available) return;
+  const int64_t room = std::max<int64_t>(0, *available - *available / 10 - (int64_t{64} << 20));
+  if (bytes <= room) return;
   throw data_error(
-      "{}: {} {}, more than the {} bytes of memory available; expected data this "
-      "machine can hold",
-      path.string(), bytes, what, *limit);
+      "{}: {} {}, more than the {} bytes of memory available for data ({} bytes available, "
+      "less a tenth and 64 MiB for the rest of the process); expected data this machine can "
+      "hold",
+      path.string(), bytes, what, room, *available);
 }
 
 /// Reads exactly `declared` data bytes and checks that nothing follows them.

@@ -55,7 +55,8 @@ MetricsCsvWriter::MetricsCsvWriter(fs::path path, const std::vector<RunResult>& 
             return path;
           }(),
           /*append=*/true),
-      resumed_units_(units) {}
+      resumed_units_(units),
+      restored_(restored) {}
 
 void MetricsCsvWriter::on_epoch_end(const RunSpec& run, const EpochMetrics& m) {
   // One whole row per write, flushed at once: a crash never leaves a partial epoch.
@@ -67,9 +68,21 @@ void MetricsCsvWriter::on_sweep_end(const SweepOutcome& outcome) {
   // A resume appends its rows as its units train, and members that had reached different
   // epochs catch up first: rewritten in training order, the file is the one a sweep never
   // interrupted (or merge) writes.
-  if (resumed_units_) {
-    write_file_atomically(file_.path(), metrics_csv_text(outcome.runs, *resumed_units_));
+  if (!resumed_units_) return;
+  // Every epoch there is: the runs this process trained or replayed, and those restored that
+  // it never reached (stopped before their unit started).
+  std::vector<RunResult> runs = outcome.runs;
+  for (const RunResult& saved : restored_) {
+    const auto trained = std::find_if(runs.begin(), runs.end(), [&](const RunResult& run) {
+      return run.spec.index == saved.spec.index;
+    });
+    if (trained == runs.end()) {
+      runs.push_back(saved);
+    } else if (trained->history.size() < saved.history.size()) {
+      *trained = saved;
+    }
   }
+  write_file_atomically(file_.path(), metrics_csv_text(runs, *resumed_units_));
 }
 
 }  // namespace l2sweep

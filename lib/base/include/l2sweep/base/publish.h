@@ -10,19 +10,28 @@ namespace l2sweep {
 /// One file of a folder published whole: its name in the folder and its bytes.
 using PublishedFile = std::pair<std::string, std::string>;
 
-/// Writes `files` as the folder `out`, whole or not at all, for the commands whose outputs are
-/// known before they write them (`l2sweep compare`, l2sweep_trace):
-/// - `out` must be missing, or a folder empty but for l2sweep's lock files and temporary
-///   files; an existing one is locked first with the sweep's one-writer lock
-///   (kFolderLockFile), so another l2sweep writing it is refused naming its holder;
-/// - the files are written into a staging folder beside `out`
-///   (`.<name>.l2sweep-staging.<host>.<pid>`, which holds the lock, recorded as `command`),
-///   then renamed onto it in one step: a reader, a second writer or a kill sees no comparison
-///   or all of it;
-/// - staging folders that killed processes of this host left for `out` are removed first, so
-///   the same command can always be rerun.
-/// Every refusal and failure is an output Error naming `option` and the folder, with nothing
-/// of this process left behind. Returns the folder written.
+/// Whether `out` could be published as `files` (publish_folder's checks, nothing written):
+/// missing, or a folder holding nothing but l2sweep's leftovers and not written by another
+/// l2sweep. An output Error naming `option` and the folder otherwise; for commands that work
+/// long before they write (l2sweep_trace trains first).
+void check_publishable(const std::filesystem::path& out, const std::vector<PublishedFile>& files,
+                       const char* option = "--out");
+
+/// Writes `files` as the folder `out`, for the commands whose outputs are known before they
+/// write them (`l2sweep compare`, l2sweep_trace), under the sweep's one-writer lock
+/// (kFolderLockFile, recorded as `command`), so that another l2sweep writing it is refused
+/// naming its holder:
+/// - a missing `out` appears whole or not at all: the files are written into a staging folder
+///   beside it (`.l2sweep-staging.<crc of its name>.<host>.<pid>`, which holds the lock) and
+///   renamed into place in one step; staging folders of dead processes of this host beside it
+///   are removed first;
+/// - an existing folder (a mount point, one set up with its owner and group, one whose parent
+///   cannot be written) is filled in place: written into a staging folder inside it, then
+///   renamed in file by file, the last of `files` last, so that a folder holding that one
+///   holds them all. It must be empty but for l2sweep's leftovers, which include a killed
+///   publish's files (some of `files`, never the last): the same command can always be rerun.
+/// Every refusal and failure is an output Error naming `option` and the folder (or the file),
+/// with nothing of this process left behind. Returns `out`.
 std::filesystem::path publish_folder(const std::filesystem::path& out,
                                      const std::vector<PublishedFile>& files,
                                      const std::string& command, const char* option = "--out");

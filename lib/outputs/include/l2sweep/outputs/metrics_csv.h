@@ -45,6 +45,7 @@ class MetricsCsvWriter : public SweepObserver {
  private:
   AppendOnlyFile file_;
   std::optional<std::vector<Cohort>> resumed_units_;  ///< a resume's units, in training order
+  std::vector<RunResult> restored_;  ///< what the checkpoints held when the resume began
 };
 
 }  // namespace l2sweep

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <vector>
 
 #include "l2sweep/train/engines/cuda_graph.h"
@@ -47,8 +48,12 @@ struct StepGraph::Impl {
 };
 
 namespace {
-/// Captures one at a time: the capture mode below only guards the capturing thread.
-std::mutex capture_mutex;
+/// Captures one at a time, and never beside a replay: the capture mode below only guards the
+/// capturing thread, and in PyTorch 2.x capture_begin registers the default CUDA generator
+/// and marks it capturing, while replay() calls that generator's replay_prologue, which must
+/// not run during another thread's capture ("Offset increment outside graph capture
+/// encountered unexpectedly"). Replays share the lock, so units replay side by side.
+std::shared_mutex capture_mutex;
 }  // namespace
 
 StepGraph::StepGraph(DeviceStep& step, int64_t steps)
@@ -68,7 +73,7 @@ StepGraph::StepGraph(DeviceStep& step, int64_t steps)
     for (size_t i = 0; i < state.size(); ++i) state[i].copy_(saved[i]);
     stream.synchronize();
   }
-  const std::lock_guard<std::mutex> lock(capture_mutex);
+  const std::unique_lock<std::shared_mutex> lock(capture_mutex);
 #if TORCH_VERSION_MAJOR >= 2
   // Other runs' threads keep launching and allocating while this one captures.
   impl_->graph.capture_begin({0, 0}, cudaStreamCaptureModeThreadLocal);
@@ -92,10 +97,13 @@ StepGraph::StepGraph(DeviceStep& step, int64_t steps)
 StepGraph::~StepGraph() {
   // Destroying a graph unregisters it from the CUDA generators without a lock of LibTorch's,
   // while another thread may be in capture_begin: tear down under the capture lock.
-  const std::lock_guard<std::mutex> lock(capture_mutex);
+  const std::unique_lock<std::shared_mutex> lock(capture_mutex);
   impl_.reset();
 }
 
-void StepGraph::replay() { impl_->graph.replay(); }
+void StepGraph::replay() {
+  const std::shared_lock<std::shared_mutex> lock(capture_mutex);
+  impl_->graph.replay();
+}
 
 }  // namespace l2sweep
