@@ -92,12 +92,22 @@ def main():
     ours, summary = sweep_runs(args.sweep)
     keras_order = "once" if made["seeding"] == "global" else "each-epoch"
     sweep_order = summary["config"].get("shuffle", "each-epoch")
-    if summary["config"].get("epochs") != made["epochs"]:
-        problems.append(f"the sweep trained {summary['config'].get('epochs')} epochs, Keras "
-                        f"{made['epochs']}")
     if keras_order != sweep_order:
         problems.append(f"data orders differ: Keras seeding {made['seeding']} is --shuffle "
                         f"{keras_order}, the sweep ran --shuffle {sweep_order}")
+    # The same experiment on both sides, besides the data order.
+    config = summary["config"]
+    for key, theirs_value, ours_value in (
+            ("epochs", made["epochs"], config.get("epochs")),
+            ("batch_size", made["batch_size"], config.get("batch_size")),
+            ("val_size", made["val_examples"], summary["dataset"].get("val_examples")),
+            ("train_size", made["train_examples"], summary["dataset"].get("train_examples")),
+            ("lr", 0.001, config.get("lr"))):
+        if theirs_value != ours_value:
+            problems.append(f"{key} differs: Keras {theirs_value}, the sweep {ours_value}")
+    for l2 in sorted(set(theirs) ^ set(ours)):
+        problems.append(f"l2 {l2:g} is on one side only "
+                        f"({'Keras' if l2 in theirs else 'the sweep'})")
     rows = []
     for l2 in sorted(set(theirs) & set(ours)):
         for metric in METRICS:
@@ -112,6 +122,8 @@ def main():
                          "l2sweep": [float(np.mean(b)), float(np.std(b, ddof=1)), len(b)],
                          "difference": float(np.mean(b) - np.mean(a)), "t": t, "df": df, "p": p,
                          "consistent": p >= args.alpha})
+    if not rows:
+        problems.append("no strength was compared")
     seeding = ("seeded, keras.utils.set_random_seed" if made["seeding"] == "global"
                else "unseeded, as the seed script")
     lines = [f"Keras ({seeding}; Keras {made['keras']}, TensorFlow {made['tensorflow']}, "

@@ -190,8 +190,24 @@ def compare_folders(tmp, reference):
         check(sorted(f for f in os.listdir(out) if not f.startswith(".")) ==
               ["compare.csv", "compare.json", "compare.md", "curves.csv"],
               f"rerun after compare killed at rename {n}: {os.listdir(out)}")
-        check(not [f for f in os.listdir(tmp) if f.startswith(f".compare-killed-{n}.")],
+        check(not [f for f in os.listdir(tmp) if f.startswith(".l2sweep-staging.")],
               f"compare killed at rename {n}: its staging folder is still there")
+    # Into an existing folder (a mount point, a shared folder): filled in place, compare.md
+    # last; a killed one never leaves compare.md, and its rerun clears what it left.
+    for n in range(1, 9):
+        out = os.path.join(tmp, f"compare-existing-{n}")
+        os.mkdir(out)
+        killed = under_strace(args + ["--out", out], f"signal=SIGKILL:when={n}", "rename")
+        if killed.returncode == 0:
+            continue
+        check(not os.path.exists(os.path.join(out, "compare.md")),
+              f"compare into an existing folder killed at rename {n} left compare.md")
+        again = run(args + ["--out", out])
+        check(again.returncode == 0, f"rerun into the existing folder after a kill at rename {n}:"
+                                     f" {again.returncode} {again.stderr.strip()}")
+        check(sorted(os.listdir(out)) == [".l2sweep.lock", "compare.csv", "compare.json",
+                                          "compare.md", "curves.csv"],
+              f"rerun into the existing folder after a kill at rename {n}: {os.listdir(out)}")
     # Two comparisons into one folder (the first slowed down at every rename): one writes it
     # whole, the other is refused with exit 4 naming the folder; nothing is mixed.
     for existing in (False, True):

@@ -90,9 +90,11 @@ std::optional<std::vector<fs::path>> leftovers(const fs::path& folder,
     const std::string name = it->path().filename().string();
     if (it->is_symlink(error)) return std::nullopt;
     const std::optional<std::string> target = temporary_file_target(name);
-    const bool ours = is_lock_file(name) || starts_with(name, kStagingMarker) ||
-                      (target && is_named(*target, files)) ||
-                      (is_named(name, files) && name != files.back().first);
+    const bool file = it->is_regular_file(error);
+    const bool ours = (file && is_lock_file(name)) ||
+                      (it->is_directory(error) && starts_with(name, kStagingMarker)) ||
+                      (file && target && is_named(*target, files)) ||
+                      (file && is_named(name, files) && name != files.back().first);
     if (!ours) return std::nullopt;
     found.push_back(it->path());
   }
@@ -144,7 +146,15 @@ bool publish_new(const fs::path& shown, const fs::path& folder,
     } catch (const Error& e) {
       throw output_error("{}", without_staging(e, staging, folder));
     }
-    if (std::rename(staging.c_str(), folder.c_str()) != 0) {
+    // Never over a folder that appeared meanwhile, even an empty one (rename(2) would replace
+    // it): that one is filled in place instead.
+    int renamed = ::renameat2(AT_FDCWD, staging.c_str(), AT_FDCWD, folder.c_str(), RENAME_NOREPLACE);
+    if (renamed != 0 && (errno == ENOSYS || errno == EINVAL)) {
+      // A file system without RENAME_NOREPLACE: check, then rename (the window is short).
+      renamed = fs::exists(folder, error) ? (errno = EEXIST, -1)
+                                          : std::rename(staging.c_str(), folder.c_str());
+    }
+    if (renamed != 0) {
       const int rename_errno = errno;
       fs::remove_all(staging, error);
       if (rename_errno == ENOTEMPTY || rename_errno == EEXIST) return false;
@@ -176,7 +186,14 @@ void publish_existing(const fs::path& shown, const fs::path& folder,
   held->record_holder(command);
   std::error_code error;
   for (const fs::path& leftover : *found) {
-    if (leftover.filename() != kFolderLockFile) fs::remove_all(leftover, error);
+    const std::string name = leftover.filename().string();
+    if (name == kFolderLockFile) continue;
+    if (starts_with(name, kStagingMarker)) {
+      // Only a dead process's: a live one may be publishing a folder inside this one.
+      const long pid = staging_pid_here(name);
+      if (pid == 0 || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+    }
+    fs::remove_all(leftover, error);
   }
   const fs::path staging =
       folder / fmt::format("{}{}.{}", kStagingMarker, host_name(), ::getpid());
@@ -245,13 +262,27 @@ fs::path publish_folder(const fs::path& out, const std::vector<PublishedFile>& f
   check_publishable(out, files, option);
   const fs::path folder = folder_of(out);
   std::error_code error;
-  if (!fs::exists(folder, error)) {
-    create_folder(folder.parent_path());
-    if (publish_new(out, folder, files, command, option)) return out;
-    // Filled in place instead: created here unless another writer did meanwhile.
-    if (!fs::exists(folder, error)) create_folder(folder);
+  // The highest folder of the path that is missing: what this call creates, and removes again
+  // (where still empty) when it fails.
+  fs::path created;
+  for (fs::path at = folder; !at.empty() && at != at.parent_path(); at = at.parent_path()) {
+    if (fs::exists(at, error)) break;
+    created = at;
   }
-  publish_existing(out, folder, files, command, option);
+  try {
+    if (!created.empty()) {
+      create_folder(folder.parent_path());
+      if (publish_new(out, folder, files, command, option)) return out;
+      // Filled in place instead: created here unless another writer did meanwhile.
+      if (!fs::exists(folder, error)) create_folder(folder);
+    }
+    publish_existing(out, folder, files, command, option);
+  } catch (...) {
+    for (fs::path at = folder; !created.empty(); at = at.parent_path()) {
+      if (!fs::remove(at, error) || at == created || at == at.parent_path()) break;
+    }
+    throw;
+  }
   return out;
 }
 

@@ -206,16 +206,25 @@ NewestTraining newest_training(const fs::path& folder) {
   if (!any_scalars) return newest;
   const auto chosen = std::max_element(
       all.begin(), all.end(), [](const EventTraining& a, const EventTraining& b) {
-        return std::tuple(a.wall_time, a.part, a.file.filename()) <
-               std::tuple(b.wall_time, b.part, b.file.filename());
+        // Trainings without values never win: they are refused below or ignored.
+        return std::tuple(!a.scalars.empty(), a.wall_time, a.part, a.file.filename()) <
+               std::tuple(!b.scalars.empty(), b.wall_time, b.part, b.file.filename());
       });
-  if (chosen->scalars.empty()) {
-    // A training newer than every one with values (its file holds only its version event):
-    // stopped before its first epoch ended. The older ones are not it.
+  // A training without values that starts after every one with values has ended: a rerun
+  // stopped before its first epoch ended (its file holds its version event only, or nothing).
+  // One that starts meanwhile is not a training (the profiler's `.profile-empty` file).
+  double values_end = 0;
+  for (const EventTraining& training : all) {
+    if (!training.scalars.empty()) values_end = std::max(values_end, training.last_wall_time);
+  }
+  const auto newest_empty = std::find_if(all.begin(), all.end(), [&](const EventTraining& t) {
+    return t.scalars.empty() && t.wall_time > values_end;
+  });
+  if (newest_empty != all.end()) {
     throw data_error(
         "{}: the newest training there ({}) holds no values yet (stopped before its first "
         "epoch ended?); expected one training per log_dir, or a complete newest one",
-        folder.string(), chosen->file.filename().string());
+        folder.string(), newest_empty->file.filename().string());
   }
   newest.scalars = chosen->scalars;
   newest.chosen = *chosen;

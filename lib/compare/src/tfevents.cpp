@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <optional>
@@ -315,13 +316,22 @@ std::vector<EventTraining> read_event_trainings(const fs::path& file) {
                  series->second.rbegin()->first >= event.step;
         });
     if (trainings.empty() || restarts) {
-      trainings.push_back({file, event.wall_time, trainings.size() + 1, {}});
+      trainings.push_back({file, event.wall_time, event.wall_time, trainings.size() + 1, {}});
     }
+    trainings.back().last_wall_time = std::max(trainings.back().last_wall_time, event.wall_time);
     for (const TaggedScalar& scalar : event.scalars) {
       trainings.back().scalars[scalar.tag][event.step] = scalar.value;
     }
   }
-  // An empty file, or one with its version event only: one training without scalars.
+  if (trainings.empty()) {
+    // An empty file (its writer killed before the first flush): a training without scalars,
+    // dated by its name (events.out.tfevents.<seconds>.<host>...).
+    const std::string name = file.filename().string();
+    const size_t stamp = name.find("tfevents.");
+    const double when =
+        stamp == std::string::npos ? 0 : std::strtod(name.c_str() + stamp + 9, nullptr);
+    trainings.push_back({file, when, when, 1, {}});
+  }
   return trainings;
 }
 

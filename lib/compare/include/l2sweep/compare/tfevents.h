@@ -20,7 +20,8 @@ inline constexpr uintmax_t kMaxEventFileBytes = uintmax_t{1} << 30;
 /// same file: each is a training of its own, never spliced with another.
 struct EventTraining {
   std::filesystem::path file;
-  double wall_time = 0;  ///< its first event's, in seconds since the epoch
+  double wall_time = 0;       ///< its first event's, in seconds since the epoch
+  double last_wall_time = 0;  ///< its last event's
   size_t part = 1;       ///< 1 for the file's first training, 2 after a restart inside it, ...
   EventScalars scalars;
 };
