@@ -138,16 +138,6 @@ TEST(CompareReaders, KerasCsvHistoryAndTensorBoardHoldTheSameNumbers) {
   }
 }
 
-TEST(CompareReaders, ACsvColumnGivenTwiceIsRefusedNamingIt) {
-  TempDir dir;
-  write_text(dir / "twice.csv", "epoch,loss,loss\n0,1.5,1.4\n1,1.2,1.1\n");
-  EXPECT_THROW_WITH(read_keras_csv(dir / "twice.csv", label(0.01)), Error,
-                    "twice.csv: header 'epoch,loss,loss' has loss twice; expected each column once");
-  write_text(dir / "both.csv", "epoch,acc,accuracy,loss\n0,0.5,0.5,1.5\n");
-  EXPECT_THROW_WITH(read_keras_csv(dir / "both.csv", label(0.01)), Error,
-                    "has accuracy twice (as acc and accuracy)");
-}
-
 TEST(CompareReaders, OlderKerasNamesAccAndValAcc) {
   TempDir dir;
   // A spreadsheet's "CSV UTF-8" starts with a byte-order mark.
@@ -356,6 +346,12 @@ TEST(CompareErrors, UnreadableSourcesAreNamed) {
   write_text(dir / "gap.csv", "epoch,loss\n0,1\n2,1\n");
   EXPECT_THROW_WITH(read_keras_csv(dir / "gap.csv", label(1)), Error,
                     "line 3: epoch '2', expected 1");
+  write_text(dir / "twice.csv", "epoch,loss,loss\n0,1.5,1.4\n1,1.2,1.1\n");
+  EXPECT_THROW_WITH(read_keras_csv(dir / "twice.csv", label(0.01)), Error,
+                    "twice.csv: header 'epoch,loss,loss' has loss twice; expected each column once");
+  write_text(dir / "both.csv", "epoch,acc,accuracy,loss\n0,0.5,0.5,1.5\n");
+  EXPECT_THROW_WITH(read_keras_csv(dir / "both.csv", label(0.01)), Error,
+                    "has accuracy twice (as acc and accuracy)");
   write_text(dir / "text.csv", "epoch,loss\n0,abc\n");
   EXPECT_THROW_WITH(read_keras_csv(dir / "text.csv", label(1)), Error,
                     "loss 'abc' is not a number");

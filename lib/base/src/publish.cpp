@@ -65,13 +65,6 @@ void remove_dead_staging(const fs::path& parent) {
   }
 }
 
-Error in_use(const char* option, const fs::path& shown, const fs::path& lock) {
-  return output_error(
-      "{} {}: in use by {}; expected no other l2sweep writing it (wait for that one, or choose "
-      "another {})",
-      option, shown.string(), FileLock::holder(lock), option);
-}
-
 Error not_empty(const char* option, const fs::path& shown) {
   return output_error("{} {}: not empty; expected a new or empty folder (results are never "
                       "overwritten)",
@@ -177,7 +170,7 @@ void publish_existing(const fs::path& shown, const fs::path& folder,
                       const char* option) {
   std::optional<FileLock> held =
       FileLock::try_lock(folder / kFolderLockFile, FileLock::Mode::kExclusive);
-  if (!held) throw in_use(option, shown, folder / kFolderLockFile);
+  if (!held) throw folder_in_use(option, shown, folder / kFolderLockFile);
   const std::optional<std::vector<fs::path>> found = leftovers(folder, files);
   if (!found) {
     held->release_and_remove_if_created();
@@ -237,6 +230,24 @@ fs::path folder_of(const fs::path& out) {
 
 }  // namespace
 
+Error folder_in_use(const char* option, const fs::path& shown, const fs::path& lock) {
+  return output_error(
+      "{} {}: in use by {}; expected no other l2sweep writing it (wait for that one, or choose "
+      "another {})",
+      option, shown.string(), FileLock::holder(lock), option);
+}
+
+fs::path first_missing(const fs::path& folder) {
+  std::error_code error;
+  fs::path missing;
+  for (fs::path at = fs::absolute(folder, error).lexically_normal();
+       !at.empty() && at != at.parent_path(); at = at.parent_path()) {
+    if (fs::exists(at, error)) break;
+    missing = at;
+  }
+  return missing;
+}
+
 void check_publishable(const fs::path& out, const std::vector<PublishedFile>& files,
                        const char* option) {
   std::error_code error;
@@ -253,7 +264,7 @@ void check_publishable(const fs::path& out, const std::vector<PublishedFile>& fi
   if (!leftovers(out, files)) throw not_empty(option, out);
   if (fs::exists(out / kFolderLockFile, error) &&
       !FileLock::try_lock(out / kFolderLockFile, FileLock::Mode::kShared)) {
-    throw in_use(option, out, out / kFolderLockFile);
+    throw folder_in_use(option, out, out / kFolderLockFile);
   }
 }
 
@@ -264,11 +275,7 @@ fs::path publish_folder(const fs::path& out, const std::vector<PublishedFile>& f
   std::error_code error;
   // The highest folder of the path that is missing: what this call creates, and removes again
   // (where still empty) when it fails.
-  fs::path created;
-  for (fs::path at = folder; !at.empty() && at != at.parent_path(); at = at.parent_path()) {
-    if (fs::exists(at, error)) break;
-    created = at;
-  }
+  const fs::path created = first_missing(folder);
   try {
     if (!created.empty()) {
       create_folder(folder.parent_path());

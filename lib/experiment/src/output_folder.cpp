@@ -9,6 +9,7 @@
 #include "l2sweep/base/clock.h"
 #include "l2sweep/base/error.h"
 #include "l2sweep/base/files.h"
+#include "l2sweep/base/publish.h"
 #include "l2sweep/config/sweep_file.h"
 
 namespace l2sweep {
@@ -116,12 +117,6 @@ void check_state(FolderState state, const SweepConfig& config, const fs::path& f
 /// folder: a refused writer then says whom it waits for.
 constexpr const char* kSharedHolders = "shards of this sweep or a merge; the last to start: ";
 
-Error in_use(const fs::path& folder, const fs::path& lock) {
-  return output_error(
-      "--out {}: in use by {}; expected no other l2sweep writing it (wait for "
-      "that one, or choose another --out)",
-      folder.string(), FileLock::holder(lock));
-}
 
 }  // namespace
 
@@ -149,7 +144,7 @@ OutputFolder OutputFolder::open_for_sweep(const Plan& plan) {
   if (config.out_dir.empty()) {
     const fs::path folder = claim_new_folder(default_output_folder());
     auto lock = FileLock::try_lock(folder / kFolderLockFile, FileLock::Mode::kExclusive);
-    if (!lock) throw in_use(folder, folder / kFolderLockFile);
+    if (!lock) throw folder_in_use("--out", folder, folder / kFolderLockFile);
     write_file_atomically(folder / kSweepConfigFile, sweep_config_text(config));
     return OutputFolder(folder, std::move(*lock), /*exclusive=*/true, /*existed=*/false);
   }
@@ -176,7 +171,7 @@ OutputFolder OutputFolder::open_for_sweep(const Plan& plan) {
   const bool exclusive = !config.shard;
   auto lock = FileLock::try_lock(lock_path,
                                  exclusive ? FileLock::Mode::kExclusive : FileLock::Mode::kShared);
-  if (!lock) throw in_use(folder, lock_path);
+  if (!lock) throw folder_in_use("--out", folder, lock_path);
 
   // Another process may have changed the folder between the look above and the lock.
   const FolderState state = inspect_output_folder(folder);
@@ -227,7 +222,7 @@ void OutputFolder::lock_runs(const std::string& command_line) {
 OutputFolder OutputFolder::open_for_merge(const fs::path& folder) {
   const fs::path lock_path = folder / kFolderLockFile;
   auto lock = FileLock::try_lock(lock_path, FileLock::Mode::kShared);
-  if (!lock) throw in_use(folder, lock_path);
+  if (!lock) throw folder_in_use("--out", folder, lock_path);
   return OutputFolder(folder, std::move(*lock), /*exclusive=*/false, /*existed=*/true);
 }
 

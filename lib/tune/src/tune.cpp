@@ -11,6 +11,7 @@
 #include "l2sweep/base/error.h"
 #include "l2sweep/base/file_lock.h"
 #include "l2sweep/base/files.h"
+#include "l2sweep/base/publish.h"
 #include "l2sweep/base/json.h"
 #include "l2sweep/base/version.h"
 #include "l2sweep/config/options.h"
@@ -48,19 +49,6 @@ Json settings_json(const SweepConfig& config, const SearchSettings& search) {
 /// Opens the search's folder: new (or empty), or on --resume one holding tuning.cfg with the
 /// same settings (a folder that is missing or empty starts the search, so a requeued job can
 /// always rerun its command). Holds its lock for the search's lifetime.
-/// The highest folder of `folder`'s path that does not exist yet (`folder` itself when its
-/// parent exists), or empty when `folder` exists: what creating it would add.
-fs::path first_missing(const fs::path& folder) {
-  std::error_code error;
-  fs::path missing;
-  for (fs::path at = fs::absolute(folder).lexically_normal(); !at.empty() && at != at.parent_path();
-       at = at.parent_path()) {
-    if (fs::exists(at, error)) break;
-    missing = at;
-  }
-  return missing;
-}
-
 struct TuneFolder {
   fs::path path;
   std::optional<FileLock> lock;

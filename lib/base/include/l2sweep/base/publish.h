@@ -5,10 +5,21 @@
 #include <utility>
 #include <vector>
 
+#include "l2sweep/base/error.h"
+
 namespace l2sweep {
 
 /// One file of a folder published whole: its name in the folder and its bytes.
 using PublishedFile = std::pair<std::string, std::string>;
+
+/// The refusal of a writer whose output folder `shown` (given as `option`) another l2sweep
+/// holds: its holder as recorded in `lock`. Every command that writes a folder says it so.
+Error folder_in_use(const char* option, const std::filesystem::path& shown,
+                    const std::filesystem::path& lock);
+
+/// The highest folder of `folder`'s path that does not exist yet (`folder` itself when its
+/// parent exists), or empty when `folder` exists: what creating it would add.
+std::filesystem::path first_missing(const std::filesystem::path& folder);
 
 /// Whether `out` could be published as `files` (publish_folder's checks, nothing written):
 /// missing, or a folder holding nothing but l2sweep's leftovers and not written by another
