@@ -13,6 +13,7 @@
 #include "l2sweep/base/parse.h"
 #include "l2sweep/config/options.h"
 #include "l2sweep/config/shard.h"
+#include "l2sweep/train/engine_registry.h"
 
 namespace l2sweep::cli {
 namespace {
@@ -50,7 +51,7 @@ cxxopts::Options make_options() {
   const SweepConfig defaults;
   auto add = options.add_options();
   for (const SweepOption& option : sweep_options()) {
-    std::string help = option.help;
+    std::string help = with_engine_choices(option.help);
     const std::string value = option.format(defaults);
     if (!option.is_flag && !value.empty() && help.find("default") == std::string::npos) {
       help += fmt::format(" (default: {})", value);

@@ -27,6 +27,7 @@
 #include "l2sweep/data/data.h"
 #include "l2sweep/train/dropout.h"
 #include "l2sweep/train/data_order.h"
+#include "l2sweep/sweep/plan.h"
 #include "l2sweep/train/model.h"
 #include "l2sweep/train/trainer.h"
 
@@ -64,14 +65,14 @@ int run(int argc, char** argv) {
   config.l2_strengths = {0};
   config.train_size = 2000;
   config.adam = l2sweep::AdamVariant::kKeras;
-  config.engine = l2sweep::EngineKind::kFused;
+  config.engine = "fused";
   config.epochs = 1;
   cxxopts::Options options("l2sweep_trace",
                            "Exports one run's first epochs for scripts/keras_check.py");
   auto adder = options.add_options();
   for (const char* name : shared) {
     const l2sweep::SweepOption* option = l2sweep::find_sweep_option(name);
-    adder(name, option->help, cxxopts::value<std::string>()->default_value(option->format(config)));
+    adder(name, l2sweep::with_engine_choices(option->help), cxxopts::value<std::string>()->default_value(option->format(config)));
   }
   adder("out", "new or empty folder to write", cxxopts::value<std::string>())(
       "record-steps", "weights after each of the first N steps",
@@ -118,16 +119,14 @@ int run(int argc, char** argv) {
     }
   }
   if (config.l2_search) throw l2sweep::usage_error("--l2 auto: expected one strength");
-  if (!config.engine) config.engine = l2sweep::EngineKind::kFused;  // auto: the CPU's engine
+  if (config.engine == "auto") config.engine = "fused";  // the CPU's engine
   config.validate();
-  const std::string engine = l2sweep::to_string(*config.engine);
-  l2sweep::TrainOptions train;
-  train.learning_rate = config.learning_rate;
-  train.batch_size = config.batch_size;
-  train.shuffle_seed = config.seed;
-  train.shuffle = config.shuffle;
-  train.adam = config.adam;
-  train.engine = *config.engine;
+  // One unit of one run, planned on the CPU as a sweep plans it: the same options reach the
+  // engine (train_options) and the same model is built (make_members).
+  const l2sweep::Plan plan = l2sweep::make_plan(config, torch::kCPU);
+  const l2sweep::Cohort& unit = plan.units.at(0);
+  const l2sweep::TrainOptions train = l2sweep::train_options(plan, unit.seed);
+  const std::string engine = plan.engine->name;
 
   const l2sweep::Datasets data =
       l2sweep::load_datasets({config.data_dir, config.val_size, config.train_size});
@@ -146,15 +145,6 @@ int run(int argc, char** argv) {
     files.emplace_back(name, raw_bytes(tensor));
   };
 
-  const auto make = [&] {
-    at::Generator init = l2sweep::make_cpu_generator(train.shuffle_seed);
-    return l2sweep::make_model(data.input_features(), l2sweep::kHiddenUnits, data.num_classes, init,
-                               config.dropout_rates[0]);
-  };
-  const auto member = [&](const torch::nn::Sequential& model) {
-    return std::vector<l2sweep::Member>{
-        {model, config.l2_strengths[0], config.dropout_rates[0], config.weight_decays[0]}};
-  };
   const int64_t examples = data.train.size();
   // The orders the Trainer draws, from a DataOrder of its own with the same seed and mode.
   l2sweep::DataOrder data_order(train.shuffle_seed, train.shuffle);
@@ -163,13 +153,14 @@ int run(int argc, char** argv) {
 
   // The epochs as a sweep trains them, with the weights after each of the first steps of the
   // first epoch and after every epoch.
-  torch::nn::Sequential model = make();
+  std::vector<l2sweep::Member> members = l2sweep::make_members(unit, plan, data);
+  torch::nn::Sequential model = members.at(0).model;
   write_raw("initial.f32", flat_parameters(model));
   write_raw("order.i64", torch::cat(orders));
   std::vector<torch::Tensor> steps;
   std::vector<torch::Tensor> after_epochs;
   Json epoch_metrics = Json::array();
-  l2sweep::Trainer trainer(member(model), train, torch::kCPU);
+  l2sweep::Trainer trainer(std::move(members), train, torch::kCPU);
   for (int64_t epoch = 1; epoch <= config.epochs; ++epoch) {
     l2sweep::EpochControl control;
     control.on_batch = [&](int64_t done, int64_t) {
@@ -190,8 +181,9 @@ int run(int argc, char** argv) {
   const int64_t mask_seeds = config.dropout_rates[0] > 0 ? mask_seeds_asked : 0;
   std::vector<torch::Tensor> finals;
   for (int64_t m = 0; m < mask_seeds; ++m) {
-    torch::nn::Sequential replica = make();
-    l2sweep::Trainer again(member(replica), train, torch::kCPU);
+    std::vector<l2sweep::Member> replicas = l2sweep::make_members(unit, plan, data);
+    torch::nn::Sequential replica = replicas.at(0).model;
+    l2sweep::Trainer again(std::move(replicas), train, torch::kCPU);
     l2sweep::EpochControl masks;
     masks.dropout_noise = l2sweep::dropout_noise(
         train.shuffle_seed + 1000 + static_cast<uint64_t>(m), 1, examples, l2sweep::kHiddenUnits);

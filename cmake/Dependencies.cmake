@@ -1,5 +1,6 @@
 # Every third-party dependency is found here, from system packages (Debian's
-# libtorch-dev, libfmt-dev, libcxxopts-dev, libgtest-dev, zlib1g-dev, nlohmann-json3-dev) or a
+# libtorch-dev, libfmt-dev, libcxxopts-dev, libgtest-dev, zlib1g-dev, nlohmann-json3-dev,
+# libboost-math-dev) or a
 # LibTorch named by CMAKE_PREFIX_PATH / Torch_DIR (e.g. a CUDA build).
 
 find_package(Torch REQUIRED)
@@ -7,6 +8,10 @@ find_package(fmt REQUIRED)
 find_package(cxxopts REQUIRED)
 find_package(ZLIB REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)
+# Boost.Math (header-only): Student's t and the incomplete beta function (lib/stats). The
+# module, not BoostConfig: a GPU machine gets only the headers (scripts/device_check.sh).
+set(Boost_NO_BOOST_CMAKE ON)
+find_package(Boost 1.71 REQUIRED)
 
 # TorchConfig finds libtorch.so with find_library, which searches the system's folders before
 # LibTorch's own: with Debian's libtorch-dev installed too, a prefix of torch/share/cmake alone

@@ -128,7 +128,7 @@ if ! "$root/scripts/setup.sh"; then
   echo "device_check: FAILED: the build; nothing else can run" >&2
   exit 1
 fi
-grep -E "l2sweep: " "$build.configure.log" || true  # CUDA: ON, fused Adam available
+grep -E "l2sweep: " "$build/configure.log" || true  # CUDA: ON, fused Adam available
 echo "build took $((SECONDS - start)) s"
 
 step "tests"

@@ -33,7 +33,7 @@ fi
 
 packages=(cmake ninja-build g++ pkg-config libfmt-dev libcxxopts-dev libgtest-dev zlib1g-dev
           nlohmann-json3-dev dataset-fashion-mnist python3 python3-matplotlib python3-protobuf
-          strace)
+          python3-pytest strace libboost-math-dev clang-format)
 if [[ "$cuda_build" == 1 ]]; then
   packages+=(python3-venv)
 elif [[ -z "${Torch_DIR:-}" && -z "${CMAKE_PREFIX_PATH:-}" ]]; then
@@ -72,8 +72,8 @@ configure() {
   command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)
   # shellcheck disable=SC2086  # L2SWEEP_CMAKE_ARGS is a list of words
   cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
-    ${L2SWEEP_CMAKE_ARGS:-} >"$build.configure.log" 2>&1 || {
-    cat "$build.configure.log" >&2
+    ${L2SWEEP_CMAKE_ARGS:-} >"$build/configure.log" 2>&1 || {
+    cat "$build/configure.log" >&2
     echo "setup: cmake configure failed (log above)" >&2
     exit 1
   }

@@ -24,7 +24,7 @@ const Datasets& fixture_data() {
   return data;
 }
 
-std::unique_ptr<Trainer> make_trainer(EngineKind engine) {
+std::unique_ptr<Trainer> make_trainer(std::string engine) {
   at::Generator generator = make_cpu_generator(4);
   TrainOptions options;
   options.shuffle_seed = 4;
@@ -33,10 +33,10 @@ std::unique_ptr<Trainer> make_trainer(EngineKind engine) {
                                    options, torch::kCPU);
 }
 
-class Checkpoint : public ::testing::TestWithParam<EngineKind> {};
+class Checkpoint : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Checkpoint, ContinuesTrainingBitForBit) {
-  const EngineKind engine = GetParam();
+  const std::string engine = GetParam();
   testing::TempDir dir;
   const CheckpointStore store(dir / "checkpoints");
   const RunSpec spec{1e-3, 4, 0, 1};
@@ -79,14 +79,13 @@ TEST_P(Checkpoint, ContinuesTrainingBitForBit) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryEngine, Checkpoint,
-                         ::testing::Values(EngineKind::kAutograd, EngineKind::kFused,
-                                           EngineKind::kDevice),
-                         [](const auto& test) { return std::string(to_string(test.param)); });
+                         ::testing::ValuesIn(testing::engine_names()),
+                         [](const auto& test) { return test.param; });
 
 TEST(CheckpointStore, HasNothingForARunThatNeverSaved) {
   testing::TempDir dir;
   const CheckpointStore store(dir / "checkpoints");
-  const auto trainer = make_trainer(EngineKind::kFused);
+  const auto trainer = make_trainer("fused");
   EXPECT_FALSE(store.load({0.5, 1, 0, 1}, *trainer).has_value());
 }
 
@@ -94,7 +93,7 @@ TEST(CheckpointStore, RejectsADamagedFileNamingIt) {
   testing::TempDir dir;
   const CheckpointStore store(dir / "checkpoints");
   const RunSpec spec{1e-3, 4, 0, 1};
-  const auto trainer = make_trainer(EngineKind::kFused);
+  const auto trainer = make_trainer("fused");
   RunResult progress;
   progress.spec = spec;
   store.save(spec, progress, *trainer);
@@ -117,7 +116,7 @@ TEST(CheckpointStore, RejectsADamagedFileNamingIt) {
 TEST(CheckpointStore, RejectsTheCheckpointOfAnotherRun) {
   testing::TempDir dir;
   const CheckpointStore store(dir / "checkpoints");
-  const auto trainer = make_trainer(EngineKind::kFused);
+  const auto trainer = make_trainer("fused");
   RunResult progress;
   store.save({1e-3, 4, 0, 1}, progress, *trainer);
   fs::rename(store.path_for({1e-3, 4, 0, 1}), store.path_for({1e-2, 4, 0, 1}));
@@ -130,28 +129,28 @@ TEST(CheckpointStore, RefusesToContinueWithAnotherEngineNamingBoth) {
   testing::TempDir dir;
   const CheckpointStore store(dir / "checkpoints");
   const RunSpec spec{1e-3, 4, 0, 1};
-  const auto fused = make_trainer(EngineKind::kFused);
+  const auto fused = make_trainer("fused");
   RunResult progress;
   progress.spec = spec;
   progress.status = RunStatus::kInterrupted;
   store.save(spec, progress, *fused);
-  const auto device = make_trainer(EngineKind::kDevice);
+  const auto device = make_trainer("tensor");
   try {
     store.load(spec, *device);
-    FAIL() << "continued a fused run with the device step";
+    FAIL() << "continued a fused run with the tensor engine";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kUsage);
     EXPECT_EQ(std::string(e.what()),
               store.path_for(spec).string() +
                   ": trained with --engine fused, but this command would continue it with "
-                  "--engine device; resume with the --engine and --device the sweep started with");
+                  "--engine tensor; resume with the --engine and --device the sweep started with");
   }
 }
 
 /// A checkpoint of `spec` with `epochs` epochs done, in a store for `sweep`.
 void save_progress(const CheckpointStore& store, const RunSpec& spec, int64_t epochs,
                    RunStatus status) {
-  const auto trainer = make_trainer(EngineKind::kFused);
+  const auto trainer = make_trainer("fused");
   RunResult progress;
   progress.spec = spec;
   progress.status = status;
@@ -172,7 +171,7 @@ TEST(CheckpointStore, SaysTheTrueSizeOfACheckpointGrownPastItsHeaderWithoutReadi
   const auto saved = std::filesystem::file_size(store.path_for(spec));
   const uintmax_t grown = uintmax_t{6} << 30;  // 6 GiB, sparse: nothing is written
   std::filesystem::resize_file(store.path_for(spec), grown);
-  EXPECT_THROW_WITH(store.load(spec, *make_trainer(EngineKind::kFused)), Error,
+  EXPECT_THROW_WITH(store.load(spec, *make_trainer("fused")), Error,
                     fmt::format("{}: damaged checkpoint ({} bytes, its header says {})",
                                 store.path_for(spec).string(), grown, saved));
 }
@@ -262,7 +261,7 @@ TEST(CheckpointStore, ReadsTheFirstFormatWithItsFixedColumns) {
   std::ofstream(dir / kSweepConfigFile) << "epochs=4\n";
   const CheckpointStore store(dir / "checkpoints");
   const RunSpec spec{1e-3, 4, 0, 1};
-  const auto trainer = make_trainer(EngineKind::kFused);
+  const auto trainer = make_trainer("fused");
   torch::serialize::OutputArchive archive;
   archive.write("format", torch::tensor({int64_t{1}}, torch::kInt64));
   archive.write("run.l2", torch::tensor({1e-3}, torch::kFloat64));
@@ -319,7 +318,7 @@ TEST(CheckpointStore, RecordsWhatTrainedTheRun) {
   testing::TempDir dir;
   const CheckpointStore store(dir / "checkpoints");
   const RunSpec spec{1e-3, 4, 0, 1};
-  const auto trainer = make_trainer(EngineKind::kFused);
+  const auto trainer = make_trainer("fused");
   RunResult progress;
   progress.spec = spec;
   progress.status = RunStatus::kInterrupted;

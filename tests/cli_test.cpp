@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "l2sweep/base/error.h"
-#include "l2sweep/config/plan.h"
+#include "l2sweep/sweep/plan.h"
 #include "test_support.h"
 
 namespace l2sweep::cli {
@@ -36,13 +36,13 @@ TEST(CommandLine, DefaultsAreTheSeedExperiment) {
   EXPECT_EQ(config.data_dir, "/usr/share/datasets/fashion-mnist");
   EXPECT_EQ(config.out_dir, "");
   EXPECT_EQ(config.device, "auto");
-  EXPECT_FALSE(config.engine.has_value());  // auto
+  EXPECT_EQ(config.engine, "auto");
   EXPECT_TRUE(config.cuda_graphs);
 }
 
 TEST(CommandLine, ReadsTheEngineAndCudaGraphs) {
-  const SweepConfig config = parse({"--engine", "device", "--cuda-graphs", "off"}).config;
-  EXPECT_EQ(config.engine, EngineKind::kDevice);
+  const SweepConfig config = parse({"--engine", "tensor", "--cuda-graphs", "off"}).config;
+  EXPECT_EQ(config.engine, "tensor");
   EXPECT_FALSE(config.cuda_graphs);
 }
 
@@ -144,7 +144,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadOption{{"--out", ""}, "--out: expected a folder, got an empty path"},
         BadOption{{"--device", "tpu"}, "--device 'tpu': expected auto, cpu, cuda or cuda:N"},
         BadOption{{"--engine", "fast"},
-                  "--engine 'fast': expected auto, fused, device or autograd"},
+                  "--engine 'fast': expected auto, fused, tensor or autograd"},
         BadOption{{"--cuda-graphs", "yes"}, "--cuda-graphs 'yes': expected on or off"},
         BadOption{{"--bogus"}, "Option 'bogus' does not exist; see l2sweep --help"},
         BadOption{{"stray"},

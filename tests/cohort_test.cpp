@@ -5,7 +5,8 @@
 #include <torch/cuda.h>
 
 #include "l2sweep/base/stop_token.h"
-#include "l2sweep/config/plan.h"
+#include "l2sweep/sweep/plan.h"
+#include "l2sweep/train/engine_registry.h"
 #include "l2sweep/sweep/runner.h"
 #include "l2sweep/train/checkpoint.h"
 #include "test_support.h"
@@ -13,12 +14,25 @@
 namespace l2sweep {
 namespace {
 
-/// An engine on a device: every engine on the CPU, and the device engine on a GPU (with its
-/// CUDA graphs), where cuBLAS could pick kernels by batch count (issue 22).
+/// An engine on a device: every engine on each device it runs on (the tensor engine on a GPU
+/// with its CUDA graphs, where cuBLAS could pick kernels by batch count: issue 22).
 struct EngineOnDevice {
-  EngineKind engine;
+  std::string engine;
   bool cuda;
 };
+
+void PrintTo(const EngineOnDevice& param, std::ostream* out) {
+  *out << param.engine << (param.cuda ? " on CUDA" : " on the CPU");
+}
+
+std::vector<EngineOnDevice> every_engine_on_every_device() {
+  std::vector<EngineOnDevice> all;
+  for (const EngineEntry& engine : engine_registry()) {
+    if (engine.runs_on_cpu) all.push_back({engine.name, false});
+    if (engine.runs_on_cuda) all.push_back({engine.name, true});
+  }
+  return all;
+}
 
 torch::Device device_of(const EngineOnDevice& param) {
   return param.cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
@@ -32,7 +46,7 @@ const Datasets& data_for(const EngineOnDevice& param) {
 }
 
 SweepConfig small_config(const EngineOnDevice& param) {
-  const EngineKind engine = param.engine;
+  const std::string engine = param.engine;
   SweepConfig config;
   config.l2_strengths = {0.0, 1e-3, 1e-2};
   config.epochs = 3;
@@ -104,7 +118,7 @@ std::vector<RunResult> train_together(const SweepConfig& config, std::vector<dou
                                       SweepObserver& observer, const RunnerOptions& options = {}) {
   SweepConfig part = config;
   part.l2_strengths = std::move(strengths);
-  const EngineOnDevice where{*config.engine, config.device == "cuda"};
+  const EngineOnDevice where{config.engine, config.device == "cuda"};
   const Plan plan = make_plan(part, device_of(where));
   return train_cohort(cohorts_of(plan.runs).at(0), plan, data_for(where), observer, options);
 }
@@ -179,7 +193,7 @@ TEST_P(CohortMembers, DropoutAndWeightDecayMembersHaveTheirNumbersAloneAndAfterA
   config.weight_decays = {0.0, 0.5};
   const Plan plan = make_plan(config, device());
   const Cohort cohort = cohorts_of(plan.runs).at(0);
-  ASSERT_EQ(cohort.members.size(), 8u);
+  ASSERT_EQ(cohort.runs.size(), 8u);
   const Datasets& data = this->data();
   const auto together = train_cohort(cohort, plan, data, quiet, {});
   ASSERT_EQ(together.size(), 8u);
@@ -188,7 +202,7 @@ TEST_P(CohortMembers, DropoutAndWeightDecayMembersHaveTheirNumbersAloneAndAfterA
   EXPECT_NE(together[0].history.back().val_loss, together[2].history.back().val_loss);  // dropout
   EXPECT_LT(together[1].history.back().w1_norm, together[0].history.back().w1_norm);
   for (size_t k = 1; k < together.size(); ++k) {
-    const Cohort alone{cohort.seed, {cohort.members[k]}};
+    const Cohort alone{cohort.seed, {cohort.runs[k]}};
     const auto single = train_cohort(alone, plan, data, quiet, {});
     expect_identical(single.at(0), together[k]);
   }
@@ -199,14 +213,14 @@ TEST_P(CohortMembers, DropoutAndWeightDecayMembersHaveTheirNumbersAloneAndAfterA
   const CheckpointStore store(dir / "checkpoints", config);
   RunnerOptions options;
   options.checkpoints = &store;
-  const Cohort last{cohort.seed, {cohort.members.back()}};
-  StopAfterRun first(cohort.members.back().index, 1);
+  const Cohort last{cohort.seed, {cohort.runs.back()}};
+  StopAfterRun first(cohort.runs.back().index, 1);
   RunnerOptions stopping = options;
   stopping.stop = first.source.token();
   ASSERT_EQ(train_cohort(last, plan, data, first, stopping).at(0).history.size(), 1u);
   Cohort rest{cohort.seed, {}};
-  for (size_t k = 0; k + 1 < cohort.members.size(); ++k) rest.members.push_back(cohort.members[k]);
-  StopAfterRun second(cohort.members.front().index, 2);
+  for (size_t k = 0; k + 1 < cohort.runs.size(); ++k) rest.runs.push_back(cohort.runs[k]);
+  StopAfterRun second(cohort.runs.front().index, 2);
   stopping.stop = second.source.token();
   ASSERT_EQ(train_cohort(rest, plan, data, second, stopping).at(0).history.size(), 2u);
   const auto resumed = train_cohort(cohort, plan, data, quiet, options);
@@ -249,12 +263,9 @@ TEST_P(CohortMembers, ShuffleOnceHoldsForEveryMemberJobCountAndResume) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryEngine, CohortMembers,
-                         ::testing::Values(EngineOnDevice{EngineKind::kAutograd, false},
-                                           EngineOnDevice{EngineKind::kFused, false},
-                                           EngineOnDevice{EngineKind::kDevice, false},
-                                           EngineOnDevice{EngineKind::kDevice, true}),
+                         ::testing::ValuesIn(every_engine_on_every_device()),
                          [](const auto& test) {
-                           return std::string(to_string(test.param.engine)) +
+                           return test.param.engine +
                                   (test.param.cuda ? "_cuda" : "");
                          });
 

@@ -16,7 +16,7 @@
 #include "l2sweep/compare/readers.h"
 #include "l2sweep/compare/report.h"
 #include "l2sweep/compare/sources.h"
-#include "l2sweep/compare/statistics.h"
+#include "l2sweep/stats/statistics.h"
 #include "l2sweep/compare/tfevents.h"
 #include "l2sweep/experiment/experiment.h"
 #include "l2sweep/outputs/tensorboard.h"

@@ -9,7 +9,7 @@
 #include <tuple>
 #include <utility>
 
-#include "l2sweep/config/plan.h"
+#include "l2sweep/sweep/plan.h"
 #include "l2sweep/data/data.h"
 #include "l2sweep/sweep/runner.h"
 #include "l2sweep/train/adam.h"
@@ -112,17 +112,17 @@ TEST(DeviceAdam, MatchesTorchAdamOverManyStepsOnCuda) {
 }
 
 TEST(DeviceStep, TracksAutogradAndTorchAdamOverManyStepsAndAPartialBatch) {
-  testing::expect_engine_tracks_autograd(EngineKind::kDevice, testing::small_fixture());
+  testing::expect_engine_tracks_autograd("tensor", testing::small_fixture());
 }
 
 TEST(DeviceStep, TracksAutogradWithDropoutDecayAndKerasAdamOnCuda) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
-  testing::expect_engine_tracks_autograd(EngineKind::kDevice, testing::small_fixture(),
+  testing::expect_engine_tracks_autograd("tensor", testing::small_fixture(),
                                          torch::Device(torch::kCUDA, 0));
 }
 
 TEST(DeviceStep, AppliesTorchsOrKerasAdamAsAsked) {
-  testing::expect_engine_applies_the_chosen_adam(EngineKind::kDevice, testing::small_fixture());
+  testing::expect_engine_applies_the_chosen_adam("tensor", testing::small_fixture());
 }
 
 TEST(DeviceStep, FirstStepMeasuresEachMembersBatchBeforeItsUpdate) {
@@ -175,9 +175,9 @@ TEST(DeviceStep, SweepGivesTheAutogradNumbersOnTheCpu) {
   config.epochs = 2;
   config.jobs = 1;
   SweepObserver quiet;
-  config.engine = EngineKind::kAutograd;
+  config.engine = "autograd";
   const auto want = testing::sweep(config, testing::small_fixture(), torch::kCPU, quiet);
-  config.engine = EngineKind::kDevice;
+  config.engine = "tensor";
   const auto got = testing::sweep(config, testing::small_fixture(), torch::kCPU, quiet);
   ASSERT_EQ(got.size(), want.size());
   for (size_t r = 0; r < got.size(); ++r) {
@@ -193,25 +193,25 @@ TEST(DeviceStep, SweepGivesTheAutogradNumbersOnTheCpu) {
 TEST(EngineChoice, AutoIsFusedOnTheCpuAndGraphsOnCuda) {
   SweepConfig config;
   const torch::Device cuda(torch::kCUDA, 0);
-  EXPECT_EQ(make_plan(config, torch::kCPU).engine, EngineKind::kFused);
+  EXPECT_EQ(make_plan(config, torch::kCPU).engine->name, "fused");
   EXPECT_FALSE(make_plan(config, torch::kCPU).cuda_graphs);
-  EXPECT_EQ(make_plan(config, cuda).engine, EngineKind::kDevice);
+  EXPECT_EQ(make_plan(config, cuda).engine->name, "tensor");
   EXPECT_TRUE(make_plan(config, cuda).cuda_graphs);
   // --cuda-graphs off: the straightforward loop, the baseline the fast path is checked against.
   config.cuda_graphs = false;
-  EXPECT_EQ(make_plan(config, cuda).engine, EngineKind::kAutograd);
-  config.engine = EngineKind::kDevice;
-  EXPECT_EQ(make_plan(config, cuda).engine, EngineKind::kDevice);
+  EXPECT_EQ(make_plan(config, cuda).engine->name, "autograd");
+  config.engine = "tensor";
+  EXPECT_EQ(make_plan(config, cuda).engine->name, "tensor");
   EXPECT_FALSE(make_plan(config, cuda).cuda_graphs);
   config.cuda_graphs = true;
   EXPECT_FALSE(make_plan(config, torch::kCPU).cuda_graphs);
-  config.engine = EngineKind::kAutograd;
-  EXPECT_EQ(make_plan(config, cuda).engine, EngineKind::kAutograd);
+  config.engine = "autograd";
+  EXPECT_EQ(make_plan(config, cuda).engine->name, "autograd");
   // One unit at a time on a GPU: the device engine stacks a cohort into each step, and the
   // autograd loop is the plain baseline.
-  config.engine.reset();
+  config.engine = "auto";
   EXPECT_EQ(testing::jobs_for(config, cuda, 3), 1);
-  EXPECT_EQ(make_plan(config, cuda).cohorts.size(), 1u);  // the three strengths, stacked
+  EXPECT_EQ(make_plan(config, cuda).units.size(), 1u);  // the three strengths, stacked
   config.cuda_graphs = false;
   EXPECT_EQ(testing::jobs_for(config, cuda, 3), 1);
 }
@@ -235,7 +235,7 @@ std::pair<torch::nn::Sequential, std::unique_ptr<Trainer>> cuda_trainer(bool gra
   // 500 examples: 83 full batches, replayed by a graph of kStepsPerGraph (64) steps and one
   // of the remaining 19, and a last batch of 2.
   options.batch_size = 6;
-  options.engine = EngineKind::kDevice;
+  options.engine = "tensor";
   options.cuda_graphs = graph;
   return {model, std::make_unique<Trainer>(model, /*l2=*/1e-3, options, cuda)};
 }

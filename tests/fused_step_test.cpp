@@ -51,11 +51,11 @@ TEST(FusedCpuStep, FirstStepMatchesAutogradAndTorchAdam) {
 }
 
 TEST(FusedCpuStep, TracksAutogradAndTorchAdamOverManyStepsAndAPartialBatch) {
-  testing::expect_engine_tracks_autograd(EngineKind::kFused, testing::small_fixture());
+  testing::expect_engine_tracks_autograd("fused", testing::small_fixture());
 }
 
 TEST(FusedCpuStep, AppliesTorchsOrKerasAdamAsAsked) {
-  testing::expect_engine_applies_the_chosen_adam(EngineKind::kFused, testing::small_fixture());
+  testing::expect_engine_applies_the_chosen_adam("fused", testing::small_fixture());
 }
 
 TEST(FusedCpuStep, ReportsThePenaltyOfTheWeightsBeforeTheUpdate) {

@@ -1,4 +1,4 @@
-#include "l2sweep/config/plan.h"
+#include "l2sweep/sweep/plan.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -20,7 +20,7 @@ namespace {
 
 std::vector<int64_t> indices(const Cohort& cohort) {
   std::vector<int64_t> result;
-  for (const RunSpec& run : cohort.members) result.push_back(run.index);
+  for (const RunSpec& run : cohort.runs) result.push_back(run.index);
   return result;
 }
 
@@ -30,15 +30,15 @@ TEST(Plan, SpreadsRunsSteppedInTurnOverTheJobsOneAtATime) {
   config.seeds = 2;
   config.seed = 5;
   config.jobs = 2;
-  for (const EngineKind engine : {EngineKind::kAutograd}) {
-    ASSERT_FALSE(steps_members_together(engine));  // each unit is one run
+  for (const std::string engine : {"autograd"}) {
+    ASSERT_FALSE(engine_named(engine).stacks_members);  // each unit is one run
     config.engine = engine;
     const Plan plan = make_plan(config, torch::kCPU);
     ASSERT_EQ(plan.runs.size(), 6u);
-    ASSERT_EQ(plan.cohorts.size(), 6u);
-    for (size_t u = 0; u < plan.cohorts.size(); ++u) {
-      EXPECT_EQ(indices(plan.cohorts[u]), (std::vector<int64_t>{static_cast<int64_t>(u)}));
-      EXPECT_EQ(plan.cohorts[u].seed, plan.runs[u].seed);
+    ASSERT_EQ(plan.units.size(), 6u);
+    for (size_t u = 0; u < plan.units.size(); ++u) {
+      EXPECT_EQ(indices(plan.units[u]), (std::vector<int64_t>{static_cast<int64_t>(u)}));
+      EXPECT_EQ(plan.units[u].seed, plan.runs[u].seed);
     }
     EXPECT_EQ(plan.jobs, 2);
   }
@@ -50,33 +50,33 @@ TEST(Plan, KeepsCohortsWholeForTheEngineThatStepsThemTogether) {
   SweepConfig config;
   config.l2_strengths = {0.0, 1e-3, 1e-2};
   config.seeds = 2;
-  for (const EngineKind engine : {EngineKind::kFused, EngineKind::kDevice}) {
-    ASSERT_TRUE(steps_members_together(engine));
+  for (const std::string engine : {"fused", "tensor"}) {
+    ASSERT_TRUE(engine_named(engine).stacks_members);
     config.engine = engine;
     config.jobs = 1;  // asked for: the cohorts, one after another
     Plan plan = make_plan(config, torch::kCPU);
-    ASSERT_EQ(plan.cohorts.size(), 2u);
-    EXPECT_EQ(indices(plan.cohorts[0]), (std::vector<int64_t>{0, 2, 4}));
-    EXPECT_EQ(indices(plan.cohorts[1]), (std::vector<int64_t>{1, 3, 5}));
+    ASSERT_EQ(plan.units.size(), 2u);
+    EXPECT_EQ(indices(plan.units[0]), (std::vector<int64_t>{0, 2, 4}));
+    EXPECT_EQ(indices(plan.units[1]), (std::vector<int64_t>{1, 3, 5}));
     EXPECT_EQ(plan.jobs, 1);
   }
   // On a GPU the device engine trains the cohorts whole, one at a time, by default.
-  config.engine.reset();
+  config.engine = "auto";
   config.jobs = 0;
   const Plan gpu = make_plan(config, torch::Device(torch::kCUDA, 0));
-  EXPECT_EQ(gpu.engine, EngineKind::kDevice);
-  EXPECT_EQ(gpu.cohorts.size(), 2u);
+  EXPECT_EQ(gpu.engine->name, "tensor");
+  EXPECT_EQ(gpu.units.size(), 2u);
   EXPECT_EQ(gpu.jobs, 1);
-  config.engine = EngineKind::kFused;
+  config.engine = "fused";
   config.jobs = 4;  // more jobs than cohorts: slices
   const Plan plan = make_plan(config, torch::kCPU);
-  EXPECT_EQ(plan.cohorts.size(), 4u);
+  EXPECT_EQ(plan.units.size(), 4u);
   EXPECT_EQ(plan.jobs, 4);
 }
 
 std::vector<size_t> sizes(const std::vector<Cohort>& cohorts) {
   std::vector<size_t> result;
-  for (const Cohort& cohort : cohorts) result.push_back(cohort.members.size());
+  for (const Cohort& cohort : cohorts) result.push_back(cohort.runs.size());
   return result;
 }
 
@@ -133,8 +133,8 @@ TEST(Plan, TrainsEveryCombinationOfTheListsWithEverySeed) {
   // A seed's runs form one cohort: they differ only by their regularisation.
   const std::vector<Cohort> cohorts = cohorts_of(runs);
   ASSERT_EQ(cohorts.size(), 2u);
-  EXPECT_EQ(cohorts[0].members.size(), 8u);
-  for (const RunSpec& member : cohorts[1].members) EXPECT_EQ(member.seed, 8u);
+  EXPECT_EQ(cohorts[0].runs.size(), 8u);
+  for (const RunSpec& member : cohorts[1].runs) EXPECT_EQ(member.seed, 8u);
 }
 
 TEST(Cohorts, GroupTheRunsOfASeedInPlanOrder) {
@@ -171,20 +171,34 @@ TEST(Plan, KeepsOnlyTheShardsRuns) {
   config.jobs = 1;
   config.out_dir = "o";
   config.shard = Shard{1, 4};
-  config.engine = EngineKind::kAutograd;  // units of one run
+  config.engine = "autograd";  // units of one run
   const Plan plan = make_plan(config, torch::kCPU);
   EXPECT_EQ(plan.runs.size(), 6u);     // the whole sweep
-  ASSERT_EQ(plan.cohorts.size(), 2u);  // runs 1 and 5: index % 4 == 1
-  EXPECT_EQ(indices(plan.cohorts[0]), (std::vector<int64_t>{1}));
-  EXPECT_EQ(indices(plan.cohorts[1]), (std::vector<int64_t>{5}));
+  ASSERT_EQ(plan.units.size(), 2u);  // runs 1 and 5: index % 4 == 1
+  EXPECT_EQ(indices(plan.units[0]), (std::vector<int64_t>{1}));
+  EXPECT_EQ(indices(plan.units[1]), (std::vector<int64_t>{5}));
 }
 
 TEST(Plan, RefusesTheFusedEngineOffTheCpu) {
   SweepConfig config;
-  config.engine = EngineKind::kFused;
+  config.engine = "fused";
   config.device = "cuda";
   EXPECT_THROW_WITH(make_plan(config, torch::Device(torch::kCUDA, 0)), Error,
-                    "--engine fused with --device cuda: the fused step runs on the CPU only");
+                    "--engine fused with --device cuda: the fused engine runs on the CPU only; "
+                    "expected --engine auto, tensor or autograd");
+}
+
+TEST(Plan, KnowsEveryEngineByNameAndTheTensorEngineByItsOldName) {
+  SweepConfig config;
+  for (const EngineEntry& engine : engine_registry()) {
+    config.engine = engine.name;
+    if (engine.runs_on_cpu) EXPECT_EQ(make_plan(config, torch::kCPU).engine, &engine);
+  }
+  config.engine = "device";  // what the tensor engine was called in sweeps begun before
+  EXPECT_EQ(make_plan(config, torch::kCPU).engine->name, "tensor");
+  config.engine = "fast";
+  EXPECT_THROW_WITH(make_plan(config, torch::kCPU), Error,
+                    "--engine 'fast': expected auto, fused, tensor or autograd");
 }
 
 TEST(Plan, ResolvingRefusesCudaWhenThereIsNone) {
@@ -211,7 +225,7 @@ SweepConfig unusual_config() {
   config.out_dir = "out dir";
   config.device = "cuda:1";
   config.jobs = 9;
-  config.engine = EngineKind::kDevice;
+  config.engine = "tensor";
   config.cuda_graphs = false;
   config.resume = true;
   config.shard = Shard{2, 5};

@@ -10,8 +10,8 @@ namespace {
 
 /// A setting that completed one run per value, seeds 0, 1, ..., with these final validation
 /// accuracies.
-StrengthSummary setting(double l2, std::vector<double> val_accuracy, double dropout = 0) {
-  StrengthSummary s;
+SettingSummary setting(double l2, std::vector<double> val_accuracy, double dropout = 0) {
+  SettingSummary s;
   s.l2 = l2;
   s.dropout = dropout;
   s.runs = s.completed = static_cast<int64_t>(val_accuracy.size());
@@ -31,7 +31,7 @@ SweepConfig config_of(std::vector<double> strengths, int64_t seeds) {
 using Answer = Recommendation::Answer;
 
 TEST(Recommendation, TheControlWinsSoRegularisationDoesNotHelp) {
-  const std::vector<StrengthSummary> s = {setting(0, {0.880, 0.884, 0.879}),
+  const std::vector<SettingSummary> s = {setting(0, {0.880, 0.884, 0.879}),
                                           setting(1e-4, {0.874, 0.877, 0.872}),
                                           setting(1e-2, {0.840, 0.845, 0.838})};
   const Recommendation r = recommend(s, config_of({0, 1e-4, 1e-2}, 3));
@@ -45,7 +45,7 @@ TEST(Recommendation, TheControlWinsSoRegularisationDoesNotHelp) {
 }
 
 TEST(Recommendation, AnL2ThatBeatsTheControlOnEverySeedIsRecommended) {
-  const std::vector<StrengthSummary> s = {setting(0, {0.850, 0.855, 0.851}),
+  const std::vector<SettingSummary> s = {setting(0, {0.850, 0.855, 0.851}),
                                           setting(1e-3, {0.870, 0.874, 0.872}),
                                           setting(1e-2, {0.860, 0.866, 0.861})};
   const Recommendation r = recommend(s, config_of({0, 1e-3, 1e-2}, 3));
@@ -60,7 +60,7 @@ TEST(Recommendation, AnL2ThatBeatsTheControlOnEverySeedIsRecommended) {
 }
 
 TEST(Recommendation, WithoutAControlItSaysSoAndGivesTheCommandThatAddsOne) {
-  const std::vector<StrengthSummary> s = {setting(1e-4, {0.878, 0.880, 0.876}),
+  const std::vector<SettingSummary> s = {setting(1e-4, {0.878, 0.880, 0.876}),
                                           setting(1e-3, {0.870, 0.874, 0.872}),
                                           setting(1e-2, {0.840, 0.845, 0.838})};
   SweepConfig config = config_of({1e-4, 1e-3, 1e-2}, 3);
@@ -76,7 +76,7 @@ TEST(Recommendation, WithoutAControlItSaysSoAndGivesTheCommandThatAddsOne) {
 }
 
 TEST(Recommendation, OneSeedIsNotResolvedAndSaysHowToResolveIt) {
-  const std::vector<StrengthSummary> s = {setting(0, {0.850}), setting(1e-3, {0.870})};
+  const std::vector<SettingSummary> s = {setting(0, {0.850}), setting(1e-3, {0.870})};
   const Recommendation r = recommend(s, config_of({0, 1e-3}, 1));
   EXPECT_EQ(r.answer, Answer::kNotResolved);
   EXPECT_EQ(r.best, 1u);
@@ -89,7 +89,7 @@ TEST(Recommendation, OneSeedIsNotResolvedAndSaysHowToResolveIt) {
 }
 
 TEST(Recommendation, ALeadInsideTheSeedSpreadIsNotResolvedAndPlansTheSeeds) {
-  const std::vector<StrengthSummary> s = {setting(0, {0.850, 0.870, 0.860}),
+  const std::vector<SettingSummary> s = {setting(0, {0.850, 0.870, 0.860}),
                                           setting(1e-3, {0.858, 0.866, 0.868})};
   const Recommendation r = recommend(s, config_of({0, 1e-3}, 3));
   EXPECT_EQ(r.answer, Answer::kNotResolved);
@@ -101,7 +101,7 @@ TEST(Recommendation, ALeadInsideTheSeedSpreadIsNotResolvedAndPlansTheSeeds) {
 }
 
 TEST(Recommendation, ATieWithTheControlRecommendsTheControl) {
-  const std::vector<StrengthSummary> s = {setting(1e-4, {0.86, 0.87, 0.88}),
+  const std::vector<SettingSummary> s = {setting(1e-4, {0.86, 0.87, 0.88}),
                                           setting(0, {0.86, 0.87, 0.88})};
   const Recommendation r = recommend(s, config_of({1e-4, 0}, 3));
   EXPECT_NE(r.answer, Answer::kUseBest);
@@ -111,7 +111,7 @@ TEST(Recommendation, ATieWithTheControlRecommendsTheControl) {
 
 TEST(Recommendation, TheOneStandardErrorAlternativeIsTheStrongestL2WithinOneSeOfTheBest) {
   // Best 1e-4: mean 0.880, std 0.01, se 0.00577; 1e-3 at 0.876 is within, 1e-2 is not.
-  const std::vector<StrengthSummary> s = {
+  const std::vector<SettingSummary> s = {
       setting(0, {0.850, 0.852, 0.851}), setting(1e-4, {0.870, 0.880, 0.890}),
       setting(1e-3, {0.874, 0.876, 0.878}), setting(1e-2, {0.850, 0.852, 0.851})};
   const Recommendation r = recommend(s, config_of({0, 1e-4, 1e-3, 1e-2}, 3));
@@ -125,7 +125,7 @@ TEST(Recommendation, TheOneStandardErrorAlternativeIsTheStrongestL2WithinOneSeOf
 
 TEST(Recommendation, RunsThatLearnedNothingRecommendNothing) {
   // 10 classes: 0.10 to 0.13 is chance, whatever the paired test says.
-  const std::vector<StrengthSummary> s = {setting(0, {0.10, 0.11, 0.12}),
+  const std::vector<SettingSummary> s = {setting(0, {0.10, 0.11, 0.12}),
                                           setting(1e-3, {0.12, 0.13, 0.13})};
   const Recommendation r = recommend(s, config_of({0, 1e-3}, 3), 10);
   EXPECT_EQ(r.answer, Answer::kNothing);
@@ -134,7 +134,7 @@ TEST(Recommendation, RunsThatLearnedNothingRecommendNothing) {
 }
 
 TEST(Recommendation, EveryRegularisedRunDivergedCannotTell) {
-  StrengthSummary diverged = setting(100, {});
+  SettingSummary diverged = setting(100, {});
   diverged.runs = 2;
   diverged.diverged = 2;
   const Recommendation r =
@@ -147,7 +147,7 @@ TEST(Recommendation, EveryRegularisedRunDivergedCannotTell) {
 TEST(Recommendation, TheSameDifferenceOnEverySeedIsNotResolved) {
   // +0.03 on both seeds: no spread, so no test can call it real (p would be 0 from zero
   // variance), and no seed count can be planned from it.
-  const std::vector<StrengthSummary> s = {setting(0, {0.65, 0.665}), setting(1e-2, {0.68, 0.695})};
+  const std::vector<SettingSummary> s = {setting(0, {0.65, 0.665}), setting(1e-2, {0.68, 0.695})};
   const Recommendation r = recommend(s, config_of({0, 1e-2}, 2));
   EXPECT_EQ(r.answer, Answer::kNotResolved);
   EXPECT_FALSE(r.test.resolved());
@@ -156,10 +156,10 @@ TEST(Recommendation, TheSameDifferenceOnEverySeedIsNotResolved) {
 
 TEST(Recommendation, ASettingThatDivergedOnASeedIsNeverRecommended) {
   // 1e-2 is best on the two seeds it survived, but diverged on the third.
-  StrengthSummary partly = setting(1e-2, {0.90, 0.91});
+  SettingSummary partly = setting(1e-2, {0.90, 0.91});
   partly.runs = 3;
   partly.diverged = 1;
-  const std::vector<StrengthSummary> s = {setting(0, {0.850, 0.852, 0.851}),
+  const std::vector<SettingSummary> s = {setting(0, {0.850, 0.852, 0.851}),
                                           setting(1e-3, {0.870, 0.874, 0.872}), partly};
   const Recommendation r = recommend(s, config_of({0, 1e-3, 1e-2}, 3));
   EXPECT_EQ(r.best, 1u);
@@ -187,7 +187,7 @@ TEST(Recommendation, AControlAloneAsksNothing) {
 }
 
 TEST(Recommendation, NothingCompletedRecommendsNothing) {
-  StrengthSummary diverged = setting(1, {});
+  SettingSummary diverged = setting(1, {});
   diverged.runs = 3;
   const Recommendation r = recommend({diverged}, config_of({1}, 3));
   EXPECT_EQ(r.answer, Answer::kNothing);

@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "l2sweep/outputs/console.h"
-#include "l2sweep/outputs/stats.h"
+#include "l2sweep/outputs/setting_summary.h"
 #include "l2sweep/sweep/runner.h"
 #include "test_support.h"
 
@@ -54,7 +54,7 @@ TEST(SummarizeStrengths, GroupsSeedsPerStrengthAndSkipsDivergedRuns) {
   RunResult diverged = make_run(0.01, 2, {{0.1, 0.1, 9, 9}});
   diverged.status = RunStatus::kDiverged;
   runs.push_back(diverged);
-  const auto strengths = summarize_strengths(runs);
+  const auto strengths = summarize_settings(runs);
   ASSERT_EQ(strengths.size(), 2u);
   EXPECT_EQ(strengths[0].l2, 0.01);
   EXPECT_EQ(strengths[0].runs, 3);
@@ -77,7 +77,7 @@ TEST(Trend, IsTheLeastSquaresChangeOverTheSecondHalfRelativeToItsMean) {
 }
 
 TEST(SummarizeStrengths, MeasuresTheTrendsOfBothCrossEntropies) {
-  const auto strengths = summarize_strengths(
+  const auto strengths = summarize_settings(
       {make_run(0, 0, {{0.8, 0.8, 0.50, 0.40}, {0.9, 0.8, 0.40, 0.35}, {0.95, 0.8, 0.30, 0.45}})});
   EXPECT_NEAR(strengths[0].val_data_loss_trend.mean, 0.05 / 0.40, 1e-12);
   EXPECT_NEAR(strengths[0].data_loss_trend.mean, -0.20 / 0.40, 1e-12);

@@ -5,7 +5,7 @@
 #include <map>
 
 #include "l2sweep/base/error.h"
-#include "l2sweep/config/plan.h"
+#include "l2sweep/sweep/plan.h"
 #include "test_support.h"
 
 namespace l2sweep {

@@ -151,7 +151,7 @@ TEST(Sweep, MetricsObeyThePenaltyIdentitiesAndStrongerL2ShrinksW1) {
 TEST(Sweep, ReportsEveryRunEpochAndBatchInOrder) {
   EventLog log;
   SweepConfig config = small_config();
-  config.engine = EngineKind::kAutograd;  // runs one after another
+  config.engine = "autograd";  // runs one after another
   config.jobs = 1;
   config.l2_strengths = {1e-4, 1e-2};
   testing::sweep(config, testing::small_fixture(), torch::kCPU, log);
@@ -166,7 +166,7 @@ TEST(Sweep, ADivergedRunStopsAndTheOthersContinue) {
   SweepConfig config = small_config();
   // 1e38 * sum(W1^2) overflows float32: the loss is infinite from the first batch.
   config.l2_strengths = {1e38, 1e-3};
-  config.engine = EngineKind::kAutograd;  // runs one after another
+  config.engine = "autograd";  // runs one after another
   config.jobs = 1;
   config.epochs = 3;
   const auto results = testing::sweep(config, testing::small_fixture(), torch::kCPU, log);
@@ -182,7 +182,7 @@ TEST(Sweep, ADivergedRunStopsAndTheOthersContinue) {
 TEST(Sweep, ReportsACohortSteppedTogetherEpochByEpoch) {
   EventLog log;
   SweepConfig config = small_config();
-  config.engine = EngineKind::kFused;  // steps the cohort's runs together
+  config.engine = "fused";  // steps the cohort's runs together
   config.jobs = 1;
   config.l2_strengths = {1e38, 1e-4, 1e-2};
   testing::sweep(config, testing::small_fixture(), torch::kCPU, log);

@@ -30,12 +30,11 @@
       },                                                                              \
       exception_type)
 
-namespace l2sweep {
-/// Names an engine in test listings ("autograd", not "4-byte object <00-00 00-00>").
-inline void PrintTo(EngineKind engine, std::ostream* out) { *out << to_string(engine); }
-}  // namespace l2sweep
-
 namespace l2sweep::testing {
+
+/// Every engine's name, in the registry's order: what engine tests are instantiated over, so a
+/// new engine is tested by every one of them.
+std::vector<std::string> engine_names();
 
 /// A fresh folder under the system temp dir, removed with everything in it at scope exit.
 class TempDir {
@@ -120,11 +119,11 @@ void expect_same_run_up_to_rounding(const EpochMetrics& a, const EpochMetrics& b
 /// included): L2 0, 1e-4 and 1e-2, Dropout, decoupled weight decay and all three together,
 /// each with torch's and Keras' Adam; expects the epoch means, the parameters and the
 /// validation metrics to agree up to float rounding.
-void expect_engine_tracks_autograd(EngineKind engine, const Datasets& data,
+void expect_engine_tracks_autograd(std::string engine, const Datasets& data,
                                    const torch::Device& device = torch::kCPU);
 
 /// Expects `engine` with --adam torch and --adam keras to follow the autograd engine with the
 /// same update far more closely than with the other one: it applies the update it was asked for.
-void expect_engine_applies_the_chosen_adam(EngineKind engine, const Datasets& data);
+void expect_engine_applies_the_chosen_adam(std::string engine, const Datasets& data);
 
 }  // namespace l2sweep::testing

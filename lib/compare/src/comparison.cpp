@@ -239,7 +239,7 @@ StrengthVerdict decide(const Comparison& comparison, size_t reference, size_t ot
     return verdict;
   }
   verdict.tested = true;
-  verdict.verdict = verdict.test.p < kAlpha ? Verdict::kDiffers : Verdict::kConsistent;
+  verdict.verdict = verdict.test.p < kSignificance ? Verdict::kDiffers : Verdict::kConsistent;
   verdict.planning_std = measured_spread;
   verdict.planning_basis = "the seed spread of the two sides";
   verdict.seeds_needed = seeds_to_resolve(verdict.difference, measured_spread);

@@ -6,16 +6,11 @@
 #include <algorithm>
 #include <set>
 #include <tuple>
-#include <system_error>
 
-#include "l2sweep/base/clock.h"
-#include "l2sweep/base/error.h"
-#include "l2sweep/base/files.h"
 #include "l2sweep/base/json.h"
-#include "l2sweep/base/publish.h"
+#include "l2sweep/outputs/setting_summary.h"
 
 namespace l2sweep::compare {
-namespace fs = std::filesystem;
 namespace {
 
 /// A number in a CSV or JSON: shortest text that reads back the same, empty for NaN.
@@ -263,7 +258,7 @@ void rules_section(const Comparison& c, std::string& md) {
       "- A seed names the same draw only within one program: Keras' seed 0 and l2sweep's seed 0 "
       "start from different weights, so runs from different programs are compared as groups, "
       "never pairwise.\n\n",
-      c.metric, kAlpha, kPower * 100);
+      c.metric, kSignificance, kPower * 100);
 }
 
 /// The reference source's group of `group`'s setting, or nullptr.
@@ -398,7 +393,7 @@ std::string compare_json(const Comparison& c, const std::string& command) {
   Json json;
   json["command"] = command;
   json["metric"] = c.metric;
-  json["alpha"] = kAlpha;
+  json["alpha"] = kSignificance;
   json["reference"] = c.sources[0].name;
   json["sources"] = Json::array();
   for (const Source& source : c.sources) {
@@ -463,37 +458,7 @@ std::string compare_json(const Comparison& c, const std::string& command) {
   return json_text(json);
 }
 
-CompareResult run_compare(const CompareOptions& options, const std::string& command,
-                          std::FILE* console) {
-  // Everything that can be refused is decided before the folder is created.
-  const Comparison comparison =
-      compare_sources(read_sources(options.arguments), options.metric, options.ignore);
-  const std::vector<PublishedFile> files = {
-      {"compare.csv", compare_csv(comparison)},
-      {"curves.csv", curves_csv(comparison)},
-      {"compare.json", compare_json(comparison, command)},
-      {"compare.md", compare_markdown(comparison, command)},
-  };
-  CompareResult result;
-  // Whole or not at all, and one writer at a time: a second comparison into the same folder
-  // is refused, a killed one leaves no partial folder (publish_folder).
-  if (!options.out.empty()) {
-    result.out_dir = publish_folder(options.out, files, command);
-  } else {
-    // runs/compare-<UTC timestamp>, or -2, -3, ... when another comparison took the name.
-    const fs::path base = fs::path("runs") / ("compare-" + utc_now("%Y%m%dT%H%M%SZ"));
-    std::error_code error;
-    for (int attempt = 1; result.out_dir.empty(); ++attempt) {
-      const fs::path out = attempt == 1 ? base : fs::path(fmt::format("{}-{}", base.string(), attempt));
-      if (fs::exists(out, error)) continue;
-      try {
-        result.out_dir = publish_folder(out, files, command);
-      } catch (const Error&) {
-        if (!fs::exists(out, error) || attempt >= 1000) throw;  // not a name taken meanwhile
-      }
-    }
-  }
-
+std::string compare_console_text(const Comparison& comparison) {
   std::string text = setups_text(comparison) + "\n";
   text += fmt::format("compare: final {}, reference {}\n", comparison.metric,
                       comparison.sources[0].name);
@@ -504,10 +469,7 @@ CompareResult run_compare(const CompareOptions& options, const std::string& comm
                         verdict_name(v.verdict), fixed(v.difference, 4, true), test_text(v),
                         conditions_text(v));
   }
-  text += fmt::format("wrote {}: compare.md, compare.csv, curves.csv, compare.json\n",
-                      result.out_dir.string());
-  std::fputs(text.c_str(), console);
-  return result;
+  return text;
 }
 
 }  // namespace l2sweep::compare

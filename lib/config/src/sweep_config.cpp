@@ -47,35 +47,12 @@ void validate_list(const char* option, const std::vector<double>& values, const 
 
 }  // namespace
 
-const char* to_string(EngineKind engine) {
-  switch (engine) {
-    case EngineKind::kAutograd:
-      return "autograd";
-    case EngineKind::kFused:
-      return "fused";
-    case EngineKind::kDevice:
-      return "device";
-  }
-  return "unknown";
-}
-
 const char* to_string(Shuffle shuffle) {
   return shuffle == Shuffle::kOnce ? "once" : "each-epoch";
 }
 
 const char* to_string(AdamVariant variant) {
   return variant == AdamVariant::kKeras ? "keras" : "torch";
-}
-
-bool steps_members_together(EngineKind kind) {
-  switch (kind) {
-    case EngineKind::kFused:
-    case EngineKind::kDevice:
-      return true;
-    case EngineKind::kAutograd:
-      return false;
-  }
-  return false;
 }
 
 void SweepConfig::validate() const {

@@ -11,7 +11,7 @@
 #include "l2sweep/base/files.h"
 #include "l2sweep/base/json.h"
 #include "l2sweep/base/memory.h"
-#include "l2sweep/config/plan.h"
+#include "l2sweep/sweep/plan.h"
 #include "l2sweep/experiment/output_folder.h"
 #include "l2sweep/outputs/console.h"
 #include "l2sweep/outputs/keras_csv.h"
@@ -45,7 +45,7 @@ void check_models_fit(const Plan& plan, const DatasetInfo& data) {
   const auto available = available_memory();
   if (!plan.device.is_cpu() || !available) return;
   std::vector<size_t> sizes;
-  for (const Cohort& cohort : plan.cohorts) sizes.push_back(cohort.members.size());
+  for (const Cohort& cohort : plan.units) sizes.push_back(cohort.runs.size());
   std::sort(sizes.rbegin(), sizes.rend());
   double members = 0;
   for (size_t i = 0; i < sizes.size() && i < static_cast<size_t>(plan.jobs); ++i) {

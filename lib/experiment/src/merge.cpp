@@ -6,7 +6,7 @@
 
 #include "l2sweep/base/clock.h"
 #include "l2sweep/base/files.h"
-#include "l2sweep/config/plan.h"
+#include "l2sweep/sweep/plan.h"
 #include "l2sweep/config/sweep_file.h"
 #include "l2sweep/experiment/output_folder.h"
 #include "l2sweep/outputs/console.h"

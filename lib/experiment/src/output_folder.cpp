@@ -188,8 +188,8 @@ OutputFolder OutputFolder::open_for_sweep(const Plan& plan) {
     }
   });
   if (config.shard) {
-    for (const Cohort& cohort : plan.cohorts) {
-      opened.runs_.insert(opened.runs_.end(), cohort.members.begin(), cohort.members.end());
+    for (const Cohort& cohort : plan.units) {
+      opened.runs_.insert(opened.runs_.end(), cohort.runs.begin(), cohort.runs.end());
     }
   }
   return opened;

@@ -185,7 +185,7 @@ std::string comparison_table(const std::vector<RunResult>& results) {
   return table;
 }
 
-std::string strength_table(const std::vector<StrengthSummary>& strengths,
+std::string strength_table(const std::vector<SettingSummary>& strengths,
                            const Recommendation& recommendation) {
   constexpr const char* kRow = "{:>{}} {:>6} {:>17} {:>17} {:>17} {:>17} {:>15}  {}\n";
   std::vector<RunSpec> specs;
@@ -194,7 +194,7 @@ std::string strength_table(const std::vector<StrengthSummary>& strengths,
   std::string table = fmt::format(kRow, column.title(), column.width, "seeds", "train acc",
                                   "val acc", "test acc", "train-val", "w1_norm", "");
   for (size_t i = 0; i < strengths.size(); ++i) {
-    const StrengthSummary& s = strengths[i];
+    const SettingSummary& s = strengths[i];
     table += fmt::format(kRow, column.text(s.setting()), column.width,
                          fmt::format("{}/{}", s.completed, s.runs), mean_std_text(s.accuracy),
                          mean_std_text(s.val_accuracy), mean_std_text(s.test_accuracy),
@@ -207,7 +207,7 @@ std::string strength_table(const std::vector<StrengthSummary>& strengths,
 std::string final_tables(const std::vector<RunResult>& runs, const SweepConfig& config,
                          int64_t classes) {
   std::string text = comparison_table(runs);
-  const std::vector<StrengthSummary> strengths = summarize_strengths(runs);
+  const std::vector<SettingSummary> strengths = summarize_settings(runs);
   const Recommendation recommendation = recommend(strengths, config, classes);
   if (config.seeds > 1) {
     text += "\nacross seeds (mean ± std):\n" + strength_table(strengths, recommendation);

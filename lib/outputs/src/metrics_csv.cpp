@@ -26,7 +26,7 @@ std::string metrics_csv_text(const std::vector<RunResult>& runs, const std::vect
   for (const Cohort& unit : units) {
     std::vector<const RunResult*> members;
     size_t epochs = 0;
-    for (const RunSpec& spec : unit.members) {
+    for (const RunSpec& spec : unit.runs) {
       for (const RunResult& run : runs) {
         if (run.spec.index == spec.index) {
           members.push_back(&run);

@@ -14,11 +14,11 @@ namespace {
 constexpr size_t kNone = Recommendation::kNone;
 
 /// "L2 = 0.001", "L2 = 0, dropout = 0.2" (report.md's names).
-std::string name(const StrengthSummary& s) { return setting_title(s.setting()); }
+std::string name(const SettingSummary& s) { return setting_title(s.setting()); }
 
 /// A setting every run of which completed: one that diverged on a seed is never recommended
 /// (its mean over the surviving seeds would flatter it), nor one with unfinished runs.
-bool usable(const StrengthSummary& s) {
+bool usable(const SettingSummary& s) {
   return s.completed > 0 && s.completed == s.runs && std::isfinite(s.val_accuracy.mean);
 }
 
@@ -29,7 +29,7 @@ std::string points(double fraction, bool sign = true) {
 /// Which regulariser a setting uses, and how strongly: the one-standard-error rule moves
 /// along one kind at a time (the control is the weakest setting of every kind). A setting
 /// with two kinds at once has no single order: kind -1.
-std::pair<int, double> kind_and_strength(const StrengthSummary& s) {
+std::pair<int, double> kind_and_strength(const SettingSummary& s) {
   const int kinds = (s.l2 > 0 ? 1 : 0) + (s.dropout > 0 ? 1 : 0) + (s.weight_decay > 0 ? 1 : 0);
   if (kinds == 0) return {0, 0.0};
   if (kinds > 1) return {-1, 0.0};
@@ -42,8 +42,8 @@ std::pair<int, double> kind_and_strength(const StrengthSummary& s) {
 /// control is the best) whose mean is within one standard error of the best's: the simplest
 /// model the seeds cannot tell from the best (glmnet's lambda.1se). kNone with one seed, for a
 /// best that combines kinds, or when no stronger setting qualifies.
-size_t one_standard_error(const std::vector<StrengthSummary>& strengths, size_t best) {
-  const StrengthSummary& b = strengths[best];
+size_t one_standard_error(const std::vector<SettingSummary>& strengths, size_t best) {
+  const SettingSummary& b = strengths[best];
   if (b.val_accuracy.n < 2 || !std::isfinite(b.val_accuracy.std)) return kNone;
   const double floor =
       b.val_accuracy.mean - b.val_accuracy.std / std::sqrt(static_cast<double>(b.val_accuracy.n));
@@ -53,7 +53,7 @@ size_t one_standard_error(const std::vector<StrengthSummary>& strengths, size_t 
   size_t pick = kNone;
   double pick_strength = best_strength;
   for (size_t i = 0; i < strengths.size(); ++i) {
-    const StrengthSummary& s = strengths[i];
+    const SettingSummary& s = strengths[i];
     if (i == best || !usable(s) || s.val_accuracy.mean < floor) continue;
     const auto [kind, strength] = kind_and_strength(s);
     if (kind == along && strength > pick_strength) {
@@ -138,7 +138,7 @@ const char* answer_name(Recommendation::Answer answer) {
 
 bool PairedDifference::resolved() const { return std::isfinite(p) && p < kSignificance; }
 
-PairedDifference paired_difference(const StrengthSummary& a, const StrengthSummary& b) {
+PairedDifference paired_difference(const SettingSummary& a, const SettingSummary& b) {
   std::vector<double> x, y, differences;
   for (size_t i = 0; i < a.seeds.size(); ++i) {
     for (size_t j = 0; j < b.seeds.size(); ++j) {
@@ -170,7 +170,7 @@ PairedDifference paired_difference(const StrengthSummary& a, const StrengthSumma
   return d;
 }
 
-Recommendation recommend(const std::vector<StrengthSummary>& strengths, const SweepConfig& config,
+Recommendation recommend(const std::vector<SettingSummary>& strengths, const SweepConfig& config,
                          int64_t classes) {
   Recommendation r;
   if (config.part_of_search) {
@@ -196,7 +196,7 @@ Recommendation recommend(const std::vector<StrengthSummary>& strengths, const Sw
     r.headline = "No run completed, so there is nothing to recommend.";
     return r;
   }
-  const StrengthSummary& best = strengths[r.best];
+  const SettingSummary& best = strengths[r.best];
   // Chance is 1 / classes; a best that is not clearly above it learned nothing, and which
   // setting "wins" among such runs means nothing either.
   const double chance = 1.0 / static_cast<double>(std::max<int64_t>(classes, 1));
@@ -243,7 +243,7 @@ Recommendation recommend(const std::vector<StrengthSummary>& strengths, const Sw
   } else if (r.best == r.control) {
     r.other = next_best(true);
     const bool any_regularised = std::any_of(
-        strengths.begin(), strengths.end(), [](const StrengthSummary& s) { return !is_control(s); });
+        strengths.begin(), strengths.end(), [](const SettingSummary& s) { return !is_control(s); });
     if (r.other == kNone && !any_regularised) {
       r.answer = Recommendation::Answer::kNotResolved;
       r.headline =
@@ -332,7 +332,7 @@ Recommendation recommend(const std::vector<StrengthSummary>& strengths, const Sw
     r.one_se = kNone;
   }
   std::vector<std::string> left_out;
-  for (const StrengthSummary& s : strengths) {
+  for (const SettingSummary& s : strengths) {
     if (s.runs > 0 && !usable(s)) {
       left_out.push_back(fmt::format("{} ({} of {} runs completed{})", name(s), s.completed,
                                      s.runs,
@@ -345,7 +345,7 @@ Recommendation recommend(const std::vector<StrengthSummary>& strengths, const Sw
     r.evidence.push_back("Not considered, not every run completed: " + text + ".");
   }
   if (r.one_se != kNone) {
-    const StrengthSummary& alternative = strengths[r.one_se];
+    const SettingSummary& alternative = strengths[r.one_se];
     r.evidence.push_back(fmt::format(
         "One-standard-error alternative: {} ({}), the most regularised setting of its kind "
         "within one standard error of the best ({}).",

@@ -16,7 +16,7 @@ std::string points(double fraction) { return fixed(100 * fraction, 1) + " points
 
 std::string name(const RunSpec& run) { return setting_title(run); }
 
-std::string name(const StrengthSummary& s) { return setting_title(s.setting()); }
+std::string name(const SettingSummary& s) { return setting_title(s.setting()); }
 
 /// A fraction as a percentage with its spread: "12.3% ± 0.4%".
 std::string share(const SeedStats& stats) {
@@ -32,10 +32,10 @@ std::string join(const std::vector<std::string>& items) {
 }
 
 /// The strength with the highest mean of `field`, skipping `excluded` and empty statistics.
-const StrengthSummary* best_by(const std::vector<StrengthSummary>& strengths,
-                               SeedStats StrengthSummary::*field,
-                               const StrengthSummary* excluded = nullptr) {
-  const StrengthSummary* best = nullptr;
+const SettingSummary* best_by(const std::vector<SettingSummary>& strengths,
+                               SeedStats SettingSummary::*field,
+                               const SettingSummary* excluded = nullptr) {
+  const SettingSummary* best = nullptr;
   for (const auto& s : strengths) {
     if (&s == excluded || (s.*field).n == 0) continue;
     if (best == nullptr || (s.*field).mean > (best->*field).mean) best = &s;
@@ -43,7 +43,7 @@ const StrengthSummary* best_by(const std::vector<StrengthSummary>& strengths,
   return best;
 }
 
-bool overfits_by_val_loss(const StrengthSummary& s) {
+bool overfits_by_val_loss(const SettingSummary& s) {
   return s.val_data_loss_trend.mean > kOverfitValLossRise && s.data_loss_trend.mean < 0;
 }
 
@@ -76,7 +76,7 @@ std::string header(const SweepInfo& sweep) {
       sweep.device, kVersion);
 }
 
-std::string table(const std::vector<StrengthSummary>& strengths,
+std::string table(const std::vector<SettingSummary>& strengths,
                   const Recommendation& recommendation) {
   const bool l2_only = std::all_of(strengths.begin(), strengths.end(), [](const auto& s) {
     return s.dropout == 0 && s.weight_decay == 0;
@@ -87,7 +87,7 @@ std::string table(const std::vector<StrengthSummary>& strengths,
       "|---|---|---|---|---|---|---|---|---|---|---|---|\n",
       l2_only ? "L2" : "Setting", kSmallWeight);
   for (size_t i = 0; i < strengths.size(); ++i) {
-    const StrengthSummary& s = strengths[i];
+    const SettingSummary& s = strengths[i];
     const std::string mark =
         i == recommendation.recommended ? " **" + recommendation.mark.substr(3) + "**" : "";
     md += fmt::format(
@@ -103,11 +103,11 @@ std::string table(const std::vector<StrengthSummary>& strengths,
 }
 
 /// The best strength and whether its lead over the next is larger than the seed spread.
-std::string best_and_lead(const std::vector<StrengthSummary>& strengths,
-                          const StrengthSummary& best) {
+std::string best_and_lead(const std::vector<SettingSummary>& strengths,
+                          const SettingSummary& best) {
   std::string md = fmt::format("- **Best mean validation accuracy:** {} ({}).\n", name(best),
                                mean_std_text(best.val_accuracy));
-  const StrengthSummary* next = best_by(strengths, &StrengthSummary::val_accuracy, &best);
+  const SettingSummary* next = best_by(strengths, &SettingSummary::val_accuracy, &best);
   if (next == nullptr) return md;
   const double lead = best.val_accuracy.mean - next->val_accuracy.mean;
   const double spread = std::max(best.val_accuracy.std, next->val_accuracy.std);
@@ -132,10 +132,10 @@ std::string best_and_lead(const std::vector<StrengthSummary>& strengths,
 }
 
 /// Which strengths overfit (by the gap or by rising validation loss) and which underfit.
-std::string fit_verdicts(const std::vector<StrengthSummary>& strengths) {
+std::string fit_verdicts(const std::vector<SettingSummary>& strengths) {
   std::vector<std::string> overfit;
   std::vector<std::string> underfit;
-  const StrengthSummary* best_train = best_by(strengths, &StrengthSummary::accuracy);
+  const SettingSummary* best_train = best_by(strengths, &SettingSummary::accuracy);
   for (const auto& s : strengths) {
     if (s.completed == 0) continue;
     std::vector<std::string> reasons;
@@ -164,7 +164,7 @@ std::string fit_verdicts(const std::vector<StrengthSummary>& strengths) {
 }
 
 /// How each strength compares with the l2 = 0 control; empty without a completed control.
-std::string against_control(const std::vector<StrengthSummary>& strengths) {
+std::string against_control(const std::vector<SettingSummary>& strengths) {
   const auto control = std::find_if(strengths.begin(), strengths.end(),
                                     [](const auto& s) { return is_control(s) && s.completed > 0; });
   if (control == strengths.end()) return "";
@@ -188,7 +188,7 @@ std::string against_control(const std::vector<StrengthSummary>& strengths) {
 }
 
 /// "p = 0.012 over 3 seeds: larger than the seed spread" and the like.
-std::string significance(const StrengthSummary& a, const StrengthSummary& b) {
+std::string significance(const SettingSummary& a, const SettingSummary& b) {
   const PairedDifference d = paired_difference(a, b);
   const size_t pairs = d.pairs;
   const double p = d.p;
@@ -212,12 +212,12 @@ std::string significance(const StrengthSummary& a, const StrengthSummary& b) {
 
 /// What the regularisers did to W1 and the hidden units, and what that says about the claim
 /// that L2 with ReLU keeps "sparse, efficient weight patterns".
-std::string weight_findings(const std::vector<StrengthSummary>& strengths) {
+std::string weight_findings(const std::vector<SettingSummary>& strengths) {
   std::vector<std::string> items;
   double most_zero = 0, most_zero_l2 = 0;  // of all settings, and of L2 alone
-  const StrengthSummary* most_zero_setting = nullptr;
-  const StrengthSummary* control = nullptr;
-  const StrengthSummary* strongest_l2 = nullptr;
+  const SettingSummary* most_zero_setting = nullptr;
+  const SettingSummary* control = nullptr;
+  const SettingSummary* strongest_l2 = nullptr;
   bool recorded = true;
   for (const auto& s : strengths) {
     if (s.completed == 0) continue;
@@ -295,7 +295,7 @@ std::string weight_findings(const std::vector<StrengthSummary>& strengths) {
 }
 
 /// The families of regulariser a setting belongs to.
-const char* family(const StrengthSummary& s) {
+const char* family(const SettingSummary& s) {
   const int kinds = (s.l2 > 0 ? 1 : 0) + (s.dropout > 0 ? 1 : 0) + (s.weight_decay > 0 ? 1 : 0);
   if (kinds == 0) return "none (control)";
   if (kinds > 1) return "combined";
@@ -306,11 +306,11 @@ const char* family(const StrengthSummary& s) {
 
 /// The experiment's other question: L2 against Dropout and decoupled weight decay, each at its
 /// best setting; empty when the sweep has only one kind of regulariser.
-std::string regulariser_section(const std::vector<StrengthSummary>& strengths) {
-  std::vector<std::pair<std::string, const StrengthSummary*>> best;  // per family, in order
+std::string regulariser_section(const std::vector<SettingSummary>& strengths) {
+  std::vector<std::pair<std::string, const SettingSummary*>> best;  // per family, in order
   for (const char* kind :
        {"none (control)", "L2 in the loss", "Dropout", "decoupled weight decay", "combined"}) {
-    const StrengthSummary* top = nullptr;
+    const SettingSummary* top = nullptr;
     for (const auto& s : strengths) {
       if (std::string(family(s)) != kind || s.completed == 0) continue;
       if (top == nullptr || s.val_accuracy.mean > top->val_accuracy.mean) top = &s;
@@ -356,7 +356,7 @@ std::string regulariser_section(const std::vector<StrengthSummary>& strengths) {
   const auto top = std::max_element(best.begin(), best.end(), [](const auto& a, const auto& b) {
     return a.second->val_accuracy.mean < b.second->val_accuracy.mean;
   });
-  const StrengthSummary& winner = *top->second;
+  const SettingSummary& winner = *top->second;
   std::vector<std::string> against;
   for (const auto& [kind, s] : best) {
     if (s == &winner) continue;
@@ -395,15 +395,15 @@ std::string regulariser_section(const std::vector<StrengthSummary>& strengths) {
           ? " With Dropout, train accuracy is measured with units dropped, as Keras measures "
             "it, which lowers it and so narrows the gap."
           : "");
-  const auto find = [&](const char* kind) -> const StrengthSummary* {
+  const auto find = [&](const char* kind) -> const SettingSummary* {
     for (const auto& [k, s] : best) {
       if (k == kind) return s;
     }
     return nullptr;
   };
-  const StrengthSummary* l2 = find("L2 in the loss");
-  const StrengthSummary* dropout = find("Dropout");
-  const StrengthSummary* decay = find("decoupled weight decay");
+  const SettingSummary* l2 = find("L2 in the loss");
+  const SettingSummary* dropout = find("Dropout");
+  const SettingSummary* decay = find("decoupled weight decay");
   if (l2 != nullptr && dropout != nullptr) {
     const bool l2_smaller = l2->w1_norm.mean < dropout->w1_norm.mean;
     md += fmt::format(
@@ -470,11 +470,11 @@ std::string how_decided() {
 }  // namespace
 
 std::string report_markdown(const SweepInfo& sweep, const std::vector<RunResult>& runs) {
-  const std::vector<StrengthSummary> strengths = summarize_strengths(runs);
+  const std::vector<SettingSummary> strengths = summarize_settings(runs);
   const Recommendation recommendation = recommend(strengths, sweep.config, sweep.data.num_classes);
   std::string md = header(sweep) + recommendation_markdown(recommendation) + "## Settings\n\n" +
                    table(strengths, recommendation) + "\n## Findings\n\n";
-  const StrengthSummary* best = best_by(strengths, &StrengthSummary::val_accuracy);
+  const SettingSummary* best = best_by(strengths, &SettingSummary::val_accuracy);
   if (best == nullptr) {
     md += "- No run completed, so there is nothing to compare.\n";
   } else {

@@ -11,7 +11,7 @@
 #include "l2sweep/base/version.h"
 #include "l2sweep/config/options.h"
 #include "l2sweep/outputs/recommendation.h"
-#include "l2sweep/outputs/stats.h"
+#include "l2sweep/outputs/setting_summary.h"
 #include "l2sweep/train/adam.h"
 #include "l2sweep/train/model.h"
 
@@ -85,7 +85,7 @@ Json run_json(const RunResult& run) {
   return json;
 }
 
-Json strength_json(const StrengthSummary& s) {
+Json setting_json(const SettingSummary& s) {
   Json json = Json::object();
   json["setting"] = setting_label(s.setting());
   json["l2"] = s.l2;
@@ -94,7 +94,8 @@ Json strength_json(const StrengthSummary& s) {
   json["runs"] = s.runs;
   json["completed"] = s.completed;
   json["diverged"] = s.diverged;
-  for (const StrengthStatField& field : kStrengthStatFields) {
+  for (const SettingStatField& field : kSettingStatFields) {
+    if (!field.in_summary) continue;
     const SeedStats& stats = s.*field.member;
     Json entry = Json::object();
     entry["mean"] = json_number(stats.mean);
@@ -106,7 +107,7 @@ Json strength_json(const StrengthSummary& s) {
 }
 
 /// The recommendation for scripts: the answer, the setting to use, and the test behind it.
-Json recommendation_json(const Recommendation& r, const std::vector<StrengthSummary>& strengths) {
+Json recommendation_json(const Recommendation& r, const std::vector<SettingSummary>& strengths) {
   const auto setting = [&](size_t index) -> Json {
     if (index == Recommendation::kNone) return Json();
     Json json = Json::object();
@@ -177,9 +178,9 @@ std::string summary_json(const SweepInfo& sweep, const std::vector<RunResult>& r
   // Final-epoch statistics across seeds, per setting (l2, dropout, weight decay); std is the sample
   // standard deviation (n - 1), null with fewer than two completed seeds.
   json["strengths"] = Json::array();
-  const std::vector<StrengthSummary> strengths = summarize_strengths(runs);
-  for (const StrengthSummary& strength : strengths) {
-    json["strengths"].push_back(strength_json(strength));
+  const std::vector<SettingSummary> strengths = summarize_settings(runs);
+  for (const SettingSummary& strength : strengths) {
+    json["strengths"].push_back(setting_json(strength));
   }
   json["recommendation"] = recommendation_json(recommend(strengths, sweep.config, sweep.data.num_classes), strengths);
   return json_text(json);

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "l2sweep/train/engine.h"
+#include "l2sweep/train/engine_registry.h"
 
 namespace l2sweep {
 
@@ -10,10 +10,13 @@ SweepInfo describe_sweep(const Plan& plan, const DatasetInfo& data) {
   SweepInfo info;
   info.config = plan.config;
   info.device = plan.device.str();
-  info.engine = describe_engine(
-      plan.engine, plan.cuda_graphs, plan.config.adam,
-      std::any_of(plan.config.weight_decays.begin(), plan.config.weight_decays.end(),
-                  [](double decay) { return decay != 0; }));
+  EngineSetup setup;
+  setup.adam = plan.config.adam;
+  setup.cuda_graphs = plan.cuda_graphs;
+  setup.weight_decay = std::any_of(plan.config.weight_decays.begin(),
+                                   plan.config.weight_decays.end(),
+                                   [](double decay) { return decay != 0; });
+  info.engine = plan.engine->describe(setup);
   info.jobs = plan.jobs;
   info.data = data;
   return info;

@@ -14,7 +14,6 @@
 
 #include "l2sweep/base/clock.h"
 #include "l2sweep/train/engines/cuda_graph.h"
-#include "l2sweep/train/model.h"
 #include "l2sweep/train/trainer.h"
 
 namespace l2sweep {
@@ -101,9 +100,9 @@ class Group {
         observer_(observer),
         options_(options),
         results_(results),
-        trainer_(make_members(cohort, plan, data), train_options(cohort, plan), plan.device) {
+        trainer_(make_members(cohort, plan, data), train_options(plan, cohort.seed), plan.device) {
     cohort_.seed = cohort.seed;
-    for (const size_t i : indices_) cohort_.members.push_back(results_[i].spec);
+    for (const size_t i : indices_) cohort_.runs.push_back(results_[i].spec);
   }
 
   /// Restores every member from its checkpoint, then trains the remaining epochs.
@@ -126,33 +125,6 @@ class Group {
   }
 
  private:
-  static std::vector<Member> make_members(const Cohort& cohort, const Plan& plan,
-                                          const Datasets& data) {
-    std::vector<Member> members;
-    for (const RunSpec& run : cohort.members) {
-      // Every strength starts from the same weights and sees the same batch order for a given
-      // seed, so differences between runs come from the penalty alone.
-      at::Generator init = make_cpu_generator(run.seed);
-      torch::nn::Sequential model =
-          make_model(data.input_features(), kHiddenUnits, data.num_classes, init, run.dropout);
-      model->to(plan.device);
-      members.push_back({model, run.l2, run.dropout, run.weight_decay});
-    }
-    return members;
-  }
-
-  static TrainOptions train_options(const Cohort& cohort, const Plan& plan) {
-    TrainOptions options;
-    options.learning_rate = plan.config.learning_rate;
-    options.batch_size = plan.config.batch_size;
-    options.shuffle_seed = cohort.seed;
-    options.shuffle = plan.config.shuffle;
-    options.engine = plan.engine;
-    options.adam = plan.config.adam;
-    options.cuda_graphs = plan.cuda_graphs;
-    return options;
-  }
-
   bool any_active() const {
     return std::find(active_.begin(), active_.end(), true) != active_.end();
   }
@@ -189,22 +161,12 @@ class Group {
     std::vector<bool> finished(indices_.size(), false);
     for (size_t k = 0; k < indices_.size(); ++k) {
       if (!active_[k]) continue;
-      EpochMetrics& m = epoch_metrics[k];
-      m.epoch = epoch;
-      m.loss = train[k].loss;
-      m.accuracy = train[k].accuracy;
-      m.data_loss = train[k].data_loss;
-      m.val_loss = val[k].loss;
-      m.val_accuracy = val[k].accuracy;
-      m.val_data_loss = val[k].data_loss;
-      m.penalty = val[k].penalty;
-      const WeightStatistics weights = trainer_.weight_statistics(k);
-      m.w1_norm = weights.norm;
-      m.w1_small = weights.small;
-      m.w1_zero = weights.zero;
-      m.w1_histogram = weights.histogram;
-      m.dead_units = val[k].dead_units;
-      m.epoch_seconds = seconds;
+      EpochMeasurements measured;
+      measured.train = train[k];
+      measured.val = val[k];
+      measured.weights = trainer_.weight_statistics(k);
+      measured.seconds = seconds;
+      const EpochMetrics& m = epoch_metrics[k] = epoch_record(epoch, measured);
       RunResult& result = results_[indices_[k]];
       result.history.push_back(m);
       if (!m.finite() || !trainer_.finite(k)) result.status = RunStatus::kDiverged;
@@ -264,12 +226,12 @@ void prepare_cpu_training() {
 
 std::vector<RunResult> train_cohort(const Cohort& cohort, const Plan& plan, const Datasets& data,
                                     SweepObserver& observer, const RunnerOptions& options) {
-  std::vector<RunResult> results(cohort.members.size());
+  std::vector<RunResult> results(cohort.runs.size());
   // Unfinished members by the epoch their checkpoint reached; finished ones are replayed.
   std::map<size_t, std::vector<size_t>> groups;
-  for (size_t i = 0; i < cohort.members.size(); ++i) {
+  for (size_t i = 0; i < cohort.runs.size(); ++i) {
     RunResult& result = results[i];
-    result.spec = cohort.members[i];
+    result.spec = cohort.runs[i];
     result.device = plan.device.str();
     observer.on_run_start(result.spec, plan.config.epochs);
     std::optional<RunResult> saved;
@@ -295,7 +257,7 @@ std::vector<RunResult> train_cohort(const Cohort& cohort, const Plan& plan, cons
       continue;
     }
     Cohort members{cohort.seed, {}};
-    for (const size_t i : indices) members.members.push_back(cohort.members[i]);
+    for (const size_t i : indices) members.runs.push_back(cohort.runs[i]);
     Group(members, std::move(indices), plan, data, observer, options, results).run();
   }
   return results;
@@ -303,11 +265,11 @@ std::vector<RunResult> train_cohort(const Cohort& cohort, const Plan& plan, cons
 
 namespace {
 
-/// Trains `plan.cohorts` on plan.jobs threads, each taking the next unit when it is free.
+/// Trains `plan.units` on plan.jobs threads, each taking the next unit when it is free.
 std::vector<std::vector<RunResult>> train_units_side_by_side(const Plan& plan, const Datasets& data,
                                                              SweepObserver& observer,
                                                              const RunnerOptions& options) {
-  std::vector<std::vector<RunResult>> units(plan.cohorts.size());
+  std::vector<std::vector<RunResult>> units(plan.units.size());
   SerializedObserver serialized(observer);
   StopSource failed;
   RunnerOptions worker_options = options;
@@ -324,7 +286,7 @@ std::vector<std::vector<RunResult>> train_units_side_by_side(const Plan& plan, c
       for (size_t u = next++; u < units.size() && !worker_options.stop.stop_requested();
            u = next++) {
         try {
-          units[u] = train_cohort(plan.cohorts[u], plan, data, serialized, worker_options);
+          units[u] = train_cohort(plan.units[u], plan, data, serialized, worker_options);
         } catch (...) {
           const std::lock_guard<std::mutex> lock(error_mutex);
           if (!error) error = std::current_exception();
@@ -349,7 +311,7 @@ SweepOutcome run_sweep(const Plan& plan, const Datasets& data, SweepObserver& ob
   if (plan.jobs == 1) {
     tune_this_thread();
     const DeviceStream stream(plan.device);
-    for (const Cohort& cohort : plan.cohorts) {
+    for (const Cohort& cohort : plan.units) {
       if (options.stop.stop_requested()) break;
       units.push_back(train_cohort(cohort, plan, data, observer, options));
     }

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "l2sweep/train/engine_registry.h"
 #include "l2sweep/base/crc32c.h"
 #include "l2sweep/base/error.h"
 #include "l2sweep/base/files.h"
@@ -216,7 +217,7 @@ std::string read_string(torch::serialize::InputArchive& archive, const char* key
 }  // namespace
 
 CheckpointStore::CheckpointStore(fs::path folder, SweepConfig sweep,
-                                 std::optional<EngineKind> engine)
+                                 const EngineEntry* engine)
     : folder_(std::move(folder)),
       sweep_(std::move(sweep)),
       engine_(engine),
@@ -371,11 +372,11 @@ std::optional<RunResult> CheckpointStore::read(const RunSpec& run, Trainer* trai
     }
     RunResult result = read_record(archive, version, run, sweep_);
     const std::string engine = read_string(archive, "engine");
-    if (engine_ && !engine.empty() && engine != to_string(*engine_)) {
+    if (engine_ != nullptr && !engine.empty() && find_engine(engine) != engine_) {
       throw usage_error(
           "trained with --engine {}, but this command would continue it with --engine {}; resume "
           "with the --engine and --device the sweep started with",
-          engine, to_string(*engine_));
+          engine, engine_->name);
     }
     check_consistent(result, sweep_.epochs, sweep_.score_test);
     if (trainer != nullptr) trainer->load_state(member, archive);

@@ -5,9 +5,7 @@
 #include <algorithm>
 
 #include "l2sweep/base/error.h"
-#include "l2sweep/train/engines/autograd.h"
-#include "l2sweep/train/engines/device.h"
-#include "l2sweep/train/engines/fused_cpu.h"
+#include "l2sweep/train/engine_registry.h"
 #include "l2sweep/train/loss.h"
 #include "l2sweep/train/model.h"
 
@@ -77,34 +75,15 @@ std::vector<TrainMetrics> Engine::train_members_in_turn(const torch::Tensor& ord
 
 std::unique_ptr<Engine> make_engine(std::vector<Member> members, const TrainOptions& options,
                                     const torch::Device& device) {
-  switch (options.engine) {
-    case EngineKind::kAutograd:
-      return std::make_unique<AutogradEngine>(std::move(members), options, device);
-    case EngineKind::kFused:
-      return std::make_unique<FusedCpuEngine>(std::move(members), options, device);
-    case EngineKind::kDevice:
-      return std::make_unique<DeviceEngine>(std::move(members), options, device);
-  }
-  throw std::invalid_argument("unknown engine");
+  return engine_named(options.engine).make(std::move(members), options, device);
 }
 
-std::string describe_engine(EngineKind kind, bool cuda_graphs, AdamVariant adam,
-                            bool weight_decay) {
-  const bool keras = adam == AdamVariant::kKeras;
-  std::string update = keras ? "Keras' Adam update, epsilon hat" : "torch::optim::Adam's update";
-  if (weight_decay) update += keras ? ", Keras' AdamW decay on W1" : ", AdamW's decay on W1";
-  switch (kind) {
-    case EngineKind::kAutograd:
-      if (keras) return "KerasAdam (" + update + "), autograd";
-      return weight_decay ? "torch::optim::AdamW (decay on W1 only)" : "torch::optim::Adam";
-    case EngineKind::kFused:
-      return "Adam, fused CPU step (" + update + " in one pass)";
-    case EngineKind::kDevice:
-      return cuda_graphs ? "Adam, device step replayed from a CUDA graph (" + update +
-                               ", step count on the device)"
-                         : "Adam, device step (" + update + ", step count on the device)";
-  }
-  return "unknown";
+std::string Engine::description() const {
+  EngineSetup setup;
+  setup.adam = options_.adam;
+  setup.cuda_graphs = options_.cuda_graphs;
+  setup.weight_decay = any_weight_decay(members_);
+  return engine_named(options_.engine).describe(setup);
 }
 
 bool any_weight_decay(const std::vector<Member>& members) {

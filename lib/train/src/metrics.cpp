@@ -81,6 +81,16 @@ WeightStatistics weight_statistics(const torch::Tensor& w1) {
   return stats;
 }
 
+EpochMetrics epoch_record(int64_t epoch, const EpochMeasurements& measured) {
+  EpochMetrics record;
+  record.epoch = epoch;
+  for (const EpochMetricField& field : kEpochMetricFields) {
+    record.*field.member = field.measured(measured);
+  }
+  record.w1_histogram = measured.weights.histogram;
+  return record;
+}
+
 const EpochMetricField* find_epoch_metric(const char* name) {
   for (const EpochMetricField& field : kEpochMetricFields) {
     if (std::strcmp(field.name, name) == 0) return &field;

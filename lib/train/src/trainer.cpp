@@ -7,6 +7,7 @@
 
 #include "l2sweep/base/error.h"
 #include "l2sweep/train/dropout.h"
+#include "l2sweep/train/engine_registry.h"
 #include "l2sweep/train/loss.h"
 #include "l2sweep/train/model.h"
 
@@ -58,20 +59,20 @@ void Trainer::save_state(size_t member, torch::serialize::OutputArchive& archive
   archive.write("shuffle_generator", order_.state());
   archive.write("epochs_trained", torch::tensor({epochs_trained_}, torch::kInt64));
   // Each engine keeps Adam's state in its own form; a resume must use the same one.
-  archive.write("engine", c10::IValue(std::string(to_string(engine_->kind()))));
+  archive.write("engine", c10::IValue(engine_named(engine_->options().engine).name));
   engine_->save_state(member, archive);
 }
 
 void Trainer::load_state(size_t member, torch::serialize::InputArchive& archive) {
   torch::NoGradGuard no_grad;
   c10::IValue engine;
-  const std::string mine = to_string(engine_->kind());
-  if (archive.try_read("engine", engine) && engine.toStringRef() != mine) {
-    // On another device, --engine auto picks another engine (fused on the CPU, device on CUDA).
+  const EngineEntry& mine = engine_named(engine_->options().engine);
+  if (archive.try_read("engine", engine) && find_engine(engine.toStringRef()) != &mine) {
+    // On another device, --engine auto picks another engine (fused on the CPU, tensor on CUDA).
     throw usage_error(
         "trained with --engine {}, but this command would continue it with --engine {}; resume "
         "with the --engine and --device the sweep started with",
-        engine.toStringRef(), mine);
+        engine.toStringRef(), mine.name);
   }
   for (auto& item : model(member)->named_parameters()) {
     torch::Tensor saved;

@@ -7,8 +7,8 @@
 #include <limits>
 #include <numeric>
 
-#include "l2sweep/compare/statistics.h"
-#include "l2sweep/outputs/stats.h"
+#include "l2sweep/stats/statistics.h"
+#include "l2sweep/outputs/setting_summary.h"
 
 namespace l2sweep::tune {
 namespace {
@@ -79,7 +79,7 @@ Analysis analyse(const std::vector<Candidate>& candidates, bool maximise) {
   for (size_t i = 0; i < candidates.size(); ++i) {
     const double p = i == analysis.best ? 1.0 : paired_p(best.scores, candidates[i].scores);
     analysis.p_vs_best.push_back(p);
-    analysis.indistinguishable.push_back(std::isnan(p) || p >= compare::kAlpha);
+    analysis.indistinguishable.push_back(std::isnan(p) || p >= kSignificance);
   }
   // The interval: contiguous in l2 order around the best.
   std::vector<size_t> order(candidates.size());

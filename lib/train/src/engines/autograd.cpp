@@ -75,9 +75,4 @@ void AutogradEngine::load_state(size_t member, torch::serialize::InputArchive& a
   optimizers_.at(member)->load(optimizer);
 }
 
-std::string AutogradEngine::description() const {
-  return describe_engine(EngineKind::kAutograd, /*cuda_graphs=*/false, options_.adam,
-                         any_weight_decay(members_));
-}
-
 }  // namespace l2sweep

@@ -1,7 +1,6 @@
 #include "l2sweep/train/engines/fused_cpu.h"
 
 #include <ATen/ATen.h>
-#include <dlfcn.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/utils.h>
 
@@ -9,9 +8,10 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <map>
 
+#include "fused/blas.h"
+#include "fused/kernels.h"
 #include "l2sweep/train/adam.h"
 #include "l2sweep/train/dropout.h"
 #include "l2sweep/train/loss.h"
@@ -29,281 +29,19 @@ constexpr int64_t kRowBlock = 64;
 /// member's sum in order, so the chunk size changes no number; small chunks keep the
 /// buffers (every member's hidden layer for the chunk) small.
 constexpr int64_t kEvalChunk = 1024;
-/// Lanes of the sum of squares within a block: lane l adds elements l, l + 8, l + 16, ... in
-/// float, and the lanes are added in order in double; a fixed arrangement that vectorises.
-constexpr int kSquareLanes = 8;
 
-struct AdamCoefficients {
-  float beta1, beta2, one_minus_beta1, one_minus_beta2, step_size, inverse_sqrt_bias2, eps, decay;
-  /// Decoupled weight decay, torch::optim::AdamW's: p *= shrink (1 - lr * wd) before the update;
-  /// 1 without weight decay, which changes no bit.
-  float shrink = 1.0f;
-  /// Keras' update (--adam keras): its step size alpha, and its decoupled decay
-  /// p -= p * keras_decay * keras_lr.
-  float keras_alpha = 0, keras_decay = 0, keras_lr = 0;
-};
-
-/// The loop of both Adam kernels: `update(i)` updates element i of the buffers. With
-/// `squares`, also the sum of squares of the parameters before the update (the penalty of the
-/// weights the batch was measured with), in kSquareLanes float lanes added in order.
-template <typename Update>
-__attribute__((always_inline)) inline void adam_loop(const float* __restrict param, int64_t size,
-                                                     double* squares, Update update) {
-  int64_t i = 0;
-  if (squares != nullptr) {  // one pass: each parameter is read once
-    float lanes[kSquareLanes] = {};
-    for (; i + kSquareLanes <= size; i += kSquareLanes) {
-      for (int l = 0; l < kSquareLanes; ++l) lanes[l] += param[i + l] * param[i + l];
-      for (int l = 0; l < kSquareLanes; ++l) update(i + l);
-    }
-    double sum = 0;
-    for (int l = 0; l < kSquareLanes; ++l) sum += lanes[l];
-    for (int64_t k = i; k < size; ++k) sum += static_cast<double>(param[k] * param[k]);
-    *squares = sum;
-  }
-  for (; i < size; ++i) update(i);
-}
-
-// torch::optim::Adam's update in one pass (AdamW's with shrink != 1):
-//   grad = gradient + 2 * l2 * param                      (W1 only: the penalty's gradient)
-//   exp_avg = exp_avg * beta1 + grad * (1 - beta1)
-//   exp_avg_sq = exp_avg_sq * beta2 + grad * grad * (1 - beta2)
-//   param = param * shrink
-//           - lr / (1 - beta1^t) * exp_avg / (sqrt(exp_avg_sq) * (1 / sqrt(1 - beta2^t)) + eps)
-// torch::optim::Adam divides by sqrt(1 - beta2^t) where this multiplies by its reciprocal:
-// within an ulp of it, and one division fewer per element (a square root and two divisions
-// are most of this loop's time).
-// The loop has no other reduction and restrict pointers so the compiler vectorises it; on x86-64
-// an AVX2 clone is picked at load time where the CPU has it (an AVX-512 clone was slower). This
-// file is built with -O3 -fno-math-errno -ffp-contract=off (lib/train/CMakeLists.txt): no fused
-// multiply-adds, and square roots and divisions are correctly rounded in every instruction set, so
-// every clone gives the same bits.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("arch=x86-64-v3", "default")))
-#endif
-void adam_kernel(float* __restrict param, float* __restrict m, float* __restrict v,
-                 const float* __restrict gradient, int64_t size, AdamCoefficients c,
-                 double* squares) {
-  adam_loop(param, size, squares, [&](int64_t i) {
-    const float p = param[i];
-    const float g = gradient[i] + c.decay * p;
-    m[i] = m[i] * c.beta1 + g * c.one_minus_beta1;
-    v[i] = v[i] * c.beta2 + g * g * c.one_minus_beta2;
-    param[i] =
-        p * c.shrink - c.step_size * (m[i] / (std::sqrt(v[i]) * c.inverse_sqrt_bias2 + c.eps));
-  });
-}
-
-// Keras' Adam (keras/src/optimizers/adam.py, KerasAdam), in one pass:
-//   param = param - param * weight_decay * lr             (AdamW's decoupled decay)
-//   m += (grad - m) * (1 - beta_1);  v += (grad^2 - v) * (1 - beta_2)
-//   param -= m * alpha / (sqrt(v) + eps)
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("arch=x86-64-v3", "default")))
-#endif
-void keras_adam_kernel(float* __restrict param, float* __restrict m, float* __restrict v,
-                       const float* __restrict gradient, int64_t size, AdamCoefficients c,
-                       double* squares) {
-  adam_loop(param, size, squares, [&](int64_t i) {
-    const float p = param[i];
-    const float g = gradient[i] + c.decay * p;
-    m[i] = m[i] + (g - m[i]) * c.one_minus_beta1;
-    v[i] = v[i] + (g * g - v[i]) * c.one_minus_beta2;
-    const float decayed = c.keras_decay != 0.0f ? p - p * c.keras_decay * c.keras_lr : p;
-    param[i] = decayed - m[i] * c.keras_alpha / (std::sqrt(v[i]) + c.eps);
-  });
-}
-
-/// g = 0 where the ReLU's output h was not positive (its gradient), for `size` elements.
-void mask_by_relu(float* __restrict g, const float* __restrict h, int64_t size) {
-  for (int64_t i = 0; i < size; ++i) g[i] = h[i] > 0.0f ? g[i] : 0.0f;
-}
-
-/// Keras' Dropout on one member's hidden layer h^T ([units, n]): h = h * scale where the
-/// batch's `noise` ([n, units], row e for example e) is >= rate, else 0.
-void apply_dropout(float* __restrict h, const float* __restrict noise, int64_t units, int64_t n,
-                   float rate, float scale) {
-  for (int64_t k = 0; k < units; ++k) {
-    for (int64_t e = 0; e < n; ++e) {
-      h[k * n + e] = noise[e * units + k] >= rate ? h[k * n + e] * scale : 0.0f;
-    }
-  }
-}
-
-/// The gradient through Dropout and the ReLU: g = g * scale where the dropped-out output h was
-/// positive (kept and active), else 0.
-void mask_by_dropout_relu(float* __restrict g, const float* __restrict h, int64_t size,
-                          float scale) {
-  for (int64_t i = 0; i < size; ++i) g[i] = h[i] > 0.0f ? g[i] * scale : 0.0f;
-}
-
-/// out[k] = the sum of row k of `rows` rows of `n` values: in kSquareLanes lanes added in
-/// order (a fixed arrangement that vectorises), then the rest in order.
-void sum_rows(const float* __restrict values, int64_t rows, int64_t n, float* __restrict out) {
-  for (int64_t k = 0; k < rows; ++k) {
-    const float* row = values + k * n;
-    float lanes[kSquareLanes] = {};
-    int64_t e = 0;
-    for (; e + kSquareLanes <= n; e += kSquareLanes) {
-      for (int l = 0; l < kSquareLanes; ++l) lanes[l] += row[e + l];
-    }
-    float total = 0;
-    for (int l = 0; l < kSquareLanes; ++l) total += lanes[l];
-    for (; e < n; ++e) total += row[e];
-    out[k] = total;
-  }
-}
-
-/// Fortran BLAS's sgemm, as every BLAS exports it (OpenBLAS, MKL, the reference BLAS).
-using Sgemm = void (*)(const char*, const char*, const int*, const int*, const int*, const float*,
-                       const float*, const int*, const float*, const int*, const float*, float*,
-                       const int*);
-
-/// The BLAS LibTorch itself calls for its float products, found in the process: calling it
-/// directly saves LibTorch's per-operation dispatch, a few microseconds on every one of the
-/// step's small products. Null where no such symbol is visible (the products then go through
-/// LibTorch).
-Sgemm find_sgemm() {
-  static const auto sgemm = reinterpret_cast<Sgemm>(::dlsym(RTLD_DEFAULT, "sgemm_"));
-  return sgemm;
-}
-
-/// Alignment of every operand the BLAS sees. A BLAS may pick its code path, and so its
-/// rounding, by the operands' alignment (MKL's gemv paths do on some CPUs: issue 22), and a
-/// member's pieces of the stacked buffers (its logits, its rows of a tail batch) start at
-/// offsets that depend on its place in the cohort. tests/support/alignment_sensitive_blas.c
-/// is a BLAS that rounds by alignment, for the cohort tests.
-constexpr uintptr_t kOperandAlignment = 64;
-
-bool is_aligned(const float* p) {
-  return reinterpret_cast<uintptr_t>(p) % kOperandAlignment == 0;
-}
-
-/// Floats a row-major array of `rows` rows of `cols` with row stride `ld` spans.
-int64_t span(int64_t rows, int64_t cols, int64_t ld) { return rows == 0 ? 0 : (rows - 1) * ld + cols; }
-
-/// This thread's buffer `which` of at least `size` floats, 64-byte aligned (c10's allocator).
-float* scratch_buffer(int which, int64_t size) {
-  thread_local std::array<torch::Tensor, 3> buffers;
-  torch::Tensor& buffer = buffers[static_cast<size_t>(which)];
-  if (!buffer.defined() || buffer.numel() < size) {
-    buffer = torch::empty({std::max<int64_t>(size, 1)}, torch::TensorOptions().dtype(torch::kFloat32));
-  }
-  return buffer.data_ptr<float>();
-}
-
-void unaligned_gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k,
-                    const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
-                    int64_t ldc);
-
-/// Row-major C[m, n] = op(A)[m, k] op(B)[k, n], op transposing when asked; `lda`, `ldb` and
-/// `ldc` are the row strides of the arrays as stored. One BLAS call, the same one for the same
-/// shapes and strides, on operands that start on 64-byte boundaries, whatever else the step
-/// computes: an operand that does not is computed from (or into) an aligned copy.
-void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, const float* a,
-          int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc) {
-  if (!is_aligned(a) || !is_aligned(b) || !is_aligned(c)) {
-    unaligned_gemm(transpose_a, transpose_b, m, n, k, a, lda, b, ldb, c, ldc);
-    return;
-  }
-  if (const Sgemm sgemm = find_sgemm()) {
-    // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T.
-    const int mm = static_cast<int>(n), nn = static_cast<int>(m), kk = static_cast<int>(k);
-    const int la = static_cast<int>(ldb), lb = static_cast<int>(lda), lc = static_cast<int>(ldc);
-    const float one = 1.0f, zero = 0.0f;
-    sgemm(transpose_b ? "T" : "N", transpose_a ? "T" : "N", &mm, &nn, &kk, &one, b, &la, a, &lb,
-          &zero, c, &lc);
-    return;
-  }
-  const auto f = torch::TensorOptions().dtype(torch::kFloat32);
-  const auto view = [&](const float* data, bool transpose, int64_t rows, int64_t cols,
-                        int64_t stride) {
-    const torch::Tensor t =
-        transpose ? torch::from_blob(const_cast<float*>(data), {cols, rows}, {stride, 1}, f).t()
-                  : torch::from_blob(const_cast<float*>(data), {rows, cols}, {stride, 1}, f);
-    return t;
-  };
-  torch::Tensor out = torch::from_blob(c, {m, n}, {ldc, 1}, f);
-  at::mm_out(out, view(a, transpose_a, m, k, lda), view(b, transpose_b, k, n, ldb));
-}
-
-void unaligned_gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k,
-                    const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
-                    int64_t ldc) {
-  // Each misaligned operand moves to a buffer of its own, with its row stride kept, so that
-  // the BLAS sees the same strides as for an aligned one.
-  const auto place = [](int which, const float* data, int64_t size) -> const float* {
-    if (is_aligned(data)) return data;
-    float* copy = scratch_buffer(which, size);
-    std::copy(data, data + size, copy);
-    return copy;
-  };
-  const float* aa = place(0, a, transpose_a ? span(k, m, lda) : span(m, k, lda));
-  const float* bb = place(1, b, transpose_b ? span(n, k, ldb) : span(k, n, ldb));
-  const int64_t c_size = span(m, n, ldc);
-  float* cc = is_aligned(c) ? c : scratch_buffer(2, c_size);
-  gemm(transpose_a, transpose_b, m, n, k, aa, lda, bb, ldb, cc, ldc);
-  if (cc != c) {
-    for (int64_t row = 0; row < m; ++row) std::copy(cc + row * ldc, cc + row * ldc + n, c + row * ldc);
-  }
-}
-
-/// Rows `rows` of `images` (uint8 pixels, or float32 already scaled) as float32 pixel / 255
-/// into `out` ([rows.size(), features]). The division is IEEE float division, exact and
-/// vectorised, so the bits are those of the float tensors the other engines divide
-/// (Keras semantics: scale by /255 and nothing else).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("arch=x86-64-v3", "default")))
-#endif
-void gather_rows(const torch::Tensor& images, const int64_t* rows, int64_t begin, int64_t end,
-                 int64_t features, float* out) {
-  if (images.scalar_type() == torch::kUInt8) {
-    const uint8_t* pixels = images.data_ptr<uint8_t>();
-    constexpr int64_t kAhead = 4;  // rows are random: fetch a few ahead, a line at a time
-    for (int64_t r = begin; r < std::min(begin + kAhead, end); ++r) {
-      for (int64_t k = 0; k < features; k += 64)
-        __builtin_prefetch(pixels + rows[r] * features + k);
-    }
-    for (int64_t r = begin; r < end; ++r) {
-      if (r + kAhead < end) {
-        const uint8_t* next = pixels + rows[r + kAhead] * features;
-        for (int64_t k = 0; k < features; k += 64) __builtin_prefetch(next + k);
-      }
-      const uint8_t* __restrict from = pixels + rows[r] * features;
-      float* __restrict to = out + r * features;
-      for (int64_t k = 0; k < features; ++k) to[k] = static_cast<float>(from[k]) / 255.0f;
-    }
-    return;
-  }
-  const float* pixels = images.data_ptr<float>();
-  for (int64_t r = begin; r < end; ++r) {
-    std::memcpy(out + r * features, pixels + rows[r] * features,
-                static_cast<size_t>(features) * sizeof(float));
-  }
-}
-
-/// Softmax cross-entropy of one example from its logits (`classes` of them, `stride` apart)
-/// with label `y`: writes (softmax - onehot) * `scale` into `gradient` (when not null), and
-/// returns the cross-entropy; `correct` tells whether the largest logit is the label.
-float softmax_cross_entropy(const float* logits, int64_t stride, int64_t classes, int64_t y,
-                            float scale, float* gradient, bool* correct) {
-  int64_t best = 0;
-  for (int64_t c = 1; c < classes; ++c) {
-    if (logits[c * stride] > logits[best * stride]) best = c;
-  }
-  *correct = best == y;
-  const float peak = logits[best * stride];
-  float total = 0;
-  for (int64_t c = 0; c < classes; ++c) total += std::exp(logits[c * stride] - peak);
-  const float log_total = std::log(total);
-  if (gradient != nullptr) {
-    for (int64_t c = 0; c < classes; ++c) {
-      gradient[c] =
-          (std::exp(logits[c * stride] - peak - log_total) - (c == y ? 1.0f : 0.0f)) * scale;
-    }
-  }
-  return log_total - (logits[y * stride] - peak);
-}
+// The step's products (fused/blas.cpp) and loops (fused/kernels.cpp, and inline in
+// fused/kernels.h).
+using fused::adam_kernel;
+using fused::AdamCoefficients;
+using fused::apply_dropout;
+using fused::gather_rows;
+using fused::gemm;
+using fused::keras_adam_kernel;
+using fused::mask_by_dropout_relu;
+using fused::mask_by_relu;
+using fused::softmax_cross_entropy;
+using fused::sum_rows;
 
 }  // namespace
 
@@ -743,11 +481,6 @@ void FusedCpuEngine::load_state(size_t member, torch::serialize::InputArchive& a
       buffer->narrow(0, offset, size).copy_(saved.reshape({size}));
     }
   }
-}
-
-std::string FusedCpuEngine::description() const {
-  return describe_engine(EngineKind::kFused, /*cuda_graphs=*/false, options_.adam,
-                         any_weight_decay(members_));
 }
 
 }  // namespace l2sweep

@@ -7,15 +7,15 @@
 
 #include "l2sweep/compare/curves.h"
 #include "l2sweep/compare/setup.h"
-#include "l2sweep/compare/statistics.h"
+#include "l2sweep/stats/statistics.h"
 
 namespace l2sweep::compare {
 
 /// What compare.md concludes for one strength, one source against the reference.
 enum class Verdict {
   kIdentical,   ///< the same seeds, and every metric of every epoch the same bits
-  kConsistent,  ///< the difference is within what the seed spread explains (p >= kAlpha)
-  kDiffers,     ///< larger than the seed spread explains (p < kAlpha)
+  kConsistent,  ///< the difference is within what the seed spread explains (p >= kSignificance)
+  kDiffers,     ///< larger than the seed spread explains (p < kSignificance)
   kCannotTell,  ///< one run on each side: no spread to judge the difference against
   /// The sources trained with different data or optimiser settings (setup.h's blocking keys):
   /// no test is run unless --ignore names each such setting.
@@ -66,7 +66,7 @@ struct StrengthVerdict {
   double difference = 0;  ///< other's mean minus reference's, of the verdict statistic
   TestResult test;        ///< when a test ran
   bool tested = false;
-  /// Seeds per side that would detect a difference of this size (kPower, kAlpha), and which
+  /// Seeds per side that would detect a difference of this size (kPower, kSignificance), and which
   /// spread that assumes; nullopt when there is no difference or no spread to plan with.
   std::optional<int64_t> seeds_needed;
   double planning_std = 0;

@@ -1,22 +1,14 @@
 #pragma once
 
-#include <cstdio>
-#include <filesystem>
 #include <string>
-#include <vector>
 
+// The command (CompareOptions, run_compare) is in command.h, which this header still provides
+// for the files that reach it through here.
+#include "l2sweep/compare/command.h"  // IWYU pragma: export
 #include "l2sweep/compare/comparison.h"
 #include "l2sweep/compare/sources.h"
 
 namespace l2sweep::compare {
-
-/// What `l2sweep compare` was asked.
-struct CompareOptions {
-  std::vector<SourceArgument> arguments;
-  std::string metric = "val_accuracy";  ///< the final metric the verdicts judge
-  std::vector<std::string> ignore;      ///< --ignore: blocking settings to test anyway
-  std::filesystem::path out;            ///< empty: runs/compare-<UTC timestamp>
-};
 
 /// compare.md: the sources, a verdict per strength with the numbers behind it, the rules
 /// that decided them, and the final and best-epoch metrics per strength and source.
@@ -33,15 +25,7 @@ std::string curves_csv(const Comparison& comparison);
 /// compare.json: the verdicts and group statistics, for scripts.
 std::string compare_json(const Comparison& comparison, const std::string& command);
 
-/// The result of run_compare.
-struct CompareResult {
-  std::filesystem::path out_dir;
-};
-
-/// `l2sweep compare`: reads every source and compares them before anything is created (a
-/// refusal changes nothing on disk), then writes compare.md, compare.csv, curves.csv and
-/// compare.json into a new or empty folder and prints the verdicts to `console`.
-CompareResult run_compare(const CompareOptions& options, const std::string& command,
-                          std::FILE* console);
+/// What `l2sweep compare` prints: the setups table, then one line per verdict.
+std::string compare_console_text(const Comparison& comparison);
 
 }  // namespace l2sweep::compare

@@ -16,27 +16,6 @@ struct Shard {
   int64_t count = 1;
 };
 
-/// The ways a cohort's training steps can be computed; all equal up to float rounding
-/// (l2sweep/train/engines/ holds one implementation each).
-enum class EngineKind {
-  kAutograd,  ///< the torch::nn::Sequential model, autograd and torch::optim::Adam
-  kFused,     ///< explicit gradients and a one-pass Adam on the CPU
-  kDevice,    ///< explicit gradients and Adam as tensor ops, all state on the device
-};
-
-/// Every engine, in the order --help lists them.
-inline constexpr EngineKind kEngineKinds[] = {EngineKind::kFused, EngineKind::kDevice,
-                                              EngineKind::kAutograd};
-
-/// The --engine value of `engine`: "autograd", "fused" or "device".
-const char* to_string(EngineKind engine);
-
-/// Whether an engine of `kind` steps a cohort's members together (one stacked step for all
-/// of them) rather than one after another. Only then is a cohort worth keeping whole as one
-/// unit of work; members stepped in turn are better spread over the jobs one run at a time.
-/// The fused and device engines do; autograd steps members in turn.
-bool steps_members_together(EngineKind kind);
-
 /// `--l2 auto[:LOW:HIGH]`: search the validation-optimal strength in [low, high] (log scale)
 /// instead of training a given list (l2sweep/tune/search.h).
 struct L2Search {
@@ -118,9 +97,10 @@ struct SweepConfig {
   /// GPU its own stream); 0 picks one per CPU core, except 1 for the autograd loop on a GPU.
   /// Results do not depend on it.
   int64_t jobs = 0;
-  /// How steps are computed; empty is `auto`: fused on the CPU; on CUDA, device with a CUDA
-  /// graph, or autograd when cuda_graphs is off.
-  std::optional<EngineKind> engine;
+  /// How steps are computed: an engine's name (l2sweep/train/engine_registry.h checks it when
+  /// the plan is made), or `auto`: fused on the CPU; on CUDA, tensor with CUDA graphs, or
+  /// autograd when cuda_graphs is off.
+  std::string engine = "auto";
   /// On CUDA, capture the device step once as a CUDA graph and replay it every batch.
   bool cuda_graphs = true;
   /// Continue the sweep in `out_dir` from its checkpoints instead of starting a new one.

@@ -8,7 +8,7 @@
 
 #include "l2sweep/base/error.h"
 #include "l2sweep/base/file_lock.h"
-#include "l2sweep/config/plan.h"
+#include "l2sweep/sweep/plan.h"
 
 namespace l2sweep {
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "l2sweep/outputs/recommendation.h"
-#include "l2sweep/outputs/stats.h"
+#include "l2sweep/outputs/setting_summary.h"
 #include "l2sweep/sweep/observer.h"
 
 namespace l2sweep {
@@ -62,7 +62,7 @@ class ConsoleReporter : public SweepObserver {
 std::string comparison_table(const std::vector<RunResult>& results);
 
 /// The end-of-sweep table of mean ± std per setting, the recommended one marked.
-std::string strength_table(const std::vector<StrengthSummary>& strengths,
+std::string strength_table(const std::vector<SettingSummary>& strengths,
                            const Recommendation& recommendation);
 
 /// The comparison table, with several seeds per setting the per-setting table, and the

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "l2sweep/config/sweep_config.h"
-#include "l2sweep/outputs/stats.h"
+#include "l2sweep/outputs/setting_summary.h"
 
 namespace l2sweep {
 
@@ -30,7 +30,7 @@ struct PairedDifference {
 };
 
 /// `a` against `b` by final validation accuracy over their shared seeds.
-PairedDifference paired_difference(const StrengthSummary& a, const StrengthSummary& b);
+PairedDifference paired_difference(const SettingSummary& a, const SettingSummary& b);
 
 /// The answer to "which setting should I use?", computed from the final validation accuracy
 /// of every completed run of a sweep.
@@ -67,10 +67,10 @@ struct Recommendation {
 /// recommendation.answer.
 const char* answer_name(Recommendation::Answer answer);
 
-/// The recommendation for a sweep's settings (summarize_strengths' output, in plan order).
+/// The recommendation for a sweep's settings (summarize_settings' output, in plan order).
 /// `config` is the sweep's, for the command that adds a control when it has none; `classes`
 /// sets chance (1 / classes): a best not clearly above it recommends nothing.
-Recommendation recommend(const std::vector<StrengthSummary>& strengths, const SweepConfig& config,
+Recommendation recommend(const std::vector<SettingSummary>& strengths, const SweepConfig& config,
                          int64_t classes = 10);
 
 /// The block as report.md opens with it ("## Recommendation", the headline in bold, the

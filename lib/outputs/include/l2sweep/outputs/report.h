@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "l2sweep/outputs/stats.h"
+#include "l2sweep/outputs/setting_summary.h"
 #include "l2sweep/sweep/observer.h"
 
 namespace l2sweep {
@@ -18,8 +18,8 @@ inline constexpr double kOverfitAccuracyGap = 0.02;
 inline constexpr double kOverfitValLossRise = 0.02;
 /// Final training accuracy this far below the best strength's is underfitting.
 inline constexpr double kUnderfitAccuracyDeficit = 0.03;
-/// A paired t-test between two kinds of regulariser with p below this resolves their difference.
-inline constexpr double kSignificance = 0.05;
+// A paired t-test between two kinds of regulariser with p below kSignificance
+// (l2sweep/stats/statistics.h) resolves their difference.
 
 /// report.md: the comparison table (mean ± std over seeds), the strength with the best mean
 /// validation accuracy and whether its lead over the next exceeds the seed spread, which

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "l2sweep/config/plan.h"
+#include "l2sweep/sweep/plan.h"
 #include "l2sweep/data/data.h"
 #include "l2sweep/train/run_result.h"
 

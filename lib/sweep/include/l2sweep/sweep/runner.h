@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "l2sweep/base/stop_token.h"
-#include "l2sweep/config/plan.h"
+#include "l2sweep/sweep/plan.h"
 #include "l2sweep/data/data.h"
 #include "l2sweep/sweep/observer.h"
 #include "l2sweep/train/checkpoint.h"
@@ -38,7 +38,7 @@ void prepare_cpu_training();
 std::vector<RunResult> train_cohort(const Cohort& cohort, const Plan& plan, const Datasets& data,
                                     SweepObserver& observer, const RunnerOptions& options = {});
 
-/// Trains every unit of plan.cohorts, plan.jobs at a time, calling on_sweep_begin first and
+/// Trains every unit of plan.units, plan.jobs at a time, calling on_sweep_begin first and
 /// on_sweep_end last. On the CPU each unit uses one thread (LibTorch and OpenBLAS alike), so
 /// results are the same whatever the job count. Observers are called under one lock, never
 /// concurrently; results come back in plan order. A diverged run does not stop the rest; an

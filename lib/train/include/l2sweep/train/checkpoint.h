@@ -4,11 +4,13 @@
 #include <optional>
 #include <string>
 
-#include "l2sweep/config/plan.h"
+#include "l2sweep/config/runs.h"
 #include "l2sweep/train/run_result.h"
 #include "l2sweep/train/trainer.h"
 
 namespace l2sweep {
+
+struct EngineEntry;
 
 /// One checkpoint per run, `folder/<run name>.pt`, rewritten after every epoch: the model,
 /// the optimizer's state, the shuffle generator's state, the metrics so far, and the settings
@@ -24,7 +26,7 @@ namespace l2sweep {
 class CheckpointStore {
  public:
   explicit CheckpointStore(std::filesystem::path folder, SweepConfig sweep = {},
-                           std::optional<EngineKind> engine = std::nullopt);
+                           const EngineEntry* engine = nullptr);
 
   std::filesystem::path path_for(const RunSpec& run) const;
 
@@ -46,7 +48,7 @@ class CheckpointStore {
 
   std::filesystem::path folder_;
   SweepConfig sweep_;
-  std::optional<EngineKind> engine_;
+  const EngineEntry* engine_ = nullptr;
   /// The folder's sweep.cfg is l2sweep 0.1's: checkpoints without a checksum are its own.
   bool legacy_sweep_;
 };

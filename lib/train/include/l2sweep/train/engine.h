@@ -34,7 +34,8 @@ struct TrainOptions {
   int64_t batch_size = 32;
   uint64_t shuffle_seed = 0;  ///< seeds the batch orders (DataOrder)
   Shuffle shuffle = Shuffle::kEachEpoch;  ///< a new order every epoch, or one replayed
-  EngineKind engine = EngineKind::kAutograd;
+  /// Which engine (its name in engine_registry(); make_engine builds it).
+  std::string engine = "autograd";
   /// torch::optim::Adam's update, or Keras' (KerasAdam).
   AdamVariant adam = AdamVariant::kTorch;
   /// With the device engine on CUDA: replay the steps from CUDA graphs captured in the first
@@ -104,9 +105,8 @@ class Engine {
   virtual void save_state(size_t member, torch::serialize::OutputArchive& archive) const = 0;
   virtual void load_state(size_t member, torch::serialize::InputArchive& archive) = 0;
 
-  virtual EngineKind kind() const = 0;
-  /// What actually ran, in words, as summary.json records it.
-  virtual std::string description() const = 0;
+  /// What actually ran, in words, as summary.json records it (its registry entry's words).
+  std::string description() const;
 
  protected:
   /// One member's Adam step on the batch `indices` (`count` rows of the epoch's order from
@@ -126,16 +126,12 @@ class Engine {
   torch::Device device_;
 };
 
-/// Whether any of `members` has decoupled weight decay (for describe_engine).
+/// Whether any of `members` has decoupled weight decay (for an engine's description).
 bool any_weight_decay(const std::vector<Member>& members);
 
-/// The engine `options.engine` over `members`, whose models are already on `device`.
+/// The engine `options.engine` (engine_registry()) over `members`, whose models are already on
+/// `device`.
 std::unique_ptr<Engine> make_engine(std::vector<Member> members, const TrainOptions& options,
                                     const torch::Device& device);
-
-/// How an engine of `kind` describes itself when it runs as planned (CUDA graphs or not,
-/// torch's or Keras' Adam, and whether runs have decoupled weight decay).
-std::string describe_engine(EngineKind kind, bool cuda_graphs,
-                            AdamVariant adam = AdamVariant::kTorch, bool weight_decay = false);
 
 }  // namespace l2sweep

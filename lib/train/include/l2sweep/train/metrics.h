@@ -116,11 +116,21 @@ struct EpochMetrics {
   bool finite() const;
 };
 
-/// One metric of EpochMetrics and where each writer puts it.
+/// What one epoch measured for one run, before it becomes its EpochMetrics record.
+struct EpochMeasurements {
+  TrainMetrics train;        ///< the epoch's training means
+  EvalMetrics val;           ///< the validation set at the weights the epoch ended with
+  WeightStatistics weights;  ///< W1 at the end of the epoch
+  double seconds = 0;        ///< wall time of the cohort's epoch
+};
+
+/// One metric of EpochMetrics: where its value comes from and where each writer puts it.
 struct EpochMetricField {
   /// metrics.csv's column and summary.json's key (Keras' History name where Keras has one).
   const char* name;
   double EpochMetrics::*member;
+  /// Its value among the epoch's measurements (epoch_record).
+  double (*measured)(const EpochMeasurements& m);
   /// The TensorBoard writer ("train" or "validation") and tag; nullptr: not logged there.
   const char* tensorboard_writer;
   const char* tensorboard_tag;
@@ -128,25 +138,62 @@ struct EpochMetricField {
   const char* console_format;
   /// summary.json gives the final epoch's value in each run (timings are not results).
   bool in_summary;
+  /// What it is, in one line (README's column list and `l2sweep --list-metrics`).
+  const char* doc;
 };
 
-/// Every metric after `epoch`, in metrics.csv's column order.
+/// Every metric after `epoch`, in metrics.csv's column order. A new per-epoch metric is a row
+/// here, the code that measures it (into EpochMeasurements), and a test: every writer and
+/// reader, the README's column list and the scripts' tag lists follow this table.
 inline constexpr EpochMetricField kEpochMetricFields[] = {
-    {"loss", &EpochMetrics::loss, "train", "epoch_loss", "loss {:.4f}", true},
-    {"accuracy", &EpochMetrics::accuracy, "train", "epoch_accuracy", "accuracy {:.4f}", true},
-    {"val_loss", &EpochMetrics::val_loss, "validation", "epoch_loss", "val_loss {:.4f}", true},
-    {"val_accuracy", &EpochMetrics::val_accuracy, "validation", "epoch_accuracy",
-     "val_accuracy {:.4f}", true},
-    {"data_loss", &EpochMetrics::data_loss, "train", "epoch_data_loss", "data_loss {:.4f}", true},
-    {"val_data_loss", &EpochMetrics::val_data_loss, "validation", "epoch_data_loss",
-     "val_data_loss {:.4f}", true},
-    {"penalty", &EpochMetrics::penalty, "train", "epoch_penalty", nullptr, true},
-    {"w1_norm", &EpochMetrics::w1_norm, "train", "w1_norm", "w1_norm {:.3f}", true},
-    {"w1_small", &EpochMetrics::w1_small, "train", "w1_small", nullptr, true},
-    {"w1_zero", &EpochMetrics::w1_zero, "train", "w1_zero", nullptr, true},
-    {"dead_units", &EpochMetrics::dead_units, "validation", "dead_units", nullptr, true},
-    {"epoch_seconds", &EpochMetrics::epoch_seconds, nullptr, nullptr, "{:.1f}s", false},
+    {"loss", &EpochMetrics::loss, [](const EpochMeasurements& m) { return m.train.loss; },
+     "train", "epoch_loss", "loss {:.4f}", true,
+     "training loss: data_loss + the L2 penalty, the sample-weighted mean over the epoch's "
+     "batches, each measured before its own update (Keras' History)"},
+    {"accuracy", &EpochMetrics::accuracy,
+     [](const EpochMeasurements& m) { return m.train.accuracy; }, "train", "epoch_accuracy",
+     "accuracy {:.4f}", true, "training accuracy, averaged over the epoch's batches as loss is"},
+    {"val_loss", &EpochMetrics::val_loss, [](const EpochMeasurements& m) { return m.val.loss; },
+     "validation", "epoch_loss", "val_loss {:.4f}", true,
+     "validation loss at the weights the epoch ended with: val_data_loss + penalty"},
+    {"val_accuracy", &EpochMetrics::val_accuracy,
+     [](const EpochMeasurements& m) { return m.val.accuracy; }, "validation", "epoch_accuracy",
+     "val_accuracy {:.4f}", true, "validation accuracy at the weights the epoch ended with"},
+    {"data_loss", &EpochMetrics::data_loss,
+     [](const EpochMeasurements& m) { return m.train.data_loss; }, "train", "epoch_data_loss",
+     "data_loss {:.4f}", true,
+     "training cross-entropy without the penalty, averaged over the epoch's batches as loss is"},
+    {"val_data_loss", &EpochMetrics::val_data_loss,
+     [](const EpochMeasurements& m) { return m.val.data_loss; }, "validation", "epoch_data_loss",
+     "val_data_loss {:.4f}", true, "validation cross-entropy without the penalty"},
+    {"penalty", &EpochMetrics::penalty, [](const EpochMeasurements& m) { return m.val.penalty; },
+     "train", "epoch_penalty", nullptr, true,
+     "the L2 term l2 * ||W1||^2 at the end of the epoch (val_loss - val_data_loss)"},
+    {"w1_norm", &EpochMetrics::w1_norm,
+     [](const EpochMeasurements& m) { return m.weights.norm; }, "train", "w1_norm",
+     "w1_norm {:.3f}", true, "||W1||_2, the first Dense kernel's norm, at the end of the epoch"},
+    {"w1_small", &EpochMetrics::w1_small,
+     [](const EpochMeasurements& m) { return m.weights.small; }, "train", "w1_small", nullptr,
+     true,
+     "the share of W1's entries with |w| < 0.001 (1/80 of the Glorot bound the weights start "
+     "within), at the end of the epoch"},
+    {"w1_zero", &EpochMetrics::w1_zero, [](const EpochMeasurements& m) { return m.weights.zero; },
+     "train", "w1_zero", nullptr, true,
+     "the share of W1's entries that are exactly 0, at the end of the epoch"},
+    {"dead_units", &EpochMetrics::dead_units,
+     [](const EpochMeasurements& m) { return m.val.dead_units; }, "validation", "dead_units",
+     nullptr, true,
+     "the share of hidden units whose ReLU outputs 0 for every validation image, at the end of "
+     "the epoch"},
+    {"epoch_seconds", &EpochMetrics::epoch_seconds,
+     [](const EpochMeasurements& m) { return m.seconds; }, nullptr, nullptr, "{:.1f}s", false,
+     "wall time of the epoch's training and validation (for an engine that stacks a cohort's "
+     "runs, the cohort's epoch)"},
 };
+
+/// The record of epoch `epoch` (1-based) from what it measured: every field of
+/// kEpochMetricFields, and W1's histogram.
+EpochMetrics epoch_record(int64_t epoch, const EpochMeasurements& measured);
 
 /// The field called `name`, or nullptr.
 const EpochMetricField* find_epoch_metric(const char* name);

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "l2sweep/config/plan.h"
+#include "l2sweep/config/runs.h"
 #include "l2sweep/train/metrics.h"
 
 namespace l2sweep {

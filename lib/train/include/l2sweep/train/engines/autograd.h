@@ -23,8 +23,6 @@ class AutogradEngine : public Engine {
   bool finite(size_t member) const override;
   void save_state(size_t member, torch::serialize::OutputArchive& archive) const override;
   void load_state(size_t member, torch::serialize::InputArchive& archive) override;
-  EngineKind kind() const override { return EngineKind::kAutograd; }
-  std::string description() const override;
 
  private:
   /// torch::optim::Adam, AdamW (with weight decay) or KerasAdam (make_adam).

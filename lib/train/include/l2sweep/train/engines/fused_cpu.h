@@ -44,8 +44,6 @@ class FusedCpuEngine : public Engine {
   bool finite(size_t member) const override;
   void save_state(size_t member, torch::serialize::OutputArchive& archive) const override;
   void load_state(size_t member, torch::serialize::InputArchive& archive) override;
-  EngineKind kind() const override { return EngineKind::kFused; }
-  std::string description() const override;
 
   /// Adam steps taken so far (the same for every member).
   int64_t steps() const;

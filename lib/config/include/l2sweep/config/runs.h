@@ -1,7 +1,5 @@
 #pragma once
 
-#include <torch/types.h>
-
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -41,7 +39,7 @@ std::vector<RunSpec> plan_runs(const SweepConfig& config);
 /// do not depend on which other members share its cohort.
 struct Cohort {
   uint64_t seed = 0;
-  std::vector<RunSpec> members;  ///< in plan order
+  std::vector<RunSpec> runs;  ///< in plan order
 };
 
 /// `runs` grouped into cohorts by seed, each in the order given, cohorts in the order of
@@ -53,27 +51,6 @@ std::vector<Cohort> cohorts_of(const std::vector<RunSpec>& runs);
 /// members, so this only decides what trains side by side.
 void slice_cohorts(std::vector<Cohort>& cohorts, size_t units);
 
-/// A configuration resolved once into what this process will do; everything downstream
-/// (the runner, the engines, the writers) reads the plan, never the option strings.
-struct Plan {
-  SweepConfig config;
-  torch::Device device{torch::kCPU};
-  EngineKind engine = EngineKind::kFused;
-  /// The device engine replays its steps from CUDA graphs (only ever on CUDA).
-  bool cuda_graphs = false;
-  /// Every run of the sweep, in plan order (all shards').
-  std::vector<RunSpec> runs;
-  /// This process's runs (its shard's) as units of work, in plan order: for an engine that
-  /// steps members together, cohorts (split into slices when there are more jobs than
-  /// cohorts); for one that steps them in turn, one run each (a cohort of one), which spreads
-  /// best over the jobs.
-  std::vector<Cohort> cohorts;
-  /// Units trained at once, each on one thread: config.jobs, or by default one per core (on a
-  /// GPU, 1); never more than there are units, never fewer than 1. For an engine that steps
-  /// members together on the CPU, see plan_cohort_units.
-  int64_t jobs = 1;
-};
-
 /// For an engine that steps a cohort's members together, on `cores` CPU cores: cuts `cohorts`
 /// into units of equal work that keep every core busy to the end, and returns how many to
 /// train at once. Few runs (at most two per core) become one unit each, all trained at once:
@@ -82,23 +59,5 @@ struct Plan {
 /// slices until there are at least as many units as cores; up to two units per core are then
 /// all trained at once, and beyond that one per core at a time from a queue.
 int64_t plan_cohort_units(std::vector<Cohort>& cohorts, int64_t cores);
-
-/// Every run of the sweep in the units one job trains them in, in order: the cohorts of all
-/// runs for an engine that steps members together, single runs otherwise. The order in which
-/// a --jobs 1 sweep writes metrics.csv, and so the order merge and --resume rewrite it in.
-std::vector<Cohort> training_order(const Plan& plan);
-
-/// Turns a --device value into a device that exists here; throws a usage Error otherwise.
-/// `auto` picks the first CUDA device when one is available, else the CPU.
-torch::Device resolve_device(const std::string& spec);
-
-/// The plan of `config` on `device`, which the caller has resolved: the engine (`auto` is
-/// fused on the CPU; on CUDA the device engine with graphs, or autograd with graphs off), this
-/// shard's runs as units of work, and the job count. Throws a usage Error for an engine that
-/// cannot run on `device`. Asks no hardware anything.
-Plan make_plan(const SweepConfig& config, const torch::Device& device);
-
-/// Validates `config`, resolves its device, then make_plan(): what a sweep starts with.
-Plan resolve_plan(const SweepConfig& config);
 
 }  // namespace l2sweep

@@ -1,0 +1,114 @@
+#pragma once
+
+// The fused CPU step's loops (lib/train/src/engines/fused_cpu.cpp): private to the train layer.
+//
+// Every file that includes this one is compiled with -O3 -fno-math-errno -ffp-contract=off
+// (lib/train/CMakeLists.txt): the inline loops below are inlined into the engine's own loops,
+// so every copy of them must be compiled the same way (the same bits, vectorised).
+
+#include <torch/types.h>
+
+#include <cmath>
+#include <cstdint>
+
+namespace l2sweep::fused {
+
+/// Lanes of the sum of squares within a block: lane l adds elements l, l + 8, l + 16, ... in
+/// float, and the lanes are added in order in double; a fixed arrangement that vectorises.
+constexpr int kSquareLanes = 8;
+
+struct AdamCoefficients {
+  float beta1, beta2, one_minus_beta1, one_minus_beta2, step_size, inverse_sqrt_bias2, eps, decay;
+  /// Decoupled weight decay, torch::optim::AdamW's: p *= shrink (1 - lr * wd) before the update;
+  /// 1 without weight decay, which changes no bit.
+  float shrink = 1.0f;
+  /// Keras' update (--adam keras): its step size alpha, and its decoupled decay
+  /// p -= p * keras_decay * keras_lr.
+  float keras_alpha = 0, keras_decay = 0, keras_lr = 0;
+};
+
+/// torch::optim::Adam's update (AdamW's with c.shrink != 1) of `size` parameters in one pass,
+/// the gradient plus c.decay * param (W1's L2 penalty); with `squares`, also the sum of squares
+/// of the parameters before the update. Vectorised, with an AVX2 clone on x86-64 that gives the
+/// same bits (kernels.cpp).
+void adam_kernel(float* __restrict param, float* __restrict m, float* __restrict v,
+                 const float* __restrict gradient, int64_t size, AdamCoefficients c,
+                 double* squares);
+
+/// Keras' Adam (KerasAdam) in one pass, otherwise as adam_kernel.
+void keras_adam_kernel(float* __restrict param, float* __restrict m, float* __restrict v,
+                       const float* __restrict gradient, int64_t size, AdamCoefficients c,
+                       double* squares);
+
+/// Rows `rows` of `images` (uint8 pixels, or float32 already scaled) as float32 pixel / 255
+/// into `out` ([rows.size(), features]). The division is IEEE float division, exact and
+/// vectorised, so the bits are those of the float tensors the other engines divide
+/// (Keras semantics: scale by /255 and nothing else).
+void gather_rows(const torch::Tensor& images, const int64_t* rows, int64_t begin, int64_t end,
+                 int64_t features, float* out);
+
+/// g = 0 where the ReLU's output h was not positive (its gradient), for `size` elements.
+inline void mask_by_relu(float* __restrict g, const float* __restrict h, int64_t size) {
+  for (int64_t i = 0; i < size; ++i) g[i] = h[i] > 0.0f ? g[i] : 0.0f;
+}
+
+/// Keras' Dropout on one member's hidden layer h^T ([units, n]): h = h * scale where the
+/// batch's `noise` ([n, units], row e for example e) is >= rate, else 0.
+inline void apply_dropout(float* __restrict h, const float* __restrict noise, int64_t units,
+                          int64_t n, float rate, float scale) {
+  for (int64_t k = 0; k < units; ++k) {
+    for (int64_t e = 0; e < n; ++e) {
+      h[k * n + e] = noise[e * units + k] >= rate ? h[k * n + e] * scale : 0.0f;
+    }
+  }
+}
+
+/// The gradient through Dropout and the ReLU: g = g * scale where the dropped-out output h was
+/// positive (kept and active), else 0.
+inline void mask_by_dropout_relu(float* __restrict g, const float* __restrict h, int64_t size,
+                                 float scale) {
+  for (int64_t i = 0; i < size; ++i) g[i] = h[i] > 0.0f ? g[i] * scale : 0.0f;
+}
+
+/// out[k] = the sum of row k of `rows` rows of `n` values: in kSquareLanes lanes added in
+/// order (a fixed arrangement that vectorises), then the rest in order.
+inline void sum_rows(const float* __restrict values, int64_t rows, int64_t n,
+                     float* __restrict out) {
+  for (int64_t k = 0; k < rows; ++k) {
+    const float* row = values + k * n;
+    float lanes[kSquareLanes] = {};
+    int64_t e = 0;
+    for (; e + kSquareLanes <= n; e += kSquareLanes) {
+      for (int l = 0; l < kSquareLanes; ++l) lanes[l] += row[e + l];
+    }
+    float total = 0;
+    for (int l = 0; l < kSquareLanes; ++l) total += lanes[l];
+    for (; e < n; ++e) total += row[e];
+    out[k] = total;
+  }
+}
+
+/// Softmax cross-entropy of one example from its logits (`classes` of them, `stride` apart)
+/// with label `y`: writes (softmax - onehot) * `scale` into `gradient` (when not null), and
+/// returns the cross-entropy; `correct` tells whether the largest logit is the label.
+inline float softmax_cross_entropy(const float* logits, int64_t stride, int64_t classes, int64_t y,
+                                   float scale, float* gradient, bool* correct) {
+  int64_t best = 0;
+  for (int64_t c = 1; c < classes; ++c) {
+    if (logits[c * stride] > logits[best * stride]) best = c;
+  }
+  *correct = best == y;
+  const float peak = logits[best * stride];
+  float total = 0;
+  for (int64_t c = 0; c < classes; ++c) total += std::exp(logits[c * stride] - peak);
+  const float log_total = std::log(total);
+  if (gradient != nullptr) {
+    for (int64_t c = 0; c < classes; ++c) {
+      gradient[c] =
+          (std::exp(logits[c * stride] - peak - log_total) - (c == y ? 1.0f : 0.0f)) * scale;
+    }
+  }
+  return log_total - (logits[y * stride] - peak);
+}
+
+}  // namespace l2sweep::fused
