@@ -66,6 +66,10 @@ cxxopts::Options make_options() {
       cxxopts::value<std::string>());
   add("h,help", "print this help and exit");
   add("version", "print the version and exit");
+  add("list-metrics",
+      "print every metric (metrics.csv column, TensorBoard tag, summary.json statistic) with "
+      "what it is, and exit; with --json, as JSON for scripts");
+  add("json", "with --list-metrics: print JSON");
   add("positional", "", cxxopts::value<std::vector<std::string>>());
   options.parse_positional({"positional"});
   options.positional_help("");
@@ -244,6 +248,14 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
   if (result.count("help") > 0) {
     command.action = CommandLine::Action::kHelp;
     return command;
+  }
+  if (result.count("list-metrics") > 0) {
+    command.action = CommandLine::Action::kListMetrics;
+    command.json = result.count("json") > 0;
+    return command;
+  }
+  if (result.count("json") > 0) {
+    throw usage_error("--json: expected --list-metrics with it");
   }
   if (result.count("version") > 0) {
     command.action = CommandLine::Action::kVersion;

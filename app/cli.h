@@ -9,10 +9,11 @@ namespace l2sweep::cli {
 
 /// What the command line asks for.
 struct CommandLine {
-  enum class Action { kRun, kMerge, kCompare, kHelp, kVersion };
+  enum class Action { kRun, kMerge, kCompare, kHelp, kVersion, kListMetrics };
   Action action = Action::kRun;
   SweepConfig config;
   std::string merge_dir;  ///< for `l2sweep merge OUT`
+  bool json = false;      ///< --list-metrics --json
   compare::CompareOptions compare;  ///< for `l2sweep compare`
   std::string help;       ///< the --help text
   std::string text;       ///< the command line itself, shell-quoted, for summary.json

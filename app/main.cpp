@@ -16,10 +16,12 @@
 #include "l2sweep/base/error.h"
 #include "l2sweep/base/exit_codes.h"
 #include "l2sweep/base/files.h"
+#include "l2sweep/base/json.h"
 #include "l2sweep/base/stop_token.h"
 #include "l2sweep/base/version.h"
 #include "l2sweep/experiment/experiment.h"
 #include "l2sweep/experiment/merge.h"
+#include "l2sweep/outputs/metric_list.h"
 #include "l2sweep/tune/tune.h"
 
 namespace {
@@ -124,6 +126,10 @@ int run(const l2sweep::cli::CommandLine& command) {
   switch (command.action) {
     case l2sweep::cli::CommandLine::Action::kHelp:
       fmt::print("{}", command.help);
+      return l2sweep::kExitOk;
+    case l2sweep::cli::CommandLine::Action::kListMetrics:
+      fmt::print("{}", command.json ? l2sweep::json_text(l2sweep::metric_listing())
+                                    : l2sweep::metric_listing_markdown());
       return l2sweep::kExitOk;
     case l2sweep::cli::CommandLine::Action::kVersion:
       fmt::print("l2sweep {} (LibTorch {})\n", l2sweep::kVersion, l2sweep::libtorch_version());

@@ -74,7 +74,7 @@ message(STATUS "l2sweep: LibTorch ${Torch_VERSION} from ${TORCH_INSTALL_PREFIX},
 
 # at::_fused_adam_: Adam over all parameters in one kernel, reading the step count from a
 # device tensor, which DeviceAdam uses on CUDA when LibTorch declares it (1.13 has its CUDA
-# kernel only; lib/train/src/engines/device.cpp). Compiled, not linked, against the LibTorch above.
+# kernel only; lib/train/src/engines/tensor/device_adam.cpp). Compiled, not linked, against the LibTorch above.
 include(CheckCXXSourceCompiles)
 include(CMakePushCheckState)
 cmake_push_check_state(RESET)

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Checks OUT/tensorboard with the real `tensorboard` package against OUT/metrics.csv.
 
-usage: python3 scripts/check_tensorboard.py OUT
+usage: python3 scripts/check_tensorboard.py OUT [--l2sweep BIN]
+(BIN: the l2sweep whose `--list-metrics --json` names the tags; default $L2SWEEP_BIN or
+build/bin/l2sweep)
 
 Every run folder OUT/tensorboard/<run>/{train,validation} (the run's name, e.g.
 l2-0.001_seed-0 or l2-0_dropout-0.5_wd-1_seed-2) is loaded with TensorBoard's own
@@ -23,18 +25,14 @@ import os
 import struct
 import sys
 
+import l2sweep_metrics
+
 try:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 except ImportError:
     print("error: the tensorboard Python package is not installed", file=sys.stderr)
     sys.exit(2)
 
-TRAIN = {"epoch_loss": "loss", "epoch_accuracy": "accuracy", "epoch_data_loss": "data_loss",
-         "epoch_penalty": "penalty", "w1_norm": "w1_norm", "w1_small": "w1_small",
-         "w1_zero": "w1_zero"}
-VALIDATION = {"epoch_loss": "val_loss", "epoch_accuracy": "val_accuracy",
-              "epoch_data_loss": "val_data_loss", "dead_units": "dead_units"}
-HISTOGRAM = "dense/kernel/histogram"
 HIDDEN_UNITS = 128  # the seed's Dense(128): W1 has image pixels x 128 weights
 
 
@@ -54,10 +52,15 @@ def float32(value):
 
 
 def main():
-    if len(sys.argv) != 2:
-        print("usage: check_tensorboard.py OUT", file=sys.stderr)
+    if len(sys.argv) not in (2, 4) or (len(sys.argv) == 4 and sys.argv[2] != "--l2sweep"):
+        print("usage: check_tensorboard.py OUT [--l2sweep BIN]", file=sys.stderr)
         return 2
     out = sys.argv[1]
+    # The tags and columns from the binary's own tables (l2sweep --list-metrics --json).
+    listing = l2sweep_metrics.metric_listing(sys.argv[3] if len(sys.argv) == 4 else None)
+    columns = l2sweep_metrics.tensorboard_columns(listing)
+    TRAIN, VALIDATION = columns["train"], columns["validation"]
+    HISTOGRAM = l2sweep_metrics.histogram_tags(listing)["train"]
     with open(os.path.join(out, "metrics.csv"), newline="") as f:
         rows = list(csv.DictReader(f))
     with open(os.path.join(out, "summary.json")) as f:

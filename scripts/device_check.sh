@@ -160,7 +160,7 @@ fi
 
 step "tensorboard files of the benchmark's default sweep, read by tensorboard"
 if [[ -d "$work/l2sweep-graphs" ]]; then
-  "$python" "$root/scripts/check_tensorboard.py" "$work/l2sweep-graphs" || fail "check_tensorboard"
+  "$python" "$root/scripts/check_tensorboard.py" "$work/l2sweep-graphs" --l2sweep "$build/bin/l2sweep" || fail "check_tensorboard"
 else
   fail "check_tensorboard (the benchmark left no sweep to read)"
 fi

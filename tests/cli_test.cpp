@@ -40,6 +40,13 @@ TEST(CommandLine, DefaultsAreTheSeedExperiment) {
   EXPECT_TRUE(config.cuda_graphs);
 }
 
+TEST(CommandLine, ListsTheMetricsAsTextOrJson) {
+  EXPECT_EQ(parse({"--list-metrics"}).action, CommandLine::Action::kListMetrics);
+  EXPECT_FALSE(parse({"--list-metrics"}).json);
+  EXPECT_TRUE(parse({"--list-metrics", "--json"}).json);
+  EXPECT_THROW_WITH(parse({"--json"}), Error, "--json: expected --list-metrics with it");
+}
+
 TEST(CommandLine, ReadsTheEngineAndCudaGraphs) {
   const SweepConfig config = parse({"--engine", "tensor", "--cuda-graphs", "off"}).config;
   EXPECT_EQ(config.engine, "tensor");

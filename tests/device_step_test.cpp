@@ -14,7 +14,7 @@
 #include "l2sweep/sweep/runner.h"
 #include "l2sweep/train/adam.h"
 #include "l2sweep/train/engines/cuda_graph.h"
-#include "l2sweep/train/engines/device.h"
+#include "l2sweep/train/engines/tensor.h"
 #include "l2sweep/train/loss.h"
 #include "l2sweep/train/model.h"
 #include "l2sweep/train/trainer.h"
@@ -207,7 +207,7 @@ TEST(EngineChoice, AutoIsFusedOnTheCpuAndGraphsOnCuda) {
   EXPECT_FALSE(make_plan(config, torch::kCPU).cuda_graphs);
   config.engine = "autograd";
   EXPECT_EQ(make_plan(config, cuda).engine->name, "autograd");
-  // One unit at a time on a GPU: the device engine stacks a cohort into each step, and the
+  // One unit at a time on a GPU: the tensor engine stacks a cohort into each step, and the
   // autograd loop is the plain baseline.
   config.engine = "auto";
   EXPECT_EQ(testing::jobs_for(config, cuda, 3), 1);
@@ -219,7 +219,7 @@ TEST(EngineChoice, AutoIsFusedOnTheCpuAndGraphsOnCuda) {
 // The CUDA fast path itself: these run only where there is a GPU (scripts/device_check.sh).
 
 bool uses_cuda_graphs(const Trainer& trainer) {
-  return dynamic_cast<const DeviceEngine&>(trainer.engine()).uses_cuda_graphs();
+  return dynamic_cast<const TensorEngine&>(trainer.engine()).uses_cuda_graphs();
 }
 
 Datasets on_cuda(const Datasets& host) { return host.to(torch::Device(torch::kCUDA, 0)); }

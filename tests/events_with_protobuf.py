@@ -18,6 +18,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+import l2sweep_metrics  # noqa: E402
+
 try:
     from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 except ImportError:
@@ -101,11 +104,8 @@ def main():
                        check=True, capture_output=True)
         with open(os.path.join(out, "metrics.csv"), newline="") as f:
             rows = {(float(r["l2"]), int(r["epoch"]) - 1): r for r in csv.DictReader(f)}
-        columns = {"train": {"epoch_loss": "loss", "epoch_accuracy": "accuracy",
-                             "epoch_data_loss": "data_loss", "epoch_penalty": "penalty",
-                             "w1_norm": "w1_norm", "w1_small": "w1_small", "w1_zero": "w1_zero"},
-                   "validation": {"epoch_loss": "val_loss", "epoch_accuracy": "val_accuracy",
-                                  "epoch_data_loss": "val_data_loss", "dead_units": "dead_units"}}
+        # The tags and their columns from the binary's own tables.
+        columns = l2sweep_metrics.tensorboard_columns(l2sweep_metrics.metric_listing(BINARY))
         histograms = 0
         for l2 in (0.0, 0.01):
             for writer, tags in columns.items():

@@ -60,7 +60,7 @@ TEST(Plan, KeepsCohortsWholeForTheEngineThatStepsThemTogether) {
     EXPECT_EQ(indices(plan.units[1]), (std::vector<int64_t>{1, 3, 5}));
     EXPECT_EQ(plan.jobs, 1);
   }
-  // On a GPU the device engine trains the cohorts whole, one at a time, by default.
+  // On a GPU the tensor engine trains the cohorts whole, one at a time, by default.
   config.engine = "auto";
   config.jobs = 0;
   const Plan gpu = make_plan(config, torch::Device(torch::kCUDA, 0));

@@ -15,4 +15,4 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 "$binary" --data-dir "$fixture" --val-size 200 --train-size 400 --epochs 3 --l2 0,0.001 \
   --dropout 0,0.5 --weight-decay 0,1 --seeds 2 --out "$tmp/out" >/dev/null
-"$python" "$check" "$tmp/out"
+"$python" "$check" "$tmp/out" --l2sweep "$binary"

@@ -1,10 +1,14 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <set>
+#include <string>
+
 #include "l2sweep/data/data.h"
 #include "l2sweep/train/adam.h"
 #include "l2sweep/train/data_order.h"
 #include "l2sweep/train/loss.h"
+#include "l2sweep/train/metrics.h"
 #include "l2sweep/train/model.h"
 #include "l2sweep/train/trainer.h"
 #include "test_support.h"
@@ -160,6 +164,59 @@ TEST(Training, TinyModelLearnsATinyTask) {
   EXPECT_GT(last.accuracy, 0.95);
   EXPECT_GT(after.accuracy, 0.95);
   EXPECT_LT(after.data_loss, before.data_loss / 4);
+}
+
+}  // namespace
+}  // namespace l2sweep
+
+namespace l2sweep {
+namespace {
+
+TEST(EpochRecord, TakesEachMetricFromWhatTheEpochMeasured) {
+  EpochMeasurements measured;
+  measured.train = {1.5, 1.25, 0.75};  // loss, data_loss, accuracy
+  measured.val.loss = 2.5;
+  measured.val.data_loss = 2.25;
+  measured.val.penalty = 0.25;
+  measured.val.accuracy = 0.625;
+  measured.val.dead_units = 0.125;
+  measured.weights.norm = 7;
+  measured.weights.small = 0.0625;
+  measured.weights.zero = 0.03125;
+  measured.weights.histogram.num = 100352;
+  measured.seconds = 3.5;
+  const EpochMetrics m = epoch_record(4, measured);
+  EXPECT_EQ(m.epoch, 4);
+  EXPECT_EQ(m.loss, 1.5);
+  EXPECT_EQ(m.data_loss, 1.25);
+  EXPECT_EQ(m.accuracy, 0.75);
+  EXPECT_EQ(m.val_loss, 2.5);
+  EXPECT_EQ(m.val_data_loss, 2.25);
+  EXPECT_EQ(m.penalty, 0.25);
+  EXPECT_EQ(m.val_accuracy, 0.625);
+  EXPECT_EQ(m.dead_units, 0.125);
+  EXPECT_EQ(m.w1_norm, 7);
+  EXPECT_EQ(m.w1_small, 0.0625);
+  EXPECT_EQ(m.w1_zero, 0.03125);
+  EXPECT_EQ(m.epoch_seconds, 3.5);
+  EXPECT_EQ(m.w1_histogram.num, 100352);
+}
+
+TEST(EpochRecord, EveryMetricHasOneNameItsDocAndATagWhereItIsLogged) {
+  std::set<std::string> names;
+  std::set<std::pair<std::string, std::string>> tags;
+  for (const EpochMetricField& field : kEpochMetricFields) {
+    EXPECT_TRUE(names.insert(field.name).second) << field.name << " twice";
+    EXPECT_NE(field.measured, nullptr) << field.name;
+    ASSERT_NE(field.doc, nullptr) << field.name;
+    EXPECT_GT(std::string(field.doc).size(), 10u) << field.name;
+    EXPECT_EQ(field.tensorboard_writer == nullptr, field.tensorboard_tag == nullptr)
+        << field.name;
+    if (field.tensorboard_writer != nullptr) {
+      EXPECT_TRUE(tags.insert({field.tensorboard_writer, field.tensorboard_tag}).second)
+          << field.name << ": its TensorBoard tag is another metric's";
+    }
+  }
 }
 
 }  // namespace

@@ -9,7 +9,7 @@ Runs, one after another on the same GPU (scripts/device_check.sh calls it):
   1. l2sweep, default path: the cohort stacked into one DeviceStep, each epoch's full
      batches replayed from one CUDA graph, for --epochs;
   1b. the same on the 12-strength grid (0,1e-6,...,1e-1: one cohort of 12), for --epochs;
-  2. l2sweep --engine device --cuda-graphs off: the same stacked step launched eagerly (the
+  2. l2sweep --engine tensor --cuda-graphs off: the same stacked step launched eagerly (the
      levers "data and metrics on the device" without the graph), for --slow-epochs;
   3. l2sweep --cuda-graphs off: the straightforward loop, autograd and torch::optim::Adam,
      one run at a time, for --slow-epochs;
@@ -143,7 +143,7 @@ def main():
             grid_args.l2 = GRID
             grid = run_l2sweep(grid_args, "l2sweep grid", [], args.epochs, work)
             print(f"  l2sweep 12-strength grid: {grid['seconds']:.2f} s", flush=True)
-        for name, extra in (("l2sweep device, no graph", ["--engine", "device",
+        for name, extra in (("l2sweep tensor, no graph", ["--engine", "tensor",
                                                           "--cuda-graphs", "off"]),
                             ("l2sweep autograd (--cuda-graphs off)", ["--cuda-graphs", "off"])):
             results.append(run_l2sweep(args, name, extra, slow, work))

@@ -245,7 +245,7 @@ std::vector<SweepOption> make_options() {
       option(
           "jobs",
           "cohorts (or slices of one) trained at once, each on one CPU thread and on a GPU its "
-          "own stream (0: one per core; on a GPU one per core with the device engine, else 1)",
+          "own stream (0: one per core; on a GPU one per core with the tensor engine, else 1)",
           kRecorded, "jobs", [](C& c, T t) { c.jobs = integer("jobs", t); },
           [](const C& c) { return fmt::format("{}", c.jobs); },
           [](const C& c) -> Json { return c.jobs; }),

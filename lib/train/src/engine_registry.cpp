@@ -4,7 +4,7 @@
 
 #include "l2sweep/base/error.h"
 #include "l2sweep/train/engines/autograd.h"
-#include "l2sweep/train/engines/device.h"
+#include "l2sweep/train/engines/tensor.h"
 #include "l2sweep/train/engines/fused_cpu.h"
 
 namespace l2sweep {
@@ -53,7 +53,7 @@ std::vector<EngineEntry> entries() {
                                : "Adam, device step (" + update_words(setup) +
                                      ", step count on the device)";
     };
-    tensor.make = make<DeviceEngine>;
+    tensor.make = make<TensorEngine>;
     engines.push_back(std::move(tensor));
   }
   {

@@ -38,7 +38,7 @@ struct TrainOptions {
   std::string engine = "autograd";
   /// torch::optim::Adam's update, or Keras' (KerasAdam).
   AdamVariant adam = AdamVariant::kTorch;
-  /// With the device engine on CUDA: replay the steps from CUDA graphs captured in the first
+  /// With the tensor engine on CUDA: replay the steps from CUDA graphs captured in the first
   /// epoch.
   bool cuda_graphs = false;
 };

@@ -1,6 +1,6 @@
 #pragma once
 
-// The fused CPU step's matrix products (lib/train/src/engines/fused_cpu.cpp): private to the
+// The fused CPU step's matrix products (lib/train/src/engines/fused/fused_cpu.cpp): private to the
 // train layer.
 
 #include <cstdint>

@@ -22,17 +22,17 @@ namespace l2sweep {
 /// on the host (tens of thousands of nodes, roughly a second), which a 1 s sweep cannot pay.
 inline constexpr int64_t kStepsPerGraph = 64;
 
-/// The device engine: the cohort's members stacked into one DeviceStep. With
+/// The tensor engine (--engine tensor): the cohort's members stacked into one DeviceStep. With
 /// options.cuda_graphs (CUDA only) an epoch's full batches are replayed from CUDA graphs of
 /// kStepsPerGraph steps captured in the first epoch, on the calling thread's stream (a
 /// DeviceStream's); the last partial batch runs eagerly. Nothing is read back to the host until the
 /// epoch's means. A capture that fails is an error (a failed capture can leave LibTorch's allocator
 /// and generators in capture state, so continuing without the graph would not be clean).
-class DeviceEngine : public Engine {
+class TensorEngine : public Engine {
  public:
-  DeviceEngine(std::vector<Member> members, const TrainOptions& options,
+  TensorEngine(std::vector<Member> members, const TrainOptions& options,
                const torch::Device& device);
-  ~DeviceEngine() override;
+  ~TensorEngine() override;
 
   std::vector<TrainMetrics> train_epoch(const Split& train, const torch::Tensor& order,
                                         const EpochControl& control) override;

@@ -10,8 +10,8 @@
 #include <cstdint>
 #include <map>
 
-#include "fused/blas.h"
-#include "fused/kernels.h"
+#include "blas.h"
+#include "kernels.h"
 #include "l2sweep/train/adam.h"
 #include "l2sweep/train/dropout.h"
 #include "l2sweep/train/loss.h"

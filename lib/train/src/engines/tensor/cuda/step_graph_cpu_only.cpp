@@ -2,7 +2,7 @@
 // graph to capture. make_plan() never asks for a graph on the CPU.
 #include "l2sweep/base/error.h"
 #include "l2sweep/train/engines/cuda_graph.h"
-#include "l2sweep/train/engines/device.h"
+#include "l2sweep/train/engines/tensor.h"
 
 namespace l2sweep {
 

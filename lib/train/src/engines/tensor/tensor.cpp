@@ -1,4 +1,4 @@
-#include "l2sweep/train/engines/device.h"
+#include "l2sweep/train/engines/tensor.h"
 
 #include <fmt/format.h>
 
@@ -11,7 +11,7 @@
 
 namespace l2sweep {
 
-DeviceEngine::DeviceEngine(std::vector<Member> members, const TrainOptions& options,
+TensorEngine::TensorEngine(std::vector<Member> members, const TrainOptions& options,
                            const torch::Device& device)
     : Engine(std::move(members), options, device),
       step_(std::make_unique<DeviceStep>(members_, options.learning_rate, options.batch_size,
@@ -19,9 +19,9 @@ DeviceEngine::DeviceEngine(std::vector<Member> members, const TrainOptions& opti
   TORCH_CHECK(!options.cuda_graphs || device.is_cuda(), "CUDA graphs need a CUDA device");
 }
 
-DeviceEngine::~DeviceEngine() = default;
+TensorEngine::~TensorEngine() = default;
 
-std::vector<TrainMetrics> DeviceEngine::train_epoch(const Split& train, const torch::Tensor& order,
+std::vector<TrainMetrics> TensorEngine::train_epoch(const Split& train, const torch::Tensor& order,
                                                     const EpochControl& control) {
   DeviceStep& step = *step_;
   step.begin_epoch(train, order, control.dropout_noise);
@@ -70,15 +70,15 @@ std::vector<TrainMetrics> DeviceEngine::train_epoch(const Split& train, const to
   return results;
 }
 
-bool DeviceEngine::finite(size_t member) const {
+bool TensorEngine::finite(size_t member) const {
   return step_->finite(static_cast<int64_t>(member));
 }
 
-void DeviceEngine::save_state(size_t member, torch::serialize::OutputArchive& archive) const {
+void TensorEngine::save_state(size_t member, torch::serialize::OutputArchive& archive) const {
   step_->save_state(static_cast<int64_t>(member), archive);
 }
 
-void DeviceEngine::load_state(size_t member, torch::serialize::InputArchive& archive) {
+void TensorEngine::load_state(size_t member, torch::serialize::InputArchive& archive) {
   step_->load_state(static_cast<int64_t>(member), archive);
 }
 

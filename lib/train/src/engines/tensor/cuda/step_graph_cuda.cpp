@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "l2sweep/train/engines/cuda_graph.h"
-#include "l2sweep/train/engines/device.h"
+#include "l2sweep/train/engines/tensor.h"
 
 namespace l2sweep {
 
