@@ -12,11 +12,11 @@ struct CommandLine {
   enum class Action { kRun, kMerge, kCompare, kHelp, kVersion, kListMetrics };
   Action action = Action::kRun;
   SweepConfig config;
-  std::string merge_dir;  ///< for `l2sweep merge OUT`
-  bool json = false;      ///< --list-metrics --json
+  std::string merge_dir;            ///< for `l2sweep merge OUT`
+  bool json = false;                ///< --list-metrics --json
   compare::CompareOptions compare;  ///< for `l2sweep compare`
-  std::string help;       ///< the --help text
-  std::string text;       ///< the command line itself, shell-quoted, for summary.json
+  std::string help;                 ///< the --help text
+  std::string text;                 ///< the command line itself, shell-quoted, for summary.json
 };
 
 /// Parses l2sweep's options (sweep_options(), plus --shard-count, --help and --version) into

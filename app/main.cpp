@@ -8,8 +8,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <exception>
+#include <filesystem>
 #include <new>
 
 #include "cli.h"
@@ -100,7 +100,8 @@ void check_out_dir_file(const std::filesystem::path& out) {
     };
     const fs::path folder = resolved(out);
     const fs::path target = resolved(path);
-    const auto end = std::mismatch(folder.begin(), folder.end(), target.begin(), target.end()).first;
+    const auto end =
+        std::mismatch(folder.begin(), folder.end(), target.begin(), target.end()).first;
     if (!folder.empty() && end == folder.end()) {
       throw l2sweep::usage_error(
           "L2SWEEP_OUT_DIR_FILE={}: {} --out {}, where it would overwrite a result; expected a "
@@ -186,8 +187,9 @@ int main(int argc, char** argv) {
     print_error("", e.what());
     return l2sweep::exit_code(e.kind());
   } catch (const std::bad_alloc&) {
-    print_error("", "out of memory (std::bad_alloc) outside loading the data; expected a machine "
-                    "with more memory, or fewer --jobs");
+    print_error("",
+                "out of memory (std::bad_alloc) outside loading the data; expected a machine "
+                "with more memory, or fewer --jobs");
   } catch (const c10::Error& e) {
     print_error("LibTorch: ", e.what_without_backtrace());
   } catch (const std::exception& e) {

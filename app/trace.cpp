@@ -3,9 +3,10 @@
 // scripts/keras_check.py feeds what this writes (the initial weights, each epoch's batch order,
 // the weights after each of the first steps and after each epoch, and the epochs' metrics) to
 // real Keras and checks that Keras' own Adam, AdamW and L2 updates land on the same weights,
-// through train_on_batch step by step and through fit() epoch by epoch; and, for Dropout, whose masks come from another
-// generator in Keras, the weights after the epoch under several mask streams, to compare as
-// distributions. It trains with the library's Trainer and engines, as a sweep does.
+// through train_on_batch step by step and through fit() epoch by epoch; and, for Dropout, whose
+// masks come from another generator in Keras, the weights after the epoch under several mask
+// streams, to compare as distributions. It trains with the library's Trainer and engines, as a
+// sweep does.
 #include <fmt/format.h>
 #include <torch/torch.h>
 
@@ -25,9 +26,9 @@
 #include "l2sweep/config/options.h"
 #include "l2sweep/config/sweep_config.h"
 #include "l2sweep/data/data.h"
-#include "l2sweep/train/dropout.h"
-#include "l2sweep/train/data_order.h"
 #include "l2sweep/sweep/plan.h"
+#include "l2sweep/train/data_order.h"
+#include "l2sweep/train/dropout.h"
 #include "l2sweep/train/model.h"
 #include "l2sweep/train/trainer.h"
 
@@ -57,10 +58,9 @@ std::string raw_bytes(const torch::Tensor& tensor) {
 int run(int argc, char** argv) {
   // The options a sweep has too are read by the sweep's own table (l2sweep/config/options.h):
   // the same parsing, messages and ranges.
-  const char* shared[] = {"l2",         "dropout",    "weight-decay", "adam",
-                          "lr",         "seed",       "batch-size",   "train-size",
-                          "val-size",   "data-dir",   "engine",       "epochs",
-                          "shuffle"};
+  const char* shared[] = {"l2",     "dropout",    "weight-decay", "adam",     "lr",
+                          "seed",   "batch-size", "train-size",   "val-size", "data-dir",
+                          "engine", "epochs",     "shuffle"};
   l2sweep::SweepConfig config;  // this tool's defaults: one run, 2,000 images, Keras' Adam
   config.l2_strengths = {0};
   config.train_size = 2000;
@@ -72,7 +72,8 @@ int run(int argc, char** argv) {
   auto adder = options.add_options();
   for (const char* name : shared) {
     const l2sweep::SweepOption* option = l2sweep::find_sweep_option(name);
-    adder(name, l2sweep::with_engine_choices(option->help), cxxopts::value<std::string>()->default_value(option->format(config)));
+    adder(name, l2sweep::with_engine_choices(option->help),
+          cxxopts::value<std::string>()->default_value(option->format(config)));
   }
   adder("out", "new or empty folder to write", cxxopts::value<std::string>())(
       "record-steps", "weights after each of the first N steps",
@@ -149,7 +150,8 @@ int run(int argc, char** argv) {
   // The orders the Trainer draws, from a DataOrder of its own with the same seed and mode.
   l2sweep::DataOrder data_order(train.shuffle_seed, train.shuffle);
   std::vector<torch::Tensor> orders;
-  for (int64_t epoch = 0; epoch < config.epochs; ++epoch) orders.push_back(data_order.next(examples));
+  for (int64_t epoch = 0; epoch < config.epochs; ++epoch)
+    orders.push_back(data_order.next(examples));
 
   // The epochs as a sweep trains them, with the weights after each of the first steps of the
   // first epoch and after every epoch.

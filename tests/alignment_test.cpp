@@ -10,9 +10,7 @@ namespace {
 
 using Counter = long (*)();
 
-Counter counter(const char* name) {
-  return reinterpret_cast<Counter>(::dlsym(RTLD_DEFAULT, name));
-}
+Counter counter(const char* name) { return reinterpret_cast<Counter>(::dlsym(RTLD_DEFAULT, name)); }
 
 TEST(AlignmentSensitiveBlas, MovesAProductWithAMisalignedOperandAndNoOther) {
   const Counter calls = counter("l2sweep_blas_calls");

@@ -78,8 +78,7 @@ TEST_P(Checkpoint, ContinuesTrainingBitForBit) {
   for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << i;
 }
 
-INSTANTIATE_TEST_SUITE_P(EveryEngine, Checkpoint,
-                         ::testing::ValuesIn(testing::engine_names()),
+INSTANTIATE_TEST_SUITE_P(EveryEngine, Checkpoint, ::testing::ValuesIn(testing::engine_names()),
                          [](const auto& test) { return test.param; });
 
 TEST(CheckpointStore, HasNothingForARunThatNeverSaved) {

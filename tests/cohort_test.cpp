@@ -6,9 +6,9 @@
 
 #include "l2sweep/base/stop_token.h"
 #include "l2sweep/sweep/plan.h"
-#include "l2sweep/train/engine_registry.h"
 #include "l2sweep/sweep/runner.h"
 #include "l2sweep/train/checkpoint.h"
+#include "l2sweep/train/engine_registry.h"
 #include "test_support.h"
 
 namespace l2sweep {
@@ -263,10 +263,8 @@ TEST_P(CohortMembers, ShuffleOnceHoldsForEveryMemberJobCountAndResume) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryEngine, CohortMembers,
-                         ::testing::ValuesIn(every_engine_on_every_device()),
-                         [](const auto& test) {
-                           return test.param.engine +
-                                  (test.param.cuda ? "_cuda" : "");
+                         ::testing::ValuesIn(every_engine_on_every_device()), [](const auto& test) {
+                           return test.param.engine + (test.param.cuda ? "_cuda" : "");
                          });
 
 }  // namespace

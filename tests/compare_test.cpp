@@ -16,10 +16,10 @@
 #include "l2sweep/compare/readers.h"
 #include "l2sweep/compare/report.h"
 #include "l2sweep/compare/sources.h"
-#include "l2sweep/stats/statistics.h"
 #include "l2sweep/compare/tfevents.h"
 #include "l2sweep/experiment/experiment.h"
 #include "l2sweep/outputs/tensorboard.h"
+#include "l2sweep/stats/statistics.h"
 #include "test_support.h"
 
 namespace l2sweep::compare {
@@ -247,8 +247,7 @@ TEST(CompareReaders, SeveralTrainingsInOneTensorBoardFolderAreNeverSpliced) {
   // The newest training wrote train/ only (it stopped before validating): not spliced with
   // an older training's validation/.
   write_training(dir / "partial" / "train", "events.out.tfevents.100.host.1.v2", 100, 2, 1.0f);
-  write_training(dir / "partial" / "validation", "events.out.tfevents.100.host.1.v2", 100, 2,
-                 1.0f);
+  write_training(dir / "partial" / "validation", "events.out.tfevents.100.host.1.v2", 100, 2, 1.0f);
   write_training(dir / "partial" / "train", "events.out.tfevents.200.host.2.v2", 200, 1, 3.0f);
   EXPECT_THROW_WITH(read_keras_tensorboard(dir / "partial", label(0.01)), Error,
                     "the newest training in train/ (events.out.tfevents.200.host.2.v2) has no "
@@ -261,8 +260,7 @@ TEST(CompareReaders, SeveralTrainingsInOneTensorBoardFolderAreNeverSpliced) {
     write_training(dir / "killed" / split, "events.out.tfevents.100.host.1.v2", 100, 2, 1.0f);
   }
   write_training(dir / "killed" / "train", "events.out.tfevents.200.host.2.v2", 200, 0, 1.0f);
-  write_training(dir / "killed" / "validation", "events.out.tfevents.205.host.2.v2", 205, 1,
-                 5.0f);
+  write_training(dir / "killed" / "validation", "events.out.tfevents.205.host.2.v2", 205, 1, 5.0f);
   EXPECT_THROW_WITH(read_keras_tensorboard(dir / "killed", label(0.01)), Error,
                     "the newest training there (events.out.tfevents.200.host.2.v2) holds no "
                     "values yet");
@@ -274,11 +272,13 @@ TEST(CompareReaders, SeveralTrainingsInOneTensorBoardFolderAreNeverSpliced) {
   const fs::path sweep = dir / "sweep";
   write_sweep(sweep, {0.01}, {0, 1}, 2, [](double, int64_t) { return 0.8; });
   RunLabel rerun_label = label(0.01, 0);
-  const Comparison c = compare_sources(
-      read_sources({{"", sweep.string(), std::nullopt},
-                    {"keras", (dir / "rerun").string(), rerun_label,
-                     {{"train_size", "50000"}, {"adam", "torch"}}}}),
-      "val_accuracy");
+  const Comparison c =
+      compare_sources(read_sources({{"", sweep.string(), std::nullopt},
+                                    {"keras",
+                                     (dir / "rerun").string(),
+                                     rerun_label,
+                                     {{"train_size", "50000"}, {"adam", "torch"}}}}),
+                      "val_accuracy");
   EXPECT_TRUE(std::any_of(c.notes.begin(), c.notes.end(), [](const std::string& note) {
     return note.find("left out events.out.tfevents.100.host.1.v2") != std::string::npos;
   }));
@@ -291,8 +291,9 @@ TEST(CompareReaders, AnEventFileTooLargeToBeEpochScalarsIsRefusedBeforeItIsRead)
   const fs::path big = dir / "huge" / "validation" / "events.out.tfevents.1.host.1.v2";
   fs::resize_file(big, kMaxEventFileBytes + 1);  // sparse: nothing is written
   EXPECT_THROW_WITH(read_keras_tensorboard(dir / "huge", label(0.01)), Error,
-                    big.string() + ": 1073741825 bytes, more than the 1073741824 bytes an event "
-                                   "file of epoch scalars can plausibly take");
+                    big.string() +
+                        ": 1073741825 bytes, more than the 1073741824 bytes an event "
+                        "file of epoch scalars can plausibly take");
 }
 
 TEST(CompareReaders, SeedsAreUnsignedSixtyFourBitAsTheSweepsThatWroteThem) {
@@ -347,8 +348,9 @@ TEST(CompareErrors, UnreadableSourcesAreNamed) {
   EXPECT_THROW_WITH(read_keras_csv(dir / "gap.csv", label(1)), Error,
                     "line 3: epoch '2', expected 1");
   write_text(dir / "twice.csv", "epoch,loss,loss\n0,1.5,1.4\n1,1.2,1.1\n");
-  EXPECT_THROW_WITH(read_keras_csv(dir / "twice.csv", label(0.01)), Error,
-                    "twice.csv: header 'epoch,loss,loss' has loss twice; expected each column once");
+  EXPECT_THROW_WITH(
+      read_keras_csv(dir / "twice.csv", label(0.01)), Error,
+      "twice.csv: header 'epoch,loss,loss' has loss twice; expected each column once");
   write_text(dir / "both.csv", "epoch,acc,accuracy,loss\n0,0.5,0.5,1.5\n");
   EXPECT_THROW_WITH(read_keras_csv(dir / "both.csv", label(0.01)), Error,
                     "has accuracy twice (as acc and accuracy)");
@@ -770,7 +772,8 @@ TEST(CompareCommand, ParsesSourcesLabelsAndOptions) {
   EXPECT_THROW_WITH(parse({"a", "--label", "l2=-1", "b"}), Error, "not a non-negative number");
   EXPECT_THROW_WITH(parse({"a", "--label", "l2=1,bogus=2", "b"}), Error,
                     "unknown setting 'bogus'; expected l2, seed, data, train_size");
-  EXPECT_THROW_WITH(parse({"a", "--label", "l2=1,epochs=2", "b"}), Error, "unknown setting 'epochs'");
+  EXPECT_THROW_WITH(parse({"a", "--label", "l2=1,epochs=2", "b"}), Error,
+                    "unknown setting 'epochs'");
   EXPECT_THROW_WITH(parse({"a", "--label", "l2=1,adam=sgd", "b"}), Error,
                     "adam 'sgd'; expected torch or keras");
   EXPECT_THROW_WITH(parse({"a", "--setup", "train_size=0", "b"}), Error,
@@ -837,8 +840,7 @@ TEST(CompareCommand, WritesItsFilesAndRefusesAFolderInUse) {
 
 /// A real sweep on the fixture, with sweep.cfg and summary.json: `train` images, `epochs`.
 fs::path fixture_sweep(const fs::path& out, int64_t train, int64_t epochs,
-                       std::vector<double> dropout = {0.0},
-                       Shuffle shuffle = Shuffle::kEachEpoch) {
+                       std::vector<double> dropout = {0.0}, Shuffle shuffle = Shuffle::kEachEpoch) {
   SweepConfig config;
   config.shuffle = shuffle;
   config.data_dir = l2sweep::testing::fixture_dir().string();
@@ -897,8 +899,9 @@ TEST(CompareSetups, SweepsWithOtherTrainingSizesAreNotComparableUnlessForced) {
     EXPECT_EQ(v.conditions[0], "at epoch 1, the last both trained (big 2, small 1)");
     EXPECT_EQ(v.conditions[1], "forced: train_size 300 (small) vs 600 (big) ignored");
     // The statistic is the first epoch's, not the big sweep's final one.
-    const SeedStats at_one = seed_stats({c.groups[v.reference].runs[0]->find("val_accuracy")->at(0),
-                                         c.groups[v.reference].runs[1]->find("val_accuracy")->at(0)});
+    const SeedStats at_one =
+        seed_stats({c.groups[v.reference].runs[0]->find("val_accuracy")->at(0),
+                    c.groups[v.reference].runs[1]->find("val_accuracy")->at(0)});
     const SeedStats other = forced.groups[v.other].statistic("final_val_accuracy");
     EXPECT_DOUBLE_EQ(v.difference, other.mean - at_one.mean);
     EXPECT_DOUBLE_EQ(v.reference_stats.mean, at_one.mean) << "the table shows what was tested";
@@ -914,9 +917,9 @@ TEST(CompareSetups, KerasAssumptionsArePrintedAndBlockWhatDiffers) {
   const std::string keras = (kKeras / "csv" / "l2-{l2}_seed-{seed}.csv").string();
   // Nothing stated for the Keras runs: the seed experiment's setup is assumed, and its 50,000
   // training images and Keras' Adam are not this sweep's.
-  Comparison c = compare_sources(read_sources({{"", sweep.string(), std::nullopt},
-                                               {"keras", keras, std::nullopt}}),
-                                 "val_accuracy");
+  Comparison c = compare_sources(
+      read_sources({{"", sweep.string(), std::nullopt}, {"keras", keras, std::nullopt}}),
+      "val_accuracy");
   EXPECT_EQ(row_of(c, "train_size").values[1].value, "50000");
   EXPECT_EQ(row_of(c, "train_size").values[1].origin, SettingOrigin::kAssumed);
   EXPECT_EQ(row_of(c, "data").values[1].origin, SettingOrigin::kUnknown) << "never assumed";
@@ -933,9 +936,9 @@ TEST(CompareSetups, KerasAssumptionsArePrintedAndBlockWhatDiffers) {
   // common epochs (the Keras runs have 3, as the sweep).
   std::map<std::string, std::string> setup = {
       {"train_size", "300"}, {"val_size", "200"}, {"adam", "torch"}};
-  c = compare_sources(read_sources({{"", sweep.string(), std::nullopt},
-                                    {"keras", keras, std::nullopt, setup}}),
-                      "val_accuracy");
+  c = compare_sources(
+      read_sources({{"", sweep.string(), std::nullopt}, {"keras", keras, std::nullopt, setup}}),
+      "val_accuracy");
   EXPECT_EQ(row_of(c, "train_size").values[1].origin, SettingOrigin::kGiven);
   for (const StrengthVerdict& v : c.verdicts) {
     EXPECT_NE(v.verdict, Verdict::kNotComparable);
@@ -965,32 +968,31 @@ TEST(CompareSetups, TheDataOrderBlocksAndKerasRunsAreAssumedReshuffledEachEpoch)
   EXPECT_EQ(row_of(c, "shuffle").values[1].origin, SettingOrigin::kRecorded);
   for (const StrengthVerdict& v : c.verdicts) {
     EXPECT_EQ(v.verdict, Verdict::kNotComparable);
-    EXPECT_EQ(v.conditions,
-              (std::vector<std::string>{"shuffle once (once) vs each-epoch (each)"}));
+    EXPECT_EQ(v.conditions, (std::vector<std::string>{"shuffle once (once) vs each-epoch (each)"}));
   }
   // Keras runs that do not say are assumed to be the seed script's (reshuffled each epoch);
   // runs said to be seeded (--setup shuffle=once) pair only with --shuffle once.
   const std::string keras = (kKeras / "csv" / "l2-{l2}_seed-{seed}.csv").string();
   std::map<std::string, std::string> setup = {
       {"train_size", "300"}, {"val_size", "200"}, {"adam", "torch"}};
-  c = compare_sources(read_sources({{"", each.string(), std::nullopt},
-                                    {"keras", keras, std::nullopt, setup}}),
-                      "val_accuracy");
+  c = compare_sources(
+      read_sources({{"", each.string(), std::nullopt}, {"keras", keras, std::nullopt, setup}}),
+      "val_accuracy");
   EXPECT_EQ(row_of(c, "shuffle").values[1].value, "each-epoch");
   EXPECT_EQ(row_of(c, "shuffle").values[1].origin, SettingOrigin::kAssumed);
   for (const StrengthVerdict& v : c.verdicts) EXPECT_NE(v.verdict, Verdict::kNotComparable);
   setup["shuffle"] = "once";
-  c = compare_sources(read_sources({{"", each.string(), std::nullopt},
-                                    {"keras", keras, std::nullopt, setup}}),
-                      "val_accuracy");
+  c = compare_sources(
+      read_sources({{"", each.string(), std::nullopt}, {"keras", keras, std::nullopt, setup}}),
+      "val_accuracy");
   for (const StrengthVerdict& v : c.verdicts) {
     EXPECT_EQ(v.verdict, Verdict::kNotComparable);
     EXPECT_EQ(v.conditions,
               (std::vector<std::string>{"shuffle once (keras) vs each-epoch (each)"}));
   }
-  c = compare_sources(read_sources({{"", once.string(), std::nullopt},
-                                    {"keras", keras, std::nullopt, setup}}),
-                      "val_accuracy");
+  c = compare_sources(
+      read_sources({{"", once.string(), std::nullopt}, {"keras", keras, std::nullopt, setup}}),
+      "val_accuracy");
   for (const StrengthVerdict& v : c.verdicts) EXPECT_NE(v.verdict, Verdict::kNotComparable);
   EXPECT_THROW_WITH(given_setting("shuffle", "never", "--setup"), Error,
                     "--setup: shuffle 'never'; expected each-epoch or once");
@@ -1005,8 +1007,9 @@ TEST(CompareSetups, TheSameSweepCutShortIsIdenticalOverTheCommonEpochs) {
   for (const StrengthVerdict& v : c.verdicts) {
     EXPECT_EQ(v.verdict, Verdict::kIdentical);
     EXPECT_EQ(v.at_epoch, 1);
-    EXPECT_EQ(v.conditions,
-              (std::vector<std::string>{"at epoch 1, the last both trained (longer 2, shorter 1)"}));
+    EXPECT_EQ(
+        v.conditions,
+        (std::vector<std::string>{"at epoch 1, the last both trained (longer 2, shorter 1)"}));
   }
 }
 
@@ -1017,9 +1020,9 @@ TEST(CompareSetups, RunsPairByTheirWholeSetting) {
   std::map<std::string, std::string> setup = {
       {"train_size", "300"}, {"val_size", "200"}, {"adam", "torch"}, {"dropout", "0.5"}};
   const Comparison c = compare_sources(
-      read_sources({{"", sweep.string(), std::nullopt},
-                    {"keras", (kKeras / "csv" / "l2-{l2}_seed-{seed}.csv").string(), std::nullopt,
-                     setup}}),
+      read_sources(
+          {{"", sweep.string(), std::nullopt},
+           {"keras", (kKeras / "csv" / "l2-{l2}_seed-{seed}.csv").string(), std::nullopt, setup}}),
       "val_accuracy");
   ASSERT_EQ(c.verdicts.size(), 2u);
   for (const StrengthVerdict& v : c.verdicts) {

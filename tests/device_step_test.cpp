@@ -9,8 +9,8 @@
 #include <tuple>
 #include <utility>
 
-#include "l2sweep/sweep/plan.h"
 #include "l2sweep/data/data.h"
+#include "l2sweep/sweep/plan.h"
 #include "l2sweep/sweep/runner.h"
 #include "l2sweep/train/adam.h"
 #include "l2sweep/train/engines/cuda_graph.h"
@@ -44,7 +44,8 @@ struct DoubleAdam {
     exp_avg_sq = kAdamBeta2 * exp_avg_sq + (1 - kAdamBeta2) * grad * grad;
     const double correction1 = 1 - std::pow(kAdamBeta1, static_cast<double>(steps));
     const double correction2 = 1 - std::pow(kAdamBeta2, static_cast<double>(steps));
-    param -= 1e-3 / correction1 * exp_avg / (exp_avg_sq.sqrt() / std::sqrt(correction2) + kAdamEpsilon);
+    param -=
+        1e-3 / correction1 * exp_avg / (exp_avg_sq.sqrt() / std::sqrt(correction2) + kAdamEpsilon);
   }
 };
 

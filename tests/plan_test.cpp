@@ -173,7 +173,7 @@ TEST(Plan, KeepsOnlyTheShardsRuns) {
   config.shard = Shard{1, 4};
   config.engine = "autograd";  // units of one run
   const Plan plan = make_plan(config, torch::kCPU);
-  EXPECT_EQ(plan.runs.size(), 6u);     // the whole sweep
+  EXPECT_EQ(plan.runs.size(), 6u);   // the whole sweep
   ASSERT_EQ(plan.units.size(), 2u);  // runs 1 and 5: index % 4 == 1
   EXPECT_EQ(indices(plan.units[0]), (std::vector<int64_t>{1}));
   EXPECT_EQ(indices(plan.units[1]), (std::vector<int64_t>{5}));

@@ -1,9 +1,9 @@
 // The recommendation that ends the console and opens report.md: which setting to use, from
 // the final validation accuracies over seeds, on constructed sweeps.
+#include "l2sweep/outputs/recommendation.h"
+
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-
-#include "l2sweep/outputs/recommendation.h"
 
 namespace l2sweep {
 namespace {
@@ -32,8 +32,8 @@ using Answer = Recommendation::Answer;
 
 TEST(Recommendation, TheControlWinsSoRegularisationDoesNotHelp) {
   const std::vector<SettingSummary> s = {setting(0, {0.880, 0.884, 0.879}),
-                                          setting(1e-4, {0.874, 0.877, 0.872}),
-                                          setting(1e-2, {0.840, 0.845, 0.838})};
+                                         setting(1e-4, {0.874, 0.877, 0.872}),
+                                         setting(1e-2, {0.840, 0.845, 0.838})};
   const Recommendation r = recommend(s, config_of({0, 1e-4, 1e-2}, 3));
   EXPECT_EQ(r.answer, Answer::kNoRegularisation);
   EXPECT_EQ(r.recommended, 0u);
@@ -46,8 +46,8 @@ TEST(Recommendation, TheControlWinsSoRegularisationDoesNotHelp) {
 
 TEST(Recommendation, AnL2ThatBeatsTheControlOnEverySeedIsRecommended) {
   const std::vector<SettingSummary> s = {setting(0, {0.850, 0.855, 0.851}),
-                                          setting(1e-3, {0.870, 0.874, 0.872}),
-                                          setting(1e-2, {0.860, 0.866, 0.861})};
+                                         setting(1e-3, {0.870, 0.874, 0.872}),
+                                         setting(1e-2, {0.860, 0.866, 0.861})};
   const Recommendation r = recommend(s, config_of({0, 1e-3, 1e-2}, 3));
   EXPECT_EQ(r.answer, Answer::kUseBest);
   EXPECT_EQ(r.best, 1u);
@@ -61,8 +61,8 @@ TEST(Recommendation, AnL2ThatBeatsTheControlOnEverySeedIsRecommended) {
 
 TEST(Recommendation, WithoutAControlItSaysSoAndGivesTheCommandThatAddsOne) {
   const std::vector<SettingSummary> s = {setting(1e-4, {0.878, 0.880, 0.876}),
-                                          setting(1e-3, {0.870, 0.874, 0.872}),
-                                          setting(1e-2, {0.840, 0.845, 0.838})};
+                                         setting(1e-3, {0.870, 0.874, 0.872}),
+                                         setting(1e-2, {0.840, 0.845, 0.838})};
   SweepConfig config = config_of({1e-4, 1e-3, 1e-2}, 3);
   config.epochs = 5;
   const Recommendation r = recommend(s, config);
@@ -90,7 +90,7 @@ TEST(Recommendation, OneSeedIsNotResolvedAndSaysHowToResolveIt) {
 
 TEST(Recommendation, ALeadInsideTheSeedSpreadIsNotResolvedAndPlansTheSeeds) {
   const std::vector<SettingSummary> s = {setting(0, {0.850, 0.870, 0.860}),
-                                          setting(1e-3, {0.858, 0.866, 0.868})};
+                                         setting(1e-3, {0.858, 0.866, 0.868})};
   const Recommendation r = recommend(s, config_of({0, 1e-3}, 3));
   EXPECT_EQ(r.answer, Answer::kNotResolved);
   EXPECT_FALSE(r.test.resolved());
@@ -102,7 +102,7 @@ TEST(Recommendation, ALeadInsideTheSeedSpreadIsNotResolvedAndPlansTheSeeds) {
 
 TEST(Recommendation, ATieWithTheControlRecommendsTheControl) {
   const std::vector<SettingSummary> s = {setting(1e-4, {0.86, 0.87, 0.88}),
-                                          setting(0, {0.86, 0.87, 0.88})};
+                                         setting(0, {0.86, 0.87, 0.88})};
   const Recommendation r = recommend(s, config_of({1e-4, 0}, 3));
   EXPECT_NE(r.answer, Answer::kUseBest);
   EXPECT_EQ(r.recommended, 1u);
@@ -126,7 +126,7 @@ TEST(Recommendation, TheOneStandardErrorAlternativeIsTheStrongestL2WithinOneSeOf
 TEST(Recommendation, RunsThatLearnedNothingRecommendNothing) {
   // 10 classes: 0.10 to 0.13 is chance, whatever the paired test says.
   const std::vector<SettingSummary> s = {setting(0, {0.10, 0.11, 0.12}),
-                                          setting(1e-3, {0.12, 0.13, 0.13})};
+                                         setting(1e-3, {0.12, 0.13, 0.13})};
   const Recommendation r = recommend(s, config_of({0, 1e-3}, 3), 10);
   EXPECT_EQ(r.answer, Answer::kNothing);
   EXPECT_EQ(r.recommended, Recommendation::kNone);
@@ -137,8 +137,7 @@ TEST(Recommendation, EveryRegularisedRunDivergedCannotTell) {
   SettingSummary diverged = setting(100, {});
   diverged.runs = 2;
   diverged.diverged = 2;
-  const Recommendation r =
-      recommend({setting(0, {0.85, 0.86}), diverged}, config_of({0, 100}, 2));
+  const Recommendation r = recommend({setting(0, {0.85, 0.86}), diverged}, config_of({0, 100}, 2));
   EXPECT_EQ(r.answer, Answer::kNotResolved);
   EXPECT_EQ(r.recommended, 0u);
   EXPECT_NE(r.headline.find("Cannot tell whether regularisation helps"), std::string::npos);
@@ -160,13 +159,14 @@ TEST(Recommendation, ASettingThatDivergedOnASeedIsNeverRecommended) {
   partly.runs = 3;
   partly.diverged = 1;
   const std::vector<SettingSummary> s = {setting(0, {0.850, 0.852, 0.851}),
-                                          setting(1e-3, {0.870, 0.874, 0.872}), partly};
+                                         setting(1e-3, {0.870, 0.874, 0.872}), partly};
   const Recommendation r = recommend(s, config_of({0, 1e-3, 1e-2}, 3));
   EXPECT_EQ(r.best, 1u);
   EXPECT_EQ(r.answer, Answer::kUseBest);
   bool named = false;
   for (const auto& line : r.evidence) {
-    named = named || line.find("L2 = 0.01 (2 of 3 runs completed, 1 diverged)") != std::string::npos;
+    named =
+        named || line.find("L2 = 0.01 (2 of 3 runs completed, 1 diverged)") != std::string::npos;
   }
   EXPECT_TRUE(named) << recommendation_markdown(r);
 }

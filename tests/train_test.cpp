@@ -210,8 +210,7 @@ TEST(EpochRecord, EveryMetricHasOneNameItsDocAndATagWhereItIsLogged) {
     EXPECT_NE(field.measured, nullptr) << field.name;
     ASSERT_NE(field.doc, nullptr) << field.name;
     EXPECT_GT(std::string(field.doc).size(), 10u) << field.name;
-    EXPECT_EQ(field.tensorboard_writer == nullptr, field.tensorboard_tag == nullptr)
-        << field.name;
+    EXPECT_EQ(field.tensorboard_writer == nullptr, field.tensorboard_tag == nullptr) << field.name;
     if (field.tensorboard_writer != nullptr) {
       EXPECT_TRUE(tags.insert({field.tensorboard_writer, field.tensorboard_tag}).second)
           << field.name << ": its TensorBoard tag is another metric's";

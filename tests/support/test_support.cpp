@@ -11,9 +11,9 @@
 #include <random>
 
 #include "l2sweep/sweep/plan.h"
-#include "l2sweep/train/engine_registry.h"
 #include "l2sweep/sweep/runner.h"
 #include "l2sweep/train/adam.h"
+#include "l2sweep/train/engine_registry.h"
 #include "l2sweep/train/loss.h"
 #include "l2sweep/train/model.h"
 #include "l2sweep/train/trainer.h"
@@ -221,8 +221,7 @@ void expect_engine_tracks_autograd(std::string engine, const Datasets& data,
         // pull on a weight with almost no data gradient), and with Dropout and decay a unit
         // can die in one and live in the other (one unit is 1/128 of each layer). Allow 2%; a
         // wrong update moves nearly every weight.
-        EXPECT_TRUE(
-            all_close(actual[i].cpu(), expected[i], 1e-3, 1e-4, /*max_outside_share=*/0.02))
+        EXPECT_TRUE(all_close(actual[i].cpu(), expected[i], 1e-3, 1e-4, /*max_outside_share=*/0.02))
             << what << " parameter " << i;
       }
       EXPECT_NEAR(trainer.w1_norm(0), reference.w1_norm(0), 1e-4 * reference.w1_norm(0)) << what;

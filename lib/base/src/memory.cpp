@@ -92,8 +92,8 @@ std::optional<int64_t> cgroup_room() {
     const fs::path relative = fs::path(path).relative_path();
     if (controllers.empty()) {
       const fs::path root = "/sys/fs/cgroup";
-      room = least(room, cgroup_levels_room(root / relative, root, "memory.max",
-                                            "memory.current", "inactive_file"));
+      room = least(room, cgroup_levels_room(root / relative, root, "memory.max", "memory.current",
+                                            "inactive_file"));
     } else if (("," + controllers + ",").find(",memory,") != std::string::npos) {
       const fs::path root = "/sys/fs/cgroup/memory";
       room = least(room, cgroup_levels_room(root / relative, root, "memory.limit_in_bytes",

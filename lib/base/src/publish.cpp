@@ -66,9 +66,10 @@ void remove_dead_staging(const fs::path& parent) {
 }
 
 Error not_empty(const char* option, const fs::path& shown) {
-  return output_error("{} {}: not empty; expected a new or empty folder (results are never "
-                      "overwritten)",
-                      option, shown.string());
+  return output_error(
+      "{} {}: not empty; expected a new or empty folder (results are never "
+      "overwritten)",
+      option, shown.string());
 }
 
 /// What an existing folder holds that a publish may clear: l2sweep's lock files, temporary
@@ -141,7 +142,8 @@ bool publish_new(const fs::path& shown, const fs::path& folder,
     }
     // Never over a folder that appeared meanwhile, even an empty one (rename(2) would replace
     // it): that one is filled in place instead.
-    int renamed = ::renameat2(AT_FDCWD, staging.c_str(), AT_FDCWD, folder.c_str(), RENAME_NOREPLACE);
+    int renamed =
+        ::renameat2(AT_FDCWD, staging.c_str(), AT_FDCWD, folder.c_str(), RENAME_NOREPLACE);
     if (renamed != 0 && (errno == ENOSYS || errno == EINVAL)) {
       // A file system without RENAME_NOREPLACE: check, then rename (the window is short).
       renamed = fs::exists(folder, error) ? (errno = EEXIST, -1)
@@ -188,13 +190,11 @@ void publish_existing(const fs::path& shown, const fs::path& folder,
     }
     fs::remove_all(leftover, error);
   }
-  const fs::path staging =
-      folder / fmt::format("{}{}.{}", kStagingMarker, host_name(), ::getpid());
+  const fs::path staging = folder / fmt::format("{}{}.{}", kStagingMarker, host_name(), ::getpid());
   std::vector<fs::path> placed;
   try {
     if (!fs::create_directory(staging, error)) {
-      throw output_error("{} {}: cannot write in it ({})", option, shown.string(),
-                         error.message());
+      throw output_error("{} {}: cannot write in it ({})", option, shown.string(), error.message());
     }
     try {
       for (const PublishedFile& file : files) {

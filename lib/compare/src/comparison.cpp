@@ -72,7 +72,6 @@ bool diverged(const RunCurves& run, const std::string& metric, int64_t epochs = 
   return length(judged) == 0 || !std::isfinite(judged[length(judged) - 1]);
 }
 
-
 /// Per run: the final value of each curve metric, the best val_accuracy and lowest val_loss
 /// with their epochs (1-based; the first on ties). NaN where the run lacks the metric.
 /// With `epochs` > 0, over the run's first `epochs` epochs only (the common epochs of two
@@ -254,7 +253,6 @@ std::string epochs_text(const Group& group) {
              : fmt::format("{} to {}", group.min_epochs, group.max_epochs);
 }
 
-
 const char* verdict_name(Verdict verdict) {
   switch (verdict) {
     case Verdict::kIdentical:
@@ -336,9 +334,8 @@ void compare_setups(Comparison& comparison) {
       if (same_value(reference.value, value.value)) continue;
       row.differs = true;
       if (!key.blocks) continue;
-      const std::string text =
-          difference_text(key.name, reference, comparison.sources[0].name, value,
-                          comparison.sources[s].name);
+      const std::string text = difference_text(key.name, reference, comparison.sources[0].name,
+                                               value, comparison.sources[s].name);
       const bool ignored = std::find(comparison.ignored.begin(), comparison.ignored.end(),
                                      key.name) != comparison.ignored.end();
       (ignored ? comparison.forced : comparison.blocking)[s].push_back(text);
@@ -507,10 +504,10 @@ Comparison compare_sources(std::vector<Source> sources, const std::string& metri
         } else {
           verdict = decide(comparison, r, g, at_epoch);
           if (at_epoch > 0) {
-            verdict.conditions.push_back(fmt::format(
-                "at epoch {}, the last both trained ({} {}, {} {})", at_epoch,
-                comparison.sources[0].name, epochs_range(reference_epochs),
-                comparison.sources[s].name, epochs_range(epochs)));
+            verdict.conditions.push_back(
+                fmt::format("at epoch {}, the last both trained ({} {}, {} {})", at_epoch,
+                            comparison.sources[0].name, epochs_range(reference_epochs),
+                            comparison.sources[s].name, epochs_range(epochs)));
           }
           for (const std::string& forced : comparison.forced[s]) {
             verdict.conditions.push_back("forced: " + forced + " ignored");
@@ -522,10 +519,9 @@ Comparison compare_sources(std::vector<Source> sources, const std::string& metri
     }
     for (const Group& group : comparison.groups) {
       if (group.source != 0) continue;
-      const bool found =
-          std::any_of(comparison.groups.begin(), comparison.groups.end(), [&](const Group& other) {
-            return other.source == s && same_setting(other, group);
-          });
+      const bool found = std::any_of(
+          comparison.groups.begin(), comparison.groups.end(),
+          [&](const Group& other) { return other.source == s && same_setting(other, group); });
       if (!found) unpaired_there.push_back(group_setting(group));
     }
     const std::string& name = comparison.sources[s].name;
@@ -553,8 +549,9 @@ Comparison compare_sources(std::vector<Source> sources, const std::string& metri
       std::string keys;
       for (const SetupRow& row : comparison.setups) {
         if (row.blocks && row.differs &&
-            std::any_of(comparison.blocking[s].begin(), comparison.blocking[s].end(),
-                        [&](const std::string& text) { return text.rfind(row.key + " ", 0) == 0; })) {
+            std::any_of(
+                comparison.blocking[s].begin(), comparison.blocking[s].end(),
+                [&](const std::string& text) { return text.rfind(row.key + " ", 0) == 0; })) {
           keys += (keys.empty() ? "" : ",") + row.key;
         }
       }

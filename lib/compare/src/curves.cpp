@@ -74,7 +74,8 @@ RunLabel parse_label(const std::string& text) {
       throw usage_error("--label '{}': {} given twice", text, key);
     }
   }
-  if (!label.l2) throw usage_error("--label '{}': expected l2=STRENGTH[,seed=N][,SETTING=VALUE...]", text);
+  if (!label.l2)
+    throw usage_error("--label '{}': expected l2=STRENGTH[,seed=N][,SETTING=VALUE...]", text);
   return label;
 }
 

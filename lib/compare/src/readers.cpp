@@ -200,12 +200,11 @@ NewestTraining newest_training(const fs::path& folder) {
   for (const fs::path& file : event_files(folder)) {
     for (EventTraining& training : read_event_trainings(file)) all.push_back(std::move(training));
   }
-  const bool any_scalars = std::any_of(all.begin(), all.end(), [](const EventTraining& t) {
-    return !t.scalars.empty();
-  });
+  const bool any_scalars = std::any_of(all.begin(), all.end(),
+                                       [](const EventTraining& t) { return !t.scalars.empty(); });
   if (!any_scalars) return newest;
-  const auto chosen = std::max_element(
-      all.begin(), all.end(), [](const EventTraining& a, const EventTraining& b) {
+  const auto chosen =
+      std::max_element(all.begin(), all.end(), [](const EventTraining& a, const EventTraining& b) {
         // Trainings without values never win: they are refused below or ignored.
         return std::tuple(!a.scalars.empty(), a.wall_time, a.part, a.file.filename()) <
                std::tuple(!b.scalars.empty(), b.wall_time, b.part, b.file.filename());
@@ -247,9 +246,9 @@ void note_left_out(const fs::path& folder, const NewestTraining& newest, RunCurv
   for (const EventTraining& training : newest.left_out) {
     names += (names.empty() ? "" : ", ") + training_name(training);
   }
-  run.notes.push_back(fmt::format(
-      "{} holds {} trainings: compared the newest, {}; left out {}.", folder.string(),
-      newest.left_out.size() + 1, training_name(*newest.chosen), names));
+  run.notes.push_back(fmt::format("{} holds {} trainings: compared the newest, {}; left out {}.",
+                                  folder.string(), newest.left_out.size() + 1,
+                                  training_name(*newest.chosen), names));
 }
 
 /// Copies `tag`'s values into `run.metrics[metric]`, one per epoch from step 0; a data Error
@@ -414,12 +413,12 @@ RunCurves read_keras_csv(const fs::path& file, const RunLabel& label) {
     // A column twice, or under both its names (acc and accuracy): which one is meant?
     for (size_t earlier = 0; earlier < c; ++earlier) {
       if (header[earlier] == header[c] && !header[c].empty()) {
-        throw data_error("{}: header '{}' has {} twice{}; expected each column once",
-                         file.string(), excerpt(lines.front()), excerpt(header[c]),
-                         written[earlier] == written[c]
-                             ? ""
-                             : fmt::format(" (as {} and {})", excerpt(written[earlier]),
-                                           excerpt(written[c])));
+        throw data_error(
+            "{}: header '{}' has {} twice{}; expected each column once", file.string(),
+            excerpt(lines.front()), excerpt(header[c]),
+            written[earlier] == written[c]
+                ? ""
+                : fmt::format(" (as {} and {})", excerpt(written[earlier]), excerpt(written[c])));
       }
     }
   }

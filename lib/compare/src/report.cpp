@@ -2,8 +2,8 @@
 
 #include <fmt/format.h>
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <set>
 #include <tuple>
 
@@ -62,7 +62,8 @@ std::string test_text(const StrengthVerdict& verdict) {
 /// ": at epoch 3, the last both trained (...)" and the like, after the verdict's name.
 std::string conditions_text(const StrengthVerdict& verdict) {
   std::string text;
-  for (const std::string& condition : verdict.conditions) text += (text.empty() ? "" : "; ") + condition;
+  for (const std::string& condition : verdict.conditions)
+    text += (text.empty() ? "" : "; ") + condition;
   return text.empty() ? "" : ": " + text;
 }
 
@@ -121,18 +122,22 @@ std::string setups_text(const Comparison& c) {
   for (const Source& source : c.sources) widths.push_back(std::max<size_t>(source.name.size(), 8));
   for (const SetupRow& row : c.setups) {
     for (size_t s = 0; s < row.values.size(); ++s) {
-      widths[s + 1] = std::min<size_t>(std::max(widths[s + 1], setting_cell(row.values[s]).size()), 44);
+      widths[s + 1] =
+          std::min<size_t>(std::max(widths[s + 1], setting_cell(row.values[s]).size()), 44);
     }
   }
   const auto cell = [](std::string text, size_t width) {
     if (text.size() > width) text = text.substr(0, width - 3) + "...";
     return text + std::string(width - text.size(), ' ');
   };
-  std::string text = "setups (! differs and blocks a verdict, ~ differs):\n    " + cell("setting", widths[0]);
-  for (size_t s = 0; s < c.sources.size(); ++s) text += "  " + cell(c.sources[s].name, widths[s + 1]);
+  std::string text =
+      "setups (! differs and blocks a verdict, ~ differs):\n    " + cell("setting", widths[0]);
+  for (size_t s = 0; s < c.sources.size(); ++s)
+    text += "  " + cell(c.sources[s].name, widths[s + 1]);
   text += "\n";
   for (const SetupRow& row : c.setups) {
-    text += fmt::format("  {} ", row.differs ? (row.blocks ? "!" : "~") : " ") + cell(row.key, widths[0]);
+    text += fmt::format("  {} ", row.differs ? (row.blocks ? "!" : "~") : " ") +
+            cell(row.key, widths[0]);
     for (size_t s = 0; s < row.values.size(); ++s) {
       text += "  " + cell(setting_cell(row.values[s]), widths[s + 1]);
     }
@@ -358,10 +363,10 @@ std::string compare_csv(const Comparison& c) {
       const double difference = reference == nullptr || group.source == 0
                                     ? std::nan("")
                                     : s.stats.mean - reference->statistic(s.name).mean;
-      text += fmt::format("{},{},{},{},{},{},{},{},{}\n", group.l2, c.sources[group.source].name,
-                          group.runs.size(), s.name, csv_number(s.stats.mean),
-                          csv_number(s.stats.std), csv_number(difference), group.dropout,
-                          group.weight_decay);
+      text +=
+          fmt::format("{},{},{},{},{},{},{},{},{}\n", group.l2, c.sources[group.source].name,
+                      group.runs.size(), s.name, csv_number(s.stats.mean), csv_number(s.stats.std),
+                      csv_number(difference), group.dropout, group.weight_decay);
     }
   }
   return text;
@@ -449,8 +454,10 @@ std::string compare_json(const Comparison& c, const std::string& command) {
       values[c.sources[s].name] = {{"value", value.value.empty() ? Json() : Json(value.value)},
                                    {"origin", kOrigins[static_cast<int>(value.origin)]}};
     }
-    setups.push_back(
-        {{"setting", row.key}, {"differs", row.differs}, {"blocks", row.blocks}, {"values", values}});
+    setups.push_back({{"setting", row.key},
+                      {"differs", row.differs},
+                      {"blocks", row.blocks},
+                      {"values", values}});
   }
   json["setups"] = setups;
   json["ignored"] = c.ignored;
@@ -463,11 +470,10 @@ std::string compare_console_text(const Comparison& comparison) {
   text += fmt::format("compare: final {}, reference {}\n", comparison.metric,
                       comparison.sources[0].name);
   for (const StrengthVerdict& v : comparison.verdicts) {
-    text += fmt::format("  {:<10} {:<12} {:<14} {:>8}  {}{}\n",
-                        setting_name(v.l2, v.dropout, v.weight_decay),
-                        comparison.sources[comparison.groups[v.other].source].name,
-                        verdict_name(v.verdict), fixed(v.difference, 4, true), test_text(v),
-                        conditions_text(v));
+    text += fmt::format(
+        "  {:<10} {:<12} {:<14} {:>8}  {}{}\n", setting_name(v.l2, v.dropout, v.weight_decay),
+        comparison.sources[comparison.groups[v.other].source].name, verdict_name(v.verdict),
+        fixed(v.difference, 4, true), test_text(v), conditions_text(v));
   }
   return text;
 }

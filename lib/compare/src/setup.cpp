@@ -92,7 +92,8 @@ bool same_value(const std::string& a, const std::string& b) {
   if (a == b) return true;
   const auto x = parse_double(a);
   const auto y = parse_double(b);
-  return x && y && (*x == *y || std::fabs(*x - *y) <= 1e-12 * std::max(std::fabs(*x), std::fabs(*y)));
+  return x && y &&
+         (*x == *y || std::fabs(*x - *y) <= 1e-12 * std::max(std::fabs(*x), std::fabs(*y)));
 }
 
 Setup read_sweep_setup(const fs::path& folder) {
@@ -132,10 +133,10 @@ Setup read_sweep_setup(const fs::path& folder) {
     const std::string jobs = text_of(at(summary, "config", "jobs"));
     recorded("jobs", jobs == "0" ? "auto" : jobs);
     const std::string command = text_of(at(summary, "command_line"));
-    recorded("shards", command.find(" merge ") != std::string::npos ||
-                               command.rfind("merge ", 0) == 0
-                           ? "merged"
-                           : "1");
+    recorded("shards",
+             command.find(" merge ") != std::string::npos || command.rfind("merge ", 0) == 0
+                 ? "merged"
+                 : "1");
   }
   // Sweeps written before an option existed ran with its old value (the option table's
   // unwritten_value: torch's Adam, no Dropout, no decay, reshuffled every epoch).

@@ -98,9 +98,9 @@ Setup keras_setup(const std::vector<RunCurves>& runs) {
     low = low < 0 ? run.epochs() : std::min(low, run.epochs());
     high = std::max(high, run.epochs());
   }
-  setup["epochs"] = SettingValue{low == high ? std::to_string(high)
-                                             : fmt::format("{} to {}", low, high),
-                                 SettingOrigin::kRecorded};
+  setup["epochs"] =
+      SettingValue{low == high ? std::to_string(high) : fmt::format("{} to {}", low, high),
+                   SettingOrigin::kRecorded};
   for (const SetupKey& key : kSetupKeys) {
     if (std::string(key.name) == "epochs") continue;
     std::vector<std::string> per_run;
@@ -263,8 +263,8 @@ std::vector<Source> read_sources(const std::vector<SourceArgument>& arguments) {
         std::map<std::string, std::string> given = argument.setup;
         for (const auto& [key, value] : run.given) given[key] = value;
         run.given = std::move(given);
-        for (const auto& [key, field] :
-             {std::pair{"dropout", &RunCurves::dropout}, {"weight_decay", &RunCurves::weight_decay}}) {
+        for (const auto& [key, field] : {std::pair{"dropout", &RunCurves::dropout},
+                                         {"weight_decay", &RunCurves::weight_decay}}) {
           const auto found = run.given.find(key);
           if (found != run.given.end()) run.*field = parse_double(found->second).value_or(0);
         }
@@ -293,8 +293,8 @@ std::vector<Source> read_sources(const std::vector<SourceArgument>& arguments) {
           continue;
         }
         if (a.seed && b.seed) {
-          throw usage_error("source '{}' has two runs with {}: {} and {}", source.name,
-                            run_name(a), a.origin, b.origin);
+          throw usage_error("source '{}' has two runs with {}: {} and {}", source.name, run_name(a),
+                            a.origin, b.origin);
         }
         throw usage_error(
             "source '{}' has two runs with {} and no seed to tell them apart: {} "

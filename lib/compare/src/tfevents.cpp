@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <string>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -261,11 +261,13 @@ std::vector<EventTraining> read_event_trainings(const fs::path& file) {
   std::vector<EventTraining> trainings;
   std::error_code error;
   const auto size = fs::file_size(file, error);
-  if (error) throw data_error("{}: cannot read the event file ({})", file.string(), error.message());
+  if (error)
+    throw data_error("{}: cannot read the event file ({})", file.string(), error.message());
   if (size > kMaxEventFileBytes) {
-    throw data_error("{}: {} bytes, more than the {} bytes an event file of epoch scalars can "
-                     "plausibly take",
-                     file.string(), size, kMaxEventFileBytes);
+    throw data_error(
+        "{}: {} bytes, more than the {} bytes an event file of epoch scalars can "
+        "plausibly take",
+        file.string(), size, kMaxEventFileBytes);
   }
   const auto content = read_text_file(file);
   if (!content) throw data_error("{}: cannot read the event file", file.string());
@@ -289,8 +291,7 @@ std::vector<EventTraining> read_event_trainings(const fs::path& file) {
           "{}: record {} at byte {} is truncated: its header announces {} bytes of data, so "
           "the record needs {} bytes with its CRC, and the file has {} left",
           file.string(), record, at, length,
-          length > UINT64_MAX - 16 ? std::string("more than 2^64")
-                                   : std::to_string(length + 16),
+          length > UINT64_MAX - 16 ? std::string("more than 2^64") : std::to_string(length + 16),
           data.size() - at);
     }
     const std::string_view payload(data.data() + at + 12, length);

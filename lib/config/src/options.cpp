@@ -2,10 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <regex>
+
 #include "l2sweep/base/error.h"
 #include "l2sweep/base/parse.h"
-
-#include <regex>
 
 namespace l2sweep {
 namespace {
@@ -250,8 +250,7 @@ std::vector<SweepOption> make_options() {
           [](const C& c) { return fmt::format("{}", c.jobs); },
           [](const C& c) -> Json { return c.jobs; }),
       option(
-          "engine",
-          "{engines}: how steps are computed (auto: fused on the CPU, tensor on a GPU)",
+          "engine", "{engines}: how steps are computed (auto: fused on the CPU, tensor on a GPU)",
           kDecidesNumbers, "engine", [](C& c, T t) { c.engine = engine_of(t); },
           [](const C& c) { return c.engine; }, [](const C& c) -> Json { return c.engine; }),
       option(

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 
-
 namespace l2sweep {
 
 std::string run_name(const RunSpec& run) {

@@ -47,9 +47,7 @@ void validate_list(const char* option, const std::vector<double>& values, const 
 
 }  // namespace
 
-const char* to_string(Shuffle shuffle) {
-  return shuffle == Shuffle::kOnce ? "once" : "each-epoch";
-}
+const char* to_string(Shuffle shuffle) { return shuffle == Shuffle::kOnce ? "once" : "each-epoch"; }
 
 const char* to_string(AdamVariant variant) {
   return variant == AdamVariant::kKeras ? "keras" : "torch";

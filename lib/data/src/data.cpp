@@ -452,14 +452,16 @@ Datasets load_datasets(const DataOptions& options, std::optional<int64_t> memory
   try {
     return load_checked(options, paths, loading);
   } catch (const std::bad_alloc&) {
-    throw data_error("{}: out of memory while loading it ({} bytes needed for the four files); "
-                     "expected data this machine can hold",
-                     loading->string(), needed);
+    throw data_error(
+        "{}: out of memory while loading it ({} bytes needed for the four files); "
+        "expected data this machine can hold",
+        loading->string(), needed);
   } catch (const c10::Error& e) {
     if (std::string(e.what()).find("alloc") == std::string::npos) throw;
-    throw data_error("{}: out of memory while loading it ({} bytes needed for the four files); "
-                     "expected data this machine can hold",
-                     loading->string(), needed);
+    throw data_error(
+        "{}: out of memory while loading it ({} bytes needed for the four files); "
+        "expected data this machine can hold",
+        loading->string(), needed);
   }
 }
 

@@ -11,7 +11,6 @@
 #include "l2sweep/base/files.h"
 #include "l2sweep/base/json.h"
 #include "l2sweep/base/memory.h"
-#include "l2sweep/sweep/plan.h"
 #include "l2sweep/experiment/output_folder.h"
 #include "l2sweep/outputs/console.h"
 #include "l2sweep/outputs/keras_csv.h"
@@ -19,6 +18,7 @@
 #include "l2sweep/outputs/report.h"
 #include "l2sweep/outputs/summary.h"
 #include "l2sweep/outputs/tensorboard.h"
+#include "l2sweep/sweep/plan.h"
 #include "l2sweep/sweep/runner.h"
 #include "l2sweep/train/checkpoint.h"
 #include "l2sweep/train/model.h"
@@ -170,9 +170,8 @@ bool outputs_are_whole(const Plan& plan, const fs::path& out_dir,
     }
     // The run's Keras CSV: a header and one row per epoch its checkpoint holds.
     const std::optional<std::string> csv = read_text_file(board.string() + ".csv");
-    const auto saved = std::find_if(restored.begin(), restored.end(), [&](const RunResult& r) {
-      return r.spec.index == run.index;
-    });
+    const auto saved = std::find_if(restored.begin(), restored.end(),
+                                    [&](const RunResult& r) { return r.spec.index == run.index; });
     if (!csv || saved == restored.end() ||
         std::count(csv->begin(), csv->end(), '\n') !=
             static_cast<std::ptrdiff_t>(saved->history.size()) + 1) {
@@ -197,8 +196,8 @@ bool outputs_are_whole(const Plan& plan, const fs::path& out_dir,
     return lines;
   };
   const std::optional<std::string> metrics = read_text_file(out_dir / "metrics.csv");
-  if (!metrics || sorted_lines(*metrics) !=
-                      sorted_lines(metrics_csv_text(restored, training_order(plan)))) {
+  if (!metrics ||
+      sorted_lines(*metrics) != sorted_lines(metrics_csv_text(restored, training_order(plan)))) {
     return false;
   }
   // report.md as l2sweep writes it: its title first and its last section at the end.
@@ -221,29 +220,27 @@ bool outputs_are_whole(const Plan& plan, const fs::path& out_dir,
 /// Says before training what a resumed sweep holds: one line per run that resumes or starts,
 /// one for those already complete. True when every run of this process is complete (or
 /// diverged): there is nothing to train.
-bool announce_resume(const Plan& plan, const std::vector<RunResult>& restored,
-                     std::FILE* console) {
+bool announce_resume(const Plan& plan, const std::vector<RunResult>& restored, std::FILE* console) {
   int64_t complete = 0;
   std::string lines;
   for (const RunSpec& run : plan.runs) {
-    const auto saved = std::find_if(restored.begin(), restored.end(), [&](const RunResult& r) {
-      return r.spec.index == run.index;
-    });
+    const auto saved = std::find_if(restored.begin(), restored.end(),
+                                    [&](const RunResult& r) { return r.spec.index == run.index; });
     if (saved == restored.end()) {
-      lines += fmt::format("starting {} seed {}: no checkpoint yet\n", setting_label(run),
-                           run.seed);
+      lines +=
+          fmt::format("starting {} seed {}: no checkpoint yet\n", setting_label(run), run.seed);
     } else if (saved->status == RunStatus::kInterrupted) {
       const auto done = static_cast<int64_t>(saved->history.size());
-      lines += fmt::format("resuming {} seed {} at epoch {}/{} ({} restored)\n",
-                           setting_label(run), run.seed, done + 1, plan.config.epochs, done);
+      lines += fmt::format("resuming {} seed {} at epoch {}/{} ({} restored)\n", setting_label(run),
+                           run.seed, done + 1, plan.config.epochs, done);
     } else {
       ++complete;
     }
   }
   const auto runs = static_cast<int64_t>(plan.runs.size());
   if (complete == runs) {
-    fmt::print(console, "all {} run{} {} complete: nothing to train\n", runs,
-               runs == 1 ? "" : "s", runs == 1 ? "is" : "are");
+    fmt::print(console, "all {} run{} {} complete: nothing to train\n", runs, runs == 1 ? "" : "s",
+               runs == 1 ? "is" : "are");
   } else {
     if (complete > 0) {
       fmt::print(console, "{} of {} runs complete, restored from their checkpoints\n", complete,
@@ -282,15 +279,17 @@ ExperimentResult run_experiment(const SweepConfig& config, const std::string& co
     folder.remove_stale_temporaries();
     fmt::print(console, "every output is whole: no file changed\n");
     experiment.runs = *restored;
-    std::fputs(("\n" + final_tables(experiment.runs, plan.config, host_data.info().num_classes)).c_str(), console);
+    std::fputs(
+        ("\n" + final_tables(experiment.runs, plan.config, host_data.info().num_classes)).c_str(),
+        console);
     std::fflush(console);
     return experiment;
   }
   if (restored && restored->size() == plan.runs.size() &&
-      std::none_of(restored->begin(), restored->end(), [](const RunResult& r) {
-        return r.status == RunStatus::kInterrupted;
-      })) {
-    fmt::print(console, "an output is missing or cut short: rebuilding them from the checkpoints\n");
+      std::none_of(restored->begin(), restored->end(),
+                   [](const RunResult& r) { return r.status == RunStatus::kInterrupted; })) {
+    fmt::print(console,
+               "an output is missing or cut short: rebuilding them from the checkpoints\n");
   }
   folder.claim(command_line);
   Writers writers(plan, experiment.out_dir, restored, console);

@@ -6,7 +6,6 @@
 
 #include "l2sweep/base/clock.h"
 #include "l2sweep/base/files.h"
-#include "l2sweep/sweep/plan.h"
 #include "l2sweep/config/sweep_file.h"
 #include "l2sweep/experiment/output_folder.h"
 #include "l2sweep/outputs/console.h"
@@ -14,6 +13,7 @@
 #include "l2sweep/outputs/report.h"
 #include "l2sweep/outputs/summary.h"
 #include "l2sweep/sweep/observer.h"
+#include "l2sweep/sweep/plan.h"
 #include "l2sweep/train/checkpoint.h"
 
 namespace l2sweep {

@@ -96,7 +96,8 @@ void check_state(FolderState state, const SweepConfig& config, const fs::path& f
         const std::string text = fmt::format(
             "--out {}: holds an --l2 auto search, not a sweep of a list of strengths; {} with "
             "--l2 auto and the search's own options, or choose another --out",
-            folder.string(), config.resume ? "resume it" : "a new sweep needs a new folder; resume it");
+            folder.string(),
+            config.resume ? "resume it" : "a new sweep needs a new folder; resume it");
         if (config.resume) throw usage_error("{}", text);
         throw output_error("{}", text);
       }
@@ -116,7 +117,6 @@ void check_state(FolderState state, const SweepConfig& config, const fs::path& f
 /// What the holder of the folder's lock records before its own line when it shares the
 /// folder: a refused writer then says whom it waits for.
 constexpr const char* kSharedHolders = "shards of this sweep or a merge; the last to start: ";
-
 
 }  // namespace
 

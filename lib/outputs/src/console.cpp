@@ -35,9 +35,9 @@ void ConsoleReporter::on_sweep_begin(const SweepInfo& sweep) {
 }
 
 void ConsoleReporter::on_run_start(const RunSpec& run, int64_t epochs) {
-  pending_headers_[run.index] = fmt::format("== run {}/{}: {} seed={} ({} epochs) ==\n",
-                                            run.index + 1, run.count, setting_label(run), run.seed,
-                                            epochs);
+  pending_headers_[run.index] =
+      fmt::format("== run {}/{}: {} seed={} ({} epochs) ==\n", run.index + 1, run.count,
+                  setting_label(run), run.seed, epochs);
 }
 
 void ConsoleReporter::print_header(int64_t index) {
@@ -175,12 +175,11 @@ std::string comparison_table(const std::vector<RunResult>& results) {
     }
     const EpochMetrics& last = result.history.back();
     const double test_accuracy = result.test ? result.test->accuracy : std::nan("");
-    table +=
-        fmt::format(kRow, column.text(result.spec), column.width, result.spec.seed,
-                    to_string(result.status), last.epoch, fixed(last.loss, 4),
-                    fixed(last.accuracy, 4), fixed(last.val_loss, 4), fixed(last.val_accuracy, 4),
-                    fixed(last.accuracy - last.val_accuracy, 4, true), fixed(test_accuracy, 4),
-                    fixed(last.w1_norm, 3), "");
+    table += fmt::format(
+        kRow, column.text(result.spec), column.width, result.spec.seed, to_string(result.status),
+        last.epoch, fixed(last.loss, 4), fixed(last.accuracy, 4), fixed(last.val_loss, 4),
+        fixed(last.val_accuracy, 4), fixed(last.accuracy - last.val_accuracy, 4, true),
+        fixed(test_accuracy, 4), fixed(last.w1_norm, 3), "");
   }
   return table;
 }

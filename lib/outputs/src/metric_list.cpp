@@ -18,8 +18,7 @@ Json metric_listing() {
     entry["summary_json"] = field.in_summary;
     entry["console"] = field.console_format != nullptr;
     if (field.tensorboard_writer != nullptr) {
-      entry["tensorboard"] = {{"writer", field.tensorboard_writer},
-                              {"tag", field.tensorboard_tag}};
+      entry["tensorboard"] = {{"writer", field.tensorboard_writer}, {"tag", field.tensorboard_tag}};
     } else {
       entry["tensorboard"] = nullptr;
     }
@@ -43,7 +42,8 @@ Json metric_listing() {
 }
 
 std::string metric_listing_markdown() {
-  std::string text = "Per epoch (metrics.csv columns after `l2,dropout,weight_decay,seed,epoch`):\n\n";
+  std::string text =
+      "Per epoch (metrics.csv columns after `l2,dropout,weight_decay,seed,epoch`):\n\n";
   for (const EpochMetricField& field : kEpochMetricFields) {
     text += fmt::format("- `{}`: {}", field.name, field.doc);
     if (field.tensorboard_writer != nullptr) {

@@ -188,8 +188,7 @@ Recommendation recommend(const std::vector<SettingSummary>& strengths, const Swe
     // A tie goes to the control (the simpler model), else to the first listed.
     const bool better =
         r.best == kNone || strengths[i].val_accuracy.mean > strengths[r.best].val_accuracy.mean ||
-        (strengths[i].val_accuracy.mean == strengths[r.best].val_accuracy.mean &&
-         i == r.control);
+        (strengths[i].val_accuracy.mean == strengths[r.best].val_accuracy.mean && i == r.control);
     if (better) r.best = i;
   }
   if (r.best == kNone) {
@@ -221,9 +220,9 @@ Recommendation recommend(const std::vector<SettingSummary>& strengths, const Swe
     }
     return next;
   };
-  r.evidence.push_back(fmt::format(
-      "Best mean final validation accuracy: {} ({} over {} seed{}).", name(best),
-      mean_std_text(best.val_accuracy), best.val_accuracy.n, best.val_accuracy.n == 1 ? "" : "s"));
+  r.evidence.push_back(fmt::format("Best mean final validation accuracy: {} ({} over {} seed{}).",
+                                   name(best), mean_std_text(best.val_accuracy),
+                                   best.val_accuracy.n, best.val_accuracy.n == 1 ? "" : "s"));
 
   if (r.control == kNone) {
     r.answer = Recommendation::Answer::kNoControl;
@@ -234,10 +233,11 @@ Recommendation recommend(const std::vector<SettingSummary>& strengths, const Swe
         name(best));
     if (r.other != kNone) {
       r.test = paired_difference(best, strengths[r.other]);
-      r.evidence.push_back(fmt::format(
-          "Against the next best, {}: {} ({}){}.", name(strengths[r.other]), points(r.test.mean),
-          test_text(r.test),
-          r.test.resolved() ? ": a real lead" : fmt::format(": not resolved; {}", seeds_clause(r.test))));
+      r.evidence.push_back(
+          fmt::format("Against the next best, {}: {} ({}){}.", name(strengths[r.other]),
+                      points(r.test.mean), test_text(r.test),
+                      r.test.resolved() ? ": a real lead"
+                                        : fmt::format(": not resolved; {}", seeds_clause(r.test))));
     }
     r.command = command_with_control(config);
   } else if (r.best == r.control) {
@@ -261,9 +261,9 @@ Recommendation recommend(const std::vector<SettingSummary>& strengths, const Swe
           "The best regularised setting, {} ({}), is {} against the control ({}){}.",
           name(strengths[r.other]), mean_std_text(strengths[r.other].val_accuracy),
           points(r.test.mean), test_text(r.test),
-          r.test.resolved() ? ": the control is better beyond the seed spread"
-                            : fmt::format(": within what these seeds can tell apart; {}",
-                                          seeds_clause(r.test))));
+          r.test.resolved()
+              ? ": the control is better beyond the seed spread"
+              : fmt::format(": within what these seeds can tell apart; {}", seeds_clause(r.test))));
       if (r.test.resolved()) {
         r.answer = Recommendation::Answer::kNoRegularisation;
         r.headline =
@@ -334,9 +334,9 @@ Recommendation recommend(const std::vector<SettingSummary>& strengths, const Swe
   std::vector<std::string> left_out;
   for (const SettingSummary& s : strengths) {
     if (s.runs > 0 && !usable(s)) {
-      left_out.push_back(fmt::format("{} ({} of {} runs completed{})", name(s), s.completed,
-                                     s.runs,
-                                     s.diverged > 0 ? fmt::format(", {} diverged", s.diverged) : ""));
+      left_out.push_back(
+          fmt::format("{} ({} of {} runs completed{})", name(s), s.completed, s.runs,
+                      s.diverged > 0 ? fmt::format(", {} diverged", s.diverged) : ""));
     }
   }
   if (!left_out.empty()) {
@@ -363,8 +363,10 @@ std::string recommendation_markdown(const Recommendation& r) {
   std::string md = "## Recommendation\n\n**" + r.headline + "**\n\n";
   for (const std::string& line : r.evidence) md += "- " + line + "\n";
   if (!r.command.empty()) {
-    md += "- To ask whether regularisation helps, rerun with the control (l2 = 0) added:\n\n  ```\n  " +
-          r.command + "\n  ```\n";
+    md +=
+        "- To ask whether regularisation helps, rerun with the control (l2 = 0) added:\n\n  ```\n "
+        " " +
+        r.command + "\n  ```\n";
   }
   return md + "\n";
 }
@@ -410,8 +412,9 @@ std::string recommendation_text(const Recommendation& r) {
   for (const std::string& line : r.evidence) text += wrapped(line, "  - ", "    ");
   if (!r.command.empty()) {
     // On a line of its own, unbroken, to copy.
-    text += "  - To ask whether regularisation helps, rerun with the control (l2 = 0) added:\n    " +
-            r.command + "\n";
+    text +=
+        "  - To ask whether regularisation helps, rerun with the control (l2 = 0) added:\n    " +
+        r.command + "\n";
   }
   return text;
 }

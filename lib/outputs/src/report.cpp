@@ -33,8 +33,8 @@ std::string join(const std::vector<std::string>& items) {
 
 /// The strength with the highest mean of `field`, skipping `excluded` and empty statistics.
 const SettingSummary* best_by(const std::vector<SettingSummary>& strengths,
-                               SeedStats SettingSummary::*field,
-                               const SettingSummary* excluded = nullptr) {
+                              SeedStats SettingSummary::*field,
+                              const SettingSummary* excluded = nullptr) {
   const SettingSummary* best = nullptr;
   for (const auto& s : strengths) {
     if (&s == excluded || (s.*field).n == 0) continue;
@@ -93,8 +93,7 @@ std::string table(const std::vector<SettingSummary>& strengths,
     md += fmt::format(
         "| {}{}{} | {}/{} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
         l2_only ? fmt::format("{}", s.l2) : name(s), is_control(s) ? " (control)" : "", mark,
-        s.completed,
-        s.runs, mean_std_text(s.accuracy), mean_std_text(s.val_accuracy),
+        s.completed, s.runs, mean_std_text(s.accuracy), mean_std_text(s.val_accuracy),
         mean_std_text(s.test_accuracy), mean_std_text(s.train_minus_val_accuracy),
         mean_std_text(s.w1_norm, 3), share(s.w1_small), share(s.dead_units),
         mean_std_text(s.val_data_loss), percent(s.val_data_loss_trend), percent(s.data_loss_trend));

@@ -71,7 +71,8 @@ std::vector<SettingSummary> summarize_settings(const std::vector<RunResult>& run
         continue;
       }
       ++summary.completed;
-      for (size_t f = 0; f < values.size(); ++f) values[f].push_back(kSettingStatFields[f].value(run));
+      for (size_t f = 0; f < values.size(); ++f)
+        values[f].push_back(kSettingStatFields[f].value(run));
       summary.seeds.push_back(run.spec.seed);
       summary.final_val_accuracy.push_back(run.history.back().val_accuracy);
     }

@@ -165,8 +165,8 @@ std::string summary_json(const SweepInfo& sweep, const std::vector<RunResult>& r
   json["libtorch_version"] = libtorch_version();
   json["device"] = sweep.device;
   json["command_line"] = sweep.command_line;
-  json["command_lines"] =
-      sweep.command_lines.empty() ? std::vector<std::string>{sweep.command_line} : sweep.command_lines;
+  json["command_lines"] = sweep.command_lines.empty() ? std::vector<std::string>{sweep.command_line}
+                                                      : sweep.command_lines;
   json["started_at"] = sweep.started_at;
   json["finished"] = finished;
   json["sweep_seconds"] = sweep_seconds ? json_number(*sweep_seconds) : Json();
@@ -182,7 +182,8 @@ std::string summary_json(const SweepInfo& sweep, const std::vector<RunResult>& r
   for (const SettingSummary& strength : strengths) {
     json["strengths"].push_back(setting_json(strength));
   }
-  json["recommendation"] = recommendation_json(recommend(strengths, sweep.config, sweep.data.num_classes), strengths);
+  json["recommendation"] =
+      recommendation_json(recommend(strengths, sweep.config, sweep.data.num_classes), strengths);
   return json_text(json);
 }
 

@@ -1,9 +1,8 @@
 #include "l2sweep/stats/statistics.h"
 
+#include <algorithm>
 #include <boost/math/distributions/students_t.hpp>
 #include <boost/math/special_functions/beta.hpp>
-
-#include <algorithm>
 #include <cmath>
 #include <limits>
 

@@ -13,9 +13,9 @@ SweepInfo describe_sweep(const Plan& plan, const DatasetInfo& data) {
   EngineSetup setup;
   setup.adam = plan.config.adam;
   setup.cuda_graphs = plan.cuda_graphs;
-  setup.weight_decay = std::any_of(plan.config.weight_decays.begin(),
-                                   plan.config.weight_decays.end(),
-                                   [](double decay) { return decay != 0; });
+  setup.weight_decay =
+      std::any_of(plan.config.weight_decays.begin(), plan.config.weight_decays.end(),
+                  [](double decay) { return decay != 0; });
   info.engine = plan.engine->describe(setup);
   info.jobs = plan.jobs;
   info.data = data;

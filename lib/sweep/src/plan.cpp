@@ -25,10 +25,11 @@ const EngineEntry& resolve_engine(const SweepConfig& config, const torch::Device
     }
     const std::string last = here.back();
     here.pop_back();
-    throw usage_error("--engine {} with --device {}: the {} engine runs on the {} only; expected "
-                      "--engine {} or {}",
-                      config.engine, config.device, engine.name, engine.runs_on_cpu ? "CPU" : "GPU",
-                      fmt::join(here, ", "), last);
+    throw usage_error(
+        "--engine {} with --device {}: the {} engine runs on the {} only; expected "
+        "--engine {} or {}",
+        config.engine, config.device, engine.name, engine.runs_on_cpu ? "CPU" : "GPU",
+        fmt::join(here, ", "), last);
   }
   return engine;
 }

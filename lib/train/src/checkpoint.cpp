@@ -12,11 +12,11 @@
 #include <utility>
 #include <vector>
 
-#include "l2sweep/train/engine_registry.h"
 #include "l2sweep/base/crc32c.h"
 #include "l2sweep/base/error.h"
 #include "l2sweep/base/files.h"
 #include "l2sweep/config/sweep_file.h"
+#include "l2sweep/train/engine_registry.h"
 
 namespace l2sweep {
 namespace fs = std::filesystem;
@@ -185,7 +185,8 @@ std::pair<std::string, bool> verified_payload(const std::string& bytes, const fs
 void check_size_against_header(const fs::path& path) {
   std::error_code error;
   const auto size = fs::file_size(path, error);
-  if (error) throw data_error("{}: cannot read the checkpoint ({})", path.string(), error.message());
+  if (error)
+    throw data_error("{}: cannot read the checkpoint ({})", path.string(), error.message());
   std::ifstream in(path, std::ios::binary);
   std::string header(kHeaderBytes, '\0');
   if (!in.read(header.data(), static_cast<std::streamsize>(kHeaderBytes)) ||
@@ -216,8 +217,7 @@ std::string read_string(torch::serialize::InputArchive& archive, const char* key
 
 }  // namespace
 
-CheckpointStore::CheckpointStore(fs::path folder, SweepConfig sweep,
-                                 const EngineEntry* engine)
+CheckpointStore::CheckpointStore(fs::path folder, SweepConfig sweep, const EngineEntry* engine)
     : folder_(std::move(folder)),
       sweep_(std::move(sweep)),
       engine_(engine),

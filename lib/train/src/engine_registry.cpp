@@ -4,8 +4,8 @@
 
 #include "l2sweep/base/error.h"
 #include "l2sweep/train/engines/autograd.h"
-#include "l2sweep/train/engines/tensor.h"
 #include "l2sweep/train/engines/fused_cpu.h"
+#include "l2sweep/train/engines/tensor.h"
 
 namespace l2sweep {
 namespace {
@@ -48,10 +48,10 @@ std::vector<EngineEntry> entries() {
         "explicit gradients and Adam as stacked tensor ops, all state on the device (CUDA "
         "graphs on a GPU)";
     tensor.describe = [](const EngineSetup& setup) {
-      return setup.cuda_graphs ? "Adam, device step replayed from a CUDA graph (" +
-                                     update_words(setup) + ", step count on the device)"
-                               : "Adam, device step (" + update_words(setup) +
-                                     ", step count on the device)";
+      return setup.cuda_graphs
+                 ? "Adam, device step replayed from a CUDA graph (" + update_words(setup) +
+                       ", step count on the device)"
+                 : "Adam, device step (" + update_words(setup) + ", step count on the device)";
     };
     tensor.make = make<TensorEngine>;
     engines.push_back(std::move(tensor));

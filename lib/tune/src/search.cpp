@@ -7,8 +7,8 @@
 #include <limits>
 #include <numeric>
 
-#include "l2sweep/stats/statistics.h"
 #include "l2sweep/outputs/setting_summary.h"
+#include "l2sweep/stats/statistics.h"
 
 namespace l2sweep::tune {
 namespace {
@@ -124,12 +124,12 @@ NextRound next_round(const std::vector<Candidate>& candidates, const Analysis& a
   NextRound next;
   if (analysis.no_l2) {
     const Candidate& best = candidates[analysis.best];
-    next.stop_reason =
-        best.l2 == 0 ? "l2 = 0 (no L2) is the best: regularisation does not help here"
-                     : fmt::format(
-                           "l2 = 0 (no L2) cannot be told from the best, {:.4g}: L2 does not "
-                           "help measurably here",
-                           best.l2);
+    next.stop_reason = best.l2 == 0
+                           ? "l2 = 0 (no L2) is the best: regularisation does not help here"
+                           : fmt::format(
+                                 "l2 = 0 (no L2) cannot be told from the best, {:.4g}: L2 does not "
+                                 "help measurably here",
+                                 best.l2);
     return next;
   }
   if (rounds_done >= settings.max_rounds) {

@@ -34,7 +34,7 @@ struct GroupStatistic {
 struct Group {
   size_t source = 0;  ///< index into Comparison::sources
   double l2 = 0;
-  double dropout = 0, weight_decay = 0;  ///< with l2, the setting its runs share
+  double dropout = 0, weight_decay = 0;    ///< with l2, the setting its runs share
   std::vector<const RunCurves*> runs;      ///< in seed order
   int64_t min_epochs = 0, max_epochs = 0;  ///< over its runs
   /// Runs left out of the statistics because the verdict metric's final value is not finite.
@@ -105,8 +105,8 @@ struct Comparison {
   std::vector<Source> sources;  ///< sources[0] is the reference
   std::vector<Group> groups;    ///< by source, then strength
   std::vector<StrengthVerdict> verdicts;
-  std::vector<std::string> notes;  ///< what the reader should know (unpaired strengths, ...)
-  std::vector<SetupRow> setups;    ///< every setting of every source, in kSetupKeys order
+  std::vector<std::string> notes;    ///< what the reader should know (unpaired strengths, ...)
+  std::vector<SetupRow> setups;      ///< every setting of every source, in kSetupKeys order
   std::vector<std::string> ignored;  ///< --ignore: blocking settings tested anyway
   /// Per source (index 0, the reference, empty): its blocking settings that differ from the
   /// reference's ("train_size 5000 vs 50000"), and those of them --ignore forced.

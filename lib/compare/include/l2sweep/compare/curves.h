@@ -28,7 +28,7 @@ struct RunCurves {
   /// A Keras run's settings as --setup and --label give them (setup.h's keys), for its
   /// source's setup.
   std::map<std::string, std::string> given;
-  std::string origin;           ///< the file or folder it was read from, for messages
+  std::string origin;  ///< the file or folder it was read from, for messages
   /// The epochs its sweep planned (an l2sweep folder's summary.json), when known: a run
   /// with fewer is unfinished.
   std::optional<int64_t> planned_epochs;

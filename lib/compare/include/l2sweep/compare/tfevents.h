@@ -22,7 +22,7 @@ struct EventTraining {
   std::filesystem::path file;
   double wall_time = 0;       ///< its first event's, in seconds since the epoch
   double last_wall_time = 0;  ///< its last event's
-  size_t part = 1;       ///< 1 for the file's first training, 2 after a restart inside it, ...
+  size_t part = 1;            ///< 1 for the file's first training, 2 after a restart inside it, ...
   EventScalars scalars;
 };
 

@@ -36,11 +36,11 @@ PairedDifference paired_difference(const SettingSummary& a, const SettingSummary
 /// of every completed run of a sweep.
 struct Recommendation {
   enum class Answer {
-    kNothing,        ///< no run completed: nothing to recommend
-    kUseBest,        ///< the best setting beats the unregularised control beyond the seed spread
+    kNothing,           ///< no run completed: nothing to recommend
+    kUseBest,           ///< the best setting beats the unregularised control beyond the seed spread
     kNoRegularisation,  ///< no regularised setting beats the control: use l2 = 0
-    kNotResolved,    ///< the best leads the control by less than the seed spread, or one seed
-    kNoControl,      ///< the sweep has no control: the best of what it tried, and how to ask
+    kNotResolved,       ///< the best leads the control by less than the seed spread, or one seed
+    kNoControl,         ///< the sweep has no control: the best of what it tried, and how to ask
   };
   Answer answer = Answer::kNothing;
   static constexpr size_t kNone = static_cast<size_t>(-1);
@@ -55,8 +55,8 @@ struct Recommendation {
   /// per-setting tables mark it.
   size_t recommended = kNone;
   std::string mark;
-  PairedDifference test;  ///< best against `other`
-  std::string headline;   ///< one sentence: what to use, or that it is not resolved
+  PairedDifference test;              ///< best against `other`
+  std::string headline;               ///< one sentence: what to use, or that it is not resolved
   std::vector<std::string> evidence;  ///< the numbers behind it, one sentence each
   /// Without a control: the sweep's command with l2 = 0 added, to ask whether regularisation
   /// helps at all (empty otherwise).

@@ -74,8 +74,7 @@ struct SettingStatField {
 /// its `value`, and summary.json and the README's list follow the table.
 inline constexpr SettingStatField kSettingStatFields[] = {
     {"accuracy", &SettingSummary::accuracy,
-     [](const RunResult& r) { return r.history.back().accuracy; }, true,
-     "final training accuracy"},
+     [](const RunResult& r) { return r.history.back().accuracy; }, true, "final training accuracy"},
     {"val_accuracy", &SettingSummary::val_accuracy,
      [](const RunResult& r) { return r.history.back().val_accuracy; }, true,
      "final validation accuracy"},

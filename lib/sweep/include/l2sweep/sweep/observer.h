@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "l2sweep/sweep/plan.h"
 #include "l2sweep/data/data.h"
+#include "l2sweep/sweep/plan.h"
 #include "l2sweep/train/run_result.h"
 
 namespace l2sweep {

@@ -4,9 +4,9 @@
 #include <vector>
 
 #include "l2sweep/base/stop_token.h"
-#include "l2sweep/sweep/plan.h"
 #include "l2sweep/data/data.h"
 #include "l2sweep/sweep/observer.h"
+#include "l2sweep/sweep/plan.h"
 #include "l2sweep/train/checkpoint.h"
 #include "l2sweep/train/run_result.h"
 

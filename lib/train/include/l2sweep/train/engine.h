@@ -32,7 +32,7 @@ struct Member {
 struct TrainOptions {
   double learning_rate = 1e-3;
   int64_t batch_size = 32;
-  uint64_t shuffle_seed = 0;  ///< seeds the batch orders (DataOrder)
+  uint64_t shuffle_seed = 0;              ///< seeds the batch orders (DataOrder)
   Shuffle shuffle = Shuffle::kEachEpoch;  ///< a new order every epoch, or one replayed
   /// Which engine (its name in engine_registry(); make_engine builds it).
   std::string engine = "autograd";

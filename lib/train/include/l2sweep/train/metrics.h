@@ -146,8 +146,8 @@ struct EpochMetricField {
 /// here, the code that measures it (into EpochMeasurements), and a test: every writer and
 /// reader, the README's column list and the scripts' tag lists follow this table.
 inline constexpr EpochMetricField kEpochMetricFields[] = {
-    {"loss", &EpochMetrics::loss, [](const EpochMeasurements& m) { return m.train.loss; },
-     "train", "epoch_loss", "loss {:.4f}", true,
+    {"loss", &EpochMetrics::loss, [](const EpochMeasurements& m) { return m.train.loss; }, "train",
+     "epoch_loss", "loss {:.4f}", true,
      "training loss: data_loss + the L2 penalty, the sample-weighted mean over the epoch's "
      "batches, each measured before its own update (Keras' History)"},
     {"accuracy", &EpochMetrics::accuracy,
@@ -169,12 +169,11 @@ inline constexpr EpochMetricField kEpochMetricFields[] = {
     {"penalty", &EpochMetrics::penalty, [](const EpochMeasurements& m) { return m.val.penalty; },
      "train", "epoch_penalty", nullptr, true,
      "the L2 term l2 * ||W1||^2 at the end of the epoch (val_loss - val_data_loss)"},
-    {"w1_norm", &EpochMetrics::w1_norm,
-     [](const EpochMeasurements& m) { return m.weights.norm; }, "train", "w1_norm",
-     "w1_norm {:.3f}", true, "||W1||_2, the first Dense kernel's norm, at the end of the epoch"},
+    {"w1_norm", &EpochMetrics::w1_norm, [](const EpochMeasurements& m) { return m.weights.norm; },
+     "train", "w1_norm", "w1_norm {:.3f}", true,
+     "||W1||_2, the first Dense kernel's norm, at the end of the epoch"},
     {"w1_small", &EpochMetrics::w1_small,
-     [](const EpochMeasurements& m) { return m.weights.small; }, "train", "w1_small", nullptr,
-     true,
+     [](const EpochMeasurements& m) { return m.weights.small; }, "train", "w1_small", nullptr, true,
      "the share of W1's entries with |w| < 0.001 (1/80 of the Glorot bound the weights start "
      "within), at the end of the epoch"},
     {"w1_zero", &EpochMetrics::w1_zero, [](const EpochMeasurements& m) { return m.weights.zero; },

@@ -17,7 +17,8 @@ namespace l2sweep {
 
 /// Trains one cohort: draws each epoch's order from the shuffle seed (DataOrder: reshuffled
 /// every epoch or replayed, on the CPU so that every device sees the same batches), hands the
-/// epoch to the engine, and evaluates. The members' models and the splits must already be on `device`.
+/// epoch to the engine, and evaluates. The members' models and the splits must already be on
+/// `device`.
 class Trainer {
  public:
   Trainer(std::vector<Member> members, const TrainOptions& options, const torch::Device& device);
@@ -27,8 +28,8 @@ class Trainer {
 
   size_t size() const { return engine_->members().size(); }
 
-  /// One pass over `train` in the epoch's order (DataOrder::next), one Adam step per batch and member
-  /// (Engine::train_epoch). Returns each member's epoch means; NaN for inactive ones.
+  /// One pass over `train` in the epoch's order (DataOrder::next), one Adam step per batch and
+  /// member (Engine::train_epoch). Returns each member's epoch means; NaN for inactive ones.
   std::vector<TrainMetrics> train_epoch(const Split& train, const EpochControl& control = {});
 
   /// Every active member's loss, cross-entropy and accuracy on a whole split at its current

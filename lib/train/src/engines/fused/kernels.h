@@ -1,6 +1,7 @@
 #pragma once
 
-// The fused CPU step's loops (lib/train/src/engines/fused/fused_cpu.cpp): private to the train layer.
+// The fused CPU step's loops (lib/train/src/engines/fused/fused_cpu.cpp): private to the train
+// layer.
 //
 // Every file that includes this one is compiled with -O3 -fno-math-errno -ffp-contract=off
 // (lib/train/CMakeLists.txt): the inline loops below are inlined into the engine's own loops,

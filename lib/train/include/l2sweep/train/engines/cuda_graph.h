@@ -8,8 +8,8 @@ namespace l2sweep {
 
 class DeviceStep;
 
-// The CUDA code is in lib/train/src/engines/tensor/cuda/step_graph_cuda.cpp, compiled where LibTorch
-// has CUDA (L2SWEEP_WITH_CUDA, set by cmake/Dependencies.cmake); a CPU-only build compiles
+// The CUDA code is in lib/train/src/engines/tensor/cuda/step_graph_cuda.cpp, compiled where
+// LibTorch has CUDA (L2SWEEP_WITH_CUDA, set by cmake/Dependencies.cmake); a CPU-only build compiles
 // step_graph_cpu_only.cpp beside it instead.
 
 /// While alive, sends the calling thread's work on a CUDA `device` to a stream it creates
