@@ -17,8 +17,8 @@
 #
 #   scripts/device_check.sh --prepare   (on the CPU machine, before the device run)
 # copies what the GPU image lacks into git-ignored folders that the device tool carries:
-# Fashion-MNIST into .device-data/fashion-mnist, and nlohmann-json's and zlib's headers (and
-# zlib's library) into .device-deps. Carry both: run(..., carry=[".device-data", ".device-deps"]).
+# Fashion-MNIST into .device-data/fashion-mnist, and nlohmann-json's, zlib's and Boost.Math's
+# headers (and zlib's library) into .device-deps. Carry both: run(..., carry=[".device-data", ".device-deps"]).
 #
 #   scripts/device_check.sh --smoke     (anywhere: a CPU run of the whole script)
 # runs every step on the CPU with a small sweep, against the Python and LibTorch of $PYTHON
@@ -60,6 +60,14 @@ if [[ "${1:-}" == --prepare ]]; then
   # A plain copy (the device tool does not carry links); it links as libz.so.1, its soname.
   cp -L /usr/lib/x86_64-linux-gnu/libz.so .device-deps/lib/libz.so
   prepare_gtest .device-deps/gtest
+  # The Boost.Math headers lib/stats includes (the GPU image has no Boost; FindBoost finds
+  # them under the prefix): what the compiler reads, in C++17 and C++20 mode, about 5 MB.
+  for std in c++17 c++20; do
+    g++ -std="$std" -M -I lib/stats/include -I lib/base/include lib/stats/src/statistics.cpp
+  done | tr ' \\' '\n\n' | grep '^/usr/include/boost/' | sort -u | while read -r header; do
+    mkdir -p ".device-deps/include/$(dirname "${header#/usr/include/}")"
+    cp "$header" ".device-deps/include/${header#/usr/include/}"
+  done
   du -sh .device-data .device-deps
   exit 0
 fi

@@ -49,7 +49,7 @@ TEST(OutputFolder, RefusesANonEmptyFolderSoResultsAreNeverOverwritten) {
   TempDir dir;
   std::ofstream(dir / "metrics.csv") << "precious\n";
   EXPECT_THROW_WITH(OutputFolder::open_for_sweep(plan_for(dir.path())), Error,
-                    "folder is not empty");
+                    "not empty; expected a new or empty folder (results are never overwritten)");
   EXPECT_EQ(text_of(dir / "metrics.csv"), "precious\n");
   EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 1)
       << "the refusal wrote something";
@@ -151,7 +151,8 @@ TEST(OutputFolder, AShardRefusesAFolderThatIsNotASweep) {
   TempDir dir;
   std::ofstream(dir / "metrics.csv") << "mine\n";
   EXPECT_THROW_WITH(OutputFolder::open_for_sweep(plan_for(dir.path(), false, Shard{0, 2})), Error,
-                    "folder is not empty and holds no l2sweep sweep");
+                    "not empty; expected a new or empty folder (results are never overwritten); it "
+                    "holds no l2sweep sweep");
   EXPECT_EQ(text_of(dir / "metrics.csv"), "mine\n");
   EXPECT_FALSE(fs::exists(dir / ".l2sweep.lock"));
 }

@@ -454,7 +454,8 @@ TEST(TuneEndToEnd, Refusals) {
   write_file_atomically(dir / "foreign" / "notes.txt", "mine");
   SweepConfig foreign = small_search(dir / "foreign");
   EXPECT_THROW_WITH(tune_l2(foreign, "t", sink, {}, small_settings()), Error,
-                    "not empty and not an --l2 auto search");
+                    "not empty; expected a new or empty folder (results are never overwritten); it "
+                    "holds no --l2 auto search");
 
   // Refused before its first round (no data here): nothing is left, so the same command
   // runs once the data is there.

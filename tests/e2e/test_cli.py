@@ -448,7 +448,7 @@ def test_output_errors(l2sweep, data_dir, tmp_path, check):
     os.makedirs(occupied)
     with open(os.path.join(occupied, "keep.txt"), "w") as f:
         f.write("precious")
-    check_error(l2sweep, check, tmp, SMALL + ["--out", occupied], 4, "folder is not empty",
+    check_error(l2sweep, check, tmp, SMALL + ["--out", occupied], 4, "not empty; expected a new or empty folder",
                 "non-empty --out")
     check(e2e.read_text(os.path.join(occupied, "keep.txt")) == "precious",
           "non-empty --out was modified")

@@ -65,13 +65,6 @@ void remove_dead_staging(const fs::path& parent) {
   }
 }
 
-Error not_empty(const char* option, const fs::path& shown) {
-  return output_error(
-      "{} {}: not empty; expected a new or empty folder (results are never "
-      "overwritten)",
-      option, shown.string());
-}
-
 /// What an existing folder holds that a publish may clear: l2sweep's lock files, temporary
 /// files and staging folders, and the files of a publish killed while it renamed them into
 /// place (some of `files`, never the last, which goes last). nullopt when it holds anything
@@ -176,7 +169,7 @@ void publish_existing(const fs::path& shown, const fs::path& folder,
   const std::optional<std::vector<fs::path>> found = leftovers(folder, files);
   if (!found) {
     held->release_and_remove_if_created();
-    throw not_empty(option, shown);
+    throw folder_not_empty(option, shown);
   }
   held->record_holder(command);
   std::error_code error;
@@ -237,6 +230,27 @@ Error folder_in_use(const char* option, const fs::path& shown, const fs::path& l
       option, shown.string(), FileLock::holder(lock), option);
 }
 
+Error folder_not_empty(const char* option, const fs::path& folder, const std::string& advice) {
+  return output_error(
+      "{} {}: not empty; expected a new or empty folder (results are never overwritten){}", option,
+      folder.string(), advice);
+}
+
+Error not_a_folder(const char* option, const fs::path& folder) {
+  std::error_code error;
+  const fs::file_status status = fs::status(folder, error);
+  if (error && error != std::errc::no_such_file_or_directory) {
+    return output_error("{} {}: cannot use it as a folder ({}); expected a new or empty folder",
+                        option, folder.string(), error.message());
+  }
+  if (fs::exists(status) && !fs::is_directory(status)) {
+    return output_error("{} {}: exists and is not a folder; expected a new or empty folder", option,
+                        folder.string());
+  }
+  return output_error("{} {}: cannot read it as a folder; expected a new or empty folder", option,
+                      folder.string());
+}
+
 fs::path first_missing(const fs::path& folder) {
   std::error_code error;
   fs::path missing;
@@ -252,16 +266,10 @@ void check_publishable(const fs::path& out, const std::vector<PublishedFile>& fi
                        const char* option) {
   std::error_code error;
   const fs::file_status status = fs::status(out, error);
-  if (error && error != std::errc::no_such_file_or_directory) {
-    throw output_error("{} {}: cannot use it as a folder ({}); expected a new or empty folder",
-                       option, out.string(), error.message());
-  }
+  if (error && error != std::errc::no_such_file_or_directory) throw not_a_folder(option, out);
   if (!fs::exists(status)) return;
-  if (!fs::is_directory(status)) {
-    throw output_error("{} {}: exists and is not a folder; expected a new or empty folder", option,
-                       out.string());
-  }
-  if (!leftovers(out, files)) throw not_empty(option, out);
+  if (!fs::is_directory(status)) throw not_a_folder(option, out);
+  if (!leftovers(out, files)) throw folder_not_empty(option, out);
   if (fs::exists(out / kFolderLockFile, error) &&
       !FileLock::try_lock(out / kFolderLockFile, FileLock::Mode::kShared)) {
     throw folder_in_use(option, out, out / kFolderLockFile);

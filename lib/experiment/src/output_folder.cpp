@@ -59,22 +59,6 @@ bool is_leftover(const fs::directory_entry& entry) {
 
 }  // namespace
 
-Error not_a_folder(const fs::path& folder) {
-  std::error_code error;
-  const fs::file_status status = fs::status(folder, error);
-  if (error && error != std::errc::no_such_file_or_directory) {
-    // A name too long, a loop of links, a folder without permission to look inside...
-    return output_error("--out {}: cannot use it as a folder ({}); expected a new or empty folder",
-                        folder.string(), error.message());
-  }
-  if (fs::exists(status) && !fs::is_directory(status)) {
-    return output_error("--out {}: exists and is not a folder; expected a new or empty folder",
-                        folder.string());
-  }
-  return output_error("--out {}: cannot read it as a folder; expected a new or empty folder",
-                      folder.string());
-}
-
 namespace {
 
 /// Refuses (before anything is written) what `state` does not allow for this kind of writer.
@@ -84,13 +68,10 @@ void check_state(FolderState state, const SweepConfig& config, const fs::path& f
     case FolderState::kEmpty:
       return;
     case FolderState::kNotAFolder:
-      throw not_a_folder(folder);
+      throw not_a_folder("--out", folder);
     case FolderState::kSweep:
       if (config.resume || config.shard) return;
-      throw output_error(
-          "--out {}: folder is not empty; choose a new folder (results are never overwritten), "
-          "or add --resume to continue the sweep there",
-          folder.string());
+      throw folder_not_empty("--out", folder, "; add --resume to continue the sweep there");
     case FolderState::kForeign:
       if (std::error_code error; fs::exists(folder / "tuning.cfg", error)) {
         const std::string text = fmt::format(
@@ -107,10 +88,7 @@ void check_state(FolderState state, const SweepConfig& config, const fs::path& f
             "--out of an earlier run",
             folder.string(), kSweepConfigFile);
       }
-      throw output_error(
-          "--out {}: folder is not empty and holds no l2sweep sweep; choose a new folder (results "
-          "are never overwritten)",
-          folder.string());
+      throw folder_not_empty("--out", folder, "; it holds no l2sweep sweep");
   }
 }
 

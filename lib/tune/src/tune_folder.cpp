@@ -43,7 +43,7 @@ TuneFolder make_tune_folder(const SweepConfig& config) {
   opened.created = first_missing(opened.path);
   if (named) {
     const FolderState before = inspect_output_folder(opened.path);
-    if (before == FolderState::kNotAFolder) throw not_a_folder(opened.path);
+    if (before == FolderState::kNotAFolder) throw not_a_folder("--out", opened.path);
     create_folder(opened.path);
   } else {
     opened.path = claim_new_folder(opened.path);
@@ -106,10 +106,7 @@ void lock_and_check(TuneFolder& opened, const SweepConfig& config, const SearchS
         folder.string());
   }
   if (!has_search && state != FolderState::kMissing && state != FolderState::kEmpty) {
-    throw output_error(
-        "--out {}: not empty and not an --l2 auto search (no tuning.cfg); expected a new or "
-        "empty folder",
-        folder.string());
+    throw folder_not_empty("--out", folder, "; it holds no --l2 auto search (no tuning.cfg)");
   }
   if (has_search) check_same_settings(folder, config, search);
   opened.command_line = command_line;

@@ -17,6 +17,17 @@ using PublishedFile = std::pair<std::string, std::string>;
 Error folder_in_use(const char* option, const std::filesystem::path& shown,
                     const std::filesystem::path& lock);
 
+/// The one refusal of an output folder that is not new or empty, for every writer (a sweep,
+/// a search, compare, l2sweep_trace): "OPTION FOLDER: not empty; expected a new or empty folder
+/// (results are never overwritten)", then `advice` (e.g. "; add --resume to continue the sweep
+/// there").
+Error folder_not_empty(const char* option, const std::filesystem::path& folder,
+                       const std::string& advice = "");
+
+/// The refusal of an output path that cannot be a folder at all: not a folder, or one that
+/// cannot be looked at (a name too long, a loop of links, no permission).
+Error not_a_folder(const char* option, const std::filesystem::path& folder);
+
 /// The highest folder of `folder`'s path that does not exist yet (`folder` itself when its
 /// parent exists), or empty when `folder` exists: what creating it would add.
 std::filesystem::path first_missing(const std::filesystem::path& folder);

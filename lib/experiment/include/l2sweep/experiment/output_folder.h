@@ -29,10 +29,6 @@ enum class FolderState {
 
 FolderState inspect_output_folder(const std::filesystem::path& folder);
 
-/// The output Error for a `--out` that inspect_output_folder found to be kNotAFolder, saying
-/// why: not a folder, or the reason it cannot be used (a name too long, a loop of links...).
-Error not_a_folder(const std::filesystem::path& folder);
-
 /// `runs/<UTC timestamp>`, the name used when --out is not given (claim_default_folder adds
 /// `-2`, `-3`, ... when it is taken).
 std::filesystem::path default_output_folder();
