@@ -35,11 +35,19 @@ std::unique_ptr<Trainer> make_trainer(std::string engine) {
 
 class Checkpoint : public ::testing::TestWithParam<std::string> {};
 
+/// A fresh checkpoints/ folder of the default sweep, and the run most tests save in it.
+class CheckpointFolder : public ::testing::Test {
+ protected:
+  testing::TempDir dir;
+  const CheckpointStore store{dir / "checkpoints"};
+  const RunSpec spec = testing::a_run().l2(1e-3).seed(4);
+};
+
 TEST_P(Checkpoint, ContinuesTrainingBitForBit) {
   const std::string engine = GetParam();
   testing::TempDir dir;
   const CheckpointStore store(dir / "checkpoints");
-  const RunSpec spec{1e-3, 4, 0, 1};
+  const RunSpec spec = testing::a_run().l2(1e-3).seed(4);
 
   const auto uninterrupted = make_trainer(engine);
   std::vector<TrainMetrics> expected;
@@ -81,17 +89,12 @@ TEST_P(Checkpoint, ContinuesTrainingBitForBit) {
 INSTANTIATE_TEST_SUITE_P(EveryEngine, Checkpoint, ::testing::ValuesIn(testing::engine_names()),
                          [](const auto& test) { return test.param; });
 
-TEST(CheckpointStore, HasNothingForARunThatNeverSaved) {
-  testing::TempDir dir;
-  const CheckpointStore store(dir / "checkpoints");
+TEST_F(CheckpointFolder, HasNothingForARunThatNeverSaved) {
   const auto trainer = make_trainer("fused");
-  EXPECT_FALSE(store.load({0.5, 1, 0, 1}, *trainer).has_value());
+  EXPECT_FALSE(store.load(testing::a_run().l2(0.5).seed(1), *trainer).has_value());
 }
 
-TEST(CheckpointStore, RejectsADamagedFileNamingIt) {
-  testing::TempDir dir;
-  const CheckpointStore store(dir / "checkpoints");
-  const RunSpec spec{1e-3, 4, 0, 1};
+TEST_F(CheckpointFolder, RejectsADamagedFileNamingIt) {
   const auto trainer = make_trainer("fused");
   RunResult progress;
   progress.spec = spec;
@@ -112,22 +115,17 @@ TEST(CheckpointStore, RejectsADamagedFileNamingIt) {
   }
 }
 
-TEST(CheckpointStore, RejectsTheCheckpointOfAnotherRun) {
-  testing::TempDir dir;
-  const CheckpointStore store(dir / "checkpoints");
+TEST_F(CheckpointFolder, RejectsTheCheckpointOfAnotherRun) {
   const auto trainer = make_trainer("fused");
   RunResult progress;
-  store.save({1e-3, 4, 0, 1}, progress, *trainer);
-  fs::rename(store.path_for({1e-3, 4, 0, 1}), store.path_for({1e-2, 4, 0, 1}));
-  EXPECT_THROW_WITH(store.load({1e-2, 4, 0, 1}, *trainer), Error,
+  store.save(spec, progress, *trainer);
+  fs::rename(store.path_for(spec), store.path_for(testing::a_run().l2(1e-2).seed(4)));
+  EXPECT_THROW_WITH(store.load(testing::a_run().l2(1e-2).seed(4), *trainer), Error,
                     "checkpoint of another run; expected l2=0.01 seed 4");
 }
 
-TEST(CheckpointStore, RefusesToContinueWithAnotherEngineNamingBoth) {
+TEST_F(CheckpointFolder, RefusesToContinueWithAnotherEngineNamingBoth) {
   // A sweep started with --engine auto on the CPU (fused) and resumed on a GPU (device).
-  testing::TempDir dir;
-  const CheckpointStore store(dir / "checkpoints");
-  const RunSpec spec{1e-3, 4, 0, 1};
   const auto fused = make_trainer("fused");
   RunResult progress;
   progress.spec = spec;
@@ -162,10 +160,7 @@ void save_progress(const CheckpointStore& store, const RunSpec& spec, int64_t ep
   store.save(spec, progress, *trainer);
 }
 
-TEST(CheckpointStore, SaysTheTrueSizeOfACheckpointGrownPastItsHeaderWithoutReadingIt) {
-  testing::TempDir dir;
-  const CheckpointStore store(dir / "checkpoints");
-  const RunSpec spec{1e-3, 4, 0, 1};
+TEST_F(CheckpointFolder, SaysTheTrueSizeOfACheckpointGrownPastItsHeaderWithoutReadingIt) {
   save_progress(store, spec, 1, RunStatus::kInterrupted);
   const auto saved = std::filesystem::file_size(store.path_for(spec));
   const uintmax_t grown = uintmax_t{6} << 30;  // 6 GiB, sparse: nothing is written
@@ -175,10 +170,7 @@ TEST(CheckpointStore, SaysTheTrueSizeOfACheckpointGrownPastItsHeaderWithoutReadi
                                 store.path_for(spec).string(), grown, saved));
 }
 
-TEST(CheckpointStore, RejectsBitsFlippedWithoutChangingTheSize) {
-  testing::TempDir dir;
-  const CheckpointStore store(dir / "checkpoints");
-  const RunSpec spec{1e-3, 4, 0, 1};
+TEST_F(CheckpointFolder, RejectsBitsFlippedWithoutChangingTheSize) {
   save_progress(store, spec, 2, RunStatus::kInterrupted);
   auto bytes = testing::read_bytes(store.path_for(spec));
   bytes[bytes.size() / 2] ^= 0x01;  // one bit, deep inside the model's weights
@@ -193,7 +185,7 @@ TEST(CheckpointStore, RejectsACheckpointTrainedWithOtherSettings) {
   SweepConfig other;
   other.learning_rate = 0.01;
   other.batch_size = 8;
-  const RunSpec spec{1e-3, 4, 0, 1};
+  const RunSpec spec = testing::a_run().l2(1e-3).seed(4);
   save_progress(CheckpointStore(dir / "checkpoints", other), spec, 2, RunStatus::kInterrupted);
   const CheckpointStore mine(dir / "checkpoints", SweepConfig{});
   try {
@@ -239,7 +231,7 @@ TEST(CheckpointStore, NeverCallsARunCompletedThatLacksEpochs) {
   testing::TempDir dir;
   SweepConfig four;
   four.epochs = 4;
-  const RunSpec spec{1e-3, 4, 0, 1};
+  const RunSpec spec = testing::a_run().l2(1e-3).seed(4);
   save_progress(CheckpointStore(dir / "checkpoints", four), spec, 4, RunStatus::kCompleted);
   EXPECT_EQ(CheckpointStore(dir / "checkpoints", four).progress(spec)->status,
             RunStatus::kCompleted);
@@ -259,7 +251,7 @@ TEST(CheckpointStore, ReadsTheFirstFormatWithItsFixedColumns) {
   testing::TempDir dir;
   std::ofstream(dir / kSweepConfigFile) << "epochs=4\n";
   const CheckpointStore store(dir / "checkpoints");
-  const RunSpec spec{1e-3, 4, 0, 1};
+  const RunSpec spec = testing::a_run().l2(1e-3).seed(4);
   const auto trainer = make_trainer("fused");
   torch::serialize::OutputArchive archive;
   archive.write("format", torch::tensor({int64_t{1}}, torch::kInt64));
@@ -300,10 +292,7 @@ TEST(CheckpointStore, ReadsTheFirstFormatWithItsFixedColumns) {
                     "damaged checkpoint (format 1 without its checksummed header, in a sweep");
 }
 
-TEST(CheckpointStore, RefusesACurrentFormatWithoutItsHeader) {
-  testing::TempDir dir;
-  const CheckpointStore store(dir / "checkpoints");
-  const RunSpec spec{1e-3, 4, 0, 1};
+TEST_F(CheckpointFolder, RefusesACurrentFormatWithoutItsHeader) {
   save_progress(store, spec, 1, RunStatus::kInterrupted);
   std::string bytes = *read_text_file(store.path_for(spec));
   const size_t archive = bytes.find("PK");  // the zip archive behind the header
@@ -313,10 +302,7 @@ TEST(CheckpointStore, RefusesACurrentFormatWithoutItsHeader) {
                     "damaged checkpoint (format 4 without its checksummed header)");
 }
 
-TEST(CheckpointStore, RecordsWhatTrainedTheRun) {
-  testing::TempDir dir;
-  const CheckpointStore store(dir / "checkpoints");
-  const RunSpec spec{1e-3, 4, 0, 1};
+TEST_F(CheckpointFolder, RecordsWhatTrainedTheRun) {
   const auto trainer = make_trainer("fused");
   RunResult progress;
   progress.spec = spec;
@@ -420,7 +406,7 @@ TEST(SweepFile, ASweepContinuesOnlyOnTheDataItStartedWith) {
                         " trained on (crc32c:0000abcd)");
   // Checkpoints record it too: one copied from a sweep on other data is refused.
   const CheckpointStore store(dir / "checkpoints", config);
-  const RunSpec spec{1e-3, 0, 0, 1};
+  const RunSpec spec = testing::a_run().l2(1e-3).seed(0);
   save_progress(store, spec, 1, RunStatus::kInterrupted);
   EXPECT_THROW_WITH(CheckpointStore(dir / "checkpoints", other).progress(spec), Error,
                     "trained with data crc32c:0000abcd, this sweep's data crc32c:12345678");
@@ -446,7 +432,7 @@ TEST(TrainRun, ReplaysAFinishedRunFromItsCheckpointWithoutTraining) {
   SweepConfig config;
   config.epochs = 2;
   const CheckpointStore store(dir / "checkpoints", config);
-  const RunSpec spec{1e-3, 0, 0, 1};
+  const RunSpec spec = testing::a_run().l2(1e-3).seed(0);
   EpochCounter first;
   RunnerOptions options;
   options.checkpoints = &store;

@@ -84,7 +84,7 @@ TEST(MetricsCsv, WritesTheHeaderThenOneFlushedRowPerEpoch) {
   m.w1_zero = 0;
   m.dead_units = 0.0625;
   m.epoch_seconds = 1.5;
-  RunSpec run{0.01, 7, 0, 1};
+  RunSpec run = testing::a_run().l2(0.01).seed(7);
   run.dropout = 0.5;
   run.weight_decay = 0.25;
   writer.on_epoch_end(run, m);
@@ -114,7 +114,7 @@ TEST(SummaryJson, RecordsConfigurationRunsAndStatus) {
   context.data.image_shape = {28, 28};
   context.data.num_classes = 10;
   RunResult diverged;
-  diverged.spec = {0.01, 0, 0, 1};
+  diverged.spec = testing::a_run().l2(0.01);
   diverged.status = RunStatus::kDiverged;
   EpochMetrics m;
   m.epoch = 1;

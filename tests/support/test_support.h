@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "l2sweep/config/runs.h"
 #include "l2sweep/config/sweep_config.h"
 #include "l2sweep/data/data.h"
 #include "l2sweep/sweep/observer.h"
@@ -35,6 +36,38 @@ namespace l2sweep::testing {
 /// Every engine's name, in the registry's order: what engine tests are instantiated over, so a
 /// new engine is tested by every one of them.
 std::vector<std::string> engine_names();
+
+/// A run's settings by name, for tests: a_run().l2(1e-3).seed(4) is the only run of a sweep
+/// (index 0 of 1) unless index() and count() say otherwise.
+class RunBuilder {
+ public:
+  RunBuilder() { spec_.count = 1; }
+  RunBuilder& l2(double value) { return set(&RunSpec::l2, value); }
+  RunBuilder& dropout(double value) { return set(&RunSpec::dropout, value); }
+  RunBuilder& weight_decay(double value) { return set(&RunSpec::weight_decay, value); }
+  RunBuilder& seed(uint64_t value) {
+    spec_.seed = value;
+    return *this;
+  }
+  RunBuilder& index(int64_t value) {
+    spec_.index = value;
+    return *this;
+  }
+  RunBuilder& count(int64_t value) {
+    spec_.count = value;
+    return *this;
+  }
+  operator RunSpec() const { return spec_; }  // NOLINT: a builder reads as what it builds
+
+ private:
+  RunBuilder& set(double RunSpec::*field, double value) {
+    spec_.*field = value;
+    return *this;
+  }
+  RunSpec spec_;
+};
+
+inline RunBuilder a_run() { return {}; }
 
 /// A fresh folder under the system temp dir, removed with everything in it at scope exit.
 class TempDir {
