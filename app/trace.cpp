@@ -14,6 +14,7 @@
 #include <cxxopts.hpp>
 #include <exception>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,31 +56,47 @@ std::string raw_bytes(const torch::Tensor& tensor) {
                      static_cast<size_t>(t.numel()) * t.element_size());
 }
 
-int run(int argc, char** argv) {
-  // The options a sweep has too are read by the sweep's own table (l2sweep/config/options.h):
-  // the same parsing, messages and ranges.
-  const char* shared[] = {"l2",     "dropout",    "weight-decay", "adam",     "lr",
-                          "seed",   "batch-size", "train-size",   "val-size", "data-dir",
-                          "engine", "epochs",     "shuffle"};
-  l2sweep::SweepConfig config;  // this tool's defaults: one run, 2,000 images, Keras' Adam
-  config.l2_strengths = {0};
-  config.train_size = 2000;
-  config.adam = l2sweep::AdamVariant::kKeras;
-  config.engine = "fused";
-  config.epochs = 1;
+/// The options a sweep has too, read by the sweep's own table (l2sweep/config/options.h):
+/// the same parsing, messages and ranges.
+constexpr const char* kSharedOptions[] = {
+    "l2",         "dropout",  "weight-decay", "adam",   "lr",     "seed",   "batch-size",
+    "train-size", "val-size", "data-dir",     "engine", "epochs", "shuffle"};
+
+/// What the command line asks this tool for.
+struct TraceRequest {
+  l2sweep::SweepConfig config;
+  fs::path out;
+  int64_t record_steps = 0;  ///< weights after each of the first N steps of epoch 1
+  int64_t mask_seeds = 0;    ///< with Dropout: epoch 1 under N other mask streams
+};
+
+cxxopts::Options trace_options(const l2sweep::SweepConfig& defaults) {
   cxxopts::Options options("l2sweep_trace",
                            "Exports one run's first epochs for scripts/keras_check.py");
   auto adder = options.add_options();
-  for (const char* name : shared) {
+  for (const char* name : kSharedOptions) {
     const l2sweep::SweepOption* option = l2sweep::find_sweep_option(name);
     adder(name, l2sweep::with_engine_choices(option->help),
-          cxxopts::value<std::string>()->default_value(option->format(config)));
+          cxxopts::value<std::string>()->default_value(option->format(defaults)));
   }
   adder("out", "new or empty folder to write", cxxopts::value<std::string>())(
       "record-steps", "weights after each of the first N steps",
       cxxopts::value<std::string>()->default_value("0"))(
       "mask-seeds", "with Dropout: one epoch under each of N other mask streams",
       cxxopts::value<std::string>()->default_value("0"))("help", "print this and exit");
+  return options;
+}
+
+/// The request on the command line, validated; nullopt after printing --help.
+std::optional<TraceRequest> parse_request(int argc, char** argv) {
+  TraceRequest request;
+  l2sweep::SweepConfig& config = request.config;  // this tool's defaults: one run, 2,000
+  config.l2_strengths = {0};                      // images, Keras' Adam, the fused engine
+  config.train_size = 2000;
+  config.adam = l2sweep::AdamVariant::kKeras;
+  config.engine = "fused";
+  config.epochs = 1;
+  cxxopts::Options options = trace_options(config);
   cxxopts::ParseResult args;
   try {
     args = options.parse(argc, argv);
@@ -88,7 +105,7 @@ int run(int argc, char** argv) {
   }
   if (args.count("help") != 0) {
     std::fputs(options.help().c_str(), stdout);
-    return 0;
+    return std::nullopt;
   }
   if (!args.unmatched().empty()) {
     throw l2sweep::usage_error("'{}': expected options only; see l2sweep_trace --help",
@@ -97,7 +114,8 @@ int run(int argc, char** argv) {
   if (args.count("out") == 0 || args["out"].as<std::string>().empty()) {
     throw l2sweep::usage_error("--out: expected a new or empty folder");
   }
-  for (const char* name : shared) {
+  request.out = args["out"].as<std::string>();
+  for (const char* name : kSharedOptions) {
     if (args.count(name) != 0) {
       l2sweep::find_sweep_option(name)->parse(config, args[name].as<std::string>());
     }
@@ -110,8 +128,8 @@ int run(int argc, char** argv) {
     }
     return *value;
   };
-  const int64_t record = count("record-steps");
-  const int64_t mask_seeds_asked = count("mask-seeds");
+  request.record_steps = count("record-steps");
+  request.mask_seeds = count("mask-seeds");
   for (const auto& [name, values] :
        {std::pair{"l2", &config.l2_strengths}, std::pair{"dropout", &config.dropout_rates},
         std::pair{"weight-decay", &config.weight_decays}}) {
@@ -122,48 +140,55 @@ int run(int argc, char** argv) {
   if (config.l2_search) throw l2sweep::usage_error("--l2 auto: expected one strength");
   if (config.engine == "auto") config.engine = "fused";  // the CPU's engine
   config.validate();
-  // One unit of one run, planned on the CPU as a sweep plans it: the same options reach the
-  // engine (train_options) and the same model is built (make_members).
-  const l2sweep::Plan plan = l2sweep::make_plan(config, torch::kCPU);
+  return request;
+}
+
+/// The files of a trace, collected before the folder is published whole.
+class TraceFiles {
+ public:
+  void add_raw(const char* name, const torch::Tensor& tensor) {
+    files_.emplace_back(name, raw_bytes(tensor));
+  }
+  void add_text(const char* name, std::string text) { files_.emplace_back(name, std::move(text)); }
+  const std::vector<l2sweep::PublishedFile>& files() const { return files_; }
+
+  /// Every file a trace may write, for check_publishable before training.
+  static std::vector<l2sweep::PublishedFile> names() {
+    return {{"initial.f32", ""}, {"order.i64", ""},       {"steps.f32", ""},    {"epochs.f32", ""},
+            {"final.f32", ""},   {"mask_finals.f32", ""}, {"manifest.json", ""}};
+  }
+
+ private:
+  std::vector<l2sweep::PublishedFile> files_;
+};
+
+/// What the epochs themselves gave: the steps recorded and each epoch's running metrics.
+struct EpochTrace {
+  int64_t recorded_steps = 0;
+  Json epoch_metrics = Json::array();
+};
+
+/// The epochs as a sweep trains them: the initial weights, every epoch's order, the weights
+/// after each of the first `record` steps of epoch 1 and after every epoch.
+EpochTrace trace_epochs(const l2sweep::Plan& plan, const l2sweep::Datasets& data, int64_t record,
+                        TraceFiles& files) {
   const l2sweep::Cohort& unit = plan.units.at(0);
   const l2sweep::TrainOptions train = l2sweep::train_options(plan, unit.seed);
-  const std::string engine = plan.engine->name;
-
-  const l2sweep::Datasets data =
-      l2sweep::load_datasets({config.data_dir, config.val_size, config.train_size});
-  const fs::path out = args["out"].as<std::string>();
-  // Every file is collected first and the folder published whole (publish_folder); a folder
-  // that cannot take them is refused before training.
-  l2sweep::check_publishable(out, {{"initial.f32", ""},
-                                   {"order.i64", ""},
-                                   {"steps.f32", ""},
-                                   {"epochs.f32", ""},
-                                   {"final.f32", ""},
-                                   {"mask_finals.f32", ""},
-                                   {"manifest.json", ""}});
-  std::vector<l2sweep::PublishedFile> files;
-  const auto write_raw = [&](const char* name, const torch::Tensor& tensor) {
-    files.emplace_back(name, raw_bytes(tensor));
-  };
-
-  const int64_t examples = data.train.size();
   // The orders the Trainer draws, from a DataOrder of its own with the same seed and mode.
   l2sweep::DataOrder data_order(train.shuffle_seed, train.shuffle);
   std::vector<torch::Tensor> orders;
-  for (int64_t epoch = 0; epoch < config.epochs; ++epoch)
-    orders.push_back(data_order.next(examples));
-
-  // The epochs as a sweep trains them, with the weights after each of the first steps of the
-  // first epoch and after every epoch.
+  for (int64_t epoch = 0; epoch < plan.config.epochs; ++epoch) {
+    orders.push_back(data_order.next(data.train.size()));
+  }
   std::vector<l2sweep::Member> members = l2sweep::make_members(unit, plan, data);
   torch::nn::Sequential model = members.at(0).model;
-  write_raw("initial.f32", flat_parameters(model));
-  write_raw("order.i64", torch::cat(orders));
+  files.add_raw("initial.f32", flat_parameters(model));
+  files.add_raw("order.i64", torch::cat(orders));
   std::vector<torch::Tensor> steps;
   std::vector<torch::Tensor> after_epochs;
-  Json epoch_metrics = Json::array();
+  EpochTrace trace;
   l2sweep::Trainer trainer(std::move(members), train, torch::kCPU);
-  for (int64_t epoch = 1; epoch <= config.epochs; ++epoch) {
+  for (int64_t epoch = 1; epoch <= plan.config.epochs; ++epoch) {
     l2sweep::EpochControl control;
     control.on_batch = [&](int64_t done, int64_t) {
       if (epoch == 1 && done <= record) steps.push_back(flat_parameters(model));
@@ -173,59 +198,89 @@ int run(int argc, char** argv) {
     Json row = Json::object();
     row["loss"] = metrics.loss;
     row["accuracy"] = metrics.accuracy;
-    epoch_metrics.push_back(row);
+    trace.epoch_metrics.push_back(row);
   }
-  write_raw("steps.f32", steps.empty() ? torch::empty({0}) : torch::stack(steps));
-  write_raw("epochs.f32", torch::stack(after_epochs));
-  write_raw("final.f32", flat_parameters(model));
+  files.add_raw("steps.f32", steps.empty() ? torch::empty({0}) : torch::stack(steps));
+  files.add_raw("epochs.f32", torch::stack(after_epochs));
+  files.add_raw("final.f32", flat_parameters(model));
+  trace.recorded_steps = static_cast<int64_t>(steps.size());
+  return trace;
+}
 
-  // Dropout under other mask streams, from the same weights and order.
-  const int64_t mask_seeds = config.dropout_rates[0] > 0 ? mask_seeds_asked : 0;
+/// Dropout under `mask_seeds` other mask streams: epoch 1 from the same weights and order.
+void trace_mask_streams(const l2sweep::Plan& plan, const l2sweep::Datasets& data,
+                        int64_t mask_seeds, TraceFiles& files) {
+  const l2sweep::Cohort& unit = plan.units.at(0);
+  const l2sweep::TrainOptions train = l2sweep::train_options(plan, unit.seed);
   std::vector<torch::Tensor> finals;
   for (int64_t m = 0; m < mask_seeds; ++m) {
     std::vector<l2sweep::Member> replicas = l2sweep::make_members(unit, plan, data);
     torch::nn::Sequential replica = replicas.at(0).model;
     l2sweep::Trainer again(std::move(replicas), train, torch::kCPU);
     l2sweep::EpochControl masks;
-    masks.dropout_noise = l2sweep::dropout_noise(
-        train.shuffle_seed + 1000 + static_cast<uint64_t>(m), 1, examples, l2sweep::kHiddenUnits);
+    masks.dropout_noise =
+        l2sweep::dropout_noise(train.shuffle_seed + 1000 + static_cast<uint64_t>(m), 1,
+                               data.train.size(), l2sweep::kHiddenUnits);
     again.train_epoch(data.train, masks);
     finals.push_back(flat_parameters(replica));
   }
-  if (!finals.empty()) write_raw("mask_finals.f32", torch::stack(finals));
+  if (!finals.empty()) files.add_raw("mask_finals.f32", torch::stack(finals));
+}
 
+Json manifest_of(const l2sweep::Plan& plan, const l2sweep::Datasets& data, const EpochTrace& trace,
+                 int64_t mask_seeds) {
+  const l2sweep::SweepConfig& config = plan.config;
   Json manifest = Json::object();
-  manifest["train_examples"] = examples;
+  manifest["train_examples"] = data.train.size();
   manifest["val_examples"] = data.val.size();
   manifest["input_features"] = data.input_features();
   manifest["hidden_units"] = l2sweep::kHiddenUnits;
   manifest["classes"] = data.num_classes;
-  manifest["seed"] = train.shuffle_seed;
+  manifest["seed"] = plan.units.at(0).seed;
   manifest["l2"] = config.l2_strengths[0];
   manifest["dropout"] = config.dropout_rates[0];
   manifest["weight_decay"] = config.weight_decays[0];
   manifest["adam"] = l2sweep::to_string(config.adam);
-  manifest["engine"] = engine;
+  manifest["engine"] = plan.engine->name;
   manifest["lr"] = config.learning_rate;
   manifest["batch_size"] = config.batch_size;
-  manifest["recorded_steps"] = static_cast<int64_t>(steps.size());
+  manifest["recorded_steps"] = trace.recorded_steps;
   manifest["mask_seeds"] = mask_seeds;
   // mask_finals.f32: each stream trains from the initial weights over epoch 1 only.
   manifest["mask_epochs"] = 1;
   manifest["epochs"] = config.epochs;
   manifest["shuffle"] = l2sweep::to_string(config.shuffle);
-  manifest["epoch_metrics"] = epoch_metrics;  // per epoch: the running loss and accuracy
-  manifest["epoch_loss"] = epoch_metrics.front()["loss"];
-  manifest["epoch_accuracy"] = epoch_metrics.front()["accuracy"];
+  manifest["epoch_metrics"] = trace.epoch_metrics;  // per epoch: the running loss and accuracy
+  manifest["epoch_loss"] = trace.epoch_metrics.front()["loss"];
+  manifest["epoch_accuracy"] = trace.epoch_metrics.front()["accuracy"];
   manifest["layout"] =
       "float32 W1 [hidden, inputs], b1 [hidden], W2 [classes, hidden], b2 [classes], "
       "concatenated; order.i64: each epoch's example indices, epoch after epoch; epochs.f32: "
       "the weights after each epoch";
-  files.emplace_back("manifest.json", l2sweep::json_text(manifest));
+  return manifest;
+}
+
+int run(int argc, char** argv) {
+  const std::optional<TraceRequest> request = parse_request(argc, argv);
+  if (!request) return 0;
+  // One unit of one run, planned on the CPU as a sweep plans it: the same options reach the
+  // engine (train_options) and the same model is built (make_members).
+  const l2sweep::Plan plan = l2sweep::make_plan(request->config, torch::kCPU);
+  const l2sweep::SweepConfig& config = plan.config;
+  const l2sweep::Datasets data =
+      l2sweep::load_datasets({config.data_dir, config.val_size, config.train_size});
+  // Every file is collected first and the folder published whole (publish_folder); a folder
+  // that cannot take them is refused before training.
+  l2sweep::check_publishable(request->out, TraceFiles::names());
+  TraceFiles files;
+  const EpochTrace trace = trace_epochs(plan, data, request->record_steps, files);
+  const int64_t mask_seeds = config.dropout_rates[0] > 0 ? request->mask_seeds : 0;
+  trace_mask_streams(plan, data, mask_seeds, files);
+  files.add_text("manifest.json", l2sweep::json_text(manifest_of(plan, data, trace, mask_seeds)));
   std::string command = "l2sweep_trace";
   for (int i = 1; i < argc; ++i) command += std::string(" ") + argv[i];
-  l2sweep::publish_folder(out, files, command);
-  std::printf("wrote %s\n", out.c_str());
+  l2sweep::publish_folder(request->out, files.files(), command);
+  std::printf("wrote %s\n", request->out.c_str());
   return 0;
 }
 
