@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <cxxopts.hpp>
+#include <functional>
 #include <map>
 #include <optional>
 #include <vector>
@@ -121,15 +122,92 @@ constexpr const char* kCompareHelp =
     "Example: l2sweep compare runs/20261126T120000Z --source keras "
     "'keras/csv/l2-{l2}_seed-{seed}.csv'\n";
 
+/// What parse_compare carries from one argument to the next.
+struct CompareState {
+  std::string source;
+  bool source_used = true;  // the last --source named at least one path
+  std::optional<std::string> pending_label;
+  std::map<std::string, std::string> setup;  // --setup of the current --source
+};
+
+/// --ignore's comma-separated keys, each added to `ignore` (empty ones too).
+void add_ignored_keys(const std::string& keys, std::vector<std::string>& ignore) {
+  size_t start = 0;
+  while (start <= keys.size()) {
+    const size_t end = std::min(keys.find(',', start), keys.size());
+    ignore.push_back(keys.substr(start, end - start));
+    start = end + 1;
+  }
+}
+
+/// Applies `arg` when it is one of compare's options with a value, reading the value with
+/// `value` (only once the option is known, as it may take the next argument); false when it
+/// is not one of them.
+bool apply_compare_option(const std::string& arg, const std::function<std::string()>& value,
+                          CompareState& state, CommandLine& command) {
+  if (arg == "--out") {
+    command.compare.out = value();
+    if (command.compare.out.empty()) throw usage_error("compare: --out needs a folder");
+  } else if (arg == "--metric") {
+    command.compare.metric = value();
+    compare::check_metric(command.compare.metric);
+  } else if (arg == "--source") {
+    if (!state.source_used) {
+      throw usage_error("compare: --source {} names no path before the next --source",
+                        state.source);
+    }
+    state.source = value();
+    state.source_used = false;
+    state.setup.clear();
+    if (state.source.empty() || state.source.find_first_of(",\n\r|") != std::string::npos) {
+      throw usage_error(
+          "compare: --source '{}': expected a name without commas, bars or line "
+          "breaks",
+          state.source);
+    }
+  } else if (arg == "--label") {
+    state.pending_label = value();
+  } else if (arg == "--setup") {
+    for (const auto& [key, given] : compare::parse_setup(value())) state.setup[key] = given;
+  } else if (arg == "--ignore") {
+    add_ignored_keys(value(), command.compare.ignore);
+  } else {
+    return false;
+  }
+  return true;
+}
+
+/// A path: one SourceArgument of the current --source, labelled by a pending --label.
+void add_compare_path(const std::string& arg, CompareState& state, CommandLine& command) {
+  if (arg.empty()) throw usage_error("compare: an empty path");
+  state.source_used = true;
+  compare::SourceArgument argument{state.source, arg, std::nullopt, state.setup};
+  if (state.pending_label) argument.label = compare::parse_label(*state.pending_label);
+  state.pending_label.reset();
+  command.compare.arguments.push_back(std::move(argument));
+}
+
+/// What the last arguments must have completed: a --label's path, a --source's path, and two
+/// sources.
+void check_compare_end(const CompareState& state, const CommandLine& command) {
+  if (state.pending_label) {
+    throw usage_error("compare: --label {} must come right before the Keras file it labels",
+                      *state.pending_label);
+  }
+  if (!state.source_used) {
+    throw usage_error("compare: --source {} names no path after it", state.source);
+  }
+  if (command.compare.arguments.size() < 2) {
+    throw usage_error("compare: expected two or more sources; see l2sweep compare --help");
+  }
+}
+
 /// `l2sweep compare`'s arguments (after the word compare); order matters: --source and --label
 /// apply to the paths after them.
 CommandLine parse_compare(const std::vector<std::string>& args, CommandLine command) {
   command.action = CommandLine::Action::kCompare;
   command.help = kCompareHelp;
-  std::string source;
-  bool source_used = true;  // the last --source named at least one path
-  std::optional<std::string> pending_label;
-  std::map<std::string, std::string> setup;  // --setup of the current --source
+  CompareState state;
   const auto value_of = [&](size_t& i, const std::string& option) {
     if (i + 1 >= args.size() || args[i + 1].empty()) {
       throw usage_error("compare: {} needs a value; see l2sweep compare --help", option);
@@ -148,130 +226,94 @@ CommandLine parse_compare(const std::vector<std::string>& args, CommandLine comm
       command.action = CommandLine::Action::kHelp;
       return command;
     }
-    if (pending_label && arg.rfind("-", 0) == 0) {
+    if (state.pending_label && arg.rfind("-", 0) == 0) {
       throw usage_error("compare: --label {} must come right before the Keras file it labels",
-                        *pending_label);
+                        *state.pending_label);
     }
-    if (arg == "--out") {
-      command.compare.out = value();
-      if (command.compare.out.empty()) throw usage_error("compare: --out needs a folder");
-    } else if (arg == "--metric") {
-      command.compare.metric = value();
-      compare::check_metric(command.compare.metric);
-    } else if (arg == "--source") {
-      if (!source_used) {
-        throw usage_error("compare: --source {} names no path before the next --source", source);
-      }
-      source = value();
-      source_used = false;
-      setup.clear();
-      if (source.empty() || source.find_first_of(",\n\r|") != std::string::npos) {
-        throw usage_error(
-            "compare: --source '{}': expected a name without commas, bars or line "
-            "breaks",
-            source);
-      }
-    } else if (arg == "--label") {
-      pending_label = value();
-    } else if (arg == "--setup") {
-      for (const auto& [key, given] : compare::parse_setup(value())) setup[key] = given;
-    } else if (arg == "--ignore") {
-      const std::string keys = value();
-      size_t start = 0;
-      while (start <= keys.size()) {
-        const size_t end = std::min(keys.find(',', start), keys.size());
-        command.compare.ignore.push_back(keys.substr(start, end - start));
-        start = end + 1;
-      }
-    } else if (arg.rfind("-", 0) == 0 && arg.size() > 1) {
+    if (apply_compare_option(arg, value, state, command)) continue;
+    if (arg.rfind("-", 0) == 0 && arg.size() > 1) {
       throw usage_error("compare: unknown option '{}'; see l2sweep compare --help", args[i]);
-    } else {
-      if (arg.empty()) throw usage_error("compare: an empty path");
-      source_used = true;
-      compare::SourceArgument argument{source, arg, std::nullopt, setup};
-      if (pending_label) argument.label = compare::parse_label(*pending_label);
-      pending_label.reset();
-      command.compare.arguments.push_back(std::move(argument));
     }
+    add_compare_path(arg, state, command);
   }
-  if (pending_label) {
-    throw usage_error("compare: --label {} must come right before the Keras file it labels",
-                      *pending_label);
-  }
-  if (!source_used) throw usage_error("compare: --source {} names no path after it", source);
-  if (command.compare.arguments.size() < 2) {
-    throw usage_error("compare: expected two or more sources; see l2sweep compare --help");
-  }
+  check_compare_end(state, command);
   return command;
 }
 
-}  // namespace
+/// The --help text: the three commands, then every option and the exit codes.
+std::string top_level_help(cxxopts::Options& options) {
+  return "usage: l2sweep [options]     train a sweep\n"
+         "       l2sweep merge OUT     assemble metrics.csv, summary.json and report.md "
+         "from the runs in OUT\n"
+         "       l2sweep compare ...   compare sweeps and Keras runs per strength (see l2sweep "
+         "compare --help)\n\n" +
+         options.help({""}) + "\n" + exit_codes_help();
+}
 
-CommandLine parse_command_line(int argc, const char* const* argv) {
-  cxxopts::Options options = make_options();
-  CommandLine command;
-  command.help =
-      "usage: l2sweep [options]     train a sweep\n"
-      "       l2sweep merge OUT     assemble metrics.csv, summary.json and report.md "
-      "from the runs in OUT\n"
-      "       l2sweep compare ...   compare sweeps and Keras runs per strength (see l2sweep "
-      "compare --help)\n\n" +
-      options.help({""}) + "\n" + exit_codes_help();
+/// The command line itself, shell-quoted.
+std::string command_text(int argc, const char* const* argv) {
+  std::string text;
   for (int i = 0; i < argc; ++i) {
-    command.text += (i == 0 ? "" : " ") + shell_quote(argv[i]);
+    text += (i == 0 ? "" : " ") + shell_quote(argv[i]);
   }
-  if (argc >= 2 && std::string(argv[1]) == "compare") {
-    return parse_compare(std::vector<std::string>(argv + 2, argv + argc), std::move(command));
-  }
-  if (argc >= 2 && std::string(argv[1]) == "merge") {
-    if (argc != 3 || std::string(argv[2]).empty() || argv[2][0] == '-') {
-      throw usage_error("merge: expected l2sweep merge OUT (the sweep's output folder)");
-    }
-    command.action = CommandLine::Action::kMerge;
-    command.merge_dir = argv[2];
-    return command;
-  }
+  return text;
+}
 
+/// `l2sweep merge OUT`.
+CommandLine parse_merge(int argc, const char* const* argv, CommandLine command) {
+  if (argc != 3 || std::string(argv[2]).empty() || argv[2][0] == '-') {
+    throw usage_error("merge: expected l2sweep merge OUT (the sweep's output folder)");
+  }
+  command.action = CommandLine::Action::kMerge;
+  command.merge_dir = argv[2];
+  return command;
+}
+
+/// cxxopts' parse of the options, its errors as usage Errors.
+cxxopts::ParseResult parse_options(cxxopts::Options& options, int argc, const char* const* argv) {
   // A mutable copy of argv: cxxopts 2.2 takes `const char**`, 3.x `const char* const*`.
   std::vector<const char*> arguments(argv, argv + argc);
-  const cxxopts::ParseResult result = [&] {
-    try {
-      return options.parse(argc, arguments.data());
-    } catch (const std::exception& e) {
-      throw usage_error("{}; see l2sweep --help", plain_quotes(e.what()));
-    }
-  }();
+  try {
+    return options.parse(argc, arguments.data());
+  } catch (const std::exception& e) {
+    throw usage_error("{}; see l2sweep --help", plain_quotes(e.what()));
+  }
+}
+
+/// Refuses positional arguments and --json without --list-metrics, and sets the action of
+/// --help, --list-metrics and --version; true when it set one (nothing is trained).
+bool parse_other_action(const cxxopts::ParseResult& result, CommandLine& command) {
   if (result.count("positional") > 0) {
     throw usage_error("unexpected argument '{}'; options start with --, see l2sweep --help",
                       result["positional"].as<std::vector<std::string>>().front());
   }
   if (result.count("help") > 0) {
     command.action = CommandLine::Action::kHelp;
-    return command;
+    return true;
   }
   if (result.count("list-metrics") > 0) {
     command.action = CommandLine::Action::kListMetrics;
     command.json = result.count("json") > 0;
-    return command;
+    return true;
   }
   if (result.count("json") > 0) {
     throw usage_error("--json: expected --list-metrics with it");
   }
   if (result.count("version") > 0) {
     command.action = CommandLine::Action::kVersion;
-    return command;
+    return true;
   }
-  for (const SweepOption& option : sweep_options()) {
-    if (result.count(option.name) == 0) continue;
-    option.parse(command.config, option.is_flag ? "" : result[option.name].as<std::string>());
-  }
-  // --l2 auto measures noise across seeds: three unless told otherwise.
-  if (command.config.l2_search && result.count("seeds") == 0) command.config.seeds = 3;
+  return false;
+}
+
+/// The sweep's shard: from --shard, --shard-count and the environment; none for a search,
+/// which refuses --shard-count and a Slurm array.
+void resolve_sweep_shard(const cxxopts::ParseResult& result, SweepConfig& config) {
   // A search is one job: a Slurm array task's environment does not make it a shard (an
   // explicit --shard is refused with it).
-  if (!command.config.l2_search) {
-    command.config.shard = resolve_shard(command.config.shard, shard_count(result),
-                                         [](const char* name) { return std::getenv(name); });
+  if (!config.l2_search) {
+    config.shard = resolve_shard(config.shard, shard_count(result),
+                                 [](const char* name) { return std::getenv(name); });
   } else if (result.count("shard-count") > 0) {
     throw usage_error("--shard-count with --l2 auto: a search runs as one job, not as shards");
   } else if (const char* task = std::getenv("SLURM_ARRAY_TASK_ID")) {
@@ -287,6 +329,31 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
           array->index, task, array->count);
     }
   }
+}
+
+}  // namespace
+
+CommandLine parse_command_line(int argc, const char* const* argv) {
+  cxxopts::Options options = make_options();
+  CommandLine command;
+  command.help = top_level_help(options);
+  command.text = command_text(argc, argv);
+  if (argc >= 2 && std::string(argv[1]) == "compare") {
+    return parse_compare(std::vector<std::string>(argv + 2, argv + argc), std::move(command));
+  }
+  if (argc >= 2 && std::string(argv[1]) == "merge") {
+    return parse_merge(argc, argv, std::move(command));
+  }
+
+  const cxxopts::ParseResult result = parse_options(options, argc, argv);
+  if (parse_other_action(result, command)) return command;
+  for (const SweepOption& option : sweep_options()) {
+    if (result.count(option.name) == 0) continue;
+    option.parse(command.config, option.is_flag ? "" : result[option.name].as<std::string>());
+  }
+  // --l2 auto measures noise across seeds: three unless told otherwise.
+  if (command.config.l2_search && result.count("seeds") == 0) command.config.seeds = 3;
+  resolve_sweep_shard(result, command.config);
   return command;
 }
 

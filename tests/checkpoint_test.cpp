@@ -8,6 +8,7 @@
 #include "l2sweep/base/error.h"
 #include "l2sweep/base/files.h"
 #include "l2sweep/base/json.h"
+#include "l2sweep/config/options.h"
 #include "l2sweep/config/sweep_file.h"
 #include "l2sweep/data/data.h"
 #include "l2sweep/sweep/runner.h"
@@ -330,6 +331,37 @@ TEST(ResumeConfig, AcceptsTheSameOptionsAndNamesTheFirstThatDiffers) {
   EXPECT_THROW_WITH(check_resume_config(dir.path(), config), Error,
                     "--train-size differs from the sweep in " + dir.path().string() +
                         ": it ran with 500, this command asks for all");
+}
+
+TEST(ResumeConfig, ARenamedValueIsTheSameSettingUnderEitherName) {
+  // A sweep begun with --engine device (the tensor engine's old name) continues with either.
+  testing::TempDir dir;
+  SweepConfig config;
+  config.engine = "device";
+  std::ofstream(dir / kSweepConfigFile) << sweep_config_text(config);
+  const std::string checkpoint_settings = run_settings_text(config);
+  config.engine = "tensor";
+  EXPECT_NO_THROW(check_resume_config(dir.path(), config));
+  EXPECT_EQ(run_settings_difference(checkpoint_settings, config), std::nullopt);
+  config.engine = "fused";
+  EXPECT_THROW_WITH(check_resume_config(dir.path(), config), Error,
+                    "it ran with device, this command asks for fused");
+  EXPECT_EQ(current_value("engine", "device"), "tensor");
+  EXPECT_EQ(current_value("engine", "fused"), "fused");
+  EXPECT_EQ(current_value("adam", "device"), "device");
+}
+
+TEST_F(CheckpointFolder, AnEngineAskedForByItsOldNameIsTheTensorEngineAndContinuesAsIt) {
+  const auto old_name = make_trainer("device");
+  RunResult progress;
+  progress.spec = spec;
+  progress.status = RunStatus::kInterrupted;
+  store.save(spec, progress, *old_name);
+  const auto tensor = make_trainer("tensor");
+  EXPECT_NO_THROW(store.load(spec, *tensor));
+  EXPECT_EQ(old_name->engine().options().engine, "tensor");  // it says its name now
+  EXPECT_THROW_WITH(store.load(spec, *make_trainer("fused")), Error,
+                    "would continue it with --engine fused");
 }
 
 TEST(ResumeConfig, ReadsTheFirstFormatWhichLeftCudaGraphsOutWhenOn) {

@@ -270,6 +270,105 @@ void take_series(const EventScalars& scalars, const std::string& tag, const std:
   run.metrics[metric] = std::move(values);
 }
 
+/// metrics.csv's header line (of `lines`, the file's), with the columns a run needs.
+std::vector<std::string> l2sweep_header(const fs::path& file,
+                                        const std::vector<std::string>& lines) {
+  if (lines.empty()) throw data_error("{}: empty, expected a header line", file.string());
+  const std::vector<std::string> header = split_commas(lines.front());
+  for (const char* required :
+       {"l2", "seed", "epoch", "loss", "accuracy", "val_loss", "val_accuracy"}) {
+    if (std::find(header.begin(), header.end(), required) == header.end()) {
+      throw data_error("{}: no '{}' column in its header '{}'", file.string(), required,
+                       excerpt(lines.front()));
+    }
+  }
+  return header;
+}
+
+/// Which run a metrics.csv row belongs to (its whole setting and seed), and its epoch.
+struct RowSetting {
+  double l2 = 0;
+  double dropout = 0;
+  double weight_decay = 0;
+  uint64_t seed = 0;
+  int64_t epoch = 0;
+};
+
+/// The setting, seed and epoch of the metrics.csv row `cells` (line `line` + 1 of `file`).
+RowSetting row_setting(const fs::path& file, const std::vector<std::string>& header,
+                       const std::vector<std::string>& cells, size_t line) {
+  std::optional<double> l2;
+  // Sweeps written before --dropout and --weight-decay have neither column: 0.
+  std::optional<double> dropout = 0.0, weight_decay = 0.0;
+  std::optional<uint64_t> seed;
+  std::optional<int64_t> epoch;
+  for (size_t c = 0; c < header.size(); ++c) {
+    if (header[c] == "l2") l2 = parse_double(cells[c]);
+    if (header[c] == "seed") seed = parse_uint64(cells[c]);
+    if (header[c] == "epoch") epoch = parse_int64(cells[c]);
+    // Runs pair by their whole setting: Dropout and weight decay beside the strength.
+    if (header[c] == "dropout") dropout = parse_double(cells[c]);
+    if (header[c] == "weight_decay") weight_decay = parse_double(cells[c]);
+  }
+  if (!l2 || !seed || !epoch || !dropout || !weight_decay) {
+    throw data_error("{} line {}: l2, dropout, weight_decay, seed or epoch is not a number",
+                     file.string(), line + 1);
+  }
+  return RowSetting{*l2, *dropout, *weight_decay, *seed, *epoch};
+}
+
+/// Where each run of a metrics.csv is in the list of runs, by its setting and seed.
+using RunIndex = std::map<std::tuple<double, double, double, uint64_t>, size_t>;
+
+/// The run of `row` among `runs`, added (from `file`) when it is the run's first row.
+RunCurves& run_of_row(std::vector<RunCurves>& runs, RunIndex& index, const RowSetting& row,
+                      const fs::path& file) {
+  auto [slot, added] =
+      index.try_emplace(std::tuple{row.l2, row.dropout, row.weight_decay, row.seed}, runs.size());
+  if (added) {
+    runs.emplace_back();
+    runs.back().l2 = row.l2;
+    runs.back().dropout = row.dropout;
+    runs.back().weight_decay = row.weight_decay;
+    runs.back().seed = row.seed;
+    runs.back().origin = file.string();
+  }
+  return runs[slot->second];
+}
+
+/// Adds the metrics of the row `cells` (line `line` + 1 of `file`), epoch `epoch`, to `run`.
+void add_row_metrics(RunCurves& run, const fs::path& file, const std::vector<std::string>& header,
+                     const std::vector<std::string>& cells, size_t line, int64_t epoch) {
+  if (epoch != run.epochs() + 1) {
+    throw data_error("{} line {}: epoch {} of {} follows epoch {}; expected {}", file.string(),
+                     line + 1, epoch, run_name(run), run.epochs(), run.epochs() + 1);
+  }
+  for (size_t c = 0; c < header.size(); ++c) {
+    if (header[c] == "l2" || header[c] == "seed" || header[c] == "epoch" ||
+        header[c] == "dropout" || header[c] == "weight_decay" || header[c] == "epoch_seconds") {
+      continue;
+    }
+    const auto value = metric_cell(cells[c]);
+    if (!value) {
+      throw data_error("{} line {}: {} '{}' is not a number", file.string(), line + 1,
+                       excerpt(header[c]), excerpt(cells[c]));
+    }
+    run.metrics[header[c]].push_back(*value);
+  }
+}
+
+/// The planned epochs, to tell unfinished runs apart; summary.json is optional here (a sweep
+/// killed early may not have one), so an unreadable one only loses that.
+void read_planned_epochs(const fs::path& folder, std::vector<RunCurves>& runs) {
+  if (const auto summary = read_text_file(folder / "summary.json")) {
+    const Json json = Json::parse(*summary, nullptr, /*allow_exceptions=*/false);
+    if (json.is_object() && json.contains("config") && json["config"].is_object() &&
+        json["config"].contains("epochs") && json["config"]["epochs"].is_number_integer()) {
+      for (RunCurves& run : runs) run.planned_epochs = json["config"]["epochs"].get<int64_t>();
+    }
+  }
+}
+
 }  // namespace
 
 const char* format_name(Format format) {
@@ -326,80 +425,23 @@ Format detect_format(const fs::path& path) {
 std::vector<RunCurves> read_l2sweep_folder(const fs::path& folder) {
   const fs::path file = folder / "metrics.csv";
   const std::vector<std::string> lines = lines_of(read_whole(file));
-  if (lines.empty()) throw data_error("{}: empty, expected a header line", file.string());
-  const std::vector<std::string> header = split_commas(lines.front());
-  for (const char* required :
-       {"l2", "seed", "epoch", "loss", "accuracy", "val_loss", "val_accuracy"}) {
-    if (std::find(header.begin(), header.end(), required) == header.end()) {
-      throw data_error("{}: no '{}' column in its header '{}'", file.string(), required,
-                       excerpt(lines.front()));
-    }
-  }
+  const std::vector<std::string> header = l2sweep_header(file, lines);
   std::vector<RunCurves> runs;
-  std::map<std::tuple<double, double, double, uint64_t>, size_t> index;
+  RunIndex index;
   for (size_t line = 1; line < lines.size(); ++line) {
     const std::vector<std::string> cells = split_commas(lines[line]);
     if (cells.size() != header.size()) {
       throw data_error("{} line {}: {} values, expected {} as in the header", file.string(),
                        line + 1, cells.size(), header.size());
     }
-    std::optional<double> l2;
-    // Sweeps written before --dropout and --weight-decay have neither column: 0.
-    std::optional<double> dropout = 0.0, weight_decay = 0.0;
-    std::optional<uint64_t> seed;
-    std::optional<int64_t> epoch;
-    for (size_t c = 0; c < header.size(); ++c) {
-      if (header[c] == "l2") l2 = parse_double(cells[c]);
-      if (header[c] == "seed") seed = parse_uint64(cells[c]);
-      if (header[c] == "epoch") epoch = parse_int64(cells[c]);
-      // Runs pair by their whole setting: Dropout and weight decay beside the strength.
-      if (header[c] == "dropout") dropout = parse_double(cells[c]);
-      if (header[c] == "weight_decay") weight_decay = parse_double(cells[c]);
-    }
-    if (!l2 || !seed || !epoch || !dropout || !weight_decay) {
-      throw data_error("{} line {}: l2, dropout, weight_decay, seed or epoch is not a number",
-                       file.string(), line + 1);
-    }
-    auto [slot, added] =
-        index.try_emplace(std::tuple{*l2, *dropout, *weight_decay, *seed}, runs.size());
-    if (added) {
-      runs.emplace_back();
-      runs.back().l2 = *l2;
-      runs.back().dropout = *dropout;
-      runs.back().weight_decay = *weight_decay;
-      runs.back().seed = *seed;
-      runs.back().origin = file.string();
-    }
-    RunCurves& run = runs[slot->second];
-    if (*epoch != run.epochs() + 1) {
-      throw data_error("{} line {}: epoch {} of {} follows epoch {}; expected {}", file.string(),
-                       line + 1, *epoch, run_name(run), run.epochs(), run.epochs() + 1);
-    }
-    for (size_t c = 0; c < header.size(); ++c) {
-      if (header[c] == "l2" || header[c] == "seed" || header[c] == "epoch" ||
-          header[c] == "dropout" || header[c] == "weight_decay" || header[c] == "epoch_seconds") {
-        continue;
-      }
-      const auto value = metric_cell(cells[c]);
-      if (!value) {
-        throw data_error("{} line {}: {} '{}' is not a number", file.string(), line + 1,
-                         excerpt(header[c]), excerpt(cells[c]));
-      }
-      run.metrics[header[c]].push_back(*value);
-    }
+    const RowSetting row = row_setting(file, header, cells, line);
+    RunCurves& run = run_of_row(runs, index, row, file);
+    add_row_metrics(run, file, header, cells, line, row.epoch);
   }
   if (runs.empty())
     throw data_error("{}: no rows: the sweep has no completed epoch", file.string());
   for (const RunCurves& run : runs) check_has_metrics(run, "metrics.csv");
-  // The planned epochs, to tell unfinished runs apart; summary.json is optional here (a sweep
-  // killed early may not have one), so an unreadable one only loses that.
-  if (const auto summary = read_text_file(folder / "summary.json")) {
-    const Json json = Json::parse(*summary, nullptr, /*allow_exceptions=*/false);
-    if (json.is_object() && json.contains("config") && json["config"].is_object() &&
-        json["config"].contains("epochs") && json["config"]["epochs"].is_number_integer()) {
-      for (RunCurves& run : runs) run.planned_epochs = json["config"]["epochs"].get<int64_t>();
-    }
-  }
+  read_planned_epochs(folder, runs);
   return runs;
 }
 

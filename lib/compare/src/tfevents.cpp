@@ -251,14 +251,8 @@ uint32_t little_endian32(const std::string& data, size_t at) {
   return value;
 }
 
-}  // namespace
-
-bool is_event_file_name(const std::string& name) {
-  return name.find("tfevents") != std::string::npos;
-}
-
-std::vector<EventTraining> read_event_trainings(const fs::path& file) {
-  std::vector<EventTraining> trainings;
+/// The content of the event file `file`, refusing one too large to be epoch scalars.
+std::string read_event_file(const fs::path& file) {
   std::error_code error;
   const auto size = fs::file_size(file, error);
   if (error)
@@ -269,70 +263,100 @@ std::vector<EventTraining> read_event_trainings(const fs::path& file) {
         "plausibly take",
         file.string(), size, kMaxEventFileBytes);
   }
-  const auto content = read_text_file(file);
+  auto content = read_text_file(file);
   if (!content) throw data_error("{}: cannot read the event file", file.string());
-  const std::string& data = *content;
+  return std::move(*content);
+}
+
+/// The data of TFRecord number `record`, which starts at byte `at` of `data`, with both of its
+/// CRCs checked.
+std::string_view record_payload(const fs::path& file, const std::string& data, size_t at,
+                                int64_t record) {
+  if (data.size() - at < 12) {
+    throw data_error("{}: record {} is truncated at byte {} (a TFRecord header is 12 bytes)",
+                     file.string(), record, data.size());
+  }
+  const std::string_view header(data.data() + at, 8);
+  if (masked_crc32c(header) != little_endian32(data, at + 8)) {
+    throw data_error("{}: record {} at byte {} has a bad length CRC; the file is corrupt",
+                     file.string(), record, at);
+  }
+  uint64_t length = 0;
+  std::memcpy(&length, header.data(), 8);
+  if (length > data.size() - at - 12 || data.size() - at - 12 - length < 4) {
+    // A record is its 12-byte header, the announced data and a 4-byte data CRC.
+    throw data_error(
+        "{}: record {} at byte {} is truncated: its header announces {} bytes of data, so "
+        "the record needs {} bytes with its CRC, and the file has {} left",
+        file.string(), record, at, length,
+        length > UINT64_MAX - 16 ? std::string("more than 2^64") : std::to_string(length + 16),
+        data.size() - at);
+  }
+  const std::string_view payload(data.data() + at + 12, length);
+  if (masked_crc32c(payload) != little_endian32(data, at + 12 + length)) {
+    throw data_error("{}: record {} at byte {} has a bad data CRC; the file is corrupt",
+                     file.string(), record, at);
+  }
+  return payload;
+}
+
+/// The Event in the payload of record number `record` (at byte `at`).
+Event record_event(const fs::path& file, std::string_view payload, int64_t record, size_t at) {
+  try {
+    return read_event(payload);
+  } catch (const Malformed& e) {
+    throw data_error("{}: record {} at byte {} is not an Event protocol buffer ({})", file.string(),
+                     record, at, e.what);
+  }
+}
+
+/// Adds `event` to the last of `trainings`, or to a new one where it starts another training.
+void add_event(std::vector<EventTraining>& trainings, const fs::path& file, const Event& event) {
+  // A tag whose step does not move past its last value starts another training: a script
+  // rerun into the same writer. The file's first event (its version) dates the first one.
+  const bool restarts =
+      !trainings.empty() &&
+      std::any_of(event.scalars.begin(), event.scalars.end(), [&](const TaggedScalar& s) {
+        const auto series = trainings.back().scalars.find(s.tag);
+        return series != trainings.back().scalars.end() &&
+               series->second.rbegin()->first >= event.step;
+      });
+  if (trainings.empty() || restarts) {
+    trainings.push_back({file, event.wall_time, event.wall_time, trainings.size() + 1, {}});
+  }
+  trainings.back().last_wall_time = std::max(trainings.back().last_wall_time, event.wall_time);
+  for (const TaggedScalar& scalar : event.scalars) {
+    trainings.back().scalars[scalar.tag][event.step] = scalar.value;
+  }
+}
+
+/// An empty file (its writer killed before the first flush): a training without scalars,
+/// dated by its name (events.out.tfevents.<seconds>.<host>...).
+EventTraining empty_training(const fs::path& file) {
+  const std::string name = file.filename().string();
+  const size_t stamp = name.find("tfevents.");
+  const double when =
+      stamp == std::string::npos ? 0 : std::strtod(name.c_str() + stamp + 9, nullptr);
+  return {file, when, when, 1, {}};
+}
+
+}  // namespace
+
+bool is_event_file_name(const std::string& name) {
+  return name.find("tfevents") != std::string::npos;
+}
+
+std::vector<EventTraining> read_event_trainings(const fs::path& file) {
+  std::vector<EventTraining> trainings;
+  const std::string data = read_event_file(file);
   size_t at = 0;
   for (int64_t record = 1; at < data.size(); ++record) {
-    if (data.size() - at < 12) {
-      throw data_error("{}: record {} is truncated at byte {} (a TFRecord header is 12 bytes)",
-                       file.string(), record, data.size());
-    }
-    const std::string_view header(data.data() + at, 8);
-    if (masked_crc32c(header) != little_endian32(data, at + 8)) {
-      throw data_error("{}: record {} at byte {} has a bad length CRC; the file is corrupt",
-                       file.string(), record, at);
-    }
-    uint64_t length = 0;
-    std::memcpy(&length, header.data(), 8);
-    if (length > data.size() - at - 12 || data.size() - at - 12 - length < 4) {
-      // A record is its 12-byte header, the announced data and a 4-byte data CRC.
-      throw data_error(
-          "{}: record {} at byte {} is truncated: its header announces {} bytes of data, so "
-          "the record needs {} bytes with its CRC, and the file has {} left",
-          file.string(), record, at, length,
-          length > UINT64_MAX - 16 ? std::string("more than 2^64") : std::to_string(length + 16),
-          data.size() - at);
-    }
-    const std::string_view payload(data.data() + at + 12, length);
-    if (masked_crc32c(payload) != little_endian32(data, at + 12 + length)) {
-      throw data_error("{}: record {} at byte {} has a bad data CRC; the file is corrupt",
-                       file.string(), record, at);
-    }
-    Event event;
-    try {
-      event = read_event(payload);
-    } catch (const Malformed& e) {
-      throw data_error("{}: record {} at byte {} is not an Event protocol buffer ({})",
-                       file.string(), record, at, e.what);
-    }
-    at += 12 + length + 4;
-    // A tag whose step does not move past its last value starts another training: a script
-    // rerun into the same writer. The file's first event (its version) dates the first one.
-    const bool restarts =
-        !trainings.empty() &&
-        std::any_of(event.scalars.begin(), event.scalars.end(), [&](const TaggedScalar& s) {
-          const auto series = trainings.back().scalars.find(s.tag);
-          return series != trainings.back().scalars.end() &&
-                 series->second.rbegin()->first >= event.step;
-        });
-    if (trainings.empty() || restarts) {
-      trainings.push_back({file, event.wall_time, event.wall_time, trainings.size() + 1, {}});
-    }
-    trainings.back().last_wall_time = std::max(trainings.back().last_wall_time, event.wall_time);
-    for (const TaggedScalar& scalar : event.scalars) {
-      trainings.back().scalars[scalar.tag][event.step] = scalar.value;
-    }
+    const std::string_view payload = record_payload(file, data, at, record);
+    const Event event = record_event(file, payload, record, at);
+    at += 12 + payload.size() + 4;
+    add_event(trainings, file, event);
   }
-  if (trainings.empty()) {
-    // An empty file (its writer killed before the first flush): a training without scalars,
-    // dated by its name (events.out.tfevents.<seconds>.<host>...).
-    const std::string name = file.filename().string();
-    const size_t stamp = name.find("tfevents.");
-    const double when =
-        stamp == std::string::npos ? 0 : std::strtod(name.c_str() + stamp + 9, nullptr);
-    trainings.push_back({file, when, when, 1, {}});
-  }
+  if (trainings.empty()) trainings.push_back(empty_training(file));
   return trainings;
 }
 

@@ -245,7 +245,7 @@ std::vector<SweepOption> make_options() {
       option(
           "jobs",
           "cohorts (or slices of one) trained at once, each on one CPU thread and on a GPU its "
-          "own stream (0: one per core; on a GPU one per core with the tensor engine, else 1)",
+          "own stream (0: one per core; on a GPU one at a time)",
           kRecorded, "jobs", [](C& c, T t) { c.jobs = integer("jobs", t); },
           [](const C& c) { return fmt::format("{}", c.jobs); },
           [](const C& c) -> Json { return c.jobs; }),
@@ -296,6 +296,13 @@ std::vector<SweepOption> make_options() {
 }
 
 }  // namespace
+
+std::string current_value(const std::string& option, const std::string& text) {
+  for (const RenamedValue& renamed : kRenamedValues) {
+    if (option == renamed.option && text == renamed.was) return renamed.now;
+  }
+  return text;
+}
 
 const std::vector<SweepOption>& sweep_options() {
   static const std::vector<SweepOption> options = make_options();

@@ -98,7 +98,8 @@ std::optional<std::array<std::string, 3>> first_difference(const Settings& saved
     if (!select(option)) continue;
     const auto found = saved.find(option.name);
     const std::string& want = wanted.at(option.name);
-    if (found == saved.end() || found->second != want) {
+    if (found == saved.end() ||
+        current_value(option.name, found->second) != current_value(option.name, want)) {
       return std::array<std::string, 3>{option.name,
                                         found == saved.end() ? "nothing" : found->second, want};
     }

@@ -209,77 +209,70 @@ std::string significance(const SettingSummary& a, const SettingSummary& b) {
       p < kSignificance ? "larger than the seed spread" : "within the seed spread, not resolved");
 }
 
-/// What the regularisers did to W1 and the hidden units, and what that says about the claim
-/// that L2 with ReLU keeps "sparse, efficient weight patterns".
-std::string weight_findings(const std::vector<SettingSummary>& strengths) {
-  std::vector<std::string> items;
+/// What weight_findings reads off the completed settings.
+struct WeightStats {
+  std::vector<std::string> items;          // one per completed setting
   double most_zero = 0, most_zero_l2 = 0;  // of all settings, and of L2 alone
   const SettingSummary* most_zero_setting = nullptr;
   const SettingSummary* control = nullptr;
   const SettingSummary* strongest_l2 = nullptr;
   bool recorded = true;
+};
+
+WeightStats weight_stats(const std::vector<SettingSummary>& strengths) {
+  WeightStats w;
   for (const auto& s : strengths) {
     if (s.completed == 0) continue;
     // Runs restored from checkpoints written before the statistics existed have none.
-    recorded = recorded && std::isfinite(s.w1_small.mean) && std::isfinite(s.w1_zero.mean) &&
-               std::isfinite(s.dead_units.mean);
-    items.push_back(fmt::format("{}: ‖W1‖ {}, {} below {}, {} dead", name(s),
-                                fixed(s.w1_norm.mean, 2), share(s.w1_small), kSmallWeight,
-                                share(s.dead_units)));
-    if (s.w1_zero.mean > most_zero) {
-      most_zero = s.w1_zero.mean;
-      most_zero_setting = &s;
+    w.recorded = w.recorded && std::isfinite(s.w1_small.mean) && std::isfinite(s.w1_zero.mean) &&
+                 std::isfinite(s.dead_units.mean);
+    w.items.push_back(fmt::format("{}: ‖W1‖ {}, {} below {}, {} dead", name(s),
+                                  fixed(s.w1_norm.mean, 2), share(s.w1_small), kSmallWeight,
+                                  share(s.dead_units)));
+    if (s.w1_zero.mean > w.most_zero) {
+      w.most_zero = s.w1_zero.mean;
+      w.most_zero_setting = &s;
     }
-    if (is_control(s)) control = &s;
+    if (is_control(s)) w.control = &s;
     if (s.l2 > 0 && s.dropout == 0 && s.weight_decay == 0) {
-      most_zero_l2 = std::max(most_zero_l2, s.w1_zero.mean);
-      if (strongest_l2 == nullptr || s.l2 > strongest_l2->l2) strongest_l2 = &s;
+      w.most_zero_l2 = std::max(w.most_zero_l2, s.w1_zero.mean);
+      if (w.strongest_l2 == nullptr || s.l2 > w.strongest_l2->l2) w.strongest_l2 = &s;
     }
   }
-  if (items.empty()) return "";
-  std::string md =
-      "- **What the regularisers did to W1** (final epoch; small: |w| < " +
-      fmt::format("{}", kSmallWeight) +
-      "; dead: hidden units whose ReLU is 0 on every validation image): " + join(items) + ".\n";
-  std::string claim = "- **\"Sparse, efficient weight patterns\"?** ";
-  if (!recorded) {
-    return md + claim +
-           "Cannot be answered from these runs: some were restored from checkpoints written "
-           "before l2sweep logged weight statistics.\n";
+  return w;
+}
+
+/// What the runs say about weights that end exactly 0.
+std::string zeros_claim(const WeightStats& w) {
+  if (w.most_zero == 0) {
+    return "No run ends with a single weight exactly 0: L2 shrinks weights towards zero but, "
+           "unlike L1, does not set any to zero. ";
   }
-  if (strongest_l2 == nullptr) {
-    return md + claim +
-           "No setting with L2 alone completed, so the sweep cannot say what L2 does to the "
-           "weights (add L2 strengths with --dropout 0 and --weight-decay 0).\n";
-  }
-  if (most_zero == 0) {
-    claim +=
-        "No run ends with a single weight exactly 0: L2 shrinks weights towards zero but, "
-        "unlike L1, does not set any to zero. ";
-  } else {
-    claim += fmt::format(
-        "Exactly 0 at the end (mean over seeds): at most {} of W1 with L2 alone{}. Those are "
-        "weights that shrank below float32's smallest normal number (1.2e-38) and underflowed "
-        "to 0 (on the CPU l2sweep, like TensorFlow, flushes such denormals to zero): L2 has no "
-        "L1-like pull to exactly zero, it shrinks weights. ",
-        fixed(100 * most_zero_l2, 3) + "%",
-        most_zero_setting != nullptr && most_zero > most_zero_l2
-            ? fmt::format(", up to {} with {}", fixed(100 * most_zero, 3) + "%",
-                          name(*most_zero_setting))
-            : "");
-  }
-  if (control == nullptr) {
-    return md + claim + "(A control in the sweep would show what L2 adds.)\n";
-  }
-  claim += fmt::format(
+  return fmt::format(
+      "Exactly 0 at the end (mean over seeds): at most {} of W1 with L2 alone{}. Those are "
+      "weights that shrank below float32's smallest normal number (1.2e-38) and underflowed "
+      "to 0 (on the CPU l2sweep, like TensorFlow, flushes such denormals to zero): L2 has no "
+      "L1-like pull to exactly zero, it shrinks weights. ",
+      fixed(100 * w.most_zero_l2, 3) + "%",
+      w.most_zero_setting != nullptr && w.most_zero > w.most_zero_l2
+          ? fmt::format(", up to {} with {}", fixed(100 * w.most_zero, 3) + "%",
+                        name(*w.most_zero_setting))
+          : "");
+}
+
+/// The strongest L2 alone against the control: the size of W1, its small weights and the dead
+/// units, and what kind of sparsity that is.
+std::string strongest_l2_against_control(const SettingSummary& strongest_l2,
+                                         const SettingSummary& control) {
+  std::string claim = fmt::format(
       "The strongest L2 here ({}) ends with ‖W1‖ x{} of the control's, {} of its weights "
       "small (control {}), and {} of hidden units dead (control {}). ",
-      name(*strongest_l2), fixed(strongest_l2->w1_norm.mean / control->w1_norm.mean, 2),
-      share(strongest_l2->w1_small), share(control->w1_small), share(strongest_l2->dead_units),
-      share(control->dead_units));
-  const bool more_dead = strongest_l2->dead_units.mean > control->dead_units.mean;
-  const bool more_small = strongest_l2->w1_small.mean > control->w1_small.mean;
-  const bool smaller = strongest_l2->w1_norm.mean < control->w1_norm.mean;
+      name(strongest_l2), fixed(strongest_l2.w1_norm.mean / control.w1_norm.mean, 2),
+      share(strongest_l2.w1_small), share(control.w1_small), share(strongest_l2.dead_units),
+      share(control.dead_units));
+  const bool more_dead = strongest_l2.dead_units.mean > control.dead_units.mean;
+  const bool more_small = strongest_l2.w1_small.mean > control.w1_small.mean;
+  const bool smaller = strongest_l2.w1_norm.mean < control.w1_norm.mean;
   if (more_small || more_dead) {
     claim +=
         fmt::format("So the sparsity L2 brings here is {}{}{}, not zeros in W1.",
@@ -290,6 +283,34 @@ std::string weight_findings(const std::vector<SettingSummary>& strengths) {
   } else {
     claim += "So L2 changed neither the size nor the sparsity of W1 here.";
   }
+  return claim;
+}
+
+/// What the regularisers did to W1 and the hidden units, and what that says about the claim
+/// that L2 with ReLU keeps "sparse, efficient weight patterns".
+std::string weight_findings(const std::vector<SettingSummary>& strengths) {
+  const WeightStats w = weight_stats(strengths);
+  if (w.items.empty()) return "";
+  std::string md =
+      "- **What the regularisers did to W1** (final epoch; small: |w| < " +
+      fmt::format("{}", kSmallWeight) +
+      "; dead: hidden units whose ReLU is 0 on every validation image): " + join(w.items) + ".\n";
+  std::string claim = "- **\"Sparse, efficient weight patterns\"?** ";
+  if (!w.recorded) {
+    return md + claim +
+           "Cannot be answered from these runs: some were restored from checkpoints written "
+           "before l2sweep logged weight statistics.\n";
+  }
+  if (w.strongest_l2 == nullptr) {
+    return md + claim +
+           "No setting with L2 alone completed, so the sweep cannot say what L2 does to the "
+           "weights (add L2 strengths with --dropout 0 and --weight-decay 0).\n";
+  }
+  claim += zeros_claim(w);
+  if (w.control == nullptr) {
+    return md + claim + "(A control in the sweep would show what L2 adds.)\n";
+  }
+  claim += strongest_l2_against_control(*w.strongest_l2, *w.control);
   return md + claim + "\n";
 }
 
@@ -303,10 +324,11 @@ const char* family(const SettingSummary& s) {
   return "decoupled weight decay";
 }
 
-/// The experiment's other question: L2 against Dropout and decoupled weight decay, each at its
-/// best setting; empty when the sweep has only one kind of regulariser.
-std::string regulariser_section(const std::vector<SettingSummary>& strengths) {
-  std::vector<std::pair<std::string, const SettingSummary*>> best;  // per family, in order
+/// Each kind of regulariser that completed a run, with its best setting, in a fixed order.
+using FamilyBests = std::vector<std::pair<std::string, const SettingSummary*>>;
+
+FamilyBests best_per_family(const std::vector<SettingSummary>& strengths) {
+  FamilyBests best;
   for (const char* kind :
        {"none (control)", "L2 in the loss", "Dropout", "decoupled weight decay", "combined"}) {
     const SettingSummary* top = nullptr;
@@ -316,19 +338,23 @@ std::string regulariser_section(const std::vector<SettingSummary>& strengths) {
     }
     if (top != nullptr) best.emplace_back(kind, top);
   }
-  // Kinds that ran but never completed a run: every one diverged (or is unfinished).
+  return best;
+}
+
+/// Kinds that ran but never completed a run: every one diverged (or is unfinished).
+std::vector<std::string> lost_settings(const std::vector<SettingSummary>& strengths,
+                                       const FamilyBests& best) {
   std::vector<std::string> lost;
   for (const auto& s : strengths) {
     const bool kept =
         std::any_of(best.begin(), best.end(), [&](const auto& b) { return b.first == family(s); });
     if (!kept && s.completed == 0) lost.push_back(name(s));
   }
-  const auto regularised =
-      std::count_if(best.begin(), best.end(), [](const auto& b) { return !is_control(*b.second); });
-  const bool other_than_l2 = std::any_of(strengths.begin(), strengths.end(), [](const auto& s) {
-    return s.dropout != 0 || s.weight_decay != 0;
-  });
-  if (regularised < 2 && !other_than_l2) return "";
+  return lost;
+}
+
+/// The section's heading and its table of each kind at its best setting.
+std::string family_table(const FamilyBests& best) {
   std::string md = fmt::format(
       "\n## L2, Dropout and weight decay\n\n"
       "Each kind of regulariser at its best setting (the highest mean final validation "
@@ -342,15 +368,11 @@ std::string regulariser_section(const std::vector<SettingSummary>& strengths) {
                       mean_std_text(s->w1_norm, 3), share(s->w1_small), share(s->w1_zero),
                       share(s->dead_units));
   }
-  md += "\n";
-  if (!lost.empty()) {
-    md += "- **Not compared, no run completed:** " + join(lost) + ".\n";
-  }
-  if (best.size() < 2) {
-    return md +
-           "- **Nothing to compare:** only one kind of regulariser completed a run in "
-           "this sweep (add an unregularised control or another kind).\n";
-  }
+  return md + "\n";
+}
+
+/// Which kind generalises best, and each other kind against it.
+std::string generalises_best(const FamilyBests& best) {
   // The highest mean validation accuracy of all, the control included.
   const auto top = std::max_element(best.begin(), best.end(), [](const auto& a, const auto& b) {
     return a.second->val_accuracy.mean < b.second->val_accuracy.mean;
@@ -366,18 +388,21 @@ std::string regulariser_section(const std::vector<SettingSummary>& strengths) {
                                   significance(winner, *s)));
   }
   if (is_control(winner)) {
-    md += fmt::format(
+    return fmt::format(
         "- **Generalises best:** no regulariser improves on the unregularised control here "
         "(validation accuracy {}). Each kind at its best, against the control: {}.\n",
         mean_std_text(winner.val_accuracy),
         against.empty() ? "no other kind completed a run" : join(against));
-  } else {
-    md += fmt::format(
-        "- **Generalises best:** {} at {} (validation accuracy {}). The others at their best, "
-        "against it: {}.\n",
-        top->first, name(winner), mean_std_text(winner.val_accuracy),
-        against.empty() ? "no other kind completed a run" : join(against));
   }
+  return fmt::format(
+      "- **Generalises best:** {} at {} (validation accuracy {}). The others at their best, "
+      "against it: {}.\n",
+      top->first, name(winner), mean_std_text(winner.val_accuracy),
+      against.empty() ? "no other kind completed a run" : join(against));
+}
+
+/// The train − validation gap of each kind at its best setting.
+std::string gaps_at_best(const FamilyBests& best) {
   const auto smallest_gap =
       std::min_element(best.begin(), best.end(), [](const auto& a, const auto& b) {
         return a.second->train_minus_val_accuracy.mean < b.second->train_minus_val_accuracy.mean;
@@ -386,7 +411,7 @@ std::string regulariser_section(const std::vector<SettingSummary>& strengths) {
   for (const auto& [kind, s] : best) {
     gaps.push_back(fmt::format("{} {}", kind, points(s->train_minus_val_accuracy.mean)));
   }
-  md += fmt::format(
+  return fmt::format(
       "- **Train − validation gap at each best setting:** {}; the smallest is {}. A smaller gap "
       "is less overfitting, not necessarily better accuracy.{}\n",
       join(gaps), smallest_gap->first,
@@ -394,15 +419,22 @@ std::string regulariser_section(const std::vector<SettingSummary>& strengths) {
           ? " With Dropout, train accuracy is measured with units dropped, as Keras measures "
             "it, which lowers it and so narrows the gap."
           : "");
-  const auto find = [&](const char* kind) -> const SettingSummary* {
-    for (const auto& [k, s] : best) {
-      if (k == kind) return s;
-    }
-    return nullptr;
-  };
-  const SettingSummary* l2 = find("L2 in the loss");
-  const SettingSummary* dropout = find("Dropout");
-  const SettingSummary* decay = find("decoupled weight decay");
+}
+
+/// The best setting of `kind`, or null when no setting of it completed.
+const SettingSummary* best_of_kind(const FamilyBests& best, const char* kind) {
+  for (const auto& [k, s] : best) {
+    if (k == kind) return s;
+  }
+  return nullptr;
+}
+
+/// L2 against Dropout and against decoupled weight decay, where the sweep has them.
+std::string l2_against_others(const FamilyBests& best) {
+  std::string md;
+  const SettingSummary* l2 = best_of_kind(best, "L2 in the loss");
+  const SettingSummary* dropout = best_of_kind(best, "Dropout");
+  const SettingSummary* decay = best_of_kind(best, "decoupled weight decay");
   if (l2 != nullptr && dropout != nullptr) {
     const bool l2_smaller = l2->w1_norm.mean < dropout->w1_norm.mean;
     md += fmt::format(
@@ -427,6 +459,31 @@ std::string regulariser_section(const std::vector<SettingSummary>& strengths) {
         significance(*l2, *decay));
   }
   return md;
+}
+
+/// The experiment's other question: L2 against Dropout and decoupled weight decay, each at its
+/// best setting; empty when the sweep has only one kind of regulariser.
+std::string regulariser_section(const std::vector<SettingSummary>& strengths) {
+  const FamilyBests best = best_per_family(strengths);
+  const std::vector<std::string> lost = lost_settings(strengths, best);
+  const auto regularised =
+      std::count_if(best.begin(), best.end(), [](const auto& b) { return !is_control(*b.second); });
+  const bool other_than_l2 = std::any_of(strengths.begin(), strengths.end(), [](const auto& s) {
+    return s.dropout != 0 || s.weight_decay != 0;
+  });
+  if (regularised < 2 && !other_than_l2) return "";
+  std::string md = family_table(best);
+  if (!lost.empty()) {
+    md += "- **Not compared, no run completed:** " + join(lost) + ".\n";
+  }
+  if (best.size() < 2) {
+    return md +
+           "- **Nothing to compare:** only one kind of regulariser completed a run in "
+           "this sweep (add an unregularised control or another kind).\n";
+  }
+  md += generalises_best(best);
+  md += gaps_at_best(best);
+  return md + l2_against_others(best);
 }
 
 std::string diverged_runs(const std::vector<RunResult>& runs) {

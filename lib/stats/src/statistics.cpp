@@ -1,6 +1,7 @@
 #include "l2sweep/stats/statistics.h"
 
 #include <algorithm>
+#include <boost/math/distributions/normal.hpp>
 #include <boost/math/distributions/students_t.hpp>
 #include <boost/math/special_functions/beta.hpp>
 #include <cmath>
@@ -15,10 +16,14 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 using QuietPolicy = boost::math::policies::policy<
     boost::math::policies::domain_error<boost::math::policies::ignore_error>,
     boost::math::policies::overflow_error<boost::math::policies::ignore_error>,
-    boost::math::policies::evaluation_error<boost::math::policies::ignore_error>>;
+    boost::math::policies::evaluation_error<boost::math::policies::ignore_error>,
+    // double throughout, not long double, whose width differs between machines.
+    boost::math::policies::promote_double<false>>;
 /// Standard normal quantiles for kSignificance (two-sided) and kPower.
-constexpr double kZAlpha = 1.959963984540054;
-constexpr double kZPower = 0.8416212335729143;
+const double kZAlpha = boost::math::quantile(
+    boost::math::normal_distribution<double, QuietPolicy>(), 1.0 - kSignificance / 2.0);
+const double kZPower =
+    boost::math::quantile(boost::math::normal_distribution<double, QuietPolicy>(), kPower);
 
 }  // namespace
 

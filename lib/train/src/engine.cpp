@@ -75,7 +75,10 @@ std::vector<TrainMetrics> Engine::train_members_in_turn(const torch::Tensor& ord
 
 std::unique_ptr<Engine> make_engine(std::vector<Member> members, const TrainOptions& options,
                                     const torch::Device& device) {
-  return engine_named(options.engine).make(std::move(members), options, device);
+  const EngineEntry& entry = engine_named(options.engine);
+  TrainOptions named = options;
+  named.engine = entry.name;  // what the engine says it is: its registry name, never an old one
+  return entry.make(std::move(members), named, device);
 }
 
 std::string Engine::description() const {

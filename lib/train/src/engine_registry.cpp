@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "l2sweep/base/error.h"
+#include "l2sweep/config/options.h"
 #include "l2sweep/train/engines/autograd.h"
 #include "l2sweep/train/engines/fused_cpu.h"
 #include "l2sweep/train/engines/tensor.h"
@@ -41,7 +42,6 @@ std::vector<EngineEntry> entries() {
   {
     EngineEntry tensor;
     tensor.name = "tensor";
-    tensor.aliases = {"device"};
     tensor.stacks_members = true;
     tensor.replays_cuda_graphs = true;
     tensor.summary =
@@ -81,11 +81,9 @@ const std::vector<EngineEntry>& engine_registry() {
 }
 
 const EngineEntry* find_engine(std::string_view name) {
+  const std::string now = current_value("engine", std::string(name));
   for (const EngineEntry& entry : engine_registry()) {
-    if (entry.name == name) return &entry;
-    for (const std::string& alias : entry.aliases) {
-      if (alias == name) return &entry;
-    }
+    if (entry.name == now) return &entry;
   }
   return nullptr;
 }

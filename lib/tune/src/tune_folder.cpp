@@ -61,6 +61,11 @@ void check_same_settings(const fs::path& folder, const SweepConfig& config,
   for (const auto& [name, value] : now.items()) {
     const bool present = saved.contains("settings") && saved["settings"].contains(name);
     if (present && saved["settings"][name] == value) continue;
+    if (present && saved["settings"][name].is_string() && value.is_string() &&
+        current_value(name, saved["settings"][name].get<std::string>()) ==
+            current_value(name, value.get<std::string>())) {
+      continue;  // a value renamed since (kRenamedValues)
+    }
     const SweepOption* option = find_sweep_option(name);
     // A search saved before an option existed ran with its old value.
     if (!present && option != nullptr && option->unwritten_value != nullptr &&

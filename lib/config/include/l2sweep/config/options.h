@@ -38,6 +38,22 @@ struct SweepOption {
   bool names_runs = false;
 };
 
+/// A value an option had under another name when sweeps were saved with it: sweep.cfg,
+/// tuning.cfg, checkpoints and the command line still accept `was`, and it compares equal to
+/// `now` wherever a resume, a shard or a search checks that settings match.
+struct RenamedValue {
+  const char* option;
+  const char* was;
+  const char* now;
+};
+
+inline constexpr RenamedValue kRenamedValues[] = {
+    {"engine", "device", "tensor"},  // the tensor engine, called the device engine before 0.4
+};
+
+/// `text` as option `option` calls it now (kRenamedValues), or `text` itself.
+std::string current_value(const std::string& option, const std::string& text);
+
 /// Every option of a sweep, in the order --help, sweep.cfg and summary.json list them.
 const std::vector<SweepOption>& sweep_options();
 

@@ -24,9 +24,7 @@ struct EngineSetup {
 /// fact the planner, the command line, the checkpoints and the tests need about it. A new
 /// engine is its folder and one entry in engine_registry().
 struct EngineEntry {
-  std::string name;  ///< its --engine value
-  /// Other --engine values that mean this engine (names it had before).
-  std::vector<std::string> aliases;
+  std::string name;  ///< its --engine value (a name it had before: kRenamedValues, options.h)
   /// Steps a cohort's members together (one stacked step for all of them) rather than one
   /// after another. Only then is a cohort worth keeping whole as one unit of work; members
   /// stepped in turn spread better over the jobs one run at a time.
@@ -51,7 +49,8 @@ struct EngineEntry {
 /// Every engine, in the order --help lists them.
 const std::vector<EngineEntry>& engine_registry();
 
-/// The engine called `name` (or one of its aliases); nullptr when there is none.
+/// The engine called `name` (or a name it had before, kRenamedValues); nullptr when there is
+/// none.
 const EngineEntry* find_engine(std::string_view name);
 
 /// The engine called `name`; a usage Error naming --engine and the choices otherwise.

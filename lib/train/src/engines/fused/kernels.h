@@ -5,7 +5,12 @@
 //
 // Every file that includes this one is compiled with -O3 -fno-math-errno -ffp-contract=off
 // (lib/train/CMakeLists.txt): the inline loops below are inlined into the engine's own loops,
-// so every copy of them must be compiled the same way (the same bits, vectorised).
+// so every copy of them must be compiled the same way (the same bits, vectorised). CMake
+// defines L2SWEEP_FUSED_STEP_FLAGS for exactly those files; any other file is refused here, so
+// that the linker can never keep a copy compiled otherwise (e.g. with fused multiply-adds).
+#if !defined(L2SWEEP_FUSED_STEP_FLAGS) && (defined(__GNUC__) || defined(__clang__))
+#error "fused/kernels.h: include it only from src/engines/fused/ (compiled with its own flags)"
+#endif
 
 #include <torch/types.h>
 
