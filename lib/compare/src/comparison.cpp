@@ -168,16 +168,16 @@ double float_rounding(double a, double b) {
   return 1e-6 * std::max({1.0, std::fabs(a), std::fabs(b)});
 }
 
-StrengthVerdict decide(const Comparison& comparison, size_t reference, size_t other,
-                       int64_t at_epoch) {
-  const Group& a = comparison.groups[reference];
-  const Group& b = comparison.groups[other];
-  const SeedStats sa = at_epoch > 0
-                           ? statistic_at(a, comparison.metric, comparison.statistic, at_epoch)
-                           : a.statistic(comparison.statistic);
-  const SeedStats sb = at_epoch > 0
-                           ? statistic_at(b, comparison.metric, comparison.statistic, at_epoch)
-                           : b.statistic(comparison.statistic);
+/// The judged statistic of `group`'s runs: over their first `at_epoch` epochs when that is
+/// not 0, else their own final values.
+SeedStats side_stats(const Comparison& comparison, const Group& group, int64_t at_epoch) {
+  return at_epoch > 0 ? statistic_at(group, comparison.metric, comparison.statistic, at_epoch)
+                      : group.statistic(comparison.statistic);
+}
+
+/// The verdict's setting, sides and numbers, before anything is decided.
+StrengthVerdict verdict_of(size_t reference, size_t other, int64_t at_epoch, const Group& a,
+                           const SeedStats& sa, const SeedStats& sb) {
   StrengthVerdict verdict;
   verdict.l2 = a.l2;
   verdict.dropout = a.dropout;
@@ -188,39 +188,39 @@ StrengthVerdict decide(const Comparison& comparison, size_t reference, size_t ot
   verdict.reference_stats = sa;
   verdict.other_stats = sb;
   verdict.difference = sb.mean - sa.mean;
-  if (identical(a, b, at_epoch)) {
-    verdict.verdict = Verdict::kIdentical;
-    verdict.method = "bit for bit";
-    verdict.difference = 0;
-    return verdict;
+  return verdict;
+}
+
+/// Every run of a side diverged (non-finite final value): nothing to test.
+void decide_diverged(const SeedStats& sa, const SeedStats& sb, StrengthVerdict& verdict) {
+  verdict.difference = kNaN;
+  if (sa.n == 0 && sb.n == 0) {
+    verdict.method = "every run diverged on both sides";
+    verdict.verdict = Verdict::kConsistent;
+  } else {
+    verdict.method = "every run diverged on one side only";
+    verdict.verdict = Verdict::kDiffers;
   }
-  if (sa.n == 0 || sb.n == 0) {
-    // Every run of a side diverged (non-finite final value).
-    verdict.difference = kNaN;
-    if (sa.n == 0 && sb.n == 0) {
-      verdict.method = "every run diverged on both sides";
-      verdict.verdict = Verdict::kConsistent;
-    } else {
-      verdict.method = "every run diverged on one side only";
-      verdict.verdict = Verdict::kDiffers;
-    }
-    return verdict;
+}
+
+/// Seeds that all ended on the same value measure no spread: a difference can be neither
+/// explained by it nor called significant, except float rounding.
+void decide_tied(const Comparison& comparison, const Group& a, const Group& b, const SeedStats& sa,
+                 const SeedStats& sb, StrengthVerdict& verdict) {
+  if (std::fabs(verdict.difference) <= float_rounding(sa.mean, sb.mean)) {
+    verdict.method = "no seed spread; the difference is float32 rounding";
+    verdict.verdict = Verdict::kConsistent;
+  } else {
+    verdict.method = "no seed spread measured (the seeds tie)";
+    verdict.verdict = Verdict::kCannotTell;
+    plan_without_spread(comparison, a, b, verdict);
   }
+}
+
+/// The test the sides' spreads allow, run into `verdict`; false when neither side has a
+/// spread (one run each), and no test ran.
+bool run_test(const SeedStats& sa, const SeedStats& sb, StrengthVerdict& verdict) {
   const bool spread_a = sa.n >= 2, spread_b = sb.n >= 2;
-  const double measured_spread = pooled_std({sa, sb});
-  if ((spread_a || spread_b) && measured_spread == 0) {
-    // Seeds that all ended on the same value measure no spread: a difference can be neither
-    // explained by it nor called significant, except float rounding.
-    if (std::fabs(verdict.difference) <= float_rounding(sa.mean, sb.mean)) {
-      verdict.method = "no seed spread; the difference is float32 rounding";
-      verdict.verdict = Verdict::kConsistent;
-    } else {
-      verdict.method = "no seed spread measured (the seeds tie)";
-      verdict.verdict = Verdict::kCannotTell;
-      plan_without_spread(comparison, a, b, verdict);
-    }
-    return verdict;
-  }
   if (spread_a && spread_b) {
     verdict.method = "Welch's t-test";
     verdict.test = welch_t_test(sa, sb);
@@ -232,6 +232,35 @@ StrengthVerdict decide(const Comparison& comparison, size_t reference, size_t ot
     verdict.test = z_test(sb, sa.mean);
     verdict.test.statistic = -verdict.test.statistic;  // positive: `other` is larger
   } else {
+    return false;
+  }
+  return true;
+}
+
+StrengthVerdict decide(const Comparison& comparison, size_t reference, size_t other,
+                       int64_t at_epoch) {
+  const Group& a = comparison.groups[reference];
+  const Group& b = comparison.groups[other];
+  const SeedStats sa = side_stats(comparison, a, at_epoch);
+  const SeedStats sb = side_stats(comparison, b, at_epoch);
+  StrengthVerdict verdict = verdict_of(reference, other, at_epoch, a, sa, sb);
+  if (identical(a, b, at_epoch)) {
+    verdict.verdict = Verdict::kIdentical;
+    verdict.method = "bit for bit";
+    verdict.difference = 0;
+    return verdict;
+  }
+  if (sa.n == 0 || sb.n == 0) {
+    decide_diverged(sa, sb, verdict);
+    return verdict;
+  }
+  const bool spread_a = sa.n >= 2, spread_b = sb.n >= 2;
+  const double measured_spread = pooled_std({sa, sb});
+  if ((spread_a || spread_b) && measured_spread == 0) {
+    decide_tied(comparison, a, b, sa, sb, verdict);
+    return verdict;
+  }
+  if (!run_test(sa, sb, verdict)) {
     verdict.method = "one run each";
     verdict.verdict = Verdict::kCannotTell;
     plan_without_spread(comparison, a, b, verdict);
@@ -373,10 +402,10 @@ std::string group_setting(const Group& group) {
   return setting_name(group.l2, group.dropout, group.weight_decay);
 }
 
-}  // namespace
-
-Comparison compare_sources(std::vector<Source> sources, const std::string& metric,
-                           const std::vector<std::string>& ignore) {
+/// A usage Error unless `metric` can be judged, there are two sources or more, and every
+/// --ignore names a setting that can block a verdict.
+void check_arguments(const std::vector<Source>& sources, const std::string& metric,
+                     const std::vector<std::string>& ignore) {
   check_metric(metric);
   if (sources.size() < 2) {
     throw usage_error("compare: {} source{} given, expected two or more to compare", sources.size(),
@@ -392,176 +421,237 @@ Comparison compare_sources(std::vector<Source> sources, const std::string& metri
       throw usage_error("--ignore {}: expected a setting that can block a verdict: {}", key, keys);
     }
   }
-  Comparison comparison;
-  comparison.metric = metric;
-  comparison.statistic = "final_" + metric;
-  comparison.sources = std::move(sources);
-  comparison.ignored = ignore;
-  static const std::vector<std::string> kNames = group_statistic_names();
-  // One value per strength across sources (the first source's spelling wins), so that
-  // strengths that pair are the same number everywhere after this.
-  std::vector<double> canonical;
-  const auto canonical_of = [&](double l2) {
-    for (const double known : canonical) {
-      if (same_strength(known, l2)) return known;
-    }
-    canonical.push_back(l2);
-    return l2;
-  };
+}
 
+/// The one value per strength across sources (the first source's spelling wins) that `l2`
+/// pairs with, so that strengths that pair are the same number everywhere after this.
+double canonical_of(std::vector<double>& canonical, double l2) {
+  for (const double known : canonical) {
+    if (same_strength(known, l2)) return known;
+  }
+  canonical.push_back(l2);
+  return l2;
+}
+
+/// A data Error unless every run of `source` records `metric`.
+void check_runs_have(const Source& source, const std::string& metric) {
+  for (const RunCurves& run : source.runs) {
+    if (run.find(metric) == nullptr) {
+      throw data_error(
+          "{}: run {} of source '{}' has no {} to compare (choose another "
+          "--metric)",
+          run.origin, run_name(run), source.name, metric);
+    }
+  }
+}
+
+using Setting = std::tuple<double, double, double>;
+
+/// The settings (l2, Dropout, weight decay) of `source`'s runs, sorted in that order.
+std::vector<Setting> source_settings(const Source& source, std::vector<double>& canonical) {
+  std::vector<Setting> settings;
+  for (const RunCurves& run : source.runs) {
+    const std::tuple setting{canonical_of(canonical, run.l2), run.dropout, run.weight_decay};
+    if (std::find(settings.begin(), settings.end(), setting) == settings.end()) {
+      settings.push_back(setting);
+    }
+  }
+  std::sort(settings.begin(), settings.end());
+  return settings;
+}
+
+/// The runs of `source` (index `s`) at `setting`, in seed order, with their statistics.
+Group make_group(const Source& source, size_t s, const Setting& setting,
+                 const std::string& metric) {
+  static const std::vector<std::string> kNames = group_statistic_names();
+  const auto& [l2, dropout, weight_decay] = setting;
+  Group group;
+  group.source = s;
+  group.l2 = l2;
+  group.dropout = dropout;
+  group.weight_decay = weight_decay;
+  for (const RunCurves& run : source.runs) {
+    if (same_strength(run.l2, l2) && run.dropout == dropout && run.weight_decay == weight_decay) {
+      group.runs.push_back(&run);
+    }
+  }
+  std::sort(group.runs.begin(), group.runs.end(), [](const RunCurves* x, const RunCurves* y) {
+    // Runs without a seed first, then by seed (std::optional orders them so).
+    return x->seed < y->seed;
+  });
+  group.min_epochs = group.runs.front()->epochs();
+  group.max_epochs = group.min_epochs;
+  std::vector<std::vector<double>> columns(kNames.size());
+  for (const RunCurves* run : group.runs) {
+    group.min_epochs = std::min(group.min_epochs, run->epochs());
+    group.max_epochs = std::max(group.max_epochs, run->epochs());
+    const std::vector<double> values = run_statistics(*run);
+    if (diverged(*run, metric)) {
+      group.diverged.push_back(run);
+      continue;
+    }
+    for (size_t k = 0; k < kNames.size(); ++k) {
+      if (!std::isnan(values[k])) columns[k].push_back(values[k]);
+    }
+  }
+  for (size_t k = 0; k < kNames.size(); ++k) {
+    group.statistics.push_back(GroupStatistic{kNames[k].c_str(), seed_stats(columns[k])});
+  }
+  return group;
+}
+
+/// Every source's groups, by source then setting.
+void group_runs(Comparison& comparison) {
+  std::vector<double> canonical;
   for (size_t s = 0; s < comparison.sources.size(); ++s) {
     const Source& source = comparison.sources[s];
-    for (const RunCurves& run : source.runs) {
-      if (run.find(metric) == nullptr) {
-        throw data_error(
-            "{}: run {} of source '{}' has no {} to compare (choose another "
-            "--metric)",
-            run.origin, run_name(run), source.name, metric);
-      }
-    }
-    // Its settings (l2, Dropout, weight decay), in that order.
-    std::vector<std::tuple<double, double, double>> settings;
-    for (const RunCurves& run : source.runs) {
-      const std::tuple setting{canonical_of(run.l2), run.dropout, run.weight_decay};
-      if (std::find(settings.begin(), settings.end(), setting) == settings.end()) {
-        settings.push_back(setting);
-      }
-    }
-    std::sort(settings.begin(), settings.end());
-    for (const auto& [l2, dropout, weight_decay] : settings) {
-      Group group;
-      group.source = s;
-      group.l2 = l2;
-      group.dropout = dropout;
-      group.weight_decay = weight_decay;
-      for (const RunCurves& run : source.runs) {
-        if (same_strength(run.l2, l2) && run.dropout == dropout &&
-            run.weight_decay == weight_decay) {
-          group.runs.push_back(&run);
-        }
-      }
-      std::sort(group.runs.begin(), group.runs.end(), [](const RunCurves* x, const RunCurves* y) {
-        // Runs without a seed first, then by seed (std::optional orders them so).
-        return x->seed < y->seed;
-      });
-      group.min_epochs = group.runs.front()->epochs();
-      group.max_epochs = group.min_epochs;
-      std::vector<std::vector<double>> columns(kNames.size());
-      for (const RunCurves* run : group.runs) {
-        group.min_epochs = std::min(group.min_epochs, run->epochs());
-        group.max_epochs = std::max(group.max_epochs, run->epochs());
-        const std::vector<double> values = run_statistics(*run);
-        if (diverged(*run, metric)) {
-          group.diverged.push_back(run);
-          continue;
-        }
-        for (size_t k = 0; k < kNames.size(); ++k) {
-          if (!std::isnan(values[k])) columns[k].push_back(values[k]);
-        }
-      }
-      for (size_t k = 0; k < kNames.size(); ++k) {
-        group.statistics.push_back(GroupStatistic{kNames[k].c_str(), seed_stats(columns[k])});
-      }
-      comparison.groups.push_back(std::move(group));
+    check_runs_have(source, comparison.metric);
+    for (const Setting& setting : source_settings(source, canonical)) {
+      comparison.groups.push_back(make_group(source, s, setting, comparison.metric));
     }
   }
-  compare_setups(comparison);
+}
 
-  const std::pair<int64_t, int64_t> reference_epochs = source_epochs(comparison, 0);
-  for (size_t s = 1; s < comparison.sources.size(); ++s) {
-    std::vector<std::string> unpaired_here, unpaired_there;
-    size_t paired = 0;
-    // Runs of different lengths (between the sources, or within one: an unfinished run) are
-    // compared at the last epoch every run of both trained.
-    const std::pair<int64_t, int64_t> epochs = source_epochs(comparison, s);
-    const int64_t common = std::min(epochs.first, reference_epochs.first);
-    const int64_t longest = std::max(epochs.second, reference_epochs.second);
-    const int64_t at_epoch = common < longest ? common : 0;
-    for (size_t g = 0; g < comparison.groups.size(); ++g) {
-      if (comparison.groups[g].source != s) continue;
-      bool found = false;
-      for (size_t r = 0; r < comparison.groups.size(); ++r) {
-        if (comparison.groups[r].source != 0 ||
-            !same_setting(comparison.groups[r], comparison.groups[g])) {
-          continue;
-        }
-        found = true;
-        ++paired;
-        StrengthVerdict verdict;
-        if (!comparison.blocking[s].empty()) {
-          // Different data or optimiser settings: a test would compare two experiments.
-          verdict.l2 = comparison.groups[r].l2;
-          verdict.dropout = comparison.groups[r].dropout;
-          verdict.weight_decay = comparison.groups[r].weight_decay;
-          verdict.reference = r;
-          verdict.other = g;
-          verdict.verdict = Verdict::kNotComparable;
-          verdict.method = "not tested";
-          verdict.reference_stats = comparison.groups[r].statistic(comparison.statistic);
-          verdict.other_stats = comparison.groups[g].statistic(comparison.statistic);
-          verdict.difference = verdict.other_stats.mean - verdict.reference_stats.mean;
-          verdict.conditions = comparison.blocking[s];
-        } else {
-          verdict = decide(comparison, r, g, at_epoch);
-          if (at_epoch > 0) {
-            verdict.conditions.push_back(
-                fmt::format("at epoch {}, the last both trained ({} {}, {} {})", at_epoch,
-                            comparison.sources[0].name, epochs_range(reference_epochs),
-                            comparison.sources[s].name, epochs_range(epochs)));
-          }
-          for (const std::string& forced : comparison.forced[s]) {
-            verdict.conditions.push_back("forced: " + forced + " ignored");
-          }
-        }
-        comparison.verdicts.push_back(std::move(verdict));
+/// Items joined by ", ".
+std::string listed(const std::vector<std::string>& items) {
+  std::string text;
+  for (const std::string& item : items) text += (text.empty() ? "" : ", ") + item;
+  return text;
+}
+
+/// The fewest and the most epochs of the reference's runs and of source `s`'s: the epoch
+/// their verdicts are taken at.
+struct PairEpochs {
+  std::pair<int64_t, int64_t> reference, source;
+  int64_t at_epoch = 0;  ///< the last epoch both trained when their lengths differ, else 0
+};
+
+/// Group `g` against reference group `r` where source `s`'s blocking settings differ from the
+/// reference's: a test would compare two experiments.
+StrengthVerdict not_comparable(const Comparison& comparison, size_t r, size_t g, size_t s) {
+  StrengthVerdict verdict;
+  verdict.l2 = comparison.groups[r].l2;
+  verdict.dropout = comparison.groups[r].dropout;
+  verdict.weight_decay = comparison.groups[r].weight_decay;
+  verdict.reference = r;
+  verdict.other = g;
+  verdict.verdict = Verdict::kNotComparable;
+  verdict.method = "not tested";
+  verdict.reference_stats = comparison.groups[r].statistic(comparison.statistic);
+  verdict.other_stats = comparison.groups[g].statistic(comparison.statistic);
+  verdict.difference = verdict.other_stats.mean - verdict.reference_stats.mean;
+  verdict.conditions = comparison.blocking[s];
+  return verdict;
+}
+
+/// Group `g` of source `s` tested against reference group `r`, with what qualifies it.
+StrengthVerdict tested_verdict(const Comparison& comparison, size_t r, size_t g, size_t s,
+                               const PairEpochs& epochs) {
+  StrengthVerdict verdict = decide(comparison, r, g, epochs.at_epoch);
+  if (epochs.at_epoch > 0) {
+    verdict.conditions.push_back(
+        fmt::format("at epoch {}, the last both trained ({} {}, {} {})", epochs.at_epoch,
+                    comparison.sources[0].name, epochs_range(epochs.reference),
+                    comparison.sources[s].name, epochs_range(epochs.source)));
+  }
+  for (const std::string& forced : comparison.forced[s]) {
+    verdict.conditions.push_back("forced: " + forced + " ignored");
+  }
+  return verdict;
+}
+
+/// A verdict for every group of source `s` against the reference's group of its setting;
+/// the number of pairs, and the settings of `s` that have none in `unpaired`.
+size_t pair_groups(Comparison& comparison, size_t s, const PairEpochs& epochs,
+                   std::vector<std::string>& unpaired) {
+  size_t paired = 0;
+  for (size_t g = 0; g < comparison.groups.size(); ++g) {
+    if (comparison.groups[g].source != s) continue;
+    bool found = false;
+    for (size_t r = 0; r < comparison.groups.size(); ++r) {
+      if (comparison.groups[r].source != 0 ||
+          !same_setting(comparison.groups[r], comparison.groups[g])) {
+        continue;
       }
-      if (!found) unpaired_here.push_back(group_setting(comparison.groups[g]));
+      found = true;
+      ++paired;
+      StrengthVerdict verdict = !comparison.blocking[s].empty()
+                                    ? not_comparable(comparison, r, g, s)
+                                    : tested_verdict(comparison, r, g, s, epochs);
+      comparison.verdicts.push_back(std::move(verdict));
     }
-    for (const Group& group : comparison.groups) {
-      if (group.source != 0) continue;
-      const bool found = std::any_of(
-          comparison.groups.begin(), comparison.groups.end(),
-          [&](const Group& other) { return other.source == s && same_setting(other, group); });
-      if (!found) unpaired_there.push_back(group_setting(group));
-    }
-    const std::string& name = comparison.sources[s].name;
-    const std::string& reference = comparison.sources[0].name;
-    const auto list = [](const std::vector<std::string>& items) {
-      std::string text;
-      for (const std::string& item : items) text += (text.empty() ? "" : ", ") + item;
-      return text;
-    };
-    if (paired == 0) {
-      throw usage_error(
-          "source '{}' ({}) shares no setting with '{}' ({}): the labels "
-          "pair nothing",
-          name, list(unpaired_here), reference, list(unpaired_there));
-    }
-    if (!unpaired_here.empty()) {
-      comparison.notes.push_back(fmt::format("{} of '{}' has no counterpart in '{}'.",
-                                             list(unpaired_here), name, reference));
-    }
-    if (!unpaired_there.empty()) {
-      comparison.notes.push_back(fmt::format("{} of '{}' has no counterpart in '{}'.",
-                                             list(unpaired_there), reference, name));
-    }
-    if (!comparison.blocking[s].empty()) {
-      std::string keys;
-      for (const SetupRow& row : comparison.setups) {
-        if (row.blocks && row.differs &&
-            std::any_of(
-                comparison.blocking[s].begin(), comparison.blocking[s].end(),
-                [&](const std::string& text) { return text.rfind(row.key + " ", 0) == 0; })) {
-          keys += (keys.empty() ? "" : ",") + row.key;
-        }
-      }
-      comparison.notes.push_back(fmt::format(
-          "'{}' against '{}': not comparable ({}); no test was run. Rerun with matching "
-          "settings, or force the tests with --ignore {}.",
-          name, reference, list(comparison.blocking[s]), keys));
+    if (!found) unpaired.push_back(group_setting(comparison.groups[g]));
+  }
+  return paired;
+}
+
+/// The reference's settings that source `s` did not train.
+std::vector<std::string> unpaired_in_reference(const Comparison& comparison, size_t s) {
+  std::vector<std::string> unpaired;
+  for (const Group& group : comparison.groups) {
+    if (group.source != 0) continue;
+    const bool found = std::any_of(
+        comparison.groups.begin(), comparison.groups.end(),
+        [&](const Group& other) { return other.source == s && same_setting(other, group); });
+    if (!found) unpaired.push_back(group_setting(group));
+  }
+  return unpaired;
+}
+
+/// The note for a source `s` whose blocking settings differ from the reference's.
+std::string not_comparable_note(const Comparison& comparison, size_t s) {
+  std::string keys;
+  for (const SetupRow& row : comparison.setups) {
+    if (row.blocks && row.differs &&
+        std::any_of(comparison.blocking[s].begin(), comparison.blocking[s].end(),
+                    [&](const std::string& text) { return text.rfind(row.key + " ", 0) == 0; })) {
+      keys += (keys.empty() ? "" : ",") + row.key;
     }
   }
-  // What the readers left out (older trainings in a TensorBoard folder, ...).
+  return fmt::format(
+      "'{}' against '{}': not comparable ({}); no test was run. Rerun with matching "
+      "settings, or force the tests with --ignore {}.",
+      comparison.sources[s].name, comparison.sources[0].name, listed(comparison.blocking[s]), keys);
+}
+
+/// Source `s`'s verdicts against the reference, and the notes on what did not pair; a usage
+/// Error when nothing pairs.
+void compare_with_reference(Comparison& comparison, size_t s,
+                            const std::pair<int64_t, int64_t>& reference_epochs) {
+  // Runs of different lengths (between the sources, or within one: an unfinished run) are
+  // compared at the last epoch every run of both trained.
+  PairEpochs epochs;
+  epochs.reference = reference_epochs;
+  epochs.source = source_epochs(comparison, s);
+  const int64_t common = std::min(epochs.source.first, reference_epochs.first);
+  const int64_t longest = std::max(epochs.source.second, reference_epochs.second);
+  epochs.at_epoch = common < longest ? common : 0;
+  std::vector<std::string> unpaired_here;
+  const size_t paired = pair_groups(comparison, s, epochs, unpaired_here);
+  const std::vector<std::string> unpaired_there = unpaired_in_reference(comparison, s);
+  const std::string& name = comparison.sources[s].name;
+  const std::string& reference = comparison.sources[0].name;
+  if (paired == 0) {
+    throw usage_error(
+        "source '{}' ({}) shares no setting with '{}' ({}): the labels "
+        "pair nothing",
+        name, listed(unpaired_here), reference, listed(unpaired_there));
+  }
+  if (!unpaired_here.empty()) {
+    comparison.notes.push_back(fmt::format("{} of '{}' has no counterpart in '{}'.",
+                                           listed(unpaired_here), name, reference));
+  }
+  if (!unpaired_there.empty()) {
+    comparison.notes.push_back(fmt::format("{} of '{}' has no counterpart in '{}'.",
+                                           listed(unpaired_there), reference, name));
+  }
+  if (!comparison.blocking[s].empty()) {
+    comparison.notes.push_back(not_comparable_note(comparison, s));
+  }
+}
+
+/// What the readers left out (older trainings in a TensorBoard folder, ...).
+void note_readers(Comparison& comparison) {
   for (const Source& source : comparison.sources) {
     for (const RunCurves& run : source.runs) {
       for (const std::string& note : run.notes) {
@@ -569,6 +659,10 @@ Comparison compare_sources(std::vector<Source> sources, const std::string& metri
       }
     }
   }
+}
+
+/// Per group: runs of different lengths, diverged runs, unfinished runs.
+void note_groups(Comparison& comparison) {
   for (const Group& group : comparison.groups) {
     const std::string& name = comparison.sources[group.source].name;
     const bool has_plan = std::any_of(group.runs.begin(), group.runs.end(),
@@ -581,7 +675,7 @@ Comparison compare_sources(std::vector<Source> sources, const std::string& metri
     for (const RunCurves* run : group.diverged) {
       comparison.notes.push_back(
           fmt::format("'{}' {}: diverged (a non-finite loss or {}); left out of the statistics.",
-                      name, run_name(*run), metric));
+                      name, run_name(*run), comparison.metric));
     }
     int64_t unfinished = 0, planned = 0;
     for (const RunCurves* run : group.runs) {
@@ -597,6 +691,26 @@ Comparison compare_sources(std::vector<Source> sources, const std::string& metri
           name, group_setting(group), unfinished, group.runs.size(), epochs_text(group), planned));
     }
   }
+}
+
+}  // namespace
+
+Comparison compare_sources(std::vector<Source> sources, const std::string& metric,
+                           const std::vector<std::string>& ignore) {
+  check_arguments(sources, metric, ignore);
+  Comparison comparison;
+  comparison.metric = metric;
+  comparison.statistic = "final_" + metric;
+  comparison.sources = std::move(sources);
+  comparison.ignored = ignore;
+  group_runs(comparison);
+  compare_setups(comparison);
+  const std::pair<int64_t, int64_t> reference_epochs = source_epochs(comparison, 0);
+  for (size_t s = 1; s < comparison.sources.size(); ++s) {
+    compare_with_reference(comparison, s, reference_epochs);
+  }
+  note_readers(comparison);
+  note_groups(comparison);
   return comparison;
 }
 

@@ -394,57 +394,64 @@ std::string curves_csv(const Comparison& c) {
   return text;
 }
 
-std::string compare_json(const Comparison& c, const std::string& command) {
-  Json json;
-  json["command"] = command;
-  json["metric"] = c.metric;
-  json["alpha"] = kSignificance;
-  json["reference"] = c.sources[0].name;
-  json["sources"] = Json::array();
+namespace {
+
+/// compare.json's sources: name, description, number of runs.
+Json sources_json(const Comparison& c) {
+  Json sources = Json::array();
   for (const Source& source : c.sources) {
-    json["sources"].push_back(
+    sources.push_back(
         {{"name", source.name}, {"description", source.description}, {"runs", source.runs.size()}});
   }
-  json["verdicts"] = Json::array();
-  for (const StrengthVerdict& v : c.verdicts) {
-    Json item = {{"l2", v.l2},
-                 {"dropout", v.dropout},
-                 {"weight_decay", v.weight_decay},
-                 {"source", c.sources[c.groups[v.other].source].name},
-                 {"verdict", verdict_name(v.verdict)},
-                 {"method", v.method},
-                 {"difference", json_number(v.difference)}};
-    if (v.tested) {
-      item["statistic"] = json_number(v.test.statistic);
-      item["df"] = json_number(v.test.df);
-      item["p"] = json_number(v.test.p);
-    }
-    item["at_epoch"] = v.at_epoch > 0 ? Json(v.at_epoch) : Json(nullptr);
-    item["conditions"] = v.conditions;
-    item["seeds_needed"] = v.seeds_needed ? Json(*v.seeds_needed) : Json(nullptr);
-    if (v.seeds_needed) {
-      item["planning_std"] = v.planning_std;
-      item["planning_basis"] = v.planning_basis;
-    }
-    json["verdicts"].push_back(item);
+  return sources;
+}
+
+/// One verdict of compare.json: the setting, the verdict and its test, what qualifies it, and
+/// the seeds that would resolve it.
+Json verdict_json(const Comparison& c, const StrengthVerdict& v) {
+  Json item = {{"l2", v.l2},
+               {"dropout", v.dropout},
+               {"weight_decay", v.weight_decay},
+               {"source", c.sources[c.groups[v.other].source].name},
+               {"verdict", verdict_name(v.verdict)},
+               {"method", v.method},
+               {"difference", json_number(v.difference)}};
+  if (v.tested) {
+    item["statistic"] = json_number(v.test.statistic);
+    item["df"] = json_number(v.test.df);
+    item["p"] = json_number(v.test.p);
   }
-  json["groups"] = Json::array();
-  for (const Group& group : c.groups) {
-    Json statistics = Json::object();
-    for (const GroupStatistic& s : group.statistics) {
-      statistics[s.name] = {
-          {"n", s.stats.n}, {"mean", json_number(s.stats.mean)}, {"std", json_number(s.stats.std)}};
-    }
-    Json seeds = Json::array();
-    for (const RunCurves* run : group.runs) seeds.push_back(run->seed ? Json(*run->seed) : Json());
-    json["groups"].push_back({{"source", c.sources[group.source].name},
-                              {"l2", group.l2},
-                              {"dropout", group.dropout},
-                              {"weight_decay", group.weight_decay},
-                              {"seeds", seeds},
-                              {"epochs", group.max_epochs},
-                              {"statistics", statistics}});
+  item["at_epoch"] = v.at_epoch > 0 ? Json(v.at_epoch) : Json(nullptr);
+  item["conditions"] = v.conditions;
+  item["seeds_needed"] = v.seeds_needed ? Json(*v.seeds_needed) : Json(nullptr);
+  if (v.seeds_needed) {
+    item["planning_std"] = v.planning_std;
+    item["planning_basis"] = v.planning_basis;
   }
+  return item;
+}
+
+/// One group of compare.json: its source, setting, seeds, epochs and statistics.
+Json group_json(const Comparison& c, const Group& group) {
+  Json statistics = Json::object();
+  for (const GroupStatistic& s : group.statistics) {
+    statistics[s.name] = {
+        {"n", s.stats.n}, {"mean", json_number(s.stats.mean)}, {"std", json_number(s.stats.std)}};
+  }
+  Json seeds = Json::array();
+  for (const RunCurves* run : group.runs) seeds.push_back(run->seed ? Json(*run->seed) : Json());
+  return {{"source", c.sources[group.source].name},
+          {"l2", group.l2},
+          {"dropout", group.dropout},
+          {"weight_decay", group.weight_decay},
+          {"seeds", seeds},
+          {"epochs", group.max_epochs},
+          {"statistics", statistics}};
+}
+
+/// compare.json's setups: per setting, whether it differs or blocks, and each source's value
+/// with where it came from.
+Json setups_json(const Comparison& c) {
   Json setups = Json::array();
   for (const SetupRow& row : c.setups) {
     Json values = Json::object();
@@ -459,7 +466,23 @@ std::string compare_json(const Comparison& c, const std::string& command) {
                       {"blocks", row.blocks},
                       {"values", values}});
   }
-  json["setups"] = setups;
+  return setups;
+}
+
+}  // namespace
+
+std::string compare_json(const Comparison& c, const std::string& command) {
+  Json json;
+  json["command"] = command;
+  json["metric"] = c.metric;
+  json["alpha"] = kSignificance;
+  json["reference"] = c.sources[0].name;
+  json["sources"] = sources_json(c);
+  json["verdicts"] = Json::array();
+  for (const StrengthVerdict& v : c.verdicts) json["verdicts"].push_back(verdict_json(c, v));
+  json["groups"] = Json::array();
+  for (const Group& group : c.groups) json["groups"].push_back(group_json(c, group));
+  json["setups"] = setups_json(c);
   json["ignored"] = c.ignored;
   json["notes"] = c.notes;
   return json_text(json);

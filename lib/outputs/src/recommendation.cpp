@@ -170,15 +170,10 @@ PairedDifference paired_difference(const SettingSummary& a, const SettingSummary
   return d;
 }
 
-Recommendation recommend(const std::vector<SettingSummary>& strengths, const SweepConfig& config,
-                         int64_t classes) {
-  Recommendation r;
-  if (config.part_of_search) {
-    r.headline =
-        "This sweep is one part of an --l2 auto search: the search's answer (its report.md and "
-        "summary.json's tuning.use) is the recommendation.";
-    return r;
-  }
+namespace {
+
+/// The unregularised control and the best setting among the usable ones, into `r`.
+void pick_control_and_best(const std::vector<SettingSummary>& strengths, Recommendation& r) {
   for (size_t i = 0; i < strengths.size(); ++i) {
     if (!usable(strengths[i])) continue;
     if (is_control(strengths[i])) r.control = i;
@@ -191,13 +186,11 @@ Recommendation recommend(const std::vector<SettingSummary>& strengths, const Swe
         (strengths[i].val_accuracy.mean == strengths[r.best].val_accuracy.mean && i == r.control);
     if (better) r.best = i;
   }
-  if (r.best == kNone) {
-    r.headline = "No run completed, so there is nothing to recommend.";
-    return r;
-  }
-  const SettingSummary& best = strengths[r.best];
-  // Chance is 1 / classes; a best that is not clearly above it learned nothing, and which
-  // setting "wins" among such runs means nothing either.
+}
+
+/// Chance is 1 / classes; a best that is not clearly above it learned nothing, and which
+/// setting "wins" among such runs means nothing either: true then, with `r` saying so.
+bool learned_nothing(const SettingSummary& best, int64_t classes, Recommendation& r) {
   const double chance = 1.0 / static_cast<double>(std::max<int64_t>(classes, 1));
   if (classes > 1 && best.val_accuracy.mean <= 1.5 * chance) {
     r.best = kNone;
@@ -206,106 +199,121 @@ Recommendation recommend(const std::vector<SettingSummary>& strengths, const Swe
         "Nothing to recommend: no setting learned (the best mean validation accuracy, {}, is "
         "near chance, {}). Check the learning rate and the strengths.",
         fixed(best.val_accuracy.mean, 4), fixed(chance, 2));
-    return r;
+    return true;
   }
-  r.one_se = one_standard_error(strengths, r.best);
-  const auto next_best = [&](bool regularised_only) {
-    size_t next = kNone;
-    for (size_t i = 0; i < strengths.size(); ++i) {
-      if (i == r.best || !usable(strengths[i]) || (regularised_only && is_control(strengths[i])))
-        continue;
-      if (next == kNone || strengths[i].val_accuracy.mean > strengths[next].val_accuracy.mean) {
-        next = i;
-      }
-    }
-    return next;
-  };
-  r.evidence.push_back(fmt::format("Best mean final validation accuracy: {} ({} over {} seed{}).",
-                                   name(best), mean_std_text(best.val_accuracy),
-                                   best.val_accuracy.n, best.val_accuracy.n == 1 ? "" : "s"));
+  return false;
+}
 
-  if (r.control == kNone) {
-    r.answer = Recommendation::Answer::kNoControl;
-    r.other = next_best(false);
-    r.headline = fmt::format(
-        "Best of the settings tried: {}. Whether regularisation helps at all was not asked: "
-        "the sweep has no unregularised control (l2 = 0 without Dropout or weight decay).",
-        name(best));
-    if (r.other != kNone) {
-      r.test = paired_difference(best, strengths[r.other]);
-      r.evidence.push_back(
-          fmt::format("Against the next best, {}: {} ({}){}.", name(strengths[r.other]),
-                      points(r.test.mean), test_text(r.test),
-                      r.test.resolved() ? ": a real lead"
-                                        : fmt::format(": not resolved; {}", seeds_clause(r.test))));
-    }
-    r.command = command_with_control(config);
-  } else if (r.best == r.control) {
-    r.other = next_best(true);
-    const bool any_regularised = std::any_of(
-        strengths.begin(), strengths.end(), [](const SettingSummary& s) { return !is_control(s); });
-    if (r.other == kNone && !any_regularised) {
-      r.answer = Recommendation::Answer::kNotResolved;
-      r.headline =
-          "The sweep trains only the unregularised control (l2 = 0): whether regularisation "
-          "helps was not asked. Add strengths to --l2 (or --dropout, --weight-decay) to ask it.";
-    } else if (r.other == kNone) {
-      // Every regularised setting diverged or is unfinished: nothing was compared.
-      r.answer = Recommendation::Answer::kNotResolved;
-      r.headline =
-          "Cannot tell whether regularisation helps: no regularised setting completed a run. "
-          "Use l2 = 0 (no L2, Dropout or weight decay), the only setting that trained.";
-    } else {
-      r.test = paired_difference(strengths[r.other], best);
-      r.evidence.push_back(fmt::format(
-          "The best regularised setting, {} ({}), is {} against the control ({}){}.",
-          name(strengths[r.other]), mean_std_text(strengths[r.other].val_accuracy),
-          points(r.test.mean), test_text(r.test),
-          r.test.resolved()
-              ? ": the control is better beyond the seed spread"
-              : fmt::format(": within what these seeds can tell apart; {}", seeds_clause(r.test))));
-      if (r.test.resolved()) {
-        r.answer = Recommendation::Answer::kNoRegularisation;
-        r.headline =
-            "Regularisation does not help this model on this data: use l2 = 0 (no L2, "
-            "Dropout or weight decay).";
-      } else {
-        r.answer = Recommendation::Answer::kNoRegularisation;
-        r.headline =
-            "No regularised setting beats the unregularised control here (the differences are "
-            "within what these seeds can tell apart): use l2 = 0 (no L2, Dropout or weight "
-            "decay), the simpler model.";
-      }
-    }
-  } else {
-    r.other = r.control;
-    r.test = paired_difference(best, strengths[r.control]);
-    const std::string against = fmt::format(
-        "{} against the unregularised control ({}): {} ({})", name(best),
-        mean_std_text(strengths[r.control].val_accuracy), points(r.test.mean), test_text(r.test));
-    if (r.test.resolved() && r.test.mean < 0) {
-      // Better on its own seeds, worse on those it shares with the control.
-      r.answer = Recommendation::Answer::kNoRegularisation;
-      r.other = r.control;
-      r.headline =
-          "Regularisation does not help this model on this data: use l2 = 0 (no L2, Dropout or "
-          "weight decay).";
-      r.evidence.push_back(against + ": the control is better on the seeds both completed.");
-    } else if (r.test.resolved() && r.test.mean > 0) {
-      r.answer = Recommendation::Answer::kUseBest;
-      r.headline = fmt::format("Use {}: it beats the unregularised control beyond the seed spread.",
-                               name(best));
-      r.evidence.push_back(against + ".");
-    } else {
-      r.answer = Recommendation::Answer::kNotResolved;
-      r.headline = fmt::format(
-          "Not resolved: {} leads the unregularised control by less than these seeds can tell "
-          "apart. Until more seeds resolve it, use l2 = 0: the simpler model, which the numbers "
-          "cannot tell from it.",
-          name(best));
-      r.evidence.push_back(fmt::format("{}; {}.", against, seeds_clause(r.test)));
+/// The usable setting with the highest mean after the best (regularised ones only when
+/// `regularised_only`); kNone when there is none.
+size_t next_best(const std::vector<SettingSummary>& strengths, size_t best, bool regularised_only) {
+  size_t next = kNone;
+  for (size_t i = 0; i < strengths.size(); ++i) {
+    if (i == best || !usable(strengths[i]) || (regularised_only && is_control(strengths[i])))
+      continue;
+    if (next == kNone || strengths[i].val_accuracy.mean > strengths[next].val_accuracy.mean) {
+      next = i;
     }
   }
+  return next;
+}
+
+/// No control: the best of what was tried, against the next best, and how to ask.
+void answer_without_control(const std::vector<SettingSummary>& strengths, const SweepConfig& config,
+                            Recommendation& r) {
+  const SettingSummary& best = strengths[r.best];
+  r.answer = Recommendation::Answer::kNoControl;
+  r.other = next_best(strengths, r.best, false);
+  r.headline = fmt::format(
+      "Best of the settings tried: {}. Whether regularisation helps at all was not asked: "
+      "the sweep has no unregularised control (l2 = 0 without Dropout or weight decay).",
+      name(best));
+  if (r.other != kNone) {
+    r.test = paired_difference(best, strengths[r.other]);
+    r.evidence.push_back(
+        fmt::format("Against the next best, {}: {} ({}){}.", name(strengths[r.other]),
+                    points(r.test.mean), test_text(r.test),
+                    r.test.resolved() ? ": a real lead"
+                                      : fmt::format(": not resolved; {}", seeds_clause(r.test))));
+  }
+  r.command = command_with_control(config);
+}
+
+/// The control is the best: against the best regularised setting.
+void answer_control_best(const std::vector<SettingSummary>& strengths, Recommendation& r) {
+  const SettingSummary& best = strengths[r.best];
+  r.other = next_best(strengths, r.best, true);
+  const bool any_regularised = std::any_of(strengths.begin(), strengths.end(),
+                                           [](const SettingSummary& s) { return !is_control(s); });
+  if (r.other == kNone && !any_regularised) {
+    r.answer = Recommendation::Answer::kNotResolved;
+    r.headline =
+        "The sweep trains only the unregularised control (l2 = 0): whether regularisation "
+        "helps was not asked. Add strengths to --l2 (or --dropout, --weight-decay) to ask it.";
+  } else if (r.other == kNone) {
+    // Every regularised setting diverged or is unfinished: nothing was compared.
+    r.answer = Recommendation::Answer::kNotResolved;
+    r.headline =
+        "Cannot tell whether regularisation helps: no regularised setting completed a run. "
+        "Use l2 = 0 (no L2, Dropout or weight decay), the only setting that trained.";
+  } else {
+    r.test = paired_difference(strengths[r.other], best);
+    r.evidence.push_back(fmt::format(
+        "The best regularised setting, {} ({}), is {} against the control ({}){}.",
+        name(strengths[r.other]), mean_std_text(strengths[r.other].val_accuracy),
+        points(r.test.mean), test_text(r.test),
+        r.test.resolved()
+            ? ": the control is better beyond the seed spread"
+            : fmt::format(": within what these seeds can tell apart; {}", seeds_clause(r.test))));
+    if (r.test.resolved()) {
+      r.answer = Recommendation::Answer::kNoRegularisation;
+      r.headline =
+          "Regularisation does not help this model on this data: use l2 = 0 (no L2, "
+          "Dropout or weight decay).";
+    } else {
+      r.answer = Recommendation::Answer::kNoRegularisation;
+      r.headline =
+          "No regularised setting beats the unregularised control here (the differences are "
+          "within what these seeds can tell apart): use l2 = 0 (no L2, Dropout or weight "
+          "decay), the simpler model.";
+    }
+  }
+}
+
+/// A regularised setting is the best: against the control.
+void answer_against_control(const std::vector<SettingSummary>& strengths, Recommendation& r) {
+  const SettingSummary& best = strengths[r.best];
+  r.other = r.control;
+  r.test = paired_difference(best, strengths[r.control]);
+  const std::string against = fmt::format(
+      "{} against the unregularised control ({}): {} ({})", name(best),
+      mean_std_text(strengths[r.control].val_accuracy), points(r.test.mean), test_text(r.test));
+  if (r.test.resolved() && r.test.mean < 0) {
+    // Better on its own seeds, worse on those it shares with the control.
+    r.answer = Recommendation::Answer::kNoRegularisation;
+    r.other = r.control;
+    r.headline =
+        "Regularisation does not help this model on this data: use l2 = 0 (no L2, Dropout or "
+        "weight decay).";
+    r.evidence.push_back(against + ": the control is better on the seeds both completed.");
+  } else if (r.test.resolved() && r.test.mean > 0) {
+    r.answer = Recommendation::Answer::kUseBest;
+    r.headline = fmt::format("Use {}: it beats the unregularised control beyond the seed spread.",
+                             name(best));
+    r.evidence.push_back(against + ".");
+  } else {
+    r.answer = Recommendation::Answer::kNotResolved;
+    r.headline = fmt::format(
+        "Not resolved: {} leads the unregularised control by less than these seeds can tell "
+        "apart. Until more seeds resolve it, use l2 = 0: the simpler model, which the numbers "
+        "cannot tell from it.",
+        name(best));
+    r.evidence.push_back(fmt::format("{}; {}.", against, seeds_clause(r.test)));
+  }
+}
+
+/// The setting the answer says to use, and how the tables mark it.
+void mark_recommended(Recommendation& r) {
   switch (r.answer) {
     case Recommendation::Answer::kUseBest:
       r.recommended = r.best;
@@ -326,11 +334,10 @@ Recommendation recommend(const std::vector<SettingSummary>& strengths, const Swe
     case Recommendation::Answer::kNothing:
       break;
   }
-  // The alternative is to the best; it says nothing where the control is what to use.
-  if (r.answer != Recommendation::Answer::kUseBest &&
-      r.answer != Recommendation::Answer::kNoControl) {
-    r.one_se = kNone;
-  }
+}
+
+/// The settings left out because not every run of theirs completed, as evidence.
+void note_left_out(const std::vector<SettingSummary>& strengths, Recommendation& r) {
   std::vector<std::string> left_out;
   for (const SettingSummary& s : strengths) {
     if (s.runs > 0 && !usable(s)) {
@@ -344,6 +351,11 @@ Recommendation recommend(const std::vector<SettingSummary>& strengths, const Swe
     for (const std::string& item : left_out) text += (text.empty() ? "" : "; ") + item;
     r.evidence.push_back("Not considered, not every run completed: " + text + ".");
   }
+}
+
+/// The one-standard-error alternative as evidence, or that one seed gives none.
+void note_one_standard_error(const std::vector<SettingSummary>& strengths,
+                             const SettingSummary& best, Recommendation& r) {
   if (r.one_se != kNone) {
     const SettingSummary& alternative = strengths[r.one_se];
     r.evidence.push_back(fmt::format(
@@ -356,6 +368,46 @@ Recommendation recommend(const std::vector<SettingSummary>& strengths, const Swe
         "One seed per setting: no seed spread, so neither a standard error nor a test (rerun "
         "with `--seeds 3` or more).");
   }
+}
+
+}  // namespace
+
+Recommendation recommend(const std::vector<SettingSummary>& strengths, const SweepConfig& config,
+                         int64_t classes) {
+  Recommendation r;
+  if (config.part_of_search) {
+    r.headline =
+        "This sweep is one part of an --l2 auto search: the search's answer (its report.md and "
+        "summary.json's tuning.use) is the recommendation.";
+    return r;
+  }
+  pick_control_and_best(strengths, r);
+  if (r.best == kNone) {
+    r.headline = "No run completed, so there is nothing to recommend.";
+    return r;
+  }
+  const SettingSummary& best = strengths[r.best];
+  if (learned_nothing(best, classes, r)) return r;
+  r.one_se = one_standard_error(strengths, r.best);
+  r.evidence.push_back(fmt::format("Best mean final validation accuracy: {} ({} over {} seed{}).",
+                                   name(best), mean_std_text(best.val_accuracy),
+                                   best.val_accuracy.n, best.val_accuracy.n == 1 ? "" : "s"));
+
+  if (r.control == kNone) {
+    answer_without_control(strengths, config, r);
+  } else if (r.best == r.control) {
+    answer_control_best(strengths, r);
+  } else {
+    answer_against_control(strengths, r);
+  }
+  mark_recommended(r);
+  // The alternative is to the best; it says nothing where the control is what to use.
+  if (r.answer != Recommendation::Answer::kUseBest &&
+      r.answer != Recommendation::Answer::kNoControl) {
+    r.one_se = kNone;
+  }
+  note_left_out(strengths, r);
+  note_one_standard_error(strengths, best, r);
   return r;
 }
 

@@ -119,29 +119,27 @@ Analysis analyse(const std::vector<Candidate>& candidates, bool maximise) {
   return analysis;
 }
 
-NextRound next_round(const std::vector<Candidate>& candidates, const Analysis& analysis,
-                     const SearchSettings& settings, int rounds_done) {
-  NextRound next;
+namespace {
+
+/// Why the search stops before it looks for a bracket: l2 = 0 is as good as the best, the
+/// rounds ran out, or the seeds cannot tell the strengths apart; empty when it goes on.
+std::string stop_before_bracket(const std::vector<Candidate>& candidates, const Analysis& analysis,
+                                const SearchSettings& settings, int rounds_done) {
   if (analysis.no_l2) {
     const Candidate& best = candidates[analysis.best];
-    next.stop_reason = best.l2 == 0
-                           ? "l2 = 0 (no L2) is the best: regularisation does not help here"
-                           : fmt::format(
-                                 "l2 = 0 (no L2) cannot be told from the best, {:.4g}: L2 does not "
-                                 "help measurably here",
-                                 best.l2);
-    return next;
+    return best.l2 == 0 ? "l2 = 0 (no L2) is the best: regularisation does not help here"
+                        : fmt::format(
+                              "l2 = 0 (no L2) cannot be told from the best, {:.4g}: L2 does not "
+                              "help measurably here",
+                              best.l2);
   }
   if (rounds_done >= settings.max_rounds) {
-    next.stop_reason = fmt::format("reached the limit of {} rounds", settings.max_rounds);
-    return next;
+    return fmt::format("reached the limit of {} rounds", settings.max_rounds);
   }
   if (std::all_of(analysis.indistinguishable.begin(), analysis.indistinguishable.end(),
                   [](bool tied) { return tied; })) {
-    next.stop_reason =
-        "no strength tried can be told from the best: the seeds' noise cannot resolve the "
-        "optimum in this range (more seeds, more data or a wider range would)";
-    return next;
+    return "no strength tried can be told from the best: the seeds' noise cannot resolve the "
+           "optimum in this range (more seeds, more data or a wider range would)";
   }
   // The last round could not tell any of its strengths from the best: a finer grid inside
   // the same interval would not either.
@@ -153,13 +151,48 @@ NextRound next_round(const std::vector<Candidate>& candidates, const Analysis& a
       all_tied = all_tied && analysis.indistinguishable[i];
     }
     if (any && all_tied) {
-      next.stop_reason = fmt::format(
+      return fmt::format(
           "every strength of round {} is indistinguishable from the best: the seeds' noise "
           "cannot resolve a finer grid",
           rounds_done);
-      return next;
     }
   }
+  return "";
+}
+
+/// A strength within half the finest spacing of one already tried adds nothing.
+bool tried(const std::vector<Candidate>& candidates, const SearchSettings& settings, double l2) {
+  return std::any_of(candidates.begin(), candidates.end(), [&](const Candidate& c) {
+    return std::fabs(std::log10(c.l2 / l2)) < settings.min_spacing_decades / 2;
+  });
+}
+
+/// The bracket did not narrow: its grid is the one tried. Halve its steps instead.
+void halve_steps(const std::vector<Candidate>& candidates, const SearchSettings& settings,
+                 NextRound& next) {
+  std::vector<double> inside;
+  for (const Candidate& c : candidates) {
+    if (c.l2 >= next.low && c.l2 <= next.high) inside.push_back(c.l2);
+  }
+  std::sort(inside.begin(), inside.end());
+  next.spacing = INFINITY;
+  for (size_t i = 0; i + 1 < inside.size(); ++i) {
+    const double half = std::log10(inside[i + 1] / inside[i]) / 2;
+    if (half < settings.min_spacing_decades) continue;
+    const double middle = std::stod(fmt::format("{:.4g}", std::sqrt(inside[i] * inside[i + 1])));
+    if (tried(candidates, settings, middle)) continue;
+    next.strengths.push_back(middle);
+    next.spacing = std::min(next.spacing, half);
+  }
+}
+
+}  // namespace
+
+NextRound next_round(const std::vector<Candidate>& candidates, const Analysis& analysis,
+                     const SearchSettings& settings, int rounds_done) {
+  NextRound next;
+  next.stop_reason = stop_before_bracket(candidates, analysis, settings, rounds_done);
+  if (!next.stop_reason.empty()) return next;
   // The bracket: the nearest strengths tried outside the interval (or the range's ends).
   next.low = settings.low;
   next.high = settings.high;
@@ -175,33 +208,11 @@ NextRound next_round(const std::vector<Candidate>& candidates, const Analysis& a
                     next.low, next.high, settings.grid_points, settings.min_spacing_decades);
     return next;
   }
-  // A strength within half the finest spacing of one already tried adds nothing.
-  const auto tried = [&](double l2) {
-    return std::any_of(candidates.begin(), candidates.end(), [&](const Candidate& c) {
-      return std::fabs(std::log10(c.l2 / l2)) < settings.min_spacing_decades / 2;
-    });
-  };
   next.spacing = spacing;
   for (const double l2 : log_grid(next.low, next.high, settings.grid_points)) {
-    if (!tried(l2)) next.strengths.push_back(l2);
+    if (!tried(candidates, settings, l2)) next.strengths.push_back(l2);
   }
-  if (next.strengths.empty()) {
-    // The bracket did not narrow: its grid is the one tried. Halve its steps instead.
-    std::vector<double> inside;
-    for (const Candidate& c : candidates) {
-      if (c.l2 >= next.low && c.l2 <= next.high) inside.push_back(c.l2);
-    }
-    std::sort(inside.begin(), inside.end());
-    next.spacing = INFINITY;
-    for (size_t i = 0; i + 1 < inside.size(); ++i) {
-      const double half = std::log10(inside[i + 1] / inside[i]) / 2;
-      if (half < settings.min_spacing_decades) continue;
-      const double middle = std::stod(fmt::format("{:.4g}", std::sqrt(inside[i] * inside[i + 1])));
-      if (tried(middle)) continue;
-      next.strengths.push_back(middle);
-      next.spacing = std::min(next.spacing, half);
-    }
-  }
+  if (next.strengths.empty()) halve_steps(candidates, settings, next);
   if (next.strengths.empty()) next.stop_reason = "every strength of a finer grid has been tried";
   return next;
 }
