@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <fstream>
+#include <sstream>
 
 #include "l2sweep/base/error.h"
 #include "l2sweep/base/files.h"
@@ -353,15 +354,34 @@ TEST(ResumeConfig, ARenamedValueIsTheSameSettingUnderEitherName) {
 
 TEST_F(CheckpointFolder, AnEngineAskedForByItsOldNameIsTheTensorEngineAndContinuesAsIt) {
   const auto old_name = make_trainer("device");
+  EXPECT_EQ(old_name->engine().options().engine, "tensor");  // it says its name now
   RunResult progress;
   progress.spec = spec;
   progress.status = RunStatus::kInterrupted;
   store.save(spec, progress, *old_name);
-  const auto tensor = make_trainer("tensor");
-  EXPECT_NO_THROW(store.load(spec, *tensor));
-  EXPECT_EQ(old_name->engine().options().engine, "tensor");  // it says its name now
+  EXPECT_NO_THROW(store.load(spec, *make_trainer("tensor")));
   EXPECT_THROW_WITH(store.load(spec, *make_trainer("fused")), Error,
                     "would continue it with --engine fused");
+}
+
+TEST(TrainerState, WrittenUnderTheEnginesOldNameLoadsIntoTheTensorEngineOnly) {
+  // A checkpoint's state as l2sweep wrote it before the rename: "engine" is "device".
+  const auto tensor = make_trainer("tensor");
+  torch::serialize::OutputArchive archive;
+  tensor->save_state(0, archive);
+  archive.write("engine", c10::IValue(std::string("device")));
+  std::stringstream bytes;
+  archive.save_to(bytes);
+  const auto load_into = [&](const std::string& engine) {
+    bytes.seekg(0);
+    torch::serialize::InputArchive saved;
+    saved.load_from(bytes);
+    make_trainer(engine)->load_state(0, saved);
+  };
+  EXPECT_NO_THROW(load_into("tensor"));
+  EXPECT_THROW_WITH(load_into("fused"), Error,
+                    "trained with --engine device, but this command would continue it with "
+                    "--engine fused");
 }
 
 TEST(ResumeConfig, ReadsTheFirstFormatWhichLeftCudaGraphsOutWhenOn) {

@@ -129,6 +129,15 @@ def run(binary, args, **kwargs):
                           **kwargs)
 
 
+def reference_sweep(binary, args, tmp_path_factory):
+    """An uninterrupted sweep of `args` in a folder of its own: the numbers every broken,
+    killed or resumed one must end with."""
+    out = os.path.join(str(tmp_path_factory.mktemp("reference")), "reference")
+    result = run(binary, args + ["--out", out])
+    require(result.returncode == 0, f"reference sweep failed: {result.returncode} {result.stderr}")
+    return out
+
+
 def wait_for(predicate, seconds=60, interval=0.02):
     deadline = time.time() + seconds
     while time.time() < deadline:

@@ -82,10 +82,7 @@ def flip_middle(path):
 @fixture
 def reference(l2sweep, data_dir, tmp_path_factory):
     """An uninterrupted sweep, the numbers every broken one must end with."""
-    out = os.path.join(str(tmp_path_factory.mktemp("reference")), "reference")
-    result = e2e.run(l2sweep, sweep(data_dir) + ["--out", out])
-    e2e.require(result.returncode == 0, f"reference sweep: {result.returncode} {result.stderr}")
-    return out
+    return e2e.reference_sweep(l2sweep, sweep(data_dir), tmp_path_factory)
 
 
 def test_kills_and_full_disks(l2sweep, data_dir, reference, tmp_path, check):

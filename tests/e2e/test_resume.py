@@ -60,10 +60,7 @@ def same_as_reference(check, out, reference, label):
 @fixture
 def reference(l2sweep, data_dir, tmp_path_factory):
     """An uninterrupted sweep, the numbers every broken one must end with."""
-    out = os.path.join(str(tmp_path_factory.mktemp("reference")), "reference")
-    result = e2e.run(l2sweep, sweep(data_dir) + ["--out", out])
-    e2e.require(result.returncode == 0, f"reference sweep failed: {result.stderr}")
-    return out
+    return e2e.reference_sweep(l2sweep, sweep(data_dir), tmp_path_factory)
 
 
 @fixture
