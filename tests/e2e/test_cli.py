@@ -411,6 +411,10 @@ def test_bad_options(l2sweep, data_dir, tmp_path, check):
         (["--train-size", "ten"], "--train-size"), (["--device", "gpu"], "--device"),
         (["--nonsense"], "nonsense"), (["--val-size", "1200"] + SMALL[:2], "--val-size"),
         (["--train-size", "5000"] + SMALL[:4], "--train-size"),
+        # An unknown engine is found when the plan is made (the registry), still before anything
+        # is created; --json belongs to --list-metrics.
+        (["--engine", "fast"] + SMALL, "--engine 'fast': expected auto, fused, tensor or autograd"),
+        (["--json"], "--json: expected --list-metrics"),
     ]:
         check_error(l2sweep, check, str(tmp_path), args, 2, needle, f"bad option {args}")
 
