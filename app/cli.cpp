@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cxxopts.hpp>
 #include <functional>
@@ -9,6 +10,8 @@
 #include <optional>
 #include <vector>
 
+#include "arguments.h"
+#include "help.h"
 #include "l2sweep/base/error.h"
 #include "l2sweep/base/exit_codes.h"
 #include "l2sweep/base/parse.h"
@@ -42,38 +45,28 @@ std::string plain_quotes(std::string message) {
   return message;
 }
 
-/// Every option of sweep_options() (every value read as text and parsed by the option, so
-/// that errors name option and value), with its default from SweepConfig{} in the help.
+/// cxxopts' table of every option of sweep_options() and command_options() (every value read
+/// as text and parsed by the option, so that errors name option and value). Help texts are
+/// help.cpp's: check_arguments has refused whatever cxxopts would word differently.
 cxxopts::Options make_options() {
-  cxxopts::Options options(
-      "l2sweep",
-      "Trains Flatten -> Dense(128, relu) -> Dense(10) once per L2 strength on the first Dense\n"
-      "kernel with Keras' defaults, and logs every epoch's train and validation metrics.");
-  const SweepConfig defaults;
+  cxxopts::Options options("l2sweep");
   auto add = options.add_options();
   for (const SweepOption& option : sweep_options()) {
-    std::string help = with_engine_choices(option.help);
-    const std::string value = option.format(defaults);
-    if (!option.is_flag && !value.empty() && help.find("default") == std::string::npos) {
-      help += fmt::format(" (default: {})", value);
-    }
     if (option.is_flag) {
-      add(option.name, help);
+      add(option.name, "");
     } else {
-      add(option.name, help, cxxopts::value<std::string>());
+      add(option.name, "", cxxopts::value<std::string>());
     }
   }
-  add("shard-count", "COUNT for a Kubernetes Indexed Job (INDEX from JOB_COMPLETION_INDEX)",
-      cxxopts::value<std::string>());
-  add("h,help", "print this help and exit");
-  add("version", "print the version and exit");
-  add("list-metrics",
-      "print every metric (metrics.csv column, TensorBoard tag, summary.json statistic) with "
-      "what it is, and exit; with --json, as JSON for scripts");
-  add("json", "with --list-metrics: print JSON");
+  for (const CommandOption& option : command_options()) {
+    if (option.value_name == nullptr) {
+      add(option.name, "");
+    } else {
+      add(option.name, "", cxxopts::value<std::string>());
+    }
+  }
   add("positional", "", cxxopts::value<std::vector<std::string>>());
   options.parse_positional({"positional"});
-  options.positional_help("");
   return options;
 }
 
@@ -86,41 +79,6 @@ int64_t shard_count(const cxxopts::ParseResult& result) {
   if (*count < 1) throw usage_error("--shard-count {}: expected an integer from 1", *count);
   return *count;
 }
-
-constexpr const char* kCompareHelp =
-    "usage: l2sweep compare [--out DIR] [--metric NAME] SOURCE [SOURCE ...]\n"
-    "\n"
-    "Compares two or more sources per L2 strength; the first is the reference. A SOURCE is:\n"
-    "  an l2sweep output folder (its metrics.csv), a source of its own;\n"
-    "  Keras runs, each a CSVLogger .csv, a History .json or a TensorBoard log folder\n"
-    "  (train/, validation/), labelled with --label l2=X[,seed=N] just before the path, or\n"
-    "  read from a path pattern such as 'keras/l2-{l2}_seed-{seed}.csv' (quote it).\n"
-    "Keras runs join the source named by the last --source NAME, or one called keras.\n"
-    "\n"
-    "  --out DIR        new or empty folder for compare.md, compare.csv, curves.csv and\n"
-    "                   compare.json (default: runs/compare-<UTC timestamp>)\n"
-    "  --metric NAME    the final metric the verdicts judge: val_accuracy (default),\n"
-    "                   val_loss, accuracy or loss\n"
-    "  --source NAME    name the source the following paths form\n"
-    "  --label l2=X[,seed=N][,KEY=VALUE...]\n"
-    "                   the settings of the Keras run that follows\n"
-    "  --setup KEY=VALUE[,KEY=VALUE...]\n"
-    "                   settings of every Keras run of the current --source (a --label\n"
-    "                   overrides them); KEY: data, train_size, val_size, batch_size, lr,\n"
-    "                   adam, shuffle, dropout, weight_decay, engine, device, jobs, shards.\n"
-    "                   What a Keras source does not state is assumed to be the seed\n"
-    "                   experiment's (train_size 50000, val_size 10000, batch_size 32, lr\n"
-    "                   0.001, adam keras, shuffle each-epoch: reshuffled each epoch, as fit\n"
-    "                   does unseeded; runs seeded with keras.utils.set_random_seed replay\n"
-    "                   one order: say shuffle=once), and the assumption is printed\n"
-    "  --ignore KEY[,KEY...]\n"
-    "                   test sources whose KEY differs anyway (data, train_size, val_size,\n"
-    "                   batch_size, lr, adam or shuffle); their verdicts say they were forced.\n"
-    "                   Otherwise such verdicts read 'not comparable'\n"
-    "  -h, --help       print this help and exit\n"
-    "\n"
-    "Example: l2sweep compare runs/20261126T120000Z --source keras "
-    "'keras/csv/l2-{l2}_seed-{seed}.csv'\n";
 
 /// What parse_compare carries from one argument to the next.
 struct CompareState {
@@ -206,7 +164,7 @@ void check_compare_end(const CompareState& state, const CommandLine& command) {
 /// apply to the paths after them.
 CommandLine parse_compare(const std::vector<std::string>& args, CommandLine command) {
   command.action = CommandLine::Action::kCompare;
-  command.help = kCompareHelp;
+  command.help = compare_help();
   CompareState state;
   const auto value_of = [&](size_t& i, const std::string& option) {
     if (i + 1 >= args.size() || args[i + 1].empty()) {
@@ -240,16 +198,6 @@ CommandLine parse_compare(const std::vector<std::string>& args, CommandLine comm
   return command;
 }
 
-/// The --help text: the three commands, then every option and the exit codes.
-std::string top_level_help(cxxopts::Options& options) {
-  return "usage: l2sweep [options]     train a sweep\n"
-         "       l2sweep merge OUT     assemble metrics.csv, summary.json and report.md "
-         "from the runs in OUT\n"
-         "       l2sweep compare ...   compare sweeps and Keras runs per strength (see l2sweep "
-         "compare --help)\n\n" +
-         options.help({""}) + "\n" + exit_codes_help();
-}
-
 /// The command line itself, shell-quoted.
 std::string command_text(int argc, const char* const* argv) {
   std::string text;
@@ -261,8 +209,18 @@ std::string command_text(int argc, const char* const* argv) {
 
 /// `l2sweep merge OUT`.
 CommandLine parse_merge(int argc, const char* const* argv, CommandLine command) {
+  const auto is_help = [](const char* word) {
+    return std::string(word) == "--help" || std::string(word) == "-h";
+  };
+  if (std::any_of(argv + 2, argv + argc, is_help)) {
+    command.action = CommandLine::Action::kHelp;
+    command.help = merge_help();
+    return command;
+  }
   if (argc != 3 || std::string(argv[2]).empty() || argv[2][0] == '-') {
-    throw usage_error("merge: expected l2sweep merge OUT (the sweep's output folder)");
+    throw usage_error(
+        "merge: expected l2sweep merge OUT (the sweep's output folder); see l2sweep merge "
+        "--help");
   }
   command.action = CommandLine::Action::kMerge;
   command.merge_dir = argv[2];
@@ -289,6 +247,10 @@ bool parse_other_action(const cxxopts::ParseResult& result, CommandLine& command
   }
   if (result.count("help") > 0) {
     command.action = CommandLine::Action::kHelp;
+    return true;
+  }
+  if (result.count("list-options") > 0) {
+    command.action = CommandLine::Action::kListOptions;
     return true;
   }
   if (result.count("list-metrics") > 0) {
@@ -334,9 +296,8 @@ void resolve_sweep_shard(const cxxopts::ParseResult& result, SweepConfig& config
 }  // namespace
 
 CommandLine parse_command_line(int argc, const char* const* argv) {
-  cxxopts::Options options = make_options();
   CommandLine command;
-  command.help = top_level_help(options);
+  command.help = sweep_help();
   command.text = command_text(argc, argv);
   if (argc >= 2 && std::string(argv[1]) == "compare") {
     return parse_compare(std::vector<std::string>(argv + 2, argv + argc), std::move(command));
@@ -345,8 +306,11 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
     return parse_merge(argc, argv, std::move(command));
   }
 
+  check_arguments(argc, argv);
+  cxxopts::Options options = make_options();
   const cxxopts::ParseResult result = parse_options(options, argc, argv);
   if (parse_other_action(result, command)) return command;
+  command.quiet = result.count("quiet") > 0;
   for (const SweepOption& option : sweep_options()) {
     if (result.count(option.name) == 0) continue;
     option.parse(command.config, option.is_flag ? "" : result[option.name].as<std::string>());

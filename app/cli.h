@@ -9,11 +9,12 @@ namespace l2sweep::cli {
 
 /// What the command line asks for.
 struct CommandLine {
-  enum class Action { kRun, kMerge, kCompare, kHelp, kVersion, kListMetrics };
+  enum class Action { kRun, kMerge, kCompare, kHelp, kVersion, kListMetrics, kListOptions };
   Action action = Action::kRun;
   SweepConfig config;
   std::string merge_dir;            ///< for `l2sweep merge OUT`
   bool json = false;                ///< --list-metrics --json
+  bool quiet = false;               ///< --quiet: nothing on the console but errors
   compare::CompareOptions compare;  ///< for `l2sweep compare`
   std::string help;                 ///< the --help text
   std::string text;                 ///< the command line itself, shell-quoted, for summary.json

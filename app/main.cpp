@@ -13,14 +13,17 @@
 #include <new>
 
 #include "cli.h"
+#include "help.h"
 #include "l2sweep/base/error.h"
 #include "l2sweep/base/exit_codes.h"
 #include "l2sweep/base/files.h"
 #include "l2sweep/base/json.h"
 #include "l2sweep/base/stop_token.h"
 #include "l2sweep/base/version.h"
+#include "l2sweep/data/data.h"
 #include "l2sweep/experiment/experiment.h"
 #include "l2sweep/experiment/merge.h"
+#include "l2sweep/outputs/console.h"
 #include "l2sweep/outputs/metric_list.h"
 #include "l2sweep/tune/tune.h"
 
@@ -28,6 +31,9 @@ namespace {
 
 /// Set by SIGINT/SIGTERM; every training loop watches it through a StopToken.
 l2sweep::StopSource stop_signal;
+/// The console's live display says itself that a stop was requested (a line written to
+/// stderr under it would be drawn over).
+volatile sig_atomic_t console_says_stop = 0;
 
 /// Prints `error: <message>` as one line (library messages may span several). It never
 /// throws: a full disk may take stderr too, and the exit code must still come out.
@@ -44,6 +50,7 @@ void on_stop_signal(int /*signal*/) {
     ::_exit(l2sweep::kExitInterrupted);
   }
   stop_signal.request_stop();
+  if (console_says_stop != 0) return;
   constexpr char kMessage[] =
       "\nl2sweep: stopping at the next batch; press Ctrl-C again to quit at once\n";
   [[maybe_unused]] const auto written = ::write(STDERR_FILENO, kMessage, sizeof(kMessage) - 1);
@@ -117,12 +124,23 @@ void check_out_dir_file(const std::filesystem::path& out) {
   }
 }
 
-int run(const l2sweep::cli::CommandLine& command) {
+/// The folder the sweep reads its data from: --data-dir, or without it the default or Keras'
+/// copy (said on the console, unless --quiet).
+void locate_data_folder(l2sweep::cli::CommandLine& command) {
+  l2sweep::SweepConfig& config = command.config;
+  const l2sweep::DataFolder folder =
+      l2sweep::locate_data(config.data_dir, config.data_dir != l2sweep::kDefaultDataDir);
+  config.data_dir = folder.path;
+  if (!folder.note.empty() && !command.quiet) fmt::print("{}\n", folder.note);
+}
+
+int run(l2sweep::cli::CommandLine command) {
   // Only a comparison and a sweep tell scripts their folder.
   if (command.action == l2sweep::cli::CommandLine::Action::kCompare) {
     check_out_dir_file(command.compare.out);
   } else if (command.action == l2sweep::cli::CommandLine::Action::kRun) {
     check_out_dir_file(command.config.out_dir);
+    locate_data_folder(command);
   }
   switch (command.action) {
     case l2sweep::cli::CommandLine::Action::kHelp:
@@ -131,6 +149,9 @@ int run(const l2sweep::cli::CommandLine& command) {
     case l2sweep::cli::CommandLine::Action::kListMetrics:
       fmt::print("{}", command.json ? l2sweep::json_text(l2sweep::metric_listing())
                                     : l2sweep::metric_listing_markdown());
+      return l2sweep::kExitOk;
+    case l2sweep::cli::CommandLine::Action::kListOptions:
+      fmt::print("{}", l2sweep::cli::options_reference());
       return l2sweep::kExitOk;
     case l2sweep::cli::CommandLine::Action::kVersion:
       fmt::print("l2sweep {} (LibTorch {})\n", l2sweep::kVersion, l2sweep::libtorch_version());
@@ -149,10 +170,14 @@ int run(const l2sweep::cli::CommandLine& command) {
     case l2sweep::cli::CommandLine::Action::kRun:
       break;
   }
+  console_says_stop = !command.quiet && l2sweep::ConsoleReporter::can_redraw(stdout) ? 1 : 0;
   install_signal_handlers();
+  // --quiet: the console goes nowhere; errors still reach stderr.
+  std::FILE* console = command.quiet ? std::fopen("/dev/null", "w") : stdout;
+  if (console == nullptr) console = stdout;
   if (command.config.l2_search) {
     const auto tuned =
-        l2sweep::tune::tune_l2(command.config, command.text, stdout, stop_signal.token());
+        l2sweep::tune::tune_l2(command.config, command.text, console, stop_signal.token());
     tell_scripts_the_output_folder(tuned.out_dir);
     if (tuned.interrupted) {
       std::fputs(("to continue: " + resume_command(command, tuned.out_dir) + "\n").c_str(), stderr);
@@ -169,7 +194,7 @@ int run(const l2sweep::cli::CommandLine& command) {
     return l2sweep::kExitOk;
   }
   const auto result =
-      l2sweep::run_experiment(command.config, command.text, stdout, stop_signal.token());
+      l2sweep::run_experiment(command.config, command.text, console, stop_signal.token());
   tell_scripts_the_output_folder(result.out_dir);
   if (result.interrupted) {
     std::fputs(("to continue: " + resume_command(command, result.out_dir) + "\n").c_str(), stderr);

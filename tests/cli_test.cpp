@@ -5,7 +5,10 @@
 
 #include <cmath>
 
+#include "help.h"
 #include "l2sweep/base/error.h"
+#include "l2sweep/base/exit_codes.h"
+#include "l2sweep/config/options.h"
 #include "l2sweep/sweep/plan.h"
 #include "test_support.h"
 
@@ -80,6 +83,67 @@ TEST(CommandLine, HelpAndVersionAreActions) {
   EXPECT_NE(help.help.find("--train-size"), std::string::npos);
   EXPECT_NE(help.help.find("Exit codes"), std::string::npos);
   EXPECT_EQ(parse({"--version"}).action, CommandLine::Action::kVersion);
+  EXPECT_EQ(parse({"--list-options"}).action, CommandLine::Action::kListOptions);
+  EXPECT_TRUE(parse({"--quiet"}).quiet);
+  EXPECT_FALSE(parse({}).quiet);
+}
+
+TEST(CommandLine, HelpHasOneUsageBlockValueNamesAndTrueDefaults) {
+  const std::string help = parse({"--help"}).help;
+  EXPECT_EQ(help.find("Usage"), std::string::npos) << "a second usage block";
+  EXPECT_EQ(help.find(" arg "), std::string::npos) << "a value without a name";
+  EXPECT_NE(help.find("--l2 LIST"), std::string::npos);
+  EXPECT_NE(help.find("--data-dir DIR"), std::string::npos);
+  EXPECT_NE(help.find("(default: 1; 3 with --l2 auto)"), std::string::npos);
+  EXPECT_NE(help.find("(default: auto)"), std::string::npos);  // --jobs
+  size_t line_start = 0;
+  while (line_start < help.size()) {
+    const size_t end = help.find('\n', line_start);
+    EXPECT_LE(end - line_start, 80U) << help.substr(line_start, end - line_start);
+    line_start = end + 1;
+  }
+  for (const SweepOption& option : sweep_options()) {
+    const std::string flag = std::string("--") + option.name +
+                             (option.value_name ? std::string(" ") + option.value_name : "");
+    EXPECT_TRUE(help.find("  " + flag + " ") != std::string::npos ||
+                help.find("  " + flag + "\n") != std::string::npos)
+        << flag;
+  }
+}
+
+TEST(CommandLine, TheReferenceHasARowPerOptionAndExitCode) {
+  const std::string reference = options_reference();
+  for (const SweepOption& option : sweep_options()) {
+    EXPECT_NE(reference.find(fmt::format("\n| `--{}", option.name)), std::string::npos)
+        << option.name;
+  }
+  for (const CommandOption& option : command_options()) {
+    const std::string name = option.name;
+    EXPECT_NE(reference.find("--" + name.substr(name.rfind(',') + 1)), std::string::npos) << name;
+  }
+  for (const ExitCodeDoc& code : kExitCodes) {
+    EXPECT_NE(reference.find(fmt::format("\n| {} | {} |", code.code, code.detail)),
+              std::string::npos)
+        << code.code;
+  }
+  EXPECT_NE(sweep_help().find("  130  interrupted"), std::string::npos);
+}
+
+TEST(CommandLine, JobsAutoIsZero) {
+  EXPECT_EQ(parse({"--jobs", "auto"}).config.jobs, 0);
+  EXPECT_EQ(parse({"--jobs", "3"}).config.jobs, 3);
+}
+
+TEST(CommandLine, MergeAndCompareHaveHelpWithTheirExitCodes) {
+  for (const std::vector<std::string>& words :
+       {std::vector<std::string>{"merge", "--help"}, {"merge", "-h"}, {"compare", "--help"}}) {
+    const CommandLine command = parse(words);
+    EXPECT_EQ(command.action, CommandLine::Action::kHelp) << words.front();
+    EXPECT_NE(command.help.find("usage: l2sweep " + words.front()), std::string::npos);
+    EXPECT_NE(command.help.find("Exit codes:"), std::string::npos) << command.help;
+    EXPECT_NE(command.help.find("    4  "), std::string::npos) << command.help;
+  }
+  EXPECT_NE(parse({"merge", "--help"}).help.find("    6  "), std::string::npos);
 }
 
 struct BadOption {
@@ -114,11 +178,14 @@ INSTANTIATE_TEST_SUITE_P(
                   "--epochs '99999999999999999999': expected an integer"},
         BadOption{{"--batch-size", "-4"}, "--batch-size -4: expected an integer from 1 to 1048576"},
         BadOption{{"--lr", "0"}, "--lr 0: expected a finite learning rate > 0"},
-        BadOption{{"--lr", "nan"}, "--lr nan: expected a finite learning rate > 0"},
+        BadOption{{"--lr", "nan"}, "--lr 'nan': expected a number"},
         BadOption{{"--lr", "fast"}, "--lr 'fast': expected a number"},
-        BadOption{{"--l2", "0.1,,0.2"}, "--l2 '': expected a number"},
+        BadOption{
+            {"--l2", "0.1,,0.2"},
+            "--l2 '0.1,,0.2': an empty item; expected numbers separated by single commas, e.g. "
+            "0.001,0.01"},
         BadOption{{"--l2", "-0.1"}, "--l2 -0.1: expected finite strengths >= 0"},
-        BadOption{{"--l2", "inf"}, "--l2 inf: expected finite strengths >= 0"},
+        BadOption{{"--l2", "inf"}, "--l2 'inf': expected a number"},
         BadOption{{"--l2", "0.1,0.1"}, "--l2: 0.1 is listed twice; expected each strength once"},
         BadOption{{"--dropout", "1"}, "--dropout 1: expected rates from 0 up to (not including) 1"},
         BadOption{{"--dropout", "-0.2"},
@@ -153,7 +220,23 @@ INSTANTIATE_TEST_SUITE_P(
         BadOption{{"--engine", "fast"},
                   "--engine 'fast': expected auto, fused, tensor or autograd"},
         BadOption{{"--cuda-graphs", "yes"}, "--cuda-graphs 'yes': expected on or off"},
-        BadOption{{"--bogus"}, "Option 'bogus' does not exist; see l2sweep --help"},
+        BadOption{{"--bogus"}, "--bogus: no such option; l2sweep --help lists them"},
+        BadOption{{"--epoch", "3"},
+                  "--epoch: no such option; did you mean --epochs? (l2sweep --help lists them)"},
+        BadOption{{"--batchsize=8"},
+                  "--batchsize: no such option; did you mean --batch-size? (l2sweep --help lists "
+                  "them)"},
+        BadOption{{"-x"}, "-x: no such option; l2sweep --help lists them"},
+        BadOption{{"--seeds", "--epochs", "3"},
+                  "--seeds: expected a value (N) after it, got --epochs"},
+        BadOption{{"--epochs", "2", "--l2"}, "--l2: expected a value (LIST) after it"},
+        BadOption{{"--l2", "0.001,", "0.01"},
+                  "--l2 0.001, 0.01: a list takes no spaces; expected one word such as --l2 "
+                  "0.001,0.01 (or quote it)"},
+        BadOption{{"--dropout", "0", "0.2"},
+                  "--dropout 0 0.2: a list takes no spaces; expected one word such as --dropout "
+                  "0,0.2 (or quote it)"},
+        BadOption{{"--resume=yes"}, "--resume: a switch; expected it without a value (got 'yes')"},
         BadOption{{"stray"},
                   "unexpected argument 'stray'; options start with --, see l2sweep --help"}));
 

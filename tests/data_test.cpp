@@ -346,3 +346,89 @@ TEST(RealFixture, LoadsFashionMnistMini) {
 
 }  // namespace
 }  // namespace l2sweep
+
+namespace l2sweep {
+namespace {
+
+/// Copies the four fixture files into `dir`.
+void copy_fixture_into(const std::filesystem::path& dir) {
+  std::filesystem::create_directories(dir);
+  for (const auto& entry : std::filesystem::directory_iterator(testing::fixture_dir())) {
+    std::filesystem::copy_file(entry.path(), dir / entry.path().filename());
+  }
+}
+
+TEST(DataFolder, AFolderWithTheFilesIsUsedAsItIs) {
+  const DataFolder folder = locate_data(testing::fixture_dir().string(), true);
+  EXPECT_EQ(folder.path, testing::fixture_dir().string());
+  EXPECT_TRUE(folder.note.empty());
+}
+
+TEST(DataFolder, ThePlainDefaultGivesWayToKerasCopyAndSaysSo) {
+  testing::TempDir home;
+  copy_fixture_into(home / ".keras/datasets/fashion-mnist");
+  const testing::ScopedEnvironment environment(
+      {{"HOME", home.path().string()}, {"KERAS_HOME", ""}});
+  const std::string missing = (home / "no-such-default").string();
+  const DataFolder folder = locate_data(missing, false);
+  EXPECT_EQ(folder.path, (home / ".keras/datasets/fashion-mnist").string());
+  EXPECT_NE(folder.note.find("using Keras' copy in ~/.keras/datasets/fashion-mnist"),
+            std::string::npos)
+      << folder.note;
+  // Given explicitly, the folder is not swapped: the message names Keras' copy instead.
+  try {
+    locate_data(missing, true);
+    FAIL() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kData);
+    EXPECT_NE(std::string(e.what()).find("expected --data-dir " +
+                                         (home / ".keras/datasets/fashion-mnist").string()),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(DataFolder, AParentFolderNamesTheSubfolderThatHasTheFiles) {
+  testing::TempDir root;
+  copy_fixture_into(root / "datasets/fashion-mnist");
+  const testing::ScopedEnvironment environment(
+      {{"HOME", root.path().string()}, {"KERAS_HOME", ""}});
+  try {
+    locate_data(root.path().string(), true);
+    FAIL() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "--data-dir " + root.path().string() + ": the IDX files are in its subfolder " +
+                  (root / "datasets/fashion-mnist").string() + "; expected --data-dir " +
+                  (root / "datasets/fashion-mnist").string());
+  }
+}
+
+TEST(DataFolder, NoDataAnywhereSaysWhereItLookedAndWhatToPass) {
+  testing::TempDir root;
+  const testing::ScopedEnvironment environment(
+      {{"HOME", root.path().string()}, {"KERAS_HOME", ""}});
+  try {
+    locate_data((root / "missing").string(), false);
+    FAIL() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kData);
+    EXPECT_EQ(std::string(e.what()),
+              "no data: neither " + (root / "missing").string() +
+                  " nor Keras' copy in ~/.keras/datasets/fashion-mnist has the four MNIST-style "
+                  "IDX files; expected --data-dir DIR (Debian: apt-get install "
+                  "dataset-fashion-mnist)");
+  }
+  // A --data-dir that is missing is left for the loader, which names it.
+  EXPECT_EQ(locate_data((root / "missing").string(), true).path, (root / "missing").string());
+  EXPECT_FALSE(has_idx_files(root.path()));
+}
+
+TEST(DataFolder, AFileIsNotAFolder) {
+  testing::TempDir root;
+  testing::write_bytes(root / "file", {1, 2, 3});
+  EXPECT_THROW(locate_data((root / "file").string(), true), Error);
+}
+
+}  // namespace
+}  // namespace l2sweep

@@ -1,7 +1,5 @@
 #include "l2sweep/base/exit_codes.h"
 
-#include <fmt/format.h>
-
 namespace l2sweep {
 
 int exit_code(ErrorKind kind) {
@@ -16,13 +14,6 @@ int exit_code(ErrorKind kind) {
       break;
   }
   return kExitInternal;
-}
-
-std::string exit_codes_help() {
-  std::string text = "Exit codes:\n";
-  for (const ExitCodeDoc& doc : kExitCodes)
-    text += fmt::format("{:>3}  {}\n", doc.code, doc.meaning);
-  return text;
 }
 
 }  // namespace l2sweep

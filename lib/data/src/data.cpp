@@ -6,11 +6,14 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <limits>
 #include <memory>
 #include <new>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "l2sweep/base/crc32c.h"
 #include "l2sweep/base/error.h"
@@ -273,6 +276,96 @@ bool path_exists(const fs::path& path) {
 }
 
 }  // namespace
+
+fs::path keras_data_dir() {
+  if (const char* keras_home = std::getenv("KERAS_HOME"); keras_home && *keras_home) {
+    return fs::path(keras_home) / "datasets/fashion-mnist";
+  }
+  const char* home = std::getenv("HOME");
+  if (home == nullptr || *home == '\0') return {};
+  return fs::path(home) / ".keras/datasets/fashion-mnist";
+}
+
+bool has_idx_files(const fs::path& dir) {
+  std::error_code error;
+  for (const char* name : kIdxFileNames) {
+    if (!fs::is_regular_file(dir / name, error) &&
+        !fs::is_regular_file(dir / (std::string(name) + ".gz"), error)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+namespace {
+
+/// The first subfolder of `dir` (depth 1, then 2, in name order) that has the four files.
+std::optional<fs::path> subfolder_with_idx_files(const fs::path& dir) {
+  std::vector<fs::path> level = {dir};
+  for (int depth = 1; depth <= 2; ++depth) {
+    std::vector<fs::path> next;
+    for (const fs::path& folder : level) {
+      std::error_code error;
+      for (fs::directory_iterator it(folder, error), end; !error && it != end;
+           it.increment(error)) {
+        if (it->is_directory(error)) next.push_back(it->path());
+      }
+    }
+    std::sort(next.begin(), next.end());
+    for (const fs::path& folder : next) {
+      if (has_idx_files(folder)) return folder;
+    }
+    level = std::move(next);
+  }
+  return std::nullopt;
+}
+
+/// "~/..." for a path under $HOME, as people type it.
+std::string display(const fs::path& path) {
+  const char* home = std::getenv("HOME");
+  const std::string text = path.string();
+  if (home != nullptr && *home != '\0' && text.rfind(std::string(home) + "/", 0) == 0) {
+    return "~" + text.substr(std::string(home).size());
+  }
+  return text;
+}
+
+}  // namespace
+
+DataFolder locate_data(const std::string& dir, bool given) {
+  if (has_idx_files(dir)) return {dir, ""};
+  std::error_code error;
+  if (fs::exists(dir, error) && !fs::is_directory(dir, error)) {
+    throw data_error(
+        "--data-dir {}: a file, not a folder; expected the folder of the four "
+        "MNIST-style IDX files",
+        dir);
+  }
+  const fs::path keras = keras_data_dir();
+  const bool keras_has_them = !keras.empty() && has_idx_files(keras);
+  if (!given && keras_has_them) {
+    return {keras.string(),
+            fmt::format("data: {} has no MNIST-style IDX files; using Keras' copy in {}", dir,
+                        display(keras))};
+  }
+  if (const auto inside = subfolder_with_idx_files(dir)) {
+    throw data_error("--data-dir {}: the IDX files are in its subfolder {}; expected --data-dir {}",
+                     dir, inside->string(), inside->string());
+  }
+  if (!given && !fs::exists(dir, error)) {
+    throw data_error(
+        "no data: neither {} nor Keras' copy in {} has the four MNIST-style IDX files; expected "
+        "--data-dir DIR (Debian: apt-get install dataset-fashion-mnist)",
+        dir, keras.empty() ? std::string("~/.keras/datasets/fashion-mnist") : display(keras));
+  }
+  if (given && keras_has_them) {
+    throw data_error(
+        "--data-dir {}: no MNIST-style IDX files there; Keras' copy of Fashion-MNIST is in {}: "
+        "expected --data-dir {}",
+        dir, display(keras), keras.string());
+  }
+  return {dir, ""};
+}
 
 fs::path find_idx_file(const fs::path& dir, const std::string& name) {
   const fs::path raw = dir / name;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "l2sweep/base/text.h"
 #include "l2sweep/config/options.h"
 #include "l2sweep/outputs/report.h"
 
@@ -425,36 +426,12 @@ std::string recommendation_markdown(const Recommendation& r) {
 
 namespace {
 
-/// `text` broken at spaces into lines of at most `width` columns (a longer word stays whole),
-/// the first line after `first`, the others after `rest`; backquotes (markdown's) dropped.
-std::string wrapped(const std::string& text, const std::string& first, const std::string& rest,
-                    size_t width = 100) {
+/// `text` in lines of at most 80 columns, the first after `first`, the others after `rest`;
+/// backquotes (markdown's) dropped.
+std::string wrapped(const std::string& text, const std::string& first, const std::string& rest) {
   std::string plain = text;
   plain.erase(std::remove(plain.begin(), plain.end(), '`'), plain.end());
-  std::string out = first;
-  size_t column = first.size();
-  bool line_empty = true;
-  size_t start = 0;
-  while (start < plain.size()) {
-    size_t end = plain.find(' ', start);
-    if (end == std::string::npos) end = plain.size();
-    const std::string word = plain.substr(start, end - start);
-    start = end + 1;
-    if (word.empty()) continue;
-    if (!line_empty && column + 1 + word.size() > width) {
-      out += "\n" + rest;
-      column = rest.size();
-      line_empty = true;
-    }
-    if (!line_empty) {
-      out += ' ';
-      ++column;
-    }
-    out += word;
-    column += word.size();
-    line_empty = false;
-  }
-  return out + "\n";
+  return first + wrap_words(plain, 80, first.size(), rest) + "\n";
 }
 
 }  // namespace

@@ -15,7 +15,16 @@ namespace l2sweep {
 struct SweepOption {
   /// "batch-size": the command line's --batch-size and sweep.cfg's key.
   const char* name;
+  /// What its value is, in --help and the reference: "LIST", "N", "DIR", "on|off"; nullptr
+  /// for a flag.
+  const char* value_name;
+  /// One line for --help.
   const char* help;
+  /// The reference's fuller text (Markdown, docs/options.md).
+  const char* reference;
+  /// The default as people read it when format(SweepConfig{}) is not the whole truth ("1 (3
+  /// with --l2 auto)", "runs/<UTC timestamp>"); nullptr: format(SweepConfig{}).
+  const char* default_text;
   /// Whether it decides the numbers: saved in sweep.cfg and compared on --resume, and unless
   /// it only names the runs (names_runs), saved in every checkpoint and compared with it.
   bool decides_numbers;
@@ -59,5 +68,9 @@ const std::vector<SweepOption>& sweep_options();
 
 /// The option called `name`, or nullptr.
 const SweepOption* find_sweep_option(const std::string& name);
+
+/// Its default as --help and the reference show it: default_text, or the value of
+/// SweepConfig{}; empty for a flag.
+std::string default_text(const SweepOption& option);
 
 }  // namespace l2sweep

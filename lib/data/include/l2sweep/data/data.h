@@ -91,6 +91,28 @@ inline constexpr const char* kIdxFileNames[] = {"train-images-idx3-ubyte",
 /// and naming the path when the file system cannot tell (a symlink loop, a name too long).
 std::filesystem::path find_idx_file(const std::filesystem::path& dir, const std::string& name);
 
+/// Where Keras keeps Fashion-MNIST once `keras.datasets.fashion_mnist.load_data()` has run:
+/// ~/.keras/datasets/fashion-mnist (or $KERAS_HOME/datasets/fashion-mnist), the same four
+/// files gzipped; empty when there is no home folder.
+std::filesystem::path keras_data_dir();
+
+/// Whether `dir` holds all four kIdxFileNames, each raw or .gz.
+bool has_idx_files(const std::filesystem::path& dir);
+
+/// The data folder a sweep reads, and why when it is not the one asked for.
+struct DataFolder {
+  std::string path;
+  std::string note;  ///< one line for the console when another folder was used; else empty
+};
+
+/// The folder of the four IDX files for `dir` (--data-dir, or the default when `given` is
+/// false). Without --data-dir, a default folder without the files gives way to Keras' copy
+/// (keras_data_dir()) when that has them, with a note. A folder without the files is a data
+/// Error when a subfolder (two levels deep at most) or, for a --data-dir, Keras' copy has
+/// them: the message names that folder. Otherwise `dir` itself, whose files load_datasets
+/// then reports on.
+DataFolder locate_data(const std::string& dir, bool given);
+
 /// Loads train/validation/test splits. The class count is the number of distinct training
 /// labels, which must be 0..K-1; a label outside that range anywhere is a data Error.
 /// A --val-size or --train-size that the files cannot satisfy is a usage Error.
