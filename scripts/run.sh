@@ -35,7 +35,9 @@ fi
 out_file="$(mktemp)"
 trap 'rm -f "$out_file"' EXIT
 status=0
-L2SWEEP_OUT_DIR_FILE="$out_file" "${L2SWEEP_BUILD_DIR:-$root/build}/bin/l2sweep" "$@" || status=$?
+# L2SWEEP_PLOTTED_BY: l2sweep's closing lines say that this script draws the curves.
+L2SWEEP_OUT_DIR_FILE="$out_file" L2SWEEP_PLOTTED_BY=scripts/run.sh \
+  "${L2SWEEP_BUILD_DIR:-$root/build}/bin/l2sweep" "$@" || status=$?
 out="$(cat "$out_file")"
 # 0: every run completed; 5: some diverged but the rest are worth plotting.
 if [[ -n "$out" ]] && [[ $status == 0 || $status == 5 ]]; then

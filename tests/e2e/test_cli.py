@@ -12,6 +12,7 @@ optional, see l2sweep_e2e.py).
 import csv
 import gzip
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -285,7 +286,7 @@ def small_sweep(l2sweep, data_dir, tmp_path_factory):
 def test_small_sweep(small_sweep, check):
     out, result = small_sweep
     check(result.returncode == 0, f"small sweep exit {result.returncode}: {result.stderr}")
-    check("Recommendation: " in result.stdout and "l2  seed" in result.stdout,
+    check("Recommendation: " in result.stdout and re.search(r"\bl2 +seed\b", result.stdout),
           "console table or recommendation missing")
     header, rows = read_metrics(out)
     check(header[:len(REQUIRED_COLUMNS)] == REQUIRED_COLUMNS, f"metrics.csv header {header}")
@@ -415,6 +416,10 @@ def test_bad_options(l2sweep, data_dir, tmp_path, check):
         # is created; --json belongs to --list-metrics.
         (["--engine", "fast"] + SMALL, "--engine 'fast': expected auto, fused, tensor or autograd"),
         (["--json"], "--json: expected --list-metrics"),
+        # Mistakes a new user makes: a near-miss name, a missing value, a list with a space.
+        (["--epoch", "3"] + SMALL, "--epoch: no such option; did you mean --epochs?"),
+        (["--seeds", "--epochs", "3"] + SMALL, "--seeds: expected a value (N) after it, got --epochs"),
+        (SMALL + ["--l2", "0.001,", "0.01"], "a list takes no spaces; expected one word such as --l2 0.001,0.01"),
     ]:
         check_error(l2sweep, check, str(tmp_path), args, 2, needle, f"bad option {args}")
 
@@ -444,6 +449,61 @@ def test_bad_data(l2sweep, data_dir, tmp_path, check):
                 "missing file")
     check_error(l2sweep, check, tmp, ["--data-dir", os.path.join(tmp, "nowhere")], 3,
                 "folder not found", "missing data folder")
+    # The folder above the files: the message names the subfolder that has them.
+    parent = os.path.join(tmp, "datasets")
+    shutil.copytree(data_dir, os.path.join(parent, "fashion-mnist"))
+    check_error(l2sweep, check, tmp, ["--data-dir", parent, "--val-size", "200"], 3,
+                f"the IDX files are in its subfolder {parent}/fashion-mnist; expected --data-dir "
+                f"{parent}/fashion-mnist", "parent of the data folder")
+
+
+def test_console(l2sweep, data_dir, tmp_path, check):
+    """Piped, the console is plain lines of at most 100 columns, runs numbered as they start,
+    closing with what to do next; --quiet prints nothing and writes the same files."""
+    out = os.path.join(str(tmp_path), "plain")
+    result = e2e.run(l2sweep, small(data_dir) + ["--l2", "0,0.001,0.01", "--seeds", "2",
+                                                 "--out", out])
+    check(result.returncode == 0, f"exit {result.returncode}: {result.stderr}")
+    lines = result.stdout.splitlines()
+    wide = [line for line in lines if len(line) > 100 and out not in line]
+    check(not wide, f"lines over 100 columns (besides those naming the folder): {wide}")
+    started = [int(m.group(1)) for m in re.finditer(r"^\[(\d+)/6\] \S+ seed=\d: started",
+                                                     result.stdout, re.M)]
+    check(started == list(range(1, 7)), f"runs not numbered in the order they start: {started}")
+    epochs = re.findall(r"^\[\d/6\] epoch \d/3  loss ", result.stdout, re.M)
+    check(len(epochs) == 18, f"{len(epochs)} epoch lines, expected 18")
+    check("\033" not in result.stdout and "\r" not in result.stdout,
+          "terminal control codes in piped output")
+    tail = result.stdout[result.stdout.rindex("results in"):]
+    check(f"plot_curves.py {out}" in tail and f"compare {out} --source keras" in tail,
+          f"the closing lines do not say how to see the curves and compare: {tail!r}")
+    quiet_out = os.path.join(str(tmp_path), "quiet")
+    quiet = e2e.run(l2sweep, small(data_dir) + ["--l2", "0,0.001,0.01", "--seeds", "2",
+                                                "--out", quiet_out, "--quiet"],
+                    env=dict(os.environ, L2SWEEP_PLOTTED_BY="scripts/run.sh"))
+    check(quiet.returncode == 0 and quiet.stdout == "" and quiet.stderr == "",
+          f"--quiet printed {quiet.stdout!r} {quiet.stderr!r}")
+    def numbers(folder):
+        return [{k: v for k, v in row.items() if k != "epoch_seconds"}
+                for row in read_metrics(folder)[1]]
+    check(numbers(quiet_out) == numbers(out), "--quiet changed metrics.csv")
+    plotted = e2e.run(l2sweep, small(data_dir) + ["--out", os.path.join(str(tmp_path), "p")],
+                      env=dict(os.environ, L2SWEEP_PLOTTED_BY="scripts/run.sh"))
+    check("scripts/run.sh draws" in plotted.stdout and "plot_curves.py" not in plotted.stdout,
+          "with L2SWEEP_PLOTTED_BY the closing lines should name the script that plots")
+
+
+def test_help(l2sweep, check):
+    """One usage block naming every value, within 80 columns; the subcommands' help too."""
+    for args in (["--help"], ["merge", "--help"], ["compare", "--help"]):
+        result = e2e.run(l2sweep, args)
+        check(result.returncode == 0 and result.stderr == "", f"{args}: exit {result.returncode}")
+        check(result.stdout.count("usage: ") == 1 and "Usage:" not in result.stdout,
+              f"{args}: expected one usage block")
+        check("Exit codes:" in result.stdout, f"{args}: no exit codes")
+        wide = [line for line in result.stdout.splitlines() if len(line) > 80]
+        check(not wide, f"{args}: lines over 80 columns: {wide}")
+    check(" arg " not in e2e.run(l2sweep, ["--help"]).stdout, "a value shown as 'arg'")
 
 
 def test_output_errors(l2sweep, data_dir, tmp_path, check):

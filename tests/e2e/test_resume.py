@@ -149,7 +149,7 @@ def test_sigint_and_printed_resume(l2sweep, data_dir, reference, tmp_path, check
         check(re.search(r"^resuming l2=\S+ seed \d+ at epoch \d+/5 \(\d+ restored\)$",
                         resumed.stdout, re.M) is not None or "runs complete" in resumed.stdout,
               f"resume does not say what it resumes: {resumed.stdout[:400]!r}")
-        epoch_lines = re.findall(r"^\s+l2=\S+ seed=\d+ epoch \d+/5 ", resumed.stdout, re.M)
+        epoch_lines = re.findall(r"^\[ *\d+/\d+] epoch \d+/5 ", resumed.stdout, re.M)
         check(len(epoch_lines) == total - restored_rows,
               f"{len(epoch_lines)} epoch lines printed by the resume; {total - restored_rows} "
               f"epochs were left to train ({restored_rows} restored)")

@@ -86,10 +86,10 @@ class Writers {
  public:
   /// `restored`: the runs' progress in their checkpoints when the folder held a sweep.
   Writers(const Plan& plan, const fs::path& out_dir,
-          const std::optional<std::vector<RunResult>>& restored, std::FILE* console)
+          const std::optional<std::vector<RunResult>>& restored, std::FILE* console, StopToken stop)
       : tensorboard_(out_dir / "tensorboard"),
         keras_csv_(out_dir / "tensorboard"),
-        console_(console, plan.jobs == 1 && ::isatty(fileno(console)) == 1) {
+        console_(console, ConsoleReporter::can_redraw(console), stop) {
     if (!plan.config.shard) {
       // On --resume, metrics.csv is rebuilt at once (atomically) from the checkpoints, so it
       // never lists fewer epochs than were completed, even if this process dies right away.
@@ -292,7 +292,7 @@ ExperimentResult run_experiment(const SweepConfig& config, const std::string& co
                "an output is missing or cut short: rebuilding them from the checkpoints\n");
   }
   folder.claim(command_line);
-  Writers writers(plan, experiment.out_dir, restored, console);
+  Writers writers(plan, experiment.out_dir, restored, console, stop);
   ObserverList observers = writers.observers();
 
   RunnerOptions options;

@@ -5,22 +5,35 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "l2sweep/base/stop_token.h"
 #include "l2sweep/outputs/recommendation.h"
 #include "l2sweep/outputs/setting_summary.h"
 #include "l2sweep/sweep/observer.h"
 
 namespace l2sweep {
 
-/// Prints the sweep as it runs: a header, a line per run started, one line per epoch, a
-/// progress bar inside each epoch when `progress_bar` is set (stdout is a terminal and one
-/// unit trains at a time), the test result per run, and at the end the comparison tables and
-/// where the results are.
+/// Prints the sweep as it runs, in lines of at most 100 columns. Runs are numbered in the
+/// order they start ("[3/9]"), and each is named by its setting and seed when it starts and
+/// ends.
+/// - Plain (logs, pipes, Slurm): a line per run started, one per epoch, one per run ended.
+/// - Live (`live`: stdout is a terminal): a line per run ended, and below them a block
+///   redrawn in place: a line per running run (epoch, progress, latest metrics, time left)
+///   and an overall line with the time left.
+/// Both end with the comparison tables, the recommendation, and what to do next.
 class ConsoleReporter : public SweepObserver {
  public:
-  ConsoleReporter(std::FILE* out, bool progress_bar) : out_(out), progress_bar_(progress_bar) {}
+  /// `stop`: in live mode the console says when a stop was requested (SIGINT), as the block
+  /// would overwrite a line printed by anyone else.
+  ConsoleReporter(std::FILE* out, bool live, StopToken stop = {})
+      : out_(out), live_(live), stop_(stop) {}
+
+  /// Whether `out` can show the live display: a terminal that moves its cursor (not
+  /// TERM=dumb).
+  static bool can_redraw(std::FILE* out);
 
   void on_sweep_begin(const SweepInfo& sweep) override;
   void on_run_start(const RunSpec& run, int64_t epochs) override;
@@ -33,27 +46,58 @@ class ConsoleReporter : public SweepObserver {
   void on_sweep_end(const SweepOutcome& outcome) override;
 
  private:
-  void erase_bar();
-  /// Prints run `index`'s "== run" header if it has not been printed yet.
-  void print_header(int64_t index);
+  using Clock = std::chrono::steady_clock;
+  /// What the console knows of one run of this process.
+  struct RunState {
+    RunSpec spec;
+    int64_t number = 0;                   ///< 1-based, in the order runs started
+    int64_t epochs_done = 0;              ///< restored or trained
+    double done = 0;                      ///< share of its epochs done, batches included
+    std::optional<double> done_at_start;  ///< `done` at its first batch in this process
+    Clock::time_point start{};            ///< when that batch ended
+    std::optional<EpochMetrics> last;     ///< its latest epoch
+    bool running = true;
+    bool header_printed = false;
+  };
+
+  /// Gives `run` the next number if it has none yet: runs are numbered as they start.
+  void number(RunState& run);
+  /// "[3/9]".
+  std::string tag(const RunState& run) const;
+  /// Plain mode: the run's "started" line, once, before its first trained epoch.
+  void print_header(RunState& run);
+  /// Prints `text` (whole lines) above the live block, which is then redrawn.
+  void print_lines(const std::string& text);
+  /// Live mode: once a stop is requested, says so above the block (once).
+  void announce_stop();
+  /// Live mode: erases the block and draws it again.
+  void redraw();
+  void erase_block();
+  std::string block() const;
+  /// The seconds left of a run, or overall; nullopt until there is a rate to go by.
+  std::optional<double> seconds_left(const RunState& run, Clock::time_point now) const;
+  std::optional<double> overall_seconds_left(Clock::time_point now) const;
+  /// The closing lines: where the results are, and the commands that come next.
+  std::string next_steps() const;
 
   /// Prints to out_, ignoring a failed write (a closed pipe, `l2sweep | head`): the console
   /// only reports, and the sweep and its files go on without it.
-  template <typename... Args>
-  void print(fmt::format_string<Args...> format, Args&&... args) {
-    const std::string text = fmt::format(format, std::forward<Args>(args)...);
-    if (std::fwrite(text.data(), 1, text.size(), out_) != text.size()) std::clearerr(out_);
-  }
+  void write(const std::string& text);
 
   std::FILE* out_;
-  bool progress_bar_;
+  bool live_;
+  StopToken stop_;
+  bool stop_announced_ = false;
   SweepInfo sweep_;
-  bool bar_drawn_ = false;
-  /// Each run's header, printed with its first trained epoch (a run restored whole from its
-  /// checkpoint gets one line instead), and how many of its epochs were restored.
-  std::map<int64_t, std::string> pending_headers_;
-  std::map<int64_t, int64_t> restored_epochs_;
-  std::chrono::steady_clock::time_point last_draw_{};
+  int64_t total_runs_ = 0;
+  int64_t started_ = 0;
+  int64_t ended_ = 0;
+  std::map<int64_t, RunState> runs_;  ///< by plan index
+  /// The sweep's share done at its first batch in this process, and when.
+  std::optional<double> overall_at_start_;
+  Clock::time_point overall_start_{};
+  int drawn_lines_ = 0;
+  Clock::time_point last_draw_{};
 };
 
 /// The end-of-sweep table comparing the runs: final train and validation loss and accuracy,

@@ -18,6 +18,8 @@ struct SweepInfo {
   std::string device;  ///< "cpu", "cuda:0", or "mixed" when merged shards trained on several
   std::string engine;  ///< the planned engine's description (runs record what actually ran)
   int64_t jobs = 1;
+  /// The runs this process trains or restores (a shard's share); 0 when unknown.
+  int64_t runs = 0;
   std::string command_line;  ///< the process that started the sweep
   std::string started_at;    ///< when that process started it
   /// Every process that trained the sweep, the first and each --resume, in order.
