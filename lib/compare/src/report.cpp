@@ -349,9 +349,7 @@ std::string compare_markdown(const Comparison& c, const std::string& command) {
   md +=
       "## Files\n\n- `compare.csv`: every statistic above, per strength and source, with its "
       "difference from the reference.\n- `curves.csv`: every run's metrics per epoch.\n"
-      "- `compare.json`: the verdicts and statistics, for scripts.\n"
-      "- `compare.png`: the curves per strength, drawn by `scripts/plot_curves.py --compare "
-      "OUT` (`scripts/run.sh compare ...` draws it).\n";
+      "- `compare.json`: the verdicts and statistics, for scripts.\n";
   return md;
 }
 
