@@ -22,7 +22,8 @@ struct Known {
 
 std::vector<Known> known_options() {
   std::vector<Known> known;
-  for (const SweepOption& option : sweep_options()) known.push_back({option.name, option.value_name});
+  for (const SweepOption& option : sweep_options())
+    known.push_back({option.name, option.value_name});
   for (const CommandOption& option : command_options()) {
     std::string name = option.name;
     if (name.rfind("h,", 0) == 0) name = name.substr(2);
@@ -31,9 +32,11 @@ std::vector<Known> known_options() {
   return known;
 }
 
-/// The options whose value is a comma-separated list.
+/// Whether the option's value is a comma-separated list (its value name says so).
 bool takes_list(const std::string& name) {
-  return name == "l2" || name == "dropout" || name == "weight-decay";
+  const SweepOption* option = find_sweep_option(name);
+  return option != nullptr && option->value_name != nullptr &&
+         (std::string(option->value_name) == "LIST" || std::string(option->value_name) == "RATES");
 }
 
 size_t edit_distance(const std::string& a, const std::string& b) {
@@ -51,9 +54,11 @@ size_t edit_distance(const std::string& a, const std::string& b) {
   return row[b.size()];
 }
 
-/// The known option `name` most likely meant: the closest within two edits (fewer than half
-/// its letters), or the one it begins.
-std::optional<std::string> nearest(const std::string& name, const std::vector<Known>& known) {
+/// The known option `name` most likely meant: the same in lower case, the closest within two
+/// edits (fewer than half its letters), or one that begins it or that it begins.
+std::optional<std::string> nearest(std::string name, const std::vector<Known>& known) {
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   std::optional<std::string> best;
   size_t best_distance = 3;
   for (const Known& option : known) {
@@ -65,7 +70,7 @@ std::optional<std::string> nearest(const std::string& name, const std::vector<Kn
   }
   if (best || name.size() < 3) return best;
   for (const Known& option : known) {
-    if (option.name.rfind(name, 0) == 0) return option.name;
+    if (option.name.rfind(name, 0) == 0 || name.rfind(option.name, 0) == 0) return option.name;
   }
   return std::nullopt;
 }
@@ -100,8 +105,9 @@ struct LastValue {
 
 [[noreturn]] void stray_word(const std::string& word, const std::optional<LastValue>& last) {
   if (last && takes_list(last->option) && word == ",") {
-    throw usage_error("--{} {} ,: a list takes no spaces; expected one word such as --{} 0.001,0.01",
-                      last->option, last->value, last->option);
+    throw usage_error(
+        "--{} {} ,: a list takes no spaces; expected one word such as --{} 0.001,0.01",
+        last->option, last->value, last->option);
   }
   if (last && takes_list(last->option) && !last->value.empty() &&
       (last->value.back() == ',' || word.front() == ',' || parse_double(word).has_value())) {
@@ -125,7 +131,8 @@ void check_arguments(int argc, const char* const* argv) {
     if (is_value(word)) stray_word(word, last);
     if (word.rfind("--", 0) != 0) unknown_option(word, word.substr(1), known);
     const size_t equals = word.find('=');
-    const std::string name = word.substr(2, equals == std::string::npos ? std::string::npos : equals - 2);
+    const std::string name =
+        word.substr(2, equals == std::string::npos ? std::string::npos : equals - 2);
     const Known* option = find_known(name, known);
     if (option == nullptr) unknown_option("--" + name, name, known);
     if (option->value_name == nullptr) {

@@ -1,7 +1,5 @@
 #include "cli.h"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <cxxopts.hpp>
@@ -13,11 +11,9 @@
 #include "arguments.h"
 #include "help.h"
 #include "l2sweep/base/error.h"
-#include "l2sweep/base/exit_codes.h"
 #include "l2sweep/base/parse.h"
 #include "l2sweep/config/options.h"
 #include "l2sweep/config/shard.h"
-#include "l2sweep/train/engine_registry.h"
 
 namespace l2sweep::cli {
 namespace {
@@ -311,6 +307,7 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
   const cxxopts::ParseResult result = parse_options(options, argc, argv);
   if (parse_other_action(result, command)) return command;
   command.quiet = result.count("quiet") > 0;
+  command.data_dir_given = result.count("data-dir") > 0;
   for (const SweepOption& option : sweep_options()) {
     if (result.count(option.name) == 0) continue;
     option.parse(command.config, option.is_flag ? "" : result[option.name].as<std::string>());

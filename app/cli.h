@@ -15,6 +15,7 @@ struct CommandLine {
   std::string merge_dir;            ///< for `l2sweep merge OUT`
   bool json = false;                ///< --list-metrics --json
   bool quiet = false;               ///< --quiet: nothing on the console but errors
+  bool data_dir_given = false;      ///< --data-dir was on the command line
   compare::CompareOptions compare;  ///< for `l2sweep compare`
   std::string help;                 ///< the --help text
   std::string text;                 ///< the command line itself, shell-quoted, for summary.json

@@ -59,7 +59,8 @@ template <typename Codes>
 std::string exit_code_lines(const Codes& codes) {
   std::string text = "Exit codes:\n";
   for (const auto& code : codes) {
-    text += fmt::format("  {:>3}  {}\n", code.code, wrap_words(code.meaning, kWidth, 7, std::string(7, ' ')));
+    text += fmt::format("  {:>3}  {}\n", code.code,
+                        wrap_words(code.meaning, kWidth, 7, std::string(7, ' ')));
   }
   return text;
 }
@@ -88,7 +89,8 @@ const std::vector<CommandOption>& command_options() {
        "print every metric (metrics.csv column, TensorBoard tag, summary.json statistic) with "
        "what it is, as [Outputs](outputs.md#metrics) lists them, or with `--json` as JSON for "
        "scripts, and exit"},
-      {"list-options", nullptr, "print this reference as Markdown tables (docs/options.md) and exit",
+      {"list-options", nullptr,
+       "print this reference as Markdown tables (docs/options.md) and exit",
        "print the options and exit codes as the Markdown tables of this page, and exit"},
       {"json", nullptr, "with --list-metrics: print JSON", "with `--list-metrics`: print JSON"},
       {"version", nullptr, "print the version and exit", "print the version and exit"},
@@ -105,9 +107,11 @@ std::string sweep_help() {
       "       l2sweep compare SOURCE...  compare sweeps and Keras logs (compare --help)\n"
       "       l2sweep merge OUT          assemble a sharded sweep (merge --help)\n"
       "\n" +
-      wrap_words("Trains Flatten -> Dense(128, relu) -> Dense(10, softmax) with Adam on 28x28 images "
-           "once per setting and seed, and logs every epoch's training and validation metrics "
-           "into the output folder.", kWidth, 0, "") +
+      wrap_words(
+          "Trains Flatten -> Dense(128, relu) -> Dense(10, softmax) with Adam on 28x28 images "
+          "once per setting and seed, and logs every epoch's training and validation metrics "
+          "into the output folder.",
+          kWidth, 0, "") +
       "\n\nOptions:\n";
   for (const SweepOption& option : sweep_options()) {
     std::string help = with_engine_choices(option.help);
@@ -167,10 +171,11 @@ std::string compare_help() {
 
 std::string merge_help() {
   return "usage: l2sweep merge OUT\n\n" +
-         wrap_words("Assembles metrics.csv, summary.json and report.md in OUT from the checkpoints "
-              "its shards wrote (--shard I/N, a Slurm array or a Kubernetes Indexed Job); run it "
-              "once every shard has finished. Merging again gives the same files.",
-              kWidth, 0, "") +
+         wrap_words(
+             "Assembles metrics.csv, summary.json and report.md in OUT from the checkpoints "
+             "its shards wrote (--shard I/N, a Slurm array or a Kubernetes Indexed Job); run it "
+             "once every shard has finished. Merging again gives the same files.",
+             kWidth, 0, "") +
          "\n\nOptions:\n" + option_line("-h, --help", "print this help and exit") +
          "\nDocs: docs/reliability.md (Running on a cluster).\n\n" +
          exit_code_lines(kMergeExitCodes);

@@ -68,6 +68,17 @@ void install_signal_handlers() {
   std::signal(SIGPIPE, SIG_IGN);
 }
 
+/// A stream that takes every byte and writes none (fopencookie): --quiet's console, which
+/// makes no system calls, so that a script's fault injection counts only file writes.
+std::FILE* discarding_stream() {
+  cookie_io_functions_t functions{};
+  functions.write = [](void* /*cookie*/, const char* /*bytes*/, size_t size) -> ssize_t {
+    return static_cast<ssize_t>(size);
+  };
+  std::FILE* stream = ::fopencookie(nullptr, "w", functions);
+  return stream != nullptr ? stream : stdout;
+}
+
 std::string resume_command(const l2sweep::cli::CommandLine& command,
                            const std::filesystem::path& out_dir) {
   std::string text = command.text;
@@ -128,8 +139,7 @@ void check_out_dir_file(const std::filesystem::path& out) {
 /// copy (said on the console, unless --quiet).
 void locate_data_folder(l2sweep::cli::CommandLine& command) {
   l2sweep::SweepConfig& config = command.config;
-  const l2sweep::DataFolder folder =
-      l2sweep::locate_data(config.data_dir, config.data_dir != l2sweep::kDefaultDataDir);
+  const l2sweep::DataFolder folder = l2sweep::locate_data(config.data_dir, command.data_dir_given);
   config.data_dir = folder.path;
   if (!folder.note.empty() && !command.quiet) fmt::print("{}\n", folder.note);
 }
@@ -172,9 +182,8 @@ int run(l2sweep::cli::CommandLine command) {
   }
   console_says_stop = !command.quiet && l2sweep::ConsoleReporter::can_redraw(stdout) ? 1 : 0;
   install_signal_handlers();
-  // --quiet: the console goes nowhere; errors still reach stderr.
-  std::FILE* console = command.quiet ? std::fopen("/dev/null", "w") : stdout;
-  if (console == nullptr) console = stdout;
+  // --quiet: the console goes nowhere, without a write call; errors still reach stderr.
+  std::FILE* console = command.quiet ? discarding_stream() : stdout;
   if (command.config.l2_search) {
     const auto tuned =
         l2sweep::tune::tune_l2(command.config, command.text, console, stop_signal.token());

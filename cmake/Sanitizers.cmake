@@ -1,5 +1,5 @@
 # -DL2SWEEP_SANITIZE=ON builds our targets (library, app, tests) with AddressSanitizer and
-# UndefinedBehaviorSanitizer. LibTorch itself stays uninstrumented; see README ("Sanitizers").
+# UndefinedBehaviorSanitizer. LibTorch itself stays uninstrumented; see docs/tests.md ("Sanitizers and fuzzing").
 option(L2SWEEP_SANITIZE "Build with AddressSanitizer and UndefinedBehaviorSanitizer" OFF)
 
 add_library(l2sweep_sanitizers INTERFACE)

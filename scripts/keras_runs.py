@@ -25,7 +25,7 @@ and scripts/keras_vs_l2sweep.py tests all five final metrics, test accuracy incl
 
 The tests' fixtures (tests/fixtures/keras/) come from this script on a tiny slice:
   --seeding global --train-size 512 --val-size 256 --epochs 3 --l2 0.001,0.01 --seeds 2
-The README's comparison from the full experiment: --seeds 12, once per --seeding (about a
+docs/comparing.md's comparison from the full experiment: --seeds 12, once per --seeding (about a
 minute a run on 2 cores).
 
 Needs tensorflow-cpu and keras (scripts/bench/run.sh installs them into .venv-bench/):

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes data/fashion-mnist-mini/: the first examples of the real Fashion-MNIST files.
 
-The tests and the quick examples in README.md use this small copy so they run in seconds
+The tests and the quick examples in docs/building.md use this small copy so they run in seconds
 without the 30 MB dataset. It is made from Debian's dataset-fashion-mnist package
 (/usr/share/datasets/fashion-mnist) and is byte-for-byte a prefix of it, with the IDX
 headers rewritten to the smaller counts. Rerun it to regenerate; the output is deterministic.

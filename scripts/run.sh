@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# README command 1: install what is missing, build (Release, build/), run l2sweep, and plot
+# One of the two commands (README.md): install what is missing, build (Release, build/), run l2sweep, and plot
 # the curves of the finished sweep into OUT/curves.png.
 # Any arguments are passed to l2sweep; with none it runs the seed experiment:
 # L2 0.0001, 0.001, 0.01 x 15 epochs on Fashion-MNIST, results in runs/<UTC timestamp>.

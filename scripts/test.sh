@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# README command 2: install what is missing, build, and run the whole test suite.
+# One of the two commands (README.md): install what is missing, build, and run the whole test suite.
 # With L2SWEEP_CUDA_BUILD=1, the same against PyTorch's CUDA wheel in build-cuda/ (see
 # scripts/setup.sh).
 set -euo pipefail

@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "l2sweep/base/json.h"
+#include "l2sweep/base/text.h"
 #include "l2sweep/outputs/setting_summary.h"
 
 namespace l2sweep::compare {
@@ -123,7 +124,7 @@ std::string setups_text(const Comparison& c) {
   for (const SetupRow& row : c.setups) {
     for (size_t s = 0; s < row.values.size(); ++s) {
       widths[s + 1] =
-          std::min<size_t>(std::max(widths[s + 1], setting_cell(row.values[s]).size()), 44);
+          std::min<size_t>(std::max(widths[s + 1], setting_cell(row.values[s]).size()), 30);
     }
   }
   const auto cell = [](std::string text, size_t width) {
@@ -145,10 +146,12 @@ std::string setups_text(const Comparison& c) {
   }
   for (size_t s = 0; s < c.sources.size(); ++s) {
     if (c.assumptions[s].empty()) continue;
-    text += fmt::format(
-        "  assumed for '{}' (not stated; the seed experiment's setup): {}; give them with "
-        "--setup KEY=VALUE,... before its runs\n",
-        c.sources[s].name, c.assumptions[s]);
+    text += "  " +
+            wrap_words(fmt::format("assumed for '{}' (not stated; the seed experiment's setup): "
+                                   "{}; give them with --setup KEY=VALUE,... before its runs",
+                                   c.sources[s].name, c.assumptions[s]),
+                       80, 2, "    ") +
+            "\n";
   }
   return text;
 }
@@ -491,6 +494,7 @@ std::string compare_console_text(const Comparison& comparison) {
   text += fmt::format("compare: final {}, reference {}\n", comparison.metric,
                       comparison.sources[0].name);
   for (const StrengthVerdict& v : comparison.verdicts) {
+    // One line per verdict, however long: scripts and people grep for them.
     text += fmt::format(
         "  {:<10} {:<12} {:<14} {:>8}  {}{}\n", setting_name(v.l2, v.dropout, v.weight_decay),
         comparison.sources[comparison.groups[v.other].source].name, verdict_name(v.verdict),

@@ -28,6 +28,12 @@ double number(const char* option, const std::string& text) {
 }
 
 std::vector<double> numbers(const char* option, const std::string& text) {
+  if (text.find(' ') != std::string::npos) {
+    throw usage_error(
+        "--{} '{}': a list takes no spaces; expected numbers separated by commas, "
+        "e.g. 0.001,0.01",
+        option, text);
+  }
   std::vector<double> values;
   for (size_t begin = 0;;) {
     const size_t comma = text.find(',', begin);
@@ -334,15 +340,16 @@ std::vector<SweepOption> make_options() {
           [](const C& c) { return c.device; }, [](const C& c) -> Json { return c.device; }),
       option(
           "jobs", "N",
-          {"units trained at once, each on one CPU thread (auto or 0: on the CPU each run its "
-           "own unit up to 2 per core, more runs in one slice per core; on a GPU 1)",
+          {"units trained at once, each on one CPU thread (auto or 0: one per core; with the "
+           "fused engine each run its own unit up to 2 per core; on a GPU 1)",
            "units of work trained at once, each on one CPU thread (on a GPU, each on a CUDA "
            "stream of its own too). A unit is a cohort, or a slice of one, for the engines that "
            "step a cohort's runs together (fused, tensor), and a single run for the autograd "
-           "loop (see [Cohorts](architecture.md#cohorts)). `auto` (or `0`): on the CPU, up to "
-           "two runs per core each become a unit, all at once (three runs on two cores share "
-           "the cores evenly), and more runs stay in cohorts cut into one slice per core; on a "
-           "GPU, one unit at a time. Results do not depend on it. Rows of `metrics.csv` from "
+           "loop (see [Cohorts](architecture.md#cohorts)). `auto` (or `0`): on the CPU with the "
+           "fused engine, up to two runs per core each become a unit, all at once (three runs "
+           "on two cores share the cores evenly), and more runs stay in cohorts cut into one "
+           "slice per core; with the others, one unit per core; on a GPU, one unit at a time. "
+           "Results do not depend on it. Rows of `metrics.csv` from "
            "units side by side interleave; `--jobs 1` gives training order",
            "auto"},
           kRecorded, "jobs", [](C& c, T t) { c.jobs = t == "auto" ? 0 : integer("jobs", t); },

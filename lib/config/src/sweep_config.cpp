@@ -63,7 +63,7 @@ void validate_auto_search(const SweepConfig& config) {
   if (config.shard) {
     throw usage_error(
         "--l2 auto with --shard: a search decides each round from the last; run "
-        "it as one job (it uses --jobs cores), see README \"Tuning the strength\"");
+        "it as one job (it uses --jobs cores), see docs/tuning.md");
   }
   if (!config.score_test) {
     throw usage_error(

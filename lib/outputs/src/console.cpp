@@ -40,6 +40,13 @@ std::pair<size_t, size_t> terminal_size(std::FILE* out) {
   return {kPlainColumns, 24};
 }
 
+/// The columns `line` takes: its UTF-8 characters (the bar's blocks count one each).
+size_t display_width(const std::string& line) {
+  return static_cast<size_t>(std::count_if(line.begin(), line.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  }));
+}
+
 /// `line` cut to `columns` (a live line must not wrap, or the redraw would climb too few
 /// lines); lines are ASCII but for the bar's blocks, which count one column each.
 std::string fit(const std::string& line, size_t columns) {
@@ -52,9 +59,9 @@ std::string fit(const std::string& line, size_t columns) {
   return line;
 }
 
-/// The epoch line's metrics (kEpochMetricFields' console formats); `live`: validation first
-/// (a live line too wide for the terminal is cut at its end), without the epoch's seconds.
-std::string metrics_text(const EpochMetrics& m, bool live) {
+/// The epoch line's metrics (kEpochMetricFields' console formats), each "name value"; `live`:
+/// validation first, without the epoch's seconds.
+std::vector<std::string> metric_parts(const EpochMetrics& m, bool live) {
   std::vector<std::string> parts;
   for (const EpochMetricField& field : kEpochMetricFields) {
     if (field.console_format == nullptr) continue;
@@ -63,10 +70,16 @@ std::string metrics_text(const EpochMetrics& m, bool live) {
     parts.push_back(fmt::format(fmt::runtime(field.console_format), m.*field.member + 0.0));
   }
   if (live) std::reverse(parts.begin(), parts.end());  // val_acc val_loss acc loss
+  return parts;
+}
+
+std::string metrics_text(const EpochMetrics& m) {
   std::string text;
-  for (const std::string& part : parts) text += (text.empty() ? "" : "  ") + part;
+  for (const std::string& part : metric_parts(m, false)) text += (text.empty() ? "" : "  ") + part;
   return text;
 }
+
+}  // namespace
 
 /// Where the source tree's plot script is when this binary runs from its build folder
 /// (build/bin/l2sweep), as a path to type from the current folder; empty elsewhere.
@@ -81,8 +94,6 @@ std::string plot_script() {
   if (error || relative.empty() || *relative.begin() == "..") return script.string();
   return relative.string();
 }
-
-}  // namespace
 
 bool ConsoleReporter::can_redraw(std::FILE* out) {
   const char* term = std::getenv("TERM");
@@ -170,9 +181,7 @@ void ConsoleReporter::on_batch_end(const Cohort& cohort, int64_t epoch, int64_t 
     }
   }
   if (!overall_at_start_) {
-    double done = 0;
-    for (const auto& [index, run] : runs_) done += run.done;
-    overall_at_start_ = done / static_cast<double>(std::max<int64_t>(1, total_runs_));
+    overall_at_start_ = true;
     overall_start_ = now;
   }
   if (live_ && now - last_draw_ >= kRedrawInterval) redraw();
@@ -190,7 +199,7 @@ void ConsoleReporter::on_epoch_end(const RunSpec& spec, const EpochMetrics& m) {
   }
   const int64_t epochs = sweep_.config.epochs;
   write(fmt::format("{} epoch {:>{}}/{}  {}\n", tag(run), m.epoch, digits(epochs), epochs,
-                    metrics_text(m, false)));
+                    metrics_text(m)));
 }
 
 void ConsoleReporter::on_run_end(const RunResult& result) {
@@ -238,38 +247,57 @@ std::optional<double> ConsoleReporter::seconds_left(const RunState& run,
 }
 
 std::optional<double> ConsoleReporter::overall_seconds_left(Clock::time_point now) const {
-  if (!overall_at_start_) return std::nullopt;
-  double done = 0;
-  for (const auto& [index, run] : runs_) done += run.done;
-  done /= static_cast<double>(std::max<int64_t>(1, total_runs_));
-  if (done <= *overall_at_start_) return std::nullopt;
+  // The pace of this process (restored epochs are not its work), and what is left of the
+  // runs still to finish: an ended run, diverged or not, has nothing left.
+  double trained = 0;
+  double remaining = 0;
+  int64_t known = 0;
+  for (const auto& [index, run] : runs_) {
+    ++known;
+    if (run.done_at_start) trained += run.done - *run.done_at_start;
+    if (run.running) remaining += 1 - run.done;
+  }
+  remaining += static_cast<double>(std::max<int64_t>(0, total_runs_ - known));
   const double elapsed = std::chrono::duration<double>(now - overall_start_).count();
-  return elapsed * (1 - done) / (done - *overall_at_start_);
+  if (!overall_at_start_ || trained <= 0 || elapsed <= 0) return std::nullopt;
+  return remaining * elapsed / trained;
 }
 
-std::string ConsoleReporter::block() const {
+std::string ConsoleReporter::block(size_t columns) const {
   const auto now = Clock::now();
   const int64_t epochs = sweep_.config.epochs;
   size_t name_width = 0;
+  std::vector<const RunState*> running;
   for (const auto& [index, run] : runs_) {
     name_width = std::max(
         name_width, fmt::formatted_size("{} seed={}", setting_label(run.spec), run.spec.seed));
+    if (run.running && run.done_at_start) running.push_back(&run);
   }
+  std::sort(running.begin(), running.end(),
+            [](const RunState* a, const RunState* b) { return a->number < b->number; });
   std::string text;
-  for (const auto& [index, run] : runs_) {
-    if (!run.running || !run.done_at_start) continue;
-    const double epoch_done = run.done * static_cast<double>(epochs) -
-                              static_cast<double>(std::min(run.epochs_done, epochs - 1));
+  for (const RunState* run : running) {
+    const double epoch_done = run->done * static_cast<double>(epochs) -
+                              static_cast<double>(std::min(run->epochs_done, epochs - 1));
     const int filled = std::clamp(static_cast<int>(epoch_done * kBarWidth), 0, kBarWidth);
     std::string bar;
     for (int i = 0; i < kBarWidth; ++i) bar += i < filled ? "\u2588" : "\u00b7";
-    const auto left = seconds_left(run, now);
-    // What matters most comes first: a line wider than the terminal is cut at its end.
-    text += fmt::format("{} {:<{}}  {:>{}}/{} {:>10}  {}  {}\n", tag(run),
-                        fmt::format("{} seed={}", setting_label(run.spec), run.spec.seed),
-                        name_width, std::min(run.epochs_done + 1, epochs), digits(epochs), epochs,
-                        left ? clock_text(*left) + " left" : std::string(), bar,
-                        run.last ? metrics_text(*run.last, true) : std::string());
+    const auto left = seconds_left(*run, now);
+    // What matters most comes first; the metrics follow while whole ones fit the terminal.
+    std::string line =
+        fmt::format("{} {:<{}}  epoch {:>{}}/{} {:>10}  {}", tag(*run),
+                    fmt::format("{} seed={}", setting_label(run->spec), run->spec.seed), name_width,
+                    std::min(run->epochs_done + 1, epochs), digits(epochs), epochs,
+                    left ? clock_text(*left) + " left" : std::string(), bar);
+    if (run->last) {
+      size_t width = display_width(line);
+      for (const std::string& part : metric_parts(*run->last, true)) {
+        if (width + 2 + part.size() > columns) break;
+        line += "  " + part;
+        width += 2 + part.size();
+      }
+    }
+    text += line + "\n";
   }
   const auto left = overall_seconds_left(now);
   const double elapsed = std::chrono::duration<double>(now - overall_start_).count();
@@ -292,7 +320,7 @@ void ConsoleReporter::redraw() {
   // Lines neither wrap nor outgrow the screen: the redraw climbs exactly the lines it drew.
   const auto [columns, rows] = terminal_size(out_);
   std::vector<std::string> lines;
-  const std::string text = block();
+  const std::string text = block(columns - 1);
   for (size_t start = 0; start < text.size();) {
     const size_t end = std::min(text.find('\n', start), text.size());
     lines.push_back(fit(text.substr(start, end - start), columns - 1));

@@ -11,9 +11,11 @@
 
 #include "l2sweep/base/clock.h"
 #include "l2sweep/base/error.h"
+#include "l2sweep/base/text.h"
 #include "l2sweep/config/sweep_file.h"
 #include "l2sweep/data/data.h"
 #include "l2sweep/experiment/experiment.h"
+#include "l2sweep/outputs/console.h"
 #include "l2sweep/outputs/setting_summary.h"
 #include "l2sweep/sweep/plan.h"
 #include "l2sweep/train/checkpoint.h"
@@ -165,17 +167,21 @@ void print_answer(std::FILE* console, const TuneResult& result, const SweepConfi
                             ? " (the best is at the edge of the range: widen it, e.g. "
                               "--l2 auto:LOW:HIGH)"
                             : "");
+  const std::string evidence = fmt::format(
+      "best {:.4g} ({} {} ± {} se), 1se {:.4g}, indistinguishable from the best: {:.4g} to "
+      "{:.4g}; {} round{}, {} strengths, stopped because {}; test accuracy of l2 = {:.4g}: {}",
+      best.l2, config.tune_metric, fixed(score.mean, 4), fixed(score.se, 4), one_se.l2,
+      result.analysis.interval_low, result.analysis.interval_high, result.rounds.size(),
+      result.rounds.size() == 1 ? "" : "s", result.candidates.size(), result.stop_reason, use,
+      use_test == result.test_accuracy.end() ? std::string("n/a")
+                                             : mean_std_text(seed_stats(use_test->second)));
+  const std::string out = result.out_dir.string();
+  const std::string script = plot_script();
   fmt::print(console,
-             "\n--l2 auto: {}\n  best {:.4g} ({} {} ± {} se), 1se {:.4g}, indistinguishable from "
-             "the best: {:.4g} to {:.4g}\n  {} round{}, {} strengths, stopped because {}; test "
-             "accuracy of l2 = {:.4g}: {}\n  {}/report.md, summary.json (\"tuning\")\n",
-             answer, best.l2, config.tune_metric, fixed(score.mean, 4), fixed(score.se, 4),
-             one_se.l2, result.analysis.interval_low, result.analysis.interval_high,
-             result.rounds.size(), result.rounds.size() == 1 ? "" : "s", result.candidates.size(),
-             result.stop_reason, use,
-             use_test == result.test_accuracy.end() ? std::string("n/a")
-                                                    : mean_std_text(seed_stats(use_test->second)),
-             result.out_dir.string());
+             "\n--l2 auto: {}\n  {}\nresults in {}: report.md (the search and its evidence), "
+             "summary.json (\"tuning\")\n",
+             wrap_words(answer, 80, 11, "  "), wrap_words(evidence, 80, 2, "  "), out);
+  if (!script.empty()) fmt::print(console, "next: {} {} draws tuning.png\n", script, out);
 }
 
 /// One `--l2 auto` search in this process: its folder (opened, and locked, on construction),

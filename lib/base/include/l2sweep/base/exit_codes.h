@@ -1,7 +1,5 @@
 #pragma once
 
-#include <string>
-
 #include "l2sweep/base/error.h"
 
 namespace l2sweep {

@@ -73,7 +73,8 @@ class ConsoleReporter : public SweepObserver {
   /// Live mode: erases the block and draws it again.
   void redraw();
   void erase_block();
-  std::string block() const;
+  /// The block's lines, each within `columns`.
+  std::string block(size_t columns) const;
   /// The seconds left of a run, or overall; nullopt until there is a rate to go by.
   std::optional<double> seconds_left(const RunState& run, Clock::time_point now) const;
   std::optional<double> overall_seconds_left(Clock::time_point now) const;
@@ -93,12 +94,16 @@ class ConsoleReporter : public SweepObserver {
   int64_t started_ = 0;
   int64_t ended_ = 0;
   std::map<int64_t, RunState> runs_;  ///< by plan index
-  /// The sweep's share done at its first batch in this process, and when.
-  std::optional<double> overall_at_start_;
+  /// Whether a batch was trained in this process yet, and when the first was.
+  bool overall_at_start_ = false;
   Clock::time_point overall_start_{};
   int drawn_lines_ = 0;
   Clock::time_point last_draw_{};
 };
+
+/// Where the source tree's plot script is when this binary runs from its build folder
+/// (build/bin/l2sweep), as a path to type from the current folder; empty elsewhere.
+std::string plot_script();
 
 /// The end-of-sweep table comparing the runs: final train and validation loss and accuracy,
 /// train minus validation accuracy, test accuracy and ||W1||. No run is marked: a single

@@ -13,7 +13,7 @@ namespace l2sweep {
 /// than keeping lists of their own.
 Json metric_listing();
 
-/// The same as README.md lists it: Markdown bullets, between the README's metrics markers.
+/// As docs/outputs.md lists it (scripts/docs.py pastes it there): Markdown bullets.
 std::string metric_listing_markdown();
 
 }  // namespace l2sweep

@@ -66,12 +66,12 @@ struct SettingStatField {
   double (*value)(const RunResult& run);
   /// summary.json gives its mean, std and n per setting.
   bool in_summary;
-  /// What it is, in one line (README and `l2sweep --list-metrics`).
+  /// What it is, in one line (docs/outputs.md and `l2sweep --list-metrics`).
   const char* doc;
 };
 
 /// Every statistic of a setting, in summary.json's order: summarize_settings fills each from
-/// its `value`, and summary.json and the README's list follow the table.
+/// its `value`, and summary.json and docs/outputs.md's list follow the table.
 inline constexpr SettingStatField kSettingStatFields[] = {
     {"accuracy", &SettingSummary::accuracy,
      [](const RunResult& r) { return r.history.back().accuracy; }, true, "final training accuracy"},

@@ -33,7 +33,7 @@ struct EngineEntry {
   bool runs_on_cuda = true;
   /// Can replay its steps from a captured CUDA graph (--cuda-graphs on, on CUDA).
   bool replays_cuda_graphs = false;
-  /// One line for --help and the README.
+  /// One line for --help.
   std::string summary;
   /// What ran, in words, as summary.json records it.
   std::string (*describe)(const EngineSetup& setup) = nullptr;

@@ -138,13 +138,13 @@ struct EpochMetricField {
   const char* console_format;
   /// summary.json gives the final epoch's value in each run (timings are not results).
   bool in_summary;
-  /// What it is, in one line (README's column list and `l2sweep --list-metrics`).
+  /// What it is, in one line (docs/outputs.md's column list and `l2sweep --list-metrics`).
   const char* doc;
 };
 
 /// Every metric after `epoch`, in metrics.csv's column order. A new per-epoch metric is a row
 /// here, the code that measures it (into EpochMeasurements), and a test: every writer and
-/// reader, the README's column list and the scripts' tag lists follow this table.
+/// reader, docs/outputs.md's column list and the scripts' tag lists follow this table.
 inline constexpr EpochMetricField kEpochMetricFields[] = {
     {"loss", &EpochMetrics::loss, [](const EpochMeasurements& m) { return m.train.loss; }, "train",
      "epoch_loss", "loss {:.4f}", true,
