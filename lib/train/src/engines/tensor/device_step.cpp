@@ -107,9 +107,11 @@ void DeviceStep::begin_epoch(const Split& train, const torch::Tensor& order,
   TORCH_CHECK(order.numel() == examples, "the order has ", order.numel(), " entries, the split ",
               examples);
   if (!images_.defined()) {
-    // The split's pixels as the models' input, converted once: the steps gather from them.
+    // The split as it is held (bytes: 39 MB for Fashion-MNIST's 50,000 training images where
+    // a float copy took 157 MB); each step scales only the rows it gathers, to the same floats
+    // pixels() gives the whole split.
     source_images_ = train.images;
-    images_ = pixels(train.images).reshape({examples, -1}).contiguous();
+    images_ = train.images.reshape({examples, -1}).contiguous();
     labels_ = train.labels;
     order_ = at::empty({examples}, labels_.options());
     examples_ = examples;
@@ -248,7 +250,7 @@ torch::Tensor DeviceStep::step_on(const torch::Tensor& rows, const torch::Tensor
   const auto options = params_.options();
   // The batch, gathered once and shared by every member (a stride-0 member dimension).
   const torch::Tensor x =
-      images_.index_select(0, rows).unsqueeze(0).expand({members_, count, inputs});
+      pixels(images_.index_select(0, rows)).unsqueeze(0).expand({members_, count, inputs});
   const torch::Tensor y =
       labels_.index_select(0, rows).view({1, count, 1}).expand({members_, count, 1});
   // Means over the batch as products with [R, count, 1] of 1/count.

@@ -108,7 +108,8 @@ class DeviceStep {
   torch::Tensor dropout_rates_, dropout_scales_, noise_, batch_noise_;
   torch::Tensor l2_double_;  ///< [R], float64: the penalty's sum is l2 * sum(W1^2)
   DeviceAdam adam_;
-  // The epoch: the training split flattened, its order and the next full batch's index;
+  // The epoch: the training split flattened (as held: bytes, scaled per batch), its order and
+  // the next full batch's index;
   // batch_rows_ views the order's full batches as [batches, batch_size].
   torch::Tensor images_, labels_, order_, batch_index_, batch_rows_;
   torch::Tensor source_images_;  ///< the split's own images, to tell that it is the same split
