@@ -1,32 +1,40 @@
 #!/usr/bin/env bash
-# The GPU check: run it on a machine with an NVIDIA GPU and a CUDA build of PyTorch for Python
-# (its LibTorch is what l2sweep builds against here; nothing is installed):
-#   1. says which card, driver, PyTorch and CUDA run it;
-#   2. configures and builds against that PyTorch's LibTorch in build-cuda/ (its own folder,
-#      so the CPU build in build/ is untouched);
-#   3. runs the whole test suite there; with a GPU visible, every CUDA test must pass (a
-#      skipped one is a failure: it means the build or the tests did not see the GPU);
-#   4. runs the GPU benchmark (scripts/bench/gpu_bench.py): l2sweep's default sweep and the
-#      12-strength grid with CUDA graphs, the eager device step, the autograd loop and the
-#      PyTorch-Python peer on the same GPU, as one table;
-#   5. reads the benchmark's default sweep back with the real tensorboard package
-#      (scripts/check_tensorboard.py).
-# About 5 minutes on an H100/H200. Options after the script name go to gpu_bench.py. Every
-# step runs even after a failure (a GPU session is short: one run should report everything),
-# and the script ends with a loud FAILED line naming the first failing step, exit 1.
+# The GPU check, in one call of the device tool: on a machine with an NVIDIA GPU and a CUDA
+# build of PyTorch for Python (its LibTorch is what l2sweep builds against; nothing is
+# installed), in this order, each step under its own time limit, the whole planned for at
+# most 8 minutes (L2SWEEP_CHECK_SECONDS), every step run even after a failure:
+#   1. machine: the GPU, its compute mode and MIG state, the driver, torch, nvcc, cmake, gcc
+#      and ninja versions, and which of gtest, fmt, cxxopts and nlohmann-json the image has;
+#   2. build against that PyTorch's LibTorch in build-cuda/, going on past errors so that every
+#      compile error is listed;
+#   3. the CUDA tests, each alone under its own limit, the concurrency test three times (a
+#      skipped CUDA test is a failure where PyTorch sees a GPU);
+#   4. the parity matrix (scripts/bench/parity.py): 5,000 images, 2 epochs, graphs on against
+#      off, the device against the fused CPU engine, both Adams, Dropout and weight decay,
+#      --jobs 2 against --jobs 1;
+#   5. the benchmark (scripts/bench/gpu_bench.py): the default sweep twice, per-epoch seconds,
+#      the 12-strength grid, against the PyTorch-Python peer on the same GPU; then its default
+#      sweep read back by the real tensorboard package;
+#   6. the rest of the test suite, in the time left.
+# Everything it learns goes into at most 7 plain-named files directly in $OUT (the device
+# tool returns no more), the summary appended as each step ends so that a kill still leaves
+# it: summary.txt, log.txt (everything printed), build.txt, cuda-tests.xml, parity.csv,
+# bench.md and results.tar.gz (the runs' folders without checkpoints). Without $OUT they go to
+# build-cuda/device-check/. The last line of summary.txt names the first failing step; exit 1
+# when one failed.
 #
 #   scripts/device_check.sh --prepare   (on the CPU machine, before the device run)
 # copies what the GPU image lacks into git-ignored folders that the device tool carries:
 # Fashion-MNIST into .device-data/fashion-mnist, and nlohmann-json's, zlib's and Boost.Math's
-# headers (and zlib's library) into .device-deps. Carry both: run(..., carry=[".device-data", ".device-deps"]).
+# headers (and zlib's library, and GoogleTest's) into .device-deps. Carry both:
+# run(..., carry=[".device-data", ".device-deps"]).
 #
-#   scripts/device_check.sh --smoke     (anywhere: a CPU run of the whole script)
-# runs every step on the CPU with a small sweep, against the Python and LibTorch of $PYTHON
-# (e.g. .venv-cuda/bin/python, PyTorch's CUDA wheel), to check the script itself.
+#   scripts/device_check.sh --smoke     (anywhere: a CPU run of the whole script, small sizes)
+# runs every step on the CPU against the Python and LibTorch of $PYTHON (e.g.
+# .venv-cuda/bin/python, PyTorch's CUDA wheel), to check the script itself; CI runs it.
 #
 # Fashion-MNIST is read from /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist)
-# or .device-data/fashion-mnist; L2SWEEP_DATA_DIR names another folder. With $OUT set (the
-# device tool's output folder), the log and the benchmark's outputs are kept there.
+# or .device-data/fashion-mnist; L2SWEEP_DATA_DIR names another folder.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -79,31 +87,66 @@ if [[ "${1:-}" == --smoke ]]; then
 fi
 python="${PYTHON:-python3}"
 build="${L2SWEEP_BUILD_DIR:-$root/build-cuda}"
-out="${OUT:-}"
-if [[ -n "$out" ]]; then
-  mkdir -p "$out"
-  exec > >(tee "$out/device_check.log") 2>&1
-fi
+out="${OUT:-$build/device-check}"
+mkdir -p "$out"
+rm -f "$out"/{summary.txt,log.txt,build.txt,cuda-tests.xml,parity.csv,bench.md,results.tar.gz}
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+exec > >(tee "$out/log.txt") 2>&1
 
+budget="${L2SWEEP_CHECK_SECONDS:-480}"
+deadline=$((SECONDS + budget))
 first_failure=""
+# Appends a line to summary.txt at once (a kill at the call's limit still leaves it).
+note() { echo "$*" | tee -a "$out/summary.txt"; }
 fail() {
-  echo "device_check: FAILED: $1" >&2
+  note "FAILED: $1"
   [[ -n "$first_failure" ]] || first_failure="$1"
 }
-step() { printf '\n== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
+# run_step [--summary] NAME LIMIT COMMAND...: COMMAND under `timeout LIMIT` (never past the
+# deadline), its end in the summary: ok, failed with its exit code, or timed out; with
+# --summary, what COMMAND prints goes into the summary too. (Not in a pipeline: it records
+# the first failure in this shell.)
+run_step() {
+  local to_summary=0
+  [[ "$1" == --summary ]] && to_summary=1 && shift
+  local name="$1" limit="$2" start=$SECONDS status=0
+  shift 2
+  local left=$((deadline - SECONDS))
+  ((limit > left)) && limit=$left
+  if ((limit < 5)); then
+    note "$name: not run (the check's ${budget} s are spent)"
+    return 0
+  fi
+  printf '\n== %s (%s, limit %d s)\n' "$name" "$(date -u +%H:%M:%S)" "$limit"
+  if ((to_summary)); then
+    timeout --kill-after=10 "$limit" "$@" 2>&1 | tee -a "$out/summary.txt"
+    status=${PIPESTATUS[0]}
+  else
+    timeout --kill-after=10 "$limit" "$@" || status=$?
+  fi
+  if ((status == 124 || status == 137)); then
+    fail "$name: timed out after $limit s"
+  elif ((status != 0)); then
+    fail "$name: exit $status ($((SECONDS - start)) s)"
+  else
+    note "$name: ok ($((SECONDS - start)) s)"
+  fi
+  return "$status"
+}
 
-step "machine"
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null ||
-  echo "no nvidia-smi here"
+note "device_check $(date -u +%Y-%m-%dT%H:%M:%SZ)$( ((smoke)) && echo ' --smoke (CPU)')"
 gpu=$("$python" -c 'import torch
-print(torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")' 2>/dev/null)
-"$python" -c 'import torch; print("PyTorch", torch.__version__, "CUDA", torch.version.cuda,
-      "GPU:", torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none")' ||
-  { echo "device_check: $python cannot import torch" >&2; exit 1; }
+print(torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")' 2>/dev/null) || {
+  fail "machine: $python cannot import torch"
+  exit 1
+}
 if [[ -z "$gpu" && $smoke == 0 ]]; then
-  echo "device_check: PyTorch sees no GPU here; use --smoke for a CPU run of this script" >&2
+  fail "machine: PyTorch sees no GPU here; use --smoke for a CPU run of this script"
   exit 1
 fi
+device=cuda
+((smoke)) && device=cpu
 
 data="${L2SWEEP_DATA_DIR:-}"
 if [[ -z "$data" ]]; then
@@ -111,7 +154,25 @@ if [[ -z "$data" ]]; then
     [[ -d "$candidate" ]] && data="$candidate" && break
   done
 fi
-[[ -n "$data" ]] || { echo "device_check: no Fashion-MNIST folder (see --prepare)" >&2; exit 3; }
+[[ -n "$data" ]] || { fail "data: no Fashion-MNIST folder (see --prepare)"; exit 3; }
+
+machine() {
+  nvidia-smi --query-gpu=name,compute_mode,mig.mode.current,driver_version,memory.total \
+    --format=csv 2>/dev/null || echo "no nvidia-smi here"
+  "$python" -c 'import torch; print("torch", torch.__version__, "CUDA", torch.version.cuda,
+      "GPU:", torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none")'
+  for tool in nvcc cmake gcc ninja; do
+    echo "$tool: $( ("$tool" --version 2>/dev/null || echo missing) | grep -m1 -E '[0-9]+\.[0-9]+')"
+  done
+  for package in GTest fmt cxxopts nlohmann_json; do
+    found=$(find /usr/lib /usr/share /usr/local "$root/.device-deps" -maxdepth 6 -iname \
+      "${package}Config.cmake" -o -maxdepth 6 -iname "${package,,}-config.cmake" 2>/dev/null |
+      head -1)
+    echo "$package: ${found:-not in the image}"
+  done
+}
+export python root build work out gpu
+run_step --summary "machine" 30 bash -c "$(declare -f machine); machine"
 
 # LibTorch from that PyTorch: the package folder itself, so that its lib/ comes first (see
 # cmake/Dependencies.cmake); then what --prepare brought.
@@ -127,56 +188,101 @@ if [[ -d "$root/.device-deps" ]]; then
   fi
 fi
 export L2SWEEP_NO_APT=1 L2SWEEP_BUILD_DIR="$build"
+command -v ninja >/dev/null && export L2SWEEP_BUILD_ARGS="-k 0"
 [[ -x /usr/local/cuda/bin/nvcc ]] && export PATH="/usr/local/cuda/bin:$PATH"
 
-step "build against $prefix"
-start=$SECONDS
-if ! "$root/scripts/setup.sh"; then
-  fail "build"
-  echo "device_check: FAILED: the build; nothing else can run" >&2
-  exit 1
+if ! run_step "build against $prefix" 200 bash -c '"$0/scripts/setup.sh" >"$1" 2>&1' \
+  "$root" "$out/build.txt"; then
+  note "build: $(grep -c 'error:' "$out/build.txt") compile errors (build.txt lists them all)"
+  grep -m 20 'error:' "$out/build.txt" | tee -a "$out/summary.txt"
 fi
-grep -E "l2sweep: " "$build/configure.log" || true  # CUDA: ON, fused Adam available
-echo "build took $((SECONDS - start)) s"
+grep -E "l2sweep: " "$build/configure.log" 2>/dev/null | tee -a "$out/summary.txt"
+export tests="$build/bin/l2sweep_tests"
 
-step "tests"
-start=$SECONDS
-# Everything but the strace fault-injection suite, which starts the binary dozens of times
-# (each start initialises CUDA here) and tests nothing GPU-specific: CI runs it.
-(cd "$build" && ctest --output-on-failure --parallel "$(nproc)" --timeout 300 \
-  -E 'cli.fault_injection') || fail "tests (ctest)"
-cuda_tests=$(cd "$build" && ./bin/l2sweep_tests --gtest_filter='Cuda*:*OnCuda' 2>&1 |
-  grep -E '^\[ +(OK|SKIPPED|FAILED) +\]')
-echo "$cuda_tests"
-expected=$(cd "$build" && ./bin/l2sweep_tests --gtest_list_tests --gtest_filter='Cuda*:*OnCuda' |
-  grep -c '^  ')
-passed=$(grep -c '^\[ *OK *\]' <<<"$cuda_tests")
-if [[ -n "$gpu" ]] && ((passed != expected)); then
-  fail "CUDA tests: $passed of $expected passed although PyTorch sees $gpu"
-fi
-echo "tests took $((SECONDS - start)) s"
+# The CUDA tests, each alone (a hang costs one test's limit, not the check), the concurrency
+# test three times, until $tests_until (epoch seconds), which leaves time to merge their XML
+# reports into cuda-tests.xml.
+cuda_tests() {
+  mkdir -p "$work/xml"
+  local names passed=0 failed=0 skipped=0 hung=0 unrun=0 n=0
+  names=$("$tests" --gtest_list_tests --gtest_filter='Cuda*:*OnCuda*:*_cuda' |
+    awk '/^[^ ]/ {suite=$1} /^  / {print suite $1}')
+  for name in $names; do
+    local repeats=1
+    [[ "$name" == *Concurrent* ]] && repeats=3
+    for ((r = 1; r <= repeats; r++)); do
+      n=$((n + 1))
+      local status=0 output limit=$((tests_until - $(date +%s)))
+      ((limit > 60)) && limit=60
+      if ((limit < 5)); then
+        unrun=$((unrun + 1)); echo "not run (the step's time is spent): $name"
+        continue
+      fi
+      output=$(timeout --kill-after=5 "$limit" "$tests" --gtest_filter="$name" \
+        --gtest_output="xml:$work/xml/$n.xml" 2>&1) || status=$?
+      if ((status == 124 || status == 137)); then
+        hung=$((hung + 1)); echo "TIMED OUT ($limit s): $name"
+      elif grep -q '^\[  SKIPPED \]' <<<"$output"; then
+        skipped=$((skipped + 1)); echo "skipped: $name"
+      elif ((status == 0)); then
+        passed=$((passed + 1)); echo "ok: $name"
+      else
+        failed=$((failed + 1)); echo "FAILED: $name"
+        grep -E 'Failure|Expected|Which is|error' <<<"$output" | head -8
+      fi
+    done
+  done
+  "$python" - "$work/xml" "$out/cuda-tests.xml" <<'PY'
+import glob, sys, xml.etree.ElementTree as ET
+merged = ET.Element("testsuites")
+for path in sorted(glob.glob(sys.argv[1] + "/*.xml"), key=lambda p: int(p.split("/")[-1][:-4])):
+    try:
+        merged.extend(ET.parse(path).getroot())
+    except ET.ParseError:
+        pass
+ET.ElementTree(merged).write(sys.argv[2], encoding="utf-8", xml_declaration=True)
+PY
+  echo "CUDA tests: $passed passed, $failed failed, $skipped skipped, $hung timed out, $unrun" \
+    "not run, of $n"
+  ((failed == 0 && hung == 0 && unrun == 0)) || return 1
+  # With a GPU visible a skipped CUDA test is a failure: the build or the test missed it.
+  [[ -z "$gpu" || $skipped == 0 ]]
+}
+tests_step=180
+((tests_step > deadline - SECONDS - 30)) && tests_step=$((deadline - SECONDS - 30))
+export tests_until=$(($(date +%s) + tests_step - 15))
+run_step --summary "CUDA tests" "$tests_step" bash -c "$(declare -f cuda_tests); cuda_tests"
 
-step "benchmark"
-work="${out:+$out/bench}"
-work="${work:-$(mktemp -d)}"
+sizes=()
+((smoke)) && sizes=(--train-size 1000 --epochs 1)
+run_step --summary "parity" 90 "$python" "$root/scripts/bench/parity.py" \
+  --binary "$build/bin/l2sweep" --data-dir "$data" --work "$work/parity" \
+  --csv "$out/parity.csv" --device "$device" "${sizes[@]}"
+
 bench=("$python" "$root/scripts/bench/gpu_bench.py" --binary "$build/bin/l2sweep"
-       --python "$python" --data-dir "$data" --work "$work")
+       --python "$python" --data-dir "$data" --work "$work/bench" --table "$out/bench.md"
+       --device "$device")
+((smoke)) && bench+=(--epochs 2 --slow-epochs 1 --train-size 2000)
+run_step "benchmark" 150 "${bench[@]}" "$@"
+run_step "benchmark's default sweep read by tensorboard" 30 "$python" \
+  "$root/scripts/check_tensorboard.py" "$work/bench/l2sweep-graphs-again" \
+  --l2sweep "$build/bin/l2sweep"
+
 if ((smoke)); then
-  bench+=(--device cpu --epochs 2 --slow-epochs 1 --train-size 2000)
-fi
-"${bench[@]}" "$@" || fail "benchmark"
-
-step "tensorboard files of the benchmark's default sweep, read by tensorboard"
-if [[ -d "$work/l2sweep-graphs" ]]; then
-  "$python" "$root/scripts/check_tensorboard.py" "$work/l2sweep-graphs" --l2sweep "$build/bin/l2sweep" || fail "check_tensorboard"
+  note "the rest of the suite: not run by --smoke (CI runs it)"
 else
-  fail "check_tensorboard (the benchmark left no sweep to read)"
+  # Everything but the CUDA tests (run above) and the strace fault injection, which starts
+  # the binary dozens of times (each start initialises CUDA here) and tests nothing GPU-specific.
+  run_step "the rest of the test suite" $((deadline - SECONDS - 15)) bash -c \
+    'cd "$0" && ctest --output-on-failure --parallel "$(nproc)" --timeout 120 \
+       -E "cli.fault_injection|Cuda|OnCuda|_cuda"' "$build"
 fi
 
-step "done"
-echo "card: ${gpu:-none (smoke run on the CPU)}"
+run_step "results.tar.gz" 15 tar -czf "$out/results.tar.gz" --exclude=checkpoints \
+  --exclude=./xml -C "$work" .
+note "card: ${gpu:-none (smoke run on the CPU)}"
 if [[ -n "$first_failure" ]]; then
-  echo "device_check: FAILED: the first failing step was: $first_failure" >&2
+  note "device_check: FAILED: the first failing step was: $first_failure"
   exit 1
 fi
-echo "device_check: every step passed"
+note "device_check: every step passed"

@@ -109,4 +109,6 @@ install_missing_packages
 [[ "$cuda_build" == 1 ]] && use_cuda_torch
 mkdir -p "$build"
 configure
-cmake --build "$build" --parallel "$(nproc)"
+# L2SWEEP_BUILD_ARGS goes to the build tool (scripts/device_check.sh: "-k 0", ninja keeps
+# going past errors so that every one is listed).
+cmake --build "$build" --parallel "$(nproc)" ${L2SWEEP_BUILD_ARGS:+-- $L2SWEEP_BUILD_ARGS}
