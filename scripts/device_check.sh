@@ -93,6 +93,7 @@ rm -f "$out"/{summary.txt,log.txt,build.txt,cuda-tests.xml,parity.csv,bench.md,r
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 exec > >(tee "$out/log.txt") 2>&1
+log_tee=$!
 
 budget="${L2SWEEP_CHECK_SECONDS:-480}"
 deadline=$((SECONDS + budget))
@@ -115,8 +116,8 @@ run_step() {
   local left=$((deadline - SECONDS))
   ((limit > left)) && limit=$left
   if ((limit < 5)); then
-    note "$name: not run (the check's ${budget} s are spent)"
-    return 0
+    fail "$name: NOT RUN (the check's ${budget} s are spent)"
+    return 1
   fi
   printf '\n== %s (%s, limit %d s)\n' "$name" "$(date -u +%H:%M:%S)" "$limit"
   if ((to_summary)); then
@@ -136,15 +137,43 @@ run_step() {
 }
 
 note "device_check $(date -u +%Y-%m-%dT%H:%M:%SZ)$( ((smoke)) && echo ' --smoke (CPU)')"
-gpu=$("$python" -c 'import torch
+[[ -x /usr/local/cuda/bin/nvcc ]] && export PATH="/usr/local/cuda/bin:$PATH"
+# What the machine is, first: when anything below stops the check, this is what explains it.
+machine() {
+  if command -v nvidia-smi >/dev/null; then
+    nvidia-smi --query-gpu=name,compute_mode,mig.mode.current,driver_version,memory.total \
+      --format=csv 2>&1 || echo "nvidia-smi: failed"
+  else
+    echo "nvidia-smi: missing"
+  fi
+  timeout 60 "$python" -c 'import torch; print("torch", torch.__version__, "CUDA",
+      torch.version.cuda, "GPU:", torch.cuda.get_device_name(0) if torch.cuda.is_available()
+      else "none")' 2>&1 | tail -3
+  for tool in nvcc cmake gcc ninja; do
+    version=$("$tool" --version 2>/dev/null | grep -m1 -E '[0-9]+\.[0-9]+')
+    echo "$tool: ${version:-missing}"
+  done
+  for package in GTest fmt cxxopts nlohmann_json; do
+    found=$(find /usr/lib /usr/share /usr/local -maxdepth 6 \( -iname "${package}Config.cmake" \
+      -o -iname "${package,,}-config.cmake" \) 2>/dev/null | head -1)
+    brought=$(find "$root/.device-deps" -maxdepth 7 \( -iname "${package}Config.cmake" \
+      -o -iname "${package,,}-config.cmake" \) 2>/dev/null | head -1)
+    echo "$package: ${found:-not in the image}${brought:+ (--prepare brought one)}"
+  done
+}
+export python root build work out
+run_step --summary "machine" 45 bash -c "$(declare -f machine); machine"
+
+gpu=$(timeout 60 "$python" -c 'import torch
 print(torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")' 2>/dev/null) || {
-  fail "machine: $python cannot import torch"
+  fail "machine: $python cannot import torch, or CUDA's start hung"
   exit 1
 }
 if [[ -z "$gpu" && $smoke == 0 ]]; then
   fail "machine: PyTorch sees no GPU here; use --smoke for a CPU run of this script"
   exit 1
 fi
+export gpu
 device=cuda
 ((smoke)) && device=cpu
 
@@ -155,24 +184,6 @@ if [[ -z "$data" ]]; then
   done
 fi
 [[ -n "$data" ]] || { fail "data: no Fashion-MNIST folder (see --prepare)"; exit 3; }
-
-machine() {
-  nvidia-smi --query-gpu=name,compute_mode,mig.mode.current,driver_version,memory.total \
-    --format=csv 2>/dev/null || echo "no nvidia-smi here"
-  "$python" -c 'import torch; print("torch", torch.__version__, "CUDA", torch.version.cuda,
-      "GPU:", torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none")'
-  for tool in nvcc cmake gcc ninja; do
-    echo "$tool: $( ("$tool" --version 2>/dev/null || echo missing) | grep -m1 -E '[0-9]+\.[0-9]+')"
-  done
-  for package in GTest fmt cxxopts nlohmann_json; do
-    found=$(find /usr/lib /usr/share /usr/local "$root/.device-deps" -maxdepth 6 -iname \
-      "${package}Config.cmake" -o -maxdepth 6 -iname "${package,,}-config.cmake" 2>/dev/null |
-      head -1)
-    echo "$package: ${found:-not in the image}"
-  done
-}
-export python root build work out gpu
-run_step --summary "machine" 30 bash -c "$(declare -f machine); machine"
 
 # LibTorch from that PyTorch: the package folder itself, so that its lib/ comes first (see
 # cmake/Dependencies.cmake); then what --prepare brought.
@@ -188,8 +199,8 @@ if [[ -d "$root/.device-deps" ]]; then
   fi
 fi
 export L2SWEEP_NO_APT=1 L2SWEEP_BUILD_DIR="$build"
-command -v ninja >/dev/null && export L2SWEEP_BUILD_ARGS="-k 0"
-[[ -x /usr/local/cuda/bin/nvcc ]] && export PATH="/usr/local/cuda/bin:$PATH"
+# Keep going past errors, so that every compile error is listed (ninja, else make).
+if command -v ninja >/dev/null; then export L2SWEEP_BUILD_ARGS="-k 0"; else export L2SWEEP_BUILD_ARGS="-k"; fi
 
 if ! run_step "build against $prefix" 200 bash -c '"$0/scripts/setup.sh" >"$1" 2>&1' \
   "$root" "$out/build.txt"; then
@@ -203,7 +214,8 @@ export tests="$build/bin/l2sweep_tests"
 # test three times, until $tests_until (epoch seconds), which leaves time to merge their XML
 # reports into cuda-tests.xml.
 cuda_tests() {
-  mkdir -p "$work/xml"
+  mkdir -p "$work/xml" "$work/cuda-tests"
+  [[ -x "$tests" ]] || { echo "no test binary $tests (the build failed)"; return 1; }
   local names passed=0 failed=0 skipped=0 hung=0 unrun=0 n=0
   names=$("$tests" --gtest_list_tests --gtest_filter='Cuda*:*OnCuda*:*_cuda' |
     awk '/^[^ ]/ {suite=$1} /^  / {print suite $1}')
@@ -220,15 +232,18 @@ cuda_tests() {
       fi
       output=$(timeout --kill-after=5 "$limit" "$tests" --gtest_filter="$name" \
         --gtest_output="xml:$work/xml/$n.xml" 2>&1) || status=$?
+      echo "$output" >"$work/cuda-tests/$n.log"  # into results.tar.gz
       if ((status == 124 || status == 137)); then
         hung=$((hung + 1)); echo "TIMED OUT ($limit s): $name"
+        tail -n 10 <<<"$output"
       elif grep -q '^\[  SKIPPED \]' <<<"$output"; then
         skipped=$((skipped + 1)); echo "skipped: $name"
       elif ((status == 0)); then
         passed=$((passed + 1)); echo "ok: $name"
       else
-        failed=$((failed + 1)); echo "FAILED: $name"
-        grep -E 'Failure|Expected|Which is|error' <<<"$output" | head -8
+        failed=$((failed + 1)); echo "FAILED (exit $status): $name"
+        grep -iE 'failure|expected|which is|error|terminate|fault|abort' <<<"$output" | head -12
+        tail -n 5 <<<"$output"
       fi
     done
   done
@@ -244,12 +259,14 @@ ET.ElementTree(merged).write(sys.argv[2], encoding="utf-8", xml_declaration=True
 PY
   echo "CUDA tests: $passed passed, $failed failed, $skipped skipped, $hung timed out, $unrun" \
     "not run, of $n"
+  ((n > 0)) || { echo "no CUDA test found in $tests"; return 1; }
   ((failed == 0 && hung == 0 && unrun == 0)) || return 1
   # With a GPU visible a skipped CUDA test is a failure: the build or the test missed it.
   [[ -z "$gpu" || $skipped == 0 ]]
 }
+# What the steps after this one need (parity, benchmark, tensorboard, tarball) is kept for them.
 tests_step=180
-((tests_step > deadline - SECONDS - 30)) && tests_step=$((deadline - SECONDS - 30))
+((tests_step > deadline - SECONDS - 200)) && tests_step=$((deadline - SECONDS - 200))
 export tests_until=$(($(date +%s) + tests_step - 15))
 run_step --summary "CUDA tests" "$tests_step" bash -c "$(declare -f cuda_tests); cuda_tests"
 
@@ -264,9 +281,17 @@ bench=("$python" "$root/scripts/bench/gpu_bench.py" --binary "$build/bin/l2sweep
        --device "$device")
 ((smoke)) && bench+=(--epochs 2 --slow-epochs 1 --train-size 2000)
 run_step "benchmark" 150 "${bench[@]}" "$@"
-run_step "benchmark's default sweep read by tensorboard" 30 "$python" \
-  "$root/scripts/check_tensorboard.py" "$work/bench/l2sweep-graphs-again" \
-  --l2sweep "$build/bin/l2sweep"
+[[ -f "$out/bench.md" ]] && grep -E '^(sweep training time|  )' "$out/bench.md" |
+  grep -vE '^  (l2sweep|python) ' >>"$out/summary.txt"
+if "$python" -c 'import tensorboard' 2>/dev/null; then
+  run_step "benchmark's default sweep read by tensorboard" 30 "$python" \
+    "$root/scripts/check_tensorboard.py" "$work/bench/l2sweep-graphs-again" \
+    --l2sweep "$build/bin/l2sweep"
+else
+  note "tensorboard check: skipped ($python has no tensorboard package)"
+fi
+run_step "results.tar.gz" 15 tar -czf "$out/results.tar.gz" --exclude=checkpoints \
+  --exclude=./xml -C "$work" .
 
 if ((smoke)); then
   note "the rest of the suite: not run by --smoke (CI runs it)"
@@ -275,14 +300,17 @@ else
   # the binary dozens of times (each start initialises CUDA here) and tests nothing GPU-specific.
   run_step "the rest of the test suite" $((deadline - SECONDS - 15)) bash -c \
     'cd "$0" && ctest --output-on-failure --parallel "$(nproc)" --timeout 120 \
-       -E "cli.fault_injection|Cuda|OnCuda|_cuda"' "$build"
+       -E "^(Cuda|CudaGraph)\.|OnCuda$|_cuda$|^cli\.fault_injection$"' "$build"
 fi
 
-run_step "results.tar.gz" 15 tar -czf "$out/results.tar.gz" --exclude=checkpoints \
-  --exclude=./xml -C "$work" .
 note "card: ${gpu:-none (smoke run on the CPU)}"
+status=0
 if [[ -n "$first_failure" ]]; then
   note "device_check: FAILED: the first failing step was: $first_failure"
-  exit 1
+  status=1
+else
+  note "device_check: every step passed"
 fi
-note "device_check: every step passed"
+exec >&- 2>&-
+wait "$log_tee" 2>/dev/null  # log.txt whole before the call returns
+exit "$status"
