@@ -180,8 +180,8 @@ void ConsoleReporter::on_batch_end(const Cohort& cohort, int64_t epoch, int64_t 
       print_header(run);
     }
   }
-  if (!overall_at_start_) {
-    overall_at_start_ = true;
+  if (!batch_seen_) {
+    batch_seen_ = true;
     overall_start_ = now;
   }
   if (live_ && now - last_draw_ >= kRedrawInterval) redraw();
@@ -259,11 +259,11 @@ std::optional<double> ConsoleReporter::overall_seconds_left(Clock::time_point no
   }
   remaining += static_cast<double>(std::max<int64_t>(0, total_runs_ - known));
   const double elapsed = std::chrono::duration<double>(now - overall_start_).count();
-  if (!overall_at_start_ || trained <= 0 || elapsed <= 0) return std::nullopt;
+  if (!batch_seen_ || trained <= 0 || elapsed <= 0) return std::nullopt;
   return remaining * elapsed / trained;
 }
 
-std::string ConsoleReporter::block(size_t columns) const {
+std::vector<std::string> ConsoleReporter::block(size_t columns) const {
   const auto now = Clock::now();
   const int64_t epochs = sweep_.config.epochs;
   size_t name_width = 0;
@@ -275,7 +275,7 @@ std::string ConsoleReporter::block(size_t columns) const {
   }
   std::sort(running.begin(), running.end(),
             [](const RunState* a, const RunState* b) { return a->number < b->number; });
-  std::string text;
+  std::vector<std::string> lines;
   for (const RunState* run : running) {
     const double epoch_done = run->done * static_cast<double>(epochs) -
                               static_cast<double>(std::min(run->epochs_done, epochs - 1));
@@ -297,14 +297,14 @@ std::string ConsoleReporter::block(size_t columns) const {
         width += 2 + part.size();
       }
     }
-    text += line + "\n";
+    lines.push_back(std::move(line));
   }
   const auto left = overall_seconds_left(now);
   const double elapsed = std::chrono::duration<double>(now - overall_start_).count();
-  text += fmt::format("{} of {} runs done{}, {} elapsed\n", ended_, total_runs_,
-                      left ? ", about " + clock_text(*left) + " left" : std::string(),
-                      clock_text(elapsed));
-  return text;
+  lines.push_back(fmt::format("{} of {} runs done{}, {} elapsed", ended_, total_runs_,
+                              left ? ", about " + clock_text(*left) + " left" : std::string(),
+                              clock_text(elapsed)));
+  return lines;
 }
 
 void ConsoleReporter::erase_block() {
@@ -314,18 +314,13 @@ void ConsoleReporter::erase_block() {
 }
 
 void ConsoleReporter::redraw() {
-  if (!live_ || !overall_at_start_) return;
+  if (!live_ || !batch_seen_) return;
   announce_stop();
   last_draw_ = Clock::now();
   // Lines neither wrap nor outgrow the screen: the redraw climbs exactly the lines it drew.
   const auto [columns, rows] = terminal_size(out_);
-  std::vector<std::string> lines;
-  const std::string text = block(columns - 1);
-  for (size_t start = 0; start < text.size();) {
-    const size_t end = std::min(text.find('\n', start), text.size());
-    lines.push_back(fit(text.substr(start, end - start), columns - 1));
-    start = end + 1;
-  }
+  std::vector<std::string> lines = block(columns - 1);
+  for (std::string& line : lines) line = fit(line, columns - 1);
   const size_t room = rows - 2;
   if (lines.size() > room) {
     const size_t hidden = lines.size() - room + 1;

@@ -73,8 +73,8 @@ class ConsoleReporter : public SweepObserver {
   /// Live mode: erases the block and draws it again.
   void redraw();
   void erase_block();
-  /// The block's lines, each within `columns`.
-  std::string block(size_t columns) const;
+  /// The block's lines (without their newlines), metrics only as far as `columns` allows.
+  std::vector<std::string> block(size_t columns) const;
   /// The seconds left of a run, or overall; nullopt until there is a rate to go by.
   std::optional<double> seconds_left(const RunState& run, Clock::time_point now) const;
   std::optional<double> overall_seconds_left(Clock::time_point now) const;
@@ -95,7 +95,7 @@ class ConsoleReporter : public SweepObserver {
   int64_t ended_ = 0;
   std::map<int64_t, RunState> runs_;  ///< by plan index
   /// Whether a batch was trained in this process yet, and when the first was.
-  bool overall_at_start_ = false;
+  bool batch_seen_ = false;
   Clock::time_point overall_start_{};
   int drawn_lines_ = 0;
   Clock::time_point last_draw_{};
