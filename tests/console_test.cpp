@@ -109,8 +109,8 @@ TEST(Console, TheLiveBlockIsErasedWholeAndTheRunsEndLinesStay) {
   EXPECT_EQ(count_lines_with(screen, "runs done"), 0U) << "the overall line was left behind";
   EXPECT_EQ(count_lines_with(screen, "\u2588"), 0U) << "a run's live line was left behind";
   EXPECT_EQ(count_lines_with(screen, "\u00b7"), 0U) << "a run's live line was left behind";
-  for (const char* name : {"[1/3] l2=0 seed=0: done", "[2/3] l2=0.001 seed=0: done",
-                                  "[3/3] l2=0.002 seed=0: done"}) {
+  for (const char* name :
+       {"[1/3] l2=0 seed=0: done", "[2/3] l2=0.001 seed=0: done", "[3/3] l2=0.002 seed=0: done"}) {
     EXPECT_EQ(count_lines_with(screen, name), 1U) << name;
   }
   EXPECT_EQ(count_lines_with(screen, "results in runs/test:"), 1U);
