@@ -68,40 +68,40 @@ TEST(Plan, KeepsCohortsWholeForTheEngineThatStepsThemTogether) {
   EXPECT_EQ(gpu.units.size(), 2u);
   EXPECT_EQ(gpu.jobs, 1);
   config.engine = "fused";
+  const Plan automatic = make_plan(config, torch::kCPU);  // --jobs auto: whole cohorts
+  EXPECT_EQ(automatic.units.size(), 2u);
+  EXPECT_GE(automatic.unit_threads, 1);
+  EXPECT_EQ(train_options(automatic, 0).threads, automatic.unit_threads);
   config.jobs = 4;  // more jobs than cohorts: slices
   const Plan plan = make_plan(config, torch::kCPU);
   EXPECT_EQ(plan.units.size(), 4u);
   EXPECT_EQ(plan.jobs, 4);
 }
 
-std::vector<size_t> sizes(const std::vector<Cohort>& cohorts) {
-  std::vector<size_t> result;
-  for (const Cohort& cohort : cohorts) result.push_back(cohort.runs.size());
-  return result;
-}
-
-TEST(Plan, CutsCohortsIntoEqualUnitsThatKeepEveryCoreBusy) {
+TEST(Plan, BalancesTheCoresByWorkWithWholeCohorts) {
   const auto cohorts = [](std::vector<size_t> members) {
     std::vector<Cohort> result;
     for (const size_t m : members) result.push_back({0, std::vector<RunSpec>(m)});
     return result;
   };
-  // Three runs on two cores: one each, all at once (the system shares the cores evenly).
-  auto units = cohorts({3});
-  EXPECT_EQ(plan_cohort_units(units, 2), 3);
-  EXPECT_EQ(sizes(units), (std::vector<size_t>{1, 1, 1}));
-  // Twelve strengths of one seed on two cores: two halves side by side.
-  units = cohorts({12});
-  EXPECT_EQ(plan_cohort_units(units, 2), 2);
-  EXPECT_EQ(sizes(units), (std::vector<size_t>{6, 6}));
-  // Three seeds of four strengths on two cores: the three cohorts at once.
-  units = cohorts({4, 4, 4});
-  EXPECT_EQ(plan_cohort_units(units, 2), 3);
-  EXPECT_EQ(sizes(units), (std::vector<size_t>{4, 4, 4}));
-  // Many cohorts: one per core at a time, from a queue.
-  units = cohorts(std::vector<size_t>(10, 3));
-  EXPECT_EQ(plan_cohort_units(units, 2), 2);
-  EXPECT_EQ(units.size(), 10u);
+  using Pair = std::pair<int64_t, int64_t>;  // (jobs, threads)
+  const auto schedule = [&](std::vector<size_t> members, int64_t cores) {
+    const CohortSchedule s = plan_cohort_units(cohorts(std::move(members)), cores, 2);
+    return Pair(s.jobs, s.threads);
+  };
+  // Three runs on two cores: the one cohort's step on both (six row blocks, three each).
+  EXPECT_EQ(schedule({3}, 2), Pair(1, 2));
+  // Twelve strengths of one seed: the same.
+  EXPECT_EQ(schedule({12}, 2), Pair(1, 2));
+  // Six seeds on two cores: three cohorts on each core, one thread each, no waiting.
+  EXPECT_EQ(schedule(std::vector<size_t>(6, 3), 2), Pair(2, 1));
+  // Three seeds on two cores: one after another, each on both cores (not two then one).
+  EXPECT_EQ(schedule({4, 4, 4}, 2), Pair(1, 2));
+  // One run on sixteen cores: its two blocks on two threads; two such cohorts side by side
+  // on sixteen would leave cores idle either way, so as many as fit.
+  EXPECT_EQ(schedule({1}, 16), Pair(1, 2));
+  EXPECT_EQ(schedule({3, 3, 3}, 16), Pair(2, 6));
+  EXPECT_EQ(schedule({3}, 1), Pair(1, 1));
 }
 
 TEST(Plan, TrainsEveryCombinationOfTheListsWithEverySeed) {

@@ -98,11 +98,15 @@ TEST(Sweep, RunningRunsSideBySideGivesIdenticalResultsInPlanOrder) {
   }
 }
 
-TEST(Sweep, UsesOneJobPerCoreByDefaultAndOneUnitAtATimeOnAGpu) {
+TEST(Sweep, UsesEveryCoreByDefaultAndOneUnitAtATimeOnAGpu) {
   SweepConfig config;
   const auto cores = static_cast<int64_t>(std::max(1u, std::thread::hardware_concurrency()));
-  EXPECT_EQ(testing::jobs_for(config, torch::kCPU, 100), cores);
+  // One cohort of 100 runs: its step spread over every core.
+  EXPECT_EQ(testing::jobs_for(config, torch::kCPU, 100), 1);
+  EXPECT_EQ(testing::threads_for(config, torch::kCPU, 100), cores);
+  // One run: its two pieces on up to two threads.
   EXPECT_EQ(testing::jobs_for(config, torch::kCPU, 1), 1);
+  EXPECT_EQ(testing::threads_for(config, torch::kCPU, 1), std::min<int64_t>(cores, 2));
   EXPECT_EQ(testing::jobs_for(config, torch::Device(torch::kCUDA, 0), 100), 1);
   config.cuda_graphs = false;  // engine auto on a GPU: the autograd loop
   EXPECT_EQ(testing::jobs_for(config, torch::Device(torch::kCUDA, 0), 100), 1);

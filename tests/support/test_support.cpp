@@ -171,6 +171,13 @@ int64_t jobs_for(SweepConfig config, const torch::Device& device, int64_t runs) 
   return make_plan(config, device).jobs;
 }
 
+int64_t threads_for(SweepConfig config, const torch::Device& device, int64_t runs) {
+  config.l2_strengths.clear();
+  for (int64_t i = 0; i < runs; ++i) config.l2_strengths.push_back(static_cast<double>(i) * 1e-4);
+  config.seeds = 1;
+  return make_plan(config, device).unit_threads;
+}
+
 void expect_same_run_up_to_rounding(const EpochMetrics& a, const EpochMetrics& b) {
   EXPECT_NEAR(a.loss, b.loss, 2e-3);
   EXPECT_NEAR(a.val_loss, b.val_loss, 2e-3);

@@ -142,6 +142,8 @@ std::vector<RunResult> sweep(const SweepConfig& config, const Datasets& data,
 
 /// The plan's job count for `config` with `runs` strengths (one seed) on `device`.
 int64_t jobs_for(SweepConfig config, const torch::Device& device, int64_t runs);
+/// The threads each unit's step spreads over in that plan.
+int64_t threads_for(SweepConfig config, const torch::Device& device, int64_t runs);
 
 /// Expects the last epochs of two runs of the same experiment on different devices or paths
 /// to agree up to float rounding (loss, val_loss, val_accuracy and ||W1||).

@@ -346,9 +346,11 @@ std::vector<SweepOption> make_options() {
            "stream of its own too). A unit is a cohort, or a slice of one, for the engines that "
            "step a cohort's runs together (fused, tensor), and a single run for the autograd "
            "loop (see [Cohorts](architecture.md#cohorts)). `auto` (or `0`): on the CPU with the "
-           "fused engine, up to two runs per core each become a unit, all at once (three runs "
-           "on two cores share the cores evenly), and more runs stay in cohorts cut into one "
-           "slice per core; with the others, one unit per core; on a GPU, one unit at a time. "
+           "fused engine, whole cohorts balanced by work: one per core at a time when the "
+           "cohorts divide evenly over the cores (`--seeds 6` on two cores), else each "
+           "cohort's step spread over the cores (two pieces per run: three runs on two cores "
+           "take one step on both); with the others, one unit per core; on a GPU, one unit at "
+           "a time. "
            "Results do not depend on it. Rows of `metrics.csv` from "
            "units side by side interleave; `--jobs 1` gives training order",
            "auto"},

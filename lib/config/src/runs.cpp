@@ -76,17 +76,17 @@ void slice_cohorts(std::vector<Cohort>& cohorts, size_t units) {
   }
 }
 
-int64_t plan_cohort_units(std::vector<Cohort>& cohorts, int64_t cores) {
-  size_t runs = 0;
-  for (const Cohort& cohort : cohorts) runs += cohort.runs.size();
-  const auto cpu = static_cast<size_t>(std::max<int64_t>(1, cores));
-  if (runs <= 2 * cpu) {
-    slice_cohorts(cohorts, runs);  // one run each
-  } else {
-    slice_cohorts(cohorts, cpu);
-  }
-  const auto units = static_cast<int64_t>(cohorts.size());
-  return units <= 2 * static_cast<int64_t>(cpu) ? units : static_cast<int64_t>(cpu);
+CohortSchedule plan_cohort_units(const std::vector<Cohort>& cohorts, int64_t cores,
+                                 int64_t pieces_per_run) {
+  const int64_t cpu = std::max<int64_t>(1, cores);
+  const auto count = static_cast<int64_t>(cohorts.size());
+  if (count == 0) return {};
+  if (count % cpu == 0) return {cpu, 1};
+  size_t largest = 1;
+  for (const Cohort& cohort : cohorts) largest = std::max(largest, cohort.runs.size());
+  const int64_t pieces = std::max<int64_t>(1, pieces_per_run) * static_cast<int64_t>(largest);
+  const int64_t threads = std::min(cpu, pieces);
+  return {std::clamp<int64_t>(cpu / threads, 1, count), threads};
 }
 
 }  // namespace l2sweep

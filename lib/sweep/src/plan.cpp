@@ -45,8 +45,11 @@ void plan_units(Plan& plan, const std::vector<RunSpec>& mine) {
   const int64_t cores = std::max<int64_t>(1, std::thread::hardware_concurrency());
   const auto units_available = static_cast<int64_t>(std::max<size_t>(1, mine.size()));
   int64_t jobs = config.jobs;
-  if (plan.engine->stacks_members && plan.device.is_cpu() && jobs == 0) {
-    plan.jobs = std::max<int64_t>(1, plan_cohort_units(plan.units, cores));
+  if (plan.engine->step_pieces_per_run > 0 && plan.device.is_cpu() && jobs == 0) {
+    const CohortSchedule schedule =
+        plan_cohort_units(plan.units, cores, plan.engine->step_pieces_per_run);
+    plan.jobs = schedule.jobs;
+    plan.unit_threads = schedule.threads;
     return;
   }
   if (jobs == 0) {
@@ -128,6 +131,7 @@ TrainOptions train_options(const Plan& plan, uint64_t seed) {
   options.engine = plan.engine->name;
   options.adam = plan.config.adam;
   options.cuda_graphs = plan.cuda_graphs;
+  options.threads = plan.unit_threads;
   return options;
 }
 

@@ -31,6 +31,8 @@ std::vector<EngineEntry> entries() {
     EngineEntry fused;
     fused.name = "fused";
     fused.stacks_members = true;
+    // Any input size but the smallest cuts in two (28 x 28 pixels here).
+    fused.step_pieces_per_run = FusedCpuEngine::pieces_per_member(28 * 28);
     fused.runs_on_cuda = false;
     fused.summary = "explicit gradients and a one-pass Adam over every member, on the CPU";
     fused.describe = [](const EngineSetup& setup) {

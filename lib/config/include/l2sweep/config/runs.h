@@ -51,13 +51,21 @@ std::vector<Cohort> cohorts_of(const std::vector<RunSpec>& runs);
 /// members, so this only decides what trains side by side.
 void slice_cohorts(std::vector<Cohort>& cohorts, size_t units);
 
-/// For an engine that steps a cohort's members together, on `cores` CPU cores: cuts `cohorts`
-/// into units of equal work that keep every core busy to the end, and returns how many to
-/// train at once. Few runs (at most two per core) become one unit each, all trained at once:
-/// the system shares the cores evenly among them (three runs on two cores take 1.5 run-times,
-/// where two units of two and one would take two). More runs stay in their cohorts, split into
-/// slices until there are at least as many units as cores; up to two units per core are then
-/// all trained at once, and beyond that one per core at a time from a queue.
-int64_t plan_cohort_units(std::vector<Cohort>& cohorts, int64_t cores);
+/// How whole cohorts share the cores: `jobs` cohorts at a time, each spreading its step over
+/// `threads` threads.
+struct CohortSchedule {
+  int64_t jobs = 1;
+  int64_t threads = 1;
+};
+
+/// For an engine that steps a cohort's members together and can spread one step over threads,
+/// on `cores` CPU cores, each run's step being `pieces_per_run` pieces of equal work (its row
+/// blocks): balances the cores by work, not by member, and never slices a cohort. When the
+/// cohorts divide evenly over the cores, one per core at a time on one thread each (no thread
+/// ever waits for another); otherwise each cohort's step is spread over as many threads as it
+/// has pieces, up to the cores, and as many cohorts as then fit train at once (three runs on
+/// two cores: one cohort on both; six seeds on two cores: three cohorts on each).
+CohortSchedule plan_cohort_units(const std::vector<Cohort>& cohorts, int64_t cores,
+                                 int64_t pieces_per_run);
 
 }  // namespace l2sweep

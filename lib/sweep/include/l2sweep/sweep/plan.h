@@ -35,6 +35,9 @@ struct Plan {
   /// GPU, 1); never more than there are units, never fewer than 1. For an engine that stacks
   /// members on the CPU, see plan_cohort_units.
   int64_t jobs = 1;
+  /// Threads each unit's step spreads over (TrainOptions::threads): more than one only for an
+  /// engine that splits its steps, on the CPU, with --jobs auto (plan_cohort_units).
+  int64_t unit_threads = 1;
 };
 
 /// Every run of the sweep in the units one job trains them in, in order: the cohorts of all

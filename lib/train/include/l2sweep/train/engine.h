@@ -41,6 +41,9 @@ struct TrainOptions {
   /// With the tensor engine on CUDA: replay the steps from CUDA graphs captured in the first
   /// epoch.
   bool cuda_graphs = false;
+  /// CPU threads one unit's step spreads over, the caller's included (the fused engine; the
+  /// others use one): the plan's share of the cores for the unit. Changes no number.
+  int64_t threads = 1;
 };
 
 /// Called as an epoch's steps complete with (steps done, steps in the epoch), a step being

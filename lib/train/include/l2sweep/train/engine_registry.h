@@ -29,6 +29,10 @@ struct EngineEntry {
   /// after another. Only then is a cohort worth keeping whole as one unit of work; members
   /// stepped in turn spread better over the jobs one run at a time.
   bool stacks_members = false;
+  /// Pieces of equal work each member's CPU step splits into, which the engine spreads over
+  /// TrainOptions::threads threads (the planner balances the cores by them); 0: the engine
+  /// steps on one thread.
+  int64_t step_pieces_per_run = 0;
   bool runs_on_cpu = true;
   bool runs_on_cuda = true;
   /// Can replay its steps from a captured CUDA graph (--cuda-graphs on, on CUDA).

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <map>
@@ -16,15 +17,22 @@
 #include "l2sweep/train/dropout.h"
 #include "l2sweep/train/loss.h"
 #include "l2sweep/train/model.h"
+#include "profile.h"
+#include "team.h"
 
 namespace l2sweep {
 namespace {
 
-/// Rows of W1 per product: the first layer and W1's gradient are computed block by block, one
-/// BLAS call on the same 64 rows whatever the cohort. A BLAS may round an
-/// element differently as the product grows (OpenBLAS does for batches under 16), so the
-/// products never grow: a member's numbers are the same alone or among any others.
-constexpr int64_t kRowBlock = 64;
+/// Each member's first-layer products are split over its inputs, at this many floats (a
+/// multiple of 16: every piece of W1 and of the batch starts 64-byte aligned): the forward
+/// product as the sum of two partial products, W1's gradient as two column halves. Two pieces
+/// per member let two threads share a cohort of any size; splitting the inputs rather than the
+/// rows keeps each product as tall as the member (the BLAS packs the batch once per piece, not
+/// once per row block: about 20% of the products' time with 64-row blocks). A BLAS may round
+/// an element differently as a product's shape changes (OpenBLAS does for batches under 16), so
+/// the pieces never change with the cohort: a member's numbers are the same alone or among any
+/// others, on any number of threads.
+constexpr int64_t kPieceAlignment = 16;
 /// Examples per stacked product when evaluating. Each example's cross-entropy is added to its
 /// member's sum in order, so the chunk size changes no number; small chunks keep the
 /// buffers (every member's hidden layer for the chunk) small.
@@ -40,8 +48,48 @@ using fused::gemm;
 using fused::keras_adam_kernel;
 using fused::mask_by_dropout_relu;
 using fused::mask_by_relu;
+using fused::Part;
+using fused::PartTimer;
 using fused::softmax_cross_entropy;
+using fused::StepProfile;
 using fused::sum_rows;
+using fused::Team;
+using fused::wait_until;
+
+/// A member's `inputs` in pieces (begin, count): two halves cut at a multiple of
+/// kPieceAlignment, or one piece when there are too few inputs to cut.
+std::vector<std::pair<int64_t, int64_t>> piece_layout(int64_t inputs) {
+  const int64_t cut = inputs / 2 / kPieceAlignment * kPieceAlignment;
+  if (cut == 0) return {{0, inputs}};
+  return {{0, cut}, {cut, inputs - cut}};
+}
+
+/// A 64-byte aligned float buffer of `size` (c10's allocator): every operand the BLAS sees is
+/// aligned (blas.cpp copies any other, at a cost).
+torch::Tensor aligned_floats(int64_t size) {
+  return torch::empty({size}, torch::TensorOptions().dtype(torch::kFloat32));
+}
+
+/// How far a job's tasks have got: each task waits only on counters of tasks taken before it.
+struct Progress {
+  std::atomic<int64_t> next{0};      ///< the next task to take
+  std::atomic<int64_t> gathered{0};  ///< parts of the batch gathered
+  std::unique_ptr<std::atomic<int64_t>[]> forward, heads, backward;  ///< per member
+  std::atomic<bool> failed{false};
+  int64_t members = 0;
+
+  explicit Progress(int64_t count)
+      : forward(new std::atomic<int64_t>[static_cast<size_t>(count)]),
+        heads(new std::atomic<int64_t>[static_cast<size_t>(count)]),
+        backward(new std::atomic<int64_t>[static_cast<size_t>(count)]),
+        members(count) {}
+  void reset() {
+    next = 0;
+    gathered = 0;
+    failed = false;
+    for (int64_t r = 0; r < members; ++r) forward[r] = heads[r] = backward[r] = 0;
+  }
+};
 
 }  // namespace
 
@@ -50,9 +98,14 @@ struct FusedCpuEngine::Impl {
   struct Buffers {
     torch::Tensor x;           ///< [n, inputs]: the batch's pixels
     torch::Tensor hidden_t;    ///< [members * hidden, n]: every member's hidden layer, transposed
+    torch::Tensor partial_t;   ///< [members * hidden, n]: the second piece's partial product
     torch::Tensor logits_t;    ///< [members, classes, n]
     torch::Tensor d_logits;    ///< [members, n, classes]: d(mean cross-entropy)/d(logits)
     torch::Tensor d_hidden_t;  ///< [members * hidden, n]
+  };
+  /// Columns [begin, begin + count) of W1 and of the batch.
+  struct Piece {
+    int64_t begin, count;
   };
 
   int64_t members = 0, hidden = 0, inputs = 0, classes = 0;
@@ -64,18 +117,25 @@ struct FusedCpuEngine::Impl {
   /// member's W1 ([members * hidden, inputs], member after member), then b1, W2 and b2.
   torch::Tensor params, grads, exp_avg, exp_avg_sq;
   torch::Tensor w1, b1, w2, b2, grad_w1, grad_b1, grad_w2, grad_b2;
-  /// Rows of the stacked W1 in kRowBlock blocks from the start of each member's: (first, rows).
-  std::vector<std::pair<int64_t, int64_t>> row_blocks;
-  /// The sum of squares of each row block of W1 before the step's update, in row_blocks order.
-  std::vector<double> block_squares;
+  /// Each member's inputs in pieces (piece_layout).
+  std::vector<Piece> pieces;
+  /// The sum of squares of each member's piece of W1 before the step's update, member by
+  /// member.
+  std::vector<double> piece_squares;
   std::map<int64_t, Buffers> buffers;  ///< by batch size: the full batch and the epoch's tail
   std::vector<double> cross_entropy;   ///< the batch's summed cross-entropy, per member
   std::vector<int64_t> correct;
-  /// Each thread's dW1 for one row block: computed, then used by Adam while still in cache.
-  std::vector<float> gradient_scratch;
+  /// Each thread's piece of dW1: computed, then used by Adam while still in cache.
+  std::vector<torch::Tensor> gradient_scratch;
+  /// The threads a step spreads over (TrainOptions::threads), and their progress in a job.
+  std::unique_ptr<Team> team;
+  std::unique_ptr<Progress> progress;
+  StepProfile profile;
 
   Impl(const std::vector<Member>& cohort, const TrainOptions& options)
-      : learning_rate(options.learning_rate), keras_adam(options.adam == AdamVariant::kKeras) {
+      : learning_rate(options.learning_rate),
+        keras_adam(options.adam == AdamVariant::kKeras),
+        profile(static_cast<int64_t>(cohort.size()), std::max<int64_t>(1, options.threads)) {
     const auto first = first_linear(cohort.front().model);
     const auto second = second_linear(cohort.front().model);
     members = static_cast<int64_t>(cohort.size());
@@ -107,16 +167,20 @@ struct FusedCpuEngine::Impl {
       dropout.push_back(member.dropout);
       weight_decay.push_back(member.weight_decay);
     }
-    for (int64_t r = 0; r < members; ++r) {
-      for (int64_t row = 0; row < hidden; row += kRowBlock) {
-        row_blocks.emplace_back(r * hidden + row, std::min(kRowBlock, hidden - row));
-      }
+    for (const auto& [begin, count] : piece_layout(inputs)) pieces.push_back({begin, count});
+    piece_squares.assign(static_cast<size_t>(members) * pieces.size(), 0.0);
+    team = std::make_unique<Team>(std::max<int64_t>(1, options.threads));
+    int64_t widest = 0;
+    for (const Piece& piece : pieces) widest = std::max(widest, piece.count);
+    for (int64_t w = 0; w < team->size(); ++w) {
+      gradient_scratch.push_back(aligned_floats(hidden * widest));
     }
-    block_squares.assign(row_blocks.size(), 0.0);
-    gradient_scratch.resize(static_cast<size_t>(kRowBlock * inputs));
+    progress = std::make_unique<Progress>(members);
     cross_entropy.resize(static_cast<size_t>(members));
     correct.resize(static_cast<size_t>(members));
   }
+
+  int64_t piece_count() const { return static_cast<int64_t>(pieces.size()); }
 
   /// Member `r`'s parameters as views of the flat buffer: the four tensors of its model.
   std::vector<torch::Tensor> member_views(int64_t r, bool gradients = false) const {
@@ -131,98 +195,141 @@ struct FusedCpuEngine::Impl {
     auto found = buffers.find(n);
     if (found != buffers.end()) return found->second;
     const auto f = torch::TensorOptions().dtype(torch::kFloat32);
-    Buffers b{torch::empty({n, inputs}, f), torch::empty({members * hidden, n}, f),
-              torch::empty({members, classes, n}, f), torch::empty({members, n, classes}, f),
-              torch::empty({members * hidden, n}, f)};
+    Buffers b{torch::empty({n, inputs}, f),           torch::empty({members * hidden, n}, f),
+              torch::empty({members * hidden, n}, f), torch::empty({members, classes, n}, f),
+              torch::empty({members, n, classes}, f), torch::empty({members * hidden, n}, f)};
     return buffers.emplace(n, std::move(b)).first->second;
   }
 
-  /// The first layer of every member for the `n` examples in `x`, row block by row block:
-  /// hidden^T = relu(W1 x^T + b1).
-  void first_layer(const torch::Tensor& x, torch::Tensor& hidden_t, int64_t n) {
-    const float* bias = b1.data_ptr<float>();
-    for (const auto& [begin, rows] : row_blocks) {
-      float* h = hidden_t.data_ptr<float>() + begin * n;
-      gemm(false, true, rows, n, inputs, w1.data_ptr<float>() + begin * inputs, inputs,
-           x.data_ptr<float>(), inputs, h, n);
-      for (int64_t k = 0; k < rows; ++k) {
-        const float b = bias[begin + k];
-        for (int64_t e = 0; e < n; ++e) h[k * n + e] = std::max(h[k * n + e] + b, 0.0f);
+  /// Piece `p` of member r's first-layer product for the `n` examples in `x`: W1[:, piece]
+  /// x[:, piece]^T into member r's rows of `out` ([members * hidden, n]).
+  void forward_piece(int64_t r, int64_t p, const float* x, float* out, int64_t n, int64_t worker,
+                     StepProfile* timing) {
+    const Piece& piece = pieces[static_cast<size_t>(p)];
+    const PartTimer timer(timing, worker, Part::kProducts);
+    gemm(false, true, hidden, n, piece.count,
+         w1.data_ptr<float>() + r * hidden * inputs + piece.begin, inputs, x + piece.begin, inputs,
+         out + r * hidden * n, n);
+  }
+
+  /// Member r's hidden layer from its pieces: relu((piece 0 + piece 1) + b1), in place in
+  /// `hidden_t`, in that order of additions whatever thread made which piece.
+  void hidden_layer(int64_t r, float* hidden_t, const float* partial_t, int64_t n, int64_t worker,
+                    StepProfile* timing) {
+    const PartTimer timer(timing, worker, Part::kElementwise);
+    const float* bias = b1.data_ptr<float>() + r * hidden;
+    float* h = hidden_t + r * hidden * n;
+    const float* second = partial_t + r * hidden * n;
+    for (int64_t k = 0; k < hidden; ++k) {
+      const float b = bias[k];
+      float* row = h + k * n;
+      if (piece_count() > 1) {
+        const float* more = second + k * n;
+        for (int64_t e = 0; e < n; ++e) row[e] = std::max((row[e] + more[e]) + b, 0.0f);
+      } else {
+        for (int64_t e = 0; e < n; ++e) row[e] = std::max(row[e] + b, 0.0f);
       }
     }
   }
 
-  /// Member r's second layer, loss and the gradients of its second layer: the part of the
-  /// backward pass that needs all of the member's hidden units.
-  void member_head(Buffers& b, const int64_t* labels, const int64_t* rows, int64_t n, int64_t r) {
-    const float* hidden_t = b.hidden_t.data_ptr<float>() + r * hidden * n;  // [hidden, n]
-    float* z = b.logits_t[r].data_ptr<float>();                             // [classes, n]
-    gemm(false, false, classes, n, hidden, w2[r].data_ptr<float>(), hidden, hidden_t, n, z, n);
-    const float* bias = b2[r].data_ptr<float>();
-    for (int64_t c = 0; c < classes; ++c) {
-      for (int64_t i = 0; i < n; ++i) z[c * n + i] += bias[c];
+  /// Member r's hidden layer, second layer, loss, and the backward pass as far as it needs all
+  /// of the member's hidden units: dW2, db2, d hidden^T = (W2^T dz^T) * (hidden > 0) and db1;
+  /// then Adam on b1, W2 and b2, which nothing reads any more in this step.
+  void member_head(Buffers& b, const int64_t* labels, const int64_t* rows, int64_t n, int64_t r,
+                   const float* noise, const AdamCoefficients& c, int64_t worker) {
+    hidden_layer(r, b.hidden_t.data_ptr<float>(), b.partial_t.data_ptr<float>(), n, worker,
+                 &profile);
+    float* hidden_t = b.hidden_t.data_ptr<float>() + r * hidden * n;  // [hidden, n]
+    const double rate = dropout[static_cast<size_t>(r)];
+    if (rate > 0) {
+      const PartTimer timer(&profile, worker, Part::kElementwise);
+      TORCH_CHECK(noise != nullptr, "a Dropout member trained without the epoch's noise");
+      apply_dropout(hidden_t, noise, hidden, hidden, n, static_cast<float>(rate),
+                    dropout_scale(rate));
+    }
+    float* z = b.logits_t[r].data_ptr<float>();  // [classes, n]
+    {
+      const PartTimer timer(&profile, worker, Part::kProducts);
+      gemm(false, false, classes, n, hidden, w2[r].data_ptr<float>(), hidden, hidden_t, n, z, n);
     }
     float* dz = b.d_logits[r].data_ptr<float>();  // [n, classes]
-    const float scale = 1.0f / static_cast<float>(n);
-    double sum = 0;
-    int64_t right = 0;
-    for (int64_t i = 0; i < n; ++i) {
-      bool hit = false;
-      sum += static_cast<double>(
-          softmax_cross_entropy(z + i, n, classes, labels[rows[i]], scale, dz + i * classes, &hit));
-      right += hit ? 1 : 0;
+    {
+      const PartTimer timer(&profile, worker, Part::kLoss);
+      const float* bias = b2[r].data_ptr<float>();
+      for (int64_t k = 0; k < classes; ++k) {
+        for (int64_t i = 0; i < n; ++i) z[k * n + i] += bias[k];
+      }
+      const float scale = 1.0f / static_cast<float>(n);
+      double sum = 0;
+      int64_t right = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        bool hit = false;
+        sum += static_cast<double>(softmax_cross_entropy(z + i, n, classes, labels[rows[i]], scale,
+                                                         dz + i * classes, &hit));
+        right += hit ? 1 : 0;
+      }
+      cross_entropy[static_cast<size_t>(r)] = sum;
+      correct[static_cast<size_t>(r)] = right;
     }
-    cross_entropy[static_cast<size_t>(r)] = sum;
-    correct[static_cast<size_t>(r)] = right;
-
-    // dW2[classes, hidden] = dz^T [classes, n] hidden [n, hidden], db2 = sum of dz.
-    gemm(true, true, classes, hidden, n, dz, classes, hidden_t, n, grad_w2[r].data_ptr<float>(),
-         hidden);
-    float* db2 = grad_b2[r].data_ptr<float>();
-    std::fill(db2, db2 + classes, 0.0f);
-    for (int64_t i = 0; i < n; ++i) {
-      for (int64_t c = 0; c < classes; ++c) db2[c] += dz[i * classes + c];
+    float* dh = b.d_hidden_t.data_ptr<float>() + r * hidden * n;  // [hidden, n]
+    {
+      const PartTimer timer(&profile, worker, Part::kProducts);
+      // dW2[classes, hidden] = dz^T [classes, n] hidden [n, hidden]
+      gemm(true, true, classes, hidden, n, dz, classes, hidden_t, n, grad_w2[r].data_ptr<float>(),
+           hidden);
+      // d hidden^T [hidden, n] = W2^T [hidden, classes] dz^T [classes, n]
+      gemm(true, true, hidden, n, classes, w2[r].data_ptr<float>(), hidden, dz, classes, dh, n);
     }
+    {
+      const PartTimer timer(&profile, worker, Part::kElementwise);
+      float* db2 = grad_b2[r].data_ptr<float>();
+      std::fill(db2, db2 + classes, 0.0f);
+      for (int64_t i = 0; i < n; ++i) {
+        for (int64_t k = 0; k < classes; ++k) db2[k] += dz[i * classes + k];
+      }
+      if (rate > 0) {
+        mask_by_dropout_relu(dh, hidden_t, hidden * n, dropout_scale(rate));
+      } else {
+        mask_by_relu(dh, hidden_t, hidden * n);
+      }
+      sum_rows(dh, hidden, n, grad_b1.data_ptr<float>() + r * hidden);
+    }
+    const PartTimer timer(&profile, worker, Part::kAdam);
+    const float* base = params.data_ptr<float>();
+    update(b1.data_ptr<float>() - base + r * hidden, hidden, c, nullptr);
+    update(w2[r].data_ptr<float>() - base, classes * hidden, c, nullptr);
+    update(b2[r].data_ptr<float>() - base, classes, c, nullptr);
   }
 
-  /// The rest of the backward pass and Adam on row block `i` of W1 (rows of one member):
-  /// d hidden^T = (W2^T dz^T) * (hidden > 0) and db1 on those rows, their rows of dW1 =
-  /// d hidden^T x into this thread's `scratch`, and Adam on those rows of W1 and b1 while the
-  /// gradient is still in cache (the sum of squares of the rows taken before the update): no
-  /// gradient buffer the size of every W1 streams through memory. W2 is only read here (other
-  /// blocks of the member read it too), so it is updated after them (second_layer_adam).
-  void row_block_backward(Buffers& b, int64_t n, size_t i, const AdamCoefficients& c,
-                          float* scratch) {
-    const auto [begin, rows] = row_blocks[i];
-    const int64_t r = begin / hidden;
-    float* dh = b.d_hidden_t.data_ptr<float>() + begin * n;
-    // d hidden^T [rows, n] = W2[:, rows]^T [rows, classes] dz^T [classes, n]
-    gemm(true, true, rows, n, classes, w2[r].data_ptr<float>() + (begin - r * hidden), hidden,
-         b.d_logits[r].data_ptr<float>(), classes, dh, n);
-    const float* h = b.hidden_t.data_ptr<float>() + begin * n;
-    if (dropout[static_cast<size_t>(r)] > 0) {
-      mask_by_dropout_relu(dh, h, rows * n, dropout_scale(dropout[static_cast<size_t>(r)]));
-    } else {
-      mask_by_relu(dh, h, rows * n);
+  /// Piece `p` of member r's W1 gradient, dW1[:, piece] = d hidden^T x[:, piece], into this
+  /// thread's scratch, and Adam on those weights while the gradient is still in cache (the sum
+  /// of squares of the weights taken before the update): no gradient buffer the size of every
+  /// W1 streams through memory.
+  void backward_piece(Buffers& b, int64_t n, int64_t r, int64_t p, const AdamCoefficients& c,
+                      int64_t worker) {
+    float* scratch = gradient_scratch[static_cast<size_t>(worker)].data_ptr<float>();
+    const Piece& piece = pieces[static_cast<size_t>(p)];
+    {
+      const PartTimer timer(&profile, worker, Part::kProducts);
+      gemm(false, false, hidden, piece.count, n, b.d_hidden_t.data_ptr<float>() + r * hidden * n, n,
+           b.x.data_ptr<float>() + piece.begin, inputs, scratch, piece.count);
     }
-    sum_rows(dh, rows, n, grad_b1.data_ptr<float>() + begin);
-    gemm(false, false, rows, inputs, n, dh, n, b.x.data_ptr<float>(), inputs, scratch, inputs);
-
+    const PartTimer timer(&profile, worker, Part::kAdam);
     AdamCoefficients decayed = c;
     const auto member = static_cast<size_t>(r);
     decayed.decay = static_cast<float>(2 * l2[member]);
     decayed.shrink = static_cast<float>(1 - learning_rate * weight_decay[member]);
     decayed.keras_decay = static_cast<float>(weight_decay[member]);
-    const int64_t offset = begin * inputs;
-    adam(params.data_ptr<float>() + offset, exp_avg.data_ptr<float>() + offset,
-         exp_avg_sq.data_ptr<float>() + offset, scratch, rows * inputs, decayed, &block_squares[i]);
-    update(b1.data_ptr<float>() - params.data_ptr<float>() + begin, rows, c, nullptr);
-  }
-
-  /// Adam on member r's W2 and b2, once no block reads W2 any more.
-  void second_layer_adam(int64_t r, const AdamCoefficients& c) {
-    update(w2[r].data_ptr<float>() - params.data_ptr<float>(), classes * hidden, c, nullptr);
-    update(b2[r].data_ptr<float>() - params.data_ptr<float>(), classes, c, nullptr);
+    double squares = 0;
+    for (int64_t k = 0; k < hidden; ++k) {
+      const int64_t offset = (r * hidden + k) * inputs + piece.begin;
+      double row = 0;
+      adam(params.data_ptr<float>() + offset, exp_avg.data_ptr<float>() + offset,
+           exp_avg_sq.data_ptr<float>() + offset, scratch + k * piece.count, piece.count, decayed,
+           &row);
+      squares += row;
+    }
+    piece_squares[member * pieces.size() + static_cast<size_t>(p)] = squares;
   }
 
   /// Adam on `size` elements of the flat buffers from `offset`.
@@ -257,36 +364,78 @@ struct FusedCpuEngine::Impl {
     return c;
   }
 
+  /// Waits until `counter` reaches `target`, counting the time as waiting.
+  void wait(const std::atomic<int64_t>& counter, int64_t target, int64_t worker) {
+    if (counter.load(std::memory_order_acquire) >= target) return;
+    const PartTimer timer(&profile, worker, Part::kWaiting);
+    wait_until(counter, target, progress->failed);
+  }
+
+  /// Worker `worker`'s share of a step, as tasks taken in order from one counter: the batch
+  /// gathered in one part per thread, then each member's forward pieces, each member's head
+  /// (with b1, W2 and b2's Adam), and each member's W1 pieces' gradient and Adam, each task
+  /// waiting for the ones it reads. Which thread runs a task changes no number: every task
+  /// computes the same thing in the same order wherever it runs.
+  void step_tasks(int64_t worker, Buffers& b, const torch::Tensor& images, const int64_t* labels,
+                  const int64_t* rows, int64_t n, const float* noise, const AdamCoefficients& c) {
+    torch::NoGradGuard no_grad;
+    Progress& p = *progress;
+    const int64_t parts = team->size();
+    const int64_t per_member = piece_count();
+    const int64_t total = parts + members * (2 * per_member + 1);
+    try {
+      for (int64_t t = p.next.fetch_add(1); t < total; t = p.next.fetch_add(1)) {
+        int64_t i = t;
+        if (i < parts) {
+          const PartTimer timer(&profile, worker, Part::kGather);
+          gather_rows(images, rows, n * i / parts, n * (i + 1) / parts, inputs,
+                      b.x.data_ptr<float>());
+          p.gathered.fetch_add(1, std::memory_order_acq_rel);
+          continue;
+        }
+        i -= parts;
+        if (i < members * per_member) {
+          wait(p.gathered, parts, worker);
+          const int64_t r = i / per_member, piece = i % per_member;
+          float* out = piece == 0 ? b.hidden_t.data_ptr<float>() : b.partial_t.data_ptr<float>();
+          forward_piece(r, piece, b.x.data_ptr<float>(), out, n, worker, &profile);
+          p.forward[r].fetch_add(1, std::memory_order_acq_rel);
+          continue;
+        }
+        i -= members * per_member;
+        if (i < members) {
+          wait(p.forward[i], per_member, worker);
+          member_head(b, labels, rows, n, i, noise, c, worker);
+          p.heads[i].store(1, std::memory_order_release);
+          continue;
+        }
+        i -= members;
+        const int64_t r = i / per_member;
+        wait(p.heads[r], 1, worker);
+        backward_piece(b, n, r, i % per_member, c, worker);
+      }
+    } catch (...) {
+      p.failed = true;
+      throw;
+    }
+  }
+
   /// One Adam step of every member on the examples `rows` of `images`/`labels`, whose dropout
   /// noise is `noise` ([n, hidden]; null when no member has Dropout); adds each member's batch
   /// loss, cross-entropy and accuracy (measured before the update) to `meters`.
   void step_on(const torch::Tensor& images, const int64_t* labels, const int64_t* rows, int64_t n,
                const float* noise, std::vector<EpochMeters>& meters) {
-    torch::NoGradGuard no_grad;
     Buffers& b = buffers_for(n);
     ++step;
-    gather_rows(images, rows, 0, n, inputs, b.x.data_ptr<float>());
-    first_layer(b.x, b.hidden_t, n);
-    for (int64_t r = 0; r < members; ++r) {
-      const double rate = dropout[static_cast<size_t>(r)];
-      if (rate <= 0) continue;
-      TORCH_CHECK(noise != nullptr, "a Dropout member trained without the epoch's noise");
-      apply_dropout(b.hidden_t.data_ptr<float>() + r * hidden * n, noise, hidden, n,
-                    static_cast<float>(rate), dropout_scale(rate));
-    }
-    for (int64_t r = 0; r < members; ++r) member_head(b, labels, rows, n, r);
     const AdamCoefficients c = coefficients();
-    for (size_t i = 0; i < row_blocks.size(); ++i) {
-      row_block_backward(b, n, i, c, gradient_scratch.data());
-    }
-    // W2 last: every row block of a member reads it.
-    for (int64_t r = 0; r < members; ++r) second_layer_adam(r, c);
+    progress->reset();
+    team->run([&](int64_t worker) { step_tasks(worker, b, images, labels, rows, n, noise, c); });
+    profile.count_step(members);
     const auto count = static_cast<double>(n);
-    size_t block = 0;
     for (int64_t r = 0; r < members; ++r) {
       double squares = 0;
-      for (; block < row_blocks.size() && row_blocks[block].first / hidden == r; ++block) {
-        squares += block_squares[block];
+      for (size_t p = 0; p < pieces.size(); ++p) {
+        squares += piece_squares[static_cast<size_t>(r) * pieces.size() + p];
       }
       const double data_loss = cross_entropy[static_cast<size_t>(r)] / count;
       const double loss = data_loss + l2[static_cast<size_t>(r)] * squares;
@@ -325,6 +474,10 @@ FusedCpuEngine::FusedCpuEngine(std::vector<Member> members, const TrainOptions& 
 FusedCpuEngine::~FusedCpuEngine() = default;
 
 int64_t FusedCpuEngine::steps() const { return impl_->step; }
+
+int64_t FusedCpuEngine::pieces_per_member(int64_t inputs) {
+  return static_cast<int64_t>(piece_layout(inputs).size());
+}
 
 std::vector<TrainMetrics> FusedCpuEngine::train_epoch(const Split& train,
                                                       const torch::Tensor& order,
@@ -375,30 +528,37 @@ std::vector<EvalMetrics> FusedCpuEngine::evaluate(const Split& split,
   const int64_t chunk = std::min(kEvalChunk, std::max<int64_t>(examples, 1));
   torch::Tensor x = torch::empty({chunk, impl.inputs}, f);
   torch::Tensor hidden_t = torch::empty({impl.members * impl.hidden, chunk}, f);
-  // One member's logits at a time, in a buffer of their own: a member's place in a stacked
-  // buffer would give its product another alignment in another cohort (see gemm).
-  torch::Tensor logits_t = torch::empty({impl.classes, chunk}, f);
+  // Each member's logits in a buffer of its own: a member's place in a stacked buffer would
+  // give its product another alignment in another cohort (see gemm).
+  std::vector<torch::Tensor> logits_t;
+  for (int64_t r = 0; r < impl.members; ++r)
+    logits_t.push_back(torch::empty({impl.classes, chunk}, f));
   std::vector<int64_t> rows(static_cast<size_t>(chunk));
   std::vector<double> cross_entropy(members_.size(), 0.0);
   std::vector<int64_t> correct(members_.size(), 0);
   // Per member and hidden unit: whether its ReLU was positive on any example.
   std::vector<uint8_t> fired(static_cast<size_t>(impl.members * impl.hidden), 0);
+  const int64_t per_member = impl.piece_count();
+  torch::Tensor partial_t = torch::empty({impl.members * impl.hidden, chunk}, f);
+  Progress& p = *impl.progress;
   for (int64_t begin = 0; begin < examples; begin += chunk) {
     const int64_t n = std::min(chunk, examples - begin);
     for (int64_t i = 0; i < n; ++i) rows[static_cast<size_t>(i)] = begin + i;
     torch::Tensor xs = x.narrow(0, 0, n);
     torch::Tensor hs = n == chunk ? hidden_t : torch::empty({impl.members * impl.hidden, n}, f);
-    gather_rows(images, rows.data(), 0, n, impl.inputs, xs.data_ptr<float>());
-    impl.first_layer(xs, hs, n);
-    for (int64_t r = 0; r < impl.members; ++r) {
+    torch::Tensor ps = n == chunk ? partial_t : torch::empty({impl.members * impl.hidden, n}, f);
+    // The chunk's tasks: the chunk gathered in one part per thread, each member's forward
+    // pieces, then each member's hidden layer, second layer and cross-entropy, added to its
+    // sum example by example in order (so the chunk size and the threads change no number).
+    const auto member_pass = [&](int64_t r, int64_t worker) {
       const auto member = static_cast<size_t>(r);
-      if (!active.empty() && !active[member]) continue;
+      impl.hidden_layer(r, hs.data_ptr<float>(), ps.data_ptr<float>(), n, worker, nullptr);
       const float* h = hs.data_ptr<float>() + r * impl.hidden * n;
       for (int64_t k = 0; k < impl.hidden; ++k) {
         uint8_t& unit = fired[static_cast<size_t>(r * impl.hidden + k)];
         for (int64_t e = 0; e < n && unit == 0; ++e) unit = h[k * n + e] > 0.0f ? 1 : 0;
       }
-      torch::Tensor z_t = n == chunk ? logits_t : torch::empty({impl.classes, n}, f);
+      torch::Tensor z_t = n == chunk ? logits_t[member] : torch::empty({impl.classes, n}, f);
       at::addmm_out(z_t, impl.b2[r].unsqueeze(1), impl.w2[r],
                     hs.narrow(0, r * impl.hidden, impl.hidden));
       const float* z = z_t.data_ptr<float>();
@@ -408,8 +568,43 @@ std::vector<EvalMetrics> FusedCpuEngine::evaluate(const Split& split,
             softmax_cross_entropy(z + i, n, impl.classes, label[begin + i], 1.0f, nullptr, &hit));
         correct[member] += hit ? 1 : 0;
       }
-    }
+    };
+    p.reset();
+    const int64_t parts = impl.team->size();
+    const int64_t total = parts + impl.members * (per_member + 1);
+    impl.team->run([&](int64_t worker) {
+      torch::NoGradGuard guard;
+      const PartTimer timer(&impl.profile, worker, Part::kEvaluation);
+      try {
+        for (int64_t t = p.next.fetch_add(1); t < total; t = p.next.fetch_add(1)) {
+          int64_t i = t;
+          if (i < parts) {
+            gather_rows(images, rows.data(), n * i / parts, n * (i + 1) / parts, impl.inputs,
+                        xs.data_ptr<float>());
+            p.gathered.fetch_add(1, std::memory_order_acq_rel);
+            continue;
+          }
+          i -= parts;
+          if (i < impl.members * per_member) {
+            wait_until(p.gathered, parts, p.failed);
+            const int64_t r = i / per_member, piece = i % per_member;
+            impl.forward_piece(r, piece, xs.data_ptr<float>(),
+                               (piece == 0 ? hs : ps).data_ptr<float>(), n, worker, nullptr);
+            p.forward[r].fetch_add(1, std::memory_order_acq_rel);
+            continue;
+          }
+          i -= impl.members * per_member;
+          if (!active.empty() && !active[static_cast<size_t>(i)]) continue;
+          wait_until(p.forward[i], per_member, p.failed);
+          member_pass(i, worker);
+        }
+      } catch (...) {
+        p.failed = true;
+        throw;
+      }
+    });
   }
+  impl.profile.count_evaluated(examples);
   std::vector<EvalMetrics> metrics(members_.size());
   for (size_t r = 0; r < members_.size(); ++r) {
     if (!active.empty() && !active[r]) continue;

@@ -35,8 +35,8 @@ struct AdamCoefficients {
 
 /// torch::optim::Adam's update (AdamW's with c.shrink != 1) of `size` parameters in one pass,
 /// the gradient plus c.decay * param (W1's L2 penalty); with `squares`, also the sum of squares
-/// of the parameters before the update. Vectorised, with an AVX2 clone on x86-64 that gives the
-/// same bits (kernels.cpp).
+/// of the parameters before the update. In this process's form (adam_form(), kernels.cpp): the
+/// same bits for a parameter wherever a call starts or ends.
 void adam_kernel(float* __restrict param, float* __restrict m, float* __restrict v,
                  const float* __restrict gradient, int64_t size, AdamCoefficients c,
                  double* squares);
@@ -45,6 +45,16 @@ void adam_kernel(float* __restrict param, float* __restrict m, float* __restrict
 void keras_adam_kernel(float* __restrict param, float* __restrict m, float* __restrict v,
                        const float* __restrict gradient, int64_t size, AdamCoefficients c,
                        double* squares);
+
+/// The exact form of either update (correctly rounded square root and division), whatever
+/// this process uses: the reference the fast form is checked against.
+void exact_adam_kernel(float* __restrict param, float* __restrict m, float* __restrict v,
+                       const float* __restrict gradient, int64_t size, AdamCoefficients c,
+                       double* squares, bool keras);
+
+/// The form adam_kernel takes in this process, in words: "AVX-512 approximate reciprocals",
+/// "AVX2 approximate reciprocals" or "exact".
+const char* adam_form();
 
 /// Rows `rows` of `images` (uint8 pixels, or float32 already scaled) as float32 pixel / 255
 /// into `out` ([rows.size(), features]). The division is IEEE float division, exact and
@@ -58,13 +68,14 @@ inline void mask_by_relu(float* __restrict g, const float* __restrict h, int64_t
   for (int64_t i = 0; i < size; ++i) g[i] = h[i] > 0.0f ? g[i] : 0.0f;
 }
 
-/// Keras' Dropout on one member's hidden layer h^T ([units, n]): h = h * scale where the
-/// batch's `noise` ([n, units], row e for example e) is >= rate, else 0.
+/// Keras' Dropout on `units` rows of one member's hidden layer h^T ([units, n]): h = h * scale
+/// where the batch's `noise` (row e for example e, `stride` apart; column k for unit k) is
+/// >= rate, else 0.
 inline void apply_dropout(float* __restrict h, const float* __restrict noise, int64_t units,
-                          int64_t n, float rate, float scale) {
+                          int64_t stride, int64_t n, float rate, float scale) {
   for (int64_t k = 0; k < units; ++k) {
     for (int64_t e = 0; e < n; ++e) {
-      h[k * n + e] = noise[e * units + k] >= rate ? h[k * n + e] * scale : 0.0f;
+      h[k * n + e] = noise[e * stride + k] >= rate ? h[k * n + e] * scale : 0.0f;
     }
   }
 }

@@ -1,0 +1,147 @@
+// The fused step's Adam kernels (lib/train/src/engines/fused/kernels.cpp) against their exact
+// form. kernels.h is private to the train layer: this file is compiled as the step's own files
+// are (tests/CMakeLists.txt).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "kernels.h"
+
+namespace l2sweep::fused {
+namespace {
+
+struct State {
+  std::vector<float> param, m, v, gradient;
+};
+
+/// Parameters, moments and gradients over many orders of magnitude, with zeros (a dead unit's
+/// weights have no gradient and no second moment) and denormal-sized values.
+State random_state(int64_t size, uint32_t seed) {
+  std::mt19937 random(seed);
+  std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
+  std::uniform_int_distribution<int> exponent(-30, 2);
+  State s;
+  for (int64_t i = 0; i < size; ++i) {
+    const float scale = std::ldexp(1.0f, exponent(random));
+    const bool dead = i % 13 == 0;
+    s.param.push_back(unit(random) * scale);
+    s.gradient.push_back(dead ? 0.0f : unit(random) * scale * 1e-2f);
+    s.m.push_back(dead ? 0.0f : unit(random) * scale * 1e-3f);
+    s.v.push_back(dead ? 0.0f : std::abs(unit(random)) * scale * scale * 1e-6f);
+  }
+  return s;
+}
+
+AdamCoefficients coefficients(int64_t step, float decay, float shrink, float keras_decay) {
+  AdamCoefficients c{};
+  c.beta1 = 0.9f;
+  c.beta2 = 0.999f;
+  c.one_minus_beta1 = 0.1f;
+  c.one_minus_beta2 = 0.001f;
+  c.step_size = static_cast<float>(1e-3 / (1 - std::pow(0.9, step)));
+  c.inverse_sqrt_bias2 = static_cast<float>(1 / std::sqrt(1 - std::pow(0.999, step)));
+  c.eps = 1e-7f;
+  c.decay = decay;
+  c.shrink = shrink;
+  c.keras_alpha = static_cast<float>(1e-3 * std::sqrt(1 - std::pow(0.999, step)) /
+                                     (1 - std::pow(0.9, step)));
+  c.keras_decay = keras_decay;
+  c.keras_lr = 1e-3f;
+  return c;
+}
+
+void step(State& s, int64_t begin, int64_t end, const AdamCoefficients& c, bool keras,
+          bool exact) {
+  float* p = s.param.data() + begin;
+  float* m = s.m.data() + begin;
+  float* v = s.v.data() + begin;
+  const float* g = s.gradient.data() + begin;
+  double squares = 0;
+  if (exact) {
+    exact_adam_kernel(p, m, v, g, end - begin, c, &squares, keras);
+  } else if (keras) {
+    keras_adam_kernel(p, m, v, g, end - begin, c, &squares);
+  } else {
+    adam_kernel(p, m, v, g, end - begin, c, &squares);
+  }
+}
+
+TEST(AdamKernel, StaysWithinAFewUlpsOfTheExactUpdateWithTheSameMoments) {
+  std::cout << "Adam form in this process: " << adam_form() << "\n";
+  for (const bool keras : {false, true}) {
+    const State start = random_state(4099, keras ? 2 : 1);
+    for (const int64_t t : {1, 2, 10, 1000}) {
+      const AdamCoefficients c = coefficients(t, 2e-3f, keras ? 1.0f : 0.9995f, keras ? 0.5f : 0);
+      State fast = start, exact = start;
+      step(fast, 0, 4099, c, keras, false);
+      step(exact, 0, 4099, c, keras, true);
+      int64_t off = 0;
+      for (size_t i = 0; i < start.param.size(); ++i) {
+        // The moments are computed alike, bit for bit.
+        ASSERT_EQ(fast.m[i], exact.m[i]) << i;
+        ASSERT_EQ(fast.v[i], exact.v[i]) << i;
+        // The step: within 4 ulps of the exact one, plus the rounding of the new parameter.
+        const double moved = static_cast<double>(start.param[i]) - exact.param[i];
+        const double allowed = 4 * std::abs(moved) * 0x1p-23 +
+                               std::abs(std::nextafter(exact.param[i], INFINITY) - exact.param[i]);
+        const double error = std::abs(static_cast<double>(fast.param[i]) - exact.param[i]);
+        if (error > allowed) ++off;
+        EXPECT_LE(error, allowed) << "keras " << keras << " t " << t << " element " << i << ": "
+                                  << start.param[i] << " -> " << exact.param[i] << " exact, "
+                                  << fast.param[i] << " fast";
+        if (off > 5) return;
+      }
+    }
+  }
+}
+
+TEST(AdamKernel, GivesAParameterTheSameBitsWhereverACallStartsOrEnds) {
+  // A member's W1 is updated in pieces of rows; another cohort or piece size must not change a
+  // bit: the whole array at once against calls of awkward sizes and offsets.
+  for (const bool keras : {false, true}) {
+    const State start = random_state(1000, 3);
+    const AdamCoefficients c = coefficients(7, 1e-3f, 1.0f, 0);
+    State whole = start, pieces = start;
+    step(whole, 0, 1000, c, keras, false);
+    int64_t begin = 0;
+    for (const int64_t size : {1, 15, 17, 392, 8, 7, 560}) {
+      step(pieces, begin, begin + size, c, keras, false);
+      begin += size;
+    }
+    ASSERT_EQ(begin, 1000);
+    EXPECT_EQ(whole.param, pieces.param);
+    EXPECT_EQ(whole.m, pieces.m);
+    EXPECT_EQ(whole.v, pieces.v);
+  }
+}
+
+TEST(AdamKernel, TakesTheSumOfSquaresOfTheWeightsBeforeTheUpdateInEveryForm) {
+  const State start = random_state(1001, 4);
+  const AdamCoefficients c = coefficients(3, 0, 1.0f, 0);
+  for (const bool exact : {false, true}) {
+    State s = start;
+    double squares = -1;
+    if (exact) {
+      exact_adam_kernel(s.param.data(), s.m.data(), s.v.data(), s.gradient.data(), 1001, c,
+                        &squares, false);
+    } else {
+      adam_kernel(s.param.data(), s.m.data(), s.v.data(), s.gradient.data(), 1001, c, &squares);
+    }
+    // The same fixed arrangement of float lanes in both forms: the same bits.
+    float lanes[kSquareLanes] = {};
+    int64_t i = 0;
+    for (; i + kSquareLanes <= 1001; i += kSquareLanes) {
+      for (int l = 0; l < kSquareLanes; ++l) lanes[l] += start.param[i + l] * start.param[i + l];
+    }
+    double want = 0;
+    for (const float l : lanes) want += l;
+    for (; i < 1001; ++i) want += static_cast<double>(start.param[i] * start.param[i]);
+    EXPECT_EQ(squares, want) << (exact ? "exact" : "fast");
+  }
+}
+
+}  // namespace
+}  // namespace l2sweep::fused
