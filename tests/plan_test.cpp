@@ -89,7 +89,7 @@ TEST(Plan, BalancesTheCoresByWorkWithWholeCohorts) {
     const CohortSchedule s = plan_cohort_units(cohorts(std::move(members)), cores, 2);
     return Pair(s.jobs, s.threads);
   };
-  // Three runs on two cores: the one cohort's step on both (six row blocks, three each).
+  // Three runs on two cores: the one cohort's step on both (six pieces, three each).
   EXPECT_EQ(schedule({3}, 2), Pair(1, 2));
   // Twelve strengths of one seed: the same.
   EXPECT_EQ(schedule({12}, 2), Pair(1, 2));

@@ -121,12 +121,19 @@ void ConsoleReporter::on_sweep_begin(const SweepInfo& sweep) {
   sweep_ = sweep;
   total_runs_ = sweep.runs;
   const int64_t runs = sweep.runs;
+  // How the runs share the cores: units at a time, or cohorts spread over threads.
+  std::string pace = fmt::format("{} at a time", sweep.jobs);
+  if (sweep.unit_threads > 1) {
+    pace = sweep.jobs == 1 ? fmt::format("stepped together on {} threads", sweep.unit_threads)
+                           : fmt::format("{} cohorts at a time on {} threads each", sweep.jobs,
+                                         sweep.unit_threads);
+  }
   write(
-      fmt::format("l2sweep {} (LibTorch {}) on {}: {} run{} of {} epochs, {} at a time\n"
+      fmt::format("l2sweep {} (LibTorch {}) on {}: {} run{} of {} epochs, {}\n"
                   "data: {} train / {} val / {} test, {}\n",
                   kVersion, libtorch_version(), sweep.device, runs, runs == 1 ? "" : "s",
-                  sweep.config.epochs, sweep.jobs, sweep.data.train_examples,
-                  sweep.data.val_examples, sweep.data.test_examples, sweep.config.data_dir));
+                  sweep.config.epochs, pace, sweep.data.train_examples, sweep.data.val_examples,
+                  sweep.data.test_examples, sweep.config.data_dir));
   if (sweep.config.shard) {
     write(fmt::format("shard {}/{} of the sweep in {}\n", sweep.config.shard->index,
                       sweep.config.shard->count, sweep.config.out_dir));

@@ -18,6 +18,7 @@ SweepInfo describe_sweep(const Plan& plan, const DatasetInfo& data) {
                   [](double decay) { return decay != 0; });
   info.engine = plan.engine->describe(setup);
   info.jobs = plan.jobs;
+  info.unit_threads = plan.unit_threads;
   for (const Cohort& unit : plan.units) info.runs += static_cast<int64_t>(unit.runs.size());
   info.data = data;
   return info;

@@ -59,11 +59,11 @@ struct CohortSchedule {
 };
 
 /// For an engine that steps a cohort's members together and can spread one step over threads,
-/// on `cores` CPU cores, each run's step being `pieces_per_run` pieces of equal work (its row
-/// blocks): balances the cores by work, not by member, and never slices a cohort. When the
-/// cohorts divide evenly over the cores, one per core at a time on one thread each (no thread
-/// ever waits for another); otherwise each cohort's step is spread over as many threads as it
-/// has pieces, up to the cores, and as many cohorts as then fit train at once (three runs on
+/// on `cores` CPU cores, each run's step being `pieces_per_run` pieces of equal work (the fused
+/// engine's halves of the inputs): balances the cores by work, not by member, and never slices a
+/// cohort. When the cohorts divide evenly over the cores, one per core at a time on one thread each
+/// (no thread ever waits for another); otherwise each cohort's step is spread over as many threads
+/// as it has pieces, up to the cores, and as many cohorts as then fit train at once (three runs on
 /// two cores: one cohort on both; six seeds on two cores: three cohorts on each).
 CohortSchedule plan_cohort_units(const std::vector<Cohort>& cohorts, int64_t cores,
                                  int64_t pieces_per_run);

@@ -18,6 +18,7 @@ struct SweepInfo {
   std::string device;  ///< "cpu", "cuda:0", or "mixed" when merged shards trained on several
   std::string engine;  ///< the planned engine's description (runs record what actually ran)
   int64_t jobs = 1;
+  int64_t unit_threads = 1;  ///< the threads each unit's step spreads over (Plan::unit_threads)
   /// The runs this process trains or restores (a shard's share); 0 when unknown.
   int64_t runs = 0;
   std::string command_line;  ///< the process that started the sweep

@@ -24,10 +24,10 @@ namespace l2sweep {
 namespace {
 
 /// Each member's first-layer products are split over its inputs, at this many floats (a
-/// multiple of 16: every piece of W1 and of the batch starts 64-byte aligned): the forward
-/// product as the sum of two partial products, W1's gradient as two column halves. Two pieces
-/// per member let two threads share a cohort of any size; splitting the inputs rather than the
-/// rows keeps each product as tall as the member (the BLAS packs the batch once per piece, not
+/// multiple of 16: with 784 inputs every piece of W1 and of the batch starts 64-byte aligned): the
+/// forward product as the sum of two partial products, W1's gradient as two column halves. Two
+/// pieces per member let two threads share a cohort of any size; splitting the inputs rather than
+/// the rows keeps each product as tall as the member (the BLAS packs the batch once per piece, not
 /// once per row block: about 20% of the products' time with 64-row blocks). A BLAS may round
 /// an element differently as a product's shape changes (OpenBLAS does for batches under 16), so
 /// the pieces never change with the cohort: a member's numbers are the same alone or among any
@@ -72,22 +72,21 @@ torch::Tensor aligned_floats(int64_t size) {
 
 /// How far a job's tasks have got: each task waits only on counters of tasks taken before it.
 struct Progress {
-  std::atomic<int64_t> next{0};      ///< the next task to take
-  std::atomic<int64_t> gathered{0};  ///< parts of the batch gathered
-  std::unique_ptr<std::atomic<int64_t>[]> forward, heads, backward;  ///< per member
+  std::atomic<int64_t> next{0};                            ///< the next task to take
+  std::atomic<int64_t> gathered{0};                        ///< parts of the batch gathered
+  std::unique_ptr<std::atomic<int64_t>[]> forward, heads;  ///< per member
   std::atomic<bool> failed{false};
   int64_t members = 0;
 
   explicit Progress(int64_t count)
       : forward(new std::atomic<int64_t>[static_cast<size_t>(count)]),
         heads(new std::atomic<int64_t>[static_cast<size_t>(count)]),
-        backward(new std::atomic<int64_t>[static_cast<size_t>(count)]),
         members(count) {}
   void reset() {
     next = 0;
     gathered = 0;
     failed = false;
-    for (int64_t r = 0; r < members; ++r) forward[r] = heads[r] = backward[r] = 0;
+    for (int64_t r = 0; r < members; ++r) forward[r] = heads[r] = 0;
   }
 };
 
@@ -243,7 +242,6 @@ struct FusedCpuEngine::Impl {
     const double rate = dropout[static_cast<size_t>(r)];
     if (rate > 0) {
       const PartTimer timer(&profile, worker, Part::kElementwise);
-      TORCH_CHECK(noise != nullptr, "a Dropout member trained without the epoch's noise");
       apply_dropout(hidden_t, noise, hidden, hidden, n, static_cast<float>(rate),
                     dropout_scale(rate));
     }
@@ -425,6 +423,11 @@ struct FusedCpuEngine::Impl {
   /// loss, cross-entropy and accuracy (measured before the update) to `meters`.
   void step_on(const torch::Tensor& images, const int64_t* labels, const int64_t* rows, int64_t n,
                const float* noise, std::vector<EpochMeters>& meters) {
+    for (const double rate : dropout) {
+      // Before any member's update: a refused step changes nothing.
+      TORCH_CHECK(rate <= 0 || noise != nullptr,
+                  "a Dropout member trained without the epoch's noise");
+    }
     Buffers& b = buffers_for(n);
     ++step;
     const AdamCoefficients c = coefficients();

@@ -1,6 +1,7 @@
 #include "kernels.h"
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -140,12 +141,15 @@ __attribute__((target("avx512f,fma"), always_inline)) inline void fast_update16(
   }
   _mm512_mask_storeu_ps(m, mask, m1);
   _mm512_mask_storeu_ps(v, mask, v1);
-  // sqrt(v) = v / sqrt(v), from 1 / sqrt(v) refined once: r = r (1.5 - 0.5 v r r); 0 where v is.
+  // sqrt(v) = v / sqrt(v), from 1 / sqrt(v) refined once: r = r (1.5 - 0.5 v r r); 0 where v
+  // is below the smallest normal float (0, or a denormal when they are not flushed, which the
+  // approximation takes for 0: their root times the bias correction is far below half an ulp of
+  // eps, so the exact form's denominator is eps too).
   __m512 r = _mm512_rsqrt14_ps(v1);
   const __m512 half_v = _mm512_mul_ps(v1, _mm512_set1_ps(0.5f));
   r = _mm512_mul_ps(r, _mm512_fnmadd_ps(_mm512_mul_ps(half_v, r), r, _mm512_set1_ps(1.5f)));
   const __m512 root =
-      _mm512_maskz_mul_ps(_mm512_cmp_ps_mask(v1, _mm512_setzero_ps(), _CMP_GT_OQ), v1, r);
+      _mm512_maskz_mul_ps(_mm512_cmp_ps_mask(v1, _mm512_set1_ps(FLT_MIN), _CMP_GE_OQ), v1, r);
   const __m512 denominator =
       kind == Update::kTorch
           ? _mm512_add_ps(_mm512_mul_ps(root, _mm512_set1_ps(c.inverse_sqrt_bias2)),
@@ -211,8 +215,8 @@ __attribute__((target("avx2,fma"), always_inline)) inline void fast_update8(
   __m256 r = _mm256_rsqrt_ps(v1);
   const __m256 half_v = _mm256_mul_ps(v1, _mm256_set1_ps(0.5f));
   r = _mm256_mul_ps(r, _mm256_fnmadd_ps(_mm256_mul_ps(half_v, r), r, _mm256_set1_ps(1.5f)));
-  const __m256 root =
-      _mm256_and_ps(_mm256_cmp_ps(v1, _mm256_setzero_ps(), _CMP_GT_OQ), _mm256_mul_ps(v1, r));
+  const __m256 root =  // as in fast_update16
+      _mm256_and_ps(_mm256_cmp_ps(v1, _mm256_set1_ps(FLT_MIN), _CMP_GE_OQ), _mm256_mul_ps(v1, r));
   const __m256 denominator =
       kind == Update::kTorch
           ? _mm256_add_ps(_mm256_mul_ps(root, _mm256_set1_ps(c.inverse_sqrt_bias2)),

@@ -32,7 +32,8 @@ StepProfile::~StepProfile() {
   std::string parts;
   for (size_t p = 0; p < kPartNames.size(); ++p) {
     std::vector<double> seconds;
-    for (const auto& worker : nanoseconds_) seconds.push_back(static_cast<double>(worker[p]) * 1e-9);
+    for (const auto& worker : nanoseconds_)
+      seconds.push_back(static_cast<double>(worker[p]) * 1e-9);
     parts += fmt::format("{}\"{}\": [{:.6f}]", p == 0 ? "" : ", ", kPartNames[p],
                          fmt::join(seconds, ", "));
   }

@@ -1,5 +1,7 @@
 #include "team.h"
 
+#include <chrono>
+
 #if defined(__SSE__)
 #include <immintrin.h>
 #endif
@@ -7,16 +9,29 @@
 namespace l2sweep::fused {
 namespace {
 
-/// Spins before a waiting thread yields or sleeps: about 10-50 microseconds of pause
-/// instructions, longer than a step's waits and shorter than the gaps between epochs.
-constexpr int kSpins = 20000;
-
 void pause() {
 #if defined(__SSE__)
   _mm_pause();
 #else
   std::this_thread::yield();
 #endif
+}
+
+/// How long a waiting thread spins before it yields (a task) or sleeps (between jobs): longer
+/// than a step's waits, far shorter than the gaps between epochs.
+constexpr auto kSpinTime = std::chrono::microseconds(100);
+/// Pause instructions between looks at the clock (a pause is 10 to 150 cycles by CPU).
+constexpr int kPausesPerLook = 16;
+
+/// Spins until `done()` or the spin time is over; returns done().
+template <typename Done>
+bool spin(Done done) {
+  const auto until = std::chrono::steady_clock::now() + kSpinTime;
+  while (!done()) {
+    for (int i = 0; i < kPausesPerLook; ++i) pause();
+    if (std::chrono::steady_clock::now() > until) return done();
+  }
+  return true;
 }
 
 unsigned floating_point_state() {
@@ -46,11 +61,18 @@ bool is_abandoned(const std::exception_ptr& error) {
 
 }  // namespace
 
-Team::Team(int64_t threads) : floating_point_state_(floating_point_state()) {
-  for (int64_t w = 1; w < threads; ++w) threads_.emplace_back([this, w] { serve(w); });
+Team::Team(int64_t threads) {
+  try {
+    for (int64_t w = 1; w < threads; ++w) threads_.emplace_back([this, w] { serve(w); });
+  } catch (...) {
+    close();  // the threads already started end before the error leaves
+    throw;
+  }
 }
 
-Team::~Team() {
+Team::~Team() { close(); }
+
+void Team::close() {
   {
     const std::lock_guard<std::mutex> lock(mutex_);
     closing_ = true;
@@ -69,6 +91,7 @@ void Team::run(const std::function<void(int64_t)>& job) {
     const std::lock_guard<std::mutex> lock(mutex_);
     job_ = &job;
     error_ = nullptr;
+    floating_point_state_ = floating_point_state();
     running_.store(static_cast<int64_t>(threads_.size()), std::memory_order_relaxed);
     generation_.fetch_add(1, std::memory_order_release);
   }
@@ -79,12 +102,9 @@ void Team::run(const std::function<void(int64_t)>& job) {
   } catch (...) {
     error = std::current_exception();
   }
-  for (int spins = 0; running_.load(std::memory_order_acquire) > 0; ++spins) {
-    if (spins < kSpins) {
-      pause();
-    } else {
-      std::this_thread::yield();
-    }
+  const auto finished = [&] { return running_.load(std::memory_order_acquire) == 0; };
+  if (!spin(finished)) {
+    while (!finished()) std::this_thread::yield();
   }
   const std::lock_guard<std::mutex> lock(mutex_);
   if (error_ && (!error || is_abandoned(error))) error = error_;
@@ -101,15 +121,9 @@ void Team::finish(std::exception_ptr error) {
 }
 
 void Team::serve(int64_t worker) {
-  set_floating_point_state(floating_point_state_);
   uint64_t seen = 0;
   for (;;) {
-    int spins = 0;
-    while (generation_.load(std::memory_order_acquire) == seen && spins < kSpins) {
-      pause();
-      ++spins;
-    }
-    if (generation_.load(std::memory_order_acquire) == seen) {
+    if (!spin([&] { return generation_.load(std::memory_order_acquire) != seen; })) {
       std::unique_lock<std::mutex> lock(mutex_);
       wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
     }
@@ -119,6 +133,7 @@ void Team::serve(int64_t worker) {
     {
       const std::lock_guard<std::mutex> lock(mutex_);
       job = job_;
+      set_floating_point_state(floating_point_state_);
     }
     std::exception_ptr error;
     try {
@@ -132,14 +147,14 @@ void Team::serve(int64_t worker) {
 
 void wait_until(const std::atomic<int64_t>& counter, int64_t target,
                 const std::atomic<bool>& failed) {
-  for (int spins = 0; counter.load(std::memory_order_acquire) < target; ++spins) {
-    if (failed.load(std::memory_order_relaxed)) throw Abandoned();
-    if (spins < kSpins) {
-      pause();
-    } else {
-      std::this_thread::yield();
-    }
+  const auto ready = [&] {
+    return counter.load(std::memory_order_acquire) >= target ||
+           failed.load(std::memory_order_relaxed);
+  };
+  if (!spin(ready)) {
+    while (!ready()) std::this_thread::yield();
   }
+  if (counter.load(std::memory_order_acquire) < target) throw Abandoned();
 }
 
 }  // namespace l2sweep::fused

@@ -16,8 +16,9 @@ namespace l2sweep::fused {
 
 /// Threads that run one job at a time together with the thread that asks for it (worker 0), in
 /// the spirit of an OpenMP parallel region: `run` returns when every thread has finished the
-/// job. The threads keep the floating-point settings of the thread that made the team (denormals
-/// flushed: runner.cpp), spin briefly between jobs (a step's jobs come every few hundred
+/// job. Each job runs with the floating-point settings of the thread that asks for it
+/// (denormals flushed: runner.cpp), so a task's bits never depend on the thread it runs on.
+/// Between jobs the threads spin for a while (a step's jobs come every few hundred
 /// microseconds) and then sleep. A team of one runs every job on the caller, with no thread.
 class Team {
  public:
@@ -28,12 +29,15 @@ class Team {
 
   int64_t size() const { return static_cast<int64_t>(threads_.size()) + 1; }
 
-  /// Runs job(worker) on every thread, worker 0 on the caller. The first exception a job
-  /// throws is rethrown here once every thread has returned.
+  /// Runs job(worker) on every thread, worker 0 on the caller. Once every thread has returned,
+  /// rethrows a job's exception (the caller's own first, then another thread's; never an
+  /// Abandoned echo when there is a real error).
   void run(const std::function<void(int64_t)>& job);
 
  private:
   void serve(int64_t worker);
+  /// Wakes every thread to end and joins them.
+  void close();
   void finish(std::exception_ptr error);
 
   std::vector<std::thread> threads_;
