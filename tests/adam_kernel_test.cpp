@@ -3,6 +3,7 @@
 // are (tests/CMakeLists.txt).
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cfloat>
 #include <cmath>
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "kernels.h"
+#include "tiles.h"
 
 namespace l2sweep::fused {
 namespace {
@@ -145,6 +147,44 @@ TEST(AdamKernel, TakesTheSumOfSquaresOfTheWeightsBeforeTheUpdateInEveryForm) {
     for (const float l : lanes) want += l;
     for (; i < 1001; ++i) want += static_cast<double>(start.param[i] * start.param[i]);
     EXPECT_EQ(squares, want) << (exact ? "exact" : "fast");
+  }
+}
+
+}  // namespace
+}  // namespace l2sweep::fused
+
+namespace l2sweep::fused {
+namespace {
+
+TEST(TileProduct, MatchesADoubleReferenceOnTheStepsShapes) {
+  if (!tile_products()) GTEST_SKIP() << "no AVX-512 here (or L2SWEEP_PRODUCTS=blas)";
+  std::mt19937 random(5);
+  std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
+  // (m, n, k, lda, ldb): the forward pieces (full and partial batches, an evaluation chunk) and
+  // the gradient pieces.
+  const std::vector<std::array<int64_t, 5>> shapes{
+      {128, 32, 384, 784, 32}, {128, 32, 400, 784, 32},
+      {128, 7, 384, 784, 7},   {128, 1024, 400, 784, 1024},
+      {128, 384, 32, 32, 784}, {128, 400, 16, 16, 784},
+      {8, 1, 1, 1, 1}};
+  for (const auto& [m, n, k, lda, ldb] : shapes) {
+    std::vector<float> a(static_cast<size_t>(m * lda)), b(static_cast<size_t>(k * ldb));
+    for (float& v : a) v = unit(random);
+    for (float& v : b) v = unit(random);
+    std::vector<float> c(static_cast<size_t>(m * n), -7.0f);
+    tile_product(m, n, k, a.data(), lda, b.data(), ldb, c.data(), n);
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t j = 0; j < n; ++j) {
+        double want = 0, scale = 0;
+        for (int64_t p = 0; p < k; ++p) {
+          const double term = static_cast<double>(a[i * lda + p]) * b[p * ldb + j];
+          want += term;
+          scale += std::abs(term);
+        }
+        ASSERT_NEAR(c[i * n + j], want, 1e-6 * scale + 1e-30)
+            << "shape " << m << "x" << n << "x" << k << " at " << i << "," << j;
+      }
+    }
   }
 }
 

@@ -19,6 +19,7 @@
 #include "l2sweep/train/model.h"
 #include "profile.h"
 #include "team.h"
+#include "tiles.h"
 
 namespace l2sweep {
 namespace {
@@ -54,6 +55,9 @@ using fused::softmax_cross_entropy;
 using fused::StepProfile;
 using fused::sum_rows;
 using fused::Team;
+using fused::tile_product;
+using fused::tile_products;
+using fused::transpose;
 using fused::wait_until;
 
 /// A member's `inputs` in pieces (begin, count): two halves cut at a multiple of
@@ -96,6 +100,7 @@ struct FusedCpuEngine::Impl {
   /// The step's buffers for a batch of `n` examples.
   struct Buffers {
     torch::Tensor x;           ///< [n, inputs]: the batch's pixels
+    torch::Tensor x_t;         ///< [inputs, n]: the same, transposed (for tile_product)
     torch::Tensor hidden_t;    ///< [members * hidden, n]: every member's hidden layer, transposed
     torch::Tensor partial_t;   ///< [members * hidden, n]: the second piece's partial product
     torch::Tensor logits_t;    ///< [members, classes, n]
@@ -108,6 +113,9 @@ struct FusedCpuEngine::Impl {
   };
 
   int64_t members = 0, hidden = 0, inputs = 0, classes = 0;
+  /// The first layer's products by tile_product rather than the BLAS (tile_products(), and
+  /// whole tiles of rows).
+  bool tiles = false;
   std::vector<double> l2, dropout, weight_decay;
   double learning_rate = 0;
   bool keras_adam = false;  ///< Keras' update rather than torch::optim::Adam's
@@ -141,6 +149,7 @@ struct FusedCpuEngine::Impl {
     hidden = first->weight.size(0);
     inputs = first->weight.size(1);
     classes = second->weight.size(0);
+    tiles = tile_products() && hidden % 8 == 0;
     const int64_t w1_size = members * hidden * inputs;
     const int64_t total = w1_size + members * (hidden + classes * hidden + classes);
     const auto options_f = torch::TensorOptions().dtype(torch::kFloat32);
@@ -194,21 +203,35 @@ struct FusedCpuEngine::Impl {
     auto found = buffers.find(n);
     if (found != buffers.end()) return found->second;
     const auto f = torch::TensorOptions().dtype(torch::kFloat32);
-    Buffers b{torch::empty({n, inputs}, f),           torch::empty({members * hidden, n}, f),
-              torch::empty({members * hidden, n}, f), torch::empty({members, classes, n}, f),
-              torch::empty({members, n, classes}, f), torch::empty({members * hidden, n}, f)};
+    Buffers b{torch::empty({n, inputs}, f),           torch::empty({tiles ? inputs : 1, n}, f),
+              torch::empty({members * hidden, n}, f), torch::empty({members * hidden, n}, f),
+              torch::empty({members, classes, n}, f), torch::empty({members, n, classes}, f),
+              torch::empty({members * hidden, n}, f)};
     return buffers.emplace(n, std::move(b)).first->second;
   }
 
-  /// Piece `p` of member r's first-layer product for the `n` examples in `x`: W1[:, piece]
-  /// x[:, piece]^T into member r's rows of `out` ([members * hidden, n]).
-  void forward_piece(int64_t r, int64_t p, const float* x, float* out, int64_t n, int64_t worker,
-                     StepProfile* timing) {
+  /// Gathers examples [begin, end) of the batch's `n` into `x` (and `x_t` with tile products).
+  void gather(const torch::Tensor& images, const int64_t* rows, int64_t begin, int64_t end,
+              int64_t n, float* x, float* x_t) const {
+    gather_rows(images, rows, begin, end, inputs, x);
+    if (tiles) transpose(x + begin * inputs, end - begin, inputs, x_t + begin, n);
+  }
+
+  /// Piece `p` of member r's first-layer product for the `n` examples in `x` (`x_t`
+  /// transposed): W1[:, piece] x[:, piece]^T into member r's rows of `out` ([members * hidden,
+  /// n]).
+  void forward_piece(int64_t r, int64_t p, const float* x, const float* x_t, float* out, int64_t n,
+                     int64_t worker, StepProfile* timing) {
     const Piece& piece = pieces[static_cast<size_t>(p)];
     const PartTimer timer(timing, worker, Part::kProducts);
-    gemm(false, true, hidden, n, piece.count,
-         w1.data_ptr<float>() + r * hidden * inputs + piece.begin, inputs, x + piece.begin, inputs,
-         out + r * hidden * n, n);
+    const float* w = w1.data_ptr<float>() + r * hidden * inputs + piece.begin;
+    if (tiles) {
+      tile_product(hidden, n, piece.count, w, inputs, x_t + piece.begin * n, n,
+                   out + r * hidden * n, n);
+    } else {
+      gemm(false, true, hidden, n, piece.count, w, inputs, x + piece.begin, inputs,
+           out + r * hidden * n, n);
+    }
   }
 
   /// Member r's hidden layer from its pieces: relu((piece 0 + piece 1) + b1), in place in
@@ -309,8 +332,13 @@ struct FusedCpuEngine::Impl {
     const Piece& piece = pieces[static_cast<size_t>(p)];
     {
       const PartTimer timer(&profile, worker, Part::kProducts);
-      gemm(false, false, hidden, piece.count, n, b.d_hidden_t.data_ptr<float>() + r * hidden * n, n,
-           b.x.data_ptr<float>() + piece.begin, inputs, scratch, piece.count);
+      const float* dh = b.d_hidden_t.data_ptr<float>() + r * hidden * n;
+      const float* x = b.x.data_ptr<float>() + piece.begin;
+      if (tiles) {
+        tile_product(hidden, piece.count, n, dh, n, x, inputs, scratch, piece.count);
+      } else {
+        gemm(false, false, hidden, piece.count, n, dh, n, x, inputs, scratch, piece.count);
+      }
     }
     const PartTimer timer(&profile, worker, Part::kAdam);
     AdamCoefficients decayed = c;
@@ -386,8 +414,8 @@ struct FusedCpuEngine::Impl {
         int64_t i = t;
         if (i < parts) {
           const PartTimer timer(&profile, worker, Part::kGather);
-          gather_rows(images, rows, n * i / parts, n * (i + 1) / parts, inputs,
-                      b.x.data_ptr<float>());
+          gather(images, rows, n * i / parts, n * (i + 1) / parts, n, b.x.data_ptr<float>(),
+                 b.x_t.data_ptr<float>());
           p.gathered.fetch_add(1, std::memory_order_acq_rel);
           continue;
         }
@@ -396,7 +424,8 @@ struct FusedCpuEngine::Impl {
           wait(p.gathered, parts, worker);
           const int64_t r = i / per_member, piece = i % per_member;
           float* out = piece == 0 ? b.hidden_t.data_ptr<float>() : b.partial_t.data_ptr<float>();
-          forward_piece(r, piece, b.x.data_ptr<float>(), out, n, worker, &profile);
+          forward_piece(r, piece, b.x.data_ptr<float>(), b.x_t.data_ptr<float>(), out, n, worker,
+                        &profile);
           p.forward[r].fetch_add(1, std::memory_order_acq_rel);
           continue;
         }
@@ -530,6 +559,7 @@ std::vector<EvalMetrics> FusedCpuEngine::evaluate(const Split& split,
   const auto f = torch::TensorOptions().dtype(torch::kFloat32);
   const int64_t chunk = std::min(kEvalChunk, std::max<int64_t>(examples, 1));
   torch::Tensor x = torch::empty({chunk, impl.inputs}, f);
+  torch::Tensor x_t = torch::empty({impl.tiles ? impl.inputs : 1, chunk}, f);
   torch::Tensor hidden_t = torch::empty({impl.members * impl.hidden, chunk}, f);
   // Each member's logits in a buffer of its own: a member's place in a stacked buffer would
   // give its product another alignment in another cohort (see gemm).
@@ -548,6 +578,7 @@ std::vector<EvalMetrics> FusedCpuEngine::evaluate(const Split& split,
     const int64_t n = std::min(chunk, examples - begin);
     for (int64_t i = 0; i < n; ++i) rows[static_cast<size_t>(i)] = begin + i;
     torch::Tensor xs = x.narrow(0, 0, n);
+    torch::Tensor xs_t = n == chunk ? x_t : torch::empty({impl.tiles ? impl.inputs : 1, n}, f);
     torch::Tensor hs = n == chunk ? hidden_t : torch::empty({impl.members * impl.hidden, n}, f);
     torch::Tensor ps = n == chunk ? partial_t : torch::empty({impl.members * impl.hidden, n}, f);
     // The chunk's tasks: the chunk gathered in one part per thread, each member's forward
@@ -582,8 +613,8 @@ std::vector<EvalMetrics> FusedCpuEngine::evaluate(const Split& split,
         for (int64_t t = p.next.fetch_add(1); t < total; t = p.next.fetch_add(1)) {
           int64_t i = t;
           if (i < parts) {
-            gather_rows(images, rows.data(), n * i / parts, n * (i + 1) / parts, impl.inputs,
-                        xs.data_ptr<float>());
+            impl.gather(images, rows.data(), n * i / parts, n * (i + 1) / parts, n,
+                        xs.data_ptr<float>(), xs_t.data_ptr<float>());
             p.gathered.fetch_add(1, std::memory_order_acq_rel);
             continue;
           }
@@ -591,7 +622,7 @@ std::vector<EvalMetrics> FusedCpuEngine::evaluate(const Split& split,
           if (i < impl.members * per_member) {
             wait_until(p.gathered, parts, p.failed);
             const int64_t r = i / per_member, piece = i % per_member;
-            impl.forward_piece(r, piece, xs.data_ptr<float>(),
+            impl.forward_piece(r, piece, xs.data_ptr<float>(), xs_t.data_ptr<float>(),
                                (piece == 0 ? hs : ps).data_ptr<float>(), n, worker, nullptr);
             p.forward[r].fetch_add(1, std::memory_order_acq_rel);
             continue;

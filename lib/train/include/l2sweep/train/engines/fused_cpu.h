@@ -21,8 +21,10 @@ namespace l2sweep {
 /// is still in cache, each W1 with its own L2 strength, the penalty's value (for the reported
 /// loss) and gradient 2 * l2 * W1 folded into that pass. A step is a list of tasks (a member's
 /// piece or its head) that TrainOptions::threads threads take in order, each waiting only for
-/// the tasks it reads. Only the matrix products go through a BLAS (directly, without
-/// LibTorch's per-call dispatch, where the BLAS is visible); the rest are single loops. The
+/// the tasks it reads. The first layer's products are the engine's own register tiles on a CPU
+/// with AVX-512 (fused/tiles.h), else the BLAS's; the second layer's go through the BLAS
+/// (directly, without LibTorch's per-call dispatch, where the BLAS is visible); the rest are
+/// single loops. The
 /// loss, the update and the reported metrics are those of autograd with torch::optim::Adam up
 /// to float rounding (tests/fused_step_test.cpp). Members' models are views of the engine's
 /// buffers, so evaluation and checkpoints see every update.

@@ -1,0 +1,27 @@
+#pragma once
+
+// The fused CPU step's own matrix product for the first layer's two big products
+// (lib/train/src/engines/fused/fused_cpu.cpp): private to the train layer.
+
+#include <cstdint>
+
+namespace l2sweep::fused {
+
+/// Whether this process makes the first layer's products with tile_product (a CPU with
+/// AVX-512, unless L2SWEEP_PRODUCTS=blas asks for the BLAS): decided once per process, so a
+/// member's bits never depend on anything but the machine and build.
+bool tile_products();
+
+/// Row-major C[m, n] = A[m, k] B[k, n] (row strides lda, ldb, ldc), m a multiple of 8: each
+/// element one chain of fused multiply-adds over k in order, in registers (8 rows by 32
+/// columns at a time, the last columns masked), so an element's bits depend only on its row of
+/// A and column of B, never on the shapes around it. AVX-512 only: call it where
+/// tile_products() holds.
+void tile_product(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
+                  int64_t ldb, float* c, int64_t ldc);
+
+/// out[k * stride + e] = x[e * columns + k] for `rows` examples of `columns` values: (part of)
+/// the batch transposed, for the forward product's B operand.
+void transpose(const float* x, int64_t rows, int64_t columns, float* out, int64_t stride);
+
+}  // namespace l2sweep::fused
