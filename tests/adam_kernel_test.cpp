@@ -156,33 +156,38 @@ TEST(AdamKernel, TakesTheSumOfSquaresOfTheWeightsBeforeTheUpdateInEveryForm) {
 namespace l2sweep::fused {
 namespace {
 
-TEST(TileProduct, MatchesADoubleReferenceOnTheStepsShapes) {
+TEST(TileProduct, IsOneChainOfFusedMultiplyAddsPerElementWhateverTheShape) {
   if (!tile_products()) GTEST_SKIP() << "no AVX-512 here (or L2SWEEP_PRODUCTS=blas)";
   std::mt19937 random(5);
   std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
-  // (m, n, k, lda, ldb): the forward pieces (full and partial batches, an evaluation chunk) and
-  // the gradient pieces.
+  // (m, n, k, lda, ldb): the forward pieces (full batches, the partial batches of the fixture
+  // and of 55,000 examples, an evaluation chunk) and the gradient pieces (both widths).
   const std::vector<std::array<int64_t, 5>> shapes{
-      {128, 32, 384, 784, 32}, {128, 32, 400, 784, 32},
-      {128, 7, 384, 784, 7},   {128, 1024, 400, 784, 1024},
-      {128, 384, 32, 32, 784}, {128, 400, 16, 16, 784},
+      {128, 32, 384, 784, 32},   {128, 32, 400, 784, 32}, {128, 7, 384, 784, 7},
+      {128, 16, 384, 784, 16},   {128, 17, 400, 784, 17}, {128, 20, 384, 784, 20},
+      {128, 24, 400, 784, 24},   {128, 31, 384, 784, 31}, {128, 1024, 400, 784, 1024},
+      {128, 384, 32, 32, 784},   {128, 400, 20, 20, 784}, {128, 400, 16, 16, 784},
       {8, 1, 1, 1, 1}};
+  constexpr int64_t kPadding = 5;  // columns past the result that must stay untouched
+  constexpr float kSentinel = -7.0f;
   for (const auto& [m, n, k, lda, ldb] : shapes) {
     std::vector<float> a(static_cast<size_t>(m * lda)), b(static_cast<size_t>(k * ldb));
     for (float& v : a) v = unit(random);
     for (float& v : b) v = unit(random);
-    std::vector<float> c(static_cast<size_t>(m * n), -7.0f);
-    tile_product(m, n, k, a.data(), lda, b.data(), ldb, c.data(), n);
+    const int64_t ldc = n + kPadding;
+    std::vector<float> c(static_cast<size_t>(m * ldc), kSentinel);
+    tile_product(m, n, k, a.data(), lda, b.data(), ldb, c.data(), ldc);
     for (int64_t i = 0; i < m; ++i) {
-      for (int64_t j = 0; j < n; ++j) {
-        double want = 0, scale = 0;
-        for (int64_t p = 0; p < k; ++p) {
-          const double term = static_cast<double>(a[i * lda + p]) * b[p * ldb + j];
-          want += term;
-          scale += std::abs(term);
+      for (int64_t j = 0; j < ldc; ++j) {
+        const float got = c[static_cast<size_t>(i * ldc + j)];
+        if (j >= n) {
+          ASSERT_EQ(got, kSentinel) << "wrote past column " << n << " in row " << i;
+          continue;
         }
-        ASSERT_NEAR(c[i * n + j], want, 1e-6 * scale + 1e-30)
-            << "shape " << m << "x" << n << "x" << k << " at " << i << "," << j;
+        // The same bits as fused multiply-adds over k in order, from zero.
+        float want = 0.0f;
+        for (int64_t p = 0; p < k; ++p) want = std::fma(a[i * lda + p], b[p * ldb + j], want);
+        ASSERT_EQ(got, want) << "shape " << m << "x" << n << "x" << k << " at " << i << "," << j;
       }
     }
   }

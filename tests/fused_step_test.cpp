@@ -51,7 +51,8 @@ TEST(FusedCpuStep, FirstStepMatchesAutogradAndTorchAdam) {
 }
 
 TEST(FusedCpuStep, TracksAutogradAndTorchAdamOverManyStepsAndAPartialBatch) {
-  testing::expect_engine_tracks_autograd("fused", testing::small_fixture());
+  testing::expect_engine_tracks_autograd("fused", testing::small_fixture(), torch::kCPU,
+                                         /*own_products=*/true);
 }
 
 TEST(FusedCpuStep, AppliesTorchsOrKerasAdamAsAsked) {

@@ -154,8 +154,11 @@ void expect_same_run_up_to_rounding(const EpochMetrics& a, const EpochMetrics& b
 /// included): L2 0, 1e-4 and 1e-2, Dropout, decoupled weight decay and all three together,
 /// each with torch's and Keras' Adam; expects the epoch means, the parameters and the
 /// validation metrics to agree up to float rounding.
+/// `own_products`: the engine makes its products otherwise than LibTorch (the fused engine), so
+/// after two epochs its trajectory may drift further (the tolerances say how far).
 void expect_engine_tracks_autograd(std::string engine, const Datasets& data,
-                                   const torch::Device& device = torch::kCPU);
+                                   const torch::Device& device = torch::kCPU,
+                                   bool own_products = false);
 
 /// Expects `engine` with --adam torch and --adam keras to follow the autograd engine with the
 /// same update far more closely than with the other one: it applies the update it was asked for.

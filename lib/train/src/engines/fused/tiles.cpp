@@ -23,7 +23,8 @@ __attribute__((target("avx512f"), always_inline)) inline void tile(
   for (auto& row : sum) row[0] = row[1] = _mm512_setzero_ps();
   for (int64_t p = 0; p < k; ++p) {
     const __m512 b0 = _mm512_maskz_loadu_ps(low, b + p * ldb);
-    const __m512 b1 = _mm512_maskz_loadu_ps(high, b + p * ldb + 16);
+    // With no second vector, its (masked, unread) address stays within the row.
+    const __m512 b1 = _mm512_maskz_loadu_ps(high, b + p * ldb + (high != 0 ? 16 : 0));
     for (int r = 0; r < kTileRows; ++r) {
       const __m512 x = _mm512_set1_ps(a[r * lda + p]);
       sum[r][0] = _mm512_fmadd_ps(x, b0, sum[r][0]);
