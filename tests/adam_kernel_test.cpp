@@ -163,10 +163,10 @@ TEST(TileProduct, IsOneChainOfFusedMultiplyAddsPerElementWhateverTheShape) {
   // (m, n, k, lda, ldb): the forward pieces (full batches, the partial batches of the fixture
   // and of 55,000 examples, an evaluation chunk) and the gradient pieces (both widths).
   const std::vector<std::array<int64_t, 5>> shapes{
-      {128, 32, 384, 784, 32},   {128, 32, 400, 784, 32}, {128, 7, 384, 784, 7},
-      {128, 16, 384, 784, 16},   {128, 17, 400, 784, 17}, {128, 20, 384, 784, 20},
-      {128, 24, 400, 784, 24},   {128, 31, 384, 784, 31}, {128, 1024, 400, 784, 1024},
-      {128, 384, 32, 32, 784},   {128, 400, 20, 20, 784}, {128, 400, 16, 16, 784},
+      {128, 32, 384, 784, 32}, {128, 32, 400, 784, 32}, {128, 7, 384, 784, 7},
+      {128, 16, 384, 784, 16}, {128, 17, 400, 784, 17}, {128, 20, 384, 784, 20},
+      {128, 24, 400, 784, 24}, {128, 31, 384, 784, 31}, {128, 1024, 400, 784, 1024},
+      {128, 384, 32, 32, 784}, {128, 400, 20, 20, 784}, {128, 400, 16, 16, 784},
       {8, 1, 1, 1, 1}};
   constexpr int64_t kPadding = 5;  // columns past the result that must stay untouched
   constexpr float kSentinel = -7.0f;

@@ -214,10 +214,10 @@ void expect_engine_tracks_autograd(std::string engine, const Datasets& data,
       Trainer trainer({{model, s.l2, s.dropout, s.weight_decay}}, options, device);
       // An engine whose products round differently from LibTorch's (`own_products`: the fused
       // engine's tile products, or pieces the BLAS sums in another order) follows the reference
-      // closely for the first epochs, then drifts as ReLU units near zero flip one way or the other on
-      // this 500-example fixture (seen: 0.3% in loss by the fourth epoch with OpenBLAS'
-      // SKYLAKEX kernels, the same code within 1e-4 with its generic ones). A wrong gradient or
-      // update is off by far more within the first epoch.
+      // closely for the first epochs, then drifts as ReLU units near zero flip one way or the other
+      // on this 500-example fixture (seen: 0.3% in loss by the fourth epoch with OpenBLAS' SKYLAKEX
+      // kernels, the same code within 1e-4 with its generic ones). A wrong gradient or update is
+      // off by far more within the first epoch.
       for (int epoch = 0; epoch < 6; ++epoch) {
         const TrainMetrics want = reference.train_epoch(data.train)[0];
         const TrainMetrics got = trainer.train_epoch(on_device.train)[0];

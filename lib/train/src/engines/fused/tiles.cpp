@@ -16,9 +16,11 @@ constexpr int kTileRows = 8;
 
 /// One tile: rows [0, 8) of A against two 16-column vectors of B from column 0 (the second
 /// and the first masked by `high`, `low`), accumulated over k in order.
-__attribute__((target("avx512f"), always_inline)) inline void tile(
-    int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc,
-    __mmask16 low, __mmask16 high) {
+__attribute__((target("avx512f"), always_inline)) inline void tile(int64_t k, const float* a,
+                                                                   int64_t lda, const float* b,
+                                                                   int64_t ldb, float* c,
+                                                                   int64_t ldc, __mmask16 low,
+                                                                   __mmask16 high) {
   __m512 sum[kTileRows][2];
   for (auto& row : sum) row[0] = row[1] = _mm512_setzero_ps();
   for (int64_t p = 0; p < k; ++p) {
@@ -38,16 +40,17 @@ __attribute__((target("avx512f"), always_inline)) inline void tile(
 }
 
 __attribute__((target("avx512f"))) void tile_product_avx512(int64_t m, int64_t n, int64_t k,
-                                                             const float* a, int64_t lda,
-                                                             const float* b, int64_t ldb, float* c,
-                                                             int64_t ldc) {
+                                                            const float* a, int64_t lda,
+                                                            const float* b, int64_t ldb, float* c,
+                                                            int64_t ldc) {
   // Columns outer, rows inner: a block of B (k x 32) stays in cache while every row of A
   // passes it.
   for (int64_t j = 0; j < n; j += 32) {
     const int64_t left = n - j;
     const auto low = static_cast<__mmask16>(left >= 16 ? 0xFFFF : (1u << left) - 1);
-    const auto high =
-        static_cast<__mmask16>(left >= 32 ? 0xFFFF : left > 16 ? (1u << (left - 16)) - 1 : 0);
+    const auto high = static_cast<__mmask16>(left >= 32  ? 0xFFFF
+                                             : left > 16 ? (1u << (left - 16)) - 1
+                                                         : 0);
     for (int64_t i = 0; i < m; i += kTileRows) {
       tile(k, a + i * lda, lda, b + j, ldb, c + i * ldc + j, ldc, low, high);
     }

@@ -25,8 +25,8 @@ namespace l2sweep {
 /// with AVX-512 (fused/tiles.h), else the BLAS's; the second layer's go through the BLAS
 /// (directly, without LibTorch's per-call dispatch, where the BLAS is visible); the rest are
 /// single loops. The loss, the update and the reported metrics are those of autograd with
-/// torch::optim::Adam up to float rounding (tests/fused_step_test.cpp). Members' models are views of the engine's
-/// buffers, so evaluation and checkpoints see every update.
+/// torch::optim::Adam up to float rounding (tests/fused_step_test.cpp). Members' models are views
+/// of the engine's buffers, so evaluation and checkpoints see every update.
 ///
 /// Bit for bit, a member's numbers do not depend on its cohort or the threads: every product is
 /// made over the same fixed pieces of the member (a BLAS may round differently as a product's
