@@ -397,11 +397,11 @@ struct FusedCpuEngine::Impl {
     wait_until(counter, target, progress->failed);
   }
 
-  /// Worker `worker`'s share of a step, as tasks taken in order from one counter: the batch
-  /// gathered in one part per thread, then each member's forward pieces, each member's head
-  /// (with b1, W2 and b2's Adam), and each member's W1 pieces' gradient and Adam, each task
-  /// waiting for the ones it reads. Which thread runs a task changes no number: every task
-  /// computes the same thing in the same order wherever it runs.
+  /// Worker `worker`'s share of a step, a list of tasks: the batch gathered in one part per
+  /// thread, then each member's forward pieces, each member's head (with b1, W2 and b2's Adam),
+  /// and each member's W1 pieces' gradient and Adam, each task waiting for the ones it reads.
+  /// Which thread runs a task changes no number: every task computes the same thing in the same
+  /// order wherever it runs.
   void step_tasks(int64_t worker, Buffers& b, const torch::Tensor& images, const int64_t* labels,
                   const int64_t* rows, int64_t n, const float* noise, const AdamCoefficients& c) {
     torch::NoGradGuard no_grad;
@@ -409,8 +409,23 @@ struct FusedCpuEngine::Impl {
     const int64_t parts = team->size();
     const int64_t per_member = piece_count();
     const int64_t total = parts + members * (2 * per_member + 1);
+    // Which thread runs task t: a member's piece always on the same thread, forward and
+    // backward, so that its share of W1 and of Adam's moments stays in that core's cache from
+    // step to step (taken by whichever thread was free, they moved between the cores every
+    // step: twice the time on the development VM); the heads rotate over the threads. Every
+    // thread runs its tasks in the list's order and a task waits only on earlier ones, so the
+    // earliest unfinished task can always run: no thread waits forever.
+    const auto owner = [&](int64_t t) {
+      if (t < parts) return t;
+      t -= parts;
+      if (t < members * per_member) return t % parts;
+      t -= members * per_member;
+      if (t < members) return (t + step) % parts;
+      return (t - members) % parts;
+    };
     try {
-      for (int64_t t = p.next.fetch_add(1); t < total; t = p.next.fetch_add(1)) {
+      for (int64_t t = 0; t < total; ++t) {
+        if (owner(t) != worker) continue;
         int64_t i = t;
         if (i < parts) {
           const PartTimer timer(&profile, worker, Part::kGather);
