@@ -340,10 +340,12 @@ std::vector<SweepOption> make_options() {
           [](const C& c) { return c.device; }, [](const C& c) -> Json { return c.device; }),
       option(
           "jobs", "N",
-          {"units trained at once, each on one CPU thread (auto or 0: one per core; with the "
-           "fused engine each run its own unit up to 2 per core; on a GPU 1)",
-           "units of work trained at once, each on one CPU thread (on a GPU, each on a CUDA "
-           "stream of its own too). A unit is a cohort, or a slice of one, for the engines that "
+          {"units trained at once (auto or 0: with the fused engine, whole cohorts balanced "
+           "over the cores, a cohort's step spread over several when they do not divide evenly; "
+           "otherwise one unit per core; on a GPU 1)",
+           "units of work trained at once, each on one CPU thread unless `auto` spreads it "
+           "over several (on a GPU, each on a CUDA stream of its own too). A unit is a cohort, or "
+           "a slice of one, for the engines that "
            "step a cohort's runs together (fused, tensor), and a single run for the autograd "
            "loop (see [Cohorts](architecture.md#cohorts)). `auto` (or `0`): on the CPU with the "
            "fused engine, whole cohorts balanced by work: one per core at a time when the "

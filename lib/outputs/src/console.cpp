@@ -121,13 +121,9 @@ void ConsoleReporter::on_sweep_begin(const SweepInfo& sweep) {
   sweep_ = sweep;
   total_runs_ = sweep.runs;
   const int64_t runs = sweep.runs;
-  // How the runs share the cores: units at a time, or cohorts spread over threads.
-  std::string pace = fmt::format("{} at a time", sweep.jobs);
-  if (sweep.unit_threads > 1) {
-    pace = sweep.jobs == 1 ? fmt::format("stepped together on {} threads", sweep.unit_threads)
-                           : fmt::format("{} cohorts at a time on {} threads each", sweep.jobs,
-                                         sweep.unit_threads);
-  }
+  // How the runs share the cores (describe_sweep's words; without them, the job count).
+  const std::string pace =
+      sweep.pace.empty() ? fmt::format("{} at a time", sweep.jobs) : sweep.pace;
   write(
       fmt::format("l2sweep {} (LibTorch {}) on {}: {} run{} of {} epochs, {}\n"
                   "data: {} train / {} val / {} test, {}\n",

@@ -1,5 +1,7 @@
 #include "l2sweep/sweep/observer.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 #include "l2sweep/train/engine_registry.h"
@@ -20,6 +22,21 @@ SweepInfo describe_sweep(const Plan& plan, const DatasetInfo& data) {
   info.jobs = plan.jobs;
   info.unit_threads = plan.unit_threads;
   for (const Cohort& unit : plan.units) info.runs += static_cast<int64_t>(unit.runs.size());
+  // A unit is a cohort (stepped together), a slice of one, or a single run.
+  std::string unit;
+  if (plan.engine->stacks_members) {
+    size_t cohorts = 0;
+    for (size_t u = 0; u < plan.units.size(); ++u) {
+      const bool seen = std::any_of(plan.units.begin(), plan.units.begin() + u,
+                                    [&](const Cohort& c) { return c.seed == plan.units[u].seed; });
+      cohorts += seen ? 0 : 1;
+    }
+    unit = cohorts == plan.units.size() ? "cohort" : "slice";
+    unit += plan.jobs == 1 ? "" : "s";
+    unit += " ";
+  }
+  info.pace = fmt::format("{} {}at a time", plan.jobs, unit);
+  if (plan.unit_threads > 1) info.pace += fmt::format(" on {} threads each", plan.unit_threads);
   info.data = data;
   return info;
 }

@@ -19,6 +19,9 @@ struct SweepInfo {
   std::string engine;  ///< the planned engine's description (runs record what actually ran)
   int64_t jobs = 1;
   int64_t unit_threads = 1;  ///< the threads each unit's step spreads over (Plan::unit_threads)
+  /// How the runs share the cores, in words for the console ("2 cohorts at a time", "1 cohort
+  /// at a time on 2 threads", "3 at a time").
+  std::string pace;
   /// The runs this process trains or restores (a shard's share); 0 when unknown.
   int64_t runs = 0;
   std::string command_line;  ///< the process that started the sweep

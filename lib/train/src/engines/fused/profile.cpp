@@ -1,7 +1,10 @@
 #include "profile.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -46,10 +49,15 @@ StepProfile::~StepProfile() {
   // One write per engine, appended: cohorts side by side never interleave their lines.
   static std::mutex mutex;
   const std::lock_guard<std::mutex> lock(mutex);
-  if (std::FILE* file = std::fopen(path_.c_str(), "a")) {
-    std::fputs(line.c_str(), file);
-    std::fclose(file);
+  // Never blocks (a FIFO without a reader) and writes only to a regular file.
+  const int fd =
+      ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  struct stat info {};
+  if (::fstat(fd, &info) == 0 && S_ISREG(info.st_mode)) {
+    [[maybe_unused]] const ssize_t written = ::write(fd, line.data(), line.size());
   }
+  ::close(fd);
 }
 
 }  // namespace l2sweep::fused
