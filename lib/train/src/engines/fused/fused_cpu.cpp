@@ -76,8 +76,8 @@ torch::Tensor aligned_floats(int64_t size) {
 
 /// How far a job's tasks have got: each task waits only on counters of tasks taken before it.
 struct Progress {
-  std::atomic<int64_t> next{0};                            ///< the next task to take
-  std::atomic<int64_t> gathered{0};                        ///< parts of the batch gathered
+  std::atomic<int64_t> next{0};      ///< the next task to take (evaluation; a step assigns them)
+  std::atomic<int64_t> gathered{0};  ///< parts of the batch gathered
   std::unique_ptr<std::atomic<int64_t>[]> forward, heads;  ///< per member
   std::atomic<bool> failed{false};
   int64_t members = 0;
