@@ -42,7 +42,8 @@ void print_error(const std::string& prefix, std::string message) noexcept {
   std::fputs(("error: " + prefix + message + "\n").c_str(), stderr);
 }
 
-/// First signal: finish the current batch, keep every completed epoch, exit 130.
+/// First signal: finish the current batch (or run of batches, at most tens of milliseconds),
+/// keep every completed epoch, exit 130.
 /// Second signal: leave at once; files are only ever replaced or appended whole, so nothing
 /// is left half-written.
 void on_stop_signal(int /*signal*/) {

@@ -137,15 +137,13 @@ TEST(AdamKernel, TakesTheSumOfSquaresOfTheWeightsBeforeTheUpdateInEveryForm) {
     } else {
       adam_kernel(s.param.data(), s.m.data(), s.v.data(), s.gradient.data(), 1001, c, &squares);
     }
-    // The same fixed arrangement of float lanes in both forms: the same bits.
-    float lanes[kSquareLanes] = {};
-    int64_t i = 0;
-    for (; i + kSquareLanes <= 1001; i += kSquareLanes) {
-      for (int l = 0; l < kSquareLanes; ++l) lanes[l] += start.param[i + l] * start.param[i + l];
+    // The same fixed arrangement of float lanes in every form: the same bits.
+    float lanes[kAdamSquareLanes] = {};
+    for (int64_t i = 0; i < 1001; ++i) {
+      lanes[i % kAdamSquareLanes] += start.param[i] * start.param[i];
     }
     double want = 0;
     for (const float l : lanes) want += l;
-    for (; i < 1001; ++i) want += static_cast<double>(start.param[i] * start.param[i]);
     EXPECT_EQ(squares, want) << (exact ? "exact" : "fast");
   }
 }

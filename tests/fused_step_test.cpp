@@ -168,19 +168,45 @@ TEST(FusedCpuStep, AFailingTaskStopsTheStepOnEveryThread) {
   }
 }
 
-TEST(FusedCpuStep, StopsAtABatchBoundaryWhenAskedTo) {
+TEST(FusedCpuStep, StopsAfterARunOfStepsWhenAskedTo) {
   at::Generator generator = make_cpu_generator(2);
   auto model = make_model(784, kHiddenUnits, 10, generator);
-  FusedCpuEngine fused({{model, 0.0}}, TrainOptions{}, torch::kCPU);
+  TrainOptions options;
+  options.batch_size = 4;  // 125 batches: runs of 64 and 61 steps
+  options.threads = 2;
+  FusedCpuEngine fused({{model, 0.0}}, options, torch::kCPU);
   StopSource stop;
   EpochControl control;
   control.stop = stop.token();
-  control.on_batch = [&](int64_t done, int64_t) {
-    if (done == 3) stop.request_stop();
+  std::vector<int64_t> reports;
+  control.on_batch = [&](int64_t done, int64_t steps) {
+    reports.push_back(done);
+    EXPECT_EQ(steps, 125);
+    stop.request_stop();
   };
   const Split& train = testing::small_fixture().train;
   EXPECT_THROW(fused.train_epoch(train, torch::arange(train.size()), control), StopRequested);
-  EXPECT_EQ(fused.steps(), 3);
+  EXPECT_EQ(reports, std::vector<int64_t>{FusedCpuEngine::kStepsPerRun});
+  EXPECT_EQ(fused.steps(), FusedCpuEngine::kStepsPerRun);
+}
+
+TEST(FusedCpuStep, ReportsEachRunOfStepsAndTheLastPartialBatch) {
+  at::Generator generator = make_cpu_generator(2);
+  auto model = make_model(784, kHiddenUnits, 10, generator);
+  TrainOptions options;
+  options.batch_size = 3;  // 166 full batches (runs of 64, 64 and 38) and one of 2 examples
+  auto other = make_model(784, kHiddenUnits, 10, generator);
+  FusedCpuEngine fused({{model, 0.0}, {other, 0.01}}, options, torch::kCPU);
+  std::vector<int64_t> reports;
+  EpochControl control;
+  control.on_batch = [&](int64_t done, int64_t steps) {
+    reports.push_back(done);
+    EXPECT_EQ(steps, 2 * 167);  // a step is one member's update
+  };
+  const Split& train = testing::small_fixture().train;
+  fused.train_epoch(train, torch::arange(train.size()), control);
+  EXPECT_EQ(reports, (std::vector<int64_t>{2 * 64, 2 * 128, 2 * 166, 2 * 167}));
+  EXPECT_EQ(fused.steps(), 167);
 }
 
 }  // namespace

@@ -62,7 +62,8 @@ struct EpochControl {
   /// defined whenever a member has a Dropout rate: each such member keeps the units whose
   /// noise is >= its rate.
   torch::Tensor dropout_noise;
-  /// Checked at every batch boundary; StopRequested is thrown when it asks to stop.
+  /// Checked at batch boundaries (every batch, or, in the fused CPU engine, every run of up to
+  /// FusedCpuEngine::kStepsPerRun batches); StopRequested is thrown when it asks to stop.
   StopToken stop;
 
   bool is_active(size_t member) const { return active.empty() || active[member]; }

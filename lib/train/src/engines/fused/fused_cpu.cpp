@@ -74,10 +74,13 @@ torch::Tensor aligned_floats(int64_t size) {
   return torch::empty({size}, torch::TensorOptions().dtype(torch::kFloat32));
 }
 
-/// How far a job's tasks have got: each task waits only on counters of tasks taken before it.
+/// How far a job's tasks have got, counted from the job's start: each task waits only on
+/// counters of tasks earlier in the job's list.
 struct Progress {
-  std::atomic<int64_t> next{0};      ///< the next task to take (evaluation; a step assigns them)
-  std::atomic<int64_t> gathered{0};  ///< parts of the batch gathered
+  std::atomic<int64_t> next{0};         ///< the next task to take (evaluation; a step assigns them)
+  std::atomic<int64_t> gathered{0};     ///< parts of batches gathered
+  std::atomic<int64_t> backward{0};     ///< W1 pieces updated, every member's
+  std::atomic<int64_t> heads_taken{0};  ///< heads a thread has taken, every step's
   std::unique_ptr<std::atomic<int64_t>[]> forward, heads;  ///< per member
   std::atomic<bool> failed{false};
   int64_t members = 0;
@@ -89,6 +92,8 @@ struct Progress {
   void reset() {
     next = 0;
     gathered = 0;
+    backward = 0;
+    heads_taken = 0;
     failed = false;
     for (int64_t r = 0; r < members; ++r) forward[r] = heads[r] = 0;
   }
@@ -99,8 +104,10 @@ struct Progress {
 struct FusedCpuEngine::Impl {
   /// The step's buffers for a batch of `n` examples.
   struct Buffers {
-    torch::Tensor x;           ///< [n, inputs]: the batch's pixels
-    torch::Tensor x_t;         ///< [inputs, n]: the same, transposed (for tile_product)
+    /// [n, inputs]: the batch's pixels, two batches' (a step's and the next's, gathered while
+    /// the step's backward pass runs)
+    std::array<torch::Tensor, 2> x;
+    std::array<torch::Tensor, 2> x_t;  ///< [inputs, n]: the same, transposed (for tile_product)
     torch::Tensor hidden_t;    ///< [members * hidden, n]: every member's hidden layer, transposed
     torch::Tensor partial_t;   ///< [members * hidden, n]: the second piece's partial product
     torch::Tensor logits_t;    ///< [members, classes, n]
@@ -126,12 +133,12 @@ struct FusedCpuEngine::Impl {
   torch::Tensor w1, b1, w2, b2, grad_w1, grad_b1, grad_w2, grad_b2;
   /// Each member's inputs in pieces (piece_layout).
   std::vector<Piece> pieces;
-  /// The sum of squares of each member's piece of W1 before the step's update, member by
-  /// member.
-  std::vector<double> piece_squares;
+  /// Each step's numbers in a run, step after step, member by member: the sum of squares of
+  /// each piece of W1 before the step's update, the batch's summed cross-entropy and its
+  /// correct predictions.
+  std::vector<double> step_squares, step_cross_entropy;
+  std::vector<int64_t> step_correct;
   std::map<int64_t, Buffers> buffers;  ///< by batch size: the full batch and the epoch's tail
-  std::vector<double> cross_entropy;   ///< the batch's summed cross-entropy, per member
-  std::vector<int64_t> correct;
   /// Each thread's piece of dW1: computed, then used by Adam while still in cache.
   std::vector<torch::Tensor> gradient_scratch;
   /// The threads a step spreads over (TrainOptions::threads), and their progress in a job.
@@ -176,7 +183,9 @@ struct FusedCpuEngine::Impl {
       weight_decay.push_back(member.weight_decay);
     }
     for (const auto& [begin, count] : piece_layout(inputs)) pieces.push_back({begin, count});
-    piece_squares.assign(static_cast<size_t>(members) * pieces.size(), 0.0);
+    step_squares.assign(static_cast<size_t>(kStepsPerRun * members) * pieces.size(), 0.0);
+    step_cross_entropy.assign(static_cast<size_t>(kStepsPerRun * members), 0.0);
+    step_correct.assign(static_cast<size_t>(kStepsPerRun * members), 0);
     team = std::make_unique<Team>(std::max<int64_t>(1, options.threads));
     int64_t widest = 0;
     for (const Piece& piece : pieces) widest = std::max(widest, piece.count);
@@ -184,8 +193,6 @@ struct FusedCpuEngine::Impl {
       gradient_scratch.push_back(aligned_floats(hidden * widest));
     }
     progress = std::make_unique<Progress>(members);
-    cross_entropy.resize(static_cast<size_t>(members));
-    correct.resize(static_cast<size_t>(members));
   }
 
   int64_t piece_count() const { return static_cast<int64_t>(pieces.size()); }
@@ -203,9 +210,14 @@ struct FusedCpuEngine::Impl {
     auto found = buffers.find(n);
     if (found != buffers.end()) return found->second;
     const auto f = torch::TensorOptions().dtype(torch::kFloat32);
-    Buffers b{torch::empty({n, inputs}, f),           torch::empty({tiles ? inputs : 1, n}, f),
-              torch::empty({members * hidden, n}, f), torch::empty({members * hidden, n}, f),
-              torch::empty({members, classes, n}, f), torch::empty({members, n, classes}, f),
+    const auto x = [&] { return torch::empty({n, inputs}, f); };
+    const auto x_t = [&] { return torch::empty({tiles ? inputs : 1, n}, f); };
+    Buffers b{{x(), x()},
+              {x_t(), x_t()},
+              torch::empty({members * hidden, n}, f),
+              torch::empty({members * hidden, n}, f),
+              torch::empty({members, classes, n}, f),
+              torch::empty({members, n, classes}, f),
               torch::empty({members * hidden, n}, f)};
     return buffers.emplace(n, std::move(b)).first->second;
   }
@@ -257,8 +269,9 @@ struct FusedCpuEngine::Impl {
   /// Member r's hidden layer, second layer, loss, and the backward pass as far as it needs all
   /// of the member's hidden units: dW2, db2, d hidden^T = (W2^T dz^T) * (hidden > 0) and db1;
   /// then Adam on b1, W2 and b2, which nothing reads any more in this step.
+  /// Its results go to slot `slot` (step * members + r) of the run's step_* vectors.
   void member_head(Buffers& b, const int64_t* labels, const int64_t* rows, int64_t n, int64_t r,
-                   const float* noise, const AdamCoefficients& c, int64_t worker) {
+                   const float* noise, const AdamCoefficients& c, int64_t worker, size_t slot) {
     hidden_layer(r, b.hidden_t.data_ptr<float>(), b.partial_t.data_ptr<float>(), n, worker,
                  &profile);
     float* hidden_t = b.hidden_t.data_ptr<float>() + r * hidden * n;  // [hidden, n]
@@ -289,8 +302,8 @@ struct FusedCpuEngine::Impl {
                                                          dz + i * classes, &hit));
         right += hit ? 1 : 0;
       }
-      cross_entropy[static_cast<size_t>(r)] = sum;
-      correct[static_cast<size_t>(r)] = right;
+      step_cross_entropy[slot] = sum;
+      step_correct[slot] = right;
     }
     float* dh = b.d_hidden_t.data_ptr<float>() + r * hidden * n;  // [hidden, n]
     {
@@ -326,14 +339,15 @@ struct FusedCpuEngine::Impl {
   /// thread's scratch, and Adam on those weights while the gradient is still in cache (the sum
   /// of squares of the weights taken before the update): no gradient buffer the size of every
   /// W1 streams through memory.
-  void backward_piece(Buffers& b, int64_t n, int64_t r, int64_t p, const AdamCoefficients& c,
-                      int64_t worker) {
+  /// The sum of squares goes to step_squares[slot * pieces + p] (slot: step * members + r).
+  void backward_piece(Buffers& b, const float* x_all, int64_t n, int64_t r, int64_t p,
+                      const AdamCoefficients& c, int64_t worker, size_t slot) {
     float* scratch = gradient_scratch[static_cast<size_t>(worker)].data_ptr<float>();
     const Piece& piece = pieces[static_cast<size_t>(p)];
     {
       const PartTimer timer(&profile, worker, Part::kProducts);
       const float* dh = b.d_hidden_t.data_ptr<float>() + r * hidden * n;
-      const float* x = b.x.data_ptr<float>() + piece.begin;
+      const float* x = x_all + piece.begin;
       if (tiles) {
         tile_product(hidden, piece.count, n, dh, n, x, inputs, scratch, piece.count);
       } else {
@@ -355,7 +369,7 @@ struct FusedCpuEngine::Impl {
            &row);
       squares += row;
     }
-    piece_squares[member * pieces.size() + static_cast<size_t>(p)] = squares;
+    step_squares[slot * pieces.size() + static_cast<size_t>(p)] = squares;
   }
 
   /// Adam on `size` elements of the flat buffers from `offset`.
@@ -374,8 +388,9 @@ struct FusedCpuEngine::Impl {
     }
   }
 
-  AdamCoefficients coefficients() const {
-    const auto t = static_cast<double>(step);
+  /// The update's coefficients at step `at` (1-based).
+  AdamCoefficients coefficients(int64_t at) const {
+    const auto t = static_cast<double>(at);
     AdamCoefficients c{};
     c.beta1 = static_cast<float>(kAdamBeta1);
     c.beta2 = static_cast<float>(kAdamBeta2);
@@ -385,7 +400,7 @@ struct FusedCpuEngine::Impl {
     c.inverse_sqrt_bias2 = static_cast<float>(1 / std::sqrt(1 - std::pow(kAdamBeta2, t)));
     c.eps = static_cast<float>(kAdamEpsilon);
     c.decay = 0.0f;
-    c.keras_alpha = keras_adam_alpha(learning_rate, step);
+    c.keras_alpha = keras_adam_alpha(learning_rate, at);
     c.keras_lr = static_cast<float>(learning_rate);
     return c;
   }
@@ -397,64 +412,82 @@ struct FusedCpuEngine::Impl {
     wait_until(counter, target, progress->failed);
   }
 
-  /// Worker `worker`'s share of a step, a list of tasks: the batch gathered in one part per
-  /// thread, then each member's forward pieces, each member's head (with b1, W2 and b2's Adam),
-  /// and each member's W1 pieces' gradient and Adam, each task waiting for the ones it reads.
-  /// Which thread runs a task changes no number: every task computes the same thing in the same
-  /// order wherever it runs.
+  /// Worker `worker`'s share of `count` steps on batches of `n` examples (step j's rows from
+  /// rows + j * n, its dropout noise from noise + j * n * hidden), a list of tasks, step after
+  /// step: each member's forward pieces, each member's head (with b1, W2 and b2's Adam), the
+  /// next batch gathered (in one part per thread, into the other of the two batch buffers), and
+  /// each member's W1 pieces' gradient and Adam; the first batch gathered before all. Each task
+  /// waits for the ones it reads, and a gather for the last readers of its buffer (the pieces'
+  /// gradients two steps before). Which thread runs a task changes no number: every task
+  /// computes the same thing in the same order wherever it runs.
   void step_tasks(int64_t worker, Buffers& b, const torch::Tensor& images, const int64_t* labels,
-                  const int64_t* rows, int64_t n, const float* noise, const AdamCoefficients& c) {
+                  const int64_t* rows, int64_t n, int64_t count, const float* noise,
+                  const std::vector<AdamCoefficients>& c) {
     torch::NoGradGuard no_grad;
     Progress& p = *progress;
     const int64_t parts = team->size();
     const int64_t per_member = piece_count();
-    const int64_t total = parts + members * (2 * per_member + 1);
-    // Which thread runs task t: a member's piece always on the same thread, forward and
-    // backward, so that its share of W1 and of Adam's moments stays in that core's cache from
-    // step to step (taken by whichever thread was free, they moved between the cores every
-    // step: twice the time on the development VM); the heads rotate over the threads. Every
-    // thread runs its tasks in the list's order and a task waits only on earlier ones, so the
-    // earliest unfinished task can always run: no thread waits forever.
-    const auto owner = [&](int64_t t) {
-      if (t < parts) return t;
-      t -= parts;
-      if (t < members * per_member) return t % parts;
-      t -= members * per_member;
-      if (t < members) return (t + step) % parts;
-      return (t - members) % parts;
+    // Which thread runs what: a member's piece always on the same thread, forward and backward,
+    // so that its share of W1 and of Adam's moments stays in that core's cache from step to
+    // step (taken by whichever thread was free, they moved between the cores every step: twice
+    // the time on the development VM), and so that a piece's forward product of the next step
+    // follows its update on its own thread; the heads rotate over the threads. Every thread
+    // runs its tasks in the list's order and a task waits only on earlier ones, so the earliest
+    // unfinished task can always run: no thread waits forever.
+    const auto piece_owner = [&](int64_t r, int64_t piece) {
+      return (r * per_member + piece) % parts;
+    };
+    const auto gather_batch = [&](int64_t j) {
+      // Batch j's buffer was last read by step j - 2's backward pieces.
+      if (j >= 2) wait(p.backward, (j - 1) * members * per_member, worker);
+      const PartTimer timer(&profile, worker, Part::kGather);
+      const auto which = static_cast<size_t>(j % 2);
+      Impl::gather(images, rows + j * n, n * worker / parts, n * (worker + 1) / parts, n,
+                   b.x[which].data_ptr<float>(), b.x_t[which].data_ptr<float>());
+      p.gathered.fetch_add(1, std::memory_order_acq_rel);
     };
     try {
-      for (int64_t t = 0; t < total; ++t) {
-        if (owner(t) != worker) continue;
-        int64_t i = t;
-        if (i < parts) {
-          const PartTimer timer(&profile, worker, Part::kGather);
-          gather(images, rows, n * i / parts, n * (i + 1) / parts, n, b.x.data_ptr<float>(),
-                 b.x_t.data_ptr<float>());
-          p.gathered.fetch_add(1, std::memory_order_acq_rel);
-          continue;
+      gather_batch(0);
+      for (int64_t j = 0; j < count; ++j) {
+        const auto which = static_cast<size_t>(j % 2);
+        const size_t first_slot = static_cast<size_t>(j * members);
+        for (int64_t r = 0; r < members; ++r) {
+          for (int64_t piece = 0; piece < per_member; ++piece) {
+            if (piece_owner(r, piece) != worker) continue;
+            wait(p.gathered, (j + 1) * parts, worker);
+            float* out = piece == 0 ? b.hidden_t.data_ptr<float>() : b.partial_t.data_ptr<float>();
+            forward_piece(r, piece, b.x[which].data_ptr<float>(), b.x_t[which].data_ptr<float>(),
+                          out, n, worker, &profile);
+            p.forward[r].fetch_add(1, std::memory_order_acq_rel);
+          }
         }
-        i -= parts;
-        if (i < members * per_member) {
-          wait(p.gathered, parts, worker);
-          const int64_t r = i / per_member, piece = i % per_member;
-          float* out = piece == 0 ? b.hidden_t.data_ptr<float>() : b.partial_t.data_ptr<float>();
-          forward_piece(r, piece, b.x.data_ptr<float>(), b.x_t.data_ptr<float>(), out, n, worker,
-                        &profile);
-          p.forward[r].fetch_add(1, std::memory_order_acq_rel);
-          continue;
+        // The heads, in member order, each to the first thread free for it: whichever thread
+        // reaches them first (its pieces were lighter, or their inputs were in its cache) takes
+        // more, instead of idling. Taking one needs every earlier head taken, so a thread here
+        // sees only this step's heads.
+        int64_t taken = p.heads_taken.load(std::memory_order_acquire);
+        while (taken < (j + 1) * members) {
+          if (!p.heads_taken.compare_exchange_weak(taken, taken + 1, std::memory_order_acq_rel)) {
+            continue;  // `taken` is now the count another thread left
+          }
+          const int64_t r = taken - j * members;
+          wait(p.forward[r], (j + 1) * per_member, worker);
+          member_head(b, labels, rows + j * n, n, r,
+                      noise != nullptr ? noise + j * n * hidden : nullptr,
+                      c[static_cast<size_t>(j)], worker, first_slot + static_cast<size_t>(r));
+          p.heads[r].store(j + 1, std::memory_order_release);
+          taken = p.heads_taken.load(std::memory_order_acquire);
         }
-        i -= members * per_member;
-        if (i < members) {
-          wait(p.forward[i], per_member, worker);
-          member_head(b, labels, rows, n, i, noise, c, worker);
-          p.heads[i].store(1, std::memory_order_release);
-          continue;
+        if (j + 1 < count) gather_batch(j + 1);
+        for (int64_t r = 0; r < members; ++r) {
+          for (int64_t piece = 0; piece < per_member; ++piece) {
+            if (piece_owner(r, piece) != worker) continue;
+            wait(p.heads[r], j + 1, worker);
+            backward_piece(b, b.x[which].data_ptr<float>(), n, r, piece, c[static_cast<size_t>(j)],
+                           worker, first_slot + static_cast<size_t>(r));
+            p.backward.fetch_add(1, std::memory_order_acq_rel);
+          }
         }
-        i -= members;
-        const int64_t r = i / per_member;
-        wait(p.heads[r], 1, worker);
-        backward_piece(b, n, r, i % per_member, c, worker);
       }
     } catch (...) {
       p.failed = true;
@@ -462,34 +495,45 @@ struct FusedCpuEngine::Impl {
     }
   }
 
-  /// One Adam step of every member on the examples `rows` of `images`/`labels`, whose dropout
-  /// noise is `noise` ([n, hidden]; null when no member has Dropout); adds each member's batch
-  /// loss, cross-entropy and accuracy (measured before the update) to `meters`.
-  void step_on(const torch::Tensor& images, const int64_t* labels, const int64_t* rows, int64_t n,
-               const float* noise, std::vector<EpochMeters>& meters) {
+  /// `count` Adam steps of every member, at most kStepsPerRun, as one job of the team: its
+  /// threads go from one step to the next without meeting, each waiting only for the tasks it
+  /// reads, so that one thread's slower step is made up in the next instead of idling the
+  /// others at every step's end. On batches of `n` examples of
+  /// `images`/`labels`: step j on the examples rows[j * n, (j + 1) * n), with the dropout noise
+  /// from noise + j * n * hidden ([n, hidden] a step; null when no member has Dropout). Adds
+  /// each member's batch loss, cross-entropy and accuracy (measured before the update) to
+  /// `meters`, step after step.
+  void steps_on(const torch::Tensor& images, const int64_t* labels, const int64_t* rows, int64_t n,
+                int64_t count, const float* noise, std::vector<EpochMeters>& meters) {
+    TORCH_CHECK(count >= 1 && count <= kStepsPerRun, "a run of ", count, " steps");
     for (const double rate : dropout) {
       // Before any member's update: a refused step changes nothing.
       TORCH_CHECK(rate <= 0 || noise != nullptr,
                   "a Dropout member trained without the epoch's noise");
     }
     Buffers& b = buffers_for(n);
-    ++step;
-    const AdamCoefficients c = coefficients();
+    std::vector<AdamCoefficients> c;
+    for (int64_t j = 1; j <= count; ++j) c.push_back(coefficients(step + j));
     progress->reset();
-    team->run([&](int64_t worker) { step_tasks(worker, b, images, labels, rows, n, noise, c); });
-    profile.count_step(members);
-    const auto count = static_cast<double>(n);
-    for (int64_t r = 0; r < members; ++r) {
-      double squares = 0;
-      for (size_t p = 0; p < pieces.size(); ++p) {
-        squares += piece_squares[static_cast<size_t>(r) * pieces.size() + p];
+    team->run(
+        [&](int64_t worker) { step_tasks(worker, b, images, labels, rows, n, count, noise, c); });
+    step += count;
+    const auto count_examples = static_cast<double>(n);
+    for (int64_t j = 0; j < count; ++j) {
+      profile.count_step(members);
+      for (int64_t r = 0; r < members; ++r) {
+        const auto slot = static_cast<size_t>(j * members + r);
+        double squares = 0;
+        for (size_t piece = 0; piece < pieces.size(); ++piece) {
+          squares += step_squares[slot * pieces.size() + piece];
+        }
+        const double data_loss = step_cross_entropy[slot] / count_examples;
+        const double loss = data_loss + l2[static_cast<size_t>(r)] * squares;
+        EpochMeters& meter = meters[static_cast<size_t>(r)];
+        meter.loss.add_sum(loss * count_examples, n);
+        meter.data_loss.add_sum(data_loss * count_examples, n);
+        meter.accuracy.add_sum(static_cast<double>(step_correct[slot]), n);
       }
-      const double data_loss = cross_entropy[static_cast<size_t>(r)] / count;
-      const double loss = data_loss + l2[static_cast<size_t>(r)] * squares;
-      EpochMeters& meter = meters[static_cast<size_t>(r)];
-      meter.loss.add_sum(loss * count, n);
-      meter.data_loss.add_sum(data_loss * count, n);
-      meter.accuracy.add_sum(static_cast<double>(correct[static_cast<size_t>(r)]), n);
     }
   }
 };
@@ -545,16 +589,20 @@ std::vector<TrainMetrics> FusedCpuEngine::train_epoch(const Split& train,
   const int64_t steps = batches * control.count_active(members_.size());
   const int64_t active = control.count_active(members_.size());
   std::vector<EpochMeters> meters(members_.size());
-  for (int64_t batch = 0; batch < batches; ++batch) {
+  const int64_t full_batches = examples / batch_size;
+  for (int64_t batch = 0; batch < batches;) {
     if (control.stop.stop_requested()) throw StopRequested();
     const int64_t begin = batch * batch_size;
     const int64_t count = std::min(batch_size, examples - begin);
+    // A run of full batches, or the epoch's last, partial one alone.
+    const int64_t run = batch < full_batches ? std::min(kStepsPerRun, full_batches - batch) : 1;
     const float* noise = control.dropout_noise.defined()
                              ? noise_rows.data_ptr<float>() + begin * impl_->hidden
                              : nullptr;
-    impl_->step_on(images, labels.data_ptr<int64_t>(), rows.data_ptr<int64_t>() + begin, count,
-                   noise, meters);
-    if (control.on_batch) control.on_batch((batch + 1) * active, steps);
+    impl_->steps_on(images, labels.data_ptr<int64_t>(), rows.data_ptr<int64_t>() + begin, count,
+                    run, noise, meters);
+    batch += run;
+    if (control.on_batch) control.on_batch(batch * active, steps);
   }
   std::vector<TrainMetrics> results(members_.size());
   for (size_t r = 0; r < members_.size(); ++r) {

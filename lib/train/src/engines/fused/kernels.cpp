@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
+#include <type_traits>
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -20,23 +21,22 @@ namespace {
 
 /// The loop of both Adam kernels: `update(i)` updates element i of the buffers. With
 /// `squares`, also the sum of squares of the parameters before the update (the penalty of the
-/// weights the batch was measured with), in kSquareLanes float lanes added in order.
+/// weights the batch was measured with), in kAdamSquareLanes float lanes.
 template <typename Update>
 __attribute__((always_inline)) inline void adam_loop(const float* __restrict param, int64_t size,
                                                      double* squares, Update update) {
-  int64_t i = 0;
   if (squares != nullptr) {  // one pass: each parameter is read once
-    float lanes[kSquareLanes] = {};
-    for (; i + kSquareLanes <= size; i += kSquareLanes) {
-      for (int l = 0; l < kSquareLanes; ++l) lanes[l] += param[i + l] * param[i + l];
-      for (int l = 0; l < kSquareLanes; ++l) update(i + l);
+    float lanes[kAdamSquareLanes] = {};
+    for (int64_t i = 0; i < size; ++i) {
+      lanes[i % kAdamSquareLanes] += param[i] * param[i];
+      update(i);
     }
     double sum = 0;
-    for (int l = 0; l < kSquareLanes; ++l) sum += lanes[l];
-    for (int64_t k = i; k < size; ++k) sum += static_cast<double>(param[k] * param[k]);
+    for (const float lane : lanes) sum += lane;
     *squares = sum;
+    return;
   }
-  for (; i < size; ++i) update(i);
+  for (int64_t i = 0; i < size; ++i) update(i);
 }
 
 }  // namespace
@@ -101,29 +101,32 @@ using Kernel = void (*)(float*, float*, float*, const float*, int64_t, AdamCoeff
 
 #if defined(__x86_64__) && defined(__GNUC__)
 
-/// The sum of squares of `size` parameters in kSquareLanes float lanes added in order, as
-/// adam_loop takes it (the same bits): 8 lanes, then the lanes in double, then the rest.
-__attribute__((target("avx2"))) double squares_in_lanes(const float* param, int64_t size) {
-  __m256 lanes = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 8 <= size; i += 8) {
-    const __m256 p = _mm256_loadu_ps(param + i);
-    lanes = _mm256_add_ps(lanes, _mm256_mul_ps(p, p));
+/// Calls loop(std::true_type) where `squares` asks for the sum of squares, else
+/// loop(std::false_type): the fast loops are compiled both ways.
+template <typename Loop>
+void with_squares_or_not(const double* squares, Loop loop) {
+  if (squares != nullptr) {
+    loop(std::true_type{});
+  } else {
+    loop(std::false_type{});
   }
-  alignas(32) float lane[8];
-  _mm256_store_ps(lane, lanes);
+}
+
+/// The lanes of a sum of squares (kAdamSquareLanes of them) added in order in double.
+double add_lanes(const float (&lanes)[kAdamSquareLanes]) {
   double sum = 0;
-  for (const float l : lane) sum += l;
-  for (; i < size; ++i) sum += static_cast<double>(param[i] * param[i]);
+  for (const float lane : lanes) sum += lane;
   return sum;
 }
 
 /// The fast update of 16 parameters (those `mask` selects) with AVX-512.
-template <Update kind>
+template <Update kind, bool kSquares>
 __attribute__((target("avx512f,fma"), always_inline)) inline void fast_update16(
     float* param, float* m, float* v, const float* gradient, __mmask16 mask,
-    const AdamCoefficients& c) {
+    const AdamCoefficients& c, __m512& squares) {
   const __m512 p = _mm512_maskz_loadu_ps(mask, param);
+  // Lanes masked off add 0 * 0: no bit changes.
+  if constexpr (kSquares) squares = _mm512_add_ps(squares, _mm512_mul_ps(p, p));
   const __m512 g = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, gradient),
                                  _mm512_mul_ps(_mm512_set1_ps(c.decay), p));
   const __m512 m0 = _mm512_maskz_loadu_ps(mask, m);
@@ -174,27 +177,42 @@ __attribute__((target("avx512f,fma"), always_inline)) inline void fast_update16(
   _mm512_mask_storeu_ps(param, mask, result);
 }
 
-template <Update kind>
-__attribute__((target("avx512f,avx2,fma"))) void fast_kernel_avx512(
+template <Update kind, bool kSquares>
+__attribute__((target("avx512f,fma"))) void fast_loop_avx512(
     float* __restrict param, float* __restrict m, float* __restrict v,
-    const float* __restrict gradient, int64_t size, AdamCoefficients c, double* squares) {
-  if (squares != nullptr) *squares = squares_in_lanes(param, size);
+    const float* __restrict gradient, int64_t size, const AdamCoefficients& c, double* squares) {
+  __m512 lanes = _mm512_setzero_ps();
   int64_t i = 0;
   for (; i + 16 <= size; i += 16) {
-    fast_update16<kind>(param + i, m + i, v + i, gradient + i, 0xFFFF, c);
+    fast_update16<kind, kSquares>(param + i, m + i, v + i, gradient + i, 0xFFFF, c, lanes);
   }
   if (i < size) {
     const auto mask = static_cast<__mmask16>((1u << (size - i)) - 1);
-    fast_update16<kind>(param + i, m + i, v + i, gradient + i, mask, c);
+    fast_update16<kind, kSquares>(param + i, m + i, v + i, gradient + i, mask, c, lanes);
+  }
+  if constexpr (kSquares) {
+    float lane[kAdamSquareLanes];
+    _mm512_storeu_ps(lane, lanes);
+    *squares = add_lanes(lane);
   }
 }
 
-/// The fast update of 8 parameters (those `mask` selects) with AVX2 and FMA.
 template <Update kind>
+void fast_kernel_avx512(float* __restrict param, float* __restrict m, float* __restrict v,
+                        const float* __restrict gradient, int64_t size, AdamCoefficients c,
+                        double* squares) {
+  with_squares_or_not(squares, [&](auto take) {
+    fast_loop_avx512<kind, decltype(take)::value>(param, m, v, gradient, size, c, squares);
+  });
+}
+
+/// The fast update of 8 parameters (those `mask` selects) with AVX2 and FMA.
+template <Update kind, bool kSquares>
 __attribute__((target("avx2,fma"), always_inline)) inline void fast_update8(
     float* param, float* m, float* v, const float* gradient, __m256i mask,
-    const AdamCoefficients& c) {
+    const AdamCoefficients& c, __m256& squares) {
   const __m256 p = _mm256_maskload_ps(param, mask);
+  if constexpr (kSquares) squares = _mm256_add_ps(squares, _mm256_mul_ps(p, p));
   const __m256 g =
       _mm256_add_ps(_mm256_maskload_ps(gradient, mask), _mm256_mul_ps(_mm256_set1_ps(c.decay), p));
   const __m256 m0 = _mm256_maskload_ps(m, mask);
@@ -240,21 +258,40 @@ __attribute__((target("avx2,fma"), always_inline)) inline void fast_update8(
   _mm256_maskstore_ps(param, mask, result);
 }
 
-template <Update kind>
-__attribute__((target("avx2,fma"))) void fast_kernel_avx2(float* __restrict param,
-                                                          float* __restrict m, float* __restrict v,
-                                                          const float* __restrict gradient,
-                                                          int64_t size, AdamCoefficients c,
-                                                          double* squares) {
-  if (squares != nullptr) *squares = squares_in_lanes(param, size);
+template <Update kind, bool kSquares>
+__attribute__((target("avx2,fma"))) void fast_loop_avx2(float* __restrict param,
+                                                        float* __restrict m, float* __restrict v,
+                                                        const float* __restrict gradient,
+                                                        int64_t size, const AdamCoefficients& c,
+                                                        double* squares) {
+  // Lanes 0-7 and 8-15 of the sum of squares: vector k of the call goes to lanes[k % 2].
+  __m256 lanes[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
   const __m256i all = _mm256_set1_epi32(-1);
   int64_t i = 0;
-  for (; i + 8 <= size; i += 8) fast_update8<kind>(param + i, m + i, v + i, gradient + i, all, c);
+  for (; i + 8 <= size; i += 8) {
+    fast_update8<kind, kSquares>(param + i, m + i, v + i, gradient + i, all, c, lanes[(i / 8) % 2]);
+  }
   if (i < size) {
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(size - i)), lane);
-    fast_update8<kind>(param + i, m + i, v + i, gradient + i, mask, c);
+    fast_update8<kind, kSquares>(param + i, m + i, v + i, gradient + i, mask, c,
+                                 lanes[(i / 8) % 2]);
   }
+  if constexpr (kSquares) {
+    float lane[kAdamSquareLanes];
+    _mm256_storeu_ps(lane, lanes[0]);
+    _mm256_storeu_ps(lane + 8, lanes[1]);
+    *squares = add_lanes(lane);
+  }
+}
+
+template <Update kind>
+void fast_kernel_avx2(float* __restrict param, float* __restrict m, float* __restrict v,
+                      const float* __restrict gradient, int64_t size, AdamCoefficients c,
+                      double* squares) {
+  with_squares_or_not(squares, [&](auto take) {
+    fast_loop_avx2<kind, decltype(take)::value>(param, m, v, gradient, size, c, squares);
+  });
 }
 
 #endif

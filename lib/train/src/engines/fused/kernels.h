@@ -19,9 +19,15 @@
 
 namespace l2sweep::fused {
 
-/// Lanes of the sum of squares within a block: lane l adds elements l, l + 8, l + 16, ... in
-/// float, and the lanes are added in order in double; a fixed arrangement that vectorises.
+/// Lanes of a row's sum (sum_rows): lane l adds elements l, l + 8, l + 16, ...; a fixed
+/// arrangement that vectorises.
 constexpr int kSquareLanes = 8;
+
+/// Lanes of the Adam kernels' sum of squares of a call's parameters: lane l adds in float the
+/// squares of elements l, l + 16, l + 32, ... (the last ones too), and the lanes are added in
+/// order in double. Every form of the kernel, one AVX-512 vector or two AVX2 ones a step, takes
+/// the squares in the same pass as the update and gives these bits.
+constexpr int kAdamSquareLanes = 16;
 
 struct AdamCoefficients {
   float beta1, beta2, one_minus_beta1, one_minus_beta2, step_size, inverse_sqrt_bias2, eps, decay;

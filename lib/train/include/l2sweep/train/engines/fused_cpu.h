@@ -21,12 +21,13 @@ namespace l2sweep {
 /// is still in cache, each W1 with its own L2 strength, the penalty's value (for the reported
 /// loss) and gradient 2 * l2 * W1 folded into that pass. A step is a list of tasks (a member's
 /// piece or its head) that TrainOptions::threads threads take in order, each waiting only for
-/// the tasks it reads. The first layer's products are the engine's own register tiles on a CPU
-/// with AVX-512 (fused/tiles.h), else the BLAS's; the second layer's go through the BLAS
-/// (directly, without LibTorch's per-call dispatch, where the BLAS is visible); the rest are
-/// single loops. The loss, the update and the reported metrics are those of autograd with
-/// torch::optim::Adam up to float rounding (tests/fused_step_test.cpp). Members' models are views
-/// of the engine's buffers, so evaluation and checkpoints see every update.
+/// the tasks it reads; the threads run up to kStepsPerRun steps of an epoch as one list, so
+/// that none waits for the others at each step's end. The first layer's products are the engine's
+/// own register tiles on a CPU with AVX-512 (fused/tiles.h), else the BLAS's; the second layer's go
+/// through the BLAS (directly, without LibTorch's per-call dispatch, where the BLAS is visible);
+/// the rest are single loops. The loss, the update and the reported metrics are those of autograd
+/// with torch::optim::Adam up to float rounding (tests/fused_step_test.cpp). Members' models are
+/// views of the engine's buffers, so evaluation and checkpoints see every update.
 ///
 /// Bit for bit, a member's numbers do not depend on its cohort or the threads: every product is
 /// made over the same fixed pieces of the member (a BLAS may round differently as a product's
@@ -50,6 +51,11 @@ class FusedCpuEngine : public Engine {
 
   /// Adam steps taken so far (the same for every member).
   int64_t steps() const;
+
+  /// The most steps the threads run as one list (of an epoch's full batches; the last, partial
+  /// batch is a list of its own). An epoch reports progress (EpochControl::on_batch) and sees
+  /// stop requests between lists: every few tens of milliseconds.
+  static constexpr int64_t kStepsPerRun = 64;
 
   /// The pieces of equal work (column halves of W1) a member with `inputs` inputs steps in;
   /// the step spreads every member's pieces over TrainOptions::threads threads.
