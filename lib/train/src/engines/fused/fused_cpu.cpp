@@ -438,8 +438,11 @@ struct FusedCpuEngine::Impl {
       return (r * per_member + piece) % parts;
     };
     const auto gather_batch = [&](int64_t j) {
-      // Batch j's buffer was last read by step j - 2's backward pieces.
+      // Batch j's buffer was last read by step j - 2's backward pieces. And the count of parts
+      // gathered tells that batch j is whole only if no part of it is counted before batch j - 1
+      // is (a thread that owns no piece reaches the next gather early).
       if (j >= 2) wait(p.backward, (j - 1) * members * per_member, worker);
+      if (j >= 1) wait(p.gathered, j * parts, worker);
       const PartTimer timer(&profile, worker, Part::kGather);
       const auto which = static_cast<size_t>(j % 2);
       Impl::gather(images, rows + j * n, n * worker / parts, n * (worker + 1) / parts, n,

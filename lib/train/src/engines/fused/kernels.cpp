@@ -19,11 +19,12 @@
 namespace l2sweep::fused {
 namespace {
 
-/// The loop of both Adam kernels: `update(i)` updates element i of the buffers. With
+/// The loop of both Adam kernels: `update(i)` updates element i of the buffers (`param` among
+/// them: not restrict, the update writes it through another pointer). With
 /// `squares`, also the sum of squares of the parameters before the update (the penalty of the
 /// weights the batch was measured with), in kAdamSquareLanes float lanes.
 template <typename Update>
-__attribute__((always_inline)) inline void adam_loop(const float* __restrict param, int64_t size,
+__attribute__((always_inline)) inline void adam_loop(const float* param, int64_t size,
                                                      double* squares, Update update) {
   if (squares != nullptr) {  // one pass: each parameter is read once
     float lanes[kAdamSquareLanes] = {};
