@@ -196,6 +196,36 @@ TEST(FusedCpuStep, ThreadsWithoutAPieceChangeNoBit) {
   }
 }
 
+TEST(FusedCpuStep, RunsOfStepsAreShorterForLargerCohortsAndBatches) {
+  // About the work of 64 steps of the seed's sweep, so that a stop request waits no longer.
+  EXPECT_EQ(FusedCpuEngine::steps_per_run(3, 32, 784, 128), 64);
+  EXPECT_EQ(FusedCpuEngine::steps_per_run(1, 4, 784, 128), 64);
+  EXPECT_EQ(FusedCpuEngine::steps_per_run(12, 32, 784, 128), 16);
+  EXPECT_EQ(FusedCpuEngine::steps_per_run(6, 128, 784, 128), 8);
+  EXPECT_EQ(FusedCpuEngine::steps_per_run(45, 128, 784, 128), 1);
+  EXPECT_EQ(FusedCpuEngine::steps_per_run(3, 32, 784, 2048), 4);
+}
+
+TEST(FusedCpuStep, ReportsEveryRunOfStepsOfALargeCohort) {
+  // 40 members with batches of 96: one step a run, so a report (and a look at the stop
+  // request) after every batch.
+  std::vector<Member> cohort;
+  for (int r = 0; r < 40; ++r) {
+    at::Generator g = make_cpu_generator(r);
+    cohort.push_back({make_model(784, kHiddenUnits, 10, g), 1e-4 * r});
+  }
+  TrainOptions options;
+  options.batch_size = 96;  // 5 full batches and one of 20
+  options.threads = 2;
+  FusedCpuEngine fused(cohort, options, torch::kCPU);
+  std::vector<int64_t> reports;
+  EpochControl control;
+  control.on_batch = [&](int64_t done, int64_t) { reports.push_back(done / 40); };
+  const Split& train = testing::small_fixture().train;
+  fused.train_epoch(train, torch::arange(train.size()), control);
+  EXPECT_EQ(reports, (std::vector<int64_t>{1, 2, 3, 4, 5, 6}));
+}
+
 TEST(FusedCpuStep, StopsAfterARunOfStepsWhenAskedTo) {
   at::Generator generator = make_cpu_generator(2);
   auto model = make_model(784, kHiddenUnits, 10, generator);

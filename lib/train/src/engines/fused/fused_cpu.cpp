@@ -498,7 +498,8 @@ struct FusedCpuEngine::Impl {
     }
   }
 
-  /// `count` Adam steps of every member, at most kStepsPerRun, as one job of the team: its
+  /// `count` Adam steps of every member, at most kStepsPerRun (steps_per_run), as one job of
+  /// the team: its
   /// threads go from one step to the next without meeting, each waiting only for the tasks it
   /// reads, so that one thread's slower step is made up in the next instead of idling the
   /// others at every step's end. On batches of `n` examples of
@@ -569,6 +570,16 @@ FusedCpuEngine::~FusedCpuEngine() = default;
 
 int64_t FusedCpuEngine::steps() const { return impl_->step; }
 
+int64_t FusedCpuEngine::steps_per_run(int64_t members, int64_t batch, int64_t inputs,
+                                      int64_t hidden) {
+  constexpr double kWork = static_cast<double>(kStepsPerRun) * 3 * 32 * 784 * 128;
+  const double step = static_cast<double>(std::max<int64_t>(1, members)) *
+                      static_cast<double>(std::max<int64_t>(1, batch)) *
+                      static_cast<double>(std::max<int64_t>(1, inputs)) *
+                      static_cast<double>(std::max<int64_t>(1, hidden));
+  return std::clamp<int64_t>(static_cast<int64_t>(kWork / step), 1, kStepsPerRun);
+}
+
 int64_t FusedCpuEngine::pieces_per_member(int64_t inputs) {
   return static_cast<int64_t>(piece_layout(inputs).size());
 }
@@ -593,12 +604,14 @@ std::vector<TrainMetrics> FusedCpuEngine::train_epoch(const Split& train,
   const int64_t active = control.count_active(members_.size());
   std::vector<EpochMeters> meters(members_.size());
   const int64_t full_batches = examples / batch_size;
+  const int64_t per_run = steps_per_run(static_cast<int64_t>(members_.size()), batch_size,
+                                        impl_->inputs, impl_->hidden);
   for (int64_t batch = 0; batch < batches;) {
     if (control.stop.stop_requested()) throw StopRequested();
     const int64_t begin = batch * batch_size;
     const int64_t count = std::min(batch_size, examples - begin);
     // A run of full batches, or the epoch's last, partial one alone.
-    const int64_t run = batch < full_batches ? std::min(kStepsPerRun, full_batches - batch) : 1;
+    const int64_t run = batch < full_batches ? std::min(per_run, full_batches - batch) : 1;
     const float* noise = control.dropout_noise.defined()
                              ? noise_rows.data_ptr<float>() + begin * impl_->hidden
                              : nullptr;

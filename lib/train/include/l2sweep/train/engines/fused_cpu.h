@@ -54,8 +54,14 @@ class FusedCpuEngine : public Engine {
 
   /// The most steps the threads run as one list (of an epoch's full batches; the last, partial
   /// batch is a list of its own). An epoch reports progress (EpochControl::on_batch) and sees
-  /// stop requests between lists: every few tens of milliseconds.
+  /// stop requests between lists.
   static constexpr int64_t kStepsPerRun = 64;
+
+  /// The steps of one list for a cohort of `members` with batches of `batch` examples: about
+  /// the work of kStepsPerRun steps of the seed's sweep (3 members, batches of 32, 784 inputs,
+  /// 128 hidden units; tens of milliseconds), at least 1 and at most kStepsPerRun, so that a
+  /// large cohort or batch still sees a stop request within about that time.
+  static int64_t steps_per_run(int64_t members, int64_t batch, int64_t inputs, int64_t hidden);
 
   /// The pieces of equal work (column halves of W1) a member with `inputs` inputs steps in;
   /// the step spreads every member's pieces over TrainOptions::threads threads.
