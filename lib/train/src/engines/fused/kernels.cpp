@@ -7,7 +7,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
-#include <type_traits>
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -102,19 +101,11 @@ void exact_kernel(float* __restrict param, float* __restrict m, float* __restric
 }
 
 using Kernel = void (*)(float*, float*, float*, const float*, int64_t, AdamCoefficients, double*);
+/// A fast form's loop, with or without the sum of squares.
+using Loop = void (*)(float*, float*, float*, const float*, int64_t, const AdamCoefficients&,
+                      double*);
 
 #if defined(__x86_64__) && defined(__GNUC__)
-
-/// Calls loop(std::true_type) where `squares` asks for the sum of squares, else
-/// loop(std::false_type): the fast loops are compiled both ways.
-template <typename Loop>
-void with_squares_or_not(const double* squares, Loop loop) {
-  if (squares != nullptr) {
-    loop(std::true_type{});
-  } else {
-    loop(std::false_type{});
-  }
-}
 
 /// The lanes of a sum of squares (kAdamSquareLanes of them) added in order in double.
 double add_lanes(const float (&lanes)[kAdamSquareLanes]) {
@@ -198,15 +189,6 @@ __attribute__((target("avx512f,fma"))) void fast_loop_avx512(
   }
 }
 
-template <Update kind>
-void fast_kernel_avx512(float* __restrict param, float* __restrict m, float* __restrict v,
-                        const float* __restrict gradient, int64_t size, AdamCoefficients c,
-                        double* squares) {
-  with_squares_or_not(squares, [&](auto take) {
-    fast_loop_avx512<kind, decltype(take)::value>(param, m, v, gradient, size, c, squares);
-  });
-}
-
 /// The fast update of 8 parameters (those `mask` selects) with AVX2 and FMA.
 template <Update kind, bool kSquares>
 __attribute__((target("avx2,fma"), always_inline)) inline void fast_update8(
@@ -283,14 +265,20 @@ __attribute__((target("avx2,fma"))) void fast_loop_avx2(float* __restrict param,
   }
 }
 
-template <Update kind>
-void fast_kernel_avx2(float* __restrict param, float* __restrict m, float* __restrict v,
-                      const float* __restrict gradient, int64_t size, AdamCoefficients c,
-                      double* squares) {
-  with_squares_or_not(squares, [&](auto take) {
-    fast_loop_avx2<kind, decltype(take)::value>(param, m, v, gradient, size, c, squares);
-  });
+/// A fast form: its loop compiled with the sum of squares where a call asks for it, and
+/// without where it does not.
+template <Loop kWithSquares, Loop kWithout>
+void fast_kernel(float* __restrict param, float* __restrict m, float* __restrict v,
+                 const float* __restrict gradient, int64_t size, AdamCoefficients c,
+                 double* squares) {
+  (squares != nullptr ? kWithSquares : kWithout)(param, m, v, gradient, size, c, squares);
 }
+
+template <Update kind>
+constexpr Kernel kFastAvx512 =
+    fast_kernel<fast_loop_avx512<kind, true>, fast_loop_avx512<kind, false>>;
+template <Update kind>
+constexpr Kernel kFastAvx2 = fast_kernel<fast_loop_avx2<kind, true>, fast_loop_avx2<kind, false>>;
 
 #endif
 
@@ -305,8 +293,8 @@ Kernel pick_kernel() {
 #if defined(__x86_64__) && defined(__GNUC__)
   __builtin_cpu_init();
   const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  if (__builtin_cpu_supports("avx512f") && form != "avx2") return fast_kernel_avx512<kind>;
-  if (avx2) return fast_kernel_avx2<kind>;
+  if (__builtin_cpu_supports("avx512f") && form != "avx2") return kFastAvx512<kind>;
+  if (avx2) return kFastAvx2<kind>;
 #endif
   return exact_kernel<kind>;
 }
@@ -316,8 +304,8 @@ Kernel pick_kernel() {
 const char* adam_form() {
   const Kernel kernel = pick_kernel<Update::kTorch>();
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (kernel == fast_kernel_avx512<Update::kTorch>) return "AVX-512 approximate reciprocals";
-  if (kernel == fast_kernel_avx2<Update::kTorch>) return "AVX2 approximate reciprocals";
+  if (kernel == kFastAvx512<Update::kTorch>) return "AVX-512 approximate reciprocals";
+  if (kernel == kFastAvx2<Update::kTorch>) return "AVX2 approximate reciprocals";
 #endif
   return kernel == nullptr ? "none" : "exact";
 }

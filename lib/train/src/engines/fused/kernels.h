@@ -21,7 +21,7 @@ namespace l2sweep::fused {
 
 /// Lanes of a row's sum (sum_rows): lane l adds elements l, l + 8, l + 16, ...; a fixed
 /// arrangement that vectorises.
-constexpr int kSquareLanes = 8;
+constexpr int kRowSumLanes = 8;
 
 /// Lanes of the Adam kernels' sum of squares of a call's parameters: lane l adds in float the
 /// squares of elements l, l + 16, l + 32, ... (the last ones too), and the lanes are added in
@@ -93,19 +93,19 @@ inline void mask_by_dropout_relu(float* __restrict g, const float* __restrict h,
   for (int64_t i = 0; i < size; ++i) g[i] = h[i] > 0.0f ? g[i] * scale : 0.0f;
 }
 
-/// out[k] = the sum of row k of `rows` rows of `n` values: in kSquareLanes lanes added in
+/// out[k] = the sum of row k of `rows` rows of `n` values: in kRowSumLanes lanes added in
 /// order (a fixed arrangement that vectorises), then the rest in order.
 inline void sum_rows(const float* __restrict values, int64_t rows, int64_t n,
                      float* __restrict out) {
   for (int64_t k = 0; k < rows; ++k) {
     const float* row = values + k * n;
-    float lanes[kSquareLanes] = {};
+    float lanes[kRowSumLanes] = {};
     int64_t e = 0;
-    for (; e + kSquareLanes <= n; e += kSquareLanes) {
-      for (int l = 0; l < kSquareLanes; ++l) lanes[l] += row[e + l];
+    for (; e + kRowSumLanes <= n; e += kRowSumLanes) {
+      for (int l = 0; l < kRowSumLanes; ++l) lanes[l] += row[e + l];
     }
     float total = 0;
-    for (int l = 0; l < kSquareLanes; ++l) total += lanes[l];
+    for (int l = 0; l < kRowSumLanes; ++l) total += lanes[l];
     for (; e < n; ++e) total += row[e];
     out[k] = total;
   }
