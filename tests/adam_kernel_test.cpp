@@ -3,6 +3,7 @@
 // are (tests/CMakeLists.txt).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cfloat>
 #include <cmath>
@@ -187,6 +188,48 @@ TEST(TileProduct, IsOneChainOfFusedMultiplyAddsPerElementWhateverTheShape) {
         for (int64_t p = 0; p < k; ++p) want = std::fma(a[i * lda + p], b[p * ldb + j], want);
         ASSERT_EQ(got, want) << "shape " << m << "x" << n << "x" << k << " at " << i << "," << j;
       }
+    }
+  }
+}
+
+TEST(GatherTransposed, HasTheBitsOfGatherRowsAndTransposeForEveryShape) {
+  if (!tile_products()) GTEST_SKIP() << "no AVX-512 here (or L2SWEEP_PRODUCTS=blas)";
+  std::mt19937 random(9);
+  // (examples, features, begin, end): whole 16-row blocks, partial ones, features that are and
+  // are not a multiple of 16.
+  const std::vector<std::array<int64_t, 4>> shapes{
+      {300, 784, 0, 32}, {300, 784, 16, 32},     {300, 784, 3, 40},  {300, 20, 0, 17},
+      {300, 7, 5, 6},    {1100, 784, 512, 1024}, {300, 784, 30, 30}, {300, 33, 1, 49}};
+  for (const auto& [examples, features, begin, end] : shapes) {
+    // Every byte value appears, so the division's bits are checked for each of them.
+    const torch::Tensor images = torch::randint(0, 256, {examples, features}, torch::kUInt8);
+    images.view(-1).narrow(0, 0, 256).copy_(torch::arange(256).to(torch::kUInt8));
+    const int64_t n = end, stride = n + 3;
+    std::vector<int64_t> rows(static_cast<size_t>(n));
+    std::uniform_int_distribution<int64_t> pick(0, examples - 1);
+    for (auto& row : rows) row = pick(random);
+    if (features * n >= 256) {
+      for (int64_t i = 0; i < n; ++i) rows[static_cast<size_t>(i)] = i;  // rows 0.. hold 0..255
+      std::shuffle(rows.begin() + begin, rows.end(), random);
+    }
+    std::vector<float> want_x(static_cast<size_t>(n * features), -1.0f), got_x = want_x;
+    std::vector<float> want_t(static_cast<size_t>(features * stride), -1.0f), got_t = want_t,
+                                                                              only_t = want_t;
+    gather_rows(images, rows.data(), begin, end, features, want_x.data());
+    transpose(want_x.data() + begin * features, end - begin, features, want_t.data() + begin,
+              stride);
+    gather_transposed(images.data_ptr<uint8_t>(), rows.data(), begin, end, features, got_x.data(),
+                      got_t.data(), stride);
+    gather_transposed(images.data_ptr<uint8_t>(), rows.data(), begin, end, features, nullptr,
+                      only_t.data(), stride);
+    for (size_t i = 0; i < want_x.size(); ++i) {
+      ASSERT_EQ(got_x[i], want_x[i])
+          << examples << "x" << features << " [" << begin << ", " << end << ") at " << i;
+    }
+    for (size_t i = 0; i < want_t.size(); ++i) {
+      ASSERT_EQ(got_t[i], want_t[i])
+          << examples << "x" << features << " [" << begin << ", " << end << ") at " << i;
+      ASSERT_EQ(only_t[i], want_t[i]);
     }
   }
 }

@@ -38,6 +38,9 @@ constexpr int64_t kPieceAlignment = 16;
 /// member's sum in order, so the chunk size changes no number; small chunks keep the
 /// buffers (every member's hidden layer for the chunk) small.
 constexpr int64_t kEvalChunk = 1024;
+/// Floats between the end of one row of an evaluated chunk's transpose and the next (one cache
+/// line).
+constexpr int64_t kEvalRowPadding = 16;
 
 // The step's products (fused/blas.cpp) and loops (fused/kernels.cpp, and inline in
 // fused/kernels.h).
@@ -45,6 +48,7 @@ using fused::adam_kernel;
 using fused::AdamCoefficients;
 using fused::apply_dropout;
 using fused::gather_rows;
+using fused::gather_transposed;
 using fused::gemm;
 using fused::keras_adam_kernel;
 using fused::mask_by_dropout_relu;
@@ -222,23 +226,29 @@ struct FusedCpuEngine::Impl {
     return buffers.emplace(n, std::move(b)).first->second;
   }
 
-  /// Gathers examples [begin, end) of the batch's `n` into `x` (and `x_t` with tile products).
+  /// Gathers examples [begin, end) of a batch into `x` (unless it is null: evaluation with tile
+  /// products reads only `x_t`) and, with tile products, into `x_t`, whose rows are `stride`
+  /// floats apart.
   void gather(const torch::Tensor& images, const int64_t* rows, int64_t begin, int64_t end,
-              int64_t n, float* x, float* x_t) const {
+              int64_t stride, float* x, float* x_t) const {
+    if (tiles && images.scalar_type() == torch::kUInt8) {
+      gather_transposed(images.data_ptr<uint8_t>(), rows, begin, end, inputs, x, x_t, stride);
+      return;
+    }
     gather_rows(images, rows, begin, end, inputs, x);
-    if (tiles) transpose(x + begin * inputs, end - begin, inputs, x_t + begin, n);
+    if (tiles) transpose(x + begin * inputs, end - begin, inputs, x_t + begin, stride);
   }
 
   /// Piece `p` of member r's first-layer product for the `n` examples in `x` (`x_t`
-  /// transposed): W1[:, piece] x[:, piece]^T into member r's rows of `out` ([members * hidden,
-  /// n]).
-  void forward_piece(int64_t r, int64_t p, const float* x, const float* x_t, float* out, int64_t n,
-                     int64_t worker, StepProfile* timing) {
+  /// transposed, its rows `stride` floats apart): W1[:, piece] x[:, piece]^T into member r's rows
+  /// of `out` ([members * hidden, n]).
+  void forward_piece(int64_t r, int64_t p, const float* x, const float* x_t, int64_t stride,
+                     float* out, int64_t n, int64_t worker, StepProfile* timing) {
     const Piece& piece = pieces[static_cast<size_t>(p)];
     const PartTimer timer(timing, worker, Part::kProducts);
     const float* w = w1.data_ptr<float>() + r * hidden * inputs + piece.begin;
     if (tiles) {
-      tile_product(hidden, n, piece.count, w, inputs, x_t + piece.begin * n, n,
+      tile_product(hidden, n, piece.count, w, inputs, x_t + piece.begin * stride, stride,
                    out + r * hidden * n, n);
     } else {
       gemm(false, true, hidden, n, piece.count, w, inputs, x + piece.begin, inputs,
@@ -459,7 +469,7 @@ struct FusedCpuEngine::Impl {
             if (piece_owner(r, piece) != worker) continue;
             wait(p.gathered, (j + 1) * parts, worker);
             float* out = piece == 0 ? b.hidden_t.data_ptr<float>() : b.partial_t.data_ptr<float>();
-            forward_piece(r, piece, b.x[which].data_ptr<float>(), b.x_t[which].data_ptr<float>(),
+            forward_piece(r, piece, b.x[which].data_ptr<float>(), b.x_t[which].data_ptr<float>(), n,
                           out, n, worker, &profile);
             p.forward[r].fetch_add(1, std::memory_order_acq_rel);
           }
@@ -638,7 +648,11 @@ std::vector<EvalMetrics> FusedCpuEngine::evaluate(const Split& split,
   const auto f = torch::TensorOptions().dtype(torch::kFloat32);
   const int64_t chunk = std::min(kEvalChunk, std::max<int64_t>(examples, 1));
   torch::Tensor x = torch::empty({chunk, impl.inputs}, f);
-  torch::Tensor x_t = torch::empty({impl.tiles ? impl.inputs : 1, chunk}, f);
+  // The transposed chunk's rows a little more than a chunk apart: at exactly 1,024 floats (4 KiB)
+  // the rows a tile reads fall in a few cache sets and the product ran from L3 at half speed.
+  const int64_t stride = chunk + kEvalRowPadding;
+  const bool transposed_only = impl.tiles && images.scalar_type() == torch::kUInt8;
+  torch::Tensor x_t = torch::empty({impl.tiles ? impl.inputs : 1, stride}, f);
   torch::Tensor hidden_t = torch::empty({impl.members * impl.hidden, chunk}, f);
   // Each member's logits in a buffer of its own: a member's place in a stacked buffer would
   // give its product another alignment in another cohort (see gemm).
@@ -657,7 +671,6 @@ std::vector<EvalMetrics> FusedCpuEngine::evaluate(const Split& split,
     const int64_t n = std::min(chunk, examples - begin);
     for (int64_t i = 0; i < n; ++i) rows[static_cast<size_t>(i)] = begin + i;
     torch::Tensor xs = x.narrow(0, 0, n);
-    torch::Tensor xs_t = n == chunk ? x_t : torch::empty({impl.tiles ? impl.inputs : 1, n}, f);
     torch::Tensor hs = n == chunk ? hidden_t : torch::empty({impl.members * impl.hidden, n}, f);
     torch::Tensor ps = n == chunk ? partial_t : torch::empty({impl.members * impl.hidden, n}, f);
     // The chunk's tasks: the chunk gathered in one part per thread, each member's forward
@@ -692,8 +705,8 @@ std::vector<EvalMetrics> FusedCpuEngine::evaluate(const Split& split,
         for (int64_t t = p.next.fetch_add(1); t < total; t = p.next.fetch_add(1)) {
           int64_t i = t;
           if (i < parts) {
-            impl.gather(images, rows.data(), n * i / parts, n * (i + 1) / parts, n,
-                        xs.data_ptr<float>(), xs_t.data_ptr<float>());
+            impl.gather(images, rows.data(), n * i / parts, n * (i + 1) / parts, stride,
+                        transposed_only ? nullptr : xs.data_ptr<float>(), x_t.data_ptr<float>());
             p.gathered.fetch_add(1, std::memory_order_acq_rel);
             continue;
           }
@@ -701,7 +714,7 @@ std::vector<EvalMetrics> FusedCpuEngine::evaluate(const Split& split,
           if (i < impl.members * per_member) {
             wait_until(p.gathered, parts, p.failed);
             const int64_t r = i / per_member, piece = i % per_member;
-            impl.forward_piece(r, piece, xs.data_ptr<float>(), xs_t.data_ptr<float>(),
+            impl.forward_piece(r, piece, xs.data_ptr<float>(), x_t.data_ptr<float>(), stride,
                                (piece == 0 ? hs : ps).data_ptr<float>(), n, worker, nullptr);
             p.forward[r].fetch_add(1, std::memory_order_acq_rel);
             continue;

@@ -24,4 +24,11 @@ void tile_product(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, 
 /// the batch transposed, for the forward product's B operand.
 void transpose(const float* x, int64_t rows, int64_t columns, float* out, int64_t stride);
 
+/// Rows `rows[begin, end)` of `pixels` (uint8, `features` per row) as float32 pixel / 255 (IEEE
+/// division: the bits of gather_rows) into x[e * features + k] (unless x is null) and
+/// x_t[k * stride + e] in one pass, 16 rows by 16 features at a time. AVX-512 only: call it
+/// where tile_products() holds.
+void gather_transposed(const uint8_t* pixels, const int64_t* rows, int64_t begin, int64_t end,
+                       int64_t features, float* x, float* x_t, int64_t stride);
+
 }  // namespace l2sweep::fused
