@@ -2,8 +2,11 @@
 
 #include <torch/utils.h>
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 namespace l2sweep {
 
@@ -51,32 +54,62 @@ double WeightHistogram::limit(int i) const {
   return min + (max - min) * static_cast<double>(i + 1) / kHistogramBuckets;
 }
 
+namespace {
+
+/// weight_statistics' pass over `count` values (any but the norm): one read of W1, every sum
+/// in double in index order.
+template <typename T>
+void gather_statistics(const T* values, int64_t count, WeightStatistics& stats) {
+  WeightHistogram& h = stats.histogram;
+  int64_t small = 0, zero = 0;
+  double low = std::numeric_limits<double>::infinity(), high = -low, sum = 0, squares = 0;
+  bool nan = false;
+  for (int64_t i = 0; i < count; ++i) {
+    const auto v = static_cast<double>(values[i]);
+    const double magnitude = std::abs(v);
+    small += magnitude < kSmallWeight ? 1 : 0;
+    zero += magnitude == 0 ? 1 : 0;
+    nan = nan || std::isnan(v);
+    low = std::min(low, v);
+    high = std::max(high, v);
+    sum += v;
+    squares += v * v;
+  }
+  stats.small = static_cast<double>(small) / static_cast<double>(count);
+  stats.zero = static_cast<double>(zero) / static_cast<double>(count);
+  h.min = nan ? std::numeric_limits<double>::quiet_NaN() : low;
+  h.max = nan ? std::numeric_limits<double>::quiet_NaN() : high;
+  if (!std::isfinite(h.min) || !std::isfinite(h.max)) return;  // diverged: no histogram
+  h.num = static_cast<double>(count);
+  h.sum = sum;
+  h.sum_squares = squares;
+  // As tf.summary.histogram: equal buckets from min to max, max in the last one.
+  const double width = (h.max - h.min) / kHistogramBuckets;
+  std::array<int64_t, kHistogramBuckets> counts{};
+  for (int64_t i = 0; i < count; ++i) {
+    int64_t bucket = 0;
+    if (width > 0) {
+      const double at = std::floor((static_cast<double>(values[i]) - h.min) / width);
+      bucket = static_cast<int64_t>(std::clamp(at, 0.0, double{kHistogramBuckets - 1}));
+    }
+    ++counts[static_cast<size_t>(bucket)];
+  }
+  for (size_t i = 0; i < counts.size(); ++i) h.counts[i] = static_cast<double>(counts[i]);
+}
+
+}  // namespace
+
 WeightStatistics weight_statistics(const torch::Tensor& w1) {
   torch::NoGradGuard no_grad;
-  const torch::Tensor values = w1.detach().to(torch::kCPU, torch::kFloat64).reshape({-1});
   WeightStatistics stats;
-  const auto count = static_cast<double>(values.numel());
-  if (values.numel() == 0) return stats;
+  if (w1.numel() == 0) return stats;
   stats.norm = w1.detach().norm().item<double>();  // in float32, as w1_norm always was
-  const torch::Tensor magnitude = values.abs();
-  stats.small = magnitude.lt(kSmallWeight).sum().item<double>() / count;
-  stats.zero = magnitude.eq(0).sum().item<double>() / count;
-  WeightHistogram& h = stats.histogram;
-  h.min = values.min().item<double>();
-  h.max = values.max().item<double>();
-  if (!std::isfinite(h.min) || !std::isfinite(h.max)) return stats;  // diverged: no histogram
-  h.num = count;
-  h.sum = values.sum().item<double>();
-  h.sum_squares = values.square().sum().item<double>();
-  const double width = (h.max - h.min) / kHistogramBuckets;
-  // As tf.summary.histogram: equal buckets from min to max, max in the last one.
-  const torch::Tensor bucket =
-      width > 0
-          ? values.sub(h.min).div(width).floor().clamp(0, kHistogramBuckets - 1).to(torch::kInt64)
-          : torch::zeros({values.numel()}, torch::kInt64);
-  const torch::Tensor counts = torch::bincount(bucket, {}, kHistogramBuckets);
-  for (int i = 0; i < kHistogramBuckets; ++i) {
-    h.counts[static_cast<size_t>(i)] = static_cast<double>(counts[i].item<int64_t>());
+  const torch::Tensor host = w1.detach().to(torch::kCPU).contiguous().reshape({-1});
+  if (host.scalar_type() == torch::kFloat32) {
+    gather_statistics(host.data_ptr<float>(), host.numel(), stats);
+  } else {
+    const torch::Tensor wide = host.to(torch::kFloat64);
+    gather_statistics(wide.data_ptr<double>(), wide.numel(), stats);
   }
   return stats;
 }
