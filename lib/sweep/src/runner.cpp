@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <exception>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -44,6 +45,30 @@ void use_one_cpu_thread_per_unit() {
   }
   ::mallopt(M_MMAP_THRESHOLD, kKeepFreedBlocksBytes);
   ::mallopt(M_TRIM_THRESHOLD, 2 * kKeepFreedBlocksBytes);
+}
+
+/// Calls `work(k)` for every k in [0, count), on as many threads as there are cores (this one
+/// among them); once every call has returned, rethrows the exception of the lowest k that threw.
+void for_each_concurrently(size_t count, const std::function<void(size_t)>& work) {
+  std::vector<std::exception_ptr> failures(count);
+  std::atomic<size_t> next{0};
+  const auto serve = [&] {
+    for (size_t k = next.fetch_add(1); k < count; k = next.fetch_add(1)) {
+      try {
+        work(k);
+      } catch (...) {
+        failures[k] = std::current_exception();
+      }
+    }
+  };
+  const size_t cores = std::max<size_t>(1, std::thread::hardware_concurrency());
+  std::vector<std::thread> helpers;
+  for (size_t t = 1; t < std::min(count, cores); ++t) helpers.emplace_back(serve);
+  serve();
+  for (std::thread& helper : helpers) helper.join();
+  for (const std::exception_ptr& failure : failures) {
+    if (failure) std::rethrow_exception(failure);
+  }
 }
 
 /// Forwards hooks from concurrent units one at a time.
@@ -175,15 +200,19 @@ class Group {
       finished[k] = epoch == plan_.config.epochs || result.status == RunStatus::kDiverged;
     }
     if (plan_.config.score_test) test_finished(finished);
+    // The checkpoints first: the output files can always be rebuilt from them. Each is
+    // serialised and made durable on a thread of its own (the cores are idle between epochs).
+    if (options_.checkpoints != nullptr) {
+      for_each_concurrently(indices_.size(), [&](size_t k) {
+        if (!active_[k]) return;
+        RunResult progress = results_[indices_[k]];
+        if (!finished[k]) progress.status = RunStatus::kInterrupted;
+        options_.checkpoints->save(progress.spec, progress, trainer_, k);
+      });
+    }
     for (size_t k = 0; k < indices_.size(); ++k) {
       if (!active_[k]) continue;
       RunResult& result = results_[indices_[k]];
-      // The checkpoint first: the output files can always be rebuilt from it.
-      if (options_.checkpoints != nullptr) {
-        RunResult progress = result;
-        if (!finished[k]) progress.status = RunStatus::kInterrupted;
-        options_.checkpoints->save(result.spec, progress, trainer_, k);
-      }
       observer_.on_epoch_end(result.spec, epoch_metrics[k]);
       if (finished[k]) {
         active_[k] = false;
