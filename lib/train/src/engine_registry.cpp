@@ -7,6 +7,7 @@
 #include "l2sweep/train/engines/autograd.h"
 #include "l2sweep/train/engines/fused_cpu.h"
 #include "l2sweep/train/engines/tensor.h"
+#include "l2sweep/train/model.h"
 
 namespace l2sweep {
 namespace {
@@ -31,8 +32,8 @@ std::vector<EngineEntry> entries() {
     EngineEntry fused;
     fused.name = "fused";
     fused.stacks_members = true;
-    // Any input size but the smallest cuts in two (28 x 28 pixels here).
-    fused.step_pieces_per_run = FusedCpuEngine::pieces_per_member(28 * 28);
+    // The seed's hidden layer, cut in two.
+    fused.step_pieces_per_run = FusedCpuEngine::pieces_per_member(kHiddenUnits);
     fused.runs_on_cuda = false;
     fused.summary = "explicit gradients and a one-pass Adam over every member, on the CPU";
     fused.describe = [](const EngineSetup& setup) {

@@ -24,16 +24,17 @@
 namespace l2sweep {
 namespace {
 
-/// Each member's first-layer products are split over its inputs, at this many floats (a
-/// multiple of 16: with 784 inputs every piece of W1 and of the batch starts 64-byte aligned): the
-/// forward product as the sum of two partial products, W1's gradient as two column halves. Two
-/// pieces per member let two threads share a cohort of any size; splitting the inputs rather than
-/// the rows keeps each product as tall as the member (the BLAS packs the batch once per piece, not
-/// once per row block: about 20% of the products' time with 64-row blocks). A BLAS may round
-/// an element differently as a product's shape changes (OpenBLAS does for batches under 16), so
-/// the pieces never change with the cohort: a member's numbers are the same alone or among any
-/// others, on any number of threads.
-constexpr int64_t kPieceAlignment = 16;
+/// Each member's first-layer products are split over its hidden units, cut at a multiple of this
+/// many (a tile's rows): each piece makes its units' rows of the hidden layer and of W1's
+/// gradient, and its rows of W1 and of Adam's moments are one contiguous block, updated in one
+/// pass. Two pieces per member let two threads share a cohort of any size. (Pieces over the
+/// inputs, column halves of W1, kept each product as tall as the member, which saves the BLAS
+/// some packing, but made each thread's Adam walk 128 row segments of 1.5 KB per piece beside
+/// the other thread's: 2.3 times as long, docs/architecture.md.) A BLAS
+/// may round an element differently as a product's shape changes (OpenBLAS does for batches
+/// under 16), so the pieces never change with the cohort: a member's numbers are the same alone
+/// or among any others, on any number of threads.
+constexpr int64_t kPieceAlignment = 8;
 /// Examples per stacked product when evaluating. Each example's cross-entropy is added to its
 /// member's sum in order, so the chunk size changes no number; small chunks keep the
 /// buffers (every member's hidden layer for the chunk) small.
@@ -64,12 +65,12 @@ using fused::tile_products;
 using fused::transpose;
 using fused::wait_until;
 
-/// A member's `inputs` in pieces (begin, count): two halves cut at a multiple of
-/// kPieceAlignment, or one piece when there are too few inputs to cut.
-std::vector<std::pair<int64_t, int64_t>> piece_layout(int64_t inputs) {
-  const int64_t cut = inputs / 2 / kPieceAlignment * kPieceAlignment;
-  if (cut == 0) return {{0, inputs}};
-  return {{0, cut}, {cut, inputs - cut}};
+/// A member's `hidden` units in pieces (begin, count): two halves cut at a multiple of
+/// kPieceAlignment, or one piece when there are too few units to cut.
+std::vector<std::pair<int64_t, int64_t>> piece_layout(int64_t hidden) {
+  const int64_t cut = hidden / 2 / kPieceAlignment * kPieceAlignment;
+  if (cut == 0) return {{0, hidden}};
+  return {{0, cut}, {cut, hidden - cut}};
 }
 
 /// A 64-byte aligned float buffer of `size` (c10's allocator): every operand the BLAS sees is
@@ -113,12 +114,11 @@ struct FusedCpuEngine::Impl {
     std::array<torch::Tensor, 2> x;
     std::array<torch::Tensor, 2> x_t;  ///< [inputs, n]: the same, transposed (for tile_product)
     torch::Tensor hidden_t;    ///< [members * hidden, n]: every member's hidden layer, transposed
-    torch::Tensor partial_t;   ///< [members * hidden, n]: the second piece's partial product
     torch::Tensor logits_t;    ///< [members, classes, n]
     torch::Tensor d_logits;    ///< [members, n, classes]: d(mean cross-entropy)/d(logits)
     torch::Tensor d_hidden_t;  ///< [members * hidden, n]
   };
-  /// Columns [begin, begin + count) of W1 and of the batch.
+  /// Hidden units [begin, begin + count): their rows of W1 and of the hidden layer.
   struct Piece {
     int64_t begin, count;
   };
@@ -135,7 +135,7 @@ struct FusedCpuEngine::Impl {
   /// member's W1 ([members * hidden, inputs], member after member), then b1, W2 and b2.
   torch::Tensor params, grads, exp_avg, exp_avg_sq;
   torch::Tensor w1, b1, w2, b2, grad_w1, grad_b1, grad_w2, grad_b2;
-  /// Each member's inputs in pieces (piece_layout).
+  /// Each member's hidden units in pieces (piece_layout).
   std::vector<Piece> pieces;
   /// Each step's numbers in a run, step after step, member by member: the sum of squares of
   /// each piece of W1 before the step's update, the batch's summed cross-entropy and its
@@ -186,7 +186,7 @@ struct FusedCpuEngine::Impl {
       dropout.push_back(member.dropout);
       weight_decay.push_back(member.weight_decay);
     }
-    for (const auto& [begin, count] : piece_layout(inputs)) pieces.push_back({begin, count});
+    for (const auto& [begin, count] : piece_layout(hidden)) pieces.push_back({begin, count});
     step_squares.assign(static_cast<size_t>(kStepsPerRun * members) * pieces.size(), 0.0);
     step_cross_entropy.assign(static_cast<size_t>(kStepsPerRun * members), 0.0);
     step_correct.assign(static_cast<size_t>(kStepsPerRun * members), 0);
@@ -194,7 +194,7 @@ struct FusedCpuEngine::Impl {
     int64_t widest = 0;
     for (const Piece& piece : pieces) widest = std::max(widest, piece.count);
     for (int64_t w = 0; w < team->size(); ++w) {
-      gradient_scratch.push_back(aligned_floats(hidden * widest));
+      gradient_scratch.push_back(aligned_floats(widest * inputs));
     }
     progress = std::make_unique<Progress>(members);
   }
@@ -219,7 +219,6 @@ struct FusedCpuEngine::Impl {
     Buffers b{{x(), x()},
               {x_t(), x_t()},
               torch::empty({members * hidden, n}, f),
-              torch::empty({members * hidden, n}, f),
               torch::empty({members, classes, n}, f),
               torch::empty({members, n, classes}, f),
               torch::empty({members * hidden, n}, f)};
@@ -240,39 +239,31 @@ struct FusedCpuEngine::Impl {
   }
 
   /// Piece `p` of member r's first-layer product for the `n` examples in `x` (`x_t`
-  /// transposed, its rows `stride` floats apart): W1[:, piece] x[:, piece]^T into member r's rows
-  /// of `out` ([members * hidden, n]).
+  /// transposed, its rows `stride` floats apart): W1[piece, :] x^T into the piece's rows of
+  /// member r's hidden layer in `out` ([members * hidden, n]).
   void forward_piece(int64_t r, int64_t p, const float* x, const float* x_t, int64_t stride,
                      float* out, int64_t n, int64_t worker, StepProfile* timing) {
     const Piece& piece = pieces[static_cast<size_t>(p)];
     const PartTimer timer(timing, worker, Part::kProducts);
-    const float* w = w1.data_ptr<float>() + r * hidden * inputs + piece.begin;
+    const int64_t row = r * hidden + piece.begin;
+    const float* w = w1.data_ptr<float>() + row * inputs;
     if (tiles) {
-      tile_product(hidden, n, piece.count, w, inputs, x_t + piece.begin * stride, stride,
-                   out + r * hidden * n, n);
+      tile_product(piece.count, n, inputs, w, inputs, x_t, stride, out + row * n, n);
     } else {
-      gemm(false, true, hidden, n, piece.count, w, inputs, x + piece.begin, inputs,
-           out + r * hidden * n, n);
+      gemm(false, true, piece.count, n, inputs, w, inputs, x, inputs, out + row * n, n);
     }
   }
 
-  /// Member r's hidden layer from its pieces: relu((piece 0 + piece 1) + b1), in place in
-  /// `hidden_t`, in that order of additions whatever thread made which piece.
-  void hidden_layer(int64_t r, float* hidden_t, const float* partial_t, int64_t n, int64_t worker,
-                    StepProfile* timing) {
+  /// Member r's hidden layer from its pieces' products: relu(product + b1), in place in
+  /// `hidden_t`.
+  void hidden_layer(int64_t r, float* hidden_t, int64_t n, int64_t worker, StepProfile* timing) {
     const PartTimer timer(timing, worker, Part::kElementwise);
     const float* bias = b1.data_ptr<float>() + r * hidden;
     float* h = hidden_t + r * hidden * n;
-    const float* second = partial_t + r * hidden * n;
     for (int64_t k = 0; k < hidden; ++k) {
       const float b = bias[k];
       float* row = h + k * n;
-      if (piece_count() > 1) {
-        const float* more = second + k * n;
-        for (int64_t e = 0; e < n; ++e) row[e] = std::max((row[e] + more[e]) + b, 0.0f);
-      } else {
-        for (int64_t e = 0; e < n; ++e) row[e] = std::max(row[e] + b, 0.0f);
-      }
+      for (int64_t e = 0; e < n; ++e) row[e] = std::max(row[e] + b, 0.0f);
     }
   }
 
@@ -282,8 +273,7 @@ struct FusedCpuEngine::Impl {
   /// Its results go to slot `slot` (step * members + r) of the run's step_* vectors.
   void member_head(Buffers& b, const int64_t* labels, const int64_t* rows, int64_t n, int64_t r,
                    const float* noise, const AdamCoefficients& c, int64_t worker, size_t slot) {
-    hidden_layer(r, b.hidden_t.data_ptr<float>(), b.partial_t.data_ptr<float>(), n, worker,
-                 &profile);
+    hidden_layer(r, b.hidden_t.data_ptr<float>(), n, worker, &profile);
     float* hidden_t = b.hidden_t.data_ptr<float>() + r * hidden * n;  // [hidden, n]
     const double rate = dropout[static_cast<size_t>(r)];
     if (rate > 0) {
@@ -345,23 +335,24 @@ struct FusedCpuEngine::Impl {
     update(b2[r].data_ptr<float>() - base, classes, c, nullptr);
   }
 
-  /// Piece `p` of member r's W1 gradient, dW1[:, piece] = d hidden^T x[:, piece], into this
+  /// Piece `p` of member r's W1 gradient, dW1[piece, :] = d hidden[piece]^T x, into this
   /// thread's scratch, and Adam on those weights while the gradient is still in cache (the sum
   /// of squares of the weights taken before the update): no gradient buffer the size of every
-  /// W1 streams through memory.
+  /// W1 streams through memory. The piece's rows of W1 and of the moments are one block, which
+  /// Adam passes row after row (each row's sum of squares added in double).
   /// The sum of squares goes to step_squares[slot * pieces + p] (slot: step * members + r).
-  void backward_piece(Buffers& b, const float* x_all, int64_t n, int64_t r, int64_t p,
+  void backward_piece(Buffers& b, const float* x, int64_t n, int64_t r, int64_t p,
                       const AdamCoefficients& c, int64_t worker, size_t slot) {
     float* scratch = gradient_scratch[static_cast<size_t>(worker)].data_ptr<float>();
     const Piece& piece = pieces[static_cast<size_t>(p)];
+    const int64_t first_row = r * hidden + piece.begin;
     {
       const PartTimer timer(&profile, worker, Part::kProducts);
-      const float* dh = b.d_hidden_t.data_ptr<float>() + r * hidden * n;
-      const float* x = x_all + piece.begin;
+      const float* dh = b.d_hidden_t.data_ptr<float>() + first_row * n;
       if (tiles) {
-        tile_product(hidden, piece.count, n, dh, n, x, inputs, scratch, piece.count);
+        tile_product(piece.count, inputs, n, dh, n, x, inputs, scratch, inputs);
       } else {
-        gemm(false, false, hidden, piece.count, n, dh, n, x, inputs, scratch, piece.count);
+        gemm(false, false, piece.count, inputs, n, dh, n, x, inputs, scratch, inputs);
       }
     }
     const PartTimer timer(&profile, worker, Part::kAdam);
@@ -371,12 +362,11 @@ struct FusedCpuEngine::Impl {
     decayed.shrink = static_cast<float>(1 - learning_rate * weight_decay[member]);
     decayed.keras_decay = static_cast<float>(weight_decay[member]);
     double squares = 0;
-    for (int64_t k = 0; k < hidden; ++k) {
-      const int64_t offset = (r * hidden + k) * inputs + piece.begin;
+    for (int64_t k = 0; k < piece.count; ++k) {
+      const int64_t offset = (first_row + k) * inputs;
       double row = 0;
       adam(params.data_ptr<float>() + offset, exp_avg.data_ptr<float>() + offset,
-           exp_avg_sq.data_ptr<float>() + offset, scratch + k * piece.count, piece.count, decayed,
-           &row);
+           exp_avg_sq.data_ptr<float>() + offset, scratch + k * inputs, inputs, decayed, &row);
       squares += row;
     }
     step_squares[slot * pieces.size() + static_cast<size_t>(p)] = squares;
@@ -468,9 +458,8 @@ struct FusedCpuEngine::Impl {
           for (int64_t piece = 0; piece < per_member; ++piece) {
             if (piece_owner(r, piece) != worker) continue;
             wait(p.gathered, (j + 1) * parts, worker);
-            float* out = piece == 0 ? b.hidden_t.data_ptr<float>() : b.partial_t.data_ptr<float>();
             forward_piece(r, piece, b.x[which].data_ptr<float>(), b.x_t[which].data_ptr<float>(), n,
-                          out, n, worker, &profile);
+                          b.hidden_t.data_ptr<float>(), n, worker, &profile);
             p.forward[r].fetch_add(1, std::memory_order_acq_rel);
           }
         }
@@ -590,8 +579,8 @@ int64_t FusedCpuEngine::steps_per_run(int64_t members, int64_t batch, int64_t in
   return std::clamp<int64_t>(static_cast<int64_t>(kWork / step), 1, kStepsPerRun);
 }
 
-int64_t FusedCpuEngine::pieces_per_member(int64_t inputs) {
-  return static_cast<int64_t>(piece_layout(inputs).size());
+int64_t FusedCpuEngine::pieces_per_member(int64_t hidden) {
+  return static_cast<int64_t>(piece_layout(hidden).size());
 }
 
 std::vector<TrainMetrics> FusedCpuEngine::train_epoch(const Split& train,
@@ -665,20 +654,18 @@ std::vector<EvalMetrics> FusedCpuEngine::evaluate(const Split& split,
   // Per member and hidden unit: whether its ReLU was positive on any example.
   std::vector<uint8_t> fired(static_cast<size_t>(impl.members * impl.hidden), 0);
   const int64_t per_member = impl.piece_count();
-  torch::Tensor partial_t = torch::empty({impl.members * impl.hidden, chunk}, f);
   Progress& p = *impl.progress;
   for (int64_t begin = 0; begin < examples; begin += chunk) {
     const int64_t n = std::min(chunk, examples - begin);
     for (int64_t i = 0; i < n; ++i) rows[static_cast<size_t>(i)] = begin + i;
     torch::Tensor xs = x.narrow(0, 0, n);
     torch::Tensor hs = n == chunk ? hidden_t : torch::empty({impl.members * impl.hidden, n}, f);
-    torch::Tensor ps = n == chunk ? partial_t : torch::empty({impl.members * impl.hidden, n}, f);
     // The chunk's tasks: the chunk gathered in one part per thread, each member's forward
     // pieces, then each member's hidden layer, second layer and cross-entropy, added to its
     // sum example by example in order (so the chunk size and the threads change no number).
     const auto member_pass = [&](int64_t r, int64_t worker) {
       const auto member = static_cast<size_t>(r);
-      impl.hidden_layer(r, hs.data_ptr<float>(), ps.data_ptr<float>(), n, worker, nullptr);
+      impl.hidden_layer(r, hs.data_ptr<float>(), n, worker, nullptr);
       const float* h = hs.data_ptr<float>() + r * impl.hidden * n;
       for (int64_t k = 0; k < impl.hidden; ++k) {
         uint8_t& unit = fired[static_cast<size_t>(r * impl.hidden + k)];
@@ -715,7 +702,7 @@ std::vector<EvalMetrics> FusedCpuEngine::evaluate(const Split& split,
             wait_until(p.gathered, parts, p.failed);
             const int64_t r = i / per_member, piece = i % per_member;
             impl.forward_piece(r, piece, xs.data_ptr<float>(), x_t.data_ptr<float>(), stride,
-                               (piece == 0 ? hs : ps).data_ptr<float>(), n, worker, nullptr);
+                               hs.data_ptr<float>(), n, worker, nullptr);
             p.forward[r].fetch_add(1, std::memory_order_acq_rel);
             continue;
           }

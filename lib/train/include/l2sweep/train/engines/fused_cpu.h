@@ -15,25 +15,25 @@ namespace l2sweep {
 /// The fused CPU engine: a cohort of the seed's network (Flatten -> Linear -> ReLU -> Linear)
 /// trained as one stacked step. Every member sees the same batch, so the batch is gathered and
 /// converted once; each member's first-layer products are made in two pieces over halves of
-/// its inputs (the forward product as the sum of two partial products, W1's gradient as two
-/// column halves); its second layer, softmax cross-entropy and their gradients in one piece;
-/// and Adam updates each piece of W1 right after its gradient is computed, while that gradient
-/// is still in cache, each W1 with its own L2 strength, the penalty's value (for the reported
-/// loss) and gradient 2 * l2 * W1 folded into that pass. A step is a list of tasks (a member's
-/// piece or its head) that TrainOptions::threads threads take in order, each waiting only for
-/// the tasks it reads; the threads run up to kStepsPerRun steps of an epoch as one list, so
-/// that none waits for the others at each step's end. The first layer's products are the engine's
-/// own register tiles on a CPU with AVX-512 (fused/tiles.h), else the BLAS's; the second layer's go
-/// through the BLAS (directly, without LibTorch's per-call dispatch, where the BLAS is visible);
-/// the rest are single loops. The loss, the update and the reported metrics are those of autograd
-/// with torch::optim::Adam up to float rounding (tests/fused_step_test.cpp). Members' models are
-/// views of the engine's buffers, so evaluation and checkpoints see every update.
+/// its hidden units (each piece its units' rows of the hidden layer and of W1's gradient, one
+/// contiguous block of W1 and of Adam's moments); its second layer, softmax cross-entropy and
+/// their gradients in one piece; and Adam updates each piece of W1 right after its gradient is
+/// computed, while that gradient is still in cache, each W1 with its own L2 strength, the penalty's
+/// value (for the reported loss) and gradient 2 * l2 * W1 folded into that pass. A step is a list
+/// of tasks (a member's piece or its head) that TrainOptions::threads threads take in order, each
+/// waiting only for the tasks it reads; the threads run up to kStepsPerRun steps of an epoch as one
+/// list, so that none waits for the others at each step's end. The first layer's products are the
+/// engine's own register tiles on a CPU with AVX-512 (fused/tiles.h), else the BLAS's; the second
+/// layer's go through the BLAS (directly, without LibTorch's per-call dispatch, where the BLAS is
+/// visible); the rest are single loops. The loss, the update and the reported metrics are those of
+/// autograd with torch::optim::Adam up to float rounding (tests/fused_step_test.cpp). Members'
+/// models are views of the engine's buffers, so evaluation and checkpoints see every update.
 ///
 /// Bit for bit, a member's numbers do not depend on its cohort or the threads: every product is
 /// made over the same fixed pieces of the member (a BLAS may round differently as a product's
 /// shape changes, as OpenBLAS does for batches under 16 examples), every task computes the same
-/// numbers in the same order on whichever thread runs it, the two partial products are added
-/// in a fixed order, and the sum of squares of W1 is taken over the fixed pieces.
+/// numbers in the same order on whichever thread runs it, and the sum of squares of W1 is taken
+/// row by row over the fixed pieces.
 class FusedCpuEngine : public Engine {
  public:
   FusedCpuEngine(std::vector<Member> members, const TrainOptions& options,
@@ -63,9 +63,10 @@ class FusedCpuEngine : public Engine {
   /// large cohort or batch still sees a stop request within about that time.
   static int64_t steps_per_run(int64_t members, int64_t batch, int64_t inputs, int64_t hidden);
 
-  /// The pieces of equal work (column halves of W1) a member with `inputs` inputs steps in;
-  /// the step spreads every member's pieces over TrainOptions::threads threads.
-  static int64_t pieces_per_member(int64_t inputs);
+  /// The pieces of equal work (halves of the hidden units, each its rows of W1) a member with
+  /// `hidden` hidden units steps in; the step spreads every member's pieces over
+  /// TrainOptions::threads threads.
+  static int64_t pieces_per_member(int64_t hidden);
 
  private:
   struct Impl;
