@@ -247,15 +247,26 @@ TEST_F(DatasetFolder, NamesAMissingFolder) {
                     "--data-dir " + (dir_ / "absent").string() + ": folder not found");
 }
 
-TEST_F(DatasetFolder, RejectsImagesWhoseCopiesWouldNotFit) {
+TEST_F(DatasetFolder, RejectsDataThatWouldNotFit) {
   write({/*train=*/40, /*test=*/12, /*rows=*/6, /*cols=*/5, /*classes=*/4, /*gzip=*/false});
-  // 52 images of 30 pixels: 1560 bytes read, twice that with the splits' copies; 52 labels,
-  // 9 bytes each as read and as 64-bit integers. Refused before a byte of data is read.
-  EXPECT_THROW_WITH(load_datasets(options(10), /*memory_limit=*/3587), Error,
-                    "train-images-idx3-ubyte: 3588 bytes of memory to load the four files (the "
-                    "images twice: as read and as split; the labels as 64-bit integers), more "
-                    "than the 3587 bytes of memory available");
-  EXPECT_NO_THROW(load_datasets(options(10), /*memory_limit=*/3588));
+  // 52 images of 30 pixels: 1560 bytes read, the splits views of them; 52 labels, 9 bytes each
+  // as read and as 64-bit integers. Refused before a byte of data is read.
+  EXPECT_THROW_WITH(load_datasets(options(10), /*memory_limit=*/2027), Error,
+                    "train-images-idx3-ubyte: 2028 bytes of memory to load the four files (the "
+                    "labels also as 64-bit integers), more than the 2027 bytes of memory "
+                    "available");
+  EXPECT_NO_THROW(load_datasets(options(10), /*memory_limit=*/2028));
+}
+
+TEST_F(DatasetFolder, SplitsAreViewsOfTheImagesAsRead) {
+  write({/*train=*/40, /*test=*/12, /*rows=*/6, /*cols=*/5, /*classes=*/4, /*gzip=*/true});
+  const Datasets data = load_datasets(options(10));
+  // One buffer for the training file's images: the validation rows follow the training rows.
+  EXPECT_EQ(data.train.images.data_ptr<uint8_t>() + 30 * 30, data.val.images.data_ptr<uint8_t>());
+  EXPECT_TRUE(data.train.images.is_contiguous() && data.val.images.is_contiguous());
+  EXPECT_EQ(data.train.size(), 30);
+  EXPECT_EQ(data.val.size(), 10);
+  EXPECT_EQ(data.test.size(), 12);
 }
 
 TEST_F(DatasetFolder, NamesAPathTheFileSystemCannotResolve) {

@@ -185,7 +185,10 @@ void check_fits(const fs::path& path, int64_t bytes, const char* what,
 /// Reads exactly `declared` data bytes and checks that nothing follows them.
 void read_payload(ByteSource& source, const fs::path& path, int64_t declared, int64_t file_bytes,
                   IdxArray& array) {
-  // Grow as data actually arrives so a gzip file that lies about its size costs nothing extra.
+  // The declared size is reserved (address space only: check_capacity and check_fits have
+  // bounded it), and the bytes grow as data actually arrives, so a gzip file that lies about its
+  // size costs no memory, and a true one is never copied to a larger buffer.
+  array.values.reserve(static_cast<size_t>(declared));
   int64_t received = 0;
   while (received < declared) {
     const int64_t chunk = std::min(declared - received, kReadChunk);
@@ -461,11 +464,13 @@ void check_labels_below(const IdxArray& labels, int64_t classes, const fs::path&
   }
 }
 
-torch::Tensor images_tensor(const IdxArray& images, int64_t begin, int64_t end) {
-  std::vector<int64_t> shape = images.dims;
-  const auto all =
-      torch::from_blob(const_cast<uint8_t*>(images.values.data()), shape, torch::kUInt8);
-  return all.slice(0, begin, end).clone();  // bytes; pixels() scales the rows an engine uses
+/// `images` (moved from) as one uint8 tensor that owns their bytes: the splits are views of it,
+/// so the images are never copied (bytes; pixels() scales the rows an engine uses).
+torch::Tensor images_tensor(IdxArray&& images) {
+  auto bytes = std::make_shared<std::vector<uint8_t>>(std::move(images.values));
+  uint8_t* data = bytes->data();
+  return torch::from_blob(
+      data, images.dims, [bytes](void*) mutable { bytes.reset(); }, torch::kUInt8);
 }
 
 torch::Tensor labels_tensor(const IdxArray& labels, int64_t begin, int64_t end) {
@@ -477,9 +482,9 @@ torch::Tensor labels_tensor(const IdxArray& labels, int64_t begin, int64_t end) 
 /// load_datasets once the data is known to fit: `loading` follows the file being read.
 Datasets load_checked(const DataOptions& options, const std::vector<fs::path>& paths,
                       const fs::path*& loading) {
-  const LabelledArrays train = read_pair(paths[0], paths[1], loading);
-  const LabelledArrays test = read_pair(paths[2], paths[3], loading);
-  loading = &paths[0];  // the splits' copies
+  LabelledArrays train = read_pair(paths[0], paths[1], loading);
+  LabelledArrays test = read_pair(paths[2], paths[3], loading);
+  loading = &paths[0];  // the labels' 64-bit copies, the splits' views
   // The magic numbers guarantee 3-dimensional images and 1-dimensional labels.
   const auto& shape = train.images.dims;
   const auto& test_shape = test.images.dims;
@@ -505,16 +510,17 @@ Datasets load_checked(const DataOptions& options, const std::vector<fs::path>& p
         "--train-size {}: expected at most {} ({} training examples minus --val-size {})",
         train_count, available, total, options.val_size);
   }
-  datasets.train = {images_tensor(train.images, 0, train_count),
-                    labels_tensor(train.labels, 0, train_count)};
-  datasets.val = {images_tensor(train.images, available, total),
-                  labels_tensor(train.labels, available, total)};
-  datasets.test = {images_tensor(test.images, 0, test.images.dims[0]),
-                   labels_tensor(test.labels, 0, test.labels.dims[0])};
   for (const auto& path : paths) {
     datasets.files.push_back(path.string());
   }
   datasets.fingerprint = fingerprint_of({&train.images, &train.labels, &test.images, &test.labels});
+  datasets.train.labels = labels_tensor(train.labels, 0, train_count);
+  datasets.val.labels = labels_tensor(train.labels, available, total);
+  datasets.test.labels = labels_tensor(test.labels, 0, test.labels.dims[0]);
+  const torch::Tensor train_images = images_tensor(std::move(train.images));
+  datasets.train.images = train_images.slice(0, 0, train_count);
+  datasets.val.images = train_images.slice(0, available, total);
+  datasets.test.images = images_tensor(std::move(test.images));
   return datasets;
 }
 
@@ -525,20 +531,19 @@ Datasets load_datasets(const DataOptions& options, std::optional<int64_t> memory
   for (const char* name : kIdxFileNames) {
     paths.push_back(find_idx_file(options.dir, name));
   }
-  // Before reading anything: loading takes every file's bytes as read, the images again as
-  // the splits' copies, and the labels as 64-bit integers (9 bytes a label in all).
+  // Before reading anything: loading takes every file's bytes as read (the splits are views of
+  // the images), and the labels again as 64-bit integers (9 bytes a label in all).
   int64_t needed = 0;
   for (size_t i = 0; i < paths.size(); ++i) {
     const int64_t declared = declared_bytes(paths[i]);
     int64_t bytes = 0;
-    if (__builtin_mul_overflow(declared, i % 2 == 0 ? 2 : 9, &bytes) ||
+    if (__builtin_mul_overflow(declared, i % 2 == 0 ? 1 : 9, &bytes) ||
         __builtin_add_overflow(needed, bytes, &needed)) {
       needed = std::numeric_limits<int64_t>::max();
     }
   }
   check_fits(paths[0], needed,
-             "bytes of memory to load the four files (the images twice: as read and as split; "
-             "the labels as 64-bit integers)",
+             "bytes of memory to load the four files (the labels also as 64-bit integers)",
              memory_limit);
   // An allocation that fails anyway (memory taken meanwhile) names what was being loaded.
   const fs::path* loading = &paths[0];
