@@ -32,8 +32,8 @@ else
 fi
 
 packages=(cmake ninja-build g++ pkg-config libfmt-dev libcxxopts-dev libgtest-dev zlib1g-dev
-          nlohmann-json3-dev dataset-fashion-mnist python3 python3-matplotlib python3-protobuf
-          python3-pytest strace libboost-math-dev clang-format)
+          libdeflate-dev nlohmann-json3-dev dataset-fashion-mnist python3 python3-matplotlib
+          python3-protobuf python3-pytest strace libboost-math-dev clang-format)
 if [[ "$cuda_build" == 1 ]]; then
   packages+=(python3-venv)
 elif [[ -z "${Torch_DIR:-}" && -z "${CMAKE_PREFIX_PATH:-}" ]]; then

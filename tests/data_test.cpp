@@ -41,6 +41,21 @@ TEST(IdxReader, RoundTripsGzipFilesWhateverTheirName) {
   EXPECT_EQ(read_idx(dir / "labels-without-suffix").values, values);
 }
 
+TEST(IdxReader, ReadsAGzipFileOfSeveralMembers) {
+  // libdeflate (where built with it) decodes one member whole; anything else goes through zlib,
+  // which reads concatenated members as one stream and names what is wrong.
+  TempDir dir;
+  const auto values = ramp(24000);
+  const auto whole = idx_bytes(0x803, {40, 30, 20}, values);
+  const std::vector<uint8_t> first(whole.begin(), whole.begin() + 1000);
+  const std::vector<uint8_t> rest(whole.begin() + 1000, whole.end());
+  auto members = gzip_bytes(first);
+  const auto second = gzip_bytes(rest);
+  members.insert(members.end(), second.begin(), second.end());
+  write_bytes(dir / "members.gz", members);
+  EXPECT_EQ(read_idx(dir / "members.gz").values, values);
+}
+
 TEST(IdxReader, RejectsMissingFile) {
   TempDir dir;
   EXPECT_THROW_WITH(read_idx(dir / "nope"), Error, "nope: file not found");

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 #include <zlib.h>
+#if L2SWEEP_HAVE_LIBDEFLATE
+#include <libdeflate.h>
+#endif
 
 #include <algorithm>
 #include <array>
@@ -182,6 +185,45 @@ void check_fits(const fs::path& path, int64_t bytes, const char* what,
       path.string(), bytes, what, room, *available);
 }
 
+#if L2SWEEP_HAVE_LIBDEFLATE
+/// The gzip file at `path` (`file_bytes` of it; an IDX header of `header_bytes` that declares
+/// `declared` data bytes) decompressed whole by libdeflate, in about half of zlib's time, with
+/// the data bytes left in `array.values`. Returns false, and leaves `array.values` empty,
+/// wherever anything is off (not one gzip member, another size, a bad checksum): read_payload
+/// then reads the file through zlib, whose errors name what is wrong.
+bool inflate_whole(const fs::path& path, int64_t file_bytes, int64_t header_bytes, int64_t declared,
+                   IdxArray& array) {
+  constexpr int64_t kGzipFraming = 18;  // the smallest gzip header and trailer
+  const int64_t total = header_bytes + declared;
+  std::vector<uint8_t> compressed(static_cast<size_t>(file_bytes));
+  {
+    std::ifstream in(path, std::ios::binary);
+    in.read(reinterpret_cast<char*>(compressed.data()), file_bytes);
+    if (in.gcount() != file_bytes || file_bytes < kGzipFraming) return false;
+  }
+  // The trailer's size of the uncompressed data, modulo 2^32: a quick refusal before decoding.
+  const uint8_t* size = compressed.data() + file_bytes - 4;
+  const uint32_t trailer = uint32_t{size[0]} | (uint32_t{size[1]} << 8) |
+                           (uint32_t{size[2]} << 16) | (uint32_t{size[3]} << 24);
+  if (trailer != static_cast<uint32_t>(total)) return false;
+  const std::unique_ptr<libdeflate_decompressor, void (*)(libdeflate_decompressor*)> decompressor(
+      libdeflate_alloc_decompressor(), libdeflate_free_decompressor);
+  if (decompressor == nullptr) return false;
+  array.values.resize(static_cast<size_t>(total));
+  size_t used = 0, made = 0;
+  const libdeflate_result result =
+      libdeflate_gzip_decompress_ex(decompressor.get(), compressed.data(), compressed.size(),
+                                    array.values.data(), array.values.size(), &used, &made);
+  if (result != LIBDEFLATE_SUCCESS || used != compressed.size() ||
+      made != static_cast<size_t>(total)) {
+    array.values = {};
+    return false;
+  }
+  array.values.erase(array.values.begin(), array.values.begin() + header_bytes);
+  return true;
+}
+#endif
+
 /// Reads exactly `declared` data bytes and checks that nothing follows them.
 void read_payload(ByteSource& source, const fs::path& path, int64_t declared, int64_t file_bytes,
                   IdxArray& array) {
@@ -229,6 +271,9 @@ IdxArray read_idx(const fs::path& path, std::optional<int64_t> memory_limit) {
   const int64_t header_bytes = 4 + 4 * static_cast<int64_t>(array.dims.size());
   check_capacity(path, declared, file_bytes, header_bytes, compressed);
   check_fits(path, declared, "bytes of data", memory_limit);
+#if L2SWEEP_HAVE_LIBDEFLATE
+  if (compressed && inflate_whole(path, file_bytes, header_bytes, declared, array)) return array;
+#endif
   read_payload(source, path, declared, file_bytes, array);
   return array;
 }
