@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <limits>
 #include <set>
 #include <string>
 
@@ -145,6 +146,21 @@ TEST(DataOrder, EachEpochDrawsANewPermutationAndOnceReplaysTheFirst) {
   resumed.set_state(each.state());
   EXPECT_TRUE(torch::equal(resumed.next(100), first));
   EXPECT_NE(DataOrder(8, Shuffle::kOnce).next(100).equal(first), true) << "the seed decides it";
+}
+
+TEST(Training, AMemberWithAnInfiniteOrNaNParameterIsNotFinite) {
+  for (const float bad :
+       {std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
+        std::numeric_limits<float>::quiet_NaN()}) {
+    at::Generator generator = make_cpu_generator(0);
+    auto model = make_model(12, 8, 3, generator);
+    TrainOptions options;
+    Trainer trainer(model, /*l2=*/1e-4, options, torch::kCPU);
+    EXPECT_TRUE(trainer.finite(0));
+    torch::NoGradGuard no_grad;
+    first_linear(model)->weight.view(-1)[37] = bad;  // a weight past the first vector of 16
+    EXPECT_FALSE(trainer.finite(0)) << bad;
+  }
 }
 
 TEST(Training, TinyModelLearnsATinyTask) {

@@ -40,10 +40,28 @@ std::vector<EvalMetrics> Engine::evaluate(const Split& split, const std::vector<
   return metrics;
 }
 
+namespace {
+
+/// Whether every value of a float32 CPU tensor is finite, in one pass without temporaries
+/// (torch::isfinite(...).all() took 1 ms for a W1 at every epoch's end): v * 0 is a zero for a
+/// finite v and NaN for an infinity or a NaN.
+bool all_finite(const torch::Tensor& values) {
+  const torch::Tensor dense = values.contiguous();
+  const float* v = dense.data_ptr<float>();
+  float sum = 0.0f;
+  for (int64_t i = 0; i < dense.numel(); ++i) sum += v[i] * 0.0f;
+  return sum == 0.0f;
+}
+
+}  // namespace
+
 bool Engine::finite(size_t member) const {
   torch::NoGradGuard no_grad;
   for (const auto& parameter : members_.at(member).model->parameters()) {
-    if (!torch::isfinite(parameter).all().item<bool>()) return false;
+    const bool ok = parameter.is_cpu() && parameter.scalar_type() == torch::kFloat32
+                        ? all_finite(parameter)
+                        : torch::isfinite(parameter).all().item<bool>();
+    if (!ok) return false;
   }
   return true;
 }
