@@ -19,8 +19,11 @@ namespace {
 
 constexpr int kTileRows = 8;
 
-/// One tile: rows [0, 8) of A against two 16-column vectors of B from column 0 (the second
-/// and the first masked by `high`, `low`), accumulated over k in order.
+/// One tile: rows [0, 8) of A against two 16-column vectors of B from column 0 (the first and
+/// the second masked by `low` and `high`), or with kWide false against the first alone (`high`
+/// unused: the last columns of a product whose width leaves 16 or fewer), accumulated over k in
+/// order.
+template <bool kWide>
 __attribute__((target("avx512f"), always_inline)) inline void tile(int64_t k, const float* a,
                                                                    int64_t lda, const float* b,
                                                                    int64_t ldb, float* c,
@@ -30,17 +33,17 @@ __attribute__((target("avx512f"), always_inline)) inline void tile(int64_t k, co
   for (auto& row : sum) row[0] = row[1] = _mm512_setzero_ps();
   for (int64_t p = 0; p < k; ++p) {
     const __m512 b0 = _mm512_maskz_loadu_ps(low, b + p * ldb);
-    // With no second vector, its (masked, unread) address stays within the row.
-    const __m512 b1 = _mm512_maskz_loadu_ps(high, b + p * ldb + (high != 0 ? 16 : 0));
+    __m512 b1 = b0;
+    if constexpr (kWide) b1 = _mm512_maskz_loadu_ps(high, b + p * ldb + 16);
     for (int r = 0; r < kTileRows; ++r) {
       const __m512 x = _mm512_set1_ps(a[r * lda + p]);
       sum[r][0] = _mm512_fmadd_ps(x, b0, sum[r][0]);
-      sum[r][1] = _mm512_fmadd_ps(x, b1, sum[r][1]);
+      if constexpr (kWide) sum[r][1] = _mm512_fmadd_ps(x, b1, sum[r][1]);
     }
   }
   for (int r = 0; r < kTileRows; ++r) {
     _mm512_mask_storeu_ps(c + r * ldc, low, sum[r][0]);
-    _mm512_mask_storeu_ps(c + r * ldc + 16, high, sum[r][1]);
+    if constexpr (kWide) _mm512_mask_storeu_ps(c + r * ldc + 16, high, sum[r][1]);
   }
 }
 
@@ -57,7 +60,11 @@ __attribute__((target("avx512f"))) void tile_product_avx512(int64_t m, int64_t n
                                              : left > 16 ? (1u << (left - 16)) - 1
                                                          : 0);
     for (int64_t i = 0; i < m; i += kTileRows) {
-      tile(k, a + i * lda, lda, b + j, ldb, c + i * ldc + j, ldc, low, high);
+      if (high != 0) {
+        tile<true>(k, a + i * lda, lda, b + j, ldb, c + i * ldc + j, ldc, low, high);
+      } else {
+        tile<false>(k, a + i * lda, lda, b + j, ldb, c + i * ldc + j, ldc, low, high);
+      }
     }
   }
 }
