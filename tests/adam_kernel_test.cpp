@@ -234,5 +234,44 @@ TEST(GatherTransposed, HasTheBitsOfGatherRowsAndTransposeForEveryShape) {
   }
 }
 
+TEST(SoftmaxCrossEntropy, ABatchAgreesWithOneExampleAtATimeWhateverItsSize) {
+  std::mt19937 random(11);
+  std::normal_distribution<float> normal(0.0f, 4.0f);
+  for (const int64_t classes : {2, 10, 37}) {
+    for (const int64_t n : {1, 15, 16, 17, 32, 50}) {
+      std::vector<float> logits(static_cast<size_t>(classes * n));
+      for (float& v : logits) v = normal(random);
+      // Ties for the largest logit: the first of them is the prediction, as one at a time.
+      for (int64_t c = 0; c < classes; ++c) logits[static_cast<size_t>(c * n)] = 3.0f;
+      std::vector<int64_t> labels(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; ++i) labels[static_cast<size_t>(i)] = (i * 7 + 1) % classes;
+      labels[0] = 0;
+      std::vector<float> gradient(static_cast<size_t>(n * classes), -9.0f);
+      double sum = 0.5;  // added to, example by example
+      int64_t correct = 3;
+      softmax_cross_entropy_batch(
+          logits.data(), n, classes, [&](int64_t i) { return labels[static_cast<size_t>(i)]; },
+          0.25f, gradient.data(), sum, correct);
+      double want_sum = 0.5;
+      int64_t want_correct = 3;
+      for (int64_t i = 0; i < n; ++i) {
+        std::vector<float> want(static_cast<size_t>(classes));
+        bool hit = false;
+        want_sum += softmax_cross_entropy(logits.data() + i, n, classes,
+                                          labels[static_cast<size_t>(i)], 0.25f, want.data(), &hit);
+        want_correct += hit ? 1 : 0;
+        for (int64_t c = 0; c < classes; ++c) {
+          // Within a few ulps of the softmax (glibc's vector exp and log where they are used).
+          EXPECT_NEAR(gradient[static_cast<size_t>(i * classes + c)], want[static_cast<size_t>(c)],
+                      1e-6f)
+              << classes << " classes, " << n << " examples, example " << i << " class " << c;
+        }
+      }
+      EXPECT_NEAR(sum, want_sum, 1e-5 * std::abs(want_sum));
+      EXPECT_EQ(correct, want_correct) << classes << " classes, " << n << " examples";
+    }
+  }
+}
+
 }  // namespace
 }  // namespace l2sweep::fused

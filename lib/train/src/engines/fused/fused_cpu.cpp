@@ -56,7 +56,7 @@ using fused::mask_by_dropout_relu;
 using fused::mask_by_relu;
 using fused::Part;
 using fused::PartTimer;
-using fused::softmax_cross_entropy;
+using fused::softmax_cross_entropy_batch;
 using fused::StepProfile;
 using fused::sum_rows;
 using fused::Team;
@@ -296,12 +296,8 @@ struct FusedCpuEngine::Impl {
       const float scale = 1.0f / static_cast<float>(n);
       double sum = 0;
       int64_t right = 0;
-      for (int64_t i = 0; i < n; ++i) {
-        bool hit = false;
-        sum += static_cast<double>(softmax_cross_entropy(z + i, n, classes, labels[rows[i]], scale,
-                                                         dz + i * classes, &hit));
-        right += hit ? 1 : 0;
-      }
+      softmax_cross_entropy_batch(
+          z, n, classes, [&](int64_t i) { return labels[rows[i]]; }, scale, dz, sum, right);
       step_cross_entropy[slot] = sum;
       step_correct[slot] = right;
     }
@@ -674,13 +670,9 @@ std::vector<EvalMetrics> FusedCpuEngine::evaluate(const Split& split,
       torch::Tensor z_t = n == chunk ? logits_t[member] : torch::empty({impl.classes, n}, f);
       at::addmm_out(z_t, impl.b2[r].unsqueeze(1), impl.w2[r],
                     hs.narrow(0, r * impl.hidden, impl.hidden));
-      const float* z = z_t.data_ptr<float>();
-      for (int64_t i = 0; i < n; ++i) {
-        bool hit = false;
-        cross_entropy[member] += static_cast<double>(
-            softmax_cross_entropy(z + i, n, impl.classes, label[begin + i], 1.0f, nullptr, &hit));
-        correct[member] += hit ? 1 : 0;
-      }
+      softmax_cross_entropy_batch(
+          z_t.data_ptr<float>(), n, impl.classes, [&](int64_t i) { return label[begin + i]; }, 1.0f,
+          nullptr, cross_entropy[member], correct[member]);
     };
     p.reset();
     const int64_t parts = impl.team->size();

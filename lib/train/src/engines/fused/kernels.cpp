@@ -334,6 +334,83 @@ void exact_adam_kernel(float* __restrict param, float* __restrict m, float* __re
   }
 }
 
+#if L2SWEEP_HAVE_LIBMVEC && defined(__x86_64__) && defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC target("avx512f")
+// glibc's vector forms of expf and logf for 16 floats (libmvec, AVX-512; within 4 ulps).
+extern "C" __m512 _ZGVeN16v_expf(__m512);
+extern "C" __m512 _ZGVeN16v_logf(__m512);
+
+namespace {
+
+/// Logits of class c of the 16 examples (zeros in the lanes `valid` leaves out).
+inline __m512 class_row(const float* logits, int64_t stride, int64_t c, __mmask16 valid) {
+  return _mm512_maskz_loadu_ps(valid, logits + c * stride);
+}
+
+bool softmax16_avx512(const float* logits, int64_t stride, int64_t classes, const int64_t* labels,
+                      int count, float scale, float* gradient, float* loss, bool* hit) {
+  const auto valid = static_cast<__mmask16>(count >= 16 ? 0xFFFF : (1u << count) - 1);
+  // Lanes past `count` hold zeros: finite, and never written back.
+  const auto row = [&](int64_t c) { return class_row(logits, stride, c, valid); };
+  // The largest logit, the first of equals (as the scalar form's strict comparison).
+  __m512 peak = row(0);
+  __m512i best = _mm512_setzero_si512();
+  for (int64_t c = 1; c < classes; ++c) {
+    const __m512 value = row(c);
+    const __mmask16 greater = _mm512_cmp_ps_mask(value, peak, _CMP_GT_OQ);
+    peak = _mm512_mask_mov_ps(peak, greater, value);
+    best = _mm512_mask_mov_epi32(best, greater, _mm512_set1_epi32(static_cast<int>(c)));
+  }
+  __m512 total = _mm512_setzero_ps();
+  for (int64_t c = 0; c < classes; ++c) {
+    total = _mm512_add_ps(total, _ZGVeN16v_expf(_mm512_sub_ps(row(c), peak)));
+  }
+  const __m512 log_total = _ZGVeN16v_logf(total);
+  float peaks[16], logs[16];
+  int32_t bests[16];
+  _mm512_storeu_ps(peaks, peak);
+  _mm512_storeu_ps(logs, log_total);
+  _mm512_storeu_si512(bests, best);
+  for (int i = 0; i < count; ++i) {
+    const float own = logits[labels[i] * stride + i];
+    loss[i] = logs[i] - (own - peaks[i]);
+    hit[i] = bests[i] == labels[i];
+  }
+  if (gradient == nullptr) return true;
+  float probability[16];
+  for (int64_t c = 0; c < classes; ++c) {
+    const __m512 p = _ZGVeN16v_expf(_mm512_sub_ps(_mm512_sub_ps(row(c), peak), log_total));
+    _mm512_storeu_ps(probability, p);
+    for (int i = 0; i < count; ++i) {
+      gradient[i * classes + c] = (probability[i] - (labels[i] == c ? 1.0f : 0.0f)) * scale;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+#pragma GCC pop_options
+#endif
+
+bool softmax_cross_entropy16(const float* logits, int64_t stride, int64_t classes,
+                             const int64_t* labels, int count, float scale, float* gradient,
+                             float* loss, bool* hit) {
+#if L2SWEEP_HAVE_LIBMVEC && defined(__x86_64__) && defined(__GNUC__)
+  static const bool avx512 = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") != 0;
+  }();
+  if (avx512) {
+    return softmax16_avx512(logits, stride, classes, labels, count, scale, gradient, loss, hit);
+  }
+#else
+  (void)logits, (void)stride, (void)classes, (void)labels, (void)count, (void)scale, (void)gradient,
+      (void)loss, (void)hit;
+#endif
+  return false;
+}
+
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target_clones("arch=x86-64-v3", "default")))
 #endif

@@ -14,6 +14,7 @@
 
 #include <torch/types.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -111,6 +112,25 @@ inline void sum_rows(const float* __restrict values, int64_t rows, int64_t n,
   }
 }
 
+/// Softmax cross-entropy of the `n` examples whose logits are logits[c * n + i] (class-major,
+/// `classes` of them), example i's label label(i): adds each example's cross-entropy to `sum`
+/// in example order (in double) and its hit (largest logit the label) to `correct`, and writes
+/// (softmax - onehot) * `scale` into gradient[i * classes + c] when `gradient` is not null.
+/// Where this process has AVX-512 and glibc's vector exp and log (libmvec), 16 examples at a
+/// time; else one at a time (softmax_cross_entropy). Either way an example's numbers depend
+/// only on its logits and label, never on `n` or its place in the batch.
+template <typename Label>
+void softmax_cross_entropy_batch(const float* logits, int64_t n, int64_t classes, Label label,
+                                 float scale, float* gradient, double& sum, int64_t& correct);
+
+/// 16 examples (the first `count` of them, logits[c * stride + i]) of
+/// softmax_cross_entropy_batch: their losses and hits into `loss` and `hit`, their gradient
+/// into gradient[i * classes + c] unless null. Returns false (writing nothing) where this
+/// process cannot take them 16 at a time.
+bool softmax_cross_entropy16(const float* logits, int64_t stride, int64_t classes,
+                             const int64_t* labels, int count, float scale, float* gradient,
+                             float* loss, bool* hit);
+
 /// Softmax cross-entropy of one example from its logits (`classes` of them, `stride` apart)
 /// with label `y`: writes (softmax - onehot) * `scale` into `gradient` (when not null), and
 /// returns the cross-entropy; `correct` tells whether the largest logit is the label.
@@ -132,6 +152,31 @@ inline float softmax_cross_entropy(const float* logits, int64_t stride, int64_t 
     }
   }
   return log_total - (logits[y * stride] - peak);
+}
+
+template <typename Label>
+void softmax_cross_entropy_batch(const float* logits, int64_t n, int64_t classes, Label label,
+                                 float scale, float* gradient, double& sum, int64_t& correct) {
+  for (int64_t first = 0; first < n; first += 16) {
+    const auto count = static_cast<int>(std::min<int64_t>(16, n - first));
+    int64_t labels[16];
+    float loss[16];
+    bool hit[16];
+    for (int i = 0; i < count; ++i) labels[i] = label(first + i);
+    float* block_gradient = gradient != nullptr ? gradient + first * classes : nullptr;
+    if (!softmax_cross_entropy16(logits + first, n, classes, labels, count, scale, block_gradient,
+                                 loss, hit)) {
+      for (int i = 0; i < count; ++i) {
+        loss[i] = softmax_cross_entropy(
+            logits + first + i, n, classes, labels[i], scale,
+            block_gradient != nullptr ? block_gradient + i * classes : nullptr, &hit[i]);
+      }
+    }
+    for (int i = 0; i < count; ++i) {
+      sum += static_cast<double>(loss[i]);
+      correct += hit[i] ? 1 : 0;
+    }
+  }
 }
 
 }  // namespace l2sweep::fused
