@@ -47,9 +47,10 @@ void use_one_cpu_thread_per_unit() {
   ::mallopt(M_TRIM_THRESHOLD, 2 * kKeepFreedBlocksBytes);
 }
 
-/// Calls `work(k)` for every k in [0, count), on as many threads as there are cores (this one
-/// among them); once every call has returned, rethrows the exception of the lowest k that threw.
-void for_each_concurrently(size_t count, const std::function<void(size_t)>& work) {
+/// Calls `work(k)` for every k in [0, count), on up to `threads` threads (this one among them;
+/// fewer where no more can be started); once every call has returned, rethrows the exception of
+/// the lowest k that threw.
+void for_each_concurrently(size_t count, size_t threads, const std::function<void(size_t)>& work) {
   std::vector<std::exception_ptr> failures(count);
   std::atomic<size_t> next{0};
   const auto serve = [&] {
@@ -61,9 +62,13 @@ void for_each_concurrently(size_t count, const std::function<void(size_t)>& work
       }
     }
   };
-  const size_t cores = std::max<size_t>(1, std::thread::hardware_concurrency());
   std::vector<std::thread> helpers;
-  for (size_t t = 1; t < std::min(count, cores); ++t) helpers.emplace_back(serve);
+  try {
+    helpers.reserve(std::min(count, threads));
+    for (size_t t = 1; t < std::min(count, threads); ++t) helpers.emplace_back(serve);
+  } catch (...) {
+    // No more threads to be had: this one and those started take every k.
+  }
   serve();
   for (std::thread& helper : helpers) helper.join();
   for (const std::exception_ptr& failure : failures) {
@@ -200,10 +205,13 @@ class Group {
       finished[k] = epoch == plan_.config.epochs || result.status == RunStatus::kDiverged;
     }
     if (plan_.config.score_test) test_finished(finished);
-    // The checkpoints first: the output files can always be rebuilt from them. Each is
-    // serialised and made durable on a thread of its own (the cores are idle between epochs).
+    // The checkpoints first: the output files can always be rebuilt from them. On the CPU
+    // each is serialised and made durable on a thread of its own (the cores are idle between
+    // epochs); a GPU engine's state is read on the stream this thread set, so one at a time.
     if (options_.checkpoints != nullptr) {
-      for_each_concurrently(indices_.size(), [&](size_t k) {
+      const size_t threads =
+          plan_.device.is_cpu() ? std::max<size_t>(1, std::thread::hardware_concurrency()) : 1;
+      for_each_concurrently(indices_.size(), threads, [&](size_t k) {
         if (!active_[k]) return;
         RunResult progress = results_[indices_[k]];
         if (!finished[k]) progress.status = RunStatus::kInterrupted;
