@@ -1,6 +1,7 @@
 #include "l2sweep/data/data.h"
 
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <iostream>
 
@@ -54,6 +55,24 @@ TEST(IdxReader, ReadsAGzipFileOfSeveralMembers) {
   members.insert(members.end(), second.begin(), second.end());
   write_bytes(dir / "members.gz", members);
   EXPECT_EQ(read_idx(dir / "members.gz").values, values);
+}
+
+TEST(IdxReader, ChecksAGzipHeaderCrc) {
+  // FLG.FHCRC set, with the header's CRC-16 after the 10-byte header: zlib checks it (libdeflate
+  // would not, so such a file goes through zlib).
+  TempDir dir;
+  const auto plain = gzip_bytes(idx_bytes(0x801, {5}, ramp(5)));
+  std::vector<uint8_t> good(plain.begin(), plain.begin() + 10);
+  good[3] |= 0x02;
+  const uint32_t crc = crc32(0L, good.data(), 10) & 0xffff;
+  good.push_back(static_cast<uint8_t>(crc & 0xff));
+  good.push_back(static_cast<uint8_t>(crc >> 8));
+  good.insert(good.end(), plain.begin() + 10, plain.end());
+  write_bytes(dir / "hcrc.gz", good);
+  EXPECT_EQ(read_idx(dir / "hcrc.gz").values, ramp(5));
+  good[10] ^= 0xff;
+  write_bytes(dir / "bad-hcrc.gz", good);
+  EXPECT_THROW_WITH(read_idx(dir / "bad-hcrc.gz"), Error, "bad-hcrc.gz: corrupt gzip data");
 }
 
 TEST(IdxReader, RejectsMissingFile) {
@@ -268,8 +287,8 @@ TEST_F(DatasetFolder, RejectsDataThatWouldNotFit) {
   // as read and as 64-bit integers. Refused before a byte of data is read.
   EXPECT_THROW_WITH(load_datasets(options(10), /*memory_limit=*/2027), Error,
                     "train-images-idx3-ubyte: 2028 bytes of memory to load the four files (the "
-                    "labels also as 64-bit integers), more than the 2027 bytes of memory "
-                    "available");
+                    "labels also as 64-bit integers, and a gzip file's own bytes while it is "
+                    "decoded), more than the 2027 bytes of memory available");
   EXPECT_NO_THROW(load_datasets(options(10), /*memory_limit=*/2028));
 }
 

@@ -201,6 +201,9 @@ bool inflate_whole(const fs::path& path, int64_t file_bytes, int64_t header_byte
     in.read(reinterpret_cast<char*>(compressed.data()), file_bytes);
     if (in.gcount() != file_bytes || file_bytes < kGzipFraming) return false;
   }
+  // A header CRC (FHCRC) libdeflate would skip unchecked; zlib checks it.
+  constexpr uint8_t kHeaderCrcFlag = 0x02;
+  if ((compressed[3] & kHeaderCrcFlag) != 0) return false;
   // The trailer's size of the uncompressed data, modulo 2^32: a quick refusal before decoding.
   const uint8_t* size = compressed.data() + file_bytes - 4;
   const uint32_t trailer = uint32_t{size[0]} | (uint32_t{size[1]} << 8) |
@@ -577,8 +580,9 @@ Datasets load_datasets(const DataOptions& options, std::optional<int64_t> memory
     paths.push_back(find_idx_file(options.dir, name));
   }
   // Before reading anything: loading takes every file's bytes as read (the splits are views of
-  // the images), and the labels again as 64-bit integers (9 bytes a label in all).
-  int64_t needed = 0;
+  // the images), the labels again as 64-bit integers (9 bytes a label in all), and, with
+  // libdeflate, the largest gzip file's own bytes while it is decoded whole.
+  int64_t needed = 0, largest_gzip = 0;
   for (size_t i = 0; i < paths.size(); ++i) {
     const int64_t declared = declared_bytes(paths[i]);
     int64_t bytes = 0;
@@ -586,9 +590,16 @@ Datasets load_datasets(const DataOptions& options, std::optional<int64_t> memory
         __builtin_add_overflow(needed, bytes, &needed)) {
       needed = std::numeric_limits<int64_t>::max();
     }
+#if L2SWEEP_HAVE_LIBDEFLATE
+    if (is_gzip(paths[i])) largest_gzip = std::max(largest_gzip, checked_file_size(paths[i]));
+#endif
+  }
+  if (__builtin_add_overflow(needed, largest_gzip, &needed)) {
+    needed = std::numeric_limits<int64_t>::max();
   }
   check_fits(paths[0], needed,
-             "bytes of memory to load the four files (the labels also as 64-bit integers)",
+             "bytes of memory to load the four files (the labels also as 64-bit integers, and "
+             "a gzip file's own bytes while it is decoded)",
              memory_limit);
   // An allocation that fails anyway (memory taken meanwhile) names what was being loaded.
   const fs::path* loading = &paths[0];
