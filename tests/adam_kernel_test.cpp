@@ -159,13 +159,15 @@ TEST(TileProduct, IsOneChainOfFusedMultiplyAddsPerElementWhateverTheShape) {
   if (!tile_products()) GTEST_SKIP() << "no AVX-512 here (or L2SWEEP_PRODUCTS=blas)";
   std::mt19937 random(5);
   std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
-  // (m, n, k, lda, ldb): the forward pieces (full batches, the partial batches of the fixture
-  // and of 55,000 examples, an evaluation chunk) and the gradient pieces (both widths).
+  // (m, n, k, lda, ldb): the forward pieces (a piece's 64 hidden units over all 784 inputs, for
+  // full batches, the partial batches of the fixture and of 55,000 examples, an evaluation
+  // chunk and its last, shorter one, read at the chunk's padded stride), the gradient pieces
+  // (64 rows by all 784 inputs, over a batch), and shapes of the layout before (column pieces).
   const std::vector<std::array<int64_t, 5>> shapes{
-      {128, 32, 384, 784, 32}, {128, 32, 400, 784, 32}, {128, 7, 384, 784, 7},
-      {128, 16, 384, 784, 16}, {128, 17, 400, 784, 17}, {128, 20, 384, 784, 20},
-      {128, 24, 400, 784, 24}, {128, 31, 384, 784, 31}, {128, 1024, 400, 784, 1024},
-      {128, 384, 32, 32, 784}, {128, 400, 20, 20, 784}, {128, 400, 16, 16, 784},
+      {64, 32, 784, 784, 32},  {64, 7, 784, 784, 7},       {64, 16, 784, 784, 16},
+      {64, 17, 784, 784, 17},  {64, 1024, 784, 784, 1040}, {64, 784, 784, 784, 1040},
+      {64, 784, 32, 32, 784},  {64, 784, 16, 16, 784},     {64, 784, 7, 7, 784},
+      {128, 32, 384, 784, 32}, {128, 24, 400, 784, 24},    {128, 400, 20, 20, 784},
       {8, 1, 1, 1, 1}};
   constexpr int64_t kPadding = 5;  // columns past the result that must stay untouched
   constexpr float kSentinel = -7.0f;

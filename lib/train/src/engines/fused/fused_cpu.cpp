@@ -632,11 +632,12 @@ std::vector<EvalMetrics> FusedCpuEngine::evaluate(const Split& split,
   const int64_t* label = labels.data_ptr<int64_t>();
   const auto f = torch::TensorOptions().dtype(torch::kFloat32);
   const int64_t chunk = std::min(kEvalChunk, std::max<int64_t>(examples, 1));
-  torch::Tensor x = torch::empty({chunk, impl.inputs}, f);
   // The transposed chunk's rows a little more than a chunk apart: at exactly 1,024 floats (4 KiB)
   // the rows a tile reads fall in a few cache sets and the product ran from L3 at half speed.
   const int64_t stride = chunk + kEvalRowPadding;
+  // With tile products from bytes, only the transposed chunk is read.
   const bool transposed_only = impl.tiles && images.scalar_type() == torch::kUInt8;
+  torch::Tensor x = torch::empty({transposed_only ? 1 : chunk, impl.inputs}, f);
   torch::Tensor x_t = torch::empty({impl.tiles ? impl.inputs : 1, stride}, f);
   torch::Tensor hidden_t = torch::empty({impl.members * impl.hidden, chunk}, f);
   // Each member's logits in a buffer of its own: a member's place in a stacked buffer would
@@ -654,7 +655,7 @@ std::vector<EvalMetrics> FusedCpuEngine::evaluate(const Split& split,
   for (int64_t begin = 0; begin < examples; begin += chunk) {
     const int64_t n = std::min(chunk, examples - begin);
     for (int64_t i = 0; i < n; ++i) rows[static_cast<size_t>(i)] = begin + i;
-    torch::Tensor xs = x.narrow(0, 0, n);
+    torch::Tensor xs = transposed_only ? x : x.narrow(0, 0, n);
     torch::Tensor hs = n == chunk ? hidden_t : torch::empty({impl.members * impl.hidden, n}, f);
     // The chunk's tasks: the chunk gathered in one part per thread, each member's forward
     // pieces, then each member's hidden layer, second layer and cross-entropy, added to its
