@@ -121,6 +121,19 @@ TEST(IdxReader, RejectsTruncatedGzipStream) {
   }
 }
 
+TEST(IdxReader, RejectsAGzipFileCutInItsTrailer) {
+  // Every data byte is there, but the checksum and size that end the stream are cut short: zlib
+  // alone would return the bytes as if whole, unchecked.
+  TempDir dir;
+  const auto whole = gzip_bytes(idx_bytes(0x801, {5}, ramp(5)));
+  for (const size_t cut : {1, 4, 8}) {
+    write_bytes(dir / "cut.gz", std::vector<uint8_t>(whole.begin(), whole.end() - cut));
+    EXPECT_THROW_WITH(read_idx(dir / "cut.gz"), Error,
+                      "cut.gz: truncated: the gzip data ends after")
+        << cut << " bytes cut";
+  }
+}
+
 TEST(IdxReader, RejectsCorruptGzipData) {
   TempDir dir;
   auto bytes = gzip_bytes(idx_bytes(0x803, {40, 30, 20}, ramp(24000)));

@@ -68,6 +68,17 @@ class ByteSource {
                          total + offset_, message);
       }
       if (got == 0) {
+        // zlib returns what a cut-off gzip stream held as if it had ended (so that a file being
+        // written can be read): Z_BUF_ERROR tells the stream, its trailer's checksum and size
+        // among it, never ended.
+        int code = Z_OK;
+        gzerror(file_, &code);
+        if (code == Z_BUF_ERROR) {
+          throw data_error(
+              "{}: truncated: the gzip data ends after {} bytes without its end and checksum; "
+              "expected a whole gzip file",
+              path_.string(), total + offset_);
+        }
         break;
       }
       total += got;
