@@ -561,3 +561,40 @@ def test_odd_values(l2sweep, data_dir, tmp_path, check):
 
 if __name__ == "__main__":
     sys.exit(e2e.main(globals()))
+
+
+def test_a_tight_address_space_is_refused_or_run_never_hung(l2sweep, data_dir, tmp_path, check):
+    """`ulimit -v` a little under what a sweep maps at its peak: refused before training or
+    run, never a hang (OpenBLAS retries a failed 128 MiB buffer forever on a training thread,
+    so the memory check keeps 200 MiB of address space per core out of what the limit leaves).
+    Before that check, the sweep below hung at 0.85 and 0.99 of its peak."""
+    tmp, SWEEP = str(tmp_path), sweep(data_dir)
+    process = subprocess.Popen([l2sweep] + SWEEP + ["--out", os.path.join(tmp, "free")],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peak = 0
+    while process.poll() is None:
+        try:
+            with open(f"/proc/{process.pid}/status") as f:
+                peak = max([peak] + [int(line.split()[1]) for line in f
+                                     if line.startswith("VmPeak:")])
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            break
+        time.sleep(0.02)
+    check(process.wait() == 0, "the unlimited sweep")
+    if peak == 0:
+        e2e.skip("the unlimited sweep ended before its VmPeak could be read")
+    for fraction in (0.85, 0.95, 0.99):
+        limit = int(peak * fraction)
+        out = os.path.join(tmp, f"limited-{fraction}")
+        command = f"ulimit -v {limit}; exec " + " ".join([l2sweep] + SWEEP + ["--out", out])
+        try:
+            result = subprocess.run(["bash", "-c", command], capture_output=True, text=True,
+                                    timeout=300)
+        except subprocess.TimeoutExpired:
+            check(False, f"ulimit -v {limit} ({fraction} of the peak): still running after 300 s")
+            continue
+        # 0: it fitted; 3: refused, naming the data; 1: out of memory elsewhere; 127: the
+        # dynamic loader could not map a library. Never killed by a signal.
+        check(result.returncode in (0, 1, 3, 127),
+              f"ulimit -v {limit} ({fraction} of the peak): exit {result.returncode}: "
+              f"{result.stderr[-300:]}")

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "l2sweep/base/parse.h"
 
@@ -106,14 +107,22 @@ std::optional<int64_t> cgroup_room() {
   return room;
 }
 
+/// Address space each thread that trains maps beyond what it uses: its stack (8 MiB), glibc's
+/// heap for the thread (a 64 MiB reservation) and the BLAS's buffer (OpenBLAS allocates 128 MiB
+/// on a thread's first product, and retries forever when it cannot: under a `ulimit -v` that
+/// left less, a sweep hung instead of being refused).
+constexpr int64_t kThreadAddressSpace = int64_t{200} << 20;
+
 /// What `resource`'s soft limit (ulimit -v, ulimit -d) leaves beyond what the process already
-/// maps (`status_key` of /proc/self/status).
+/// maps (`status_key` of /proc/self/status) and what one training thread per core will map.
+/// (With one per core beside this thread only, a limit just above the check still hung.)
 std::optional<int64_t> rlimit_room(int resource, const char* status_key) {
   struct rlimit limit {};
   if (::getrlimit(resource, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return std::nullopt;
   const auto used = proc_kilobytes("/proc/self/status", status_key);
   const auto cap = static_cast<int64_t>(std::min<rlim_t>(limit.rlim_cur, INT64_MAX));
-  return std::max<int64_t>(0, cap - used.value_or(0));
+  const auto threads = static_cast<int64_t>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::max<int64_t>(0, cap - used.value_or(0) - threads * kThreadAddressSpace);
 }
 
 }  // namespace
