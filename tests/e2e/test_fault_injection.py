@@ -599,4 +599,5 @@ def test_a_tight_address_space_is_refused_or_run_never_hung(l2sweep, data_dir, t
               f"ulimit -v {limit} ({fraction} of the peak): exit {result.returncode}: "
               f"{result.stderr[-300:]}")
         if result.returncode == 3:
-            check(not os.path.exists(out), f"the ulimit -v {limit} refusal created the output folder")
+            check(not os.path.exists(out),
+                  f"the ulimit -v {limit} refusal created the output folder")
