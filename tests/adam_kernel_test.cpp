@@ -194,6 +194,55 @@ TEST(TileProduct, IsOneChainOfFusedMultiplyAddsPerElementWhateverTheShape) {
   }
 }
 
+TEST(SparseProduct, HasTheBitsOfTheFullChainWhateverTheZerosAndTheShape) {
+  if (!tile_products()) GTEST_SKIP() << "no AVX-512 here (or L2SWEEP_PRODUCTS=blas)";
+  std::mt19937 random(7);
+  std::uniform_real_distribution<float> unit(-1.0f, 1.0f), chance(0.0f, 1.0f);
+  // (m, n, k, lda, ldb): the gradient pieces (64 and 60 rows by all 784 inputs, over full and
+  // partial batches, one longer than a 16-term block), then widths that end in a full block, in
+  // one of every size up to kLastVectors, and past it.
+  const std::vector<std::array<int64_t, 5>> shapes{
+      {64, 784, 32, 32, 784}, {60, 784, 7, 7, 784},   {8, 784, 33, 40, 790}, {3, 128, 16, 16, 128},
+      {5, 130, 20, 20, 131},  {4, 192, 5, 5, 200},    {2, 208, 9, 9, 208},   {1, 7, 1, 1, 7},
+      {9, 300, 48, 50, 301},  {2, 1000, 17, 17, 1000}};
+  constexpr int64_t kPadding = 5;
+  constexpr float kSentinel = -7.0f;
+  for (const float density : {0.0f, 0.3f, 0.5f, 1.0f}) {
+    for (const auto& [m, n, k, lda, ldb] : shapes) {
+      std::vector<float> a(static_cast<size_t>(m * lda)), b(static_cast<size_t>(k * ldb));
+      // A ReLU gradient: zeros of both signs between the terms; B the pixels, zeros among them.
+      for (float& v : a)
+        v = chance(random) < density ? unit(random) : (unit(random) < 0 ? -0.0f : 0.0f);
+      for (float& v : b) v = chance(random) < 0.5f ? std::abs(unit(random)) : 0.0f;
+      const int64_t ldc = n + kPadding;
+      std::vector<float> c(static_cast<size_t>(m * ldc), kSentinel);
+      sparse_product(m, n, k, a.data(), lda, b.data(), ldb, c.data(), ldc);
+      std::vector<float> dense = c;
+      if (m % 8 == 0) tile_product(m, n, k, a.data(), lda, b.data(), ldb, dense.data(), ldc);
+      for (int64_t i = 0; i < m; ++i) {
+        for (int64_t j = 0; j < ldc; ++j) {
+          const auto at = static_cast<size_t>(i * ldc + j);
+          if (j >= n) {
+            ASSERT_EQ(c[at], kSentinel) << "wrote past column " << n << " in row " << i;
+            continue;
+          }
+          float want = 0.0f;
+          for (int64_t p = 0; p < k; ++p) want = std::fma(a[i * lda + p], b[p * ldb + j], want);
+          // Bit for bit, the sign of a zero included.
+          ASSERT_EQ(std::signbit(c[at]), std::signbit(want)) << i << "," << j;
+          ASSERT_EQ(c[at], want) << "shape " << m << "x" << n << "x" << k << " density " << density
+                                 << " at " << i << "," << j;
+          ASSERT_EQ(c[at], dense[at]);
+        }
+      }
+    }
+  }
+  // A NaN in A is a term like any other: it reaches its row, as in the full chain.
+  std::vector<float> a{0.0f, std::nanf(""), 0.5f}, b{1.0f, 2.0f, 3.0f}, c(1);
+  sparse_product(1, 1, 3, a.data(), 3, b.data(), 1, c.data(), 1);
+  EXPECT_TRUE(std::isnan(c[0]));
+}
+
 TEST(GatherTransposed, HasTheBitsOfGatherRowsAndTransposeForEveryShape) {
   if (!tile_products()) GTEST_SKIP() << "no AVX-512 here (or L2SWEEP_PRODUCTS=blas)";
   std::mt19937 random(9);

@@ -57,6 +57,7 @@ using fused::mask_by_relu;
 using fused::Part;
 using fused::PartTimer;
 using fused::softmax_cross_entropy_batch;
+using fused::sparse_product;
 using fused::StepProfile;
 using fused::sum_rows;
 using fused::Team;
@@ -346,7 +347,7 @@ struct FusedCpuEngine::Impl {
       const PartTimer timer(&profile, worker, Part::kProducts);
       const float* dh = b.d_hidden_t.data_ptr<float>() + first_row * n;
       if (tiles) {
-        tile_product(piece.count, inputs, n, dh, n, x, inputs, scratch, inputs);
+        sparse_product(piece.count, inputs, n, dh, n, x, inputs, scratch, inputs);
       } else {
         gemm(false, false, piece.count, inputs, n, dh, n, x, inputs, scratch, inputs);
       }

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <iterator>
 #include <string_view>
+#include <vector>
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -18,6 +20,10 @@ namespace {
 #if defined(__x86_64__) && defined(__GNUC__)
 
 constexpr int kTileRows = 8;
+/// 16-column vectors of B a sparse product's row accumulates at a time.
+constexpr int kSparseVectors = 8;
+/// The most vectors the last block of a sparse product's columns takes.
+constexpr int kLastVectors = 12;
 
 /// One tile: rows [0, 8) of A against two 16-column vectors of B from column 0 (the first and
 /// the second masked by `low` and `high`), or with kWide false against the first alone (`high`
@@ -66,6 +72,96 @@ __attribute__((target("avx512f"))) void tile_product_avx512(int64_t m, int64_t n
         tile<false>(k, a + i * lda, lda, b + j, ldb, c + i * ldc + j, ldc, low, high);
       }
     }
+  }
+}
+
+/// Row `a` (k values) of a sparse product's left operand as its nonzero terms in order: their
+/// values and their positions p, each block of 16 compressed in registers and stored whole
+/// (`values` and `positions` hold k + 16). Returns how many there are. A NaN counts as nonzero,
+/// so it still reaches the result.
+__attribute__((target("avx512f"))) int64_t nonzero_terms(int64_t k, const float* a, float* values,
+                                                         int32_t* positions) {
+  int64_t count = 0;
+  const __m512i step = _mm512_set1_epi32(16);
+  __m512i index = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  for (int64_t p = 0; p < k; p += 16, index = _mm512_add_epi32(index, step)) {
+    const auto valid = static_cast<__mmask16>(k - p >= 16 ? 0xFFFF : (1u << (k - p)) - 1);
+    const __m512 v = _mm512_maskz_loadu_ps(valid, a + p);
+    const __mmask16 nonzero = _mm512_mask_cmp_ps_mask(valid, v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+    _mm512_storeu_ps(values + count, _mm512_maskz_compress_ps(nonzero, v));
+    _mm512_storeu_si512(positions + count, _mm512_maskz_compress_epi32(nonzero, index));
+    count += __builtin_popcount(nonzero);
+  }
+  return count;
+}
+
+/// One row of a sparse product over kVectors 16-column vectors of B from column 0 (the last
+/// masked by `last`): the terms' chain of fused multiply-adds, in order, from zero.
+template <int kVectors>
+__attribute__((target("avx512f"), always_inline)) inline void sparse_row(
+    int64_t terms, const float* values, const int32_t* positions, const float* b, int64_t ldb,
+    float* c, __mmask16 last) {
+  __m512 sum[kVectors];
+  for (auto& s : sum) s = _mm512_setzero_ps();
+  for (int64_t t = 0; t < terms; ++t) {
+    const __m512 x = _mm512_set1_ps(values[t]);
+    const float* row = b + positions[t] * ldb;
+    for (int q = 0; q + 1 < kVectors; ++q) {
+      sum[q] = _mm512_fmadd_ps(x, _mm512_loadu_ps(row + 16 * q), sum[q]);
+    }
+    sum[kVectors - 1] = _mm512_fmadd_ps(x, _mm512_maskz_loadu_ps(last, row + 16 * (kVectors - 1)),
+                                        sum[kVectors - 1]);
+  }
+  for (int q = 0; q + 1 < kVectors; ++q) _mm512_storeu_ps(c + 16 * q, sum[q]);
+  _mm512_mask_storeu_ps(c + 16 * (kVectors - 1), last, sum[kVectors - 1]);
+}
+
+template <int kVectors>
+__attribute__((target("avx512f"))) void sparse_columns(int64_t m, const int64_t* terms,
+                                                       const float* values,
+                                                       const int32_t* positions, int64_t room,
+                                                       const float* b, int64_t ldb, float* c,
+                                                       int64_t ldc, __mmask16 last) {
+  for (int64_t i = 0; i < m; ++i) {
+    sparse_row<kVectors>(terms[i], values + i * room, positions + i * room, b, ldb, c + i * ldc,
+                         last);
+  }
+}
+
+__attribute__((target("avx512f"))) void sparse_product_avx512(int64_t m, int64_t n, int64_t k,
+                                                              const float* a, int64_t lda,
+                                                              const float* b, int64_t ldb, float* c,
+                                                              int64_t ldc) {
+  thread_local std::vector<float> values;
+  thread_local std::vector<int32_t> positions;
+  thread_local std::vector<int64_t> terms;
+  const int64_t room = k + 16;  // each row's terms, and the whole block stored past the last
+  values.resize(static_cast<size_t>(m * room));
+  positions.resize(static_cast<size_t>(m * room));
+  terms.resize(static_cast<size_t>(m));
+  for (int64_t i = 0; i < m; ++i) {
+    terms[static_cast<size_t>(i)] =
+        nonzero_terms(k, a + i * lda, values.data() + i * room, positions.data() + i * room);
+  }
+  // Columns outer, rows inner: a block of B (k x 128) stays in the first-level cache while every
+  // row of A passes it, each row reading only its nonzero terms' rows of the block. The last
+  // columns join the block before them (at most kLastVectors vectors, the last masked), so no
+  // narrow block pays a row's loop for a few columns.
+  using Columns = void (*)(int64_t, const int64_t*, const float*, const int32_t*, int64_t,
+                           const float*, int64_t, float*, int64_t, __mmask16);
+  static constexpr Columns kColumns[] = {
+      sparse_columns<1>, sparse_columns<2>,  sparse_columns<3>,  sparse_columns<4>,
+      sparse_columns<5>, sparse_columns<6>,  sparse_columns<7>,  sparse_columns<8>,
+      sparse_columns<9>, sparse_columns<10>, sparse_columns<11>, sparse_columns<12>};
+  static_assert(std::size(kColumns) == kLastVectors);
+  for (int64_t j = 0; j < n;) {
+    const int64_t vectors = (n - j + 15) / 16;
+    const int64_t block = vectors > kLastVectors ? kSparseVectors : vectors;
+    const int64_t left = std::min<int64_t>(16 * block, n - j) - 16 * (block - 1);
+    const auto last = static_cast<__mmask16>(left >= 16 ? 0xFFFF : (1u << left) - 1);
+    kColumns[block - 1](m, terms.data(), values.data(), positions.data(), room, b + j, ldb, c + j,
+                        ldc, last);
+    j += 16 * block;
   }
 }
 
@@ -167,6 +263,16 @@ void tile_product(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, 
                   int64_t ldb, float* c, int64_t ldc) {
 #if defined(__x86_64__) && defined(__GNUC__)
   tile_product_avx512(m, n, k, a, lda, b, ldb, c, ldc);
+#else
+  (void)m, (void)n, (void)k, (void)a, (void)lda, (void)b, (void)ldb, (void)c, (void)ldc;
+  std::abort();  // never called: tile_products() is false
+#endif
+}
+
+void sparse_product(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
+                    int64_t ldb, float* c, int64_t ldc) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  sparse_product_avx512(m, n, k, a, lda, b, ldb, c, ldc);
 #else
   (void)m, (void)n, (void)k, (void)a, (void)lda, (void)b, (void)ldb, (void)c, (void)ldc;
   std::abort();  // never called: tile_products() is false

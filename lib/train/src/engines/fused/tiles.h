@@ -20,6 +20,15 @@ bool tile_products();
 void tile_product(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
                   int64_t ldb, float* c, int64_t ldc);
 
+/// tile_product for a left operand that is mostly zero (the gradient of a ReLU layer, zero
+/// wherever a hidden unit was off): each row of A lists its nonzero terms once, and each element
+/// is their chain of fused multiply-adds over k in order, from zero. Skipping a zero term adds
+/// nothing to a chain that starts at +0, so for finite B the bits are tile_product's, in about
+/// the time of the nonzero terms. m need not be a multiple of 8. AVX-512 only: call it where
+/// tile_products() holds.
+void sparse_product(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
+                    int64_t ldb, float* c, int64_t ldc);
+
 /// out[k * stride + e] = x[e * columns + k] for `rows` examples of `columns` values: (part of)
 /// the batch transposed, for the forward product's B operand.
 void transpose(const float* x, int64_t rows, int64_t columns, float* out, int64_t stride);
