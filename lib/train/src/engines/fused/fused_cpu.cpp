@@ -118,6 +118,7 @@ struct FusedCpuEngine::Impl {
     torch::Tensor logits_t;    ///< [members, classes, n]
     torch::Tensor d_logits;    ///< [members, n, classes]: d(mean cross-entropy)/d(logits)
     torch::Tensor d_hidden_t;  ///< [members * hidden, n]
+    torch::Tensor d_logits_t;  ///< [members, classes, n]: d_logits transposed (with tiles)
   };
   /// Hidden units [begin, begin + count): their rows of W1 and of the hidden layer.
   struct Piece {
@@ -146,6 +147,8 @@ struct FusedCpuEngine::Impl {
   std::map<int64_t, Buffers> buffers;  ///< by batch size: the full batch and the epoch's tail
   /// Each thread's piece of dW1: computed, then used by Adam while still in cache.
   std::vector<torch::Tensor> gradient_scratch;
+  /// Each thread's W2^T and dW2^T ([hidden, classes] each) for the second layer's tile products.
+  std::vector<torch::Tensor> head_scratch;
   /// The threads a step spreads over (TrainOptions::threads), and their progress in a job.
   std::unique_ptr<Team> team;
   std::unique_ptr<Progress> progress;
@@ -196,6 +199,7 @@ struct FusedCpuEngine::Impl {
     for (const Piece& piece : pieces) widest = std::max(widest, piece.count);
     for (int64_t w = 0; w < team->size(); ++w) {
       gradient_scratch.push_back(aligned_floats(widest * inputs));
+      head_scratch.push_back(aligned_floats(2 * hidden * classes));
     }
     progress = std::make_unique<Progress>(members);
   }
@@ -222,7 +226,8 @@ struct FusedCpuEngine::Impl {
               torch::empty({members * hidden, n}, f),
               torch::empty({members, classes, n}, f),
               torch::empty({members, n, classes}, f),
-              torch::empty({members * hidden, n}, f)};
+              torch::empty({members * hidden, n}, f),
+              torch::empty({tiles ? members : 1, classes, n}, f)};
     return buffers.emplace(n, std::move(b)).first->second;
   }
 
@@ -285,7 +290,12 @@ struct FusedCpuEngine::Impl {
     float* z = b.logits_t[r].data_ptr<float>();  // [classes, n]
     {
       const PartTimer timer(&profile, worker, Part::kProducts);
-      gemm(false, false, classes, n, hidden, w2[r].data_ptr<float>(), hidden, hidden_t, n, z, n);
+      if (tiles) {
+        // Each logit one chain over the hidden units, in order.
+        sparse_product(classes, n, hidden, w2[r].data_ptr<float>(), hidden, hidden_t, n, z, n);
+      } else {
+        gemm(false, false, classes, n, hidden, w2[r].data_ptr<float>(), hidden, hidden_t, n, z, n);
+      }
     }
     float* dz = b.d_logits[r].data_ptr<float>();  // [n, classes]
     {
@@ -305,11 +315,25 @@ struct FusedCpuEngine::Impl {
     float* dh = b.d_hidden_t.data_ptr<float>() + r * hidden * n;  // [hidden, n]
     {
       const PartTimer timer(&profile, worker, Part::kProducts);
-      // dW2[classes, hidden] = dz^T [classes, n] hidden [n, hidden]
-      gemm(true, true, classes, hidden, n, dz, classes, hidden_t, n, grad_w2[r].data_ptr<float>(),
-           hidden);
-      // d hidden^T [hidden, n] = W2^T [hidden, classes] dz^T [classes, n]
-      gemm(true, true, hidden, n, classes, w2[r].data_ptr<float>(), hidden, dz, classes, dh, n);
+      if (tiles) {
+        // Each element one chain over the batch (dW2) or the classes (d hidden), in order:
+        // dW2^T [hidden, classes] = hidden^T [hidden, n] dz [n, classes], skipping the units
+        // that were off; d hidden^T [hidden, n] = W2^T [hidden, classes] dz^T [classes, n].
+        float* w2_t = head_scratch[static_cast<size_t>(worker)].data_ptr<float>();
+        float* grad_w2_t = w2_t + hidden * classes;
+        float* dz_t = b.d_logits_t[r].data_ptr<float>();
+        sparse_product(hidden, classes, n, hidden_t, n, dz, classes, grad_w2_t, classes);
+        transpose(grad_w2_t, hidden, classes, grad_w2[r].data_ptr<float>(), hidden);
+        transpose(w2[r].data_ptr<float>(), classes, hidden, w2_t, classes);
+        transpose(dz, n, classes, dz_t, n);
+        tile_product(hidden, n, classes, w2_t, classes, dz_t, n, dh, n);
+      } else {
+        // dW2[classes, hidden] = dz^T [classes, n] hidden [n, hidden]
+        gemm(true, true, classes, hidden, n, dz, classes, hidden_t, n, grad_w2[r].data_ptr<float>(),
+             hidden);
+        // d hidden^T [hidden, n] = W2^T [hidden, classes] dz^T [classes, n]
+        gemm(true, true, hidden, n, classes, w2[r].data_ptr<float>(), hidden, dz, classes, dh, n);
+      }
     }
     {
       const PartTimer timer(&profile, worker, Part::kElementwise);
