@@ -164,11 +164,26 @@ TEST(TileProduct, IsOneChainOfFusedMultiplyAddsPerElementWhateverTheShape) {
   // chunk and its last, shorter one, read at the chunk's padded stride), the gradient pieces
   // (64 rows by all 784 inputs, over a batch), and shapes of the layout before (column pieces).
   const std::vector<std::array<int64_t, 5>> shapes{
-      {64, 32, 784, 784, 32},  {64, 7, 784, 784, 7},       {64, 16, 784, 784, 16},
-      {64, 17, 784, 784, 17},  {64, 1024, 784, 784, 1040}, {64, 784, 784, 784, 1040},
-      {64, 784, 32, 32, 784},  {64, 784, 16, 16, 784},     {64, 784, 7, 7, 784},
-      {128, 32, 384, 784, 32}, {128, 24, 400, 784, 24},    {128, 400, 20, 20, 784},
-      {8, 1, 1, 1, 1}};
+      {64, 32, 784, 784, 32},
+      {64, 7, 784, 784, 7},
+      {64, 16, 784, 784, 16},
+      {64, 17, 784, 784, 17},
+      {64, 1024, 784, 784, 1040},
+      {64, 784, 784, 784, 1040},
+      {64, 784, 32, 32, 784},
+      {64, 784, 16, 16, 784},
+      {64, 784, 7, 7, 784},
+      {128, 32, 384, 784, 32},
+      {128, 24, 400, 784, 24},
+      {128, 400, 20, 20, 784},
+      {8, 1, 1, 1, 1},
+      // Heights that take every kind of tile (14 rows, 8, and each of 1 to 7 left over): the
+      // second layer's d hidden (128 by a batch over 10 classes), and odd ones.
+      {128, 32, 10, 10, 32},
+      {13, 33, 9, 9, 40},
+      {30, 17, 5, 5, 17},
+      {1, 48, 3, 3, 48},
+      {71, 64, 12, 12, 64}};
   constexpr int64_t kPadding = 5;  // columns past the result that must stay untouched
   constexpr float kSentinel = -7.0f;
   for (const auto& [m, n, k, lda, ldb] : shapes) {

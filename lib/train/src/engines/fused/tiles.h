@@ -12,10 +12,10 @@ namespace l2sweep::fused {
 /// member's bits never depend on anything but the machine and build.
 bool tile_products();
 
-/// Row-major C[m, n] = A[m, k] B[k, n] (row strides lda, ldb, ldc), m a multiple of 8: each
-/// element one chain of fused multiply-adds over k in order, in registers (8 rows by 32
-/// columns at a time, the last columns masked), so an element's bits depend only on its row of
-/// A and column of B, never on the shapes around it. AVX-512 only: call it where
+/// Row-major C[m, n] = A[m, k] B[k, n] (row strides lda, ldb, ldc), any m: each element one
+/// chain of fused multiply-adds over k in order, in registers (14 rows by 32 columns at a time,
+/// then 8 rows and what is left, the last columns masked), so an element's bits depend only on
+/// its row of A and column of B, never on the shapes around it. AVX-512 only: call it where
 /// tile_products() holds.
 void tile_product(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
                   int64_t ldb, float* c, int64_t ldc);
