@@ -43,8 +43,8 @@ __attribute__((always_inline)) inline void adam_loop(const float* param, int64_t
 
 // torch::optim::Adam's update in one pass (AdamW's with shrink != 1):
 //   grad = gradient + 2 * l2 * param                      (W1 only: the penalty's gradient)
-//   exp_avg = exp_avg * beta1 + grad * (1 - beta1)
-//   exp_avg_sq = exp_avg_sq * beta2 + grad * grad * (1 - beta2)
+//   exp_avg = fma(grad, 1 - beta1, exp_avg * beta1)       (torch's add_ with alpha, vectorised)
+//   exp_avg_sq = fma((1 - beta2) * grad, grad, exp_avg_sq * beta2)    (and its addcmul_)
 //   param = param * shrink
 //           - lr / (1 - beta1^t) * exp_avg / (sqrt(exp_avg_sq) * (1 / sqrt(1 - beta2^t)) + eps)
 // torch::optim::Adam divides by sqrt(1 - beta2^t) where this multiplies by its reciprocal:
@@ -80,8 +80,10 @@ inline void exact_update(float* __restrict param, float* __restrict m, float* __
   const float p = param[i];
   const float g = gradient[i] + c.decay * p;
   if constexpr (kind == Update::kTorch) {
-    m[i] = m[i] * c.beta1 + g * c.one_minus_beta1;
-    v[i] = v[i] * c.beta2 + g * g * c.one_minus_beta2;
+    // As torch's vectorised CPU kernels round them: exp_avg.mul_(beta1).add_(grad, 1 - beta1)
+    // is one fused multiply-add after the product, and so is addcmul_'s for exp_avg_sq.
+    m[i] = std::fma(g, c.one_minus_beta1, m[i] * c.beta1);
+    v[i] = std::fma(c.one_minus_beta2 * g, g, v[i] * c.beta2);
     param[i] =
         p * c.shrink - c.step_size * (m[i] / (std::sqrt(v[i]) * c.inverse_sqrt_bias2 + c.eps));
   } else {
@@ -128,10 +130,10 @@ __attribute__((target("avx512f,fma"), always_inline)) inline void fast_update16(
   const __m512 v0 = _mm512_maskz_loadu_ps(mask, v);
   __m512 m1, v1;
   if constexpr (kind == Update::kTorch) {
-    m1 = _mm512_add_ps(_mm512_mul_ps(m0, _mm512_set1_ps(c.beta1)),
-                       _mm512_mul_ps(g, _mm512_set1_ps(c.one_minus_beta1)));
-    v1 = _mm512_add_ps(_mm512_mul_ps(v0, _mm512_set1_ps(c.beta2)),
-                       _mm512_mul_ps(_mm512_mul_ps(g, g), _mm512_set1_ps(c.one_minus_beta2)));
+    m1 = _mm512_fmadd_ps(g, _mm512_set1_ps(c.one_minus_beta1),
+                         _mm512_mul_ps(m0, _mm512_set1_ps(c.beta1)));
+    v1 = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(c.one_minus_beta2), g), g,
+                         _mm512_mul_ps(v0, _mm512_set1_ps(c.beta2)));
   } else {
     m1 = _mm512_add_ps(m0, _mm512_mul_ps(_mm512_sub_ps(g, m0), _mm512_set1_ps(c.one_minus_beta1)));
     v1 = _mm512_add_ps(v0, _mm512_mul_ps(_mm512_sub_ps(_mm512_mul_ps(g, g), v0),
@@ -202,10 +204,10 @@ __attribute__((target("avx2,fma"), always_inline)) inline void fast_update8(
   const __m256 v0 = _mm256_maskload_ps(v, mask);
   __m256 m1, v1;
   if constexpr (kind == Update::kTorch) {
-    m1 = _mm256_add_ps(_mm256_mul_ps(m0, _mm256_set1_ps(c.beta1)),
-                       _mm256_mul_ps(g, _mm256_set1_ps(c.one_minus_beta1)));
-    v1 = _mm256_add_ps(_mm256_mul_ps(v0, _mm256_set1_ps(c.beta2)),
-                       _mm256_mul_ps(_mm256_mul_ps(g, g), _mm256_set1_ps(c.one_minus_beta2)));
+    m1 = _mm256_fmadd_ps(g, _mm256_set1_ps(c.one_minus_beta1),
+                         _mm256_mul_ps(m0, _mm256_set1_ps(c.beta1)));
+    v1 = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(c.one_minus_beta2), g), g,
+                         _mm256_mul_ps(v0, _mm256_set1_ps(c.beta2)));
   } else {
     m1 = _mm256_add_ps(m0, _mm256_mul_ps(_mm256_sub_ps(g, m0), _mm256_set1_ps(c.one_minus_beta1)));
     v1 = _mm256_add_ps(v0, _mm256_mul_ps(_mm256_sub_ps(_mm256_mul_ps(g, g), v0),
