@@ -206,6 +206,12 @@ struct FusedCpuEngine::Impl {
 
   int64_t piece_count() const { return static_cast<int64_t>(pieces.size()); }
 
+  /// Member r's slice of a [members, ...] float tensor: a pointer, where t[r] would build a
+  /// view (a heap allocation and autograd metadata) in every step's hot path.
+  static float* slice(const torch::Tensor& t, int64_t r) {
+    return t.data_ptr<float>() + r * t.stride(0);
+  }
+
   /// Member `r`'s parameters as views of the flat buffer: the four tensors of its model.
   std::vector<torch::Tensor> member_views(int64_t r, bool gradients = false) const {
     const torch::Tensor& a = gradients ? grad_w1 : w1;
@@ -287,20 +293,20 @@ struct FusedCpuEngine::Impl {
       apply_dropout(hidden_t, noise, hidden, hidden, n, static_cast<float>(rate),
                     dropout_scale(rate));
     }
-    float* z = b.logits_t[r].data_ptr<float>();  // [classes, n]
+    float* z = slice(b.logits_t, r);  // [classes, n]
     {
       const PartTimer timer(&profile, worker, Part::kProducts);
       if (tiles) {
         // Each logit one chain over the hidden units, in order.
-        sparse_product(classes, n, hidden, w2[r].data_ptr<float>(), hidden, hidden_t, n, z, n);
+        sparse_product(classes, n, hidden, slice(w2, r), hidden, hidden_t, n, z, n);
       } else {
-        gemm(false, false, classes, n, hidden, w2[r].data_ptr<float>(), hidden, hidden_t, n, z, n);
+        gemm(false, false, classes, n, hidden, slice(w2, r), hidden, hidden_t, n, z, n);
       }
     }
-    float* dz = b.d_logits[r].data_ptr<float>();  // [n, classes]
+    float* dz = slice(b.d_logits, r);  // [n, classes]
     {
       const PartTimer timer(&profile, worker, Part::kLoss);
-      const float* bias = b2[r].data_ptr<float>();
+      const float* bias = slice(b2, r);
       for (int64_t k = 0; k < classes; ++k) {
         for (int64_t i = 0; i < n; ++i) z[k * n + i] += bias[k];
       }
@@ -321,23 +327,22 @@ struct FusedCpuEngine::Impl {
         // that were off; d hidden^T [hidden, n] = W2^T [hidden, classes] dz^T [classes, n].
         float* w2_t = head_scratch[static_cast<size_t>(worker)].data_ptr<float>();
         float* grad_w2_t = w2_t + hidden * classes;
-        float* dz_t = b.d_logits_t[r].data_ptr<float>();
+        float* dz_t = slice(b.d_logits_t, r);
         sparse_product(hidden, classes, n, hidden_t, n, dz, classes, grad_w2_t, classes);
-        transpose(grad_w2_t, hidden, classes, grad_w2[r].data_ptr<float>(), hidden);
-        transpose(w2[r].data_ptr<float>(), classes, hidden, w2_t, classes);
+        transpose(grad_w2_t, hidden, classes, slice(grad_w2, r), hidden);
+        transpose(slice(w2, r), classes, hidden, w2_t, classes);
         transpose(dz, n, classes, dz_t, n);
         tile_product(hidden, n, classes, w2_t, classes, dz_t, n, dh, n);
       } else {
         // dW2[classes, hidden] = dz^T [classes, n] hidden [n, hidden]
-        gemm(true, true, classes, hidden, n, dz, classes, hidden_t, n, grad_w2[r].data_ptr<float>(),
-             hidden);
+        gemm(true, true, classes, hidden, n, dz, classes, hidden_t, n, slice(grad_w2, r), hidden);
         // d hidden^T [hidden, n] = W2^T [hidden, classes] dz^T [classes, n]
-        gemm(true, true, hidden, n, classes, w2[r].data_ptr<float>(), hidden, dz, classes, dh, n);
+        gemm(true, true, hidden, n, classes, slice(w2, r), hidden, dz, classes, dh, n);
       }
     }
     {
       const PartTimer timer(&profile, worker, Part::kElementwise);
-      float* db2 = grad_b2[r].data_ptr<float>();
+      float* db2 = slice(grad_b2, r);
       std::fill(db2, db2 + classes, 0.0f);
       for (int64_t i = 0; i < n; ++i) {
         for (int64_t k = 0; k < classes; ++k) db2[k] += dz[i * classes + k];
@@ -352,8 +357,8 @@ struct FusedCpuEngine::Impl {
     const PartTimer timer(&profile, worker, Part::kAdam);
     const float* base = params.data_ptr<float>();
     update(b1.data_ptr<float>() - base + r * hidden, hidden, c, nullptr);
-    update(w2[r].data_ptr<float>() - base, classes * hidden, c, nullptr);
-    update(b2[r].data_ptr<float>() - base, classes, c, nullptr);
+    update(slice(w2, r) - base, classes * hidden, c, nullptr);
+    update(slice(b2, r) - base, classes, c, nullptr);
   }
 
   /// Piece `p` of member r's W1 gradient, dW1[piece, :] = d hidden[piece]^T x, into this
