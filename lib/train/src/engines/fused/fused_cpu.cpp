@@ -298,7 +298,7 @@ struct FusedCpuEngine::Impl {
       const PartTimer timer(&profile, worker, Part::kProducts);
       if (tiles) {
         // Each logit one chain over the hidden units, in order.
-        sparse_product(classes, n, hidden, slice(w2, r), hidden, hidden_t, n, z, n);
+        tile_product(classes, n, hidden, slice(w2, r), hidden, hidden_t, n, z, n);
       } else {
         gemm(false, false, classes, n, hidden, slice(w2, r), hidden, hidden_t, n, z, n);
       }
@@ -323,12 +323,13 @@ struct FusedCpuEngine::Impl {
       const PartTimer timer(&profile, worker, Part::kProducts);
       if (tiles) {
         // Each element one chain over the batch (dW2) or the classes (d hidden), in order:
-        // dW2^T [hidden, classes] = hidden^T [hidden, n] dz [n, classes], skipping the units
-        // that were off; d hidden^T [hidden, n] = W2^T [hidden, classes] dz^T [classes, n].
+        // dW2^T [hidden, classes] = hidden^T [hidden, n] dz [n, classes] (ten columns: a
+        // tile's rows share each load of dz, where sparse_product would load it per term);
+        // d hidden^T [hidden, n] = W2^T [hidden, classes] dz^T [classes, n].
         float* w2_t = head_scratch[static_cast<size_t>(worker)].data_ptr<float>();
         float* grad_w2_t = w2_t + hidden * classes;
         float* dz_t = slice(b.d_logits_t, r);
-        sparse_product(hidden, classes, n, hidden_t, n, dz, classes, grad_w2_t, classes);
+        tile_product(hidden, classes, n, hidden_t, n, dz, classes, grad_w2_t, classes);
         transpose(grad_w2_t, hidden, classes, slice(grad_w2, r), hidden);
         transpose(slice(w2, r), classes, hidden, w2_t, classes);
         transpose(dz, n, classes, dz_t, n);
