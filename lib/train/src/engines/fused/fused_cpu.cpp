@@ -25,7 +25,7 @@ namespace l2sweep {
 namespace {
 
 /// Each member's first-layer products are split over its hidden units, cut at a multiple of this
-/// many (a tile's rows): each piece makes its units' rows of the hidden layer and of W1's
+/// many: each piece makes its units' rows of the hidden layer and of W1's
 /// gradient, and its rows of W1 and of Adam's moments are one contiguous block, updated in one
 /// pass. Two pieces per member let two threads share a cohort of any size. (Pieces over the
 /// inputs, column halves of W1, kept each product as tall as the member, which saves the BLAS
@@ -126,8 +126,8 @@ struct FusedCpuEngine::Impl {
   };
 
   int64_t members = 0, hidden = 0, inputs = 0, classes = 0;
-  /// The first layer's products by tile_product rather than the BLAS (tile_products(), and
-  /// whole tiles of rows).
+  /// The step's products by tile_product and sparse_product rather than the BLAS
+  /// (tile_products(), and pieces of whole multiples of kPieceAlignment units).
   bool tiles = false;
   std::vector<double> l2, dropout, weight_decay;
   double learning_rate = 0;

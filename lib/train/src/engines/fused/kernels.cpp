@@ -73,17 +73,25 @@ namespace {
 
 enum class Update { kTorch, kKeras };
 
-/// One element of the update, exactly (correctly rounded square root and division).
-template <Update kind>
-inline void exact_update(float* __restrict param, float* __restrict m, float* __restrict v,
-                         const float* __restrict gradient, int64_t i, const AdamCoefficients& c) {
+/// One element of the update, exactly (correctly rounded square root and division). The
+/// moments as torch rounds them: on a CPU with FMA its vectorised kernels make
+/// exp_avg.mul_(beta1).add_(grad, 1 - beta1) one fused multiply-add after the product, and
+/// addcmul_'s for exp_avg_sq too (kFused); without FMA they multiply, then add.
+template <Update kind, bool kFused>
+__attribute__((always_inline)) inline void exact_update(float* __restrict param,
+                                                        float* __restrict m, float* __restrict v,
+                                                        const float* __restrict gradient, int64_t i,
+                                                        const AdamCoefficients& c) {
   const float p = param[i];
   const float g = gradient[i] + c.decay * p;
   if constexpr (kind == Update::kTorch) {
-    // As torch's vectorised CPU kernels round them: exp_avg.mul_(beta1).add_(grad, 1 - beta1)
-    // is one fused multiply-add after the product, and so is addcmul_'s for exp_avg_sq.
-    m[i] = std::fma(g, c.one_minus_beta1, m[i] * c.beta1);
-    v[i] = std::fma(c.one_minus_beta2 * g, g, v[i] * c.beta2);
+    if constexpr (kFused) {
+      m[i] = std::fma(g, c.one_minus_beta1, m[i] * c.beta1);
+      v[i] = std::fma(c.one_minus_beta2 * g, g, v[i] * c.beta2);
+    } else {
+      m[i] = m[i] * c.beta1 + c.one_minus_beta1 * g;
+      v[i] = v[i] * c.beta2 + c.one_minus_beta2 * g * g;
+    }
     param[i] =
         p * c.shrink - c.step_size * (m[i] / (std::sqrt(v[i]) * c.inverse_sqrt_bias2 + c.eps));
   } else {
@@ -94,12 +102,59 @@ inline void exact_update(float* __restrict param, float* __restrict m, float* __
   }
 }
 
+template <Update kind, bool kFused>
+__attribute__((always_inline)) inline void exact_loop(float* __restrict param, float* __restrict m,
+                                                      float* __restrict v,
+                                                      const float* __restrict gradient,
+                                                      int64_t size, const AdamCoefficients& c,
+                                                      double* squares) {
+  adam_loop(param, size, squares,
+            [&](int64_t i) { exact_update<kind, kFused>(param, m, v, gradient, i, c); });
+}
+
+/// The exact form without FMA: as torch's kernels round the moments on such a CPU.
+template <Update kind>
+void exact_unfused(float* __restrict param, float* __restrict m, float* __restrict v,
+                   const float* __restrict gradient, int64_t size, AdamCoefficients c,
+                   double* squares) {
+  exact_loop<kind, false>(param, m, v, gradient, size, c, squares);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+/// The exact form with FMA, compiled for it (std::fma one instruction, the loop vectorised).
+template <Update kind>
+__attribute__((target("avx2,fma"))) void exact_fused(float* __restrict param, float* __restrict m,
+                                                     float* __restrict v,
+                                                     const float* __restrict gradient, int64_t size,
+                                                     AdamCoefficients c, double* squares) {
+  exact_loop<kind, true>(param, m, v, gradient, size, c, squares);
+}
+#else
+template <Update kind>
+void exact_fused(float* __restrict param, float* __restrict m, float* __restrict v,
+                 const float* __restrict gradient, int64_t size, AdamCoefficients c,
+                 double* squares) {
+  exact_loop<kind, true>(param, m, v, gradient, size, c, squares);
+}
+#endif
+
+/// Whether this CPU has FMA, so that torch's vectorised kernels (and the fast forms) fuse.
+bool cpu_fuses() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+  return true;
+#endif
+}
+
+/// The exact form for this CPU.
 template <Update kind>
 void exact_kernel(float* __restrict param, float* __restrict m, float* __restrict v,
                   const float* __restrict gradient, int64_t size, AdamCoefficients c,
                   double* squares) {
-  adam_loop(param, size, squares,
-            [&](int64_t i) { exact_update<kind>(param, m, v, gradient, i, c); });
+  static const bool fused = cpu_fuses();
+  (fused ? exact_fused<kind> : exact_unfused<kind>)(param, m, v, gradient, size, c, squares);
 }
 
 using Kernel = void (*)(float*, float*, float*, const float*, int64_t, AdamCoefficients, double*);

@@ -1,14 +1,14 @@
 #pragma once
 
-// The fused CPU step's own matrix product for the first layer's two big products
-// (lib/train/src/engines/fused/fused_cpu.cpp): private to the train layer.
+// The fused CPU step's own matrix products (lib/train/src/engines/fused/fused_cpu.cpp), and
+// the gather of a batch for them: private to the train layer.
 
 #include <cstdint>
 
 namespace l2sweep::fused {
 
-/// Whether this process makes the first layer's products with tile_product (a CPU with
-/// AVX-512, unless L2SWEEP_PRODUCTS=blas asks for the BLAS): decided once per process, so a
+/// Whether this process makes the step's products with tile_product and sparse_product (a CPU
+/// with AVX-512, unless L2SWEEP_PRODUCTS=blas asks for the BLAS): decided once per process, so a
 /// member's bits never depend on anything but the machine and build.
 bool tile_products();
 
@@ -23,9 +23,10 @@ void tile_product(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, 
 /// tile_product for a left operand that is mostly zero (the gradient of a ReLU layer, zero
 /// wherever a hidden unit was off): each row of A lists its nonzero terms once, and each element
 /// is their chain of fused multiply-adds over k in order, from zero. Skipping a zero term adds
-/// nothing to a chain that starts at +0, so for finite B the bits are tile_product's, in about
-/// the time of the nonzero terms. m need not be a multiple of 8. AVX-512 only: call it where
-/// tile_products() holds.
+/// nothing to a chain that starts at +0, so for finite B the values are tile_product's, in about
+/// the time of the nonzero terms; only a zero result can differ, in its sign (a chain that is
+/// -0 after an underflowing product stays -0 here, where a skipped +0 term would make it +0).
+/// Any m. AVX-512 only: call it where tile_products() holds.
 void sparse_product(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
                     int64_t ldb, float* c, int64_t ldc);
 
