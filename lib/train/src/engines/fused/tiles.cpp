@@ -274,6 +274,13 @@ __attribute__((target("avx512f"))) void gather_transposed_avx512(const uint8_t* 
   }
 }
 
+#else
+
+// Without AVX-512 code in the build, tile_products() is false and nothing calls these.
+constexpr auto tile_product_avx512 = [](auto&&...) { std::abort(); };
+constexpr auto sparse_product_avx512 = [](auto&&...) { std::abort(); };
+constexpr auto gather_transposed_avx512 = [](auto&&...) { std::abort(); };
+
 #endif
 
 }  // namespace
@@ -294,22 +301,12 @@ bool tile_products() {
 
 void tile_product(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
                   int64_t ldb, float* c, int64_t ldc) {
-#if defined(__x86_64__) && defined(__GNUC__)
   tile_product_avx512(m, n, k, a, lda, b, ldb, c, ldc);
-#else
-  (void)m, (void)n, (void)k, (void)a, (void)lda, (void)b, (void)ldb, (void)c, (void)ldc;
-  std::abort();  // never called: tile_products() is false
-#endif
 }
 
 void sparse_product(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
                     int64_t ldb, float* c, int64_t ldc) {
-#if defined(__x86_64__) && defined(__GNUC__)
   sparse_product_avx512(m, n, k, a, lda, b, ldb, c, ldc);
-#else
-  (void)m, (void)n, (void)k, (void)a, (void)lda, (void)b, (void)ldb, (void)c, (void)ldc;
-  std::abort();  // never called: tile_products() is false
-#endif
 }
 
 void transpose(const float* x, int64_t rows, int64_t columns, float* out, int64_t stride) {
@@ -320,13 +317,7 @@ void transpose(const float* x, int64_t rows, int64_t columns, float* out, int64_
 
 void gather_transposed(const uint8_t* pixels, const int64_t* rows, int64_t begin, int64_t end,
                        int64_t features, float* x, float* x_t, int64_t stride) {
-#if defined(__x86_64__) && defined(__GNUC__)
   gather_transposed_avx512(pixels, rows, begin, end, features, x, x_t, stride);
-#else
-  (void)pixels, (void)rows, (void)begin, (void)end, (void)features, (void)x, (void)x_t,
-      (void)stride;
-  std::abort();  // never called: tile_products() is false
-#endif
 }
 
 }  // namespace l2sweep::fused
